@@ -1,0 +1,5 @@
+"""``python -m sepconv_cli``."""
+
+from .cli import main
+
+main()

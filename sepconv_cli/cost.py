@@ -1,0 +1,380 @@
+"""Exact integer cost of primitive operations: output shapes, MACs, FLOPs, parameters, bytes.
+
+Pure arithmetic on Python ints (never floats, never NumPy), so counts stay exact at any size
+and ``sepconv cost`` starts fast.
+
+Conventions (the same ones ``--help``, the table footer and the JSON ``conventions`` state):
+
+* Shapes are channels-last and exclude the batch: ``(spatial..., C)`` with 1, 2 or 3 spatial
+  dims. The batch ``N`` multiplies every activation-dependent count (MACs, FLOPs,
+  activation bytes) but not parameters or weight bytes.
+* Output size per spatial dim:
+  ``floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1``.
+  ``valid`` padding is 0; ``same`` is TensorFlow's rule (``out = ceil(in / stride)``, the odd
+  extra pad on the after side); an int or per-dim list is symmetric explicit padding.
+* MACs: one multiply-accumulate. Convolution: ``N * prod(out) * Cout * (Cin/groups) * prod(k)``.
+  Dense: ``N * in_features * units``. Bias is not a MAC (fvcore's convention). Pooling,
+  batch-norm and residual adds have no MACs.
+* FLOPs: ``2 * MACs``, plus one add per output element when there is a bias. Pooling: one
+  operation per window element per output; global pooling one per input element. Batch-norm
+  (inference, scale and shift): 2 per element. Residual add: 1 per output element.
+* Params: weights plus bias. Batch-norm has 2 per channel (scale and shift), also reported
+  on their own as ``bn_params`` and included in ``params``.
+* Bytes: ``weight_bytes = params * itemsize``. ``input_bytes``/``output_bytes`` are the
+  tensors entering and leaving; ``intermediate_bytes`` the tensors made and consumed inside a
+  multi-operation form (the depthwise output of a separable conv);
+  ``activation_bytes = input + intermediate + output``. ``bytes_moved`` assumes every
+  operation reads its inputs and weights once and writes its output once (a lower bound on
+  traffic); ``arithmetic_intensity = flops / bytes_moved``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from math import prod
+from typing import Literal
+
+Pads = tuple[tuple[int, int], ...]
+PoolKind = Literal["max", "avg"]
+
+DTYPE_BYTES: dict[str, int] = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
+
+class ShapeError(ValueError):
+    """A layer cannot be applied to its input (empty output, mismatched dims or channels).
+
+    ``field`` names the spec field most to blame, so callers can point at a flag or key.
+    """
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# --------------------------------------------------------------------------- output sizes
+
+
+def output_size(size: int, kernel: int, stride: int, dilation: int, pad: tuple[int, int]) -> int:
+    """Output length of one spatial dim: ``floor((in + pb + pa - d*(k-1) - 1) / s) + 1``.
+
+    May be zero or negative; callers decide whether that is an error.
+
+    >>> output_size(12, 5, 1, 1, (0, 0))
+    8
+    >>> output_size(224, 3, 2, 1, (0, 1))
+    112
+    """
+    return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TensorFlow's ``same`` padding: ``out = ceil(in / stride)``, the odd pad after.
+
+    >>> same_padding(224, 3, 2, 1)
+    (0, 1)
+    >>> same_padding(7, 3, 1, 2)
+    (2, 2)
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def resolve_padding(
+    padding: str | Sequence[int],
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+) -> Pads:
+    """Turn ``"valid"``, ``"same"`` or per-dim symmetric ints into (before, after) pairs."""
+    if padding == "valid":
+        return tuple((0, 0) for _ in spatial)
+    if padding == "same":
+        return tuple(
+            same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride, dilation)
+        )
+    if isinstance(padding, str):
+        raise ShapeError(f"unknown padding {padding!r} (expected valid, same or integers)",
+                         "padding")
+    return tuple((p, p) for p in padding)
+
+
+def window_output(
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: Pads,
+) -> tuple[int, ...]:
+    """Spatial output shape of a sliding window; raises ShapeError when any dim is empty."""
+    out = tuple(
+        output_size(n, k, s, d, p) for n, k, s, d, p in zip(spatial, kernel, stride, dilation, pads)
+    )
+    if any(o <= 0 for o in out):
+        raise ShapeError(
+            f"output would be empty: input {fmt_shape(spatial)} with kernel {fmt_shape(kernel)}, "
+            f"dilation {fmt_shape(dilation)}, stride {fmt_shape(stride)} and padding "
+            f"{fmt_pads(pads)} gives {fmt_shape(out)}",
+            "kernel",
+        )
+    return out
+
+
+def fmt_shape(shape: Iterable[int]) -> str:
+    """``(12, 12, 3)`` → ``"12x12x3"``."""
+    return "x".join(str(n) for n in shape)
+
+
+def fmt_pads(pads: Pads) -> str:
+    return "x".join(str(b) if b == a else f"{b}+{a}" for b, a in pads)
+
+
+# --------------------------------------------------------------------------- cost record
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Exact counts for one operation, one form of a layer, or a sum of layers."""
+
+    macs: int = 0
+    flops: int = 0
+    params: int = 0
+    bn_params: int = 0
+    weight_bytes: int = 0
+    input_bytes: int = 0
+    output_bytes: int = 0
+    intermediate_bytes: int = 0
+    bytes_moved: int = 0
+
+    @property
+    def activation_bytes(self) -> int:
+        return self.input_bytes + self.intermediate_bytes + self.output_bytes
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """FLOPs per byte moved (0.0 for an operation that moves nothing)."""
+        return self.flops / self.bytes_moved if self.bytes_moved else 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        """Field-wise sum: the cost of independent work (rows of a model summed into totals)."""
+        return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Cost)))
+
+    def times(self, n: int) -> Cost:
+        """The cost of ``n`` identical instances."""
+        return Cost(*(getattr(self, f.name) * n for f in fields(Cost)))
+
+    def as_dict(self) -> dict[str, int | float]:
+        out: dict[str, int | float] = {f.name: getattr(self, f.name) for f in fields(Cost)}
+        out["activation_bytes"] = self.activation_bytes
+        out["arithmetic_intensity"] = round(self.arithmetic_intensity, 6)
+        return out
+
+
+def chain(costs: Sequence[Cost]) -> Cost:
+    """Cost of operations applied in sequence, each consuming the previous one's output.
+
+    Counts add up; the first input and last output are the chain's input and output, and
+    every output before the last becomes an intermediate tensor.
+    """
+    if not costs:
+        return Cost()
+    total = sum(costs[1:], costs[0])
+    internal = sum(c.output_bytes for c in costs[:-1]) + sum(c.intermediate_bytes for c in costs)
+    return Cost(
+        macs=total.macs,
+        flops=total.flops,
+        params=total.params,
+        bn_params=total.bn_params,
+        weight_bytes=total.weight_bytes,
+        input_bytes=costs[0].input_bytes,
+        output_bytes=costs[-1].output_bytes,
+        intermediate_bytes=internal,
+        bytes_moved=total.bytes_moved,
+    )
+
+
+# --------------------------------------------------------------------------- operations
+
+
+@dataclass(frozen=True)
+class Conv:
+    """N-d convolution (standard, grouped, depthwise or pointwise) on a channels-last input.
+
+    ``role`` only labels the operation ("conv", "depthwise", "pointwise") for reports and for
+    choosing an execution kernel; the counts depend on the shapes alone.
+    """
+
+    in_shape: tuple[int, ...]
+    out_channels: int
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pads: Pads
+    groups: int = 1
+    bias: bool = False
+    role: str = "conv"
+
+    def __post_init__(self) -> None:
+        rank = len(self.in_shape) - 1
+        for name in ("kernel", "stride", "dilation", "pads"):
+            if len(getattr(self, name)) != rank:
+                raise ShapeError(
+                    f"{name} has {len(getattr(self, name))} values but the input has "
+                    f"{rank} spatial dims",
+                    "padding" if name == "pads" else name,
+                )
+        cin = self.in_channels
+        if cin % self.groups or self.out_channels % self.groups:
+            raise ShapeError(
+                f"groups={self.groups} must divide both the input channels ({cin}) "
+                f"and the filters ({self.out_channels})",
+                "groups",
+            )
+
+    @property
+    def in_channels(self) -> int:
+        return self.in_shape[-1]
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        spatial = window_output(
+            self.in_shape[:-1], self.kernel, self.stride, self.dilation, self.pads
+        )
+        return (*spatial, self.out_channels)
+
+    def weight_count(self) -> int:
+        """``Cout * (Cin/groups) * prod(k)``, plus ``Cout`` with a bias."""
+        weights = self.out_channels * (self.in_channels // self.groups) * prod(self.kernel)
+        return weights + (self.out_channels if self.bias else 0)
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        out = self.out_shape
+        out_elems = batch * prod(out)
+        macs = out_elems * (self.in_channels // self.groups) * prod(self.kernel)
+        flops = 2 * macs + (out_elems if self.bias else 0)
+        return _cost(macs, flops, self.weight_count(), 0, batch * prod(self.in_shape), out_elems,
+                     itemsize)
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Fully connected layer on the flattened input: ``in_features = prod(in_shape)``."""
+
+    in_shape: tuple[int, ...]
+    units: int
+    bias: bool = True
+    role: str = "dense"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.units,)
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        features = prod(self.in_shape)
+        macs = batch * features * self.units
+        flops = 2 * macs + (batch * self.units if self.bias else 0)
+        params = features * self.units + (self.units if self.bias else 0)
+        return _cost(macs, flops, params, 0, batch * features, batch * self.units, itemsize)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Max or average pooling window, per channel. ``global_`` pools every spatial dim to 1."""
+
+    in_shape: tuple[int, ...]
+    kind: PoolKind
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    pads: Pads
+    global_: bool = False
+    role: str = "pool"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        if self.global_:
+            return (self.in_shape[-1],)
+        ones = tuple(1 for _ in self.kernel)
+        spatial = window_output(self.in_shape[:-1], self.kernel, self.stride, ones, self.pads)
+        return (*spatial, self.in_shape[-1])
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        out_elems = batch * prod(self.out_shape)
+        in_elems = batch * prod(self.in_shape)
+        flops = in_elems if self.global_ else out_elems * prod(self.kernel)
+        return _cost(0, flops, 0, 0, in_elems, out_elems, itemsize)
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Inference batch-norm: a per-channel scale and shift (2 params per channel)."""
+
+    in_shape: tuple[int, ...]
+    role: str = "batch_norm"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        elems = batch * prod(self.in_shape)
+        params = 2 * self.in_shape[-1]
+        return _cost(0, 2 * elems, params, params, elems, elems, itemsize)
+
+
+@dataclass(frozen=True)
+class Add:
+    """Element-wise residual add of two tensors of ``in_shape``."""
+
+    in_shape: tuple[int, ...]
+    role: str = "add"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        elems = batch * prod(self.in_shape)
+        return _cost(0, elems, 0, 0, 2 * elems, elems, itemsize)
+
+
+Op = Conv | Dense | Pool | BatchNorm | Add
+
+
+def _cost(
+    macs: int, flops: int, params: int, bn_params: int, in_elems: int, out_elems: int,
+    itemsize: int,
+) -> Cost:
+    weight_bytes = params * itemsize
+    return Cost(
+        macs=macs,
+        flops=flops,
+        params=params,
+        bn_params=bn_params,
+        weight_bytes=weight_bytes,
+        input_bytes=in_elems * itemsize,
+        output_bytes=out_elems * itemsize,
+        bytes_moved=weight_bytes + (in_elems + out_elems) * itemsize,
+    )
+
+
+def ops_cost(ops: Sequence[Op], batch: int, itemsize: int) -> Cost:
+    """Cost of a sequence of operations (one form of a layer)."""
+    return chain([op.cost(batch, itemsize) for op in ops])
+
+
+def theory_ratio(out_channels: int, kernel: Sequence[int]) -> tuple[int, int]:
+    """The MobileNet closed form ``1/Cout + 1/prod(k)`` as an exact (numerator, denominator).
+
+    It is exactly separable/standard MACs when M = 1 and groups = 1.
+
+    >>> theory_ratio(256, (5, 5))
+    (281, 6400)
+    """
+    from math import gcd
+
+    k = prod(kernel)
+    num, den = k + out_channels, out_channels * k
+    g = gcd(num, den)
+    return num // g, den // g

@@ -1,0 +1,156 @@
+"""Validators for single spec values, shared by command-line flags and YAML files.
+
+Each validator takes the raw value (already YAML-typed; flags are converted by
+``flag_value`` first) and returns the typed value, or raises ``FieldError`` with a message
+that says what was expected and what was received. The caller adds the location.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+MAX_SIZE = 10**15  # largest accepted size, channel count or repeat: counts stay exact anyway
+MAX_DIMS = 3
+DTYPES = ("float32", "float64", "float16", "bfloat16", "int8")
+POOL_MODES = ("max", "avg")
+BN_MODES = ("none", "each", "output")
+
+_INT_RE = re.compile(r"^[+-]?\d+$")
+_DIMS_RE = re.compile(r"^\s*\d+(\s*[x×,]\s*\d+)+\s*$")
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
+
+
+class FieldError(ValueError):
+    """A value of the wrong type or range. The message has no location; callers add it."""
+
+
+def flag_value(text: str) -> Any:
+    """Turn a command-line string into the value a YAML file would hold.
+
+    ``"5"`` → 5, ``"3x5"`` → [3, 5], ``"0.75"`` → 0.75, anything else stays a string.
+    """
+    stripped = text.strip()
+    if _INT_RE.match(stripped) and len(stripped) < 40:
+        return int(stripped)
+    if _DIMS_RE.match(stripped) and len(stripped) < 400:
+        return [int(part) for part in re.split(r"\s*[x×,]\s*", stripped)]
+    if _FLOAT_RE.match(stripped) and len(stripped) < 40:
+        return float(stripped)
+    return text
+
+
+def describe(value: Any) -> str:
+    """How a received value is quoted in messages: its text and, where it misleads, its type."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, float):
+        return f"{value!r} (a float)"
+    if isinstance(value, str):
+        return f"{value[:60]!r}" + (" (a string)" if _DIMS_RE.match(value) else "")
+    if isinstance(value, list):
+        return "[" + ", ".join(describe(v) for v in value[:8]) + (", ...]" if len(value) > 8 else "]")
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "nothing (null)"
+    return repr(value)[:60]
+
+
+def positive_int(value: Any, *, minimum: int = 1, maximum: int = MAX_SIZE) -> int:
+    """An int (not a boolean, not a float) in ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError(f"expected an integer >= {minimum}, got {describe(value)}")
+    if value < minimum:
+        raise FieldError(f"expected an integer >= {minimum}, got {value}")
+    if value > maximum:
+        raise FieldError(f"{value} is larger than the limit of {maximum:,}")
+    return value
+
+
+def non_negative_int(value: Any) -> int:
+    return positive_int(value, minimum=0)
+
+
+def per_dim(value: Any, *, minimum: int = 1) -> tuple[int, ...]:
+    """An int for every dim, or a list of 1-3 ints (one per spatial dim)."""
+    if isinstance(value, list):
+        if not 1 <= len(value) <= MAX_DIMS:
+            raise FieldError(f"expected 1 to {MAX_DIMS} values (one per spatial dim), "
+                             f"got {len(value)}: {describe(value)}")
+        return tuple(positive_int(v, minimum=minimum) for v in value)
+    if isinstance(value, str) and _DIMS_RE.match(value):
+        raise FieldError(f"got {describe(value)}; write a list such as "
+                         f"[{', '.join(re.split(r'[x×,]', value.replace(' ', '')))}]")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError(
+            f"expected an integer >= {minimum} or a list of them, got {describe(value)}"
+        )
+    return (positive_int(value, minimum=minimum),)
+
+
+def shape(value: Any) -> tuple[int, ...]:
+    """A channels-last input shape: 1 to 3 spatial sizes then the channels."""
+    if not isinstance(value, list):
+        raise FieldError(
+            f"expected a shape such as [12, 12, 3] (spatial dims then channels), "
+            f"got {describe(value)}"
+        )
+    if not 2 <= len(value) <= MAX_DIMS + 1:
+        raise FieldError(f"expected 1 to {MAX_DIMS} spatial dims and channels (2 to "
+                         f"{MAX_DIMS + 1} numbers), got {len(value)}: {describe(value)}")
+    return tuple(positive_int(v) for v in value)
+
+
+def padding(value: Any) -> str | tuple[int, ...]:
+    """``valid``, ``same``, or symmetric explicit padding: an int or one per spatial dim."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("valid", "same"):
+            return word
+        raise FieldError(f"expected valid, same, an integer or one per dim, got {describe(value)}")
+    return per_dim(value, minimum=0)
+
+
+def number(value: Any, *, minimum_exclusive: float = 0.0, maximum: float = 1e6) -> float:
+    """A positive int or float (expansion ratios, multipliers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FieldError(f"expected a positive number, got {describe(value)}")
+    if not value > minimum_exclusive or value != value:
+        raise FieldError(f"expected a number > {minimum_exclusive:g}, got {value}")
+    if value > maximum:
+        raise FieldError(f"{value} is larger than the limit of {maximum:g}")
+    return float(value)
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise FieldError(f"expected true or false, got {describe(value)}")
+    return value
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise FieldError(f"expected a non-empty string, got {describe(value)}")
+    return value
+
+
+def choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if isinstance(value, str) and value.strip().lower() in options:
+            return value.strip().lower()
+        raise FieldError(f"expected one of {', '.join(options)}, got {describe(value)}")
+
+    return check
+
+
+def batch_norm(value: Any) -> str:
+    """``true`` (after every conv), ``false``, or ``output`` (once, after the layer's last conv)."""
+    if value is True:
+        return "each"
+    if value is False:
+        return "none"
+    if isinstance(value, str) and value.strip().lower() in BN_MODES:
+        return value.strip().lower()
+    raise FieldError(f"expected true, false or output, got {describe(value)}")

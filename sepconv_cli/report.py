@@ -1,0 +1,148 @@
+"""Report objects: rows of a model (or single layers) with the costs of every form.
+
+Renderers read these; nothing here formats text for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from math import prod
+from typing import Any
+
+from .cost import DTYPE_BYTES, BatchNorm, Conv, Cost, Op, ops_cost, theory_ratio
+from .models import Model, Row
+
+COST_SCHEMA = "sepconv/cost/v1"
+PROFILE_SCHEMA = "sepconv/profile/v1"
+
+CONVENTIONS: dict[str, str] = {
+    "layout": "channels-last shapes [spatial..., C]; batch separate, multiplies activation counts",
+    "output_size": "floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1; "
+    "same = TensorFlow rule ceil(in / stride)",
+    "macs": "multiply-accumulates; conv = N*prod(out)*Cout*(Cin/groups)*prod(k); "
+    "bias is not a MAC (fvcore)",
+    "flops": "2*MACs + one add per output element with bias; pooling 1 per window element; "
+    "batch-norm 2 per element; residual add 1 per element",
+    "params": "weights + bias; batch-norm 2 per channel (scale, shift), in params and bn_params",
+    "bytes": "params * itemsize; activation_bytes = input + intermediate + output tensors; "
+    "bytes_moved = each op reads inputs and weights once and writes its output once",
+    "separable": "depthwise k x k with multiplier M (same stride, padding, dilation) then "
+    "pointwise 1x1; groups ignored; bias only on the pointwise",
+    "theory": "1/Cout + 1/prod(k): exact separable/standard MAC ratio when M = 1 and groups = 1",
+}
+
+
+@dataclass(frozen=True)
+class SeparableCost:
+    total: Cost
+    depthwise: Cost
+    pointwise: Cost
+    other: Cost
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    row: Row
+    batch: int
+    itemsize: int
+    as_specified: Cost
+    standard: Cost
+    separable: SeparableCost
+    theory: Fraction | None
+    timing: dict[str, Any] | None = None
+    note: str = ""
+
+    @property
+    def ratio_macs(self) -> Fraction | None:
+        return _ratio(self.separable.total.macs, self.standard.macs)
+
+    @property
+    def ratio_params(self) -> Fraction | None:
+        return _ratio(self.separable.total.params, self.standard.params)
+
+
+@dataclass(frozen=True)
+class Totals:
+    as_specified: Cost
+    standard: Cost
+    separable: Cost
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    model: Model
+    layers: tuple[LayerReport, ...]
+    totals: Totals
+    machine: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] | None = None
+
+
+def _ratio(numerator: int, denominator: int) -> Fraction | None:
+    return Fraction(numerator, denominator) if denominator else None
+
+
+def _parts(ops: tuple[Op, ...]) -> dict[str, list[Op]]:
+    """Group a separable form's ops into depthwise / pointwise / other; batch-norm joins the
+    convolution it follows."""
+    parts: dict[str, list[Op]] = {"depthwise": [], "pointwise": [], "other": []}
+    current = "other"
+    for op in ops:
+        if not isinstance(op, BatchNorm):
+            current = op.role if op.role in ("depthwise", "pointwise") else "other"
+        parts[current].append(op)
+    return parts
+
+
+def theory_for(row: Row) -> Fraction | None:
+    """``1/Cout + 1/prod(k)`` when the law holds: a conv/separable layer with M = 1,
+    groups = 1 and a kernel larger than 1×1."""
+    standard = [op for op in row.forms.standard if isinstance(op, Conv)]
+    if row.type not in ("conv", "separable") or len(standard) != 1:
+        return None
+    conv = standard[0]
+    depthwise = [op for op in row.forms.separable if isinstance(op, Conv) and op.role ==
+                 "depthwise"]
+    if conv.groups != 1 or prod(conv.kernel) == 1 or not depthwise:
+        return None
+    if depthwise[0].out_channels != depthwise[0].in_channels:
+        return None
+    num, den = theory_ratio(conv.out_channels, conv.kernel)
+    return Fraction(num, den)
+
+
+def layer_report(row: Row, batch: int, dtype: str) -> LayerReport:
+    itemsize = DTYPE_BYTES[dtype]
+
+    def cost(ops: tuple[Op, ...] | list[Op]) -> Cost:
+        return ops_cost(ops, batch, itemsize).times(row.repeat)
+
+    parts = _parts(row.forms.separable)
+    return LayerReport(
+        row=row,
+        batch=batch,
+        itemsize=itemsize,
+        as_specified=cost(row.forms.as_specified),
+        standard=cost(row.forms.standard),
+        separable=SeparableCost(
+            total=cost(row.forms.separable),
+            depthwise=cost(parts["depthwise"]),
+            pointwise=cost(parts["pointwise"]),
+            other=cost(parts["other"]),
+        ),
+        theory=theory_for(row),
+    )
+
+
+def profile_report(model: Model) -> ProfileReport:
+    layers = tuple(layer_report(row, model.batch, model.dtype) for row in model.rows)
+    return ProfileReport(model=model, layers=layers, totals=totals(layers))
+
+
+def totals(layers: tuple[LayerReport, ...]) -> Totals:
+    zero = Cost()
+    return Totals(
+        as_specified=sum((lr.as_specified for lr in layers), zero),
+        standard=sum((lr.standard for lr in layers), zero),
+        separable=sum((lr.separable.total for lr in layers), zero),
+    )

@@ -1,0 +1,311 @@
+"""Layer and model specs: typed, validated, each value traceable to its flag or file position.
+
+A spec comes from command-line flags (``layer_from_flags``), a single-layer YAML file for
+``sepconv cost --spec`` (``cost_layers``) or a model YAML file (``model_from_document``).
+All three go through the same field validators, so a value means the same everywhere.
+
+Per-dim values (kernel, stride, dilation, explicit padding) are kept as written: one int
+means "every spatial dim"; a list has one value per dim and is checked against the input's
+rank when shapes are known.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from . import fields as F
+from .errors import UsageError
+from .yamlsafe import Document, PathKey, YamlError
+
+PerDim = tuple[int, ...]
+Padding = str | PerDim
+
+
+class SpecError(UsageError):
+    """A bad value, located as ``file:line:col: field: message`` or ``--flag: message``."""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer as written. Fields a type does not use keep their defaults."""
+
+    type: str
+    where: str  # "model.yaml:12:5: layers[3]" or "flags": how messages locate this layer
+    name: str | None = None
+    repeat: int = 1
+    kernel: PerDim | None = None
+    filters: int | None = None
+    stride: PerDim | None = None
+    padding: Padding | None = None
+    dilation: PerDim = (1,)
+    groups: int = 1
+    depth_multiplier: int = 1
+    bias: bool | None = None
+    batch_norm: str = "none"
+    units: int | None = None
+    expansion: float = 1.0
+    mode: str | None = None
+    residual: bool = True
+    width_floor: float = 0.0
+    layers: tuple[LayerSpec, ...] = ()
+    shortcut: tuple[LayerSpec, ...] = ()
+    # single-layer specs (``sepconv cost``) carry their own input, batch and dtype
+    input: tuple[int, ...] | None = None
+    batch: int | None = None
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    input: tuple[int, ...]
+    layers: tuple[LayerSpec, ...]
+    source: str = ""
+    description: str = ""
+    batch: int = 1
+    dtype: str = "float32"
+    channel_divisor: int = 1
+    file: str = ""
+
+
+Validator = Callable[[Any], Any]
+
+FIELDS: dict[str, Validator] = {
+    "name": F.text,
+    "repeat": F.positive_int,
+    "kernel": F.per_dim,
+    "filters": F.positive_int,
+    "stride": F.per_dim,
+    "padding": F.padding,
+    "dilation": F.per_dim,
+    "groups": F.positive_int,
+    "depth_multiplier": F.positive_int,
+    "bias": F.boolean,
+    "batch_norm": F.batch_norm,
+    "units": F.positive_int,
+    "expansion": F.number,
+    "mode": F.choice(F.POOL_MODES),
+    "residual": F.boolean,
+    "width_floor": F.number,
+    "input": F.shape,
+    "batch": F.positive_int,
+    "dtype": F.choice(F.DTYPES),
+}
+
+_CONV_COMMON = {"stride", "padding", "dilation", "bias", "batch_norm"}
+TYPES: dict[str, tuple[set[str], set[str]]] = {  # type -> (required, optional) keys
+    "conv": ({"kernel", "filters"}, _CONV_COMMON | {"groups", "depth_multiplier", "width_floor"}),
+    "separable": ({"kernel", "filters"}, _CONV_COMMON | {"depth_multiplier", "width_floor"}),
+    "depthwise": ({"kernel"}, _CONV_COMMON | {"depth_multiplier"}),
+    "pointwise": ({"filters"}, {"stride", "bias", "batch_norm", "width_floor"}),
+    "inverted_residual": (
+        {"filters", "expansion"},
+        {"kernel", "stride", "padding", "dilation", "batch_norm", "residual", "width_floor"},
+    ),
+    "dense": ({"units"}, {"bias"}),
+    "pool": ({"kernel"}, {"stride", "padding", "mode"}),
+    "global_pool": (set(), {"mode"}),
+    "residual": ({"layers"}, {"shortcut"}),
+}
+COMMON_KEYS = {"type", "name", "repeat"}
+SINGLE_LAYER_KEYS = {"input", "batch", "dtype"}
+MODEL_KEYS = {
+    "name", "source", "description", "input", "batch", "dtype", "defaults", "layers",
+    "channel_divisor",
+}
+CONV_TYPES = ("conv", "separable", "depthwise", "pointwise")
+
+
+def did_you_mean(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def path_text(path: PathKey) -> str:
+    """``("layers", 2, "kernel")`` → ``layers[2].kernel``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+class _Reader:
+    """Reads fields from a YAML document, raising errors located at ``file:line:col``."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+
+    def error(self, path: PathKey, message: str, *, key: bool = False) -> SpecError:
+        mark = self.doc.key_mark(path) if key else self.doc.mark(path)
+        where = str(mark) if mark else self.doc.file
+        field = path_text(path)
+        return SpecError(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+    def value(self, path: PathKey, raw: Any, validator: Validator) -> Any:
+        try:
+            return validator(raw)
+        except F.FieldError as exc:
+            raise self.error(path, str(exc)) from None
+
+    def mapping(self, path: PathKey, raw: Any, what: str) -> Mapping[str, Any]:
+        if not isinstance(raw, dict):
+            raise self.error(path, f"expected {what} (a mapping), got {F.describe(raw)}")
+        return raw
+
+    def layer(
+        self, path: PathKey, raw: Any, defaults: Mapping[str, Any], *, single: bool = False
+    ) -> LayerSpec:
+        data = self.mapping(path, raw, "a layer")
+        kind = data.get("type", "conv" if single else None)
+        if kind is None:
+            raise self.error(path, f"missing 'type' (one of {', '.join(TYPES)})")
+        if not isinstance(kind, str) or kind not in TYPES:
+            hint = did_you_mean(kind, TYPES) if isinstance(kind, str) else ""
+            raise self.error((*path, "type"),
+                             f"unknown layer type {F.describe(kind)}{hint}; expected one of "
+                             f"{', '.join(TYPES)}")
+        required, optional = TYPES[kind]
+        allowed = required | optional | COMMON_KEYS | (SINGLE_LAYER_KEYS if single else set())
+        for key in data:
+            if key not in allowed:
+                known = set(FIELDS) | COMMON_KEYS | {"layers", "shortcut"}
+                why = (f"not a field of a {kind} layer" if key in known
+                       else f"unknown key{did_you_mean(key, allowed)}")
+                raise self.error((*path, key), f"{why}; allowed: {', '.join(sorted(allowed))}",
+                                 key=True)
+        values: dict[str, Any] = {}
+        for key, raw_value in defaults.items():
+            if key in required | optional:
+                values[key] = raw_value  # validated once, where the defaults are read
+        for key, raw_value in data.items():
+            if key == "type":
+                continue
+            if key in ("layers", "shortcut"):
+                values[key] = self.layer_list((*path, key), raw_value, defaults)
+            else:
+                values[key] = self.value((*path, key), raw_value, FIELDS[key])
+        missing = sorted(required - values.keys())
+        if missing:
+            raise self.error(path, f"a {kind} layer needs {' and '.join(missing)}")
+        if kind == "residual" and not values["layers"]:
+            raise self.error((*path, "layers"), "a residual block needs at least one layer")
+        mark = self.doc.mark(path)
+        where = f"{mark}: {path_text(path)}" if mark else path_text(path)
+        return LayerSpec(type=kind, where=where, **values)
+
+    def layer_list(
+        self, path: PathKey, raw: Any, defaults: Mapping[str, Any]
+    ) -> tuple[LayerSpec, ...]:
+        if not isinstance(raw, list):
+            raise self.error(path, f"expected a list of layers, got {F.describe(raw)}")
+        return tuple(self.layer((*path, i), item, defaults) for i, item in enumerate(raw))
+
+    def defaults(self, raw: Any) -> dict[str, Any]:
+        data = self.mapping(("defaults",), raw, "default layer fields")
+        layer_keys = set().union(*(req | opt for req, opt in TYPES.values())) - {"layers",
+                                                                                 "shortcut"}
+        out = {}
+        for key, value in data.items():
+            if key not in layer_keys:
+                raise self.error(("defaults", key),
+                                 f"unknown layer field{did_you_mean(key, layer_keys)}", key=True)
+            out[key] = self.value(("defaults", key), value, FIELDS[key])
+        return out
+
+
+def model_from_document(doc: Document) -> ModelSpec:
+    """Validate a model spec document (see DESIGN.md and ``sepconv schema``)."""
+    reader = _Reader(doc)
+    data = reader.mapping((), doc.data, "a model spec")
+    for key in data:
+        if key not in MODEL_KEYS:
+            raise reader.error((key,), f"unknown key{did_you_mean(key, MODEL_KEYS)}; allowed: "
+                               f"{', '.join(sorted(MODEL_KEYS))}", key=True)
+    for key in ("input", "layers"):
+        if key not in data:
+            raise reader.error((), f"missing '{key}'")
+    defaults = reader.defaults(data.get("defaults", {}))
+    layers = reader.layer_list(("layers",), data["layers"], defaults)
+    if not layers:
+        raise reader.error(("layers",), "a model needs at least one layer")
+    fallback_name = Path(doc.file).stem
+    return ModelSpec(
+        name=reader.value(("name",), data.get("name", fallback_name), F.text),
+        source=reader.value(("source",), data["source"], F.text) if "source" in data else "",
+        description=(reader.value(("description",), data["description"], F.text)
+                     if "description" in data else ""),
+        input=reader.value(("input",), data["input"], F.shape),
+        batch=reader.value(("batch",), data.get("batch", 1), F.positive_int),
+        dtype=reader.value(("dtype",), data.get("dtype", "float32"), F.choice(F.DTYPES)),
+        channel_divisor=reader.value(("channel_divisor",), data.get("channel_divisor", 1),
+                                     F.positive_int),
+        layers=layers,
+        file=doc.file,
+    )
+
+
+def cost_layers(doc: Document) -> list[LayerSpec]:
+    """Layers of a ``sepconv cost --spec`` file: one mapping or a list, each with its input."""
+    reader = _Reader(doc)
+    items = doc.data if isinstance(doc.data, list) else [doc.data]
+    paths: list[PathKey] = [(i,) for i in range(len(items))] if isinstance(doc.data, list) else [()]
+    if not items:
+        raise reader.error((), "expected a layer mapping or a list of them, got an empty list")
+    out = []
+    for path, item in zip(paths, items):
+        layer = reader.layer(path, item, {}, single=True)
+        if layer.type not in CONV_TYPES:
+            raise reader.error((*path, "type"), f"sepconv cost compares convolutions; got "
+                               f"{layer.type!r} (use one of {', '.join(CONV_TYPES)}, or "
+                               "sepconv profile for whole models)")
+        if layer.input is None:
+            raise reader.error(path, "missing 'input' (the layer's input shape, e.g. [12, 12, 3])")
+        out.append(layer)
+    return out
+
+
+FLAG_NAMES = {
+    "input": "--input", "kernel": "--kernel", "filters": "--filters", "stride": "--stride",
+    "padding": "--padding", "dilation": "--dilation", "groups": "--groups",
+    "depth_multiplier": "--depth-multiplier", "batch": "--batch", "dtype": "--dtype",
+    "name": "--name", "type": "--type",
+}
+
+
+def layer_from_flags(raw: Mapping[str, Any]) -> LayerSpec:
+    """Validate flag values (strings or typed) into a single-layer spec; errors name the flag."""
+    values: dict[str, Any] = {}
+    kind = raw.get("type", "conv")
+    for key, value in raw.items():
+        if key == "type":
+            continue
+        converted = F.flag_value(value) if isinstance(value, str) and key != "name" else value
+        try:
+            values[key] = FIELDS[key](converted)
+        except F.FieldError as exc:
+            raise SpecError(f"{FLAG_NAMES.get(key, key)}: {exc}") from None
+    return LayerSpec(type=kind, where="flags", **values)
+
+
+def with_where(layer: LayerSpec, where: str) -> LayerSpec:
+    return replace(layer, where=where)
+
+
+def load_yaml_or_error(loader: Callable[[], Document]) -> Document:
+    try:
+        return loader()
+    except YamlError as exc:
+        raise SpecError(str(exc)) from None
+
+
+def replace_defaults(layer: LayerSpec, overrides: LayerSpec) -> LayerSpec:
+    """Apply ``--batch``/``--dtype`` given on the command line over a spec layer's own."""
+    return replace(
+        layer,
+        batch=overrides.batch if overrides.batch is not None else layer.batch,
+        dtype=overrides.dtype if overrides.dtype is not None else layer.dtype,
+    )
