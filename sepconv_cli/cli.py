@@ -45,7 +45,7 @@ CONVENTIONS_HELP = (
 class SepconvGroup(TyperGroup):
     """Turns every expected failure into one line on stderr and an exit code."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)

@@ -93,7 +93,8 @@ def resolve_padding(
         return tuple((0, 0) for _ in spatial)
     if padding == "same":
         return tuple(
-            same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride, dilation)
+            same_padding(n, k, s, d)
+            for n, k, s, d in zip(spatial, kernel, stride, dilation, strict=True)
         )
     if isinstance(padding, str):
         raise ShapeError(f"unknown padding {padding!r} (expected valid, same or integers)",
@@ -110,7 +111,8 @@ def window_output(
 ) -> tuple[int, ...]:
     """Spatial output shape of a sliding window; raises ShapeError when any dim is empty."""
     out = tuple(
-        output_size(n, k, s, d, p) for n, k, s, d, p in zip(spatial, kernel, stride, dilation, pads)
+        output_size(n, k, s, d, p)
+        for n, k, s, d, p in zip(spatial, kernel, stride, dilation, pads, strict=True)
     )
     if any(o <= 0 for o in out):
         raise ShapeError(

@@ -50,7 +50,8 @@ def describe(value: Any) -> str:
     if isinstance(value, str):
         return f"{value[:60]!r}" + (" (a string)" if _DIMS_RE.match(value) else "")
     if isinstance(value, list):
-        return "[" + ", ".join(describe(v) for v in value[:8]) + (", ...]" if len(value) > 8 else "]")
+        more = ", ...]" if len(value) > 8 else "]"
+        return "[" + ", ".join(describe(v) for v in value[:8]) + more
     if isinstance(value, dict):
         return "a mapping"
     if value is None:

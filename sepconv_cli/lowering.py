@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import prod
 
-from .cost import Add, BatchNorm, Conv, Dense, Op, Pool, ShapeError, fmt_shape, resolve_padding
+from .cost import (
+    Add,
+    BatchNorm,
+    Conv,
+    Dense,
+    Op,
+    Pool,
+    PoolKind,
+    ShapeError,
+    fmt_shape,
+    resolve_padding,
+)
 from .spec import LayerSpec
 
 
@@ -229,10 +240,10 @@ def _lower_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     padding = spec.padding or "valid"
     if not isinstance(padding, str):
         padding = broadcast(padding, rank, "padding")
-        if any(2 * p > k for p, k in zip(padding, kernel)):
+        if any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
             raise ShapeError("pool padding must be at most half the kernel", "padding")
     pads = resolve_padding(padding, shape[:-1], kernel, stride, (1,) * rank)
-    mode = "avg" if spec.mode == "avg" else "max"
+    mode: PoolKind = "avg" if spec.mode == "avg" else "max"
     ops = (Pool(shape, mode, kernel, stride, pads),)
     ops[0].out_shape  # noqa: B018 - raises ShapeError now, naming this layer, if empty
     return Forms("none", ops, ops, ops)
@@ -242,7 +253,7 @@ def _lower_global_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) ->
     if len(shape) < 2:
         raise ShapeError(f"global_pool needs a spatial input, got {fmt_shape(shape)}", "input")
     rank = len(shape) - 1
-    mode = "max" if spec.mode == "max" else "avg"
+    mode: PoolKind = "max" if spec.mode == "max" else "avg"
     ops = (Pool(shape, mode, shape[:-1], shape[:-1], ((0, 0),) * rank, global_=True),)
     return Forms("none", ops, ops, ops)
 

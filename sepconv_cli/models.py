@@ -80,8 +80,8 @@ class _Builder:
     def layers(self, layers: Sequence[LayerSpec], shape: tuple[int, ...], prefix: str,
                repeat: int) -> tuple[int, ...]:
         for position, layer in enumerate(layers):
-            shape = self.repeated(layer, shape, f"{prefix}{layer.name or f'{layer.type}_{position}'}",
-                                  repeat)
+            base = prefix + (layer.name or f"{layer.type}_{position}")
+            shape = self.repeated(layer, shape, base, repeat)
         return shape
 
     def repeated(self, layer: LayerSpec, shape: tuple[int, ...], base: str,

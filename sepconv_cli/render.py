@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .cost import Cost
+from .cost import Conv, Cost
 from .report import LayerReport, ProfileReport
 from .serialize import fmt_ratio, human, human_bytes, timing_columns
 
@@ -45,9 +45,9 @@ def _exact(value: int | float, key: str) -> Text:
 
 def _describe_layer(layer: LayerReport) -> str:
     row = layer.row
-    conv = next((op for op in row.forms.standard if op.role in ("conv", "pointwise")), None)
+    conv = next((op for op in row.forms.standard if isinstance(op, Conv)), None)
     parts = [row.type]
-    if conv is not None and hasattr(conv, "kernel"):
+    if conv is not None:
         parts.append(f"{_shape(conv.kernel)}")
         parts.append(f"{row.input_shape[-1]}→{row.output_shape[-1]} channels")
         if any(s != 1 for s in conv.stride):
@@ -87,7 +87,7 @@ def cost_table(layer: LayerReport) -> RenderableType:
 def _cost_footer(layer: LayerReport) -> Text:
     lines = Text(style="dim")
     if layer.theory is not None:
-        conv = next(op for op in layer.row.forms.standard if op.role == "conv")
+        conv = next(op for op in layer.row.forms.standard if isinstance(op, Conv))
         k = prod(conv.kernel)
         lines.append(f"Theory: 1/Cout + 1/prod(k) = 1/{conv.out_channels} + 1/{k} = "
                      f"{float(layer.theory):.4f}", style="")

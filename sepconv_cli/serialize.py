@@ -195,7 +195,9 @@ def human(value: int | float, unit: str = "") -> str:
             scaled = value / factor
             digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
             return f"{scaled:.{digits}f} {prefix}{unit}"
-    return f"{value:,} {unit}".rstrip() if isinstance(value, int) else f"{value:.3g} {unit}".rstrip()
+    if isinstance(value, int):
+        return f"{value:,} {unit}".rstrip()
+    return f"{value:.3g} {unit}".rstrip()
 
 
 def human_bytes(value: int) -> str:

@@ -256,7 +256,7 @@ def cost_layers(doc: Document) -> list[LayerSpec]:
     if not items:
         raise reader.error((), "expected a layer mapping or a list of them, got an empty list")
     out = []
-    for path, item in zip(paths, items):
+    for path, item in zip(paths, items, strict=True):
         layer = reader.layer(path, item, {}, single=True)
         if layer.type not in CONV_TYPES:
             raise reader.error((*path, "type"), f"sepconv cost compares convolutions; got "

@@ -160,9 +160,7 @@ class _Builder:
             )
         self.doc.positions.setdefault(path, mark)
         if isinstance(node, yaml.ScalarNode):
-            if node.tag not in _SAFE_SCALAR_TAGS:
-                raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)", mark)
-            return self.constructor.construct_object(node, deep=True)
+            return self.scalar(node, mark)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
                 raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)", mark)
@@ -177,12 +175,22 @@ class _Builder:
                     raise YamlError("mapping keys must be plain strings", key_mark)
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise YamlError("merge keys (<<) are not supported", key_mark)
-                key = self.build(key_node, (*path, "<key>"))
+                key = self.scalar(key_node, key_mark)
                 if not isinstance(key, str):
                     key = str(key).lower() if isinstance(key, bool) else str(key)
                 if key in out:
                     raise YamlError(f"duplicate key {key!r}", key_mark)
-                self.doc.keys[(*path, key)] = key_mark
-                out[key] = self.build(value_node, (*path, key))
+                key_path = (*path, key)
+                self.doc.keys[key_path] = key_mark
+                out[key] = self.build(value_node, key_path)
             return out
         raise YamlError("unsupported YAML node", mark)  # pragma: no cover
+
+    def scalar(self, node: yaml.ScalarNode, mark: Mark) -> Any:
+        if node.tag not in _SAFE_SCALAR_TAGS:
+            raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)", mark)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (ValueError, yaml.YAMLError) as exc:  # e.g. an int with thousands of digits
+            raise YamlError(f"cannot read value {node.value[:40]!r}: "
+                            f"{str(exc).splitlines()[0]}", mark) from None
