@@ -10,6 +10,7 @@ from fractions import Fraction
 from math import prod
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -19,26 +20,29 @@ from .report import LayerReport, ProfileReport
 from .serialize import fmt_ratio, human, human_bytes, timing_columns
 
 _METRICS: tuple[tuple[str, str], ...] = (
-    ("Multiplications (MACs)", "macs"),
+    ("MACs", "macs"),
     ("FLOPs", "flops"),
     ("Parameters", "params"),
     ("Weight bytes", "weight_bytes"),
     ("Activation bytes", "activation_bytes"),
-    ("FLOPs per byte moved", "arithmetic_intensity"),
+    ("FLOPs / byte", "arithmetic_intensity"),
 )
+_SHORT_TYPES = {"inverted_residual": "inv_res", "global_pool": "gpool", "separable": "sep",
+                "depthwise": "dw", "pointwise": "pw"}
 
 
 def _shape(shape: Sequence[int]) -> str:
     return "×".join(str(n) for n in shape)
 
 
-def _exact(value: int | float, key: str) -> Text:
+def _exact(value: int | float, key: str, with_unit: bool) -> Text:
+    """The exact count, and (for the two totals columns) the same in human units."""
     if key == "arithmetic_intensity":
         return Text(f"{value:.2f}")
     text = Text(f"{value:,}")
-    if key.endswith("bytes") and value >= 1024:
+    if with_unit and key.endswith("bytes") and value >= 1024:
         text.append(f" ({human_bytes(int(value))})", style="dim")
-    elif value >= 10_000:
+    elif with_unit and value >= 1_000_000:
         text.append(f" ({human(value)})", style="dim")
     return text
 
@@ -65,13 +69,13 @@ def cost_table(layer: LayerReport) -> RenderableType:
     title = (f"{row.name}: {_describe_layer(layer)}\n"
              f"input {_shape(row.input_shape)} → output {_shape(row.output_shape)}"
              f"  (batch {layer.batch}, {layer.itemsize}-byte values)")
-    table = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
-    table.add_column("")
-    table.add_column("Standard", justify="right")
-    table.add_column("Separable", justify="right", style="green")
-    table.add_column("= depthwise", justify="right")
-    table.add_column("+ pointwise", justify="right")
-    table.add_column("Separable / standard", justify="right")
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    table.add_column("", no_wrap=True)
+    table.add_column("Standard", justify="right", no_wrap=True)
+    table.add_column("Separable", justify="right", style="green", no_wrap=True)
+    table.add_column("= depthwise", justify="right", no_wrap=True)
+    table.add_column("+ pointwise", justify="right", no_wrap=True)
+    table.add_column("Separable / standard", justify="right", no_wrap=True)
     std, sep = layer.standard, layer.separable
     for label, key in _METRICS:
         values = [getattr(c, key) for c in (std, sep.total, sep.depthwise, sep.pointwise)]
@@ -80,7 +84,7 @@ def cost_table(layer: LayerReport) -> RenderableType:
         else:
             ratio = Fraction(values[1], values[0]) if values[0] else None
             ratio_text = fmt_ratio(ratio)
-        table.add_row(label, *(_exact(v, key) for v in values), ratio_text)
+        table.add_row(label, *(_exact(v, key, i < 2) for i, v in enumerate(values)), ratio_text)
     return Group(table, _cost_footer(layer), *_timing_block(layer))
 
 
@@ -94,10 +98,11 @@ def _cost_footer(layer: LayerReport) -> Text:
         measured = layer.ratio_macs
         lines.append("  (the MAC ratio above is exactly this)\n" if measured == layer.theory
                      else f"  (measured ratio {float(measured or 0):.4f})\n")
-    lines.append("MACs = multiply-accumulates, bias not counted; FLOPs = 2·MACs (+1 per output "
-                 "with bias). Separable = depthwise k×k (multiplier M) then pointwise 1×1.\n"
-                 "Bytes: params × itemsize; activations = input + intermediate + output "
-                 "tensors. Shapes are channels-last; batch multiplies activation counts.")
+    lines.append("MACs = multiply-accumulates (bias not counted); FLOPs = 2·MACs, +1 per output "
+                 "with bias.\nSeparable = depthwise k×k (multiplier M, same stride and padding) "
+                 "then pointwise 1×1.\nBytes: params × itemsize; activations = input + "
+                 "intermediate + output tensors.\nShapes are channels-last; the batch "
+                 "multiplies activation counts, not parameters.")
     return lines
 
 
@@ -125,7 +130,7 @@ def _x(value: Any) -> str:
     return f"{value:.2f}×" if isinstance(value, (int, float)) else "-"
 
 
-def _bar(share: float, width: int = 10) -> str:
+def _bar(share: float, width: int = 8) -> str:
     eighths = round(share * width * 8)
     full, rest = divmod(eighths, 8)
     return ("█" * full + ("" if rest == 0 else " ▏▎▍▌▋▊▉"[rest])).ljust(width)
@@ -138,15 +143,17 @@ def profile_table(report: ProfileReport) -> RenderableType:
     title = (f"{model.name}: input {_shape(model.input_shape)}, batch {model.batch}, "
              f"{model.dtype}" + (f", width ×{float(model.width_multiplier):g}"
                                  if model.width_multiplier != 1 else ""))
-    table = Table(title=title, title_justify="left", header_style="bold", show_footer=False)
-    for name, justify in (("#", "right"), ("Layer", "left"), ("Type", "left"),
-                          ("Output", "left"), ("Std MACs", "right"), ("Sep MACs", "right"),
-                          ("Std params", "right"), ("Sep params", "right"),
-                          ("Ratio", "right"), ("Share of MACs", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("Type", no_wrap=True)
+    table.add_column("Output", no_wrap=True)
+    for name in ("Std MACs", "Sep MACs", "Std params", "Sep params", "Ratio"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("Share of MACs", no_wrap=True)
     if timed:
         for name in ("Std ms", "Sep ms", "Speed-up"):
-            table.add_column(name, justify="right")
+            table.add_column(name, justify="right", no_wrap=True)
     total_macs = report.totals.as_specified.macs or 1
     for layer in report.layers:
         row = layer.row
@@ -155,7 +162,7 @@ def profile_table(report: ProfileReport) -> RenderableType:
         cells: list[str | Text] = [
             str(row.index),
             row.name + (f" ×{row.repeat}" if row.repeat > 1 else ""),
-            row.type,
+            _SHORT_TYPES.get(row.type, row.type),
             _shape(row.output_shape),
             human(layer.standard.macs),
             Text(human(layer.separable.total.macs), style="green"),
@@ -170,14 +177,14 @@ def profile_table(report: ProfileReport) -> RenderableType:
                       _ms(cols["separable_median_s"]).removesuffix(" ms"), _x(cols["speedup"])]
         table.add_row(*cells)
     table.add_section()
-    totals = report.totals
-    for label, cost, style in (("Total as specified", totals.as_specified, "bold"),
-                               ("Total, all standard", totals.standard, "bold"),
-                               ("Total, all separable", totals.separable, "bold green")):
-        table.add_row("", Text(label, style=style), "", "", "", "",
-                      Text(human(cost.macs) + " MACs", style=style),
-                      Text(human(cost.params) + " params", style=style), "", "",
-                      *([""] * 3 if timed else []))
+    std, sep = report.totals.standard, report.totals.separable
+    ratio_total = Fraction(sep.macs, std.macs) if std.macs else None
+    bold, green = "bold", "bold green"
+    table.add_row("", Text("Total", style=bold), "", "", Text(human(std.macs), style=bold),
+                  Text(human(sep.macs), style=green), Text(human(std.params), style=bold),
+                  Text(human(sep.params), style=green),
+                  Text(f"{float(ratio_total):.3f}" if ratio_total is not None else "-",
+                       style=bold), "", *([""] * 3 if timed else []))
     return Group(table, _profile_footer(report))
 
 
@@ -192,9 +199,11 @@ def _profile_footer(report: ProfileReport) -> Text:
     text.append(line("As specified ", t.as_specified), style="")
     text.append(line("All standard ", t.standard))
     text.append(line("All separable", t.separable))
+    text.append("Std = each layer as a standard convolution (depthwise → full k×k). Sep = every "
+                "k×k conv as\ndepthwise + pointwise. Ratio = Sep MACs / Std MACs.\n")
     if t.standard.macs:
         text.append(f"Separable / standard: {t.separable.macs / t.standard.macs:.4f} of the MACs,"
                     f" {t.separable.params / max(t.standard.params, 1):.4f} of the params.\n")
     text.append("MACs = multiply-accumulates (bias not counted); params include batch-norm "
-                "scale and shift where declared. ×n = n identical repeats in one row.")
+                "scale and shift\nwhere declared. ×n = n identical repeats in one row.")
     return text

@@ -212,8 +212,9 @@ def fmt_ratio(ratio: Fraction | None) -> str:
         return "-"
     if ratio == 0:
         return "0"
-    return f"{float(ratio):.4f} ({float(1 / ratio):.1f}x fewer)" if ratio < 1 else (
-        f"{float(ratio):.4f} ({float(ratio):.1f}x more)" if ratio > 1 else "1.0000 (same)")
+    if ratio < 1:
+        return f"{float(ratio):.4f} ({float(1 / ratio):.1f}× fewer)"
+    return f"{float(ratio):.4f} ({float(ratio):.1f}× more)" if ratio > 1 else "1.0000 (same)"
 
 
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
