@@ -15,6 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .compare import Comparison
 from .cost import Conv, Cost
 from .report import LayerReport, ProfileReport
 from .serialize import fmt_ratio, human, human_bytes, timing_columns
@@ -207,3 +208,65 @@ def _profile_footer(report: ProfileReport) -> Text:
     text.append("MACs = multiply-accumulates (bias not counted); params include batch-norm "
                 "scale and shift\nwhere declared. ×n = n identical repeats in one row.")
     return text
+
+
+def cost_tables(layers: Sequence[LayerReport]) -> RenderableType:
+    parts: list[RenderableType] = []
+    for i, layer in enumerate(layers):
+        if i:
+            parts.append(Text(""))
+        parts.append(cost_table(layer))
+    return Group(*parts)
+
+
+def presets_table(items: Sequence[tuple[str, str]]) -> RenderableType:
+    table = Table(title="Built-in models (sepconv profile NAME)", title_justify="left",
+                  box=box.SIMPLE_HEAD)
+    table.add_column("Name", no_wrap=True)
+    table.add_column("Description")
+    for name, description in items:
+        table.add_row(name, description)
+    return table
+
+
+def compare_table(result: Comparison) -> RenderableType:
+    """Totals first, then the layers that changed (unchanged ones are counted, not listed)."""
+    from .compare import LABELS
+    from .compare_format import fmt_delta, fmt_value
+
+    title = (f"{result.base.label} → {result.new.label}"
+             + ("" if result.base.model == result.new.model
+                else f"  ({result.base.model} vs {result.new.model})"))
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
+    table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=32)
+    table.add_column("Status", no_wrap=True)
+    for metric in result.metrics:
+        table.add_column(f"{LABELS[metric]} base", justify="right", no_wrap=True)
+        table.add_column(f"{LABELS[metric]} new", justify="right", no_wrap=True)
+        table.add_column("Δ", justify="right", no_wrap=True)
+    unchanged = 0
+    for change in result.changes:
+        if change.status == "matched" and not any(change.delta(m).absolute
+                                                  for m in result.metrics):
+            unchanged += 1
+            continue
+        cells: list[str | Text] = [change.name, change.status]
+        for metric in result.metrics:
+            delta = change.delta(metric)
+            style = "red" if (delta.absolute or 0) > 0 else "green"
+            cells += [fmt_value(metric, delta.base), fmt_value(metric, delta.new),
+                      Text(fmt_delta(metric, delta), style=style)]
+        table.add_row(*cells)
+    table.add_section()
+    cells = [Text("Total", style="bold"), ""]
+    for metric in result.metrics:
+        delta = result.total(metric)
+        style = "bold red" if (delta.absolute or 0) > 0 else "bold green"
+        cells += [fmt_value(metric, delta.base), fmt_value(metric, delta.new),
+                  Text(fmt_delta(metric, delta), style=style)]
+    table.add_row(*cells)
+    note = Text(f"{unchanged} unchanged layer{'s' if unchanged != 1 else ''} not listed. "
+                "Values are the models as specified.", style="dim")
+    verdict = (Text("\n".join(f"✗ {f}" for f in result.failures), style="bold red")
+               if result.failures else Text(""))
+    return Group(table, note, verdict)

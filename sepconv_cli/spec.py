@@ -29,6 +29,17 @@ class SpecError(UsageError):
     """A bad value, located as ``file:line:col: field: message`` or ``--flag: message``."""
 
 
+class SpecErrors(SpecError):
+    """Several problems in one file. ``str()`` is the first (one line); ``messages`` all."""
+
+    def __init__(self, messages: list[str]) -> None:
+        more = len(messages) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''}: sepconv validate FILE " \
+                 "lists them)" if more else ""
+        super().__init__(messages[0] + suffix)
+        self.messages = messages
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One layer as written. Fields a type does not use keep their defaults."""
@@ -138,6 +149,16 @@ class _Reader:
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
+        self.problems: list[str] = []
+
+    def collect(self, read: Callable[[], Any]) -> Any:
+        """Run ``read``; on a SpecError remember the message and return None, so one run
+        reports every independent problem (each layer, each top-level field)."""
+        try:
+            return read()
+        except SpecError as exc:
+            self.problems.append(str(exc))
+            return None
 
     def error(self, path: PathKey, message: str, *, key: bool = False) -> SpecError:
         mark = self.doc.key_mark(path) if key else self.doc.mark(path)
@@ -202,7 +223,13 @@ class _Reader:
     ) -> tuple[LayerSpec, ...]:
         if not isinstance(raw, list):
             raise self.error(path, f"expected a list of layers, got {F.describe(raw)}")
-        return tuple(self.layer((*path, i), item, defaults) for i, item in enumerate(raw))
+        layers: list[LayerSpec] = []
+        for i, item in enumerate(raw):
+            try:
+                layers.append(self.layer((*path, i), item, defaults))
+            except SpecError as exc:
+                self.problems.append(str(exc))
+        return tuple(layers)
 
     def defaults(self, raw: Any) -> dict[str, Any]:
         data = self.mapping(("defaults",), raw, "default layer fields")
@@ -223,29 +250,39 @@ def model_from_document(doc: Document) -> ModelSpec:
     data = reader.mapping((), doc.data, "a model spec")
     for key in data:
         if key not in MODEL_KEYS:
-            raise reader.error((key,), f"unknown key{did_you_mean(key, MODEL_KEYS)}; allowed: "
-                               f"{', '.join(sorted(MODEL_KEYS))}", key=True)
+            reader.problems.append(str(reader.error(
+                (key,), f"unknown key{did_you_mean(key, MODEL_KEYS)}; allowed: "
+                f"{', '.join(sorted(MODEL_KEYS))}", key=True)))
     for key in ("input", "layers"):
         if key not in data:
-            raise reader.error((), f"missing '{key}'")
-    defaults = reader.defaults(data.get("defaults", {}))
+            reader.problems.append(str(reader.error((), f"missing '{key}'")))
+    if "layers" not in data:
+        raise SpecErrors(reader.problems)
+    defaults = reader.collect(lambda: reader.defaults(data.get("defaults", {}))) or {}
     layers = reader.layer_list(("layers",), data["layers"], defaults)
-    if not layers:
+    if not layers and not reader.problems:
         raise reader.error(("layers",), "a model needs at least one layer")
-    fallback_name = Path(doc.file).stem
-    return ModelSpec(
-        name=reader.value(("name",), data.get("name", fallback_name), F.text),
-        source=reader.value(("source",), data["source"], F.text) if "source" in data else "",
-        description=(reader.value(("description",), data["description"], F.text)
-                     if "description" in data else ""),
-        input=reader.value(("input",), data["input"], F.shape),
-        batch=reader.value(("batch",), data.get("batch", 1), F.positive_int),
-        dtype=reader.value(("dtype",), data.get("dtype", "float32"), F.choice(F.DTYPES)),
-        channel_divisor=reader.value(("channel_divisor",), data.get("channel_divisor", 1),
-                                     F.positive_int),
+
+    def optional(key: str, default: Any, validator: Validator) -> Any:
+        if key not in data:
+            return default
+        value = reader.collect(lambda: reader.value((key,), data[key], validator))
+        return default if value is None else value
+
+    model = ModelSpec(
+        name=optional("name", Path(doc.file).stem, F.text),
+        source=optional("source", "", F.text),
+        description=optional("description", "", F.text),
+        input=optional("input", (1, 1), F.shape),
+        batch=optional("batch", 1, F.positive_int),
+        dtype=optional("dtype", "float32", F.choice(F.DTYPES)),
+        channel_divisor=optional("channel_divisor", 1, F.positive_int),
         layers=layers,
         file=doc.file,
     )
+    if reader.problems:
+        raise SpecErrors(reader.problems)
+    return model
 
 
 def cost_layers(doc: Document) -> list[LayerSpec]:

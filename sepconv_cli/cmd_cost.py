@@ -1,0 +1,149 @@
+"""``sepconv cost``: one convolution layer, standard form next to its separable form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .cli import app
+from .cli_common import (
+    CONVENTIONS_HELP,
+    EXIT_CODES_HELP,
+    FormatOption,
+    MaxMacsOption,
+    MaxParamsOption,
+    Messages,
+    OutputOption,
+    QuietOption,
+    emit,
+)
+from .cost import ShapeError
+from .errors import EXIT_GATE, UsageError
+from .gates import budgets
+from .lowering import Width, lower
+from .models import Row
+from .output import check_output_path
+from .report import LayerReport, layer_report
+from .serialize import Format
+from .spec import LayerSpec
+
+SEED = {"input": "12x12x3", "kernel": "5", "filters": "256"}
+LAYER_FLAGS = ("input", "kernel", "filters", "stride", "padding", "dilation", "groups",
+               "depth_multiplier", "name")
+
+
+@app.command(epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
+def cost(
+    input: Annotated[str | None, typer.Option("--input", "-i", metavar="SHAPE",
+                     help="Input shape, channels-last: 12x12x3 (2-D), 100x16 (1-D), "
+                     "8x32x32x3 (3-D). [default: 12x12x3]")] = None,
+    kernel: Annotated[str | None, typer.Option("--kernel", "-k", metavar="K",
+                      help="Kernel size: 5 for every dim, or 3x5. [default: 5]")] = None,
+    filters: Annotated[str | None, typer.Option("--filters", "--out-channels", "-f",
+                       metavar="N", help="Output channels (filters). [default: 256]")] = None,
+    stride: Annotated[str | None, typer.Option("--stride", "-s", metavar="S",
+                      help="Stride: 2, or one per dim 2x1. [default: 1]")] = None,
+    padding: Annotated[str | None, typer.Option("--padding", "-p", metavar="P",
+                       help="valid, same (TensorFlow's rule), an int, or per dim 1x2 "
+                       "(symmetric). [default: valid]")] = None,
+    dilation: Annotated[str | None, typer.Option("--dilation", "-d", metavar="D",
+                        help="Dilation: 2, or one per dim. [default: 1]")] = None,
+    groups: Annotated[str | None, typer.Option("--groups", "-g", metavar="G",
+                      help="Groups of the standard conv (must divide both channel counts). "
+                      "[default: 1]")] = None,
+    depth_multiplier: Annotated[str | None, typer.Option("--depth-multiplier", "-m",
+                                metavar="M", help="Depth multiplier M of the separable form's "
+                                "depthwise conv. [default: 1]")] = None,
+    bias: Annotated[bool | None, typer.Option("--bias/--no-bias", help="Count a bias "
+                    "(standard conv and the pointwise conv). [default: no-bias]")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", "-b", metavar="N",
+                     help="Batch size; multiplies activation counts. [default: 1]")] = None,
+    dtype: Annotated[str | None, typer.Option("--dtype", metavar="TYPE",
+                     help="float32, float64, float16, bfloat16 or int8: bytes per value. "
+                     "[default: float32]")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Label for the layer.")] = None,
+    spec: Annotated[Path | None, typer.Option("--spec", metavar="FILE.yaml",
+                    help="Read layers from YAML: one mapping or a list, each with its own "
+                    "input (keys as the flags: input, kernel, filters, stride, padding, "
+                    "dilation, groups, depth_multiplier, bias, batch, dtype, name).")] = None,
+    format: FormatOption = Format.table,
+    output: OutputOption = None,
+    max_macs: MaxMacsOption = None,
+    max_params: MaxParamsOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """One convolution layer: standard form next to its depthwise-separable form.
+
+    With no flags it shows the classic example: a 12x12x3 input, 5x5 kernel and 256
+    filters give 1,228,800 multiplications standard vs 53,952 separable.
+    """
+    Messages.quiet = quiet
+    if output is not None:
+        check_output_path(output)
+    gates = budgets(max_macs, max_params, None)
+    given = {k: v for k, v in locals().items() if k in LAYER_FLAGS and v is not None}
+    if bias is not None:
+        given["bias"] = bias
+    common: dict[str, Any] = {}
+    if batch is not None:
+        common["batch"] = batch
+    if dtype is not None:
+        common["dtype"] = dtype
+    layers = cost_layers(spec, given, common)
+    reports = [single_layer_report(layer) for layer in layers]
+    emit(render_cost(reports, format, layers[0].dtype or "float32"), output)
+    failures = [message for lr in reports for gate in gates
+                if (message := gate.check(lr.as_specified.macs if gate.label == "MACs"
+                                          else lr.as_specified.params))]
+    for message in failures:
+        Messages.always(f"sepconv: budget: {message}")
+    if failures:
+        raise typer.Exit(EXIT_GATE)
+
+
+def cost_layers(spec: Path | None, given: dict[str, Any],
+                common: dict[str, Any]) -> list[LayerSpec]:
+    """The layers to cost: from ``--spec``, or from the flags over the seed example."""
+    from .spec import cost_layers as spec_layers
+    from .spec import layer_from_flags, load_yaml_or_error, replace_defaults
+    from .yamlsafe import load
+
+    if spec is not None:
+        if given:
+            flag = "--" + next(iter(given)).replace("_", "-")
+            raise UsageError(f"{flag}: cannot be combined with --spec (put it in the file)")
+        layers = spec_layers(load_yaml_or_error(lambda: load(spec)))
+        overrides = layer_from_flags(common)
+        return [replace_defaults(layer, overrides) for layer in layers]
+    return [layer_from_flags({**SEED, **given, **common})]
+
+
+def single_layer_report(layer: LayerSpec) -> LayerReport:
+    assert layer.input is not None
+    try:
+        forms = lower(layer, layer.input, Width())
+    except ShapeError as exc:
+        if layer.where == "flags":
+            flag = "--" + (exc.field or "input").replace("_", "-")
+            raise UsageError(f"{flag}: {exc}") from None
+        raise UsageError(f"{layer.where}: {exc}") from None
+    name = layer.name or ("layer" if layer.where == "flags"
+                          else layer.where.split(": ")[-1] or "layer")
+    row = Row(0, name, layer.type, layer.input, forms, 1, layer.where)
+    return layer_report(row, layer.batch or 1, layer.dtype or "float32")
+
+
+def render_cost(reports: list[LayerReport], format: Format, dtype: str) -> Any:
+    from . import serialize
+
+    if format is Format.json:
+        return serialize.cost_json(reports, dtype)
+    if format is Format.csv:
+        return serialize.layers_csv(reports)
+    if format is Format.markdown:
+        return serialize.cost_markdown(reports)
+    from .render import cost_tables
+
+    return cost_tables(reports)
