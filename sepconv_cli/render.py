@@ -145,13 +145,13 @@ def profile_table(report: ProfileReport) -> RenderableType:
              f"{model.dtype}" + (f", width ×{float(model.width_multiplier):g}"
                                  if model.width_multiplier != 1 else ""))
     table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=24)
-    table.add_column("Type", no_wrap=True)
-    table.add_column("Output", no_wrap=True)
+    table.add_column("#", justify="right", no_wrap=True, min_width=3)
+    table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=22)
+    table.add_column("Type", no_wrap=True, min_width=7)
+    table.add_column("Output", no_wrap=True, min_width=10)
     for name in ("Std MACs", "Sep MACs", "Std params", "Sep params", "Ratio"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("Share of MACs", no_wrap=True)
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    table.add_column("Share of MACs", no_wrap=True, min_width=14)
     if timed:
         for name in ("Std ms", "Sep ms", "Speed-up"):
             table.add_column(name, justify="right", no_wrap=True)

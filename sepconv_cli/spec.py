@@ -132,7 +132,11 @@ CONV_TYPES = ("conv", "separable", "depthwise", "pointwise")
 
 
 def did_you_mean(word: str, options: Any) -> str:
+    """A suggestion: the closest spelling, else the one option the word abbreviates."""
     close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    if not close and len(word) >= 2:
+        close = [o for o in sorted(options) if o.startswith(word.lower())][:2]
+        close = close if len(close) == 1 else []
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
