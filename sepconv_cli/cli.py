@@ -8,6 +8,7 @@ Exit codes: 0 ok · 1 a gate failed · 2 bad input or usage · 3 runtime failure
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, NoReturn
@@ -17,7 +18,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .cli_common import EXIT_CODES_HELP
-from .errors import EXIT_INTERRUPTED, EXIT_USAGE, SepconvError
+from .errors import EXIT_INTERRUPTED, EXIT_RUNTIME, EXIT_USAGE, SepconvError
 
 
 class SepconvGroup(TyperGroup):
@@ -35,12 +36,20 @@ class SepconvGroup(TyperGroup):
             # the reader went away (``sepconv ... | head``): nothing left to report to
             sys.stderr = io.StringIO()
             sys.exit(0)
+        except MemoryError:
+            _fail("out of memory (lower --max-memory or the layer size)", EXIT_RUNTIME)
+        except RecursionError:
+            _fail("input nested too deeply", EXIT_USAGE)
         except Exception as exc:
             if _is_click_exception(exc):
                 _fail(_click_message(exc), getattr(exc, "exit_code", EXIT_USAGE))
             if type(exc).__name__ == "Abort":
                 _fail("interrupted", EXIT_INTERRUPTED)
-            raise
+            if os.environ.get("SEPCONV_DEBUG"):
+                raise
+            # a bug, not bad input: say so in one line; SEPCONV_DEBUG=1 shows the traceback
+            _fail(f"internal error: {type(exc).__name__}: {exc} (please report it; "
+                  "SEPCONV_DEBUG=1 shows the traceback)", EXIT_RUNTIME)
         sys.exit(code if isinstance(code, int) else 0)
 
 

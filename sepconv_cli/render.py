@@ -131,7 +131,7 @@ def _x(value: Any) -> str:
     return f"{value:.2f}×" if isinstance(value, (int, float)) else "-"
 
 
-def _bar(share: float, width: int = 8) -> str:
+def _bar(share: float, width: int = 6) -> str:
     eighths = round(share * width * 8)
     full, rest = divmod(eighths, 8)
     return ("█" * full + ("" if rest == 0 else " ▏▎▍▌▋▊▉"[rest])).ljust(width)
@@ -144,14 +144,16 @@ def profile_table(report: ProfileReport) -> RenderableType:
     title = (f"{model.name}: input {_shape(model.input_shape)}, batch {model.batch}, "
              f"{model.dtype}" + (f", width ×{float(model.width_multiplier):g}"
                                  if model.width_multiplier != 1 else ""))
-    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                  collapse_padding=True, pad_edge=False)
     table.add_column("#", justify="right", no_wrap=True, min_width=3)
-    table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=22)
+    table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=20)
+    table.add_column("×", justify="right", no_wrap=True)
     table.add_column("Type", no_wrap=True, min_width=7)
     table.add_column("Output", no_wrap=True, min_width=10)
     for name in ("Std MACs", "Sep MACs", "Std params", "Sep params", "Ratio"):
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
-    table.add_column("Share of MACs", no_wrap=True, min_width=14)
+    table.add_column("MAC share", no_wrap=True, min_width=13)
     if timed:
         for name in ("Std ms", "Sep ms", "Speed-up"):
             table.add_column(name, justify="right", no_wrap=True)
@@ -162,7 +164,8 @@ def profile_table(report: ProfileReport) -> RenderableType:
         ratio = layer.ratio_macs
         cells: list[str | Text] = [
             str(row.index),
-            row.name + (f" ×{row.repeat}" if row.repeat > 1 else ""),
+            row.name,
+            f"{row.repeat:,}" if row.repeat > 1 else "",
             _SHORT_TYPES.get(row.type, row.type),
             _shape(row.output_shape),
             human(layer.standard.macs),
@@ -181,7 +184,7 @@ def profile_table(report: ProfileReport) -> RenderableType:
     std, sep = report.totals.standard, report.totals.separable
     ratio_total = Fraction(sep.macs, std.macs) if std.macs else None
     bold, green = "bold", "bold green"
-    table.add_row("", Text("Total", style=bold), "", "", Text(human(std.macs), style=bold),
+    table.add_row("", Text("Total", style=bold), "", "", "", Text(human(std.macs), style=bold),
                   Text(human(sep.macs), style=green), Text(human(std.params), style=bold),
                   Text(human(sep.params), style=green),
                   Text(f"{float(ratio_total):.3f}" if ratio_total is not None else "-",
@@ -206,7 +209,7 @@ def _profile_footer(report: ProfileReport) -> Text:
         text.append(f"Separable / standard: {t.separable.macs / t.standard.macs:.4f} of the MACs,"
                     f" {t.separable.params / max(t.standard.params, 1):.4f} of the params.\n")
     text.append("MACs = multiply-accumulates (bias not counted); params include batch-norm "
-                "scale and shift\nwhere declared. ×n = n identical repeats in one row.")
+                "scale and shift\nwhere declared. × = n identical repeats counted in one row.")
     return text
 
 

@@ -323,7 +323,9 @@ def test_bad_input(tmp_path: Path, make_args: Any, pattern: str) -> None:
 @pytest.mark.parametrize(("text", "field"), [
     ("input: [12, 12, 3]\nkernel: 3\nfilters: 8\ngroups: 2\n", "groups"),
     ("input: [4, 4, 3]\nkernel: 5\nfilters: 8\n", "kernel"),
-], ids=["groups-not-dividing", "empty-output"])
+    ("- {input: [8, 3], kernel: 3, filters: 3}\n- {input: [8, 3], kernel: 3, filters: 4, "
+     "groups: 3}\n", r"\[1\]\.groups"),
+], ids=["groups-not-dividing", "empty-output", "list-item-groups"])
 def test_spec_shape_errors_name_the_field(tmp_path: Path, text: str, field: str) -> None:
     """A shape problem found after validation (groups not dividing the channels, an empty
     output) must still be located as ``file:line:col: field`` (DESIGN.md)."""
