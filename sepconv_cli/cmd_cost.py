@@ -21,7 +21,7 @@ from .cli_common import (
 )
 from .cost import ShapeError
 from .errors import EXIT_GATE, UsageError
-from .gates import budgets
+from .gates import budgets, report_failures
 from .lowering import Width, lower
 from .models import Row
 from .output import check_output_path
@@ -94,12 +94,8 @@ def cost(
     layers = cost_layers(spec, given, common)
     reports = [single_layer_report(layer) for layer in layers]
     emit(render_cost(reports, format, layers[0].dtype or "float32"), output)
-    failures = [message for lr in reports for gate in gates
-                if (message := gate.check(lr.as_specified.macs if gate.label == "MACs"
-                                          else lr.as_specified.params))]
-    for message in failures:
-        Messages.always(f"sepconv: budget: {message}")
-    if failures:
+    measured = [(lr.as_specified.macs, lr.as_specified.params, None) for lr in reports]
+    if report_failures(gates, measured):
         raise typer.Exit(EXIT_GATE)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Annotated, Any
 
@@ -22,38 +23,26 @@ from .cli_common import (
 )
 from .errors import EXIT_GATE, UsageError
 from .fields import FieldError, flag_value, number, per_dim, positive_int
-from .gates import budgets
+from .gates import budgets, report_failures
 from .models import build
 from .output import check_output_path
 from .report import ProfileReport, profile_report
 from .serialize import Format
 
 
+def parse_flag(value: str | None, flag: str, validator: Callable[[Any], Any]) -> Any:
+    """Validate one flag value (None when the flag was not given); errors name the flag."""
+    if value is None:
+        return None
+    try:
+        return validator(flag_value(value))
+    except FieldError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
 def parse_width(value: str | None) -> Fraction:
-    if value is None:
-        return Fraction(1)
-    try:
-        return Fraction(str(number(flag_value(value), maximum=100)))
-    except FieldError as exc:
-        raise UsageError(f"--width-multiplier: {exc}") from None
-
-
-def parse_resolution(value: str | None) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    try:
-        return per_dim(flag_value(value))
-    except FieldError as exc:
-        raise UsageError(f"--resolution: {exc}") from None
-
-
-def parse_batch(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return positive_int(flag_value(value))
-    except FieldError as exc:
-        raise UsageError(f"--batch: {exc}") from None
+    width = parse_flag(value, "--width-multiplier", lambda v: number(v, maximum=100))
+    return Fraction(1) if width is None else Fraction(str(width))
 
 
 @app.command(epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
@@ -89,16 +78,12 @@ def profile(
 
     spec = resolve_model(model)
     built = build(spec, width_multiplier=parse_width(width_multiplier),
-                  resolution=parse_resolution(resolution), batch=parse_batch(batch))
+                  resolution=parse_flag(resolution, "--resolution", per_dim),
+                  batch=parse_flag(batch, "--batch", positive_int))
     report = profile_report(built)
     emit(render_profile(report, format), output)
     totals = report.totals.as_specified
-    failures = [message for gate in gates
-                if (message := gate.check(totals.macs if gate.label == "MACs"
-                                          else totals.params))]
-    for message in failures:
-        Messages.always(f"sepconv: budget: {message}")
-    if failures:
+    if report_failures(gates, [(totals.macs, totals.params, None)]):
         raise typer.Exit(EXIT_GATE)
 
 

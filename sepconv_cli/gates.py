@@ -7,6 +7,7 @@ exceeds a budget is still printed; each exceeded budget yields one message and e
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -102,3 +103,20 @@ def budgets(max_macs: str | None, max_params: str | None,
         out.append(Budget("--max-latency", "Latency",
                           parse_seconds(max_latency, "--max-latency"), is_time=True))
     return out
+
+
+def report_failures(gates: Sequence[Budget],
+                    measured: Sequence[tuple[int, int, float | None]]) -> list[str]:
+    """Check every (macs, params, latency) against the budgets; print one line per exceeded
+    budget on stderr and return them (empty: all met)."""
+    import sys
+
+    failures = []
+    for macs, params, latency in measured:
+        for gate in gates:
+            value = {"MACs": macs, "Params": params, "Latency": latency}[gate.label]
+            if value is not None and (message := gate.check(value)):
+                failures.append(message)
+    for message in failures:
+        print(f"sepconv: budget: {message}", file=sys.stderr)
+    return failures

@@ -5,7 +5,7 @@ Functions return renderables; ``cli.py`` decides where they are printed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from math import prod
 from typing import Any
@@ -15,7 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .compare import Comparison
+from .compare import Comparison, Delta
 from .cost import Conv, Cost
 from .report import LayerReport, ProfileReport
 from .serialize import fmt_ratio, human, human_bytes, timing_columns
@@ -235,7 +235,6 @@ def presets_table(items: Sequence[tuple[str, str]]) -> RenderableType:
 def compare_table(result: Comparison) -> RenderableType:
     """Totals first, then the layers that changed (unchanged ones are counted, not listed)."""
     from .compare import LABELS
-    from .compare_format import fmt_delta, fmt_value
 
     title = (f"{result.base.label} → {result.new.label}"
              + ("" if result.base.model == result.new.model
@@ -253,23 +252,27 @@ def compare_table(result: Comparison) -> RenderableType:
                                                   for m in result.metrics):
             unchanged += 1
             continue
-        cells: list[str | Text] = [change.name, change.status]
-        for metric in result.metrics:
-            delta = change.delta(metric)
-            style = "red" if (delta.absolute or 0) > 0 else "green"
-            cells += [fmt_value(metric, delta.base), fmt_value(metric, delta.new),
-                      Text(fmt_delta(metric, delta), style=style)]
-        table.add_row(*cells)
+        table.add_row(change.name, change.status,
+                      *_delta_cells(result.metrics, change.delta, ""))
     table.add_section()
-    cells = [Text("Total", style="bold"), ""]
-    for metric in result.metrics:
-        delta = result.total(metric)
-        style = "bold red" if (delta.absolute or 0) > 0 else "bold green"
-        cells += [fmt_value(metric, delta.base), fmt_value(metric, delta.new),
-                  Text(fmt_delta(metric, delta), style=style)]
-    table.add_row(*cells)
+    table.add_row(Text("Total", style="bold"), "",
+                  *_delta_cells(result.metrics, result.total, "bold "))
     note = Text(f"{unchanged} unchanged layer{'s' if unchanged != 1 else ''} not listed. "
                 "Values are the models as specified.", style="dim")
     verdict = (Text("\n".join(f"✗ {f}" for f in result.failures), style="bold red")
                if result.failures else Text(""))
     return Group(table, note, verdict)
+
+
+def _delta_cells(metrics: Sequence[str], delta_of: Callable[[str], Delta],
+                 emphasis: str) -> list[str | Text]:
+    """Base, new and a coloured Δ per metric (red: grew, green: shrank)."""
+    from .compare_format import fmt_delta, fmt_value
+
+    cells: list[str | Text] = []
+    for metric in metrics:
+        delta = delta_of(metric)
+        style = emphasis + ("red" if (delta.absolute or 0) > 0 else "green")
+        cells += [fmt_value(metric, delta.base), fmt_value(metric, delta.new),
+                  Text(fmt_delta(metric, delta), style=style)]
+    return cells
