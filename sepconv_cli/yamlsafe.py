@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
@@ -105,6 +106,8 @@ def load(path: Path, display_name: str | None = None) -> Document:
 
 def loads(text: str, file: str = "<string>") -> Document:
     """Parse ``text`` as one YAML document with positions; empty documents are errors."""
+    import yaml  # imported here: counting from flags never needs it
+
     _check_depth(text, file)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -123,6 +126,8 @@ def loads(text: str, file: str = "<string>") -> Document:
 
 def _check_depth(text: str, file: str) -> None:
     """Walk the event stream (iteratively) so deep nesting never reaches the recursive composer."""
+    import yaml
+
     depth = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
@@ -146,11 +151,15 @@ def _mark(file: str, mark: Any) -> Mark:
 
 class _Builder:
     def __init__(self, doc: Document) -> None:
+        import yaml
+
         self.doc = doc
         self.nodes = 0
         self.constructor = yaml.SafeLoader("")
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        import yaml
+
         self.nodes += 1
         mark = _mark(self.doc.file, node.start_mark)
         if self.nodes > MAX_NODES:
@@ -187,6 +196,8 @@ class _Builder:
         raise YamlError("unsupported YAML node", mark)  # pragma: no cover
 
     def scalar(self, node: yaml.ScalarNode, mark: Mark) -> Any:
+        import yaml
+
         if node.tag not in _SAFE_SCALAR_TAGS:
             raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)", mark)
         try:
