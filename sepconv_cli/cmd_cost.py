@@ -92,7 +92,7 @@ def cost(
     if dtype is not None:
         common["dtype"] = dtype
     layers = cost_layers(spec, given, common)
-    reports = [single_layer_report(layer) for layer in layers]
+    reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
     emit(render_cost(reports, format, layers[0].dtype or "float32"), output)
     measured = [(lr.as_specified.macs, lr.as_specified.params, None) for lr in reports]
     if report_failures(gates, measured):
@@ -116,7 +116,7 @@ def cost_layers(spec: Path | None, given: dict[str, Any],
     return [layer_from_flags({**SEED, **given, **common})]
 
 
-def single_layer_report(layer: LayerSpec) -> LayerReport:
+def single_layer_report(layer: LayerSpec, index: int = 0) -> LayerReport:
     assert layer.input is not None
     try:
         forms = lower(layer, layer.input, Width())
@@ -124,10 +124,9 @@ def single_layer_report(layer: LayerSpec) -> LayerReport:
         if layer.where == "flags":
             flag = "--" + (exc.field or "input").replace("_", "-")
             raise UsageError(f"{flag}: {exc}") from None
-        raise UsageError(f"{layer.where}: {exc}") from None
-    name = layer.name or ("layer" if layer.where == "flags"
-                          else layer.where.split(": ")[-1] or "layer")
-    row = Row(0, name, layer.type, layer.input, forms, 1, layer.where)
+        raise UsageError(f"{layer.locate(exc.field)}: {exc}") from None
+    name = layer.name or (f"layer_{index}" if index or layer.where != "flags" else "layer")
+    row = Row(index, name, layer.type, layer.input, forms, 1, layer.where)
     return layer_report(row, layer.batch or 1, layer.dtype or "float32")
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+from functools import cached_property
 from math import prod
 from typing import Literal
 
@@ -111,10 +112,10 @@ def window_output(
 ) -> tuple[int, ...]:
     """Spatial output shape of a sliding window; raises ShapeError when any dim is empty."""
     out = tuple(
-        output_size(n, k, s, d, p)
+        (n + p[0] + p[1] - d * (k - 1) - 1) // s + 1  # output_size(), inlined: hot path
         for n, k, s, d, p in zip(spatial, kernel, stride, dilation, pads, strict=True)
     )
-    if any(o <= 0 for o in out):
+    if min(out) <= 0:
         raise ShapeError(
             f"output would be empty: input {fmt_shape(spatial)} with kernel {fmt_shape(kernel)}, "
             f"dilation {fmt_shape(dilation)}, stride {fmt_shape(stride)} and padding "
@@ -161,11 +162,23 @@ class Cost:
 
     def __add__(self, other: Cost) -> Cost:
         """Field-wise sum: the cost of independent work (rows of a model summed into totals)."""
-        return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Cost)))
+        return Cost(
+            self.macs + other.macs, self.flops + other.flops, self.params + other.params,
+            self.bn_params + other.bn_params, self.weight_bytes + other.weight_bytes,
+            self.input_bytes + other.input_bytes, self.output_bytes + other.output_bytes,
+            self.intermediate_bytes + other.intermediate_bytes,
+            self.bytes_moved + other.bytes_moved,
+        )
 
     def times(self, n: int) -> Cost:
         """The cost of ``n`` identical instances."""
-        return Cost(*(getattr(self, f.name) * n for f in fields(Cost)))
+        if n == 1:
+            return self
+        return Cost(
+            self.macs * n, self.flops * n, self.params * n, self.bn_params * n,
+            self.weight_bytes * n, self.input_bytes * n, self.output_bytes * n,
+            self.intermediate_bytes * n, self.bytes_moved * n,
+        )
 
     def as_dict(self) -> dict[str, int | float]:
         out: dict[str, int | float] = {f.name: getattr(self, f.name) for f in fields(Cost)}
@@ -182,6 +195,8 @@ def chain(costs: Sequence[Cost]) -> Cost:
     """
     if not costs:
         return Cost()
+    if len(costs) == 1:
+        return costs[0]
     total = sum(costs[1:], costs[0])
     internal = sum(c.output_bytes for c in costs[:-1]) + sum(c.intermediate_bytes for c in costs)
     return Cost(
@@ -239,7 +254,7 @@ class Conv:
     def in_channels(self) -> int:
         return self.in_shape[-1]
 
-    @property
+    @cached_property
     def out_shape(self) -> tuple[int, ...]:
         spatial = window_output(
             self.in_shape[:-1], self.kernel, self.stride, self.dilation, self.pads

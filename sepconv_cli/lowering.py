@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from math import prod
 
 from .cost import (
@@ -134,8 +135,12 @@ def separable_ops(spec: LayerSpec, shape: tuple[int, ...], filters: int, bias: b
     return _with_bn([*ops, pw], spec.batch_norm, last=True)
 
 
+@lru_cache(maxsize=4096)
 def lower(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
-    """The three forms of ``spec`` applied to an input of ``shape`` (channels-last)."""
+    """The three forms of ``spec`` applied to an input of ``shape`` (channels-last).
+
+    Cached: a model repeats the same layer at the same shape often, and forms are immutable.
+    """
     if spec.type in ("conv", "separable", "depthwise", "pointwise", "pool",
                      "inverted_residual") and len(shape) < 2:
         raise ShapeError(f"a {spec.type} layer needs a spatial input, got the flat shape "

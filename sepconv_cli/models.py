@@ -60,7 +60,7 @@ class Model:
 
 def layer_error(layer: LayerSpec, exc: ShapeError) -> SpecError:
     """A shape problem located at the layer that caused it."""
-    return SpecError(f"{layer.where}: {exc}")
+    return SpecError(f"{layer.locate(exc.field)}: {exc}")
 
 
 class _Builder:

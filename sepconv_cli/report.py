@@ -11,6 +11,7 @@ from math import prod
 from typing import Any
 
 from .cost import DTYPE_BYTES, BatchNorm, Conv, Cost, Op, ops_cost, theory_ratio
+from .lowering import Forms
 from .models import Model, Row
 
 COST_SCHEMA = "sepconv/cost/v1"
@@ -111,31 +112,57 @@ def theory_for(row: Row) -> Fraction | None:
     return Fraction(num, den)
 
 
-def layer_report(row: Row, batch: int, dtype: str) -> LayerReport:
-    itemsize = DTYPE_BYTES[dtype]
+@dataclass(frozen=True)
+class _FormCosts:
+    declared: Cost
+    standard: Cost
+    separable: SeparableCost
 
+
+def _form_costs(forms: Forms, batch: int, itemsize: int) -> _FormCosts:
+    """Costs of one instance of each form (forms that are the same ops are counted once)."""
     def cost(ops: tuple[Op, ...] | list[Op]) -> Cost:
-        return ops_cost(ops, batch, itemsize).times(row.repeat)
+        return ops_cost(ops, batch, itemsize)
 
-    parts = _parts(row.forms.separable)
+    declared = cost(forms.as_specified)
+    standard = declared if forms.standard is forms.as_specified else cost(forms.standard)
+    separable = (declared if forms.separable is forms.as_specified
+                 else standard if forms.separable is forms.standard else cost(forms.separable))
+    parts = _parts(forms.separable)
+    return _FormCosts(declared, standard, SeparableCost(
+        total=separable, depthwise=cost(parts["depthwise"]),
+        pointwise=cost(parts["pointwise"]), other=cost(parts["other"])))
+
+
+def layer_report(row: Row, batch: int, dtype: str,
+                 cache: dict[int, tuple[Forms, _FormCosts]] | None = None) -> LayerReport:
+    """Counts of every form of ``row``, times its repeat. ``cache`` (keyed by the forms'
+    identity) lets rows that share lowered forms share their counting."""
+    itemsize = DTYPE_BYTES[dtype]
+    hit = cache.get(id(row.forms)) if cache is not None else None
+    if hit is not None and hit[0] is row.forms:
+        costs = hit[1]
+    else:
+        costs = _form_costs(row.forms, batch, itemsize)
+        if cache is not None:
+            cache[id(row.forms)] = (row.forms, costs)
+    n = row.repeat
+    sep = costs.separable
     return LayerReport(
         row=row,
         batch=batch,
         itemsize=itemsize,
-        as_specified=cost(row.forms.as_specified),
-        standard=cost(row.forms.standard),
-        separable=SeparableCost(
-            total=cost(row.forms.separable),
-            depthwise=cost(parts["depthwise"]),
-            pointwise=cost(parts["pointwise"]),
-            other=cost(parts["other"]),
-        ),
+        as_specified=costs.declared.times(n),
+        standard=costs.standard.times(n),
+        separable=SeparableCost(total=sep.total.times(n), depthwise=sep.depthwise.times(n),
+                               pointwise=sep.pointwise.times(n), other=sep.other.times(n)),
         theory=theory_for(row),
     )
 
 
 def profile_report(model: Model) -> ProfileReport:
-    layers = tuple(layer_report(row, model.batch, model.dtype) for row in model.rows)
+    cache: dict[int, tuple[Forms, _FormCosts]] = {}
+    layers = tuple(layer_report(row, model.batch, model.dtype, cache) for row in model.rows)
     return ProfileReport(model=model, layers=layers, totals=totals(layers))
 
 

@@ -113,7 +113,14 @@ def profile_dict(report: ProfileReport) -> dict[str, Any]:
     return doc
 
 
+PRETTY_JSON_LAYERS = 1000
+
+
 def profile_json(report: ProfileReport) -> str:
+    """Indented for people; past PRETTY_JSON_LAYERS layers compact (json's C encoder only
+    runs without indentation, and nobody reads 10,000 layers by eye)."""
+    if len(report.layers) > PRETTY_JSON_LAYERS:
+        return json.dumps(profile_dict(report), separators=(",", ":")) + "\n"
     return json.dumps(profile_dict(report), indent=2) + "\n"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,10 @@ class LayerSpec:
     """One layer as written. Fields a type does not use keep their defaults."""
 
     type: str
-    where: str  # "model.yaml:12:5: layers[3]" or "flags": how messages locate this layer
-    name: str | None = None
+    # how messages locate this layer: "model.yaml:12:5: layers[3]" or "flags". Location and
+    # name do not take part in equality, so identical layers share their lowering (a cache).
+    where: str = field(compare=False)
+    name: str | None = field(default=None, compare=False)
     repeat: int = 1
     kernel: PerDim | None = None
     filters: int | None = None
@@ -68,6 +70,13 @@ class LayerSpec:
     input: tuple[int, ...] | None = None
     batch: int | None = None
     dtype: str | None = None
+    # (field, "file:line:col: layers[3].kernel") for each key written in a YAML file
+    field_where: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def locate(self, field: str) -> str:
+        """Where to point a message about ``field``: its own line if the file wrote it,
+        else the layer's."""
+        return dict(self.field_where).get(field, self.where)
 
 
 @dataclass(frozen=True)
@@ -218,9 +227,15 @@ class _Reader:
             raise self.error(path, f"a {kind} layer needs {' and '.join(missing)}")
         if kind == "residual" and not values["layers"]:
             raise self.error((*path, "layers"), "a residual block needs at least one layer")
+        where = self.where(path)
+        located = tuple((key, self.where((*path, key))) for key in data if key != "type")
+        return LayerSpec(type=kind, where=where, field_where=located, **values)
+
+    def where(self, path: PathKey) -> str:
+        """``file:line:col: layers[3]`` (or just ``file:line:col`` for a top-level layer)."""
         mark = self.doc.mark(path)
-        where = f"{mark}: {path_text(path)}" if mark else path_text(path)
-        return LayerSpec(type=kind, where=where, **values)
+        parts = [str(mark) if mark else self.doc.file, path_text(path)]
+        return ": ".join(part for part in parts if part)
 
     def layer_list(
         self, path: PathKey, raw: Any, defaults: Mapping[str, Any]

@@ -10,22 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import yaml
+from typing import Any
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 200_000
 
-_SAFE_SCALAR_TAGS = {
-    "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null",
-}
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 
@@ -59,20 +49,22 @@ class Document:
 
     data: Any
     file: str
-    positions: dict[PathKey, Mark] = field(default_factory=dict)
-    keys: dict[PathKey, Mark] = field(default_factory=dict)
+    # 0-based (line, column) as the parser reports them; Marks are made only when asked for
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
 
     def mark(self, path: PathKey) -> Mark | None:
         """Position of ``path``'s value, else of the nearest enclosing value that has one."""
         for end in range(len(path), -1, -1):
             found = self.positions.get(path[:end])
             if found:
-                return found
+                return Mark(self.file, found[0] + 1, found[1] + 1)
         return None
 
     def key_mark(self, path: PathKey) -> Mark | None:
         """Position of the key naming ``path`` (for unknown-key errors), else of its value."""
-        return self.keys.get(path) or self.mark(path)
+        found = self.keys.get(path)
+        return Mark(self.file, found[0] + 1, found[1] + 1) if found else self.mark(path)
 
 
 def read_text(path: Path) -> str:
@@ -110,7 +102,7 @@ def loads(text: str, file: str = "<string>") -> Document:
 
     _check_depth(text, file)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_loader())
     except yaml.MarkedYAMLError as exc:
         mark = _mark(file, exc.problem_mark) if exc.problem_mark else None
         raise YamlError(f"YAML syntax error: {exc.problem or exc.context}", mark, file) from None
@@ -130,7 +122,7 @@ def _check_depth(text: str, file: str) -> None:
 
     depth = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_loader()):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -145,63 +137,93 @@ def _check_depth(text: str, file: str) -> None:
         raise YamlError(f"YAML error: {exc}".splitlines()[0], file=file) from None
 
 
+def _loader() -> Any:
+    """libyaml's parser when PyYAML was built with it (10-20x faster), else pure Python.
+    Both only parse and compose here: construction is ours (plain data only)."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _mark(file: str, mark: Any) -> Mark:
     return Mark(file, mark.line + 1, mark.column + 1)
 
 
 class _Builder:
+    """Turns composed nodes into plain data, counting every node visited (so aliases that
+    expand a shared subtree many times hit MAX_NODES) and recording positions."""
+
     def __init__(self, doc: Document) -> None:
         import yaml
 
         self.doc = doc
         self.nodes = 0
-        self.constructor = yaml.SafeLoader("")
+        constructor = yaml.SafeLoader("")
+        self.scalars = {  # PyYAML's own rules for each implicit scalar type (YAML 1.1)
+            "tag:yaml.org,2002:int": constructor.construct_yaml_int,
+            "tag:yaml.org,2002:float": constructor.construct_yaml_float,
+            "tag:yaml.org,2002:bool": constructor.construct_yaml_bool,
+            "tag:yaml.org,2002:null": constructor.construct_yaml_null,
+        }
+        self.ScalarNode = yaml.ScalarNode
+        self.SequenceNode = yaml.SequenceNode
+        self.MappingNode = yaml.MappingNode
 
-    def build(self, node: yaml.Node, path: PathKey) -> Any:
-        import yaml
+    def mark(self, node: Any) -> Mark:
+        return _mark(self.doc.file, node.start_mark)
 
+    def build(self, node: Any, path: PathKey) -> Any:
         self.nodes += 1
-        mark = _mark(self.doc.file, node.start_mark)
         if self.nodes > MAX_NODES:
             raise YamlError(
                 f"document expands to more than {MAX_NODES:,} nodes (alias expansion counts)",
-                mark,
+                self.mark(node),
             )
-        self.doc.positions.setdefault(path, mark)
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, mark)
-        if isinstance(node, yaml.SequenceNode):
+        start = node.start_mark
+        self.doc.positions.setdefault(path, (start.line, start.column))
+        cls = type(node)
+        if cls is self.ScalarNode:
+            return self.scalar(node)
+        if cls is self.SequenceNode:
             if node.tag != _SEQ:
-                raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)", mark)
+                raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)",
+                                self.mark(node))
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
+        if cls is self.MappingNode:
             if node.tag != _MAP:
-                raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)", mark)
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key_mark = _mark(self.doc.file, key_node.start_mark)
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise YamlError("mapping keys must be plain strings", key_mark)
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise YamlError("merge keys (<<) are not supported", key_mark)
-                key = self.scalar(key_node, key_mark)
-                if not isinstance(key, str):
-                    key = str(key).lower() if isinstance(key, bool) else str(key)
-                if key in out:
-                    raise YamlError(f"duplicate key {key!r}", key_mark)
-                key_path = (*path, key)
-                self.doc.keys[key_path] = key_mark
-                out[key] = self.build(value_node, key_path)
-            return out
-        raise YamlError("unsupported YAML node", mark)  # pragma: no cover
+                raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)",
+                                self.mark(node))
+            return self.mapping(node, path)
+        raise YamlError("unsupported YAML node", self.mark(node))  # pragma: no cover
 
-    def scalar(self, node: yaml.ScalarNode, mark: Mark) -> Any:
-        import yaml
+    def mapping(self, node: Any, path: PathKey) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if type(key_node) is not self.ScalarNode:
+                raise YamlError("mapping keys must be plain strings", self.mark(key_node))
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise YamlError("merge keys (<<) are not supported", self.mark(key_node))
+            self.nodes += 1
+            key = self.scalar(key_node)
+            if not isinstance(key, str):
+                key = str(key).lower() if isinstance(key, bool) else str(key)
+            if key in out:
+                raise YamlError(f"duplicate key {key!r}", self.mark(key_node))
+            key_path = (*path, key)
+            start = key_node.start_mark
+            self.doc.keys[key_path] = (start.line, start.column)
+            out[key] = self.build(value_node, key_path)
+        return out
 
-        if node.tag not in _SAFE_SCALAR_TAGS:
-            raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)", mark)
+    def scalar(self, node: Any) -> Any:
+        tag = node.tag
+        if tag == "tag:yaml.org,2002:str":
+            return node.value
+        construct = self.scalars.get(tag)
+        if construct is None:
+            raise YamlError(f"tag {tag!r} is not allowed (plain data only)", self.mark(node))
         try:
-            return self.constructor.construct_object(node, deep=True)
-        except (ValueError, yaml.YAMLError) as exc:  # e.g. an int with thousands of digits
+            return construct(node)
+        except ValueError as exc:  # e.g. an int with thousands of digits
             raise YamlError(f"cannot read value {node.value[:40]!r}: "
-                            f"{str(exc).splitlines()[0]}", mark) from None
+                            f"{str(exc).splitlines()[0]}", self.mark(node)) from None
