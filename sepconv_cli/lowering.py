@@ -41,9 +41,10 @@ from .spec import LayerSpec
 class Width:
     """Width multiplier α with the model's channel rounding (``channel_divisor``).
 
-    Channels become ``make_divisible(c · max(α, width_floor), divisor)``, the rule of the
-    MobileNetV2 reference implementations; with divisor 1 that is plain rounding, which is
-    MobileNetV1's ``α·c`` for the published α values.
+    With ``channel_divisor`` d > 1, channels become ``make_divisible(c · max(α, width_floor),
+    d)``: the rule of the MobileNetV2 reference implementations (torchvision, TF-slim).
+    With d = 1 they become ``max(1, floor(c · α))``: the MobileNet paper's α·c, truncated
+    as Keras' MobileNet does (``int(filters * alpha)``) when α·c is not whole.
     """
 
     alpha: Fraction = Fraction(1)
@@ -53,6 +54,8 @@ class Width:
         alpha = max(self.alpha, Fraction(str(floor))) if floor else self.alpha
         if alpha == 1 and count % self.divisor == 0:
             return count
+        if self.divisor == 1:
+            return max(1, int(count * alpha))
         return make_divisible(count * alpha, self.divisor)
 
 

@@ -294,10 +294,11 @@ def profile_markdown(report: ProfileReport) -> str:
                       _x(cols["speedup"])]
         rows.append(cells)
     t = report.totals
-    for label, cost in (("as specified", t.as_specified), ("all standard", t.standard),
-                        ("all separable", t.separable)):
-        rows.append(["", f"**Total, {label}**", "", "", f"**{human(cost.macs)}**", "",
-                     f"**{human(cost.params)}**", "", ""] + (["", "", ""] if timed else []))
+    ratio = f"{t.separable.macs / t.standard.macs:.3f}" if t.standard.macs else "-"
+    rows.append(["", "**Total**", "", "", f"**{human(t.standard.macs)}**",
+                 f"**{human(t.separable.macs)}**", f"**{human(t.standard.params)}**",
+                 f"**{human(t.separable.params)}**", f"**{ratio}**"]
+                + (["", "", ""] if timed else []))
     table = _md_table(header, rows, "llllrrrrr" + ("rrr" if timed else ""))
     exact = (f"\nExact totals — as specified: {t.as_specified.macs:,} MACs, "
              f"{t.as_specified.params:,} params; all standard: {t.standard.macs:,} MACs, "
