@@ -1,0 +1,191 @@
+"""``sepconv sweep``: vary one parameter of a conv layer; a table and a terminal chart.
+
+Timing plugs in per point: attach a timing dict to each point's ``LayerReport`` (its
+``timing`` field, as ``sepconv cost --time`` fills it); ``point_dict`` then writes it to the
+JSON and ``sweep_table`` adds the measured columns.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .cli import app
+from .cli_common import (
+    CONVENTIONS_HELP,
+    EXIT_CODES_HELP,
+    FormatOption,
+    Messages,
+    OutputOption,
+    QuietOption,
+    emit,
+)
+from .errors import UsageError
+from .output import check_output_path
+from .serialize import Format
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from .sweep import SweepReport
+
+LAYER_FLAGS = ("input", "kernel", "filters", "stride", "padding", "dilation", "groups",
+               "depth_multiplier")
+VARY_HELP = (
+    "NAME=VALUES, the one parameter to vary: filters, kernel, input (full shapes), size "
+    "(spatial size, channels from --input), depth_multiplier (or multiplier), stride. "
+    "VALUES: a comma-separated list of values (16,32,64 · 3x5 · 8x8x32) and inclusive "
+    "ranges 1..9, with a step 1..9:2 or a factor 8..512:x2. [default: filters=8..1024:x2]"
+)
+
+
+@app.command(epilog="Ratio = separable MACs / standard MACs. " + CONVENTIONS_HELP + " "
+             + EXIT_CODES_HELP)
+def sweep(
+    vary: Annotated[list[str] | None, typer.Option("--vary", "-v", metavar="NAME=VALUES",
+                    help=VARY_HELP)] = None,
+    input: Annotated[str | None, typer.Option("--input", "-i", metavar="SHAPE",
+                     help="Input shape, channels-last: 12x12x3. [default: 12x12x3]")] = None,
+    kernel: Annotated[str | None, typer.Option("--kernel", "-k", metavar="K",
+                      help="Kernel size: 5, or 3x5. [default: 5]")] = None,
+    filters: Annotated[str | None, typer.Option("--filters", "--out-channels", "-f",
+                       metavar="N", help="Output channels. [default: 256]")] = None,
+    stride: Annotated[str | None, typer.Option("--stride", "-s", metavar="S",
+                      help="Stride: 2, or 2x1. [default: 1]")] = None,
+    padding: Annotated[str | None, typer.Option("--padding", "-p", metavar="P",
+                       help="valid, same, an int, or per dim 1x2. [default: valid]")] = None,
+    dilation: Annotated[str | None, typer.Option("--dilation", "-d", metavar="D",
+                        help="Dilation: 2, or one per dim. [default: 1]")] = None,
+    groups: Annotated[str | None, typer.Option("--groups", "-g", metavar="G",
+                      help="Groups of the standard conv. [default: 1]")] = None,
+    depth_multiplier: Annotated[str | None, typer.Option("--depth-multiplier", "-m",
+                                metavar="M", help="Depth multiplier of the separable form's "
+                                "depthwise conv. [default: 1]")] = None,
+    bias: Annotated[bool | None, typer.Option("--bias/--no-bias", help="Count a bias. "
+                    "[default: no-bias]")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", "-b", metavar="N",
+                     help="Batch size. [default: 1]")] = None,
+    dtype: Annotated[str | None, typer.Option("--dtype", metavar="TYPE",
+                     help="float32, float64, float16, bfloat16 or int8. "
+                     "[default: float32]")] = None,
+    format: FormatOption = Format.table,
+    output: OutputOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Vary one parameter of a conv layer: standard vs separable MACs, params and their
+    ratio, as a table and a chart, so the saturation of 1/Cout + 1/k² shows at a glance.
+
+    With no flags: the 12x12x3, 5x5 example with 8, 16, ..., 1024 filters; the ratio falls
+    towards 1/25 and no further.
+    """
+    Messages.quiet = quiet
+    if output is not None:
+        check_output_path(output)
+    from .sweep import DEFAULT_VARY, parse_vary, run_sweep
+
+    texts = vary or [DEFAULT_VARY]
+    if len(texts) > 1:
+        raise UsageError(f"--vary: one parameter at a time (got {len(texts)}: "
+                         f"{', '.join(t.partition('=')[0] for t in texts)})")
+    given: dict[str, Any] = {k: v for k, v in locals().items()
+                             if k in LAYER_FLAGS and v is not None}
+    if bias is not None:
+        given["bias"] = bias
+    common: dict[str, Any] = {}
+    if batch is not None:
+        common["batch"] = batch
+    if dtype is not None:
+        common["dtype"] = dtype
+    report = run_sweep(parse_vary(texts[0]), given, common)
+    emit(render_sweep(report, format), output)
+
+
+def render_sweep(report: SweepReport, format: Format) -> Any:
+    from . import sweep as core
+
+    if format is Format.json:
+        return core.sweep_json(report)
+    if format is Format.csv:
+        return core.sweep_csv(report)
+    if format is Format.markdown:
+        return core.sweep_markdown(report)
+    return sweep_table(report)
+
+
+def sweep_table(report: SweepReport) -> RenderableType:
+    """One row per value (human units; exact counts in the other formats), then the chart."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from .serialize import human, timing_columns
+    from .sweep import describe_base, value_text
+
+    title = f"Sweep of {report.parameter}: {describe_base(report)}"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
+    table.add_column(report.parameter, justify="right", no_wrap=True)
+    table.add_column("Output", no_wrap=True)
+    for name in ("Std MACs", "Sep MACs", "Ratio", "Theory", "Fewer", "Std params",
+                 "Sep params", "Params ratio"):
+        table.add_column(name, justify="right", no_wrap=True)
+    timed = any(p.report.timing for p in report.points)
+    if timed:
+        for name in ("Std ms", "Sep ms", "Speed-up"):
+            table.add_column(name, justify="right", no_wrap=True)
+    for p in report.points:
+        r = p.report
+        ratio, params_ratio = r.ratio_macs, r.ratio_params
+        cells: list[str | Text] = [
+            value_text(p.value), _shape(r.row.output_shape), human(r.standard.macs),
+            Text(human(r.separable.total.macs), style="green"),
+            f"{float(ratio):.4f}" if ratio is not None else "-",
+            f"{float(r.theory):.4f}" if r.theory is not None else "-",
+            f"{float(1 / ratio):.1f}×" if ratio else "-",
+            human(r.standard.params), Text(human(r.separable.total.params), style="green"),
+            f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
+        ]
+        if timed:
+            cols = timing_columns(r.timing or {})
+            cells += [_ms(cols["standard_median_s"]), _ms(cols["separable_median_s"]),
+                      f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-"]
+        table.add_row(*cells)
+    footer = Text("Ratio = separable / standard MACs. Theory = 1/Cout + 1/prod(k), exact when "
+                  "the depth multiplier and groups are 1.\nMACs = multiply-accumulates (bias "
+                  "not counted). Separable = depthwise k×k then pointwise 1×1.", style="dim")
+    return Group(table, footer, Text(""), sweep_chart(report))
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(str(n) for n in shape)
+
+
+def _ms(value: Any) -> str:
+    return f"{value * 1e3:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def sweep_chart(report: SweepReport) -> RenderableType:
+    """The ratio per value as horizontal bars on one scale, with the asymptote marked."""
+    from rich.text import Text
+
+    from .sweep import CHART_WIDTH, bar_suffix, chart, limit_text
+
+    bars, column, legend = chart(report)
+    label_width = max([len(b.label) for b in bars] + [len(report.parameter)])
+    styles = {"floor": "green", "rest": "yellow", "same": "dim"}
+    text = Text()
+    text.append(f"{report.parameter.rjust(label_width)}  separable / standard MACs\n",
+                style="bold")
+    for b in bars:
+        text.append(f"{b.label.rjust(label_width)} │")
+        used = 0
+        for role, glyphs in b.segments:
+            text.append(glyphs, style=styles[role])
+            used += len(glyphs)
+        text.append(" " * max(CHART_WIDTH - used, 0) + f" {bar_suffix(b)}\n")
+    if column is not None and report.asymptote is not None:
+        text.append(" " * (label_width + 2 + column) + "▲ " + limit_text(report) + "\n",
+                    style="bold")
+    text.append(legend, style="dim")
+    return text
