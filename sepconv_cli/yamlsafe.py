@@ -97,49 +97,33 @@ def load(path: Path, display_name: str | None = None) -> Document:
 
 
 def loads(text: str, file: str = "<string>") -> Document:
-    """Parse ``text`` as one YAML document with positions; empty documents are errors."""
+    """Parse ``text`` as one YAML document with positions; empty documents are errors.
+
+    One pass over the parser's event stream (no recursive composer, so nesting depth is
+    checked before it can matter, and libyaml does the parsing where available).
+    """
     import yaml  # imported here: counting from flags never needs it
 
-    _check_depth(text, file)
-    try:
-        node = yaml.compose(text, Loader=_loader())
-    except yaml.MarkedYAMLError as exc:
-        mark = _mark(file, exc.problem_mark) if exc.problem_mark else None
-        raise YamlError(f"YAML syntax error: {exc.problem or exc.context}", mark, file) from None
-    except yaml.YAMLError as exc:  # e.g. more than one document
-        raise YamlError(f"YAML error: {exc}".splitlines()[0], file=file) from None
-    if node is None:
-        raise YamlError("empty document", file=file)
-    doc = Document(data=None, file=file)
-    builder = _Builder(doc)
-    doc.data = builder.build(node, ())
-    return doc
-
-
-def _check_depth(text: str, file: str) -> None:
-    """Walk the event stream (iteratively) so deep nesting never reaches the recursive composer."""
-    import yaml
-
-    depth = 0
+    builder = _EventBuilder(file)
     try:
         for event in yaml.parse(text, Loader=_loader()):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise YamlError(f"nesting deeper than the limit of {MAX_DEPTH} levels",
-                                    _mark(file, event.start_mark), file)
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
+            builder.feed(event)
     except yaml.MarkedYAMLError as exc:
         mark = _mark(file, exc.problem_mark) if exc.problem_mark else None
-        raise YamlError(f"YAML syntax error: {exc.problem or exc.context}", mark, file) from None
+        problem = str(exc.problem or exc.context)
+        if "nesting depth" in problem:  # libyaml's own guard (1000), met while scanning ahead
+            problem = f"nesting deeper than the limit of {MAX_DEPTH} levels"
+        else:
+            problem = f"YAML syntax error: {problem}"
+        raise YamlError(problem, mark, file) from None
     except yaml.YAMLError as exc:
-        raise YamlError(f"YAML error: {exc}".splitlines()[0], file=file) from None
+        raise YamlError(f"YAML error: {str(exc).splitlines()[0]}", file=file) from None
+    return builder.document()
 
 
 def _loader() -> Any:
     """libyaml's parser when PyYAML was built with it (10-20x faster), else pure Python.
-    Both only parse and compose here: construction is ours (plain data only)."""
+    Either only parses here: building values is ours (plain data only)."""
     import yaml
 
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -149,81 +133,166 @@ def _mark(file: str, mark: Any) -> Mark:
     return Mark(file, mark.line + 1, mark.column + 1)
 
 
-class _Builder:
-    """Turns composed nodes into plain data, counting every node visited (so aliases that
-    expand a shared subtree many times hit MAX_NODES) and recording positions."""
+class _Frame:
+    """An open mapping or sequence while its events arrive."""
 
-    def __init__(self, doc: Document) -> None:
+    __slots__ = ("anchor", "deepest", "depth", "key", "key_start", "nodes_before", "path",
+                 "value")
+
+    def __init__(self, value: dict[str, Any] | list[Any], path: PathKey, anchor: str | None,
+                 nodes_before: int, depth: int) -> None:
+        self.value = value
+        self.path = path
+        self.anchor = anchor
+        self.nodes_before = nodes_before
+        self.depth = depth  # nesting level of this container (1 = the root)
+        self.deepest = depth  # deepest level reached inside it, aliases included
+        self.key: str | None = None  # mappings: the key waiting for its value
+        self.key_start: Any = None
+
+
+class _EventBuilder:
+    """Builds plain data from parser events with positions and limits.
+
+    Every node counts towards MAX_NODES, and an alias counts the whole subtree it repeats,
+    so anchor/alias bombs stop early. Only the standard scalar types are constructed (with
+    PyYAML's YAML 1.1 rules); any other tag is refused.
+    """
+
+    def __init__(self, file: str) -> None:
         import yaml
+        from yaml.resolver import Resolver
 
-        self.doc = doc
+        self.yaml = yaml
+        self.doc = Document(data=None, file=file)
+        self.stack: list[_Frame] = []
         self.nodes = 0
+        self.documents = 0
+        self.root_set = False
+        # anchor name -> (value, nodes in its subtree, levels of nesting it adds)
+        self.anchors: dict[str, tuple[Any, int, int]] = {}
+        self.resolver = Resolver()
         constructor = yaml.SafeLoader("")
-        self.scalars = {  # PyYAML's own rules for each implicit scalar type (YAML 1.1)
+        self.scalars = {
             "tag:yaml.org,2002:int": constructor.construct_yaml_int,
             "tag:yaml.org,2002:float": constructor.construct_yaml_float,
             "tag:yaml.org,2002:bool": constructor.construct_yaml_bool,
             "tag:yaml.org,2002:null": constructor.construct_yaml_null,
         }
-        self.ScalarNode = yaml.ScalarNode
-        self.SequenceNode = yaml.SequenceNode
-        self.MappingNode = yaml.MappingNode
 
-    def mark(self, node: Any) -> Mark:
-        return _mark(self.doc.file, node.start_mark)
+    def error(self, message: str, event: Any) -> YamlError:
+        return YamlError(message, _mark(self.doc.file, event.start_mark))
 
-    def build(self, node: Any, path: PathKey) -> Any:
-        self.nodes += 1
+    def document(self) -> Document:
+        if not self.root_set:
+            raise YamlError("empty document", file=self.doc.file)
+        return self.doc
+
+    def feed(self, event: Any) -> None:
+        yaml = self.yaml
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            self.add(self.scalar(event), event, 1)
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            self.open(event, kind is yaml.MappingStartEvent)
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            frame = self.stack.pop()
+            if self.stack:
+                self.stack[-1].deepest = max(self.stack[-1].deepest, frame.deepest)
+            if frame.anchor is not None:
+                height = frame.deepest - frame.depth + 1
+                self.anchors[frame.anchor] = (frame.value, self.nodes - frame.nodes_before,
+                                              height)
+        elif kind is yaml.AliasEvent:
+            if event.anchor not in self.anchors:
+                raise self.error(f"alias *{event.anchor} has no complete anchor before it",
+                                 event)
+            value, size, height = self.anchors[event.anchor]
+            depth = len(self.stack) + height
+            if depth > MAX_DEPTH:
+                raise self.error(f"nesting deeper than the limit of {MAX_DEPTH} levels "
+                                 f"(through alias *{event.anchor})", event)
+            if self.stack and height:
+                self.stack[-1].deepest = max(self.stack[-1].deepest, depth)
+            self.add(value, event, size)
+        elif kind is yaml.DocumentStartEvent:
+            self.documents += 1
+            if self.documents > 1:
+                raise self.error("more than one YAML document in the file", event)
+
+    def count(self, size: int, event: Any) -> None:
+        self.nodes += size
         if self.nodes > MAX_NODES:
-            raise YamlError(
-                f"document expands to more than {MAX_NODES:,} nodes (alias expansion counts)",
-                self.mark(node),
-            )
-        start = node.start_mark
+            raise self.error(f"document expands to more than {MAX_NODES:,} nodes "
+                             "(alias expansion counts)", event)
+
+    def open(self, event: Any, is_mapping: bool) -> None:
+        expected = _MAP if is_mapping else _SEQ
+        if event.tag not in (None, "!", expected):
+            raise self.error(f"tag {event.tag!r} is not allowed (plain data only)", event)
+        if len(self.stack) >= MAX_DEPTH:
+            raise self.error(f"nesting deeper than the limit of {MAX_DEPTH} levels", event)
+        value: dict[str, Any] | list[Any] = {} if is_mapping else []
+        nodes_before = self.nodes
+        path = self.add(value, event, 1)
+        self.stack.append(_Frame(value, path, event.anchor, nodes_before, len(self.stack) + 1))
+
+    def add(self, value: Any, event: Any, size: int) -> PathKey:
+        """Place a finished value (or a new container) where the stream is; returns its path."""
+        self.count(size, event)
+        start = event.start_mark
+        if not self.stack:
+            self.doc.data = value
+            self.root_set = True
+            path: PathKey = ()
+        else:
+            frame = self.stack[-1]
+            container = frame.value
+            if isinstance(container, list):
+                path = (*frame.path, len(container))
+                container.append(value)
+            elif frame.key is None:
+                self.set_key(frame, value, event)
+                return frame.path
+            else:
+                path = (*frame.path, frame.key)
+                container[frame.key] = value
+                self.doc.keys[path] = frame.key_start
+                frame.key = None
         self.doc.positions.setdefault(path, (start.line, start.column))
-        cls = type(node)
-        if cls is self.ScalarNode:
-            return self.scalar(node)
-        if cls is self.SequenceNode:
-            if node.tag != _SEQ:
-                raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)",
-                                self.mark(node))
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        if cls is self.MappingNode:
-            if node.tag != _MAP:
-                raise YamlError(f"tag {node.tag!r} is not allowed (plain data only)",
-                                self.mark(node))
-            return self.mapping(node, path)
-        raise YamlError("unsupported YAML node", self.mark(node))  # pragma: no cover
+        if getattr(event, "anchor", None) is not None and type(event) is self.yaml.ScalarEvent:
+            self.anchors[event.anchor] = (value, 1, 0)
+        return path
 
-    def mapping(self, node: Any, path: PathKey) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if type(key_node) is not self.ScalarNode:
-                raise YamlError("mapping keys must be plain strings", self.mark(key_node))
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise YamlError("merge keys (<<) are not supported", self.mark(key_node))
-            self.nodes += 1
-            key = self.scalar(key_node)
-            if not isinstance(key, str):
-                key = str(key).lower() if isinstance(key, bool) else str(key)
-            if key in out:
-                raise YamlError(f"duplicate key {key!r}", self.mark(key_node))
-            key_path = (*path, key)
-            start = key_node.start_mark
-            self.doc.keys[key_path] = (start.line, start.column)
-            out[key] = self.build(value_node, key_path)
-        return out
+    def set_key(self, frame: _Frame, key: Any, event: Any) -> None:
+        if isinstance(key, (dict, list)):
+            raise self.error("mapping keys must be plain strings", event)
+        if key is _MERGE:
+            raise self.error("merge keys (<<) are not supported", event)
+        if not isinstance(key, str):
+            key = str(key).lower() if isinstance(key, bool) else str(key)
+        assert isinstance(frame.value, dict)
+        if key in frame.value:
+            raise self.error(f"duplicate key {key!r}", event)
+        frame.key = key
+        frame.key_start = (event.start_mark.line, event.start_mark.column)
 
-    def scalar(self, node: Any) -> Any:
-        tag = node.tag
+    def scalar(self, event: Any) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.resolver.resolve(self.yaml.ScalarNode, event.value, event.implicit)
         if tag == "tag:yaml.org,2002:str":
-            return node.value
+            return event.value
+        if tag == "tag:yaml.org,2002:merge":
+            return _MERGE
         construct = self.scalars.get(tag)
         if construct is None:
-            raise YamlError(f"tag {tag!r} is not allowed (plain data only)", self.mark(node))
+            raise self.error(f"tag {tag!r} is not allowed (plain data only)", event)
         try:
-            return construct(node)
+            return construct(self.yaml.ScalarNode(tag, event.value))
         except ValueError as exc:  # e.g. an int with thousands of digits
-            raise YamlError(f"cannot read value {node.value[:40]!r}: "
-                            f"{str(exc).splitlines()[0]}", self.mark(node)) from None
+            raise self.error(f"cannot read value {event.value[:40]!r}: "
+                             f"{str(exc).splitlines()[0]}", event) from None
+
+
+_MERGE = object()
