@@ -102,7 +102,9 @@ def _main(
 
 
 # registering the commands (import order = order in --help)
-from . import cmd_cost, cmd_profile, cmd_ci, cmd_sweep, cmd_spatial  # noqa: E402, F401, I001
+from . import (  # noqa: E402, F401, I001
+    cmd_cost, cmd_profile, cmd_ci, cmd_sweep, cmd_spatial, cmd_interactive, cmd_machine,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -41,6 +41,77 @@ MaxParamsOption = Annotated[str | None, typer.Option(
     "--max-params", metavar="N", help="Budget: exit 1 if the parameters exceed N (4.5M).")]
 
 
+TimeBudgetOption = Annotated[str | None, typer.Option(
+    "--time-budget", metavar="SECONDS", help="Time spent measuring each layer (all its forms "
+    "together), e.g. 1s or 300ms. More time, more repeats, steadier medians. [default: 1s]")]
+ThreadsOption = Annotated[str | None, typer.Option(
+    "--threads", metavar="N", help="BLAS threads while timing (needs threadpoolctl: pip "
+    "install 'sepconv[threads]'). [default: the BLAS library's own choice]")]
+MaxMemoryOption = Annotated[str | None, typer.Option(
+    "--max-memory", metavar="SIZE", help="Do not execute a layer whose buffers need more "
+    "than SIZE (8G, 512MiB). [default: half the available RAM]")]
+MaxLatencyOption = Annotated[str | None, typer.Option(
+    "--max-latency", metavar="TIME", help="Budget: exit 1 if the measured time of the model "
+    "as specified exceeds TIME (50ms, 0.2s). Needs timing.")]
+
+
+def timing_settings_from_flags(threads: str | None, time_budget: str | None,
+                               max_memory: str | None) -> Any:
+    """Validate the timing flags (each error names its flag) into TimingSettings."""
+    from .errors import UsageError
+    from .fields import FieldError, flag_value, positive_int
+    from .gates import parse_bytes, parse_seconds
+    from .profiling import timing_settings
+
+    thread_count = None
+    if threads is not None:
+        try:
+            thread_count = positive_int(flag_value(threads), maximum=4096)
+        except FieldError as exc:
+            raise UsageError(f"--threads: {exc}") from None
+    budget = None
+    if time_budget is not None:
+        budget = float(parse_seconds(time_budget, "--time-budget"))
+        if not 0 < budget <= 3600:
+            raise UsageError(f"--time-budget: expected between 0 and 1 hour, got {time_budget!r}")
+    memory = parse_bytes(max_memory, "--max-memory") if max_memory is not None else None
+    return timing_settings(threads=thread_count, budget_s=budget, max_memory=memory)
+
+
+class ProgressBar:
+    """A Rich progress bar on stderr while timing, only when stderr is a terminal and the
+    report is not JSON (scripts see nothing)."""
+
+    def __init__(self, total_label: str, *, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty() and not Messages.quiet
+        self.label = total_label
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> ProgressBar:
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     TextColumn("{task.completed}/{task.total}"),
+                                     TimeElapsedColumn(), console=console(stderr=True),
+                                     transient=True)
+            self.progress.__enter__()
+        return self
+
+    def update(self, done: int, total: int, name: str) -> None:
+        if self.progress is None:
+            return
+        if self.task is None:
+            self.task = self.progress.add_task(self.label, total=total)
+        description = f"{self.label}: {name}" if name else self.label
+        self.progress.update(self.task, completed=done, description=description)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+
 class Messages:
     """stderr notes for people; silenced by --quiet. Reports never go here."""
 

@@ -12,12 +12,18 @@ from .cli_common import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
     FormatOption,
+    MaxLatencyOption,
     MaxMacsOption,
+    MaxMemoryOption,
     MaxParamsOption,
     Messages,
     OutputOption,
+    ProgressBar,
     QuietOption,
+    ThreadsOption,
+    TimeBudgetOption,
     emit,
+    timing_settings_from_flags,
 )
 from .cost import ShapeError
 from .errors import EXIT_GATE, UsageError
@@ -25,6 +31,7 @@ from .gates import budgets, report_failures
 from .lowering import Width, lower
 from .models import Row
 from .output import check_output_path
+from .profiling import as_specified_seconds
 from .report import LayerReport, layer_report
 from .serialize import Format
 from .spec import LayerSpec
@@ -68,10 +75,17 @@ def cost(
                     help="Read layers from YAML: one mapping or a list, each with its own "
                     "input (keys as the flags: input, kernel, filters, stride, padding, "
                     "dilation, groups, depth_multiplier, bias, batch, dtype, name).")] = None,
+    time: Annotated[bool, typer.Option("--time/--no-time", help="Also execute both forms "
+                    "with NumPy (seeded random data) and report medians, spread and the "
+                    "measured speed-up.")] = False,
+    time_budget: TimeBudgetOption = None,
+    threads: ThreadsOption = None,
+    max_memory: MaxMemoryOption = None,
     format: FormatOption = Format.table,
     output: OutputOption = None,
     max_macs: MaxMacsOption = None,
     max_params: MaxParamsOption = None,
+    max_latency: MaxLatencyOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """One convolution layer: standard form next to its depthwise-separable form.
@@ -82,7 +96,15 @@ def cost(
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
-    gates = budgets(max_macs, max_params, None)
+    gates = budgets(max_macs, max_params, max_latency)
+    if max_latency is not None and not time:
+        raise UsageError("--max-latency: needs a measured time; add --time")
+    settings = timing_settings_from_flags(threads, time_budget, max_memory) if time else None
+    if not time:
+        for flag, value in (("--threads", threads), ("--time-budget", time_budget),
+                            ("--max-memory", max_memory)):
+            if value is not None:
+                raise UsageError(f"{flag}: only applies with --time")
     given = {k: v for k, v in locals().items() if k in LAYER_FLAGS and v is not None}
     if bias is not None:
         given["bias"] = bias
@@ -93,8 +115,13 @@ def cost(
         common["dtype"] = dtype
     layers = cost_layers(spec, given, common)
     reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
+    if settings is not None:
+        with ProgressBar("timing", enabled=format is not Format.json) as bar:
+            reports = [time_report(lr, settings, progress=bar.update, index=i,
+                                   total=len(reports)) for i, lr in enumerate(reports)]
     emit(render_cost(reports, format, layers[0].dtype or "float32"), output)
-    measured = [(lr.as_specified.macs, lr.as_specified.params, None) for lr in reports]
+    measured = [(lr.as_specified.macs, lr.as_specified.params, as_specified_seconds(lr))
+                for lr in reports]
     if report_failures(gates, measured):
         raise typer.Exit(EXIT_GATE)
 
@@ -128,6 +155,17 @@ def single_layer_report(layer: LayerSpec, index: int = 0) -> LayerReport:
     name = layer.name or (f"layer_{index}" if index or layer.where != "flags" else "layer")
     row = Row(index, name, layer.type, layer.input, forms, 1, layer.where)
     return layer_report(row, layer.batch or 1, layer.dtype or "float32")
+
+
+def time_report(layer: LayerReport, settings: Any = None, *,
+                progress: Any = None, index: int = 0, total: int = 1) -> LayerReport:
+    """``layer`` with its forms executed and timed. A layer too large for memory is a
+    runtime failure here (exit 3): the user asked for this one layer's time."""
+    from .profiling import time_layer, timing_settings
+
+    if progress is not None:
+        progress(index, total, layer.row.name)
+    return time_layer(layer, settings or timing_settings())
 
 
 def render_cost(reports: list[LayerReport], format: Format, dtype: str) -> Any:

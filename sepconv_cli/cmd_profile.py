@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,12 +15,18 @@ from .cli_common import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
     FormatOption,
+    MaxLatencyOption,
     MaxMacsOption,
+    MaxMemoryOption,
     MaxParamsOption,
     Messages,
     OutputOption,
+    ProgressBar,
     QuietOption,
+    ThreadsOption,
+    TimeBudgetOption,
     emit,
+    timing_settings_from_flags,
 )
 from .errors import EXIT_GATE, UsageError
 from .fields import FieldError, flag_value, number, per_dim, positive_int
@@ -58,22 +65,42 @@ def profile(
         help="Input spatial size: 160 for every dim, or 160x128.")] = None,
     batch: Annotated[str | None, typer.Option("--batch", "-b", metavar="N",
                      help="Batch size (overrides the spec's).")] = None,
-    time: Annotated[bool, typer.Option("--time/--no-time", help="Time NumPy executions of "
-                    "every layer. Not available in this version: --time fails with exit 2; "
-                    "--no-time counts only.")] = False,
+    time: Annotated[bool, typer.Option("--time/--no-time", help="Execute every layer's "
+                    "standard and separable forms with NumPy and time them (--no-time: "
+                    "count only, instantly).")] = True,
+    time_budget: TimeBudgetOption = None,
+    threads: ThreadsOption = None,
+    max_memory: MaxMemoryOption = None,
     format: FormatOption = Format.table,
     output: OutputOption = None,
     max_macs: MaxMacsOption = None,
     max_params: MaxParamsOption = None,
+    max_latency: MaxLatencyOption = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", metavar="FILE", help="Also draw per-layer MACs of both forms and, when "
+        "timed, a roofline chart (.png, .svg or .pdf). Needs matplotlib: pip install "
+        "'sepconv[plot]'.", dir_okay=False)] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """A whole network, layer by layer: both forms, ratios and totals."""
+    """A whole network, layer by layer: both forms, ratios, totals and (by default) timed
+    NumPy executions against this machine's roofline."""
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
-    gates = budgets(max_macs, max_params, None)
-    if time:
-        raise UsageError("--time: timed execution is not implemented yet; use --no-time")
+    if plot is not None:
+        from .plot import check_plot_path
+
+        check_output_path(plot, "--plot")
+        check_plot_path(plot)
+    gates = budgets(max_macs, max_params, max_latency)
+    if max_latency is not None and not time:
+        raise UsageError("--max-latency: needs a measured time; drop --no-time")
+    settings = timing_settings_from_flags(threads, time_budget, max_memory) if time else None
+    if not time:
+        for flag, value in (("--threads", threads), ("--time-budget", time_budget),
+                            ("--max-memory", max_memory)):
+            if value is not None:
+                raise UsageError(f"{flag}: only applies when timing (drop --no-time)")
     from .presets import resolve_model
 
     spec = resolve_model(model)
@@ -81,9 +108,26 @@ def profile(
                   resolution=parse_flag(resolution, "--resolution", per_dim),
                   batch=parse_flag(batch, "--batch", positive_int))
     report = profile_report(built)
+    if settings is not None:
+        from .machine import machine_info
+        from .profiling import timed_profile
+
+        with ProgressBar(f"timing {built.name}", enabled=format is not Format.json) as bar:
+            bar.update(0, len(report.layers), "measuring this machine's ceilings")
+            machine = machine_info(threads=settings.threads).as_dict()
+            report = timed_profile(report, settings, bar.update, machine)
+        for layer in report.layers:
+            if layer.note:
+                Messages.note(f"sepconv: {layer.row.name}: {layer.note}")
     emit(render_profile(report, format), output)
+    if plot is not None:
+        from .plot import write_plot
+
+        write_plot(report, report.machine or None, plot)
+        Messages.note(f"sepconv: plot written to {plot}")
     totals = report.totals.as_specified
-    if report_failures(gates, [(totals.macs, totals.params, None)]):
+    latency = report.timing.get("as_specified_s") if report.timing else None
+    if report_failures(gates, [(totals.macs, totals.params, latency)]):
         raise typer.Exit(EXIT_GATE)
 
 

@@ -120,3 +120,21 @@ def report_failures(gates: Sequence[Budget],
     for message in failures:
         print(f"sepconv: budget: {message}", file=sys.stderr)
     return failures
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 10**3, "kib": 1 << 10, "m": 1 << 20,
+               "mb": 10**6, "mib": 1 << 20, "g": 1 << 30, "gb": 10**9, "gib": 1 << 30,
+               "t": 1 << 40, "tb": 10**12, "tib": 1 << 40}
+
+
+def parse_bytes(text: str, flag: str) -> int:
+    """``8G``/``8GiB`` → 8·2³⁰, ``500MB`` → 500·10⁶ (bare K/M/G/T are binary, as for RAM)."""
+    value, unit = _number(text, flag, "a size such as 8G, 512MiB or 2GB")
+    factor = _BYTE_UNITS.get(unit.lower())
+    if factor is None:
+        raise UsageError(f"{flag}: unknown unit {unit!r} in {text!r}; use K, M, G, T, "
+                         "KiB/MiB/GiB or KB/MB/GB")
+    size = int(value * factor)
+    if size < 1:
+        raise UsageError(f"{flag}: expected a size of at least 1 byte, got {text!r}")
+    return size

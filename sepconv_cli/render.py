@@ -108,23 +108,51 @@ def _cost_footer(layer: LayerReport) -> Text:
 
 
 def _timing_block(layer: LayerReport) -> list[RenderableType]:
-    if not layer.timing:
-        return []
-    cols = timing_columns(layer.timing)
-    table = Table(title="Measured on this machine (NumPy, median of repeats)",
-                  title_justify="left", header_style="bold")
-    for name in ("Standard", "Separable", "= depthwise", "+ pointwise", "Speed-up",
-                 "MAC ratio predicts"):
-        table.add_column(name, justify="right")
+    """Measured medians with their spread, and why the speed-up falls short of the MACs."""
+    timing = layer.timing
+    if not timing:
+        return [Text(layer.note, style="yellow")] if layer.note else []
+    table = Table(title="Measured on this machine (NumPy, seeded random data)",
+                  title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    for name in ("Form", "Median", "Min – max", "Runs", "GFLOP/s", "Share of MACs",
+                 "Share of time"):
+        table.add_column(name, justify="left" if name == "Form" else "right", no_wrap=True)
+    separable = timing.get("separable", {})
+    sep_time = separable.get("median_s") or 0.0
+    sep_macs = layer.separable.total.macs or 1
+    rows = (("Standard", timing.get("standard", {}), None),
+            ("Separable", separable, None),
+            ("  = depthwise", separable.get("depthwise", {}), layer.separable.depthwise.macs),
+            ("  + pointwise", separable.get("pointwise", {}), layer.separable.pointwise.macs))
+    for label, part, macs in rows:
+        if not part.get("runs"):
+            continue
+        share_t = (f"{part['median_s'] / sep_time:.0%}" if macs is not None and sep_time
+                   else "")
+        table.add_row(label, _ms(part.get("median_s")),
+                      f"{_ms(part.get('min_s'))} – {_ms(part.get('max_s'))}",
+                      str(part.get("runs", "")), f"{part.get('gflops', 0):.1f}",
+                      f"{macs / sep_macs:.0%}" if macs is not None else "", share_t)
     predicted = layer.ratio_macs
-    table.add_row(_ms(cols["standard_median_s"]), _ms(cols["separable_median_s"]),
-                  _ms(cols["depthwise_median_s"]), _ms(cols["pointwise_median_s"]),
-                  _x(cols["speedup"]), _x(float(1 / predicted)) if predicted else "-")
-    return [Text(""), table]
+    speedup = timing.get("speedup")
+    summary = Text()
+    if isinstance(speedup, (int, float)) and predicted:
+        summary.append(f"Measured speed-up {speedup:.2f}× ", style="bold")
+        summary.append(f"vs {float(1 / predicted):.2f}× fewer MACs.")
+        dw = separable.get("depthwise", {}).get("median_s")
+        mac_share = layer.separable.depthwise.macs / sep_macs
+        if dw and sep_time and mac_share and dw / sep_time > 1.5 * mac_share:
+            summary.append(
+                f" The depthwise part does {mac_share:.0%} of the separable MACs in "
+                f"{dw / sep_time:.0%} of its time: it moves bytes more than it computes "
+                "(memory-bound).", style="dim")
+    return [Text(""), table, summary]
 
 
 def _ms(value: Any) -> str:
-    return f"{value * 1e3:.3f} ms" if isinstance(value, (int, float)) else "-"
+    if not isinstance(value, (int, float)):
+        return "-"
+    return f"{value:.3f} s" if value >= 1 else f"{value * 1e3:.3f} ms"
 
 
 def _x(value: Any) -> str:
@@ -138,9 +166,11 @@ def _bar(share: float, width: int = 6) -> str:
 
 
 def profile_table(report: ProfileReport) -> RenderableType:
-    """One row per layer: both forms side by side, the ratio and each layer's share."""
+    """One row per layer: both forms side by side, the ratio and each layer's share of the
+    MACs. Timed, the parameter columns give way to measured times (params stay in the
+    footer, the JSON and the CSV) so the table fits 120 columns."""
     model = report.model
-    timed = any(layer.timing for layer in report.layers)
+    timed = report.timing is not None
     title = (f"{model.name}: input {_shape(model.input_shape)}, batch {model.batch}, "
              f"{model.dtype}" + (f", width ×{float(model.width_multiplier):g}"
                                  if model.width_multiplier != 1 else ""))
@@ -151,45 +181,56 @@ def profile_table(report: ProfileReport) -> RenderableType:
     table.add_column("×", justify="right", no_wrap=True)
     table.add_column("Type", no_wrap=True, min_width=7)
     table.add_column("Output", no_wrap=True, min_width=10)
-    for name in ("Std MACs", "Sep MACs", "Std params", "Sep params", "Ratio"):
+    numbers = ("Std MACs", "Sep MACs", "Ratio") + (
+        ("Std ms", "Sep ms", "Speed-up") if timed else ("Std params", "Sep params"))
+    for name in numbers:
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     table.add_column("MAC share", no_wrap=True, min_width=13)
-    if timed:
-        for name in ("Std ms", "Sep ms", "Speed-up"):
-            table.add_column(name, justify="right", no_wrap=True)
     total_macs = report.totals.as_specified.macs or 1
     for layer in report.layers:
         row = layer.row
         share = layer.as_specified.macs / total_macs
         ratio = layer.ratio_macs
         cells: list[str | Text] = [
-            str(row.index),
-            row.name,
-            f"{row.repeat:,}" if row.repeat > 1 else "",
-            _SHORT_TYPES.get(row.type, row.type),
-            _shape(row.output_shape),
-            human(layer.standard.macs),
-            Text(human(layer.separable.total.macs), style="green"),
-            human(layer.standard.params),
-            Text(human(layer.separable.total.params), style="green"),
+            str(row.index), row.name, f"{row.repeat:,}" if row.repeat > 1 else "",
+            _SHORT_TYPES.get(row.type, row.type), _shape(row.output_shape),
+            human(layer.standard.macs), Text(human(layer.separable.total.macs), style="green"),
             f"{float(ratio):.3f}" if ratio is not None else "-",
-            Text(f"{_bar(share)} {share:5.1%}", style="cyan"),
         ]
         if timed:
             cols = timing_columns(layer.timing or {})
-            cells += [_ms(cols["standard_median_s"]).removesuffix(" ms"),
-                      _ms(cols["separable_median_s"]).removesuffix(" ms"), _x(cols["speedup"])]
+            cells += [_plain_ms(cols["standard_median_s"]),
+                      Text(_plain_ms(cols["separable_median_s"]), style="green"),
+                      _x(cols["speedup"]) if layer.timing else "not run"]
+        else:
+            cells += [human(layer.standard.params),
+                      Text(human(layer.separable.total.params), style="green")]
+        cells.append(Text(f"{_bar(share)} {share:5.1%}", style="cyan"))
         table.add_row(*cells)
     table.add_section()
     std, sep = report.totals.standard, report.totals.separable
     ratio_total = Fraction(sep.macs, std.macs) if std.macs else None
     bold, green = "bold", "bold green"
-    table.add_row("", Text("Total", style=bold), "", "", "", Text(human(std.macs), style=bold),
-                  Text(human(sep.macs), style=green), Text(human(std.params), style=bold),
-                  Text(human(sep.params), style=green),
-                  Text(f"{float(ratio_total):.3f}" if ratio_total is not None else "-",
-                       style=bold), "", *([""] * 3 if timed else []))
+    total: list[str | Text] = [
+        "", Text("Total", style=bold), "", "", "", Text(human(std.macs), style=bold),
+        Text(human(sep.macs), style=green),
+        Text(f"{float(ratio_total):.3f}" if ratio_total is not None else "-", style=bold)]
+    if timed and report.timing is not None:
+        t = report.timing
+        speedup = t.get("speedup")
+        total += [Text(_plain_ms(t.get("standard_s")), style=bold),
+                  Text(_plain_ms(t.get("separable_s")), style=green),
+                  Text(_x(speedup), style=bold)]
+    else:
+        total += [Text(human(std.params), style=bold), Text(human(sep.params), style=green)]
+    table.add_row(*total, "")
     return Group(table, _profile_footer(report))
+
+
+def _plain_ms(value: Any) -> str:
+    if not isinstance(value, (int, float)):
+        return "-"
+    return f"{value * 1e3:.2f}" if value < 10 else f"{value * 1e3:,.0f}"
 
 
 def _profile_footer(report: ProfileReport) -> Text:
@@ -208,6 +249,17 @@ def _profile_footer(report: ProfileReport) -> Text:
     if t.standard.macs:
         text.append(f"Separable / standard: {t.separable.macs / t.standard.macs:.4f} of the MACs,"
                     f" {t.separable.params / max(t.standard.params, 1):.4f} of the params.\n")
+    timing = report.timing
+    if timing:
+        speedup = timing.get("speedup")
+        predicted = t.standard.macs / t.separable.macs if t.separable.macs else 0
+        text.append(f"Measured (NumPy, medians): all standard {_ms(timing.get('standard_s'))}, "
+                    f"all separable {_ms(timing.get('separable_s'))}, as specified "
+                    f"{_ms(timing.get('as_specified_s'))}: speed-up {_x(speedup)} for "
+                    f"{predicted:.1f}× fewer MACs.\n", style="bold")
+        if timing.get("layers_not_timed"):
+            text.append(f"{timing['layers_not_timed']} layer(s) not run (memory limit): their "
+                        "times count as 0 above.\n", style="yellow")
     text.append("MACs = multiply-accumulates (bias not counted); params include batch-norm "
                 "scale and shift\nwhere declared. × = n identical repeats counted in one row.")
     return text

@@ -53,6 +53,7 @@ class LayerReport:
     theory: Fraction | None
     timing: dict[str, Any] | None = None
     note: str = ""
+    dtype: str = "float32"
 
     @property
     def ratio_macs(self) -> Fraction | None:
@@ -159,6 +160,7 @@ def layer_report(row: Row, batch: int, dtype: str,
         separable=SeparableCost(total=sep.total.times(n), depthwise=sep.depthwise.times(n),
                                pointwise=sep.pointwise.times(n), other=sep.other.times(n)),
         theory=theory_for(row),
+        dtype=dtype,
     )
 
 

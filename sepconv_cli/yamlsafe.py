@@ -260,8 +260,9 @@ class _EventBuilder:
                 self.doc.keys[path] = frame.key_start
                 frame.key = None
         self.doc.positions.setdefault(path, (start.line, start.column))
-        if getattr(event, "anchor", None) is not None and type(event) is self.yaml.ScalarEvent:
-            self.anchors[event.anchor] = (value, 1, 0)
+        anchor: str | None = getattr(event, "anchor", None)
+        if anchor is not None and type(event) is self.yaml.ScalarEvent:
+            self.anchors[anchor] = (value, 1, 0)
         return path
 
     def set_key(self, frame: _Frame, key: Any, event: Any) -> None:
@@ -280,7 +281,8 @@ class _EventBuilder:
     def scalar(self, event: Any) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.resolver.resolve(self.yaml.ScalarNode, event.value, event.implicit)
+            tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
+                self.yaml.ScalarNode, event.value, event.implicit)
         if tag == "tag:yaml.org,2002:str":
             return event.value
         if tag == "tag:yaml.org,2002:merge":

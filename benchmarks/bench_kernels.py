@@ -1,0 +1,196 @@
+"""sepconv's NumPy kernels next to PyTorch's CPU conv2d on the MobileNetV1-224 layers.
+
+Run on demand (not a test): ``python benchmarks/bench_kernels.py [--threads N]``.
+
+Per layer of MobileNetV1-224 (batch 1, float32): the depthwise and pointwise convolutions of
+each separable layer, the standard 3×3 convolution that the separable layer replaces, and
+the first (standard) convolution. Both implementations run the convolution alone (no
+batch-norm), with the same thread count (BLAS threads via threadpoolctl for NumPy,
+``torch.set_num_threads`` for PyTorch), measured by the same routine
+(:func:`sepconv_cli.timing.measure`), one layer at a time, NumPy then PyTorch, so both
+see the same machine state. Sums per kind count a repeated layer (sep7 ×5) five times.
+
+PyTorch runs NCHW (its default ``conv2d`` layout) with symmetric padding where that gives
+the same output shape (TensorFlow's ``same`` pads stride-2 layers 0 before / 1 after;
+PyTorch's MobileNet pads 1 and 1: same shapes, same MACs), ``torch.no_grad()``. A
+``channels_last`` PyTorch column is printed for reference. PyTorch is not a sepconv
+dependency: without it only the NumPy side is printed.
+
+Targets (issue 4), summed per kind: depthwise within 2× of PyTorch; pointwise and
+standard no slower than PyTorch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sepconv_cli.cost import Conv
+from sepconv_cli.execute import prepare
+from sepconv_cli.models import build
+from sepconv_cli.presets import resolve_model
+from sepconv_cli.timing import TimingSettings, measure
+
+torch: Any
+try:
+    import torch
+except ImportError:  # the NumPy side still runs
+    torch = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    kind: str  # "depthwise", "pointwise", "standard"
+    op: Conv
+    repeat: int
+
+
+def mobilenet_layers() -> list[Layer]:
+    model = build(resolve_model("mobilenet_v1"))
+    layers: list[Layer] = []
+    for row in model.rows:
+        convs_std = [op for op in row.forms.standard if isinstance(op, Conv)]
+        if row.form == "standard" and convs_std:  # conv1
+            layers.append(Layer(row.name, "standard", convs_std[0], row.repeat))
+            continue
+        if row.form != "separable":
+            continue
+        for op in row.forms.separable:
+            if isinstance(op, Conv):
+                layers.append(Layer(row.name, op.role, op, row.repeat))
+        layers.append(Layer(row.name, "standard", convs_std[0], row.repeat))
+    return layers
+
+
+def numpy_fn(op: Conv) -> Callable[[], object]:
+    return prepare(op, 1, "float32", np.random.default_rng(0))
+
+
+def torch_fn(op: Conv, channels_last: bool) -> Callable[[], object]:
+    assert torch is not None
+    rank = len(op.kernel)
+    assert rank == 2
+    cin, cout = op.in_channels, op.out_channels
+    x = torch.randn(1, cin, *op.in_shape[:-1])
+    w = torch.randn(cout, cin // op.groups, *op.kernel)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        w = w.contiguous(memory_format=torch.channels_last)
+    out_shape = op.out_shape[:-1]
+    symmetric = [max(b, a) for b, a in op.pads]
+    sym_out = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, k, s, d in
+               zip(op.in_shape[:-1], symmetric, op.kernel, op.stride, op.dilation, strict=True)]
+    conv = torch.nn.functional.conv2d
+    if tuple(sym_out) == tuple(out_shape):
+        def run() -> object:
+            with torch.no_grad():
+                return conv(x, w, stride=op.stride, padding=symmetric, dilation=op.dilation,
+                            groups=op.groups)
+    else:
+        pad = [p for b, a in reversed(op.pads) for p in (b, a)]
+
+        def run() -> object:
+            with torch.no_grad():
+                return conv(torch.nn.functional.pad(x, pad), w, stride=op.stride,
+                            dilation=op.dilation, groups=op.groups)
+    result: Any = run()
+    assert tuple(result.shape[2:]) == tuple(out_shape), (result.shape, out_shape)
+    return run
+
+
+def blas_description() -> str:
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "BLAS: unknown (threadpoolctl not installed)"
+    infos = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    if not infos:
+        return "BLAS: none found"
+    i = infos[0]
+    return (f"BLAS: {i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
+            f"threads={i.get('num_threads')}; OPENBLAS_CORETYPE="
+            f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--min-time", type=float, default=0.02,
+                        help="seconds per sample (default 0.02)")
+    parser.add_argument("--repeats", type=int, default=15, help="samples per figure")
+    args = parser.parse_args(argv)
+
+    settings = TimingSettings(min_time_s=args.min_time, max_repeats=args.repeats,
+                              min_repeats=args.repeats, budget_s=60.0, warmup=3)
+    try:
+        import threadpoolctl
+        threadpoolctl.threadpool_limits(args.threads, user_api="blas")
+    except ImportError:
+        print("threadpoolctl missing: NumPy's BLAS threads not limited", file=sys.stderr)
+    print(f"numpy {np.__version__}; {blas_description()}")
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+        print(f"torch {torch.__version__}; threads={torch.get_num_threads()}; "
+              f"mkldnn={torch.backends.mkldnn.is_available()}")
+    else:
+        print("torch not installed: NumPy side only")
+    print(f"threads={args.threads}, batch 1, float32, median of {args.repeats} samples "
+          f">= {args.min_time * 1e3:g} ms each\n")
+
+    head = f"{'layer':<11}{'kind':<10}{'input':>14}{'out':>6}{'s':>3}{'numpy µs':>11}"
+    if torch is not None:
+        head += f"{'torch µs':>11}{'np/torch':>10}{'torch NHWC':>12}"
+    print(head)
+    sums: dict[str, list[float]] = {}
+    for layer in mobilenet_layers():
+        op = layer.op
+        ours = measure(numpy_fn(op), settings).median_s
+        row = (f"{layer.name:<11}{layer.kind:<10}{'x'.join(map(str, op.in_shape)):>14}"
+               f"{op.out_channels:>6}{op.stride[0]:>3}{ours * 1e6:>11.1f}")
+        theirs = nhwc = float("nan")
+        if torch is not None:
+            theirs = measure(torch_fn(op, False), settings).median_s
+            nhwc = measure(torch_fn(op, True), settings).median_s
+            row += f"{theirs * 1e6:>11.1f}{ours / theirs:>10.2f}{nhwc * 1e6:>12.1f}"
+        if layer.repeat > 1:
+            row += f"  ×{layer.repeat}"
+        print(row, flush=True)
+        acc = sums.setdefault(f"{layer.kind}{'-first' if layer.name == 'conv1' else ''}",
+                              [0.0, 0.0, 0.0])
+        acc[0] += ours * layer.repeat
+        acc[1] += theirs * layer.repeat
+        acc[2] += nhwc * layer.repeat
+
+    print("\nsummed per kind (µs; repeats counted)")
+    print(f"{'kind':<16}{'numpy':>10}{'torch':>10}{'np/torch':>10}{'torch NHWC':>12}  target")
+    targets = {"depthwise": 2.0, "pointwise": 1.0, "standard": 1.0, "standard-first": 1.0}
+    for kind in ("depthwise", "pointwise", "standard", "standard-first"):
+        ours, theirs, nhwc = sums.get(kind, [0.0, 0.0, 0.0])
+        line = f"{kind:<16}{ours * 1e6:>10.0f}"
+        if torch is not None:
+            ratio = ours / theirs
+            verdict = "met" if ratio <= targets[kind] else "MISSED"
+            line += (f"{theirs * 1e6:>10.0f}{ratio:>10.2f}{nhwc * 1e6:>12.0f}"
+                     f"  <= {targets[kind]:g}x: {verdict}")
+        print(line)
+    dw, pw, std = (sums[k] for k in ("depthwise", "pointwise", "standard"))
+    print("\nseparable speed-up on the MobileNetV1 body (13 separable layers: "
+          "standard 3×3 time / (depthwise + pointwise) time)")
+    print(f"  numpy: {std[0] / (dw[0] + pw[0]):.2f}x "
+          f"({std[0] * 1e3:.2f} ms / {(dw[0] + pw[0]) * 1e3:.2f} ms)")
+    if torch is not None:
+        print(f"  torch: {std[1] / (dw[1] + pw[1]):.2f}x "
+              f"({std[1] * 1e3:.2f} ms / {(dw[1] + pw[1]) * 1e3:.2f} ms)")
+        print(f"  torch channels_last: {std[2] / (dw[2] + pw[2]):.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""``sepconv interactive`` driven through a pseudo-terminal, as a person would use it.
+
+Expected numbers are hand arithmetic: 12x12x3, 5x5, F filters (valid) -> 8x8xF:
+standard 3*25*64*F, separable 3*25*64 + 3*F*64.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+pexpect = pytest.importorskip("pexpect")
+
+PROMPT = "sepconv> "
+
+
+def spawn(tmp_path):  # type: ignore[no-untyped-def]
+    env = {**os.environ, "COLUMNS": "140", "NO_COLOR": "1", "XDG_STATE_HOME": str(tmp_path),
+           "TERM": "xterm"}
+    child = pexpect.spawn(sys.executable, ["-m", "sepconv_cli", "interactive"], env=env,
+                          encoding="utf-8", timeout=20, dimensions=(50, 140))
+    child.expect_exact(PROMPT)
+    return child
+
+
+def digits(n: int) -> str:
+    return f"{n:,}"
+
+
+def test_edits_refresh_the_table_and_bad_input_keeps_the_session(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    child = spawn(tmp_path)
+    assert digits(256 * 3 * 25 * 64) in child.before  # the seed example: 1,228,800
+
+    child.sendline("filters 512")
+    child.expect_exact(PROMPT)
+    assert digits(512 * 3 * 25 * 64) in child.before  # 2,457,600
+    assert digits(3 * 25 * 64 + 3 * 512 * 64) in child.before  # 103,104
+
+    child.sendline("kernel 3")  # 10x10 output now
+    child.expect_exact(PROMPT)
+    assert digits(512 * 3 * 9 * 100) in child.before  # 1,382,400
+
+    child.sendline("kernel 0")  # refused; the layer stays as it was
+    child.expect_exact(PROMPT)
+    assert "unchanged" in child.before
+    assert "Traceback" not in child.before
+
+    child.sendline("frobnicate 3")
+    child.expect_exact(PROMPT)
+    assert "unknown command" in child.before
+
+    child.sendline("input 224x224x32")
+    child.expect_exact(PROMPT)
+    assert digits(512 * 32 * 9 * 222 * 222) in child.before  # valid padding: 222x222
+
+    child.sendline("stride 2")
+    child.expect_exact(PROMPT)
+    assert "111×111×512" in child.before  # floor((224 - 3) / 2) + 1 = 111
+
+    child.sendline("reset")
+    child.expect_exact(PROMPT)
+    assert digits(1_228_800) in child.before
+
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_history_is_kept_between_sessions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    child = spawn(tmp_path)
+    child.sendline("filters 64")
+    child.expect_exact(PROMPT)
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+    history = tmp_path / "sepconv" / "history"
+    assert "filters 64" in history.read_text()
+
+
+def test_time_runs_both_forms(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    child = spawn(tmp_path)
+    child.sendline("time")
+    child.expect_exact(PROMPT, timeout=60)
+    assert "Measured" in child.before and "speed-up" in child.before
+    child.sendeof()  # Ctrl-D leaves too
+    child.expect(pexpect.EOF)
+
+
+def test_needs_a_terminal() -> None:
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "sepconv_cli", "interactive"],
+                            input="", capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("sepconv: error: interactive needs a terminal")
