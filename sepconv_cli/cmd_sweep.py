@@ -16,10 +16,15 @@ from .cli_common import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
     FormatOption,
+    MaxMemoryOption,
     Messages,
     OutputOption,
+    ProgressBar,
     QuietOption,
+    ThreadsOption,
+    TimeBudgetOption,
     emit,
+    timing_settings_from_flags,
 )
 from .errors import UsageError
 from .output import check_output_path
@@ -69,6 +74,11 @@ def sweep(
     dtype: Annotated[str | None, typer.Option("--dtype", metavar="TYPE",
                      help="float32, float64, float16, bfloat16 or int8. "
                      "[default: float32]")] = None,
+    time: Annotated[bool, typer.Option("--time/--no-time", help="Also execute both forms at "
+                    "every point with NumPy and report the measured speed-up.")] = False,
+    time_budget: TimeBudgetOption = None,
+    threads: ThreadsOption = None,
+    max_memory: MaxMemoryOption = None,
     format: FormatOption = Format.table,
     output: OutputOption = None,
     quiet: QuietOption = False,
@@ -97,7 +107,23 @@ def sweep(
         common["batch"] = batch
     if dtype is not None:
         common["dtype"] = dtype
+    settings = timing_settings_from_flags(threads, time_budget, max_memory) if time else None
+    if not time:
+        for flag, value in (("--threads", threads), ("--time-budget", time_budget),
+                            ("--max-memory", max_memory)):
+            if value is not None:
+                raise UsageError(f"{flag}: only applies with --time")
     report = run_sweep(parse_vary(texts[0]), given, common)
+    if settings is not None:
+        from dataclasses import replace
+
+        from .cmd_cost import time_report
+
+        with ProgressBar("timing", enabled=format is not Format.json) as bar:
+            points = tuple(replace(point, report=time_report(
+                point.report, settings, progress=bar.update, index=i,
+                total=len(report.points))) for i, point in enumerate(report.points))
+        report = replace(report, points=points)
     emit(render_sweep(report, format), output)
 
 
@@ -127,13 +153,13 @@ def sweep_table(report: SweepReport) -> RenderableType:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
     table.add_column(report.parameter, justify="right", no_wrap=True)
     table.add_column("Output", no_wrap=True)
-    for name in ("Std MACs", "Sep MACs", "Ratio", "Theory", "Fewer", "Std params",
-                 "Sep params", "Params ratio"):
-        table.add_column(name, justify="right", no_wrap=True)
     timed = any(p.report.timing for p in report.points)
-    if timed:
-        for name in ("Std ms", "Sep ms", "Speed-up"):
-            table.add_column(name, justify="right", no_wrap=True)
+    # timed, the parameter columns give way to the times (params stay in json/csv/markdown)
+    names = ("Std MACs", "Sep MACs", "Ratio", "Theory", "Fewer") + (
+        ("Std ms", "Sep ms", "Speed-up") if timed else ("Std params", "Sep params",
+                                                         "Params ratio"))
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True)
     for p in report.points:
         r = p.report
         ratio, params_ratio = r.ratio_macs, r.ratio_params
@@ -143,9 +169,11 @@ def sweep_table(report: SweepReport) -> RenderableType:
             f"{float(ratio):.4f}" if ratio is not None else "-",
             f"{float(r.theory):.4f}" if r.theory is not None else "-",
             f"{float(1 / ratio):.1f}×" if ratio else "-",
-            human(r.standard.params), Text(human(r.separable.total.params), style="green"),
-            f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
         ]
+        if not timed:
+            cells += [human(r.standard.params), Text(human(r.separable.total.params),
+                                                      style="green"),
+                      f"{float(params_ratio):.4f}" if params_ratio is not None else "-"]
         if timed:
             cols = timing_columns(r.timing or {})
             cells += [_ms(cols["standard_median_s"]), _ms(cols["separable_median_s"]),
