@@ -1,5 +1,5 @@
 """``python -m sepconv_cli``."""
 
-from .cli import main
+from .entry import main
 
 main()

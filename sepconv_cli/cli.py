@@ -50,6 +50,8 @@ class SepconvGroup(TyperGroup):
             # a bug, not bad input: say so in one line; SEPCONV_DEBUG=1 shows the traceback
             _fail(f"internal error: {type(exc).__name__}: {exc} (please report it; "
                   "SEPCONV_DEBUG=1 shows the traceback)", EXIT_RUNTIME)
+        if code == EXIT_INTERRUPTED:  # Typer turned a Ctrl-C into exit 130 silently
+            _fail("interrupted", EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -137,10 +138,32 @@ def cost_layers(spec: Path | None, given: dict[str, Any],
         if given:
             flag = "--" + next(iter(given)).replace("_", "-")
             raise UsageError(f"{flag}: cannot be combined with --spec (put it in the file)")
+        if not spec.exists():
+            raise UsageError(f"--spec: no such file: {spec}")
         layers = spec_layers(load_yaml_or_error(lambda: load(spec)))
         overrides = layer_from_flags(common)
         return [replace_defaults(layer, overrides) for layer in layers]
-    return [layer_from_flags({**SEED, **given, **common})]
+    layer = layer_from_flags({**SEED, **given, **common})
+    # remember which flags the user typed, so a shape error blames one of them
+    typed = tuple((key, "--" + key.replace("_", "-")) for key in (*given, *common))
+    return [replace(layer, field_where=typed)]
+
+
+# the flags that shape the output, most likely culprit first, for "output would be empty"
+_SHAPE_FLAGS = ("kernel", "dilation", "stride", "padding", "input")
+
+
+def _blame(layer: LayerSpec, field: str) -> str:
+    """The flag to name for a shape error: the field's own flag if the user typed it, else
+    the first shape flag they typed, else the field's flag."""
+    typed = dict(layer.field_where)
+    if field in typed:
+        return typed[field]
+    if field in _SHAPE_FLAGS:
+        for candidate in _SHAPE_FLAGS:
+            if candidate in typed:
+                return typed[candidate]
+    return "--" + (field or "input").replace("_", "-")
 
 
 def single_layer_report(layer: LayerSpec, index: int = 0) -> LayerReport:
@@ -149,8 +172,7 @@ def single_layer_report(layer: LayerSpec, index: int = 0) -> LayerReport:
         forms = lower(layer, layer.input, Width())
     except ShapeError as exc:
         if layer.where == "flags":
-            flag = "--" + (exc.field or "input").replace("_", "-")
-            raise UsageError(f"{flag}: {exc}") from None
+            raise UsageError(f"{_blame(layer, exc.field)}: {exc}") from None
         raise UsageError(f"{layer.locate(exc.field)}: {exc}") from None
     name = layer.name or (f"layer_{index}" if index or layer.where != "flags" else "layer")
     row = Row(index, name, layer.type, layer.input, forms, 1, layer.where)

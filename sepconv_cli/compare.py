@@ -9,6 +9,7 @@ each model declares (``as_specified``); times are compared only when both sides 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -64,9 +65,13 @@ class Delta:
 
     @property
     def percent(self) -> float | None:
+        """Growth in percent; None when undefined (from zero) or beyond a float's range."""
         if self.base is None or self.new is None or self.base == 0:
             return None
-        return float(Fraction(self.new) / Fraction(self.base) - 1) * 100
+        try:
+            return float((Fraction(self.new) / Fraction(self.base) - 1) * 100)
+        except OverflowError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -110,23 +115,36 @@ def _as_specified_time(layer: dict[str, Any]) -> float | None:
     form = "separable" if layer.get("form") in ("separable", "depthwise") else "standard"
     part = timing.get(form)
     value = part.get("median_s") if isinstance(part, dict) else None
-    return float(value) if isinstance(value, (int, float)) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
 
 
 def snapshot_from_json(data: Any, label: str) -> Snapshot:
     """Read a ``sepconv/profile/v1`` or ``sepconv/cost/v1`` report."""
     if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("sepconv/"):
         raise UsageError(f"{label}: not a sepconv JSON report (no \"schema\": \"sepconv/...\")")
+    raw_layers = data.get("layers")
+    if not isinstance(raw_layers, list):
+        raise UsageError(f"{label}: malformed sepconv report: \"layers\" is not a list")
     layers = []
-    try:
-        for i, layer in enumerate(data["layers"]):
-            counts = layer.get("as_specified") or layer["standard"]
-            layers.append(LayerValues(
-                name=str(layer.get("name", f"layer_{i}")), type=str(layer.get("type", "")),
-                macs=int(counts["macs"]), params=int(counts["params"]),
-                time_s=_as_specified_time(layer)))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{label}: malformed sepconv report (missing or bad {exc})") from None
+    for i, layer in enumerate(raw_layers):
+        where = f"{label}: malformed sepconv report: layers[{i}]"
+        if not isinstance(layer, dict):
+            raise UsageError(f"{where} is not an object")
+        counts = layer.get("as_specified") or layer.get("standard")
+        if not isinstance(counts, dict):
+            raise UsageError(f"{where} has no \"as_specified\" or \"standard\" counts")
+        values = {}
+        for key in ("macs", "params"):
+            value = counts.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise UsageError(f"{where}.{key} must be a non-negative integer, got "
+                                 f"{str(value)[:40]}")
+            values[key] = value
+        layers.append(LayerValues(
+            name=str(layer.get("name", f"layer_{i}")), type=str(layer.get("type", "")),
+            macs=values["macs"], params=values["params"], time_s=_as_specified_time(layer)))
     return Snapshot(label, str(data.get("model", label)), tuple(layers))
 
 
@@ -138,8 +156,10 @@ def load_snapshot(ref: str) -> Snapshot:
             raise UsageError(f"{ref}: no such file")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError too
             raise UsageError(f"{ref}: cannot read JSON report: {exc}") from None
+        except RecursionError:
+            raise UsageError(f"{ref}: cannot read JSON report: nested too deeply") from None
         return snapshot_from_json(data, ref)
     from .models import build
     from .presets import resolve_model
@@ -212,6 +232,16 @@ def parse_thresholds(values: list[str]) -> dict[str, Fraction]:
     return out
 
 
+def fmt_percent(limit: Fraction) -> str:
+    """A threshold as the user wrote it, in ``%g`` style even past a float's range."""
+    from decimal import Decimal
+
+    try:
+        return f"{float(limit):g}"
+    except OverflowError:
+        return f"{Decimal(limit.numerator) / Decimal(limit.denominator):.6g}"
+
+
 def compare(base: Snapshot, new: Snapshot, thresholds: dict[str, Fraction]) -> Comparison:
     result = Comparison(base, new, match_layers(base, new))
     failures = []
@@ -227,7 +257,8 @@ def compare(base: Snapshot, new: Snapshot, thresholds: dict[str, Fraction]) -> C
             pct = delta.percent
             failures.append(
                 f"{LABELS[metric]} grew "
-                + (f"{pct:+.2f}%" if pct is not None else "from zero")
+                + (f"{pct:+.2f}%" if pct is not None
+                   else "from zero" if delta.base == 0 else "beyond any percentage")
                 + f" ({fmt(Fraction(delta.base))} → {fmt(Fraction(delta.new))}), more than "
-                f"--max-increase {metric}={float(limit):g}%")
+                f"--max-increase {metric}={fmt_percent(limit)}%")
     return Comparison(base, new, result.changes, tuple(failures))

@@ -20,11 +20,12 @@ Rules
   pooling divides by the number of real (unpadded) elements of each window (TensorFlow's
   ``same`` rule, Keras' ``AveragePooling``).
 * Precision: float32 (default), float64, float16. NumPy has no half-precision BLAS (its
-  float16 matmul runs at about 0.5 GFLOP/s), so float16 tensors are stored in half precision
-  and every GEMM reads them into float32 buffers, multiplies in float32 and writes half
-  precision back (what CPU frameworks do); depthwise, pooling and batch-norm run in float16
-  NumPy loops. bfloat16 and int8 are refused with :class:`UnsupportedDtypeError` (NumPy has
-  no bfloat16 type and no int8 GEMM).
+  float16 matmul runs at about 0.5 GFLOP/s) and its float16 einsum is ~70x slower than
+  float32, so float16 tensors are stored in half precision while GEMMs and depthwise
+  convolutions read them into float32 buffers, compute in float32 and write half precision
+  back (what CPU frameworks do); pooling, batch-norm and adds run in NumPy's float16 loops.
+  bfloat16 and int8 are refused with :class:`UnsupportedDtypeError` (NumPy has no bfloat16
+  type and no int8 GEMM).
 * Kernels: a standard or grouped convolution copies its input windows into an im2col buffer
   in row blocks and multiplies each block by the weights with one BLAS GEMM; a pointwise
   (1×1, unpadded) convolution is a GEMM on the input itself; a depthwise convolution runs
@@ -345,6 +346,7 @@ class Chain:
     """Operations prepared to run in sequence, each reading the previous one's output."""
 
     steps: list[Prepared] = field(default_factory=list)
+    input_nbytes: int = 0  # the chain's input, when the chain allocated it
 
     @property
     def x(self) -> Array:
@@ -356,7 +358,7 @@ class Chain:
 
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for s in self.steps)
+        return self.input_nbytes + sum(s.nbytes for s in self.steps)
 
     def __call__(self) -> Array:
         for step in self.steps:
@@ -375,21 +377,20 @@ def prepare_chain(ops: Sequence[Op], batch: int, dtype: str | np.dtype[Any],
     input (the residual of an inverted-residual block) when the shapes agree."""
     if not ops:
         raise ValueError("an empty form has nothing to execute")
+    dt = numpy_dtype(dtype) if isinstance(dtype, str) else np.dtype(dtype)
     chain = Chain()
+    if x is None:
+        x = _random((batch, *ops[0].in_shape), dt, rng)
+        chain.input_nbytes = x.nbytes
     current = x
-    first_input: Array | None = None
     for op in ops:
-        residual = None
-        if isinstance(op, Add) and first_input is not None and first_input.shape[1:] == op.in_shape:
-            residual = first_input
-        if current is not None and current.shape[1:] != op.in_shape:
+        if current.shape[1:] != op.in_shape:
             raise ExecutionShapeError(
                 f"{op.role}: expects input {op.in_shape} but the previous operation "
                 f"produced {current.shape[1:]}"
             )
-        step = prepare(op, batch, dtype, rng, x=current, residual=residual)
-        if first_input is None:
-            first_input = step.x
+        residual = x if isinstance(op, Add) and x.shape[1:] == op.in_shape else None
+        step = prepare(op, batch, dt, rng, x=current, residual=residual)
         chain.steps.append(step)
         current = step.out
     return chain
@@ -563,59 +564,103 @@ def _sequence(steps: Sequence[Callable[[], object]]) -> Callable[[], object]:
 
 
 @dataclass(frozen=True)
+class _PhaseGroup:
+    """Taps of the last kernel dim that read one phase of the phased input."""
+
+    phase: int
+    first: int  # offset (in phase positions) of the group's first tap
+    step: int  # offset between consecutive taps of the group
+    taps: tuple[int, ...]  # kernel indices j, in the order they are stored in w_tiled
+
+
+@dataclass(frozen=True)
 class _DepthwisePlan:
     """Depthwise convolution by ``np.einsum`` over a strided window view.
 
     Why einsum: it accumulates ``out += x_tap * w_tap`` in one fused pass per tap, where two
     ufuncs (multiply into a temporary, then add) make two passes and a temporary; measured on
     the MobileNetV1 shapes it is 1.8-2x faster than multiply+add. It holds the GIL, and the
-    ufunc alternative did not scale across two cores either (measured: two threads of
-    multiply+add on 200K-element halves were slower than one einsum), so this kernel is
-    single-threaded by design; BLAS threads serve the GEMMs.
+    ufunc alternative did not scale across two cores either (two threads of multiply+add on
+    200K-element halves were slower than one einsum), so this kernel is single-threaded by
+    design; BLAS threads serve the GEMMs.
 
-    The view's innermost axis must be contiguous for einsum's vectorised loop, so the
-    output's last spatial dim and the channels are coalesced into one axis of ``Wo*C``
-    elements (``M = 1``), the weights are tiled along ``Wo`` to match, and a stride ``s > 1``
-    in the last spatial dim is turned into ``s`` phases: the padded input is stored as
-    ``(..., phase, Wp/s, C)``, tap ``j`` reads phase ``(j*d) % s`` at offset ``(j*d) // s``,
-    and taps are indexed on a (phase, offset) grid whose unused entries have zero weight
-    (3×3 stride 2: 12 taps instead of 9, each a contiguous pass). With a multiplier M > 1
-    the output channel ``c*M + m`` is strided, so each m is one einsum over split
-    ``(Wo, C)`` axes writing a strided view.
+    einsum vectorises its innermost axis only when it is contiguous in every operand, so:
+
+    * with stride 1 in the last spatial dim, that dim and the channels are coalesced into one
+      axis of ``Wo*C`` elements and the weights are tiled along ``Wo`` to match;
+    * with a stride ``s > 1`` there and fewer than :data:`PHASE_BELOW_CHANNELS` channels,
+      the padded input is stored as ``s`` phases, ``(..., phase, Wp/s, C)``: tap ``j`` reads
+      phase ``(j*d) % s`` at offset ``(j*d) // s``, contiguously. Taps are grouped by phase;
+      the first group's einsum writes the output, each further group's einsum a block-sized
+      temporary that one ``add`` folds in (3×3 stride 2: 6 + 3 taps and one add, where a
+      zero-padded tap grid would make 12 passes);
+    * with many channels the strided view is used as it is: its inner loop is ``C``
+      elements long, long enough that the phase copy would cost more than it saves;
+    * with a multiplier M > 1 the output channel ``c*M + m`` is strided, so each m is one
+      einsum over split ``(Wo, C)`` axes writing a strided view.
+
+    Output rows are processed in blocks of about :data:`BLOCK_ELEMENTS` elements.
     """
 
     buffers: list[Buffer]
     padded: tuple[int, ...]
     out_spatial: tuple[int, ...]
-    phases: int  # 1, or the stride of the last spatial dim
-    offsets: int  # offsets per phase on the tap grid (last dim)
-    q_len: int  # positions per phase in the phase buffer
+    phased: bool
+    groups: tuple[_PhaseGroup, ...]
+    rows_per_block: int
+
+
+# a strided depthwise view with fewer channels than this is split into phases (see above)
+PHASE_BELOW_CHANNELS = 256
+
+
+def _phase_groups(k: int, s: int, d: int) -> tuple[_PhaseGroup, ...]:
+    groups = []
+    for phase in range(s):
+        taps = tuple(j for j in range(k) if (j * d) % s == phase)
+        if not taps:
+            continue
+        offsets = [(j * d) // s for j in taps]
+        step = offsets[1] - offsets[0] if len(offsets) > 1 else 1
+        groups.append(_PhaseGroup(phase, offsets[0], step, taps))
+    return tuple(groups)
 
 
 def _plan_depthwise(op: Conv, batch: int, dt: np.dtype[Any]) -> _DepthwisePlan:
+    rank = len(op.kernel)
     cin = op.in_channels
     mult = op.out_channels // cin
     padded = _padded(op.in_shape[:-1], op.pads)
     out_sp = _window_out(padded, op.kernel, op.stride, op.dilation)
     s_last, d_last, k_last = op.stride[-1], op.dilation[-1], op.kernel[-1]
     wo = out_sp[-1]
+    phased = s_last > 1 and cin < PHASE_BELOW_CHANNELS
+    groups = _phase_groups(k_last, s_last, d_last) if phased else (
+        _PhaseGroup(0, 0, d_last, tuple(range(k_last))),)
+    # NumPy's float16 einsum is ~70x slower than float32: compute in float32, store half
+    cdt = _gemm_dtype(dt)
     bufs = [Buffer("w", (*op.kernel, cin, mult), dt, "weight", prod(op.kernel))]
     if op.bias:
         bufs.append(Buffer("b", (op.out_channels,), dt, "weight"))
-    if s_last > 1:
-        phases = s_last
-        offsets = (k_last - 1) * d_last // s_last + 1
-        q_len = max(-(-padded[-1] // s_last), offsets - 1 + wo)
-        taps_last: tuple[int, ...] = (phases, offsets)
-        bufs.append(Buffer("x_phased", (batch, *padded[:-1], phases, q_len, cin), dt, "zeros"))
-    else:
-        phases, offsets, q_len = 1, k_last, 0
-        taps_last = (k_last,)
-        if any(p != (0, 0) for p in op.pads):
-            bufs.append(Buffer("x_padded", (batch, *padded, cin), dt, "zeros"))
-    bufs.append(Buffer("w_tiled", (mult, *op.kernel[:-1], *taps_last, wo * cin), dt))
+    if phased:
+        last_offset = max((j * d_last) // s_last for j in range(k_last))
+        q_len = max(-(-padded[-1] // s_last), last_offset + wo)
+        bufs.append(Buffer("x_phased", (batch, *padded[:-1], s_last, q_len, cin), cdt, "zeros"))
+    elif any(p != (0, 0) for p in op.pads):
+        bufs.append(Buffer("x_padded", (batch, *padded, cin), cdt, "zeros"))
+    elif cdt != dt:
+        bufs.append(Buffer("x_compute", (batch, *op.in_shape), cdt))
+    # the weights tiled along Wo, last-dim taps in phase-group order
+    bufs.append(Buffer("w_tiled", (mult, *op.kernel, wo * cin), cdt))
+    row_elems = prod(out_sp[1:]) * op.out_channels if rank > 1 else wo * op.out_channels
+    rows_total = out_sp[0] if rank > 1 else batch
+    rows_per_block = max(1, min(rows_total, BLOCK_ELEMENTS // max(row_elems, 1)))
+    if len(groups) > 1:
+        bufs.append(Buffer("partial", (rows_per_block * row_elems // mult,), cdt))
+    if cdt != dt:
+        bufs.append(Buffer("out_compute", (batch, *out_sp, op.out_channels), cdt))
     bufs.append(Buffer("out", (batch, *out_sp, op.out_channels), dt))
-    return _DepthwisePlan(bufs, padded, out_sp, phases, offsets, q_len)
+    return _DepthwisePlan(bufs, padded, out_sp, phased, groups, rows_per_block)
 
 
 _TAP_LETTERS = "ABCDEFGH"
@@ -630,101 +675,116 @@ def _build_depthwise(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Gen
     cin = op.in_channels
     mult = op.out_channels // cin
     wo = p.out_spatial[-1]
+    s_last = op.stride[-1]
     w, wt, out = arrays["w"], arrays["w_tiled"], arrays["out"]
+    result = out  # what the caller reads
+    out = arrays.get("out_compute", out)  # what the einsums write
 
-    # tile the weights: wt[m, *taps, wo*cin] = w[*k, c, m] repeated along Wo
-    wt[...] = 0
-    for j in range(op.kernel[-1]):
-        tap = w[..., j, :, :]  # (*k[:-1], cin, mult)
-        tiled = np.broadcast_to(np.moveaxis(tap, -1, 0)[..., None, :],
-                                (mult, *op.kernel[:-1], wo, cin)).reshape(
-            mult, *op.kernel[:-1], wo * cin)
-        if p.phases > 1:
-            off, ph = divmod(j * op.dilation[-1], op.stride[-1])
-            wt[..., ph, off, :] = tiled
-        else:
-            wt[..., j, :] = tiled
+    # wt[m, *k[:-1], t, wo*cin] = w[*k[:-1], j_t, c, m] repeated along Wo
+    order = [j for g in p.groups for j in g.taps]
+    for t, j in enumerate(order):
+        tap = np.moveaxis(w[..., j, :, :], -1, 0)  # (mult, *k[:-1], cin)
+        wt[..., t, :] = np.broadcast_to(tap[..., None, :], (*tap.shape[:-1], wo, cin)).reshape(
+            *tap.shape[:-1], wo * cin)
 
     steps: list[Callable[[], object]] = []
     interior = tuple(slice(b, b + n) for (b, _), n in zip(op.pads, op.in_shape[:-1],
                                                            strict=True))
-    if p.phases > 1:
+    if p.phased:
         src = arrays["x_phased"]
-        s, pb, width = op.stride[-1], op.pads[-1][0], op.in_shape[-2]
-        for ph in range(s):
-            q0 = max(0, -(-(pb - ph) // s))  # first q whose column q*s+ph-pb is >= 0
-            c0 = q0 * s + ph - pb
-            count = len(range(c0, width, s))
+        pb, width = op.pads[-1][0], op.in_shape[-2]
+        for g in p.groups:
+            q0 = max(0, -(-(pb - g.phase) // s_last))  # first q whose column q*s+phase-pb >= 0
+            c0 = q0 * s_last + g.phase - pb
+            count = len(range(c0, width, s_last))
             if count <= 0:
                 continue
-            index: tuple[Any, ...] = (slice(None), *interior[:-1], ph, slice(q0, q0 + count),
-                                      slice(None))
-            steps.append(_copier(src[index], x[..., c0::s, :][..., :count, :]))
+            index: tuple[Any, ...] = (slice(None), *interior[:-1], g.phase,
+                                      slice(q0, q0 + count), slice(None))
+            steps.append(_copier(src[index], x[..., c0::s_last, :][..., :count, :]))
     elif "x_padded" in arrays:
         src = arrays["x_padded"]
         inside: tuple[Any, ...] = (slice(None), *interior, slice(None))
         steps.append(_copier(src[inside], x))
+    elif "x_compute" in arrays:
+        src = arrays["x_compute"]
+        steps.append(_copier(src, x))
     else:
         src = x
 
-    item = src.itemsize
-    st = src.strides
-    # strides of the tap axes and of the output axes, in the source buffer
-    tap_strides = [op.dilation[i] * st[1 + i] for i in range(rank - 1)]
-    out_strides = [op.stride[i] * st[1 + i] for i in range(rank - 1)]
-    if p.phases > 1:
-        tap_shape = [*op.kernel[:-1], p.phases, p.offsets]
-        tap_strides += [st[-3], st[-2]]
+    item, st = src.itemsize, src.strides
+    other_taps = list(op.kernel[:-1])
+    other_tap_strides = [op.dilation[i] * st[1 + i] for i in range(rank - 1)]
+    last_position = st[-2]  # one position along the last dim (one phase position if phased)
+    if rank > 1:
+        row_stride = op.stride[0] * st[1]
+        mid_shape = list(p.out_spatial[1:-1])
+        mid_strides = [op.stride[i] * st[1 + i] for i in range(1, rank - 1)]
+        rows_total = p.out_spatial[0]
     else:
-        tap_shape = list(op.kernel)
-        tap_strides += [op.dilation[-1] * st[-2]]
-    taps = _TAP_LETTERS[:len(tap_shape)]
-    mid = "pq"[:max(rank - 2, 0)]
-    row_elems = prod(p.out_spatial[1:-1]) * wo * cin * mult if rank > 1 else wo * cin * mult
-    rows_total = p.out_spatial[0] if rank > 1 else batch
-    rows_per_block = max(1, min(rows_total, BLOCK_ELEMENTS // max(row_elems, 1)))
-    out_v = out.reshape(batch, *p.out_spatial[:-1], wo, cin, mult)
-    mid_shape = list(p.out_spatial[1:-1])
-    if mult == 1:
+        row_stride, mid_shape, mid_strides, rows_total = st[0], [], [], batch
+    coalesce = mult == 1 and (p.phased or s_last == 1)
+    if coalesce:
         inner_shape, inner_strides, inner = [wo * cin], [item], "z"
     else:
-        inner_shape, inner_strides, inner = [wo, cin], [cin * item, item], "wc"
+        step_w = last_position if p.phased else s_last * last_position
+        inner_shape, inner_strides, inner = [wo, cin], [step_w, item], "wc"
+    taps = _TAP_LETTERS[:rank]
+    mid = "pq"[:len(mid_shape)]
     subs = f"{taps}r{mid}{inner},{taps}{inner}->r{mid}{inner}"
+    out_v = out.reshape(batch, *p.out_spatial[:-1], wo, cin, mult)
+    partial = arrays.get("partial")
     for n0 in range(batch if rank > 1 else 1):
-        for r0 in range(0, rows_total, rows_per_block):
-            r1 = min(rows_total, r0 + rows_per_block)
-            if rank > 1:
-                base_index: tuple[int, ...] = (n0, r0 * op.stride[0])
-                row_stride = out_strides[0]
-                mids = out_strides[1:]
-            else:
-                base_index = (r0,)
-                row_stride = st[0]
-                mids = []
-            base = src[base_index]
-            view = as_strided(base, shape=(*tap_shape, r1 - r0, *mid_shape, *inner_shape),
-                              strides=(*tap_strides, row_stride, *mids, *inner_strides),
-                              writeable=False)
+        for r0 in range(0, rows_total, p.rows_per_block):
+            r1 = min(rows_total, r0 + p.rows_per_block)
             for m in range(mult):
                 dst = out_v[n0, r0:r1, ..., m] if rank > 1 else out_v[r0:r1, ..., m]
-                wm = wt[m]
-                if mult == 1:
-                    dst = dst.reshape(r1 - r0, *mid_shape, wo * cin)
-                else:
-                    wm = wm.reshape(*tap_shape, wo, cin)
-                steps.append(_einsum_step(subs, view, wm, dst))
+                block_shape = (r1 - r0, *mid_shape, *inner_shape)
+                if coalesce:
+                    dst = dst.reshape(block_shape)
+                t0 = 0
+                for gi, g in enumerate(p.groups):
+                    # first tap's element: (n, first row, 0 mid..., [phase, offset] or 0)
+                    lead = [n0, r0 * op.stride[0], *([0] * (rank - 2))] if rank > 1 else [r0]
+                    base_index = lead + ([g.phase, g.first] if p.phased else [0])
+                    base = src[tuple(base_index)]
+                    view = as_strided(
+                        base, shape=(*other_taps, len(g.taps), *block_shape),
+                        strides=(*other_tap_strides, g.step * last_position, row_stride,
+                                 *mid_strides, *inner_strides),
+                        writeable=False)
+                    wm = wt[m, ..., t0:t0 + len(g.taps), :]
+                    t0 += len(g.taps)
+                    if not coalesce:
+                        wm = wm.reshape(*wm.shape[:-1], wo, cin)
+                    if gi == 0:
+                        steps.append(_einsum_step(subs, view, wm, dst))
+                    else:
+                        assert partial is not None
+                        tmp = partial[:prod(block_shape)].reshape(block_shape)
+                        steps.append(_einsum_step(subs, view, wm, tmp))
+                        steps.append(_adder(dst, tmp))
     bias = arrays.get("b")
     if bias is not None:
         out2 = out.reshape(-1, op.out_channels)
         steps.append(lambda: np.add(out2, bias, out=out2))
-    return Prepared(op, x, out, {k: arrays[k] for k in ("w", "b") if k in arrays},
+    if result is not out:
+        steps.append(_copier(result, out))
+    return Prepared(op, x, result, {k: arrays[k] for k in ("w", "b") if k in arrays},
                     _sequence(steps), nbytes, (batch, *op.out_shape),
-                    "depthwise-einsum" + ("-phased" if p.phases > 1 else ""))
+                    "depthwise-einsum" + ("-phased" if p.phased else ""))
+
+
+def _adder(dst: Array, src: Array) -> Callable[[], object]:
+    def step() -> None:
+        np.add(dst, src, out=dst)
+    return step
 
 
 def _copier(dst: Array, src: Array) -> Callable[[], object]:
+    """Copy (and convert, float16 <-> float32) ``src`` into ``dst``."""
     def step() -> None:
-        np.copyto(dst, src)
+        np.copyto(dst, src, casting="unsafe")
     return step
 
 

@@ -25,10 +25,13 @@ def _number(text: str, flag: str, what: str) -> tuple[Fraction, str]:
     if not match:
         raise UsageError(f"{flag}: expected {what}, got {text!r}")
     try:
-        value = Fraction(Decimal(match.group(1)))
+        number = Decimal(match.group(1))
     except (InvalidOperation, ValueError):
         raise UsageError(f"{flag}: expected {what}, got {text!r}") from None
-    return value, match.group(2)
+    # an exact Fraction of 1e999999999 would build a billion-digit integer: refuse early
+    if number and not -1000 <= int(number.adjusted()) <= 1000:
+        raise UsageError(f"{flag}: {text[:40]!r} is out of range (exponent beyond ±1000)")
+    return Fraction(number), match.group(2)
 
 
 def parse_count(text: str, flag: str) -> Fraction:
@@ -59,7 +62,10 @@ def parse_percent(text: str, flag: str) -> Fraction:
 
 
 def fmt_count(value: Fraction | int) -> str:
-    """568740352 → ``568.7 M`` (messages only)."""
+    """568740352 → ``568.7 M`` (messages only); astronomically large values in
+    scientific notation rather than an overflow."""
+    if Fraction(value) >= 10**15 or Fraction(value) <= -(10**15):
+        return f"{Decimal(int(value)):.4E}"
     number = float(value)
     for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(number) >= factor:

@@ -31,7 +31,19 @@ def write_atomic(path: Path, text: str, flag: str = "--output") -> None:
 
 
 def write_atomic_bytes(path: Path, data: bytes, flag: str = "--output") -> None:
+    """Replace ``path`` atomically. A symlink is written through (the link stays, its
+    target gets the report); a pipe or device (``/dev/stdout``, a FIFO) is written to
+    directly, since there is no file to replace."""
+    if path.is_symlink():
+        path = path.resolve()
     check_output_path(path, flag)
+    if path.exists() and not path.is_file():
+        try:
+            with path.open("wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise UsageError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
+        return
     parent = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)

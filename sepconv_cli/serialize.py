@@ -196,6 +196,10 @@ def layers_csv(layers: Sequence[LayerReport]) -> str:
 def human(value: int | float, unit: str = "") -> str:
     """``1228800`` → ``1.23 M``: three significant digits with an SI prefix (tables only)."""
     magnitude = abs(value)
+    if magnitude >= 10**18:  # beyond P: scientific notation, never a float overflow
+        from decimal import Decimal
+
+        return f"{Decimal(int(value)):.3E} {unit}".rstrip()
     for factor, prefix in ((10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"),
                            (10**3, "K")):
         if magnitude >= factor:

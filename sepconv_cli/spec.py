@@ -19,7 +19,7 @@ from typing import Any
 
 from . import fields as F
 from .errors import UsageError
-from .yamlsafe import Document, PathKey, YamlError
+from .yamlsafe import Document, PathKey, YamlError, path_text
 
 PerDim = tuple[int, ...]
 Padding = str | PerDim
@@ -149,14 +149,6 @@ def did_you_mean(word: str, options: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def path_text(path: PathKey) -> str:
-    """``("layers", 2, "kernel")`` → ``layers[2].kernel``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
 class _Reader:
     """Reads fields from a YAML document, raising errors located at ``file:line:col``."""
 
@@ -208,7 +200,7 @@ class _Reader:
             if key not in allowed:
                 known = set(FIELDS) | COMMON_KEYS | {"layers", "shortcut"}
                 why = (f"not a field of a {kind} layer" if key in known
-                       else f"unknown key{did_you_mean(key, allowed)}")
+                       else f"unknown key{did_you_mean(key[:60], allowed)}")
                 raise self.error((*path, key), f"{why}; allowed: {', '.join(sorted(allowed))}",
                                  key=True)
         values: dict[str, Any] = {}

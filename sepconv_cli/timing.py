@@ -30,6 +30,7 @@ Rules
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -74,8 +75,10 @@ class TimingSettings:
     seed: int = 0  # random inputs and weights
 
     def __post_init__(self) -> None:
-        if self.min_time_s < 0 or self.budget_s < 0:
-            raise ValueError("min_time_s and budget_s must be >= 0")
+        # an infinite budget is allowed (max_repeats still bounds it); NaN or an infinite
+        # minimum sample time would never let a measurement end
+        if not 0 <= self.min_time_s < math.inf or not self.budget_s >= 0:
+            raise ValueError("min_time_s must be finite and >= 0, budget_s >= 0")
         if self.max_repeats < 1 or self.min_repeats < 1 or self.warmup < 0:
             raise ValueError("max_repeats and min_repeats must be >= 1, warmup >= 0")
         if self.threads is not None and self.threads < 1:

@@ -8,6 +8,7 @@ anchor/alias bombs and deeply nested documents fail fast with bounded memory.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,21 @@ _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 
 PathKey = tuple[str | int, ...]
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def path_text(path: PathKey) -> str:
+    """``("layers", 2, "kernel")`` → ``layers[2].kernel``; odd keys quoted (``["a\\nb"]``),
+    so a message stays on one line whatever the file's keys contain."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _NAME.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part[:60]!r}]"
+    return out
 
 
 @dataclass(frozen=True)
@@ -269,12 +285,15 @@ class _EventBuilder:
         if isinstance(key, (dict, list)):
             raise self.error("mapping keys must be plain strings", event)
         if key is _MERGE:
-            raise self.error("merge keys (<<) are not supported", event)
+            where = path_text(frame.path)
+            raise self.error(f"{where + ': ' if where else ''}merge keys (<<) are not "
+                             "supported", event)
         if not isinstance(key, str):
             key = str(key).lower() if isinstance(key, bool) else str(key)
         assert isinstance(frame.value, dict)
         if key in frame.value:
-            raise self.error(f"duplicate key {key!r}", event)
+            raise self.error(f"{path_text((*frame.path, key))}: duplicate key {key[:60]!r}",
+                             event)
         frame.key = key
         frame.key_start = (event.start_mark.line, event.start_mark.column)
 

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from sepconv_cli import execute
 from sepconv_cli.cost import Add, BatchNorm, Conv, Dense, Pool, resolve_padding
 from sepconv_cli.errors import RuntimeFailure
 from sepconv_cli.execute import (
@@ -200,6 +201,19 @@ DEPTHWISE_CASES = [
 def test_conv_matches_naive_reference(op: Conv, batch: int) -> None:
     got, want = run_conv(op, batch)
     assert got.shape == (batch, *op.out_shape)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(("op", "batch"), [
+    *DEPTHWISE_CASES,
+    pytest.param(conv((5, 6, 256), 256, (3, 3), stride=(2, 2), groups=256, padding="same",
+                      role="depthwise"), 1, id="dw-2d-s2-wide"),
+])
+def test_depthwise_strided_without_phases(op: Conv, batch: int,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wide layers read the strided view directly; force that path on every case."""
+    monkeypatch.setattr(execute, "PHASE_BELOW_CHANNELS", 1)
+    got, want = run_conv(op, batch)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
@@ -398,6 +412,9 @@ def test_chain_feeds_each_output_into_the_next() -> None:
      BatchNorm((8, 8, 8)), conv((8, 8, 8), 12, (1, 1), role="pointwise")),
     (conv((9, 9, 4), 8, (3, 3), groups=2, padding=(1, 1)),),
     (Pool((8, 8, 4), "avg", (3, 3), (2, 2), ((1, 1), (1, 1))), Dense((4, 4, 4), 10)),
+    (Add((6, 6, 4)),),
+    (BatchNorm((6, 6, 4)), Add((6, 6, 4)), Pool((6, 6, 4), "max", (6, 6), (6, 6),
+                                                 ((0, 0), (0, 0)), global_=True)),
 ])
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_estimate_counts_what_prepare_allocates(ops: tuple[Any, ...], dtype: str) -> None:

@@ -133,8 +133,17 @@ def test_settings_are_validated() -> None:
         TimingSettings(max_repeats=0)
     with pytest.raises(ValueError):
         TimingSettings(threads=0)
-    with pytest.raises(ValueError):
-        TimingSettings(budget_s=-1)
+    for bad in ({"budget_s": -1.0}, {"budget_s": float("nan")}, {"min_time_s": float("inf")}):
+        with pytest.raises(ValueError):
+            TimingSettings(**bad)  # type: ignore[arg-type]
+    TimingSettings(budget_s=float("inf"))  # no limit: max_repeats bounds each measurement
+
+
+def test_infinite_budget_stops_at_max_repeats() -> None:
+    clock = FakeClock()
+    work = Work(clock, [0.001])
+    s = TimingSettings(min_time_s=0.0, max_repeats=4, budget_s=float("inf"))
+    assert measure(work, s, clock=clock).runs == 4
 
 
 def test_stats_record_and_gflops() -> None:
