@@ -29,9 +29,8 @@ Rules
 * Kernels: a standard or grouped convolution copies its input windows into an im2col buffer
   in row blocks and multiplies each block by the weights with one BLAS GEMM; a pointwise
   (1×1, unpadded) convolution is a GEMM on the input itself; a depthwise convolution runs
-  ``np.einsum`` over a strided window view, one fused multiply-add pass per kernel tap over
-  row blocks that stay in cache (see :func:`_plan_depthwise` for why, and for its stride
-  handling).
+  ``np.einsum`` over a strided window view, one fused multiply-add pass per kernel tap, in
+  the calling thread (see :class:`_DepthwisePlan` for why, and for its stride handling).
 * Memory: :func:`estimate_bytes` counts the buffers of the same plan that :func:`prepare`
   allocates (NumPy's own small iterator buffers aside), so the guard can refuse a layer
   before anything is allocated.
@@ -55,9 +54,16 @@ Array = np.ndarray[Any, np.dtype[Any]]
 
 SUPPORTED_DTYPES = ("float32", "float64", "float16")
 
-# Elements per einsum / im2col block: large enough that the per-call overhead (a few µs)
-# vanishes, small enough that a block's operands stay in the 1-2 MiB of L2/L3 per core.
-BLOCK_ELEMENTS = 1 << 17
+# Output elements per depthwise einsum call: large enough that einsum's per-call overhead
+# (it parses its subscripts and builds an iterator, ~5-10 µs) vanishes. Measured on the
+# MobileNetV1 layers, its time is flat from 2**17 up: its inner loop, not the cache, is
+# the limit.
+BLOCK_ELEMENTS = 1 << 19
+# im2col elements per GEMM block (8 MiB in float32): few GEMM calls, because each call
+# wakes the BLAS worker threads, which costs most on an idle virtual machine (measured
+# 56x56x128 -> 128, 3x3: 8.6 ms with 2**19-element blocks, 5.9 ms with 2**21), while
+# bounding the buffer whatever the layer's size.
+IM2COL_BLOCK_ELEMENTS = 1 << 21
 # Share of the available memory the default guard lets one layer use: the other half is
 # left to the OS, the interpreter, the BLAS library's own buffers and whatever else runs.
 MEMORY_SHARE = 0.5
@@ -444,7 +450,7 @@ def _plan_gemm_conv(op: Conv, batch: int, dt: np.dtype[Any]) -> _GemmConvPlan:
     # large the layer is
     row = prod(out_sp[1:]) if rank > 1 else out_sp[0]
     rows_total = out_sp[0] if rank > 1 else batch
-    rows_per_block = max(1, min(rows_total, BLOCK_ELEMENTS * 4 // max(row * k * g, 1)))
+    rows_per_block = max(1, min(rows_total, IM2COL_BLOCK_ELEMENTS // max(row * k * g, 1)))
     if not direct:
         block_m = min(rows_per_block * row, m)
         bufs.append(Buffer("col", (g * block_m * k,), gdt))
@@ -578,11 +584,16 @@ class _DepthwisePlan:
     """Depthwise convolution by ``np.einsum`` over a strided window view.
 
     Why einsum: it accumulates ``out += x_tap * w_tap`` in one fused pass per tap, where two
-    ufuncs (multiply into a temporary, then add) make two passes and a temporary; measured on
-    the MobileNetV1 shapes it is 1.8-2x faster than multiply+add. It holds the GIL, and the
-    ufunc alternative did not scale across two cores either (two threads of multiply+add on
-    200K-element halves were slower than one einsum), so this kernel is single-threaded by
-    design; BLAS threads serve the GEMMs.
+    ufuncs (multiply into a temporary, then add) make two passes and a temporary; on the
+    MobileNetV1 shapes it is 1.8x faster than multiply+add (112×112×32: 514 µs against
+    929 µs), at about 0.14 ns per output element and tap whatever the block size, which
+    is its inner loop's speed, not the cache's.
+
+    Why one thread: einsum holds the GIL (two threads running it: 1.09x). Threads of ufunc
+    multiply+add do release it, but the GIL hand-offs between calls ate the gain: two
+    threads on the halves of 112×112×32 took 569 µs against one einsum's 514 µs, and einsum
+    in one thread with ufuncs in another was no better. So this kernel runs in the calling
+    thread; the BLAS threads serve the GEMMs.
 
     einsum vectorises its innermost axis only when it is contiguous in every operand, so:
 

@@ -20,7 +20,13 @@ class Preset:
 
 
 def preset_dir() -> Path:
-    return Path(str(resources.files("sepconv_cli.layer_specs")))
+    """Installed: the ``sepconv_cli.layer_specs`` package data. Run from a source checkout
+    without installing (``python -m sepconv_cli`` in the repository), ``layer_specs/``
+    beside the package."""
+    try:
+        return Path(str(resources.files("sepconv_cli.layer_specs")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "layer_specs"
 
 
 def preset_paths() -> dict[str, Path]:

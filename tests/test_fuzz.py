@@ -17,7 +17,6 @@ import copy
 import json
 import os
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sepconv_cli.cli import app
+from sepconv_cli.presets import preset_dir
 
 runner = CliRunner()
 
@@ -200,7 +200,7 @@ def random_specs(draw: Any) -> Any:
 
 
 def preset_data(name: str) -> Any:
-    text = (resources.files("sepconv_cli.layer_specs") / f"{name}.yaml").read_text()
+    text = (preset_dir() / f"{name}.yaml").read_text()
     return yaml.safe_load(text)
 
 
@@ -312,7 +312,7 @@ def test_mutated_presets(data: Any, fmt: str, workdir: Path) -> None:
      "?", "|", ">", "%", "@", "\x85", "\ufeff", "0", "x"])), min_size=1, max_size=4))
 def test_corrupted_preset_text(edits: list[tuple[int, str]], workdir: Path) -> None:
     """Byte-level damage to a real spec file: syntax errors must be located, never raise."""
-    text = (resources.files("sepconv_cli.layer_specs") / "mobilenet_v1.yaml").read_text()
+    text = (preset_dir() / "mobilenet_v1.yaml").read_text()
     for position, insert in edits:
         at = position % (len(text) + 1)
         text = text[:at] + insert + text[at + (1 if insert == "" else 0):]
