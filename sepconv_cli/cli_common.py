@@ -75,7 +75,38 @@ def timing_settings_from_flags(threads: str | None, time_budget: str | None,
         if not 0 < budget <= 3600:
             raise UsageError(f"--time-budget: expected between 0 and 1 hour, got {time_budget!r}")
     memory = parse_bytes(max_memory, "--max-memory") if max_memory is not None else None
+    if thread_count is not None:
+        _limit_threads_without_threadpoolctl(thread_count)
+    _warn_if_busy()
     return timing_settings(threads=thread_count, budget_s=budget, max_memory=memory)
+
+
+def _limit_threads_without_threadpoolctl(threads: int) -> None:
+    """Without threadpoolctl, --threads still works when NumPy is not loaded yet: the BLAS
+    libraries read these variables once, when NumPy loads them."""
+    import importlib.util
+
+    from .errors import UsageError
+
+    if importlib.util.find_spec("threadpoolctl") is not None:
+        return  # timing.thread_limit() sets the count with threadpoolctl
+    if "numpy" in sys.modules:
+        raise UsageError("--threads: needs threadpoolctl here (pip install 'sepconv[threads]')")
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+def _warn_if_busy() -> None:
+    """Times taken while other programs hold the cores are slower and noisier: say so."""
+    try:
+        load = os.getloadavg()[0]
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return
+    if load > 0.5 * cores + 0.25:
+        Messages.note(f"sepconv: note: this machine is busy (load {load:.1f} on {cores} "
+                      "cores); times will be slower and noisier than on an idle machine")
 
 
 class ProgressBar:

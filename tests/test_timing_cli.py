@@ -134,3 +134,30 @@ def test_sweep_time_adds_timing_to_every_point() -> None:
     assert code == 0, err
     for point in json.loads(out)["points"]:
         check_stats(point["timing"]["standard"])
+
+
+def test_threads_without_threadpoolctl_sets_the_blas_variables() -> None:
+    # without threadpoolctl, --threads must still take effect (not be silently ignored):
+    # before NumPy loads, the BLAS thread variables are set for it to read
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'threadpoolctl':\n"
+        "            raise ImportError('blocked for the test')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from sepconv_cli.cli import main\n"
+        "try:\n"
+        "    main(['cost', '--time', '--time-budget', '0.05s', '--threads', '1',\n"
+        "          '--format', 'json'])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items()
+           if not k.endswith("_NUM_THREADS")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env)
+    assert "exit 0 1" in result.stderr, result.stderr
