@@ -84,12 +84,13 @@ def timing_settings_from_flags(threads: str | None, time_budget: str | None,
 def _limit_threads_without_threadpoolctl(threads: int) -> None:
     """Without threadpoolctl, --threads still works when NumPy is not loaded yet: the BLAS
     libraries read these variables once, when NumPy loads them."""
-    import importlib.util
-
     from .errors import UsageError
 
-    if importlib.util.find_spec("threadpoolctl") is not None:
+    try:
+        import threadpoolctl  # noqa: F401
         return  # timing.thread_limit() sets the count with threadpoolctl
+    except ImportError:
+        pass
     if "numpy" in sys.modules:
         raise UsageError("--threads: needs threadpoolctl here (pip install 'sepconv[threads]')")
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
