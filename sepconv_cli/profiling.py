@@ -38,12 +38,30 @@ def as_specified_seconds(layer: LayerReport) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+NOISE_RATIO = 1.5  # median more than 1.5x the fastest sample: something else interfered
+
+
+def noisy_parts(record: dict[str, Any]) -> list[str]:
+    """Measurements whose median is far above their fastest sample: the machine (other
+    programs, BLAS threads waking up late) interfered, so the median overstates the cost."""
+    separable = record.get("separable", {})
+    parts = {"standard": record.get("standard", {}), "separable": separable,
+             "depthwise": separable.get("depthwise", {}),
+             "pointwise": separable.get("pointwise", {})}
+    return [name for name, part in parts.items()
+            if part.get("runs", 0) >= 3 and part.get("min_s", 0) > 0
+            and part["median_s"] > NOISE_RATIO * part["min_s"]]
+
+
 def time_layer(layer: LayerReport, settings: Any) -> LayerReport:
     """One row timed (raises MemoryGuardError when it cannot run within the limit)."""
     from .timing import scale_timing, time_forms
 
     record = time_forms(layer.row.forms, layer.batch, layer.dtype, settings)
     record = scale_timing(record, layer.row.repeat)
+    noisy = noisy_parts(record)
+    if noisy:
+        record["noisy"] = noisy
     timed = replace(layer, timing=record)
     seconds = as_specified_seconds(timed)
     if seconds is not None:

@@ -146,6 +146,11 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
                 f" The depthwise part does {mac_share:.0%} of the separable MACs in "
                 f"{dw / sep_time:.0%} of its time: it moves bytes more than it computes "
                 "(memory-bound).", style="dim")
+    noisy = timing.get("noisy")
+    if noisy:
+        summary.append(f"\nNoisy: the median of {', '.join(noisy)} is over 1.5× its fastest "
+                       "run (other programs, or BLAS threads waking late); try --threads 1, "
+                       "a longer --time-budget or a quieter machine.", style="yellow")
     return [Text(""), table, summary]
 
 
@@ -199,9 +204,10 @@ def profile_table(report: ProfileReport) -> RenderableType:
         ]
         if timed:
             cols = timing_columns(layer.timing or {})
+            mark = " ~" if (layer.timing or {}).get("noisy") else ""
             cells += [_plain_ms(cols["standard_median_s"]),
                       Text(_plain_ms(cols["separable_median_s"]), style="green"),
-                      _x(cols["speedup"]) if layer.timing else "not run"]
+                      (_x(cols["speedup"]) + mark) if layer.timing else "not run"]
         else:
             cells += [human(layer.standard.params),
                       Text(human(layer.separable.total.params), style="green")]
@@ -257,6 +263,11 @@ def _profile_footer(report: ProfileReport) -> Text:
                     f"all separable {_ms(timing.get('separable_s'))}, as specified "
                     f"{_ms(timing.get('as_specified_s'))}: speed-up {_x(speedup)} for "
                     f"{predicted:.1f}× fewer MACs.\n", style="bold")
+        noisy = [lr.row.name for lr in report.layers if (lr.timing or {}).get("noisy")]
+        if noisy:
+            text.append(f"Noisy measurements (median > 1.5× fastest run) in {len(noisy)} "
+                        f"layer(s): {', '.join(noisy[:6])}{', …' if len(noisy) > 6 else ''}; "
+                        "try --threads 1 or a quieter machine.\n", style="yellow")
         if timing.get("layers_not_timed"):
             text.append(f"{timing['layers_not_timed']} layer(s) not run (memory limit): their "
                         "times count as 0 above.\n", style="yellow")

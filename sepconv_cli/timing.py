@@ -255,14 +255,14 @@ def _run_steps(steps: Sequence[Prepared]) -> Callable[[], None]:
     return run
 
 
-# shares of a layer's budget: standard, separable, depthwise part, pointwise part
-_SHARES = (0.35, 0.35, 0.15, 0.15)
+# shares of a layer's budget; a layer without some measurement splits it among the rest
+_SHARES = {"standard": 0.35, "separable": 0.35, "depthwise": 0.15, "pointwise": 0.15}
 
 
 def time_forms(forms: Forms, batch: int, dtype: str, settings: TimingSettings,
                clock: Clock | None = None) -> dict[str, Any]:
     """Time one layer's standard and separable forms (one instance; a row repeated n
-    times costs n times these).
+    times costs n times these, see :func:`scale_timing`).
 
     Returns DESIGN.md's timing record::
 
@@ -274,10 +274,12 @@ def time_forms(forms: Forms, batch: int, dtype: str, settings: TimingSettings,
     with the batch-norm after each, ``pointwise`` its pointwise convolutions with the
     batch-norm after each, both timed on the same prepared buffers (residual adds belong to
     neither). A part the form lacks (dense, pooling layers) has zero times and ``runs`` 0.
-    When both forms are the same operations they are timed once.
+    When both forms are the same operations they are timed once. Each form runs once,
+    checked against the counted shapes, before it is timed.
 
     Raises :class:`~sepconv_cli.execute.MemoryGuardError` before allocating anything when
-    the larger form needs more than ``settings.max_memory`` (default: a share of RAM).
+    the larger form needs more than ``settings.max_memory`` (default: a share of RAM), and
+    :class:`~sepconv_cli.execute.UnsupportedDtypeError` for bfloat16 and int8.
     """
     dt = numpy_dtype(dtype)
     itemsize = DTYPE_BYTES[dtype]
@@ -285,48 +287,44 @@ def time_forms(forms: Forms, batch: int, dtype: str, settings: TimingSettings,
     needed = max(estimate_bytes(forms.standard, batch, dt),
                  0 if same else estimate_bytes(forms.separable, batch, dt))
     check_memory(needed, settings.max_memory)
+    dw_idx = [] if same else part_indices(forms.separable, _is_depthwise)
+    pw_idx = [] if same else part_indices(forms.separable, _is_pointwise)
+    planned = ["standard"] + ([] if same else ["separable"]) + \
+        (["depthwise"] if dw_idx else []) + (["pointwise"] if pw_idx else [])
     now = clock or time.perf_counter
     start = now()
     import numpy as np  # deferred: counting never imports NumPy
 
-    def budget(index: int) -> float:
-        spent = now() - start
-        left = max(settings.budget_s - spent, 0.0)
-        return left * _SHARES[index] / sum(_SHARES[index:])
+    def bench(fn: Callable[[], object], name: str) -> Stats:
+        left = max(settings.budget_s - (now() - start), 0.0)
+        share = _SHARES[name] / sum(_SHARES[n] for n in planned[planned.index(name):])
+        return measure(fn, settings, left * share, clock)
 
-    def bench(fn: Callable[[], object], index: int) -> Stats:
-        return measure(fn, settings, budget(index), clock)
-
+    none = Stats.of([], 1)
     with thread_limit(settings.threads):
         rng = np.random.default_rng(settings.seed)
         chain: Chain | None = prepare_chain(forms.standard, batch, dt, rng)
         assert chain is not None
         chain.checked()
-        standard = bench(chain, 0)
+        standard = bench(chain, "standard")
         chain = None  # release the standard form's buffers before the separable ones
-        if same:
-            separable = standard
-            parts = (Stats.of([], 1), Stats.of([], 1))
-            dw_ops: list[Op] = []
-            pw_ops: list[Op] = []
-        else:
+        separable, depthwise, pointwise = standard, none, none
+        if not same:
             chain = prepare_chain(forms.separable, batch, dt, rng)
             chain.checked()
-            separable = bench(chain, 1)
-            dw_idx = part_indices(forms.separable, _is_depthwise)
-            pw_idx = part_indices(forms.separable, _is_pointwise)
-            dw_ops = [forms.separable[i] for i in dw_idx]
-            pw_ops = [forms.separable[i] for i in pw_idx]
+            separable = bench(chain, "separable")
             steps = chain.steps
-            parts = (
-                bench(_run_steps([steps[i] for i in dw_idx]), 2) if dw_idx else Stats.of([], 1),
-                bench(_run_steps([steps[i] for i in pw_idx]), 3) if pw_idx else Stats.of([], 1),
-            )
+            if dw_idx:
+                depthwise = bench(_run_steps([steps[i] for i in dw_idx]), "depthwise")
+            if pw_idx:
+                pointwise = bench(_run_steps([steps[i] for i in pw_idx]), "pointwise")
             chain = None
 
     sep = separable.as_dict(_flops(forms.separable, batch, itemsize))
-    sep["depthwise"] = parts[0].as_dict(_flops(dw_ops, batch, itemsize))
-    sep["pointwise"] = parts[1].as_dict(_flops(pw_ops, batch, itemsize))
+    sep["depthwise"] = depthwise.as_dict(_flops([forms.separable[i] for i in dw_idx], batch,
+                                                itemsize))
+    sep["pointwise"] = pointwise.as_dict(_flops([forms.separable[i] for i in pw_idx], batch,
+                                                itemsize))
     speedup = standard.median_s / separable.median_s if separable.median_s > 0 else 0.0
     return {"standard": standard.as_dict(_flops(forms.standard, batch, itemsize)),
             "separable": sep,

@@ -228,6 +228,14 @@ def test_layers_without_a_separable_part() -> None:
     assert record["speedup"] == pytest.approx(1.0)
 
 
+def test_a_layer_timed_once_gets_the_whole_budget() -> None:
+    dense = (Dense((4,), 3),)
+    s = TimingSettings(min_time_s=0.0, max_repeats=10_000, min_repeats=1, budget_s=0.5)
+    record = time_forms(Forms("none", dense, dense, dense), 1, "float32", s, clock=TickClock())
+    # a sample costs four clock reads (4 ms): the whole 0.5 s allows ~125, a 35% share ~44
+    assert record["standard"]["runs"] > 100
+
+
 def test_parts_take_the_batch_norm_that_follows() -> None:
     ops: tuple[Op, ...] = separable_forms().separable
     assert part_indices(ops, lambda op: op.role == "depthwise") == [0, 1]
