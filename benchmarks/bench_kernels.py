@@ -18,6 +18,11 @@ dependency: without it only the NumPy side is printed.
 
 Targets (issue 4), summed per kind: depthwise within 2× of PyTorch; pointwise and
 standard no slower than PyTorch.
+
+The BLAS kernel matters: the header prints the one OpenBLAS runs (``kernel=``). Some
+machines here set ``OPENBLAS_CORETYPE`` (and ``OPENBLAS_L2_SIZE``) to force an old kernel,
+which slows a current NumPy; to benchmark what OpenBLAS would choose, unset both for this
+command only: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/...``.
 """
 
 from __future__ import annotations
@@ -115,9 +120,10 @@ def blas_description() -> str:
     if not infos:
         return "BLAS: none found"
     i = infos[0]
+    forced = " ".join(f"{name}={os.environ.get(name, '(unset)')}"
+                      for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
     return (f"BLAS: {i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
-            f"threads={i.get('num_threads')}; OPENBLAS_CORETYPE="
-            f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+            f"threads={i.get('num_threads')}; {forced}")
 
 
 def _busy_jiffies() -> tuple[int, int]:
