@@ -56,6 +56,21 @@ MaxLatencyOption = Annotated[str | None, typer.Option(
     "as specified exceeds TIME (50ms, 0.2s). Needs timing.")]
 
 
+def timing_from_flags(enabled: bool, threads: str | None, time_budget: str | None,
+                      max_memory: str | None, *, off_hint: str = "add --time") -> Any:
+    """TimingSettings when timing is on; None when off, refusing timing flags given without
+    it (never silently ignored)."""
+    from .errors import UsageError
+
+    if enabled:
+        return timing_settings_from_flags(threads, time_budget, max_memory)
+    for flag, value in (("--threads", threads), ("--time-budget", time_budget),
+                        ("--max-memory", max_memory)):
+        if value is not None:
+            raise UsageError(f"{flag}: only applies when timing ({off_hint})")
+    return None
+
+
 def timing_settings_from_flags(threads: str | None, time_budget: str | None,
                                max_memory: str | None) -> Any:
     """Validate the timing flags (each error names its flag) into TimingSettings."""

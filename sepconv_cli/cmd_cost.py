@@ -24,7 +24,7 @@ from .cli_common import (
     ThreadsOption,
     TimeBudgetOption,
     emit,
-    timing_settings_from_flags,
+    timing_from_flags,
 )
 from .cost import ShapeError
 from .errors import EXIT_GATE, UsageError
@@ -100,12 +100,8 @@ def cost(
     gates = budgets(max_macs, max_params, max_latency)
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; add --time")
-    settings = timing_settings_from_flags(threads, time_budget, max_memory) if time else None
-    if not time:
-        for flag, value in (("--threads", threads), ("--time-budget", time_budget),
-                            ("--max-memory", max_memory)):
-            if value is not None:
-                raise UsageError(f"{flag}: only applies with --time")
+    settings = timing_from_flags(time, threads, time_budget, max_memory,
+                                 off_hint="add --time")
     given = {k: v for k, v in locals().items() if k in LAYER_FLAGS and v is not None}
     if bias is not None:
         given["bias"] = bias

@@ -26,7 +26,7 @@ from .cli_common import (
     ThreadsOption,
     TimeBudgetOption,
     emit,
-    timing_settings_from_flags,
+    timing_from_flags,
 )
 from .errors import EXIT_GATE, UsageError
 from .fields import FieldError, flag_value, number, per_dim, positive_int
@@ -95,12 +95,8 @@ def profile(
     gates = budgets(max_macs, max_params, max_latency)
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; drop --no-time")
-    settings = timing_settings_from_flags(threads, time_budget, max_memory) if time else None
-    if not time:
-        for flag, value in (("--threads", threads), ("--time-budget", time_budget),
-                            ("--max-memory", max_memory)):
-            if value is not None:
-                raise UsageError(f"{flag}: only applies when timing (drop --no-time)")
+    settings = timing_from_flags(time, threads, time_budget, max_memory,
+                                 off_hint="drop --no-time")
     from .presets import resolve_model
 
     spec = resolve_model(model)

@@ -24,7 +24,7 @@ from .cli_common import (
     ThreadsOption,
     TimeBudgetOption,
     emit,
-    timing_settings_from_flags,
+    timing_from_flags,
 )
 from .errors import UsageError
 from .output import check_output_path
@@ -107,12 +107,8 @@ def sweep(
         common["batch"] = batch
     if dtype is not None:
         common["dtype"] = dtype
-    settings = timing_settings_from_flags(threads, time_budget, max_memory) if time else None
-    if not time:
-        for flag, value in (("--threads", threads), ("--time-budget", time_budget),
-                            ("--max-memory", max_memory)):
-            if value is not None:
-                raise UsageError(f"{flag}: only applies with --time")
+    settings = timing_from_flags(time, threads, time_budget, max_memory,
+                                 off_hint="add --time")
     report = run_sweep(parse_vary(texts[0]), given, common)
     if settings is not None:
         from dataclasses import replace
