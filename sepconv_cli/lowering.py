@@ -216,7 +216,7 @@ def _lower_inverted_residual(spec: LayerSpec, shape: tuple[int, ...], width: Wid
                          "expansion")
     kernel = spec.kernel or (3,)
     padding = spec.padding or "same"
-    bn = "each" if spec.batch_norm == "each" else "none"
+    bn = spec.batch_norm  # "each", "output" (after the projection only) or "none"
     head: list[Op] = []
     if hidden != cin or spec.expansion != 1:
         head = _with_bn([_one_by_one(shape, hidden)], bn, last=False)

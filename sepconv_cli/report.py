@@ -23,8 +23,9 @@ CONVENTIONS: dict[str, str] = {
     "same = TensorFlow rule ceil(in / stride)",
     "macs": "multiply-accumulates; conv = N*prod(out)*Cout*(Cin/groups)*prod(k); "
     "bias is not a MAC (fvcore)",
-    "flops": "2*MACs + one add per output element with bias; pooling 1 per window element; "
-    "batch-norm 2 per element; residual add 1 per element",
+    "flops": "2*MACs + one add per output element with bias; pooling 1 per window element "
+    "(average pooling divides by the unpadded elements, TensorFlow's rule); batch-norm 2 per "
+    "element; residual add 1 per element",
     "params": "weights + bias; batch-norm 2 per channel (scale, shift), in params and bn_params",
     "bytes": "params * itemsize; activation_bytes = input + intermediate + output tensors; "
     "bytes_moved = each op reads inputs and weights once and writes its output once",

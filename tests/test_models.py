@@ -643,3 +643,11 @@ def test_missing_required_field(tmp_path: Path) -> None:
     path = write(tmp_path, "name: t\ninput: [8, 8, 3]\nlayers:\n  - {type: conv, kernel: 3}\n")
     err = fail(path)
     assert "layers[0]" in err and "filters" in err
+
+
+def test_inverted_residual_batch_norm_output_only_after_the_projection(tmp_path: Path) -> None:
+    # batch_norm: output puts one batch-norm after the block's last conv (the projection):
+    # 2 params per output channel = 2 * 24, none after the expansion or the depthwise
+    path = write(tmp_path, "name: t\ninput: [8, 8, 16]\nlayers:\n"
+                 "  - {type: inverted_residual, expansion: 6, filters: 24, batch_norm: output}\n")
+    assert profile(path)["totals"]["as_specified"]["bn_params"] == 2 * 24
