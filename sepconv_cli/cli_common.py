@@ -41,6 +41,37 @@ MaxParamsOption = Annotated[str | None, typer.Option(
     "--max-params", metavar="N", help="Budget: exit 1 if the parameters exceed N (4.5M).")]
 
 
+# the layer flags shared by `cost`, `sweep` (and the interactive commands' vocabulary)
+InputOption = Annotated[str | None, typer.Option(
+    "--input", "-i", metavar="SHAPE", help="Input shape, channels-last: 12x12x3 (2-D), 100x16 "
+    "(1-D), 8x32x32x3 (3-D). [default: 12x12x3]")]
+KernelOption = Annotated[str | None, typer.Option(
+    "--kernel", "-k", metavar="K", help="Kernel size: 5 for every dim, or 3x5. [default: 5]")]
+FiltersOption = Annotated[str | None, typer.Option(
+    "--filters", "--out-channels", "-f", metavar="N",
+    help="Output channels (filters). [default: 256]")]
+StrideOption = Annotated[str | None, typer.Option(
+    "--stride", "-s", metavar="S", help="Stride: 2, or one per dim 2x1. [default: 1]")]
+PaddingOption = Annotated[str | None, typer.Option(
+    "--padding", "-p", metavar="P", help="valid, same (TensorFlow's rule), an int, or per dim "
+    "1x2 (symmetric). [default: valid]")]
+DilationOption = Annotated[str | None, typer.Option(
+    "--dilation", "-d", metavar="D", help="Dilation: 2, or one per dim. [default: 1]")]
+GroupsOption = Annotated[str | None, typer.Option(
+    "--groups", "-g", metavar="G", help="Groups of the standard conv (must divide both "
+    "channel counts). [default: 1]")]
+MultiplierOption = Annotated[str | None, typer.Option(
+    "--depth-multiplier", "-m", metavar="M", help="Depth multiplier M of the separable "
+    "form's depthwise conv. [default: 1]")]
+BiasOption = Annotated[bool | None, typer.Option(
+    "--bias/--no-bias", help="Count a bias (standard conv and the pointwise conv). "
+    "[default: no-bias]")]
+BatchOption = Annotated[str | None, typer.Option(
+    "--batch", "-b", metavar="N", help="Batch size; multiplies activation counts. "
+    "[default: 1]")]
+DtypeOption = Annotated[str | None, typer.Option(
+    "--dtype", metavar="TYPE", help="float32, float64, float16, bfloat16 or int8: bytes per "
+    "value. [default: float32]")]
 TimeBudgetOption = Annotated[str | None, typer.Option(
     "--time-budget", metavar="SECONDS", help="Time spent measuring each layer (all its forms "
     "together), e.g. 1s or 300ms. More time, more repeats, steadier medians. [default: 1s]")]
