@@ -66,7 +66,8 @@ def cost(
     bias: BiasOption = None,
     batch: BatchOption = None,
     dtype: DtypeOption = None,
-    name: Annotated[str | None, typer.Option("--name", help="Label for the layer.")] = None,
+    name: Annotated[str | None, typer.Option("--name", metavar="TEXT",
+                                             help="Label for the layer.")] = None,
     spec: Annotated[Path | None, typer.Option("--spec", metavar="FILE.yaml",
                     help="Read layers from YAML: one mapping or a list, each with its own "
                     "input (keys as the flags: input, kernel, filters, stride, padding, "
