@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -223,7 +224,9 @@ def retype(value: Any) -> list[Any]:
     """The same value in the types a careless edit gives it."""
     out: list[Any] = [str(value), [value], None, True, False, {"value": value}]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        out += [float(value) + 0.5, -value, 0, value * 10**18, int(value) // 2]
+        out += [float(value) + 0.5, -value, 0, value * 10**18]
+        if math.isfinite(value):  # an earlier mutation may have made it inf or nan
+            out.append(int(value) // 2)
     if isinstance(value, list):
         out += [value[:1], value * 2, [*value, 0], value[::-1], "x".join(map(str, value))]
     if isinstance(value, str):
