@@ -1,8 +1,17 @@
-"""Shared pytest options."""
+"""Shared pytest options, and a reproducible hypothesis profile for CI."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# CI (CI=true) replays the same examples every run, so a red build always means a change,
+# never an unlucky draw; locally hypothesis explores new examples each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
