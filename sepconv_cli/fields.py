@@ -70,10 +70,6 @@ def positive_int(value: Any, *, minimum: int = 1, maximum: int = MAX_SIZE) -> in
     return value
 
 
-def non_negative_int(value: Any) -> int:
-    return positive_int(value, minimum=0)
-
-
 def per_dim(value: Any, *, minimum: int = 1) -> tuple[int, ...]:
     """An int for every dim, or a list of 1-3 ints (one per spatial dim)."""
     if isinstance(value, list):

@@ -68,31 +68,30 @@ class _Builder:
         self.width = width
         self.rows: list[Row] = []
 
-    def emit(self, name: str, layer: LayerSpec, shape: tuple[int, ...], forms: Forms,
-             repeat: int) -> None:
+    def emit(self, name: str, layer: LayerSpec, shape: tuple[int, ...], forms: Forms) -> None:
+        """One row of a single instance; folding a repeat multiplies it afterwards."""
         if len(self.rows) >= MAX_ROWS:
             raise SpecError(
                 f"{layer.where}: the model unrolls to more than {MAX_ROWS:,} distinct layer "
                 "instances (a repeated layer that keeps changing shape); lower its repeat"
             )
-        self.rows.append(Row(len(self.rows), name, layer.type, shape, forms, repeat, layer.where))
+        self.rows.append(Row(len(self.rows), name, layer.type, shape, forms, 1, layer.where))
 
-    def layers(self, layers: Sequence[LayerSpec], shape: tuple[int, ...], prefix: str,
-               repeat: int) -> tuple[int, ...]:
+    def layers(self, layers: Sequence[LayerSpec], shape: tuple[int, ...],
+               prefix: str) -> tuple[int, ...]:
         for position, layer in enumerate(layers):
             base = prefix + (layer.name or f"{layer.type}_{position}")
-            shape = self.repeated(layer, shape, base, repeat)
+            shape = self.repeated(layer, shape, base)
         return shape
 
-    def repeated(self, layer: LayerSpec, shape: tuple[int, ...], base: str,
-                 outer: int) -> tuple[int, ...]:
-        """Apply ``layer`` ``layer.repeat`` times; ``outer`` multiplies every emitted row."""
+    def repeated(self, layer: LayerSpec, shape: tuple[int, ...], base: str) -> tuple[int, ...]:
+        """Apply ``layer`` ``layer.repeat`` times (nested repeats multiply when folded)."""
         remaining = layer.repeat
         instance = 0
         while remaining:
             name = base if layer.repeat == 1 else f"{base}[{instance}]"
             start = len(self.rows)
-            out = self.instance(layer, shape, name, outer)
+            out = self.instance(layer, shape, name)
             if out == shape and remaining > 1:
                 # every later instance sees the same input: fold them into these rows
                 last = instance + remaining - 1
@@ -105,29 +104,27 @@ class _Builder:
             shape, remaining, instance = out, remaining - 1, instance + 1
         return shape
 
-    def instance(self, layer: LayerSpec, shape: tuple[int, ...], name: str,
-                 repeat: int) -> tuple[int, ...]:
+    def instance(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
         if layer.type == "residual":
-            return self.residual(layer, shape, name, repeat)
+            return self.residual(layer, shape, name)
         try:
             forms = lower(layer, shape, self.width)
         except ShapeError as exc:
             raise layer_error(layer, exc) from None
-        self.emit(name, layer, shape, forms, repeat)
+        self.emit(name, layer, shape, forms)
         return forms.out_shape
 
-    def residual(self, layer: LayerSpec, shape: tuple[int, ...], name: str,
-                 repeat: int) -> tuple[int, ...]:
+    def residual(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
         """Main path and shortcut (identity when absent) from the same input, then an add."""
-        main = self.layers(layer.layers, shape, f"{name}.", repeat)
-        short = self.layers(layer.shortcut, shape, f"{name}.shortcut.", repeat)
+        main = self.layers(layer.layers, shape, f"{name}.")
+        short = self.layers(layer.shortcut, shape, f"{name}.shortcut.")
         if main != short:
             what = "the shortcut" if layer.shortcut else "the identity shortcut (no shortcut given)"
             raise SpecError(f"{layer.where}: the residual add needs equal shapes, but the main "
                             f"path gives {fmt_shape(main)} and {what} gives {fmt_shape(short)}")
         add = (Add(main),)
         self.emit(f"{name}.add", replace(layer, type="add"), main,
-                  Forms("none", add, add, add), repeat)
+                  Forms("none", add, add, add))
         return main
 
 
@@ -153,7 +150,7 @@ def build(
         spatial = resolution * rank if len(resolution) == 1 else resolution
         input_shape = (*spatial, input_shape[-1])
     builder = _Builder(Width(width_multiplier, spec.channel_divisor))
-    builder.layers(spec.layers, input_shape, "", 1)
+    builder.layers(spec.layers, input_shape, "")
     return Model(
         name=spec.name,
         source=spec.source,

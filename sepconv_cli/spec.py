@@ -339,10 +339,6 @@ def layer_from_flags(raw: Mapping[str, Any]) -> LayerSpec:
     return LayerSpec(type=kind, where="flags", **values)
 
 
-def with_where(layer: LayerSpec, where: str) -> LayerSpec:
-    return replace(layer, where=where)
-
-
 def load_yaml_or_error(loader: Callable[[], Document]) -> Document:
     try:
         return loader()
