@@ -115,6 +115,8 @@ def _window_conv(spec: LayerSpec, shape: tuple[int, ...], out: int, *, groups: i
     d = broadcast(spec.dilation, rank, "dilation")
     pad = padding if isinstance(padding, str) else broadcast(padding, rank, "padding")
     pads = resolve_padding(pad, shape[:-1], k, s, d)
+    if role == "conv" and groups == 1 and prod(k) == 1:
+        role = "pointwise"  # a `conv, kernel: 1` is a pointwise conv: label it once, here
     return Conv(shape, out, k, s, d, pads, groups=groups, bias=bias, role=role)
 
 

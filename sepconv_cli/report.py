@@ -91,9 +91,7 @@ def _parts(ops: tuple[Op, ...]) -> dict[str, list[Op]]:
     parts: dict[str, list[Op]] = {"depthwise": [], "pointwise": [], "other": []}
     current = "other"
     for op in ops:
-        if isinstance(op, Conv) and op.groups == 1 and prod(op.kernel) == 1:
-            current = "pointwise"  # any 1×1 conv, also one declared as `conv, kernel: 1`
-        elif not isinstance(op, BatchNorm):
+        if not isinstance(op, BatchNorm):
             current = op.role if op.role in ("depthwise", "pointwise") else "other"
         parts[current].append(op)
     return parts
