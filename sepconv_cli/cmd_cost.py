@@ -98,14 +98,7 @@ def cost(
         raise UsageError("--max-latency: needs a measured time; add --time")
     settings = timing_from_flags(time, threads, time_budget, max_memory,
                                  off_hint="add --time")
-    given = {k: v for k, v in locals().items() if k in LAYER_FLAGS and v is not None}
-    if bias is not None:
-        given["bias"] = bias
-    common: dict[str, Any] = {}
-    if batch is not None:
-        common["batch"] = batch
-    if dtype is not None:
-        common["dtype"] = dtype
+    given, common = split_flags(locals())
     layers = cost_layers(spec, given, common)
     reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
     if settings is not None:
@@ -117,6 +110,15 @@ def cost(
                 for lr in reports]
     if report_failures(gates, measured):
         raise typer.Exit(EXIT_GATE)
+
+
+def split_flags(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The flags the user gave, from a command's ``locals()``: the layer's own (kernel,
+    filters, ..., bias) and those common to every layer (batch, dtype)."""
+    given = {k: v for k, v in values.items()
+             if k in (*LAYER_FLAGS, "bias") and v is not None}
+    common = {k: values[k] for k in ("batch", "dtype") if values.get(k) is not None}
+    return given, common
 
 
 def cost_layers(spec: Path | None, given: dict[str, Any],

@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 
     from .sweep import SweepReport
 
-LAYER_FLAGS = ("input", "kernel", "filters", "stride", "padding", "dilation", "groups",
-               "depth_multiplier")
 VARY_HELP = (
     "NAME=VALUES, the one parameter to vary: filters, kernel, input (full shapes), size "
     "(spatial size, channels from --input), depth_multiplier (or multiplier), stride. "
@@ -96,15 +94,9 @@ def sweep(
     if len(texts) > 1:
         raise UsageError(f"--vary: one parameter at a time (got {len(texts)}: "
                          f"{', '.join(t.partition('=')[0] for t in texts)})")
-    given: dict[str, Any] = {k: v for k, v in locals().items()
-                             if k in LAYER_FLAGS and v is not None}
-    if bias is not None:
-        given["bias"] = bias
-    common: dict[str, Any] = {}
-    if batch is not None:
-        common["batch"] = batch
-    if dtype is not None:
-        common["dtype"] = dtype
+    from .cmd_cost import split_flags
+
+    given, common = split_flags(locals())
     settings = timing_from_flags(time, threads, time_budget, max_memory,
                                  off_hint="add --time")
     report = run_sweep(parse_vary(texts[0]), given, common)
