@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from sepconv_cli.cost import Conv
-from sepconv_cli.execute import prepare
+from sepconv_cli.execute import Prepared, prepare
 from sepconv_cli.models import build
 from sepconv_cli.presets import resolve_model
 from sepconv_cli.timing import TimingSettings, measure
@@ -75,8 +75,10 @@ def mobilenet_layers() -> list[Layer]:
     return layers
 
 
-def numpy_fn(op: Conv) -> Callable[[], object]:
-    return prepare(op, 1, "float32", np.random.default_rng(0))
+def numpy_fn(op: Conv, threads: int) -> Prepared:
+    """sepconv's kernel with ``threads``: a depthwise layer times itself whole and split in
+    row parts while it is prepared and keeps the faster (its ``kernel`` name says which)."""
+    return prepare(op, 1, "float32", np.random.default_rng(0), threads=threads)
 
 
 def torch_fn(op: Conv, channels_last: bool) -> Callable[[], object]:
@@ -166,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
           f"rounds' medians of {args.repeats} samples >= {args.min_time * 1e3:g} ms each\n")
 
     layers = mobilenet_layers()
-    impls: list[tuple[str, list[Callable[[], object]]]] = [
-        ("numpy", [numpy_fn(layer.op) for layer in layers])]
+    numpy_preps = [numpy_fn(layer.op, args.threads) for layer in layers]
+    impls: list[tuple[str, list[Callable[[], object]]]] = [("numpy", list(numpy_preps))]
     if torch is not None:
         impls.append(("torch", [torch_fn(layer.op, False) for layer in layers]))
         impls.append(("torch NHWC", [torch_fn(layer.op, True) for layer in layers]))
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     head = f"{'layer':<11}{'kind':<10}{'input':>14}{'out':>6}{'s':>3}{'numpy µs':>11}"
     if torch is not None:
         head += f"{'torch µs':>11}{'np/torch':>10}{'torch NHWC':>12}"
+    head += "  numpy kernel"
     print(head)
     sums: dict[str, list[float]] = {}
     for i, layer in enumerate(layers):
@@ -205,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                f"{op.out_channels:>6}{op.stride[0]:>3}{ours * 1e6:>11.1f}")
         if torch is not None:
             row += f"{theirs * 1e6:>11.1f}{ours / theirs:>10.2f}{nhwc * 1e6:>12.1f}"
-        if layer.repeat > 1:
-            row += f"  ×{layer.repeat}"
+        row += f"  {numpy_preps[i].kernel}" + (f" ×{layer.repeat}" if layer.repeat > 1 else "")
         print(row, flush=True)
         for kind in (layer.kind, *(("conv1",) if layer.name == "conv1" else ())):
             acc = sums.setdefault(kind, [0.0, 0.0, 0.0])

@@ -23,9 +23,11 @@ Rules
 * Threads: ``threads = N`` limits the BLAS pool with threadpoolctl (``sepconv[threads]``)
   for the duration of the timing. Without threadpoolctl the BLAS library keeps the count it
   chose when NumPy was loaded (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``, else every
-  core); see :func:`thread_limit`. sepconv's own kernels (einsum, ufuncs, copies) run in
-  the calling thread: NumPy's einsum holds the GIL, and a pool over NumPy ufunc calls was
-  measured slower than one einsum on the MobileNetV1 depthwise layers on 2 cores.
+  core); see :func:`thread_limit`. The same N bounds sepconv's own threads: a depthwise
+  convolution may run its output rows in up to N parts at once (NumPy's einsum releases
+  the GIL), kept only where that measured faster when the layer was prepared
+  (:mod:`sepconv_cli.depthwise`). ``threads = None`` leaves BLAS alone and runs sepconv's
+  kernels in one thread.
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ class TimingSettings:
     min_repeats: int = 3  # samples per measurement, at least, while the budget allows
     warmup: int = 1  # untimed calls before calibration
     budget_s: float = 1.0  # per layer: all four measurements of time_forms together
-    threads: int | None = None  # BLAS threads (threadpoolctl); None leaves them alone
+    # BLAS threads (threadpoolctl) and sepconv's own depthwise parts; None leaves BLAS
+    # alone and runs sepconv's kernels in one thread
+    threads: int | None = None
     max_memory: int | None = None  # bytes; None: execute.default_memory_limit()
     seed: int = 0  # random inputs and weights
 
@@ -284,8 +288,9 @@ def time_forms(forms: Forms, batch: int, dtype: str, settings: TimingSettings,
     dt = numpy_dtype(dtype)
     itemsize = DTYPE_BYTES[dtype]
     same = forms.standard == forms.separable
-    needed = max(estimate_bytes(forms.standard, batch, dt),
-                 0 if same else estimate_bytes(forms.separable, batch, dt))
+    threads = settings.threads or 1
+    needed = max(estimate_bytes(forms.standard, batch, dt, threads),
+                 0 if same else estimate_bytes(forms.separable, batch, dt, threads))
     check_memory(needed, settings.max_memory)
     dw_idx = [] if same else part_indices(forms.separable, _is_depthwise)
     pw_idx = [] if same else part_indices(forms.separable, _is_pointwise)
@@ -303,14 +308,14 @@ def time_forms(forms: Forms, batch: int, dtype: str, settings: TimingSettings,
     none = Stats.of([], 1)
     with thread_limit(settings.threads):
         rng = np.random.default_rng(settings.seed)
-        chain: Chain | None = prepare_chain(forms.standard, batch, dt, rng)
+        chain: Chain | None = prepare_chain(forms.standard, batch, dt, rng, threads=threads)
         assert chain is not None
         chain.checked()
         standard = bench(chain, "standard")
         chain = None  # release the standard form's buffers before the separable ones
         separable, depthwise, pointwise = standard, none, none
         if not same:
-            chain = prepare_chain(forms.separable, batch, dt, rng)
+            chain = prepare_chain(forms.separable, batch, dt, rng, threads=threads)
             chain.checked()
             separable = bench(chain, "separable")
             steps = chain.steps

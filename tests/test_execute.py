@@ -17,7 +17,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sepconv_cli import execute
+from sepconv_cli import depthwise
 from sepconv_cli.cost import Add, BatchNorm, Conv, Dense, Pool, resolve_padding
 from sepconv_cli.errors import RuntimeFailure
 from sepconv_cli.execute import (
@@ -124,9 +124,10 @@ def ref_pool(x: Array, kind: str, kernel: tuple[int, ...], stride: tuple[int, ..
     return out
 
 
-def run_conv(op: Conv, batch: int, dtype: str = "float64", seed: int = 0) -> tuple[Array, Array]:
+def run_conv(op: Conv, batch: int, dtype: str = "float64", seed: int = 0, threads: int = 1,
+             split: bool | None = None) -> tuple[Array, Array]:
     """(executed, reference) for ``op`` on the kernel's own random input and weights."""
-    prep = prepare(op, batch, dtype, rng(seed))
+    prep = prepare(op, batch, dtype, rng(seed), threads=threads, split=split)
     got = np.array(prep.checked(), dtype=np.float64)
     x, w, b = prep.x, prep.weights["w"], prep.weights.get("b")
     if op.groups == op.in_channels and op.groups > 1:
@@ -212,8 +213,66 @@ def test_conv_matches_naive_reference(op: Conv, batch: int) -> None:
 def test_depthwise_strided_without_phases(op: Conv, batch: int,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Wide layers read the strided view directly; force that path on every case."""
-    monkeypatch.setattr(execute, "PHASE_BELOW_CHANNELS", 1)
+    monkeypatch.setattr(depthwise, "PHASE_BELOW_CHANNELS", 1)
     got, want = run_conv(op, batch)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+SPLIT_CASES = [
+    *DEPTHWISE_CASES,
+    pytest.param(conv((13, 7, 5), 5, (3, 3), stride=(2, 2), groups=5, padding="same",
+                      bias=True, role="depthwise"), 3, id="dw-2d-s2-odd-rows-bias"),
+    pytest.param(conv((6, 6, 3), 3, (5, 5), groups=3, padding="same", role="depthwise"), 1,
+                 id="dw-2d-k5-more-halo-than-rows"),
+    pytest.param(conv((7, 4, 2), 2, (3, 3), groups=2, role="depthwise"), 2,
+                 id="dw-2d-valid-direct"),
+]
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16])
+@pytest.mark.parametrize(("op", "batch"), SPLIT_CASES)
+def test_depthwise_split_in_parts(op: Conv, batch: int, threads: int) -> None:
+    """Rows split over threads, each part with its own input slab and halo: same result."""
+    got, want = run_conv(op, batch, threads=threads, split=True)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_depthwise_split_and_whole_agree_exactly(dtype: str) -> None:
+    """Parts compute the same sums in the same order as the whole: bit-identical, so timing
+    both ways and keeping the faster never changes a result."""
+    op = conv((9, 8, 6), 12, (3, 3), stride=(2, 2), groups=6, padding="same", bias=True,
+              role="depthwise")
+    outs = [np.array(prepare(op, 2, dtype, rng(3), threads=t, split=s).checked())
+            for t, s in ((1, None), (2, True), (4, True), (2, None))]
+    for other in outs[1:]:
+        np.testing.assert_array_equal(other, outs[0])
+
+
+@pytest.mark.parametrize(("shape", "stride", "threads", "split", "parts"), [
+    # work = output elements × 9 taps; a part needs 2**19 = 524,288
+    ((112, 112, 32), 1, 2, None, 2),  # 112*112*32*9 = 3,612,672: 6 parts' worth, 2 threads
+    ((112, 112, 32), 1, 8, None, 6),  # ... and 8 threads: 6 parts
+    ((14, 14, 512), 1, 2, None, 1),  # 14*14*512*9 = 903,168: one part's worth
+    ((28, 28, 256), 2, 2, None, 1),  # 14*14*256*9 = 451,584
+    ((14, 14, 512), 1, 2, True, 2),  # forced
+    ((8, 8, 4), 2, 16, True, 4),  # forced, but only 4 output rows
+    ((112, 112, 32), 1, 2, False, 1),  # forbidden
+    ((112, 112, 32), 1, 1, None, 1),  # one thread
+])
+def test_depthwise_part_count(shape: tuple[int, ...], stride: int, threads: int,
+                              split: bool | None, parts: int) -> None:
+    op = conv(shape, shape[-1], (3, 3), stride=(stride, stride), groups=shape[-1],
+              padding="same", role="depthwise")
+    assert depthwise.part_count(op, 1, threads, split) == parts
+    prep = prepare(op, 1, "float32", rng(), threads=threads, split=split)
+    assert prep.kernel.endswith(f"-{parts}-threads") == (parts > 1)
+
+
+def test_depthwise_split_by_the_size_rule_matches_reference() -> None:
+    op = conv((64, 64, 32), 32, (3, 3), groups=32, padding="same", bias=True,
+              role="depthwise")  # 64*64*32*9 = 1,179,648 >= 2 * 2**19: two parts
+    got, want = run_conv(op, 1, threads=2)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
@@ -262,7 +321,8 @@ def test_random_convolutions_match_reference(data: st.DataObject) -> None:
     batch = data.draw(st.integers(1, 2), "batch")
     op = Conv((*spatial, cin), cout, kernel, stride, dilation, pads, groups=groups,
               bias=data.draw(st.booleans(), "bias"))
-    got, want = run_conv(op, batch)
+    threads = data.draw(st.integers(1, 3), "threads") if depthwise else 1
+    got, want = run_conv(op, batch, threads=threads, split=True)
     assert got.shape == (batch, *op.out_shape)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
@@ -412,22 +472,28 @@ def test_chain_feeds_each_output_into_the_next() -> None:
      BatchNorm((8, 8, 8)), conv((8, 8, 8), 12, (1, 1), role="pointwise")),
     (conv((9, 9, 4), 8, (3, 3), groups=2, padding=(1, 1)),),
     (Pool((8, 8, 4), "avg", (3, 3), (2, 2), ((1, 1), (1, 1))), Dense((4, 4, 4), 10)),
+    # large enough to run in two parts when threads allow: one input slab per part
+    (conv((64, 64, 32), 32, (3, 3), groups=32, padding="same", bias=True, role="depthwise"),),
+    (conv((96, 96, 32), 32, (3, 3), stride=(2, 2), groups=32, padding="same",
+          role="depthwise"),),
     (Add((6, 6, 4)),),
     (BatchNorm((6, 6, 4)), Add((6, 6, 4)), Pool((6, 6, 4), "max", (6, 6), (6, 6),
                                                  ((0, 0), (0, 0)), global_=True)),
 ])
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
-def test_estimate_counts_what_prepare_allocates(ops: tuple[Any, ...], dtype: str) -> None:
-    chain = prepare_chain(ops, 2, dtype, rng())
-    assert estimate_bytes(ops, 2, dtype) == chain.nbytes
+@pytest.mark.parametrize("threads", [1, 2])
+def test_estimate_counts_what_prepare_allocates(ops: tuple[Any, ...], dtype: str,
+                                                threads: int) -> None:
+    chain = prepare_chain(ops, 2, dtype, rng(), threads=threads)
+    assert estimate_bytes(ops, 2, dtype, threads) == chain.nbytes
     # and the arrays really are that large: compare with NumPy's own accounting
     tracemalloc.start()
     try:
-        prepare_chain(ops, 2, dtype, rng())
+        prepare_chain(ops, 2, dtype, rng(), threads=threads)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak >= estimate_bytes(ops, 2, dtype)
+    assert peak >= estimate_bytes(ops, 2, dtype, threads)
 
 
 def test_memory_guard_refuses_before_allocating() -> None:
