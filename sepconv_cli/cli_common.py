@@ -76,7 +76,8 @@ TimeBudgetOption = Annotated[str | None, typer.Option(
     "--time-budget", metavar="SECONDS", help="Time spent measuring each layer (all its forms "
     "together), e.g. 1s or 300ms. More time, more repeats, steadier medians. [default: 1s]")]
 ThreadsOption = Annotated[str | None, typer.Option(
-    "--threads", metavar="N", help="BLAS threads while timing. One by default: single-thread "
+    "--threads", metavar="N", help="Threads while timing: BLAS threads, and the parts a "
+    "large depthwise layer runs in at once. One by default: single-thread "
     "times are steady and comparable across machines, free of the thread wake-up delays "
     "that distort small layers on virtual machines. [default: 1]")]
 MaxMemoryOption = Annotated[str | None, typer.Option(

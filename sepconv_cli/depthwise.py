@@ -1,5 +1,5 @@
-"""Depthwise convolution in NumPy: ``np.einsum`` over strided window views, split across
-threads where that measures faster.
+"""Depthwise convolution in NumPy: ``np.einsum`` over strided window views, its output rows
+split across threads when the layer is large enough to gain from it.
 
 Layouts follow :mod:`sepconv_cli.execute`: input ``(N, *spatial, C)``, weights
 ``(*kernel, C, M)``, output channel ``c*M + m``.
@@ -262,9 +262,9 @@ def _tile_weights(op: Conv, p: _Plan, w: Array, wt: Array) -> None:
             *tap.shape[:-1], wo * cin)
 
 
-def _rows(a: Array, rows: range | slice, rank: int) -> Array:
+def _rows(a: Array, rows: range, rank: int) -> Array:
     """``a`` restricted to rows of the row axis (axis 1 in 2D/3D, the batch axis in 1D)."""
-    index = slice(rows.start, rows.stop) if isinstance(rows, range) else rows
+    index = slice(rows.start, rows.stop)
     return a[:, index] if rank > 1 else a[index]
 
 

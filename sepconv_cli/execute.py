@@ -29,8 +29,10 @@ Rules
 * Kernels: a standard or grouped convolution copies its input windows into an im2col buffer
   in row blocks and multiplies each block by the weights with one BLAS GEMM; a pointwise
   (1×1, unpadded) convolution is a GEMM on the input itself; a depthwise convolution runs
-  ``np.einsum`` over a strided window view, one fused multiply-add pass per kernel tap, in
-  the calling thread (see :class:`_DepthwisePlan` for why, and for its stride handling).
+  ``np.einsum`` over a strided window view, one fused multiply-add pass per kernel tap,
+  with its output rows split over sepconv's own threads when ``threads > 1`` and the layer
+  is large enough to gain (:mod:`sepconv_cli.depthwise` says why, and how strides are
+  handled).
 * Memory: :func:`estimate_bytes` counts the buffers of the same plan that :func:`prepare`
   allocates (NumPy's own small iterator buffers aside), so the guard can refuse a layer
   before anything is allocated.

@@ -24,10 +24,9 @@ Rules
   for the duration of the timing. Without threadpoolctl the BLAS library keeps the count it
   chose when NumPy was loaded (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``, else every
   core); see :func:`thread_limit`. The same N bounds sepconv's own threads: a depthwise
-  convolution may run its output rows in up to N parts at once (NumPy's einsum releases
-  the GIL), kept only where that measured faster when the layer was prepared
-  (:mod:`sepconv_cli.depthwise`). ``threads = None`` leaves BLAS alone and runs sepconv's
-  kernels in one thread.
+  convolution runs its output rows in up to N parts at once (NumPy's einsum releases the
+  GIL) when the layer is large enough to gain from it (:mod:`sepconv_cli.depthwise`).
+  ``threads = None`` leaves BLAS alone and runs sepconv's kernels in one thread.
 """
 
 from __future__ import annotations
