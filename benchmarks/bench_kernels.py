@@ -5,8 +5,9 @@ Run on demand (not a test): ``python benchmarks/bench_kernels.py [--threads N]``
 Per layer of MobileNetV1-224 (batch 1, float32): the depthwise and pointwise convolutions of
 each separable layer, the standard 3×3 convolution that the separable layer replaces, and
 the first (standard) convolution. Both implementations run the convolution alone (no
-batch-norm), with the same thread count (BLAS threads via threadpoolctl for NumPy,
-``torch.set_num_threads`` for PyTorch), measured by the same routine
+batch-norm), with the same thread count (for NumPy: BLAS threads via threadpoolctl, and
+the parts sepconv's depthwise kernel may split a large layer into; for PyTorch:
+``torch.set_num_threads``), measured by the same routine
 (:func:`sepconv_cli.timing.measure`), one layer at a time, NumPy then PyTorch, so both
 see the same machine state. Sums per kind count a repeated layer (sep7 ×5) five times.
 
