@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -18,7 +19,7 @@ def test_every_task_runs_once_and_the_first_in_the_calling_thread() -> None:
         with lock:
             ran.append((k, threading.current_thread().name))
 
-    run_all([lambda k=k: task(k) for k in range(5)])
+    run_all([functools.partial(task, k) for k in range(5)])
     assert sorted(k for k, _ in ran) == [0, 1, 2, 3, 4]
     names = dict(ran)
     assert names[0] == threading.current_thread().name
