@@ -151,6 +151,23 @@ def test_compare_json_reports_and_mismatched_models(tmp_path: Path) -> None:
     assert "different models" in err
 
 
+def test_compare_reads_the_as_specified_time_key() -> None:
+    """A layer's time is its ``timing.as_specified_s``; reports without the key fall back to
+    the median of the form the layer declares."""
+    from sepconv_cli.compare import snapshot_from_json
+
+    def report(timing: dict[str, object]) -> dict[str, object]:
+        return {"schema": "sepconv/profile/v1", "layers": [
+            {"name": "l", "type": "conv", "form": "standard",
+             "as_specified": {"macs": 10, "params": 2}, "timing": timing}]}
+
+    parts = {"standard": {"median_s": 1.0}, "separable": {"median_s": 0.5}}
+    with_key = snapshot_from_json(report({**parts, "as_specified_s": 0.25}), "a.json")
+    assert with_key.layers[0].time_s == 0.25
+    without = snapshot_from_json(report(parts), "b.json")
+    assert without.layers[0].time_s == 1.0  # the declared (standard) form's median
+
+
 def test_compare_markdown_is_a_pr_comment(tmp_path: Path) -> None:
     new = spec_with(tmp_path, "new.yaml", {"name": "sep9", "filters": 1280})
     code, out, _ = run("compare", "mobilenet_v1", str(new), "--max-increase", "macs=2%",
