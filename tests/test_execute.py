@@ -472,6 +472,9 @@ def test_chain_feeds_each_output_into_the_next() -> None:
      BatchNorm((8, 8, 8)), conv((8, 8, 8), 12, (1, 1), role="pointwise")),
     (conv((9, 9, 4), 8, (3, 3), groups=2, padding=(1, 1)),),
     (Pool((8, 8, 4), "avg", (3, 3), (2, 2), ((1, 1), (1, 1))), Dense((4, 4, 4), 10)),
+    # a multiplier: each m computed into a scratch block, then copied into place
+    (conv((12, 12, 4), 8, (3, 3), stride=(2, 2), groups=4, padding="same", bias=True,
+          role="depthwise"),),
     # large enough to run in two parts when threads allow: one input slab per part
     (conv((64, 64, 32), 32, (3, 3), groups=32, padding="same", bias=True, role="depthwise"),),
     (conv((96, 96, 32), 32, (3, 3), stride=(2, 2), groups=32, padding="same",
