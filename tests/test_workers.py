@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 
@@ -61,3 +62,26 @@ def test_no_tasks_and_one_task() -> None:
     ran: list[str] = []
     run_all([lambda: ran.append(threading.current_thread().name)])
     assert ran == [threading.current_thread().name]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_its_own_workers() -> None:
+    """The parent's pool threads do not survive fork(); the child must not wait on them."""
+    run_all([lambda: None, lambda: None])  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # child: exit 0 only if both tasks ran
+        ran: list[int] = []
+        try:
+            run_all([lambda: ran.append(0), lambda: ran.append(1)])
+        finally:
+            os._exit(0 if sorted(ran) == [0, 1] else 1)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.01)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung waiting for its parent's worker threads")
