@@ -50,6 +50,15 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one): more threads
+    than that only take turns on the same cores."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def run_all(tasks: Sequence[Callable[[], object]]) -> None:
     """Run ``tasks[1:]`` on worker threads and ``tasks[0]`` in the calling thread.
 

@@ -252,7 +252,7 @@ def test_depthwise_split_and_whole_agree_exactly(dtype: str) -> None:
 @pytest.mark.parametrize(("shape", "stride", "threads", "split", "parts"), [
     # work = output elements × 9 taps; a part needs 2**19 = 524,288
     ((112, 112, 32), 1, 2, None, 2),  # 112*112*32*9 = 3,612,672: 6 parts' worth, 2 threads
-    ((112, 112, 32), 1, 8, None, 6),  # ... and 8 threads: 6 parts
+    ((112, 112, 32), 1, 8, None, 6),  # ... and 8 threads: 6 parts (on 64 CPUs)
     ((14, 14, 512), 1, 2, None, 1),  # 14*14*512*9 = 903,168: one part's worth
     ((28, 28, 256), 2, 2, None, 1),  # 14*14*256*9 = 451,584
     ((14, 14, 512), 1, 2, True, 2),  # forced
@@ -261,12 +261,21 @@ def test_depthwise_split_and_whole_agree_exactly(dtype: str) -> None:
     ((112, 112, 32), 1, 1, None, 1),  # one thread
 ])
 def test_depthwise_part_count(shape: tuple[int, ...], stride: int, threads: int,
-                              split: bool | None, parts: int) -> None:
+                              split: bool | None, parts: int,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(depthwise.workers, "usable_cpus", lambda: 64)
     op = conv(shape, shape[-1], (3, 3), stride=(stride, stride), groups=shape[-1],
               padding="same", role="depthwise")
     assert depthwise.part_count(op, 1, threads, split) == parts
     prep = prepare(op, 1, "float32", rng(), threads=threads, split=split)
     assert prep.kernel.endswith(f"-{parts}-threads") == (parts > 1)
+
+
+def test_depthwise_parts_never_outnumber_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    op = conv((112, 112, 32), 32, (3, 3), groups=32, padding="same", role="depthwise")
+    monkeypatch.setattr(depthwise.workers, "usable_cpus", lambda: 2)
+    assert depthwise.part_count(op, 1, 8) == 2  # 6 parts' worth of work, 2 CPUs
+    assert depthwise.part_count(op, 1, 8, split=True) == 8  # forced: as asked
 
 
 def test_depthwise_split_by_the_size_rule_matches_reference() -> None:
