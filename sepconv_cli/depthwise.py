@@ -51,7 +51,8 @@ layer               one part     two parts    output elements × taps/part
 28×28×256, s2       107          170          0.23 M
 ==================  ===========  ===========  ============================
 
-So a layer is split only into parts of at least :data:`MIN_PART_WORK` output elements × taps.
+So a layer is split only into parts of at least :data:`MIN_PART_WORK` output elements × taps,
+and into no more parts than the process has CPUs.
 """
 
 from __future__ import annotations
