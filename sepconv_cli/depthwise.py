@@ -128,7 +128,6 @@ class _Plan:
     """
 
     buffers: list[Buffer]
-    padded: tuple[int, ...]
     out_spatial: tuple[int, ...]
     source: str  # "phased", "padded", "cast" (float16 read into float32) or "direct"
     groups: tuple[_PhaseGroup, ...]
@@ -187,8 +186,10 @@ def _split(op: Conv, rows_total: int, count: int) -> tuple[_Part, ...]:
     return tuple(parts)
 
 
-def plan(op: Conv, batch: int, dt: np.dtype[Any], parts: int = 1) -> _Plan:
-    """The buffers of a depthwise execution in ``parts`` parts (see :func:`part_count`)."""
+def plan(op: Conv, batch: int, dt: np.dtype[Any], threads: int = 1,
+         split: bool | None = None) -> _Plan:
+    """The buffers of a depthwise execution, in as many parts as :func:`part_count` gives
+    for ``threads`` and ``split``."""
     rank = len(op.kernel)
     cin = op.in_channels
     mult = op.out_channels // cin
@@ -222,8 +223,8 @@ def plan(op: Conv, batch: int, dt: np.dtype[Any], parts: int = 1) -> _Plan:
         last_offset = max((j * d_last) // s_last for j in range(k_last))
         q_len = max(-(-padded[-1] // s_last), last_offset + wo)
         rest = (*rest[:-1], s_last, q_len)
-    split = _split(op, rows_total, parts)
-    for k, part in enumerate(split):
+    parts = _split(op, rows_total, part_count(op, batch, threads, split))
+    for k, part in enumerate(parts):
         if source != "direct":
             lead = (batch, len(part.src_rows)) if rank > 1 else (len(part.src_rows),)
             init = "empty" if source == "cast" else "zeros"  # the pads stay zero
@@ -236,7 +237,7 @@ def plan(op: Conv, batch: int, dt: np.dtype[Any], parts: int = 1) -> _Plan:
     if cdt != dt:
         bufs.append(Buffer("out_compute", (batch, *out_sp, op.out_channels), cdt))
     bufs.append(Buffer("out", (batch, *out_sp, op.out_channels), dt))
-    return _Plan(bufs, padded, out_sp, source, groups, rows_per_block, split)
+    return _Plan(bufs, out_sp, source, groups, rows_per_block, parts)
 
 
 def build(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Generator, x: Array,
@@ -244,7 +245,7 @@ def build(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Generator, x: 
           split: bool | None = None) -> Prepared:
     """Allocate and prepare a depthwise convolution, in parts run at once where
     :func:`part_count` says so."""
-    p = plan(op, batch, dt, part_count(op, batch, threads, split))
+    p = plan(op, batch, dt, threads, split)
     arrays = allocate(p.buffers, rng, weights)
     _tile_weights(op, p, arrays["w"], arrays["w_tiled"])
     tasks = [sequence(_part_steps(op, batch, p, arrays, x, k)) for k in range(len(p.parts))]

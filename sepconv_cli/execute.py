@@ -174,8 +174,7 @@ def plan(op: Op, batch: int, dt: np.dtype[Any], threads: int = 1) -> list[Buffer
     if isinstance(op, Conv):
         kind = _conv_kind(op)
         if kind == "depthwise":
-            parts = depthwise.part_count(op, batch, threads)
-            return depthwise.plan(op, batch, dt, parts).buffers
+            return depthwise.plan(op, batch, dt, threads).buffers
         return _plan_gemm_conv(op, batch, dt).buffers
     if isinstance(op, Dense):
         return _plan_dense(op, batch, dt)
@@ -342,7 +341,6 @@ class _GemmConvPlan:
     """im2col (or direct, for pointwise) GEMM plan for a standard or grouped convolution."""
 
     buffers: list[Buffer]
-    padded: tuple[int, ...]
     out_spatial: tuple[int, ...]
     rows_per_block: int  # output rows (of the flattened N*out_spatial) per im2col block
     direct: bool  # pointwise with stride 1 and no cast: GEMM straight on the input
@@ -379,7 +377,7 @@ def _plan_gemm_conv(op: Conv, batch: int, dt: np.dtype[Any]) -> _GemmConvPlan:
         if g > 1 or gdt != dt:
             bufs.append(Buffer("gemm_out", (g * block_m * (cout // g),), gdt))
     bufs.append(Buffer("out", (batch, *out_sp, cout), dt))
-    return _GemmConvPlan(bufs, padded, out_sp, rows_per_block, direct)
+    return _GemmConvPlan(bufs, out_sp, rows_per_block, direct)
 
 
 def _build_gemm_conv(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Generator,
