@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sepconv_cli.models import build
-from sepconv_cli.presets import load_model
-from sepconv_cli.report import profile_report
-from sepconv_cli.spec import LayerSpec, ModelSpec
+from sepconv_cli.counting.network import build
+from sepconv_cli.counting.report import profile_report
+from sepconv_cli.spec.layers import LayerSpec, ModelSpec
+from sepconv_cli.spec.presets import load_model
 
 
 def measure(work: Callable[[], object], runs: int = 5) -> tuple[float, float, float]:

@@ -8,7 +8,7 @@ the first (standard) convolution. Both implementations run the convolution alone
 batch-norm), with the same thread count (for NumPy: BLAS threads via threadpoolctl, and
 the parts sepconv's depthwise kernel may split a large layer into; for PyTorch:
 ``torch.set_num_threads``), measured by the same routine
-(:func:`sepconv_cli.timing.measure`), one layer at a time, NumPy then PyTorch, so both
+(:func:`sepconv_cli.execution.timing.measure`), one layer at a time, NumPy then PyTorch, so both
 see the same machine state. Sums per kind count a repeated layer (sep7 ×5) five times.
 
 PyTorch runs NCHW (its default ``conv2d`` layout) with symmetric padding where that gives
@@ -38,11 +38,11 @@ from typing import Any
 
 import numpy as np
 
-from sepconv_cli.cost import Conv
-from sepconv_cli.execute import Prepared, prepare
-from sepconv_cli.models import build
-from sepconv_cli.presets import resolve_model
-from sepconv_cli.timing import TimingSettings, measure
+from sepconv_cli.counting.network import build
+from sepconv_cli.counting.ops import Conv
+from sepconv_cli.execution.kernels import Prepared, prepare
+from sepconv_cli.execution.timing import TimingSettings, measure
+from sepconv_cli.spec.presets import resolve_model
 
 torch: Any
 try:

@@ -1,5 +1,5 @@
 """``python -m sepconv_cli``."""
 
-from .entry import main
+from sepconv_cli.cli.entry import main
 
 main()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
+from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 

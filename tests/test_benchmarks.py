@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sepconv_cli import workers
+from sepconv_cli.execution import workers
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_kernels.py"
 

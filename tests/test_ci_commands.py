@@ -14,8 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
-from sepconv_cli.presets import preset_dir
+from sepconv_cli.cli.app import app
+from sepconv_cli.spec.presets import preset_dir
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def test_max_macs_units(limit: str, code: int) -> None:
 def limit_text(limit: str) -> str:
     from fractions import Fraction
 
-    from sepconv_cli.gates import fmt_count, parse_count
+    from sepconv_cli.analysis.budgets import fmt_count, parse_count
 
     return fmt_count(Fraction(parse_count(limit, "--max-macs")))
 
@@ -154,7 +154,7 @@ def test_compare_json_reports_and_mismatched_models(tmp_path: Path) -> None:
 def test_compare_reads_the_as_specified_time_key() -> None:
     """A layer's time is its ``timing.as_specified_s``; reports without the key fall back to
     the median of the form the layer declares."""
-    from sepconv_cli.compare import snapshot_from_json
+    from sepconv_cli.analysis.compare import snapshot_from_json
 
     def report(timing: dict[str, object]) -> dict[str, object]:
         return {"schema": "sepconv/profile/v1", "layers": [

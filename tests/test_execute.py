@@ -17,10 +17,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sepconv_cli import depthwise
-from sepconv_cli.cost import Add, BatchNorm, Conv, Dense, Pool, resolve_padding
+from sepconv_cli.execution import depthwise
+from sepconv_cli.counting.lowering import Forms
+from sepconv_cli.counting.network import build
+from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Pool, resolve_padding
 from sepconv_cli.errors import RuntimeFailure
-from sepconv_cli.execute import (
+from sepconv_cli.execution.kernels import (
     Chain,
     MemoryGuardError,
     UnsupportedDtypeError,
@@ -32,10 +34,8 @@ from sepconv_cli.execute import (
     prepare_chain,
     run_form,
 )
-from sepconv_cli.lowering import Forms
-from sepconv_cli.models import build
-from sepconv_cli.presets import resolve_model
-from sepconv_cli.timing import TimingSettings, time_forms
+from sepconv_cli.execution.timing import TimingSettings, time_forms
+from sepconv_cli.spec.presets import resolve_model
 
 Array = np.ndarray[Any, Any]
 

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
-from sepconv_cli.presets import preset_dir
+from sepconv_cli.cli.app import app
+from sepconv_cli.spec.presets import preset_dir
 
 runner = CliRunner()
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
+from sepconv_cli.cli.app import app
 
 GOLDEN = Path(__file__).parent / "golden"
 # a fixed, colourless, non-interactive rendering whatever the environment running the tests

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
+from sepconv_cli.cli.app import app
 
 resource = pytest.importorskip("resource")  # POSIX only
 
@@ -42,7 +42,7 @@ NO_TIME = {"profile": ["--no-time"], "validate": []}  # counting only: no NumPy 
 
 DRIVER = r"""
 import json, resource, sys
-from sepconv_cli.cli import main
+from sepconv_cli.cli.app import main
 code = None
 try:
     main(sys.argv[2:])

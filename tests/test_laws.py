@@ -16,11 +16,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepconv_cli.cost import Conv, ShapeError
-from sepconv_cli.lowering import Width, lower
-from sepconv_cli.models import Row
-from sepconv_cli.report import layer_report
-from sepconv_cli.spec import layer_from_flags
+from sepconv_cli.counting.lowering import Width, lower
+from sepconv_cli.counting.network import Row
+from sepconv_cli.counting.ops import Conv, ShapeError
+from sepconv_cli.counting.report import layer_report
+from sepconv_cli.spec.layers import layer_from_flags
 
 try:
     import reference as ref

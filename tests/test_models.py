@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
+from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 FORMS = ("as_specified", "standard", "separable")
@@ -539,9 +539,9 @@ def test_ten_thousand_layers_count_exactly() -> None:
     # Issue 3, "Scale": a 10,000-layer spec. The < 1 s goal is measured by
     # benchmarks/bench_counting.py (no test asserts a wall-clock speed); this checks the
     # counting itself at that size.
-    from sepconv_cli.models import build
-    from sepconv_cli.report import profile_report
-    from sepconv_cli.spec import LayerSpec, ModelSpec
+    from sepconv_cli.counting.network import build
+    from sepconv_cli.counting.report import profile_report
+    from sepconv_cli.spec.layers import LayerSpec, ModelSpec
 
     layers = tuple(
         LayerSpec(type="separable", where=f"layers[{i}]", kernel=(3,),

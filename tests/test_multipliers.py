@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
+from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 
@@ -275,8 +275,8 @@ def test_width_multiplier_does_not_scale_the_image_channels() -> None:
 def test_mobilenet_v1_truncates_fractional_widths_like_keras() -> None:
     # Keras applications.MobileNet builds each conv with int(filters * alpha) channels; at
     # alpha = 0.3: conv1 int(32 * 0.3) = 9, sep1 int(64 * 0.3) = 19, sep2 int(128 * 0.3) = 38.
-    from sepconv_cli.models import build
-    from sepconv_cli.presets import resolve_model
+    from sepconv_cli.counting.network import build
+    from sepconv_cli.spec.presets import resolve_model
 
     model = build(resolve_model("mobilenet_v1"), width_multiplier=Fraction(3, 10))
     channels = [row.output_shape[-1] for row in model.rows[:3]]

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
+from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 
@@ -100,7 +100,8 @@ def test_failed_run_creates_no_output_file(workdir: Path) -> None:
 def test_failure_while_rendering_keeps_the_file(workdir: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure after counting, while the report is being produced."""
-    from sepconv_cli import errors, serialize
+    from sepconv_cli import errors
+    from sepconv_cli.output import serialize
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise errors.RuntimeFailure("simulated failure while rendering")
@@ -405,7 +406,7 @@ def test_sigint_at_start_up_and_while_loading(module: str, tmp_path: Path) -> No
 def test_keyboard_interrupt_in_process(where: str, workdir: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The same contract through CliRunner, with Ctrl-C injected at a known point."""
-    from sepconv_cli import cmd_profile
+    from sepconv_cli.cli import profile as cmd_profile
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
+from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -53,7 +53,7 @@ def test_missing_matplotlib_says_how_to_install_it(tmp_path: Path) -> None:
         "        if name == 'matplotlib' or name.startswith('matplotlib.'):\n"
         "            raise ImportError('blocked for the test')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "from sepconv_cli.cli import main\n"
+        "from sepconv_cli.cli.app import main\n"
         f"main(['profile', 'mobilenet_v1', '--no-time', '--plot', {str(tmp_path / 'p.png')!r}])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
+from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 COST_KEYS = {"macs", "flops", "params", "weight_bytes", "activation_bytes"}

@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import sepconv_cli.cmd_spatial  # noqa: F401  (registers the command before cli.py does)
-from sepconv_cli import spatial
-from sepconv_cli.cli import app
+
+from sepconv_cli.analysis import spatial
+from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 EPS = float(np.finfo(np.float64).eps)
@@ -471,7 +471,7 @@ def test_bad_input(tmp_path: Path, make_args: Callable[[Path], list[str]], patte
 
 
 def test_registering_the_commands_imports_neither_numpy_nor_rich() -> None:
-    code = ("import sys\nimport sepconv_cli.cli, sepconv_cli.cmd_spatial, sepconv_cli.cmd_sweep\n"
+    code = ("import sys\nimport sepconv_cli.cli.app\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'rich'}))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import sepconv_cli.cmd_sweep  # noqa: F401  (registers the command before cli.py does)
-from sepconv_cli.cli import app
+
+from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from sepconv_cli import machine
-from sepconv_cli.cost import Conv, Dense, Op, resolve_padding
-from sepconv_cli.lowering import Forms
-from sepconv_cli.timing import (
+from sepconv_cli.execution import machine
+from sepconv_cli.counting.lowering import Forms
+from sepconv_cli.counting.ops import Conv, Dense, Op, resolve_padding
+from sepconv_cli.execution.timing import (
     Stats,
     TimingSettings,
     iqr,
@@ -171,7 +171,7 @@ def _conv(shape: tuple[int, ...], cout: int, k: int, groups: int = 1, role: str 
 
 
 def separable_forms() -> Forms:
-    from sepconv_cli.cost import BatchNorm
+    from sepconv_cli.counting.ops import BatchNorm
 
     shape = (8, 8, 4)
     std = (_conv(shape, 6, 3), BatchNorm((8, 8, 6)))

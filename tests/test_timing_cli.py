@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.cli import app
+from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 FAST = ["--time-budget", "0.05s"]
@@ -149,7 +149,7 @@ def test_threads_without_threadpoolctl_sets_the_blas_variables() -> None:
         "        if name == 'threadpoolctl':\n"
         "            raise ImportError('blocked for the test')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "from sepconv_cli.cli import main\n"
+        "from sepconv_cli.cli.app import main\n"
         "try:\n"
         "    main(['cost', '--time', '--time-budget', '0.05s', '--threads', '1',\n"
         "          '--format', 'json'])\n"

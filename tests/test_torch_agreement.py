@@ -25,10 +25,10 @@ from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from sepconv_cli.lowering import Width, lower  # noqa: E402
-from sepconv_cli.models import Row  # noqa: E402
-from sepconv_cli.report import LayerReport, layer_report  # noqa: E402
-from sepconv_cli.spec import layer_from_flags  # noqa: E402
+from sepconv_cli.counting.lowering import Width, lower  # noqa: E402
+from sepconv_cli.counting.network import Row  # noqa: E402
+from sepconv_cli.counting.report import LayerReport, layer_report  # noqa: E402
+from sepconv_cli.spec.layers import layer_from_flags  # noqa: E402
 
 try:
     import reference as ref

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from sepconv_cli.workers import run_all
+from sepconv_cli.execution.workers import run_all
 
 
 def test_every_task_runs_once_and_the_first_in_the_calling_thread() -> None:

@@ -1,0 +1,269 @@
+"""``sepconv compare BASE NEW``: per-layer and total deltas between two models.
+
+BASE and NEW may each be a JSON report (``--format json`` of ``profile`` or ``cost``), a
+model spec file, or a preset name. Layers are matched by name, then by position among the
+layers left unmatched; the rest are reported as added or removed. Compared values are what
+each model declares (``as_specified``); times are compared only when both sides were timed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from sepconv_cli.analysis.budgets import fmt_count, fmt_seconds, parse_percent
+from sepconv_cli.errors import UsageError
+
+METRICS = ("macs", "params", "time")
+LABELS = {"macs": "MACs", "params": "Params", "time": "Time"}
+
+
+@dataclass(frozen=True)
+class LayerValues:
+    name: str
+    type: str
+    macs: int
+    params: int
+    time_s: float | None
+
+    def get(self, metric: str) -> int | float | None:
+        if metric == "time":
+            return self.time_s
+        return self.macs if metric == "macs" else self.params
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What compare needs of one side: a model's name, layers and totals."""
+
+    label: str
+    model: str
+    layers: tuple[LayerValues, ...]
+
+    @property
+    def timed(self) -> bool:
+        return bool(self.layers) and all(layer.time_s is not None for layer in self.layers)
+
+    def total(self, metric: str) -> int | float | None:
+        if metric == "time":
+            return sum(layer.time_s or 0.0 for layer in self.layers) if self.timed else None
+        return sum(layer.macs if metric == "macs" else layer.params for layer in self.layers)
+
+
+@dataclass(frozen=True)
+class Delta:
+    base: int | float | None
+    new: int | float | None
+
+    @property
+    def absolute(self) -> int | float | None:
+        return None if self.base is None or self.new is None else self.new - self.base
+
+    @property
+    def percent(self) -> float | None:
+        """Growth in percent; None when undefined (from zero) or beyond a float's range."""
+        if self.base is None or self.new is None or self.base == 0:
+            return None
+        try:
+            return float((Fraction(self.new) / Fraction(self.base) - 1) * 100)
+        except OverflowError:
+            return None
+
+
+@dataclass(frozen=True)
+class LayerChange:
+    name: str
+    status: str  # "matched", "added" or "removed"
+    base: LayerValues | None
+    new: LayerValues | None
+
+    def delta(self, metric: str) -> Delta:
+        """An added layer grows from 0; a removed one shrinks to 0."""
+        base = self.base.get(metric) if self.base else None
+        new = self.new.get(metric) if self.new else None
+        if self.status == "added" and new is not None:
+            base = 0
+        if self.status == "removed" and base is not None:
+            new = 0
+        return Delta(base, new)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: Snapshot
+    new: Snapshot
+    changes: tuple[LayerChange, ...]
+    failures: tuple[str, ...] = field(default=())
+
+    def total(self, metric: str) -> Delta:
+        return Delta(self.base.total(metric), self.new.total(metric))
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        timed = self.base.timed and self.new.timed
+        return METRICS if timed else ("macs", "params")
+
+
+def _as_specified_time(layer: dict[str, Any]) -> float | None:
+    """The layer's measured time as specified: ``timing.as_specified_s`` (what profile and
+    cost write); for a report without that key, the median of the form the layer declares."""
+    timing = layer.get("timing")
+    if not isinstance(timing, dict):
+        return None
+    if "as_specified_s" in timing:
+        value = timing["as_specified_s"]
+    else:
+        form = "separable" if layer.get("form") in ("separable", "depthwise") else "standard"
+        part = timing.get(form)
+        value = part.get("median_s") if isinstance(part, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
+def snapshot_from_json(data: Any, label: str) -> Snapshot:
+    """Read a ``sepconv/profile/v1`` or ``sepconv/cost/v1`` report."""
+    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("sepconv/"):
+        raise UsageError(f"{label}: not a sepconv JSON report (no \"schema\": \"sepconv/...\")")
+    raw_layers = data.get("layers")
+    if not isinstance(raw_layers, list):
+        raise UsageError(f"{label}: malformed sepconv report: \"layers\" is not a list")
+    layers = []
+    for i, layer in enumerate(raw_layers):
+        where = f"{label}: malformed sepconv report: layers[{i}]"
+        if not isinstance(layer, dict):
+            raise UsageError(f"{where} is not an object")
+        counts = layer.get("as_specified") or layer.get("standard")
+        if not isinstance(counts, dict):
+            raise UsageError(f"{where} has no \"as_specified\" or \"standard\" counts")
+        values = {}
+        for key in ("macs", "params"):
+            value = counts.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise UsageError(f"{where}.{key} must be a non-negative integer, got "
+                                 f"{str(value)[:40]}")
+            values[key] = value
+        layers.append(LayerValues(
+            name=str(layer.get("name", f"layer_{i}")), type=str(layer.get("type", "")),
+            macs=values["macs"], params=values["params"], time_s=_as_specified_time(layer)))
+    return Snapshot(label, str(data.get("model", label)), tuple(layers))
+
+
+def load_snapshot(ref: str) -> Snapshot:
+    """A JSON report, a spec file or a preset name → counts (no timing for specs)."""
+    path = Path(ref)
+    if path.suffix == ".json" or (path.is_file() and _looks_like_json(path)):
+        if not path.is_file():
+            raise UsageError(f"{ref}: no such file")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError too
+            raise UsageError(f"{ref}: cannot read JSON report: {exc}") from None
+        except RecursionError:
+            raise UsageError(f"{ref}: cannot read JSON report: nested too deeply") from None
+        return snapshot_from_json(data, ref)
+    from sepconv_cli.counting.network import build
+    from sepconv_cli.counting.report import profile_report
+    from sepconv_cli.spec.presets import resolve_model
+
+    report = profile_report(build(resolve_model(ref, flag=ref)))
+    layers = tuple(LayerValues(lr.row.name, lr.row.type, lr.as_specified.macs,
+                               lr.as_specified.params, None) for lr in report.layers)
+    return Snapshot(ref, report.model.name, layers)
+
+
+def _looks_like_json(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(64).lstrip().startswith(b"{")
+    except OSError:
+        return False
+
+
+def match_layers(base: Snapshot, new: Snapshot) -> tuple[LayerChange, ...]:
+    """Match by (unique) name first, then by position among the unmatched; the rest are
+    added or removed. The result follows NEW's order, removed layers after their neighbours."""
+    def unique(layers: tuple[LayerValues, ...]) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        dup = set()
+        for i, layer in enumerate(layers):
+            if layer.name in seen:
+                dup.add(layer.name)
+            seen[layer.name] = i
+        return {k: v for k, v in seen.items() if k not in dup}
+
+    base_names, new_names = unique(base.layers), unique(new.layers)
+    pairs: dict[int, int] = {}  # new index -> base index
+    for name, j in new_names.items():
+        if name in base_names:
+            pairs[j] = base_names[name]
+    free_base = [i for i in range(len(base.layers)) if i not in pairs.values()]
+    free_new = [j for j in range(len(new.layers)) if j not in pairs]
+    for i, j in zip(free_base, free_new, strict=False):
+        if i == j:  # same position, both unmatched by name
+            pairs[j] = i
+    matched_base = set(pairs.values())
+    changes: list[LayerChange] = []
+    for j, layer in enumerate(new.layers):
+        if j in pairs:
+            changes.append(LayerChange(layer.name, "matched", base.layers[pairs[j]], layer))
+        else:
+            changes.append(LayerChange(layer.name, "added", None, layer))
+    for i, layer in enumerate(base.layers):
+        if i not in matched_base:
+            changes.append(LayerChange(layer.name, "removed", layer, None))
+    return tuple(changes)
+
+
+def parse_thresholds(values: list[str]) -> dict[str, Fraction]:
+    """``5%`` (every metric) or ``macs=2%`` (one metric); later values win."""
+    out: dict[str, Fraction] = {}
+    for text in values:
+        if "=" in text:
+            metric, _, amount = text.partition("=")
+            metric = metric.strip().lower()
+            if metric not in METRICS:
+                raise UsageError(f"--max-increase: unknown metric {metric!r} in {text!r}; "
+                                 f"use {', '.join(METRICS)}")
+            out[metric] = parse_percent(amount, "--max-increase")
+        else:
+            limit = parse_percent(text, "--max-increase")
+            for metric in METRICS:
+                out.setdefault(metric, limit)
+    return out
+
+
+def fmt_percent(limit: Fraction) -> str:
+    """A threshold as the user wrote it, in ``%g`` style even past a float's range."""
+    from decimal import Decimal
+
+    try:
+        return f"{float(limit):g}"
+    except OverflowError:
+        return f"{Decimal(limit.numerator) / Decimal(limit.denominator):.6g}"
+
+
+def compare(base: Snapshot, new: Snapshot, thresholds: dict[str, Fraction]) -> Comparison:
+    result = Comparison(base, new, match_layers(base, new))
+    failures = []
+    for metric in result.metrics:
+        limit = thresholds.get(metric)
+        delta = result.total(metric)
+        if limit is None or delta.base is None or delta.new is None:
+            continue
+        grew = (delta.new > delta.base) if delta.base == 0 else (
+            Fraction(delta.new) / Fraction(delta.base) - 1) * 100 > limit
+        if grew:
+            fmt = fmt_seconds if metric == "time" else fmt_count
+            pct = delta.percent
+            failures.append(
+                f"{LABELS[metric]} grew "
+                + (f"{pct:+.2f}%" if pct is not None
+                   else "from zero" if delta.base == 0 else "beyond any percentage")
+                + f" ({fmt(Fraction(delta.base))} → {fmt(Fraction(delta.new))}), more than "
+                f"--max-increase {metric}={fmt_percent(limit)}%")
+    return Comparison(base, new, result.changes, tuple(failures))

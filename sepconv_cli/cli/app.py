@@ -1,0 +1,117 @@
+"""The ``sepconv`` root app: error handling, ``--version``, and the commands added in order.
+
+With :mod:`sepconv_cli.cli.entry`, the only place that exits. Each command lives in its own
+module of this package with its own Typer app, added here.
+Exit codes: 0 ok · 1 a gate failed · 2 bad input or usage · 3 runtime failure ·
+130 interrupted. stdout carries the report only; messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from sepconv_cli import __version__
+from sepconv_cli.cli import ci, cost, interactive, machine, profile, spatial, sweep
+from sepconv_cli.cli.options import EXIT_CODES_HELP
+from sepconv_cli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, EXIT_USAGE, SepconvError
+
+
+class SepconvGroup(TyperGroup):
+    """Turns every expected failure into one line on stderr and an exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except SepconvError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # the reader went away (``sepconv ... | head``): nothing left to report to
+            sys.stderr = io.StringIO()
+            sys.exit(0)
+        except MemoryError:
+            _fail("out of memory (lower --max-memory or the layer size)", EXIT_RUNTIME)
+        except RecursionError:
+            _fail("input nested too deeply", EXIT_USAGE)
+        except Exception as exc:
+            if _is_click_exception(exc):
+                _fail(_click_message(exc), getattr(exc, "exit_code", EXIT_USAGE))
+            if type(exc).__name__ == "Abort":
+                _fail("interrupted", EXIT_INTERRUPTED)
+            if os.environ.get("SEPCONV_DEBUG"):
+                raise
+            # a bug, not bad input: say so in one line; SEPCONV_DEBUG=1 shows the traceback
+            _fail(f"internal error: {type(exc).__name__}: {exc} (please report it; "
+                  "SEPCONV_DEBUG=1 shows the traceback)", EXIT_RUNTIME)
+        if code == EXIT_INTERRUPTED:  # Typer turned a Ctrl-C into exit 130 silently
+            _fail("interrupted", EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_click_exception(exc: Exception) -> bool:
+    # Typer vendors click; duck-type its exceptions instead of importing a private module
+    return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+
+
+def _click_message(exc: Exception) -> str:
+    message: str = exc.format_message()  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "sepconv"
+    hint = f" (see '{command} --help')" if "help" not in message else ""
+    return " ".join(message.split()) + hint
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    first = message.strip().splitlines()[0] if message.strip() else "failed"
+    print(f"sepconv: error: {first}", file=sys.stderr)
+    sys.exit(code)
+
+
+app = typer.Typer(
+    cls=SepconvGroup,
+    name="sepconv",
+    help="Convolution cost calculator and profiler: standard vs depthwise-separable "
+    "multiplications, FLOPs, parameters and bytes, per layer and per model.\n\n"
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"sepconv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version,
+                                          is_eager=True, help="Print the version and exit.")
+                       ] = False,
+) -> None:
+    """sepconv: what depthwise-separable convolution saves, counted exactly and measured."""
+
+
+# each command module owns its sub-app; added unnamed, its commands sit at the top level.
+# This order is the order of --help.
+for _command in (cost, profile, ci, sweep, spatial, interactive, machine):
+    app.add_typer(_command.app)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    command: Callable[..., Any] = typer.main.get_command(app)
+    command(args=list(argv) if argv is not None else None, prog_name="sepconv")

@@ -1,0 +1,123 @@
+"""``sepconv cost``: one convolution layer, standard form next to its separable form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sepconv_cli.analysis.budgets import budgets, report_failures
+from sepconv_cli.cli.options import (
+    CONVENTIONS_HELP,
+    EXIT_CODES_HELP,
+    BatchOption,
+    BiasOption,
+    DilationOption,
+    DtypeOption,
+    FiltersOption,
+    FormatOption,
+    GroupsOption,
+    InputOption,
+    KernelOption,
+    MaxLatencyOption,
+    MaxMacsOption,
+    MaxMemoryOption,
+    MaxParamsOption,
+    Messages,
+    MultiplierOption,
+    OutputOption,
+    PaddingOption,
+    ProgressBar,
+    QuietOption,
+    StrideOption,
+    ThreadsOption,
+    TimeBudgetOption,
+    emit,
+    split_flags,
+    timing_from_flags,
+)
+from sepconv_cli.counting.report import LayerReport, single_layer_report
+from sepconv_cli.errors import EXIT_GATE, UsageError
+from sepconv_cli.execution.profiling import as_specified_seconds, time_report
+from sepconv_cli.output.files import check_output_path
+from sepconv_cli.output.serialize import Format
+from sepconv_cli.spec.layers import layers_from_flags_or_file
+
+# this command's own Typer app; cli/app.py adds it to the root app (Typer's
+# one-file-per-command layout), so no command module imports the root app back
+app = typer.Typer()
+
+
+
+@app.command(epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
+def cost(
+    input: InputOption = None,
+    kernel: KernelOption = None,
+    filters: FiltersOption = None,
+    stride: StrideOption = None,
+    padding: PaddingOption = None,
+    dilation: DilationOption = None,
+    groups: GroupsOption = None,
+    depth_multiplier: MultiplierOption = None,
+    bias: BiasOption = None,
+    batch: BatchOption = None,
+    dtype: DtypeOption = None,
+    name: Annotated[str | None, typer.Option("--name", metavar="TEXT",
+                                             help="Label for the layer.")] = None,
+    spec: Annotated[Path | None, typer.Option("--spec", metavar="FILE.yaml",
+                    help="Read layers from YAML: one mapping or a list, each with its own "
+                    "input (keys as the flags: input, kernel, filters, stride, padding, "
+                    "dilation, groups, depth_multiplier, bias, batch, dtype, name).")] = None,
+    time: Annotated[bool, typer.Option("--time/--no-time", help="Also execute both forms "
+                    "with NumPy (seeded random data) and report medians, spread and the "
+                    "measured speed-up.")] = False,
+    time_budget: TimeBudgetOption = None,
+    threads: ThreadsOption = None,
+    max_memory: MaxMemoryOption = None,
+    format: FormatOption = Format.table,
+    output: OutputOption = None,
+    max_macs: MaxMacsOption = None,
+    max_params: MaxParamsOption = None,
+    max_latency: MaxLatencyOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """One convolution layer: standard form next to its depthwise-separable form.
+
+    With no flags it shows the classic example: a 12x12x3 input, 5x5 kernel and 256
+    filters give 1,228,800 multiplications standard vs 53,952 separable.
+    """
+    Messages.quiet = quiet
+    if output is not None:
+        check_output_path(output)
+    gates = budgets(max_macs, max_params, max_latency)
+    if max_latency is not None and not time:
+        raise UsageError("--max-latency: needs a measured time; add --time")
+    settings = timing_from_flags(time, threads, time_budget, max_memory,
+                                 off_hint="add --time")
+    given, common = split_flags(locals())
+    layers = layers_from_flags_or_file(spec, given, common)
+    reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
+    if settings is not None:
+        with ProgressBar("timing", enabled=format is not Format.json) as bar:
+            reports = [time_report(lr, settings, progress=bar.update, index=i,
+                                   total=len(reports)) for i, lr in enumerate(reports)]
+    emit(render_cost(reports, format, layers[0].dtype or "float32"), output)
+    measured = [(lr.as_specified.macs, lr.as_specified.params, as_specified_seconds(lr))
+                for lr in reports]
+    if report_failures(gates, measured):
+        raise typer.Exit(EXIT_GATE)
+
+
+def render_cost(reports: list[LayerReport], format: Format, dtype: str) -> Any:
+    from sepconv_cli.output import serialize
+
+    if format is Format.json:
+        return serialize.cost_json(reports, dtype)
+    if format is Format.csv:
+        return serialize.layers_csv(reports)
+    if format is Format.markdown:
+        return serialize.cost_markdown(reports)
+    from sepconv_cli.output.tables import cost_tables
+
+    return cost_tables(reports)

@@ -1,0 +1,247 @@
+"""Helpers shared by the command modules: consoles, report output, common options."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sepconv_cli.output.files import write_atomic
+from sepconv_cli.output.serialize import Format
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 a budget or comparison gate failed, 2 bad input or usage, "
+    "3 runtime failure (e.g. not enough memory), 130 interrupted."
+)
+CONVENTIONS_HELP = (
+    "Shapes are channels-last (12x12x3 = 12×12 spatial, 3 channels); --batch multiplies "
+    "activation counts. MACs = multiply-accumulates (bias is not a MAC); FLOPs = 2·MACs "
+    "(+1 per output with bias). The separable form is depthwise k×k (multiplier M, same "
+    "stride/padding/dilation) then pointwise 1×1; for M = 1 and groups = 1 its MAC ratio is "
+    "exactly 1/Cout + 1/prod(k)."
+)
+
+FormatOption = Annotated[Format, typer.Option("--format", help="Report format.",
+                                              case_sensitive=False)]
+OutputOption = Annotated[Path | None, typer.Option(
+    "--output", "-o", metavar="FILE",
+    help="Write the report to FILE (atomically: a failed run leaves FILE as it was).",
+    dir_okay=False)]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q",
+                                           help="No progress or notes on stderr (errors and "
+                                           "failed gates are still reported).")]
+MaxMacsOption = Annotated[str | None, typer.Option(
+    "--max-macs", metavar="N", help="Budget: exit 1 if the MACs (as specified) exceed N "
+    "(600M, 1.2G, 500K).")]
+MaxParamsOption = Annotated[str | None, typer.Option(
+    "--max-params", metavar="N", help="Budget: exit 1 if the parameters exceed N (4.5M).")]
+
+
+# the layer flags shared by `cost`, `sweep` (and the interactive commands' vocabulary)
+InputOption = Annotated[str | None, typer.Option(
+    "--input", "-i", metavar="SHAPE", help="Input shape, channels-last: 12x12x3 (2-D), 100x16 "
+    "(1-D), 8x32x32x3 (3-D). [default: 12x12x3]")]
+KernelOption = Annotated[str | None, typer.Option(
+    "--kernel", "-k", metavar="K", help="Kernel size: 5 for every dim, or 3x5. [default: 5]")]
+FiltersOption = Annotated[str | None, typer.Option(
+    "--filters", "--out-channels", "-f", metavar="N",
+    help="Output channels (filters). [default: 256]")]
+StrideOption = Annotated[str | None, typer.Option(
+    "--stride", "-s", metavar="S", help="Stride: 2, or one per dim 2x1. [default: 1]")]
+PaddingOption = Annotated[str | None, typer.Option(
+    "--padding", "-p", metavar="P", help="valid, same (TensorFlow's rule), an int, or per dim "
+    "1x2 (symmetric). [default: valid]")]
+DilationOption = Annotated[str | None, typer.Option(
+    "--dilation", "-d", metavar="D", help="Dilation: 2, or one per dim. [default: 1]")]
+GroupsOption = Annotated[str | None, typer.Option(
+    "--groups", "-g", metavar="G", help="Groups of the standard conv (must divide both "
+    "channel counts). [default: 1]")]
+MultiplierOption = Annotated[str | None, typer.Option(
+    "--depth-multiplier", "-m", metavar="M", help="Depth multiplier M of the separable "
+    "form's depthwise conv. [default: 1]")]
+BiasOption = Annotated[bool | None, typer.Option(
+    "--bias/--no-bias", help="Count a bias (standard conv and the pointwise conv). "
+    "[default: no-bias]")]
+BatchOption = Annotated[str | None, typer.Option(
+    "--batch", "-b", metavar="N", help="Batch size; multiplies activation counts. "
+    "[default: 1]")]
+DtypeOption = Annotated[str | None, typer.Option(
+    "--dtype", metavar="TYPE", help="float32, float64, float16, bfloat16 or int8: bytes per "
+    "value. [default: float32]")]
+TimeBudgetOption = Annotated[str | None, typer.Option(
+    "--time-budget", metavar="SECONDS", help="Time spent measuring each layer (all its forms "
+    "together), e.g. 1s or 300ms. More time, more repeats, steadier medians. [default: 1s]")]
+ThreadsOption = Annotated[str | None, typer.Option(
+    "--threads", metavar="N", help="Threads while timing: BLAS threads, and the parts a "
+    "large depthwise layer runs in at once. One by default: single-thread "
+    "times are steady and comparable across machines, free of the thread wake-up delays "
+    "that distort small layers on virtual machines. [default: 1]")]
+MaxMemoryOption = Annotated[str | None, typer.Option(
+    "--max-memory", metavar="SIZE", help="Do not execute a layer whose buffers need more "
+    "than SIZE (8G, 512MiB). [default: half the available RAM]")]
+MaxLatencyOption = Annotated[str | None, typer.Option(
+    "--max-latency", metavar="TIME", help="Budget: exit 1 if the measured time of the model "
+    "as specified exceeds TIME (50ms, 0.2s). Needs timing.")]
+
+
+def timing_from_flags(enabled: bool, threads: str | None, time_budget: str | None,
+                      max_memory: str | None, *, off_hint: str = "add --time") -> Any:
+    """TimingSettings when timing is on; None when off, refusing timing flags given without
+    it (never silently ignored)."""
+    from sepconv_cli.errors import UsageError
+
+    if enabled:
+        return timing_settings_from_flags(threads, time_budget, max_memory)
+    for flag, value in (("--threads", threads), ("--time-budget", time_budget),
+                        ("--max-memory", max_memory)):
+        if value is not None:
+            raise UsageError(f"{flag}: only applies when timing ({off_hint})")
+    return None
+
+
+def timing_settings_from_flags(threads: str | None, time_budget: str | None,
+                               max_memory: str | None) -> Any:
+    """Validate the timing flags (each error names its flag) into TimingSettings."""
+    from sepconv_cli.analysis.budgets import parse_bytes, parse_seconds
+    from sepconv_cli.errors import UsageError
+    from sepconv_cli.execution.profiling import timing_settings
+    from sepconv_cli.spec.fields import FieldError, flag_value, positive_int
+
+    thread_count = 1  # see ThreadsOption: steady, comparable single-thread times by default
+    if threads is not None:
+        try:
+            thread_count = positive_int(flag_value(threads), maximum=4096)
+        except FieldError as exc:
+            raise UsageError(f"--threads: {exc}") from None
+    budget = None
+    if time_budget is not None:
+        budget = float(parse_seconds(time_budget, "--time-budget"))
+        if not 0 < budget <= 3600:
+            raise UsageError(f"--time-budget: expected between 0 and 1 hour, got {time_budget!r}")
+    memory = parse_bytes(max_memory, "--max-memory") if max_memory is not None else None
+    _limit_threads_without_threadpoolctl(thread_count)
+    return timing_settings(threads=thread_count, budget_s=budget, max_memory=memory)
+
+
+def _limit_threads_without_threadpoolctl(threads: int) -> None:
+    """Without threadpoolctl, --threads still works when NumPy is not loaded yet: the BLAS
+    libraries read these variables once, when NumPy loads them."""
+    from sepconv_cli.errors import UsageError
+
+    try:
+        import threadpoolctl  # noqa: F401
+        return  # timing.thread_limit() sets the count with threadpoolctl
+    except ImportError:
+        pass
+    if "numpy" in sys.modules:
+        raise UsageError("--threads: needs threadpoolctl here (pip install 'sepconv[threads]')")
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+def _warn_if_busy() -> None:
+    """Times taken while other programs hold the cores are slower and noisier: say so."""
+    try:
+        load = os.getloadavg()[0]
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return
+    if load > cores - 0.25:  # a 1-minute average: our own last run counts too
+        Messages.note(f"sepconv: note: this machine is busy (load {load:.1f} on {cores} "
+                      "cores); times will be slower and noisier than on an idle machine")
+
+
+class ProgressBar:
+    """A Rich progress bar on stderr while timing, only when stderr is a terminal and the
+    report is not JSON (scripts see nothing)."""
+
+    def __init__(self, total_label: str, *, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty() and not Messages.quiet
+        self.label = total_label
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> ProgressBar:
+        _warn_if_busy()  # timing starts now: the input was valid
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     TextColumn("{task.completed}/{task.total}"),
+                                     TimeElapsedColumn(), console=console(stderr=True),
+                                     transient=True)
+            self.progress.__enter__()
+        return self
+
+    def update(self, done: int, total: int, name: str) -> None:
+        if self.progress is None:
+            return
+        if self.task is None:
+            self.task = self.progress.add_task(self.label, total=total)
+        description = f"{self.label}: {name}" if name else self.label
+        self.progress.update(self.task, completed=done, description=description)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+
+class Messages:
+    """stderr notes for people; silenced by --quiet. Reports never go here."""
+
+    quiet = False
+
+    @classmethod
+    def note(cls, text: str) -> None:
+        if not cls.quiet:
+            print(text, file=sys.stderr)
+
+    @staticmethod
+    def always(text: str) -> None:
+        print(text, file=sys.stderr)
+
+
+def console(file: Any = None, *, width: int | None = None, stderr: bool = False) -> Any:
+    """A Rich console. Piped output gets a fixed width (COLUMNS, at least 120) and no colour;
+    Rich also honours NO_COLOR."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if file is None and not stream.isatty():
+        width = width or max(int(os.environ.get("COLUMNS", "0") or 0), 120)
+    return Console(file=file, width=width, highlight=False, soft_wrap=False, stderr=stderr)
+
+
+def emit(text_or_renderable: Any, output: Path | None) -> None:
+    """Print the report to stdout, or write it atomically to ``--output``."""
+    if isinstance(text_or_renderable, str):
+        if output is None:
+            sys.stdout.write(text_or_renderable)
+            sys.stdout.flush()
+        else:
+            write_atomic(output, text_or_renderable)
+        return
+    if output is None:
+        console().print(text_or_renderable)
+        return
+    buffer = io.StringIO()
+    console(buffer, width=140).print(text_or_renderable)
+    write_atomic(output, buffer.getvalue())
+
+
+LAYER_FLAGS = ("input", "kernel", "filters", "stride", "padding", "dilation", "groups",
+               "depth_multiplier", "name")
+
+
+def split_flags(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The flags the user gave, from a command's ``locals()``: the layer's own (kernel,
+    filters, ..., bias) and those common to every layer (batch, dtype)."""
+    given = {k: v for k, v in values.items()
+             if k in (*LAYER_FLAGS, "bias") and v is not None}
+    common = {k: values[k] for k in ("batch", "dtype") if values.get(k) is not None}
+    return given, common

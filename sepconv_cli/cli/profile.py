@@ -1,0 +1,171 @@
+"""``sepconv profile`` (a whole network) and ``sepconv presets`` (the built-in models)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sepconv_cli.analysis.budgets import budgets, report_failures
+from sepconv_cli.cli.options import (
+    CONVENTIONS_HELP,
+    EXIT_CODES_HELP,
+    FormatOption,
+    MaxLatencyOption,
+    MaxMacsOption,
+    MaxMemoryOption,
+    MaxParamsOption,
+    Messages,
+    OutputOption,
+    ProgressBar,
+    QuietOption,
+    ThreadsOption,
+    TimeBudgetOption,
+    emit,
+    timing_from_flags,
+)
+from sepconv_cli.counting.network import build
+from sepconv_cli.counting.report import ProfileReport, profile_report
+from sepconv_cli.errors import EXIT_GATE, UsageError
+from sepconv_cli.output.files import check_output_path
+from sepconv_cli.output.serialize import Format
+from sepconv_cli.spec.fields import FieldError, flag_value, number, per_dim, positive_int
+
+# this command's own Typer app; cli/app.py adds it to the root app (Typer's
+# one-file-per-command layout), so no command module imports the root app back
+app = typer.Typer()
+
+
+def parse_flag(value: str | None, flag: str, validator: Callable[[Any], Any]) -> Any:
+    """Validate one flag value (None when the flag was not given); errors name the flag."""
+    if value is None:
+        return None
+    try:
+        return validator(flag_value(value))
+    except FieldError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def parse_width(value: str | None) -> Fraction:
+    width = parse_flag(value, "--width-multiplier", lambda v: number(v, maximum=100))
+    return Fraction(1) if width is None else Fraction(str(width))
+
+
+@app.command(epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
+def profile(
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="A model spec (YAML file) or a "
+                     "preset name: see 'sepconv presets'.")],
+    width_multiplier: Annotated[str | None, typer.Option(
+        "--width-multiplier", "-a", metavar="ALPHA",
+        help="Scale every layer's filters by ALPHA with the model's channel rounding "
+        "(MobileNet's width multiplier).")] = None,
+    resolution: Annotated[str | None, typer.Option(
+        "--resolution", "-r", metavar="R",
+        help="Input spatial size: 160 for every dim, or 160x128.")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", "-b", metavar="N",
+                     help="Batch size (overrides the spec's).")] = None,
+    time: Annotated[bool, typer.Option("--time/--no-time", help="Execute every layer's "
+                    "standard and separable forms with NumPy and time them (--no-time: "
+                    "count only, instantly).")] = True,
+    time_budget: TimeBudgetOption = None,
+    threads: ThreadsOption = None,
+    max_memory: MaxMemoryOption = None,
+    format: FormatOption = Format.table,
+    output: OutputOption = None,
+    max_macs: MaxMacsOption = None,
+    max_params: MaxParamsOption = None,
+    max_latency: MaxLatencyOption = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", metavar="FILE", help="Also draw per-layer MACs of both forms and, when "
+        "timed, a roofline chart (.png, .svg or .pdf). Needs matplotlib: pip install "
+        "'sepconv[plot]'.", dir_okay=False)] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """A whole network, layer by layer: both forms, ratios, totals and (by default) timed
+    NumPy executions against this machine's roofline."""
+    Messages.quiet = quiet
+    if output is not None:
+        check_output_path(output)
+    if plot is not None:
+        from sepconv_cli.output.plot import check_plot_path
+
+        check_output_path(plot, "--plot")
+        check_plot_path(plot)
+    gates = budgets(max_macs, max_params, max_latency)
+    if max_latency is not None and not time:
+        raise UsageError("--max-latency: needs a measured time; drop --no-time")
+    settings = timing_from_flags(time, threads, time_budget, max_memory,
+                                 off_hint="drop --no-time")
+    from sepconv_cli.spec.presets import resolve_model
+
+    spec = resolve_model(model)
+    built = build(spec, width_multiplier=parse_width(width_multiplier),
+                  resolution=parse_flag(resolution, "--resolution", per_dim),
+                  batch=parse_flag(batch, "--batch", positive_int))
+    report = profile_report(built)
+    if settings is not None:
+        from sepconv_cli.execution.machine import machine_info
+        from sepconv_cli.execution.profiling import timed_profile
+
+        with ProgressBar(f"timing {built.name}", enabled=format is not Format.json) as bar:
+            bar.update(0, len(report.layers), "measuring this machine's ceilings")
+            machine = machine_info(threads=settings.threads).as_dict()
+            report = timed_profile(report, settings, bar.update, machine)
+        for layer in report.layers:
+            if layer.note:
+                Messages.note(f"sepconv: {layer.row.name}: {layer.note}")
+    emit(render_profile(report, format), output)
+    if plot is not None:
+        from sepconv_cli.output.plot import write_plot
+
+        write_plot(report, report.machine or None, plot)
+        Messages.note(f"sepconv: plot written to {plot}")
+    totals = report.totals.as_specified
+    latency = report.timing.get("as_specified_s") if report.timing else None
+    if report_failures(gates, [(totals.macs, totals.params, latency)]):
+        raise typer.Exit(EXIT_GATE)
+
+
+def render_profile(report: ProfileReport, format: Format) -> Any:
+    from sepconv_cli.output import serialize
+
+    if format is Format.json:
+        return serialize.profile_json(report)
+    if format is Format.csv:
+        return serialize.layers_csv(report.layers)
+    if format is Format.markdown:
+        return serialize.profile_markdown(report)
+    from sepconv_cli.output.tables import profile_table
+
+    return profile_table(report)
+
+
+@app.command()
+def presets(format: FormatOption = Format.table) -> None:
+    """List the built-in model specs (usable by name: sepconv profile mobilenet_v1)."""
+    from sepconv_cli.spec.presets import list_presets
+
+    items = list_presets()
+    if format is Format.json:
+        emit(json.dumps([{"name": p.name, "description": p.description, "path": str(p.path)}
+                         for p in items], indent=2) + "\n", None)
+    elif format is Format.csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["name", "description", "path"])
+        writer.writerows([p.name, p.description, str(p.path)] for p in items)
+        emit(buffer.getvalue(), None)
+    elif format is Format.markdown:
+        emit("| Preset | Description |\n|:---|:---|\n" + "".join(
+            f"| `{p.name}` | {p.description} |\n" for p in items), None)
+    else:
+        from sepconv_cli.output.tables import presets_table
+
+        emit(presets_table([(p.name, p.description) for p in items]), None)

@@ -1,0 +1,280 @@
+"""One layer spec at a known input shape → its three forms as sequences of primitive ops.
+
+Forms (DESIGN.md):
+
+* ``as_specified`` — what the spec declares.
+* ``standard`` — every depthwise k×k (k > 1) replaced by the full convolution with the same
+  input and output channels (groups = 1). A ``conv`` layer's standard form is the layer as
+  specified, groups included.
+* ``separable`` — every k×k (k > 1) convolution replaced by depthwise k×k with multiplier M
+  (same stride, padding, dilation; ``Cin → Cin·M``) then pointwise 1×1 (``Cin·M → Cout``);
+  groups are ignored. With a bias only the pointwise has one (Keras ``SeparableConv2D``).
+  A 1×1 convolution has no spatial part to separate: its forms are all the same.
+
+Batch-norm, where declared, follows each convolution (``batch_norm: true``) or only the
+layer's last one (``batch_norm: output``, as Xception's ``SeparableConv2D → BN``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from math import prod
+
+from sepconv_cli.counting.ops import (
+    Add,
+    BatchNorm,
+    Conv,
+    Dense,
+    Op,
+    Pool,
+    PoolKind,
+    ShapeError,
+    fmt_shape,
+    resolve_padding,
+)
+from sepconv_cli.spec.layers import LayerSpec
+
+
+@dataclass(frozen=True)
+class Width:
+    """Width multiplier α with the model's channel rounding (``channel_divisor``).
+
+    With ``channel_divisor`` d > 1, channels become ``make_divisible(c · max(α, width_floor),
+    d)``: the rule of the MobileNetV2 reference implementations (torchvision, TF-slim).
+    With d = 1 they become ``max(1, floor(c · α))``: the MobileNet paper's α·c, truncated
+    as Keras' MobileNet does (``int(filters * alpha)``) when α·c is not whole.
+    """
+
+    alpha: Fraction = Fraction(1)
+    divisor: int = 1
+
+    def channels(self, count: int, floor: float = 0.0) -> int:
+        alpha = max(self.alpha, Fraction(str(floor))) if floor else self.alpha
+        if alpha == 1 and count % self.divisor == 0:
+            return count
+        if self.divisor == 1:
+            return max(1, int(count * alpha))
+        return make_divisible(count * alpha, self.divisor)
+
+
+def make_divisible(value: Fraction, divisor: int) -> int:
+    """torchvision's ``_make_divisible``: nearest multiple of ``divisor`` (at least
+    ``divisor``), bumped up one step if that loses more than 10%.
+
+    >>> make_divisible(Fraction(32 * 35, 100), 8)
+    16
+    >>> make_divisible(Fraction(1280), 8)
+    1280
+    """
+    rounded = max(divisor, int(value + Fraction(divisor, 2)) // divisor * divisor)
+    if rounded < Fraction(9, 10) * value:
+        rounded += divisor
+    return rounded
+
+
+@dataclass(frozen=True)
+class Forms:
+    declared: str  # "standard", "separable", "depthwise" or "none" (both forms equal)
+    as_specified: tuple[Op, ...]
+    standard: tuple[Op, ...]
+    separable: tuple[Op, ...]
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.as_specified[-1].out_shape
+
+
+def broadcast(values: tuple[int, ...], rank: int, field: str) -> tuple[int, ...]:
+    """One value for every dim, or exactly one per spatial dim."""
+    if len(values) == 1:
+        return values * rank
+    if len(values) != rank:
+        raise ShapeError(
+            f"{field} has {len(values)} values ({fmt_shape(values)}) but the input has "
+            f"{rank} spatial dim{'s' if rank > 1 else ''}",
+            field,
+        )
+    return values
+
+
+def _with_bn(ops: list[Op], mode: str, last: bool) -> list[Op]:
+    if mode == "each" or (mode == "output" and last):
+        ops.append(BatchNorm(ops[-1].out_shape))
+    return ops
+
+
+def _window_conv(spec: LayerSpec, shape: tuple[int, ...], out: int, *, groups: int = 1,
+                 bias: bool = False, role: str = "conv", kernel: tuple[int, ...] | None = None,
+                 padding: str | tuple[int, ...] = "valid") -> Conv:
+    """A k×k convolution with the spec's stride and dilation."""
+    rank = len(shape) - 1
+    k = broadcast(kernel or spec.kernel or (1,), rank, "kernel")
+    s = broadcast(spec.stride or (1,), rank, "stride")
+    d = broadcast(spec.dilation, rank, "dilation")
+    pad = padding if isinstance(padding, str) else broadcast(padding, rank, "padding")
+    pads = resolve_padding(pad, shape[:-1], k, s, d)
+    if role == "conv" and groups == 1 and prod(k) == 1:
+        role = "pointwise"  # a `conv, kernel: 1` is a pointwise conv: label it once, here
+    return Conv(shape, out, k, s, d, pads, groups=groups, bias=bias, role=role)
+
+
+def _one_by_one(shape: tuple[int, ...], out: int, *, bias: bool = False,
+                stride: tuple[int, ...] = (1,)) -> Conv:
+    """A pointwise 1×1 convolution (no padding, no dilation)."""
+    rank = len(shape) - 1
+    ones = (1,) * rank
+    s = broadcast(stride, rank, "stride")
+    return Conv(shape, out, ones, s, ones, ((0, 0),) * rank, bias=bias, role="pointwise")
+
+
+def separable_ops(spec: LayerSpec, shape: tuple[int, ...], filters: int, bias: bool,
+                  padding: str | tuple[int, ...]) -> list[Op]:
+    """Depthwise k×k (multiplier M) → [BN] → pointwise 1×1 → [BN]."""
+    cin = shape[-1]
+    dw = _window_conv(spec, shape, cin * spec.depth_multiplier, groups=cin, role="depthwise",
+                      padding=padding)
+    ops = _with_bn([dw], spec.batch_norm, last=False)
+    pw = _one_by_one(dw.out_shape, filters, bias=bias)
+    return _with_bn([*ops, pw], spec.batch_norm, last=True)
+
+
+@lru_cache(maxsize=4096)
+def lower(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """The three forms of ``spec`` applied to an input of ``shape`` (channels-last).
+
+    Cached: a model repeats the same layer at the same shape often, and forms are immutable.
+    """
+    if spec.type in ("conv", "separable", "depthwise", "pointwise", "pool",
+                     "inverted_residual") and len(shape) < 2:
+        raise ShapeError(f"a {spec.type} layer needs a spatial input, got the flat shape "
+                         f"{fmt_shape(shape)} (after a dense or global_pool layer)", "input")
+    handler = _LOWERERS.get(spec.type)
+    if handler is None:  # residual blocks are expanded by models.py, never lowered whole
+        raise ShapeError(f"cannot lower a {spec.type} layer on its own", "type")
+    return handler(spec, shape, width)
+
+
+def _lower_conv(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    filters = width.channels(spec.filters or 0, spec.width_floor)
+    padding = spec.padding or "valid"
+    bias = bool(spec.bias)
+    conv = _window_conv(spec, shape, filters, groups=spec.groups, bias=bias, padding=padding)
+    declared = _with_bn([conv], spec.batch_norm, last=True)
+    if prod(conv.kernel) == 1:
+        return Forms("standard", tuple(declared), tuple(declared), tuple(declared))
+    separable = separable_ops(spec, shape, filters, bias, padding)
+    return Forms("standard", tuple(declared), tuple(declared), tuple(separable))
+
+
+def _lower_separable(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    filters = width.channels(spec.filters or 0, spec.width_floor)
+    padding = spec.padding or "valid"
+    bias = bool(spec.bias)
+    separable = tuple(separable_ops(spec, shape, filters, bias, padding))
+    full = _window_conv(spec, shape, filters, bias=bias, padding=padding)
+    if prod(full.kernel) == 1:
+        # nothing spatial to separate: the depthwise 1×1 would only add work
+        standard = tuple(_with_bn([full], spec.batch_norm, last=True))
+        return Forms("separable", standard, standard, standard)
+    return Forms("separable", separable, tuple(_with_bn([full], spec.batch_norm, last=True)),
+                 separable)
+
+
+def _lower_depthwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    cin = shape[-1]
+    out = cin * spec.depth_multiplier
+    padding = spec.padding or "valid"
+    bias = bool(spec.bias)
+    dw = _window_conv(spec, shape, out, groups=cin, bias=bias, role="depthwise", padding=padding)
+    declared = tuple(_with_bn([dw], spec.batch_norm, last=True))
+    if prod(dw.kernel) == 1:
+        return Forms("depthwise", declared, declared, declared)
+    full = _window_conv(spec, shape, out, bias=bias, padding=padding)
+    return Forms("depthwise", declared, tuple(_with_bn([full], spec.batch_norm, last=True)),
+                 declared)
+
+
+def _lower_pointwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    filters = width.channels(spec.filters or 0, spec.width_floor)
+    pw = _one_by_one(shape, filters, bias=bool(spec.bias), stride=spec.stride or (1,))
+    ops = tuple(_with_bn([pw], spec.batch_norm, last=True))
+    return Forms("none", ops, ops, ops)
+
+
+def _lower_inverted_residual(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """MobileNetV2 bottleneck: [expand 1×1 → BN] → depthwise k×k, stride s → BN →
+    project 1×1 → BN, plus the residual add when stride is 1 and channels match.
+
+    The expanded width is ``round(Cin · t)`` (torchvision); the expansion is skipped when
+    t = 1. The standard form replaces the depthwise by a full k×k conv on the expanded width.
+    """
+    cin = shape[-1]
+    filters = width.channels(spec.filters or 0, spec.width_floor)
+    hidden = round(Fraction(cin) * Fraction(str(spec.expansion)))
+    if hidden < 1:
+        raise ShapeError(f"expansion {spec.expansion:g} of {cin} channels leaves none",
+                         "expansion")
+    kernel = spec.kernel or (3,)
+    padding = spec.padding or "same"
+    bn = spec.batch_norm  # "each", "output" (after the projection only) or "none"
+    head: list[Op] = []
+    if hidden != cin or spec.expansion != 1:
+        head = _with_bn([_one_by_one(shape, hidden)], bn, last=False)
+    mid_shape = head[-1].out_shape if head else shape
+    dw = _window_conv(spec, mid_shape, hidden, groups=hidden, role="depthwise", kernel=kernel,
+                      padding=padding)
+    full = _window_conv(spec, mid_shape, hidden, kernel=kernel, padding=padding)
+
+    def tail(middle: Conv) -> tuple[Op, ...]:
+        ops = _with_bn([*head, middle], bn, last=False)
+        ops = _with_bn([*ops, _one_by_one(middle.out_shape, filters)], bn, last=True)
+        if spec.residual and ops[-1].out_shape == shape:
+            ops.append(Add(shape))
+        return tuple(ops)
+
+    separable = tail(dw)
+    return Forms("separable", separable, tail(full), separable)
+
+
+def _lower_dense(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    ops = (Dense(shape, spec.units or 0, bias=True if spec.bias is None else spec.bias),)
+    return Forms("none", ops, ops, ops)
+
+
+def _lower_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    rank = len(shape) - 1
+    kernel = broadcast(spec.kernel or (1,), rank, "kernel")
+    stride = broadcast(spec.stride or kernel, rank, "stride")
+    padding = spec.padding or "valid"
+    if not isinstance(padding, str):
+        padding = broadcast(padding, rank, "padding")
+        if any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
+            raise ShapeError("pool padding must be at most half the kernel", "padding")
+    pads = resolve_padding(padding, shape[:-1], kernel, stride, (1,) * rank)
+    mode: PoolKind = "avg" if spec.mode == "avg" else "max"
+    ops = (Pool(shape, mode, kernel, stride, pads),)
+    ops[0].out_shape  # noqa: B018 - raises ShapeError now, naming this layer, if empty
+    return Forms("none", ops, ops, ops)
+
+
+def _lower_global_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    if len(shape) < 2:
+        raise ShapeError(f"global_pool needs a spatial input, got {fmt_shape(shape)}", "input")
+    rank = len(shape) - 1
+    mode: PoolKind = "max" if spec.mode == "max" else "avg"
+    ops = (Pool(shape, mode, shape[:-1], shape[:-1], ((0, 0),) * rank, global_=True),)
+    return Forms("none", ops, ops, ops)
+
+
+_LOWERERS = {
+    "conv": _lower_conv,
+    "separable": _lower_separable,
+    "depthwise": _lower_depthwise,
+    "pointwise": _lower_pointwise,
+    "inverted_residual": _lower_inverted_residual,
+    "dense": _lower_dense,
+    "pool": _lower_pool,
+    "global_pool": _lower_global_pool,
+}

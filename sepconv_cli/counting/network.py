@@ -1,0 +1,163 @@
+"""Shape propagation through a model: specs → report rows, with repeats and residual blocks.
+
+Rows are the unit of reporting: one per distinct layer instance. A repeated layer whose
+output shape equals its input shape makes identical instances from then on, so the rest of
+the repeat collapses into one row with ``repeat = n`` whose counts cover all n (counting
+cost does not grow with the repeat count). Layers that change the shape are unrolled, up to
+``MAX_ROWS`` rows in all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from sepconv_cli.counting.lowering import Forms, Width, lower
+from sepconv_cli.counting.ops import Add, ShapeError, fmt_shape
+from sepconv_cli.errors import UsageError
+from sepconv_cli.spec.layers import LayerSpec, ModelSpec, SpecError
+
+MAX_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class Row:
+    """One distinct layer instance (``repeat`` identical copies in sequence)."""
+
+    index: int
+    name: str
+    type: str
+    input_shape: tuple[int, ...]
+    forms: Forms
+    repeat: int = 1
+    where: str = ""
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.forms.out_shape
+
+    @property
+    def form(self) -> str:
+        return self.forms.declared
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    source: str
+    input_shape: tuple[int, ...]
+    batch: int
+    dtype: str
+    rows: tuple[Row, ...]
+    width_multiplier: Fraction = Fraction(1)
+    file: str = ""
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.rows[-1].output_shape if self.rows else self.input_shape
+
+
+def layer_error(layer: LayerSpec, exc: ShapeError) -> SpecError:
+    """A shape problem located at the layer that caused it."""
+    return SpecError(f"{layer.locate(exc.field)}: {exc}")
+
+
+class _Builder:
+    def __init__(self, width: Width) -> None:
+        self.width = width
+        self.rows: list[Row] = []
+
+    def emit(self, name: str, layer: LayerSpec, shape: tuple[int, ...], forms: Forms) -> None:
+        """One row of a single instance; folding a repeat multiplies it afterwards."""
+        if len(self.rows) >= MAX_ROWS:
+            raise SpecError(
+                f"{layer.where}: the model unrolls to more than {MAX_ROWS:,} distinct layer "
+                "instances (a repeated layer that keeps changing shape); lower its repeat"
+            )
+        self.rows.append(Row(len(self.rows), name, layer.type, shape, forms, 1, layer.where))
+
+    def layers(self, layers: Sequence[LayerSpec], shape: tuple[int, ...],
+               prefix: str) -> tuple[int, ...]:
+        for position, layer in enumerate(layers):
+            base = prefix + (layer.name or f"{layer.type}_{position}")
+            shape = self.repeated(layer, shape, base)
+        return shape
+
+    def repeated(self, layer: LayerSpec, shape: tuple[int, ...], base: str) -> tuple[int, ...]:
+        """Apply ``layer`` ``layer.repeat`` times (nested repeats multiply when folded)."""
+        remaining = layer.repeat
+        instance = 0
+        while remaining:
+            name = base if layer.repeat == 1 else f"{base}[{instance}]"
+            start = len(self.rows)
+            out = self.instance(layer, shape, name)
+            if out == shape and remaining > 1:
+                # every later instance sees the same input: fold them into these rows
+                last = instance + remaining - 1
+                for i in range(start, len(self.rows)):
+                    row = self.rows[i]
+                    self.rows[i] = replace(row, repeat=row.repeat * remaining,
+                                           name=row.name.replace(f"{base}[{instance}]",
+                                                                 f"{base}[{instance}..{last}]", 1))
+                return out
+            shape, remaining, instance = out, remaining - 1, instance + 1
+        return shape
+
+    def instance(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
+        if layer.type == "residual":
+            return self.residual(layer, shape, name)
+        try:
+            forms = lower(layer, shape, self.width)
+        except ShapeError as exc:
+            raise layer_error(layer, exc) from None
+        self.emit(name, layer, shape, forms)
+        return forms.out_shape
+
+    def residual(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
+        """Main path and shortcut (identity when absent) from the same input, then an add."""
+        main = self.layers(layer.layers, shape, f"{name}.")
+        short = self.layers(layer.shortcut, shape, f"{name}.shortcut.")
+        if main != short:
+            what = "the shortcut" if layer.shortcut else "the identity shortcut (no shortcut given)"
+            raise SpecError(f"{layer.where}: the residual add needs equal shapes, but the main "
+                            f"path gives {fmt_shape(main)} and {what} gives {fmt_shape(short)}")
+        add = (Add(main),)
+        self.emit(f"{name}.add", replace(layer, type="add"), main,
+                  Forms("none", add, add, add))
+        return main
+
+
+def build(
+    spec: ModelSpec,
+    *,
+    width_multiplier: Fraction = Fraction(1),
+    resolution: tuple[int, ...] | None = None,
+    batch: int | None = None,
+) -> Model:
+    """Propagate shapes through ``spec`` and lower every layer into report rows.
+
+    ``resolution`` replaces the input's spatial size (one value for every dim, or one per
+    dim); ``width_multiplier`` scales every layer's ``filters`` (dense ``units`` are class
+    counts and are never scaled) with the model's ``channel_divisor`` rounding.
+    """
+    input_shape = spec.input
+    if resolution is not None:
+        rank = len(input_shape) - 1
+        if len(resolution) not in (1, rank):
+            raise UsageError(f"--resolution: expected 1 or {rank} values for this "
+                             f"{rank}-D model, got {fmt_shape(resolution)}")
+        spatial = resolution * rank if len(resolution) == 1 else resolution
+        input_shape = (*spatial, input_shape[-1])
+    builder = _Builder(Width(width_multiplier, spec.channel_divisor))
+    builder.layers(spec.layers, input_shape, "")
+    return Model(
+        name=spec.name,
+        source=spec.source,
+        input_shape=input_shape,
+        batch=batch or spec.batch,
+        dtype=spec.dtype,
+        rows=tuple(builder.rows),
+        width_multiplier=width_multiplier,
+        file=spec.file,
+    )

@@ -1,0 +1,221 @@
+"""Report objects: rows of a model (or single layers) with the costs of every form.
+
+Renderers read these; nothing here formats text for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from math import prod
+from typing import Any
+
+from sepconv_cli.counting.lowering import Forms, Width, lower
+from sepconv_cli.counting.network import Model, Row
+from sepconv_cli.counting.ops import (
+    DTYPE_BYTES,
+    BatchNorm,
+    Conv,
+    Cost,
+    Op,
+    ShapeError,
+    ops_cost,
+    theory_ratio,
+)
+from sepconv_cli.errors import UsageError
+from sepconv_cli.spec.layers import LayerSpec
+
+COST_SCHEMA = "sepconv/cost/v1"
+PROFILE_SCHEMA = "sepconv/profile/v1"
+
+CONVENTIONS: dict[str, str] = {
+    "layout": "channels-last shapes [spatial..., C]; batch separate, multiplies activation counts",
+    "output_size": "floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1; "
+    "same = TensorFlow rule ceil(in / stride)",
+    "macs": "multiply-accumulates; conv = N*prod(out)*Cout*(Cin/groups)*prod(k); "
+    "bias is not a MAC (fvcore)",
+    "flops": "2*MACs + one add per output element with bias; pooling 1 per window element "
+    "(average pooling divides by the unpadded elements, TensorFlow's rule); batch-norm 2 per "
+    "element; residual add 1 per element",
+    "params": "weights + bias; batch-norm 2 per channel (scale, shift), in params and bn_params",
+    "bytes": "params * itemsize; activation_bytes = input + intermediate + output tensors; "
+    "bytes_moved = each op reads inputs and weights once and writes its output once",
+    "separable": "depthwise k x k with multiplier M (same stride, padding, dilation) then "
+    "pointwise 1x1; groups ignored; bias only on the pointwise",
+    "theory": "1/Cout + 1/prod(k): exact separable/standard MAC ratio when M = 1 and groups = 1",
+}
+
+
+@dataclass(frozen=True)
+class SeparableCost:
+    total: Cost
+    depthwise: Cost
+    pointwise: Cost
+    other: Cost
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    row: Row
+    batch: int
+    itemsize: int
+    as_specified: Cost
+    standard: Cost
+    separable: SeparableCost
+    theory: Fraction | None
+    timing: dict[str, Any] | None = None
+    note: str = ""
+    dtype: str = "float32"
+
+    @property
+    def ratio_macs(self) -> Fraction | None:
+        return _ratio(self.separable.total.macs, self.standard.macs)
+
+    @property
+    def ratio_params(self) -> Fraction | None:
+        return _ratio(self.separable.total.params, self.standard.params)
+
+
+@dataclass(frozen=True)
+class Totals:
+    as_specified: Cost
+    standard: Cost
+    separable: Cost
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    model: Model
+    layers: tuple[LayerReport, ...]
+    totals: Totals
+    machine: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] | None = None
+
+
+def _ratio(numerator: int, denominator: int) -> Fraction | None:
+    return Fraction(numerator, denominator) if denominator else None
+
+
+def _parts(ops: tuple[Op, ...]) -> dict[str, list[Op]]:
+    """Group a separable form's ops into depthwise / pointwise / other; batch-norm joins the
+    convolution it follows."""
+    parts: dict[str, list[Op]] = {"depthwise": [], "pointwise": [], "other": []}
+    current = "other"
+    for op in ops:
+        if not isinstance(op, BatchNorm):
+            current = op.role if op.role in ("depthwise", "pointwise") else "other"
+        parts[current].append(op)
+    return parts
+
+
+def theory_for(row: Row) -> Fraction | None:
+    """``1/Cout + 1/prod(k)`` when the law holds: a conv/separable layer with M = 1,
+    groups = 1 and a kernel larger than 1×1."""
+    standard = [op for op in row.forms.standard if isinstance(op, Conv)]
+    if row.type not in ("conv", "separable") or len(standard) != 1:
+        return None
+    conv = standard[0]
+    depthwise = [op for op in row.forms.separable if isinstance(op, Conv) and op.role ==
+                 "depthwise"]
+    if conv.groups != 1 or prod(conv.kernel) == 1 or not depthwise:
+        return None
+    if depthwise[0].out_channels != depthwise[0].in_channels:
+        return None
+    num, den = theory_ratio(conv.out_channels, conv.kernel)
+    return Fraction(num, den)
+
+
+@dataclass(frozen=True)
+class _FormCosts:
+    declared: Cost
+    standard: Cost
+    separable: SeparableCost
+
+
+def _form_costs(forms: Forms, batch: int, itemsize: int) -> _FormCosts:
+    """Costs of one instance of each form (forms that are the same ops are counted once)."""
+    def cost(ops: tuple[Op, ...] | list[Op]) -> Cost:
+        return ops_cost(ops, batch, itemsize)
+
+    declared = cost(forms.as_specified)
+    standard = declared if forms.standard is forms.as_specified else cost(forms.standard)
+    separable = (declared if forms.separable is forms.as_specified
+                 else standard if forms.separable is forms.standard else cost(forms.separable))
+    parts = _parts(forms.separable)
+    return _FormCosts(declared, standard, SeparableCost(
+        total=separable, depthwise=cost(parts["depthwise"]),
+        pointwise=cost(parts["pointwise"]), other=cost(parts["other"])))
+
+
+def layer_report(row: Row, batch: int, dtype: str,
+                 cache: dict[int, tuple[Forms, _FormCosts]] | None = None) -> LayerReport:
+    """Counts of every form of ``row``, times its repeat. ``cache`` (keyed by the forms'
+    identity) lets rows that share lowered forms share their counting."""
+    itemsize = DTYPE_BYTES[dtype]
+    hit = cache.get(id(row.forms)) if cache is not None else None
+    if hit is not None and hit[0] is row.forms:
+        costs = hit[1]
+    else:
+        costs = _form_costs(row.forms, batch, itemsize)
+        if cache is not None:
+            cache[id(row.forms)] = (row.forms, costs)
+    n = row.repeat
+    sep = costs.separable
+    return LayerReport(
+        row=row,
+        batch=batch,
+        itemsize=itemsize,
+        as_specified=costs.declared.times(n),
+        standard=costs.standard.times(n),
+        separable=SeparableCost(total=sep.total.times(n), depthwise=sep.depthwise.times(n),
+                               pointwise=sep.pointwise.times(n), other=sep.other.times(n)),
+        theory=theory_for(row),
+        dtype=dtype,
+    )
+
+
+def profile_report(model: Model) -> ProfileReport:
+    cache: dict[int, tuple[Forms, _FormCosts]] = {}
+    layers = tuple(layer_report(row, model.batch, model.dtype, cache) for row in model.rows)
+    return ProfileReport(model=model, layers=layers, totals=totals(layers))
+
+
+def totals(layers: tuple[LayerReport, ...]) -> Totals:
+    zero = Cost()
+    return Totals(
+        as_specified=sum((lr.as_specified for lr in layers), zero),
+        standard=sum((lr.standard for lr in layers), zero),
+        separable=sum((lr.separable.total for lr in layers), zero),
+    )
+
+
+# the flags that shape the output, most likely culprit first, for "output would be empty"
+_SHAPE_FLAGS = ("kernel", "dilation", "stride", "padding", "input")
+
+
+def _blame(layer: LayerSpec, field: str) -> str:
+    """The flag to name for a shape error: the field's own flag if the user typed it, else
+    the first shape flag they typed, else the field's flag."""
+    typed = dict(layer.field_where)
+    if field in typed:
+        return typed[field]
+    if field in _SHAPE_FLAGS:
+        for candidate in _SHAPE_FLAGS:
+            if candidate in typed:
+                return typed[candidate]
+    return "--" + (field or "input").replace("_", "-")
+
+
+def single_layer_report(layer: LayerSpec, index: int = 0) -> LayerReport:
+    """One layer given on its own (``cost``, ``sweep``, ``interactive``) as a report row.
+    A shape error names the flag the user typed, or the file position of the field."""
+    assert layer.input is not None
+    try:
+        forms = lower(layer, layer.input, Width())
+    except ShapeError as exc:
+        if layer.where == "flags":
+            raise UsageError(f"{_blame(layer, exc.field)}: {exc}") from None
+        raise UsageError(f"{layer.locate(exc.field)}: {exc}") from None
+    name = layer.name or (f"layer_{index}" if index or layer.where != "flags" else "layer")
+    row = Row(index, name, layer.type, layer.input, forms, 1, layer.where)
+    return layer_report(row, layer.batch or 1, layer.dtype or "float32")

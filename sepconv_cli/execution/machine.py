@@ -1,0 +1,240 @@
+"""This machine's measured ceilings (float32 GEMM GFLOP/s, memory bandwidth) and the roofline.
+
+Rules
+-----
+* GEMM: ``C = A @ B`` on square float32 matrices of side :data:`GEMM_N` through NumPy's
+  BLAS with the BLAS threads in effect; ``2 * n**3`` FLOPs per call; one warm-up call, then
+  the median of repeats.
+* Bandwidth: ``np.copyto`` between two float32 arrays of :data:`COPY_BYTES` each (far
+  larger than any cache); bytes moved = read + write = ``2 * nbytes`` per copy (the
+  write-allocate read a CPU may add is not counted, as STREAM's Copy does not); one warm-up
+  copy (it also faults the pages in), then the median of repeats. One thread: NumPy's copy
+  is single-threaded, so this is the bandwidth its kernels can draw.
+* Both take about 1-3 s in all (``repeats`` bounds it). The result is cached as JSON in
+  ``$XDG_CACHE_HOME/sepconv`` (else ``~/.cache/sepconv``), keyed by CPU model, core
+  count, NumPy version, BLAS library, its kernel and the BLAS thread count;
+  ``refresh=True`` measures again.
+* Roofline: best-case time of work with ``flops`` and ``bytes_moved`` is
+  ``max(flops / peak_flops, bytes_moved / bandwidth)``; the larger term names the bound
+  ("compute" or "memory").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "sepconv/machine/v1"
+GEMM_N = 1024  # 2.1 GFLOP per call: ~10 ms at 200 GFLOP/s, long enough to time well
+COPY_BYTES = 256 << 20  # per array: 8x a 32 MiB L3 cache
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Measured ceilings and what they were measured on."""
+
+    cpu: str
+    cores: int
+    numpy: str
+    blas: dict[str, Any]
+    threads: int | None
+    gemm_gflops: float
+    bandwidth_gbs: float
+    measured_at: str
+    key: str
+    cached: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["schema"] = SCHEMA
+        return out
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """Best-case time of some work on this machine, and which ceiling sets it."""
+
+    best_s: float
+    bound: str  # "compute" or "memory"
+    compute_s: float
+    memory_s: float
+
+
+def roofline(flops: int, bytes_moved: int, peak_gflops: float, bandwidth_gbs: float) -> Roofline:
+    """``max(flops / peak, bytes / bandwidth)``; ties count as compute-bound.
+
+    >>> r = roofline(2_000_000_000, 1_000_000_000, peak_gflops=100.0, bandwidth_gbs=10.0)
+    >>> (r.best_s, r.bound)
+    (0.1, 'memory')
+    """
+    compute = flops / (peak_gflops * 1e9) if peak_gflops > 0 else 0.0
+    memory = bytes_moved / (bandwidth_gbs * 1e9) if bandwidth_gbs > 0 else 0.0
+    bound = "compute" if compute >= memory else "memory"
+    return Roofline(max(compute, memory), bound, compute, memory)
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what the platform module knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def core_count() -> int:
+    """Cores this process may run on (its affinity mask), else all the OS reports."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def blas_info() -> dict[str, Any]:
+    """The BLAS NumPy calls: from threadpoolctl when installed (library, version, the
+    kernel it chose for this CPU, threads), else from ``numpy.show_config``."""
+    import numpy as np
+
+    info: dict[str, Any] = {}
+    try:
+        import threadpoolctl
+
+        for lib in threadpoolctl.threadpool_info():
+            if lib.get("user_api") == "blas":
+                info = {"library": lib.get("internal_api"), "version": lib.get("version"),
+                        "kernel": lib.get("architecture"), "threads": lib.get("num_threads"),
+                        "threading": lib.get("threading_layer"), "source": "threadpoolctl"}
+                break
+    except ImportError:
+        pass
+    if not info:
+        try:
+            config = np.show_config(mode="dicts")
+            blas = config.get("Build Dependencies", {}).get("blas", {})
+            info = {"library": blas.get("name"), "version": blas.get("version"),
+                    "kernel": None, "threads": None, "source": "numpy.show_config"}
+        except (TypeError, AttributeError):  # NumPy < 1.26 has no mode="dicts"
+            info = {"library": "unknown", "source": "none"}
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    if coretype:
+        info["openblas_coretype"] = coretype  # a forced kernel: slower on newer CPUs
+    return info
+
+
+def cache_key(cpu: str, cores: int, numpy_version: str, blas: dict[str, Any],
+              threads: int | None) -> str:
+    text = json.dumps([cpu, cores, numpy_version, blas.get("library"), blas.get("version"),
+                       blas.get("kernel"), blas.get("openblas_coretype"), threads])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sepconv"
+
+
+# --------------------------------------------------------------------------- measurement
+
+
+def _median_time(fn: Callable[[], object], repeats: int, clock: Callable[[], float]) -> float:
+    fn()  # warm-up: page faults, BLAS buffers and thread start-up
+    times = []
+    for _ in range(repeats):
+        start = clock()
+        fn()
+        times.append(clock() - start)
+    return statistics.median(times)
+
+
+def measure_gemm(n: int = GEMM_N, repeats: int = 7,
+                 clock: Callable[[], float] = time.perf_counter) -> float:
+    """float32 GEMM GFLOP/s of NumPy's BLAS, median of ``repeats`` calls."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), np.float32)
+    seconds = _median_time(lambda: np.matmul(a, b, out=c), repeats, clock)
+    return 2 * n**3 / seconds / 1e9
+
+
+def measure_bandwidth(nbytes: int = COPY_BYTES, repeats: int = 7,
+                      clock: Callable[[], float] = time.perf_counter) -> float:
+    """Copy bandwidth in GB/s (read + write), median of ``repeats`` copies."""
+    import numpy as np
+
+    count = nbytes // 4
+    src = np.ones(count, np.float32)
+    dst = np.empty(count, np.float32)
+    seconds = _median_time(lambda: np.copyto(dst, src), repeats, clock)
+    return 2 * count * 4 / seconds / 1e9
+
+
+def machine_info(threads: int | None = None, refresh: bool = False,
+                 directory: Path | None = None, repeats: int = 7) -> Machine:
+    """This machine's ceilings: from the cache when measured before, else measured now.
+
+    ``threads`` limits BLAS threads for the GEMM (threadpoolctl), as ``--threads`` does for
+    timings, and is part of the cache key.
+    """
+    import numpy as np
+
+    from sepconv_cli.execution.timing import thread_limit
+
+    with thread_limit(threads):
+        blas = blas_info()
+        cpu, cores = cpu_model(), core_count()
+        key = cache_key(cpu, cores, np.__version__, blas, threads)
+        path = (directory or cache_dir()) / f"machine-{key}.json"
+        if not refresh:
+            cached = _read_cache(path, key)
+            if cached is not None:
+                return cached
+        gemm = measure_gemm(repeats=repeats)
+    bandwidth = measure_bandwidth(repeats=repeats)
+    machine = Machine(cpu, cores, np.__version__, blas, threads, round(gemm, 3),
+                      round(bandwidth, 3), datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      key)
+    _write_cache(path, machine)
+    return machine
+
+
+def _read_cache(path: Path, key: str) -> Machine | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("schema") != SCHEMA or data.get("key") != key:
+            return None
+        fields = {k: data[k] for k in ("cpu", "cores", "numpy", "blas", "threads",
+                                       "gemm_gflops", "bandwidth_gbs", "measured_at", "key")}
+        return Machine(**fields, cached=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or damaged: measure again
+
+
+def _write_cache(path: Path, machine: Machine) -> None:
+    """Best effort, atomically: a cache that cannot be written only costs a re-measure."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        data = machine.as_dict()
+        data.pop("cached")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass

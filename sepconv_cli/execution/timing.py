@@ -1,0 +1,349 @@
+"""Honest timing of prepared executions: warm-up, auto-ranged repeats, robust statistics.
+
+Rules
+-----
+* One *sample* is ``loops`` back-to-back calls timed together, divided by ``loops``:
+  ``loops`` is auto-ranged (1, 2, 5, 10, 20, ...) until one sample lasts at least
+  ``min_time_s``, so clock resolution and call overhead vanish for microsecond kernels,
+  while a slow kernel is called once per sample.
+* Before any sample: ``warmup`` untimed calls (first-touch page faults, BLAS buffers, cold
+  caches), then calibration runs that choose ``loops``; only the last calibration run, made
+  with the chosen ``loops``, counts as a sample (after a warm-up; with ``warmup = 0`` it is
+  the cold first call and is dropped).
+* Statistics are over the samples: median (the reported time), min, max, IQR (upper minus
+  lower quartile, linear interpolation) and ``runs`` = the number of samples.
+* Budget: a measurement takes at least one sample, at least ``min_repeats`` when the budget
+  allows, at most ``max_repeats``, and starts no sample predicted to end past its budget.
+  A call that alone outlasts the budget is measured once, its warm-up call serving as the
+  sample (it is reported with ``runs`` = 1).
+* ``time_forms`` splits ``budget_s`` over a layer's four measurements (standard,
+  separable, its depthwise and pointwise parts); time one part leaves unused goes to the
+  next.
+* The clock is injectable (tests use a fake one); the default is ``time.perf_counter``.
+* Threads: ``threads = N`` limits the BLAS pool with threadpoolctl (``sepconv[threads]``)
+  for the duration of the timing. Without threadpoolctl the BLAS library keeps the count it
+  chose when NumPy was loaded (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``, else every
+  core); see :func:`thread_limit`. The same N bounds sepconv's own threads: a depthwise
+  convolution runs its output rows in up to N parts at once (NumPy's einsum releases the
+  GIL) when the layer is large enough to gain from it (:mod:`sepconv_cli.execution.depthwise`).
+  ``threads = None`` leaves BLAS alone and runs sepconv's kernels in one thread.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sepconv_cli.counting.lowering import Forms
+from sepconv_cli.counting.ops import DTYPE_BYTES, Conv, Op
+from sepconv_cli.execution.kernels import (
+    Chain,
+    Prepared,
+    _conv_kind,
+    check_memory,
+    estimate_bytes,
+    numpy_dtype,
+    prepare_chain,
+)
+
+Clock = Callable[[], float]
+
+# loops per sample go 1, 2, 5, 10, 20, 50, ... (timeit's autorange sequence)
+_LOOP_STEPS = (1, 2, 5)
+_MAX_LOOPS = 10_000_000
+
+
+@dataclass(frozen=True)
+class TimingSettings:
+    """How long and how often to measure.
+
+    The defaults keep a full ``sepconv profile mobilenet_v1`` under about 30 s on a 2-core
+    machine while giving each figure at least 3 samples of at least 10 ms.
+    """
+
+    min_time_s: float = 0.01  # each sample lasts at least this long (loops auto-ranged)
+    max_repeats: int = 9  # samples per measurement, at most
+    min_repeats: int = 3  # samples per measurement, at least, while the budget allows
+    warmup: int = 1  # untimed calls before calibration
+    budget_s: float = 1.0  # per layer: all four measurements of time_forms together
+    # BLAS threads (threadpoolctl) and sepconv's own depthwise parts; None leaves BLAS
+    # alone and runs sepconv's kernels in one thread
+    threads: int | None = None
+    max_memory: int | None = None  # bytes; None: execute.default_memory_limit()
+    seed: int = 0  # random inputs and weights
+
+    def __post_init__(self) -> None:
+        # an infinite budget is allowed (max_repeats still bounds it); NaN or an infinite
+        # minimum sample time would never let a measurement end
+        if not 0 <= self.min_time_s < math.inf or not self.budget_s >= 0:
+            raise ValueError("min_time_s must be finite and >= 0, budget_s >= 0")
+        if self.max_repeats < 1 or self.min_repeats < 1 or self.warmup < 0:
+            raise ValueError("max_repeats and min_repeats must be >= 1, warmup >= 0")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError("threads must be >= 1")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Per-call seconds over ``runs`` samples of ``loops`` calls each."""
+
+    median_s: float
+    min_s: float
+    max_s: float
+    iqr_s: float
+    runs: int
+    loops: int = 1
+
+    @classmethod
+    def of(cls, samples: Sequence[float], loops: int) -> Stats:
+        if not samples:
+            return cls(0.0, 0.0, 0.0, 0.0, 0, loops)
+        return cls(statistics.median(samples), min(samples), max(samples), iqr(samples),
+                   len(samples), loops)
+
+    def as_dict(self, flops: int) -> dict[str, Any]:
+        """The DESIGN.md timing record; ``gflops`` is achieved GFLOP/s at the median."""
+        gflops = flops / self.median_s / 1e9 if self.median_s > 0 else 0.0
+        return {"median_s": self.median_s, "min_s": self.min_s, "max_s": self.max_s,
+                "iqr_s": self.iqr_s, "runs": self.runs, "gflops": round(gflops, 6)}
+
+
+def iqr(samples: Sequence[float]) -> float:
+    """Upper minus lower quartile (linear interpolation, NumPy's default); 0 for one sample.
+
+    >>> iqr([1.0, 2.0, 3.0, 4.0, 5.0])
+    2.0
+    """
+    if len(samples) < 2:
+        return 0.0
+    q = statistics.quantiles(samples, n=4, method="inclusive")
+    return q[2] - q[0]
+
+
+def _next_loops(loops: int, elapsed: float, target: float) -> int:
+    """The next loop count in 1-2-5 steps that should make a sample last ``target``."""
+    want = loops * 2 if elapsed <= 0 else loops * target / elapsed * 1.1
+    want = max(want, loops + 1)
+    scale = 1
+    while True:
+        for step in _LOOP_STEPS:
+            if step * scale >= want:
+                return min(step * scale, _MAX_LOOPS)
+        scale *= 10
+
+
+def measure(fn: Callable[[], object], settings: TimingSettings, budget_s: float | None = None,
+            clock: Clock | None = None) -> Stats:
+    """Warm up, auto-range the loop count, then take samples of ``fn`` within the budget."""
+    now = clock or time.perf_counter
+    budget = settings.budget_s if budget_s is None else budget_s
+    start = now()
+    deadline = start + budget
+    per_call = 0.0
+    for _ in range(settings.warmup):
+        t0 = now()
+        fn()
+        per_call = now() - t0
+    if settings.warmup and per_call >= budget:
+        # one call outlasts the budget: the warm-up call is the only sample there is time for
+        return Stats.of([per_call], 1)
+
+    # calibration: grow loops until one sample lasts min_time_s (or the budget runs short)
+    loops = 1
+    while True:
+        t0 = now()
+        for _ in range(loops):
+            fn()
+        elapsed = now() - t0
+        per_call = elapsed / loops
+        if elapsed >= settings.min_time_s or loops >= _MAX_LOOPS:
+            break
+        nxt = _next_loops(loops, elapsed, settings.min_time_s)
+        t = now()
+        if t >= deadline or t + per_call * nxt > deadline:
+            break  # no time to calibrate further: sample with what we have
+        loops = nxt
+
+    # after a warm-up, the last calibration run is a sample like any other
+    samples: list[float] = [per_call] if settings.warmup else []
+    while len(samples) < settings.max_repeats:
+        remaining = deadline - now()
+        if samples and per_call * loops > remaining:
+            break
+        t0 = now()
+        for _ in range(loops):
+            fn()
+        elapsed = now() - t0
+        samples.append(elapsed / loops)
+        per_call = elapsed / loops
+        if len(samples) >= settings.min_repeats and now() >= deadline:
+            break
+    return Stats.of(samples, loops)
+
+
+# --------------------------------------------------------------------------- threads
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """What ``--threads`` did: BLAS threads in effect and how they were set."""
+
+    requested: int | None
+    blas_threads: int | None  # None when it cannot be read (no threadpoolctl)
+    controller: str  # "threadpoolctl" or "none"
+    note: str
+
+
+@contextmanager
+def thread_limit(threads: int | None) -> Iterator[ThreadInfo]:
+    """Limit the BLAS pool to ``threads`` while the block runs, and say how it went."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        note = ("threadpoolctl is not installed (pip install 'sepconv[threads]'): the BLAS "
+                "library keeps the thread count it chose when NumPy was loaded "
+                "(OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else every core); set that "
+                "variable before starting sepconv to limit it")
+        yield ThreadInfo(threads, None, "none", note if threads is not None else "")
+        return
+    if threads is None:
+        yield ThreadInfo(None, _blas_threads(threadpoolctl), "threadpoolctl", "")
+        return
+    with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
+        yield ThreadInfo(threads, _blas_threads(threadpoolctl), "threadpoolctl", "")
+
+
+def _blas_threads(threadpoolctl: Any) -> int | None:
+    infos = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    return int(infos[0]["num_threads"]) if infos else None
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _flops(ops: Sequence[Op], batch: int, itemsize: int) -> int:
+    return sum(op.cost(batch, itemsize).flops for op in ops)
+
+
+def _is_depthwise(op: Op) -> bool:
+    return isinstance(op, Conv) and (op.role == "depthwise" or _conv_kind(op) == "depthwise")
+
+
+def _is_pointwise(op: Op) -> bool:
+    return isinstance(op, Conv) and op.role == "pointwise"
+
+
+def part_indices(ops: Sequence[Op], pick: Callable[[Op], bool]) -> list[int]:
+    """Indices of the picked ops, each with the batch-norm that directly follows it."""
+    chosen: list[int] = []
+    for i, op in enumerate(ops):
+        if pick(op):
+            chosen.append(i)
+            if i + 1 < len(ops) and ops[i + 1].role == "batch_norm":
+                chosen.append(i + 1)
+    return chosen
+
+
+def _run_steps(steps: Sequence[Prepared]) -> Callable[[], None]:
+    runs = tuple(s.run for s in steps)
+
+    def run() -> None:
+        for r in runs:
+            r()
+    return run
+
+
+# shares of a layer's budget; a layer without some measurement splits it among the rest
+_SHARES = {"standard": 0.35, "separable": 0.35, "depthwise": 0.15, "pointwise": 0.15}
+
+
+def time_forms(forms: Forms, batch: int, dtype: str, settings: TimingSettings,
+               clock: Clock | None = None) -> dict[str, Any]:
+    """Time one layer's standard and separable forms (one instance; a row repeated n
+    times costs n times these, see :func:`scale_timing`).
+
+    Returns DESIGN.md's timing record::
+
+        {"standard":  {"median_s", "min_s", "max_s", "iqr_s", "runs", "gflops"},
+         "separable": {..., "depthwise": {...}, "pointwise": {...}},
+         "speedup": standard median / separable median}
+
+    ``separable`` is the whole form run end to end; ``depthwise`` its depthwise convolutions
+    with the batch-norm after each, ``pointwise`` its pointwise convolutions with the
+    batch-norm after each, both timed on the same prepared buffers (residual adds belong to
+    neither). A part the form lacks (dense, pooling layers) has zero times and ``runs`` 0.
+    When both forms are the same operations they are timed once. Each form runs once,
+    checked against the counted shapes, before it is timed.
+
+    Raises :class:`~sepconv_cli.execution.kernels.MemoryGuardError` before allocating anything when
+    the larger form needs more than ``settings.max_memory`` (default: a share of RAM), and
+    :class:`~sepconv_cli.execution.kernels.UnsupportedDtypeError` for bfloat16 and int8.
+    """
+    dt = numpy_dtype(dtype)
+    itemsize = DTYPE_BYTES[dtype]
+    same = forms.standard == forms.separable
+    threads = settings.threads or 1
+    needed = max(estimate_bytes(forms.standard, batch, dt, threads),
+                 0 if same else estimate_bytes(forms.separable, batch, dt, threads))
+    check_memory(needed, settings.max_memory)
+    dw_idx = [] if same else part_indices(forms.separable, _is_depthwise)
+    pw_idx = [] if same else part_indices(forms.separable, _is_pointwise)
+    planned = ["standard"] + ([] if same else ["separable"]) + \
+        (["depthwise"] if dw_idx else []) + (["pointwise"] if pw_idx else [])
+    now = clock or time.perf_counter
+    start = now()
+    import numpy as np  # deferred: counting never imports NumPy
+
+    def bench(fn: Callable[[], object], name: str) -> Stats:
+        left = max(settings.budget_s - (now() - start), 0.0)
+        share = _SHARES[name] / sum(_SHARES[n] for n in planned[planned.index(name):])
+        return measure(fn, settings, left * share, clock)
+
+    none = Stats.of([], 1)
+    with thread_limit(settings.threads):
+        rng = np.random.default_rng(settings.seed)
+        chain: Chain | None = prepare_chain(forms.standard, batch, dt, rng, threads=threads)
+        assert chain is not None
+        chain.checked()
+        standard = bench(chain, "standard")
+        chain = None  # release the standard form's buffers before the separable ones
+        separable, depthwise, pointwise = standard, none, none
+        if not same:
+            chain = prepare_chain(forms.separable, batch, dt, rng, threads=threads)
+            chain.checked()
+            separable = bench(chain, "separable")
+            steps = chain.steps
+            if dw_idx:
+                depthwise = bench(_run_steps([steps[i] for i in dw_idx]), "depthwise")
+            if pw_idx:
+                pointwise = bench(_run_steps([steps[i] for i in pw_idx]), "pointwise")
+            chain = None
+
+    sep = separable.as_dict(_flops(forms.separable, batch, itemsize))
+    sep["depthwise"] = depthwise.as_dict(_flops([forms.separable[i] for i in dw_idx], batch,
+                                                itemsize))
+    sep["pointwise"] = pointwise.as_dict(_flops([forms.separable[i] for i in pw_idx], batch,
+                                                itemsize))
+    speedup = standard.median_s / separable.median_s if separable.median_s > 0 else 0.0
+    return {"standard": standard.as_dict(_flops(forms.standard, batch, itemsize)),
+            "separable": sep,
+            "speedup": speedup}
+
+
+def scale_timing(record: dict[str, Any], repeat: int) -> dict[str, Any]:
+    """A row of ``repeat`` identical instances: times scale by ``repeat``; GFLOP/s, runs
+    and the speed-up do not."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out[key] = scale_timing(value, repeat)
+        elif key.endswith("_s"):
+            out[key] = value * repeat
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,70 @@
+"""Where reports go: stdout, or ``--output FILE`` (and ``--plot FILE``) written atomically.
+
+The file is written to a temporary sibling and renamed into place, so a run that fails
+never leaves a half-written report and never destroys the file that was there before.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from sepconv_cli.errors import UsageError
+
+
+def check_output_path(path: Path, flag: str = "--output") -> None:
+    """Fail early (exit 2), before any work, when the file could not be written."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{flag}: {path} is a directory")
+    if not parent.exists():
+        raise UsageError(f"{flag}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise UsageError(f"{flag}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{flag}: directory {parent} is not writable")
+
+
+def write_atomic(path: Path, text: str, flag: str = "--output") -> None:
+    write_atomic_bytes(path, text.encode("utf-8"), flag)
+
+
+def write_atomic_bytes(path: Path, data: bytes, flag: str = "--output") -> None:
+    """Replace ``path`` atomically. A symlink is written through (the link stays, its
+    target gets the report); a pipe or device (``/dev/stdout``, a FIFO) is written to
+    directly, since there is no file to replace."""
+    if path.is_symlink():
+        path = path.resolve()
+    check_output_path(path, flag)
+    if path.exists() and not path.is_file():
+        try:
+            with path.open("wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise UsageError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise UsageError(f"{flag}: cannot write in {parent}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        # keep the permissions of the file being replaced; a new file gets the umask's
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,62 @@
+"""Built-in model specs shipped in ``layer_specs/`` (installed as ``sepconv_cli.layer_specs``)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from sepconv_cli.errors import UsageError
+from sepconv_cli.spec.layers import ModelSpec, load_yaml_or_error, model_from_document
+from sepconv_cli.spec.yaml_loader import load
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    path: Path
+
+
+def preset_dir() -> Path:
+    """Installed: the ``sepconv_cli.layer_specs`` package data. Run from a source checkout
+    without installing (``python -m sepconv_cli`` in the repository), ``layer_specs/``
+    beside the package."""
+    try:
+        return Path(str(resources.files("sepconv_cli.layer_specs")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "layer_specs"
+
+
+def preset_paths() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(preset_dir().glob("*.yaml"))}
+
+
+def list_presets() -> list[Preset]:
+    out = []
+    for name, path in preset_paths().items():
+        spec = load_model(path, display=f"preset {name}")
+        out.append(Preset(name, spec.description or spec.source, path))
+    return out
+
+
+def load_model(path: Path, display: str | None = None) -> ModelSpec:
+    doc = load_yaml_or_error(lambda: load(path, display))
+    return model_from_document(doc)
+
+
+def resolve_model(ref: str, flag: str = "MODEL") -> ModelSpec:
+    """A model spec from a file path, or a preset name (``mobilenet_v1``)."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in ref:
+        if not path.exists():
+            raise UsageError(f"{flag}: no such file: {ref}")
+        return load_model(path)
+    presets = preset_paths()
+    if ref in presets:
+        return load_model(presets[ref], display=f"{presets[ref]}")
+    close = difflib.get_close_matches(ref, presets, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise UsageError(f"{flag}: {ref!r} is neither a file nor a preset{hint}; "
+                     f"presets: {', '.join(presets)}")
