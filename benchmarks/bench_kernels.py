@@ -94,21 +94,38 @@ def torch_fn(op: Conv, channels_last: bool) -> Callable[[], object]:
         w = w.contiguous(memory_format=torch.channels_last)
     out_shape = op.out_shape[:-1]
     symmetric = [max(b, a) for b, a in op.pads]
-    sym_out = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, k, s, d in
-               zip(op.in_shape[:-1], symmetric, op.kernel, op.stride, op.dilation, strict=True)]
+    sym_out = [
+        (n + 2 * p - d * (k - 1) - 1) // s + 1
+        for n, p, k, s, d in zip(
+            op.in_shape[:-1], symmetric, op.kernel, op.stride, op.dilation, strict=True
+        )
+    ]
     conv = torch.nn.functional.conv2d
     if tuple(sym_out) == tuple(out_shape):
+
         def run() -> object:
             with torch.no_grad():
-                return conv(x, w, stride=op.stride, padding=symmetric, dilation=op.dilation,
-                            groups=op.groups)
+                return conv(
+                    x,
+                    w,
+                    stride=op.stride,
+                    padding=symmetric,
+                    dilation=op.dilation,
+                    groups=op.groups,
+                )
     else:
         pad = [p for b, a in reversed(op.pads) for p in (b, a)]
 
         def run() -> object:
             with torch.no_grad():
-                return conv(torch.nn.functional.pad(x, pad), w, stride=op.stride,
-                            dilation=op.dilation, groups=op.groups)
+                return conv(
+                    torch.nn.functional.pad(x, pad),
+                    w,
+                    stride=op.stride,
+                    dilation=op.dilation,
+                    groups=op.groups,
+                )
+
     result: Any = run()
     assert tuple(result.shape[2:]) == tuple(out_shape), (result.shape, out_shape)
     return run
@@ -123,10 +140,14 @@ def blas_description() -> str:
     if not infos:
         return "BLAS: none found"
     i = infos[0]
-    forced = " ".join(f"{name}={os.environ.get(name, '(unset)')}"
-                      for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
-    return (f"BLAS: {i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
-            f"threads={i.get('num_threads')}; {forced}")
+    forced = " ".join(
+        f"{name}={os.environ.get(name, '(unset)')}"
+        for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    )
+    return (
+        f"BLAS: {i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
+        f"threads={i.get('num_threads')}; {forced}"
+    )
 
 
 def _busy_jiffies() -> tuple[int, int]:
@@ -144,29 +165,44 @@ def _busy_jiffies() -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--min-time", type=float, default=0.02,
-                        help="seconds per sample (default 0.02)")
+    parser.add_argument(
+        "--min-time", type=float, default=0.02, help="seconds per sample (default 0.02)"
+    )
     parser.add_argument("--repeats", type=int, default=9, help="samples per measurement")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="passes over all layers; each figure is its best round's median")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="passes over all layers; each figure is its best round's median",
+    )
     args = parser.parse_args(argv)
 
-    settings = TimingSettings(min_time_s=args.min_time, max_repeats=args.repeats,
-                              min_repeats=args.repeats, budget_s=60.0, warmup=3)
+    settings = TimingSettings(
+        min_time_s=args.min_time,
+        max_repeats=args.repeats,
+        min_repeats=args.repeats,
+        budget_s=60.0,
+        warmup=3,
+    )
     try:
         import threadpoolctl
+
         threadpoolctl.threadpool_limits(args.threads, user_api="blas")
     except ImportError:
         print("threadpoolctl missing: NumPy's BLAS threads not limited", file=sys.stderr)
     print(f"numpy {np.__version__}; {blas_description()}")
     if torch is not None:
         torch.set_num_threads(args.threads)
-        print(f"torch {torch.__version__}; threads={torch.get_num_threads()}; "
-              f"mkldnn={torch.backends.mkldnn.is_available()}")
+        print(
+            f"torch {torch.__version__}; threads={torch.get_num_threads()}; "
+            f"mkldnn={torch.backends.mkldnn.is_available()}"
+        )
     else:
         print("torch not installed: NumPy side only")
-    print(f"threads={args.threads}, batch 1, float32; per figure: the lowest of {args.rounds} "
-          f"rounds' medians of {args.repeats} samples >= {args.min_time * 1e3:g} ms each\n")
+    print(
+        f"threads={args.threads}, batch 1, float32; per figure: the lowest of {args.rounds} "
+        f"rounds' medians of {args.repeats} samples >= {args.min_time * 1e3:g} ms each\n"
+    )
 
     layers = mobilenet_layers()
     numpy_preps = [numpy_fn(layer.op, args.threads) for layer in layers]
@@ -205,8 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         while len(times) < 3:
             times.append(float("nan"))
         ours, theirs, nhwc = times
-        row = (f"{layer.name:<11}{layer.kind:<10}{'x'.join(map(str, op.in_shape)):>14}"
-               f"{op.out_channels:>6}{op.stride[0]:>3}{ours * 1e6:>11.1f}")
+        row = (
+            f"{layer.name:<11}{layer.kind:<10}{'x'.join(map(str, op.in_shape)):>14}"
+            f"{op.out_channels:>6}{op.stride[0]:>3}{ours * 1e6:>11.1f}"
+        )
         if torch is not None:
             row += f"{theirs * 1e6:>11.1f}{ours / theirs:>10.2f}{nhwc * 1e6:>12.1f}"
         row += f"  {numpy_preps[i].kernel}" + (f" ×{layer.repeat}" if layer.repeat > 1 else "")
@@ -226,22 +264,30 @@ def main(argv: list[str] | None = None) -> int:
             ratio = ours / theirs
             verdict = "met" if ratio <= target else "MISSED"
             note = " (not a target on its own)" if kind == "conv1" else ""
-            line += (f"{theirs * 1e6:>10.0f}{ratio:>10.2f}{nhwc * 1e6:>12.0f}"
-                     f"  <= {target:g}x: {verdict}{note}")
+            line += (
+                f"{theirs * 1e6:>10.0f}{ratio:>10.2f}{nhwc * 1e6:>12.0f}"
+                f"  <= {target:g}x: {verdict}{note}"
+            )
         print(line)
     dw, pw, std, first = (sums[k] for k in ("depthwise", "pointwise", "standard", "conv1"))
     body = [s - f for s, f in zip(std, first, strict=True)]
-    print("\nseparable speed-up on the MobileNetV1 body (13 separable layers: standard 3×3 "
-          "time / (depthwise + pointwise) time)")
+    print(
+        "\nseparable speed-up on the MobileNetV1 body (13 separable layers: standard 3×3 "
+        "time / (depthwise + pointwise) time)"
+    )
     for j, (name, _) in enumerate(impls):
-        print(f"  {name:<11} {body[j] / (dw[j] + pw[j]):5.2f}x "
-              f"({body[j] * 1e3:.2f} ms / {(dw[j] + pw[j]) * 1e3:.2f} ms)")
+        print(
+            f"  {name:<11} {body[j] / (dw[j] + pw[j]):5.2f}x "
+            f"({body[j] * 1e3:.2f} ms / {(dw[j] + pw[j]) * 1e3:.2f} ms)"
+        )
     busy1, own1 = _busy_jiffies()
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     elapsed = time.monotonic() - start
     other = ((busy1 - busy0) - (own1 - own0)) / ticks / max(elapsed, 1e-9) / (os.cpu_count() or 1)
-    print(f"\nother processes used {max(other, 0.0):.0%} of the machine during the "
-          f"measurements (figures are trustworthy near 0%)")
+    print(
+        f"\nother processes used {max(other, 0.0):.0%} of the machine during the "
+        f"measurements (figures are trustworthy near 0%)"
+    )
     return 0
 
 

@@ -24,15 +24,16 @@ Padding = str | tuple[int, ...]
 # --------------------------------------------------------------------------- shapes
 
 
-def positions_1d(size: int, kernel: int, stride: int, dilation: int, before: int,
-                 after: int) -> int:
+def positions_1d(
+    size: int, kernel: int, stride: int, dilation: int, before: int, after: int
+) -> int:
     """How many window positions fit along one padded dim (0 when none fits).
 
     The window starts at ``-before`` and moves by ``stride``; its last tap is
     ``dilation * (kernel - 1)`` further on and must stay inside ``[-before, size + after)``.
     """
-    last_index = size + after - 1          # last valid index of the padded input
-    span = dilation * (kernel - 1)         # distance from the first to the last tap
+    last_index = size + after - 1  # last valid index of the padded input
+    span = dilation * (kernel - 1)  # distance from the first to the last tap
     count = 0
     start = -before
     while start + span <= last_index:
@@ -44,32 +45,45 @@ def positions_1d(size: int, kernel: int, stride: int, dilation: int, before: int
 def same_pads_1d(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
     """TensorFlow's ``same``: out = ceil(in / s); the odd extra pad goes after."""
     out = 0
-    while out * stride < size:             # ceil(size / stride) by counting
+    while out * stride < size:  # ceil(size / stride) by counting
         out += 1
     total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
     before = total // 2
     return before, total - before
 
 
-def pads(padding: Padding, spatial: tuple[int, ...], kernel: tuple[int, ...],
-         stride: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+def pads(
+    padding: Padding,
+    spatial: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[tuple[int, int], ...]:
     """(before, after) per spatial dim for ``valid``, ``same`` or symmetric explicit ints."""
     if padding == "valid":
         return tuple((0, 0) for _ in spatial)
     if padding == "same":
-        return tuple(same_pads_1d(n, k, s, d)
-                     for n, k, s, d in zip(spatial, kernel, stride, dilation, strict=True))
+        return tuple(
+            same_pads_1d(n, k, s, d)
+            for n, k, s, d in zip(spatial, kernel, stride, dilation, strict=True)
+        )
     assert not isinstance(padding, str), padding
     return tuple((p, p) for p in padding)
 
 
-def spatial_out(spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
-                dilation: tuple[int, ...], padding: Padding) -> tuple[int, ...]:
+def spatial_out(
+    spatial: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: Padding,
+) -> tuple[int, ...]:
     """Output spatial shape (a 0 in it means the output is empty)."""
     pp = pads(padding, spatial, kernel, stride, dilation)
-    return tuple(positions_1d(n, k, s, d, b, a)
-                 for n, k, s, d, (b, a) in zip(spatial, kernel, stride, dilation, pp,
-                                               strict=True))
+    return tuple(
+        positions_1d(n, k, s, d, b, a)
+        for n, k, s, d, (b, a) in zip(spatial, kernel, stride, dilation, pp, strict=True)
+    )
 
 
 def _per_dim(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
@@ -128,10 +142,18 @@ def _elements(shape: tuple[int, ...]) -> int:
     return count
 
 
-def conv(in_shape: tuple[int, ...], out_channels: int, kernel: int | tuple[int, ...],
-         stride: int | tuple[int, ...] = 1, dilation: int | tuple[int, ...] = 1,
-         padding: Padding | int = "valid", groups: int = 1, bias: bool = False,
-         batch: int = 1, itemsize: int = 4) -> RefCost:
+def conv(
+    in_shape: tuple[int, ...],
+    out_channels: int,
+    kernel: int | tuple[int, ...],
+    stride: int | tuple[int, ...] = 1,
+    dilation: int | tuple[int, ...] = 1,
+    padding: Padding | int = "valid",
+    groups: int = 1,
+    bias: bool = False,
+    batch: int = 1,
+    itemsize: int = 4,
+) -> RefCost:
     """Cost of one N-d convolution on a channels-last input (no batch in ``in_shape``).
 
     MACs are the multiply-accumulates of every output element: for each output position
@@ -170,18 +192,46 @@ class RefSeparable:
     pointwise: RefCost
 
 
-def separable(in_shape: tuple[int, ...], out_channels: int, kernel: int | tuple[int, ...],
-              stride: int | tuple[int, ...] = 1, dilation: int | tuple[int, ...] = 1,
-              padding: Padding | int = "valid", multiplier: int = 1, bias: bool = False,
-              batch: int = 1, itemsize: int = 4) -> RefSeparable:
+def separable(
+    in_shape: tuple[int, ...],
+    out_channels: int,
+    kernel: int | tuple[int, ...],
+    stride: int | tuple[int, ...] = 1,
+    dilation: int | tuple[int, ...] = 1,
+    padding: Padding | int = "valid",
+    multiplier: int = 1,
+    bias: bool = False,
+    batch: int = 1,
+    itemsize: int = 4,
+) -> RefSeparable:
     """Depthwise k×k (``Cin → Cin·M``, groups = Cin, same stride/padding/dilation, no bias),
     then pointwise 1×1 (``Cin·M → Cout``, with the bias if any), as DESIGN.md states."""
     cin = in_shape[-1]
-    dw = conv(in_shape, cin * multiplier, kernel, stride, dilation, padding, groups=cin,
-              bias=False, batch=batch, itemsize=itemsize)
+    dw = conv(
+        in_shape,
+        cin * multiplier,
+        kernel,
+        stride,
+        dilation,
+        padding,
+        groups=cin,
+        bias=False,
+        batch=batch,
+        itemsize=itemsize,
+    )
     rank = len(in_shape) - 1
-    pw = conv(dw.out_shape, out_channels, (1,) * rank, 1, 1, "valid", groups=1, bias=bias,
-              batch=batch, itemsize=itemsize)
+    pw = conv(
+        dw.out_shape,
+        out_channels,
+        (1,) * rank,
+        1,
+        1,
+        "valid",
+        groups=1,
+        bias=bias,
+        batch=batch,
+        itemsize=itemsize,
+    )
     total = RefCost(
         macs=dw.macs + pw.macs,
         flops=dw.flops + pw.flops,
@@ -189,7 +239,7 @@ def separable(in_shape: tuple[int, ...], out_channels: int, kernel: int | tuple[
         weight_bytes=dw.weight_bytes + pw.weight_bytes,
         input_bytes=dw.input_bytes,
         output_bytes=pw.output_bytes,
-        intermediate_bytes=dw.output_bytes,   # the depthwise output, made and consumed inside
+        intermediate_bytes=dw.output_bytes,  # the depthwise output, made and consumed inside
         out_shape=pw.out_shape,
     )
     return RefSeparable(total=total, depthwise=dw, pointwise=pw)

@@ -31,16 +31,28 @@ def run(*args: str) -> tuple[int, str, str]:
 
 # ----------------------------------------------------------------------------- budget gates
 
-@pytest.mark.parametrize("limit,code", [
-    ("1228800", 0), ("1228799", 1), ("1.2288M", 0), ("1.2M", 1), ("1229K", 0), ("1228K", 1),
-    ("0.0013G", 0), ("0.0012G", 1)])
+
+@pytest.mark.parametrize(
+    "limit,code",
+    [
+        ("1228800", 0),
+        ("1228799", 1),
+        ("1.2288M", 0),
+        ("1.2M", 1),
+        ("1229K", 0),
+        ("1228K", 1),
+        ("0.0013G", 0),
+        ("0.0012G", 1),
+    ],
+)
 def test_max_macs_units(limit: str, code: int) -> None:
     exit_code, out, err = run("cost", "--max-macs", limit, "--format", "json")
     assert exit_code == code, err
     assert json.loads(out)["layers"][0]["standard"]["macs"] == SEED_MACS  # report printed
     if code:
-        assert err.strip() == (f"sepconv: budget: MACs 1.229 M exceed --max-macs "
-                               f"{limit_text(limit)}")
+        assert err.strip() == (
+            f"sepconv: budget: MACs 1.229 M exceed --max-macs {limit_text(limit)}"
+        )
 
 
 def limit_text(limit: str) -> str:
@@ -59,29 +71,56 @@ def test_max_params(limit: str, code: int) -> None:
 
 
 def test_profile_budgets_on_as_specified_totals() -> None:
-    code, _, err = run("profile", "mobilenet_v1", "--no-time", "--max-macs", "600M",
-                       "--max-params", "4.5M", "--format", "json")
+    code, _, err = run(
+        "profile",
+        "mobilenet_v1",
+        "--no-time",
+        "--max-macs",
+        "600M",
+        "--max-params",
+        "4.5M",
+        "--format",
+        "json",
+    )
     assert code == 0, err
-    code, _, err = run("profile", "mobilenet_v1", "--no-time", "--max-macs", "500M",
-                       "--max-params", "4M", "--format", "json")
+    code, _, err = run(
+        "profile",
+        "mobilenet_v1",
+        "--no-time",
+        "--max-macs",
+        "500M",
+        "--max-params",
+        "4M",
+        "--format",
+        "json",
+    )
     assert code == 1
     lines = err.strip().splitlines()
-    assert lines == ["sepconv: budget: MACs 568.7 M exceed --max-macs 500 M",
-                     "sepconv: budget: Params 4.232 M exceed --max-params 4 M"]
+    assert lines == [
+        "sepconv: budget: MACs 568.7 M exceed --max-macs 500 M",
+        "sepconv: budget: Params 4.232 M exceed --max-params 4 M",
+    ]
 
 
 @pytest.mark.parametrize("limit", ["10ms", "0.2s", "800us", "1000000ns"])
 def test_max_latency_units_parse(limit: str) -> None:
-    code, _, err = run("cost", "--time", "--time-budget", "0.05s", "--max-latency", limit,
-                       "--format", "json")
+    code, _, err = run(
+        "cost", "--time", "--time-budget", "0.05s", "--max-latency", limit, "--format", "json"
+    )
     assert code in (0, 1), err
     assert "error" not in err
 
 
 # ----------------------------------------------------------------------------- compare
 
-def spec_with(tmp_path: Path, name: str, change: dict[str, object] | None = None,
-              drop: str | None = None, add: dict[str, object] | None = None) -> Path:
+
+def spec_with(
+    tmp_path: Path,
+    name: str,
+    change: dict[str, object] | None = None,
+    drop: str | None = None,
+    add: dict[str, object] | None = None,
+) -> Path:
     data = yaml.safe_load((preset_dir() / "mobilenet_v1.yaml").read_text())
     layers = data["layers"]
     if change:
@@ -99,8 +138,9 @@ def spec_with(tmp_path: Path, name: str, change: dict[str, object] | None = None
 
 def test_compare_growth_fails_the_gate(tmp_path: Path) -> None:
     new = spec_with(tmp_path, "new.yaml", {"name": "sep9", "filters": 1280})
-    code, out, err = run("compare", "mobilenet_v1", str(new), "--max-increase", "macs=2%",
-                         "--format", "json")
+    code, out, err = run(
+        "compare", "mobilenet_v1", str(new), "--max-increase", "macs=2%", "--format", "json"
+    )
     doc = json.loads(out)
     # sep9 at 7x7: depthwise 1024*9*49 unchanged; pointwise 1024*F*49 grows by 1024*256*49;
     # the classifier (F -> 1000) grows by 256*1000
@@ -116,15 +156,20 @@ def test_compare_growth_fails_the_gate(tmp_path: Path) -> None:
 
 def test_compare_shrinkage_passes(tmp_path: Path) -> None:
     new = spec_with(tmp_path, "new.yaml", {"name": "sep9", "filters": 512})
-    code, out, err = run("compare", "mobilenet_v1", str(new), "--max-increase", "0%",
-                         "--format", "json")
+    code, out, err = run(
+        "compare", "mobilenet_v1", str(new), "--max-increase", "0%", "--format", "json"
+    )
     assert code == 0, err
     assert json.loads(out)["totals"]["macs"]["delta"] < 0
 
 
 def test_compare_added_and_removed_layers(tmp_path: Path) -> None:
-    new = spec_with(tmp_path, "new.yaml", drop="sep9",
-                    add={"type": "separable", "name": "extra", "kernel": 3, "filters": 1024})
+    new = spec_with(
+        tmp_path,
+        "new.yaml",
+        drop="sep9",
+        add={"type": "separable", "name": "extra", "kernel": 3, "filters": 1024},
+    )
     code, out, err = run("compare", "mobilenet_v1", str(new), "--format", "json")
     assert code == 0, err
     status = {layer["name"]: layer["status"] for layer in json.loads(out)["layers"]}
@@ -157,9 +202,18 @@ def test_compare_reads_the_as_specified_time_key() -> None:
     from sepconv_cli.analysis.compare import snapshot_from_json
 
     def report(timing: dict[str, object]) -> dict[str, object]:
-        return {"schema": "sepconv/profile/v1", "layers": [
-            {"name": "l", "type": "conv", "form": "standard",
-             "as_specified": {"macs": 10, "params": 2}, "timing": timing}]}
+        return {
+            "schema": "sepconv/profile/v1",
+            "layers": [
+                {
+                    "name": "l",
+                    "type": "conv",
+                    "form": "standard",
+                    "as_specified": {"macs": 10, "params": 2},
+                    "timing": timing,
+                }
+            ],
+        }
 
     parts = {"standard": {"median_s": 1.0}, "separable": {"median_s": 0.5}}
     with_key = snapshot_from_json(report({**parts, "as_specified_s": 0.25}), "a.json")
@@ -170,23 +224,27 @@ def test_compare_reads_the_as_specified_time_key() -> None:
 
 def test_compare_markdown_is_a_pr_comment(tmp_path: Path) -> None:
     new = spec_with(tmp_path, "new.yaml", {"name": "sep9", "filters": 1280})
-    code, out, _ = run("compare", "mobilenet_v1", str(new), "--max-increase", "macs=2%",
-                       "--format", "markdown")
+    code, out, _ = run(
+        "compare", "mobilenet_v1", str(new), "--max-increase", "macs=2%", "--format", "markdown"
+    )
     assert code == 1
     assert out.startswith("### sepconv:") and "Budget exceeded" in out and "| `sep9` |" in out
 
 
 # ----------------------------------------------------------------------------- validate
 
+
 def test_validate_reports_every_problem_at_its_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("input: [32, 32, 3]\n"          # line 1
-                   "layers:\n"                      # line 2
-                   "  - {type: conv, kernel: 3, filter: 16}\n"   # line 3, col 29
-                   "  - type: separable\n"          # line 4
-                   "    kernel: true\n"             # line 5, col 13
-                   "    filters: 8\n"
-                   "  - {type: sep, kernel: 3}\n")  # line 7, col 12
+    bad.write_text(
+        "input: [32, 32, 3]\n"  # line 1
+        "layers:\n"  # line 2
+        "  - {type: conv, kernel: 3, filter: 16}\n"  # line 3, col 29
+        "  - type: separable\n"  # line 4
+        "    kernel: true\n"  # line 5, col 13
+        "    filters: 8\n"
+        "  - {type: sep, kernel: 3}\n"
+    )  # line 7, col 12
     good = tmp_path / "good.yaml"
     good.write_text("input: [8, 8, 3]\nlayers:\n  - {type: conv, kernel: 3, filters: 4}\n")
     code, out, err = run("validate", str(good), str(bad))
@@ -216,6 +274,7 @@ def test_validate_every_preset() -> None:
 
 # ----------------------------------------------------------------------------- schema
 
+
 def test_schema_validates_every_preset_and_rejects_broken_specs() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     code, out, _ = run("schema")
@@ -227,10 +286,12 @@ def test_schema_validates_every_preset_and_rejects_broken_specs() -> None:
         errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
         assert not errors, (path.name, [e.message for e in errors][:3])
     broken = [
-        {"layers": [{"type": "conv", "kernel": 3, "filters": 8}]},                  # no input
-        {"input": [8, 8, 3], "layers": [{"type": "conv", "kernel": 3}]},           # no filters
-        {"input": [8, 8, 3], "layers": [{"type": "conv", "kernel": 3, "filters": 8,
-                                         "filter": 8}]},                            # unknown key
+        {"layers": [{"type": "conv", "kernel": 3, "filters": 8}]},  # no input
+        {"input": [8, 8, 3], "layers": [{"type": "conv", "kernel": 3}]},  # no filters
+        {
+            "input": [8, 8, 3],
+            "layers": [{"type": "conv", "kernel": 3, "filters": 8, "filter": 8}],
+        },  # unknown key
         {"input": [8, 8, 3], "layers": [{"type": "conv", "kernel": 0, "filters": 8}]},
         {"input": [8, 8, 3], "layers": [{"type": "spam"}]},
         {"input": [8, 8, 3], "layers": [{"type": "pool", "kernel": 2, "mode": "min"}]},
@@ -241,13 +302,26 @@ def test_schema_validates_every_preset_and_rejects_broken_specs() -> None:
 
 # ----------------------------------------------------------------------------- hygiene
 
-@pytest.mark.parametrize("args", [["cost"], ["profile", "mobilenet_v1", "--no-time"],
-                                  ["compare", "mobilenet_v1", "mobilenet_v2"],
-                                  ["presets"], ["sweep"], ["spatial", "sobel-x"]])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["cost"],
+        ["profile", "mobilenet_v1", "--no-time"],
+        ["compare", "mobilenet_v1", "mobilenet_v2"],
+        ["presets"],
+        ["sweep"],
+        ["spatial", "sobel-x"],
+    ],
+)
 def test_no_escape_codes_when_piped(args: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    proc = subprocess.run([sys.executable, "-m", "sepconv_cli", *args], capture_output=True,
-                          text=True, env={**env, "TERM": "xterm-256color"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "sepconv_cli", *args],
+        capture_output=True,
+        text=True,
+        env={**env, "TERM": "xterm-256color"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "\x1b[" not in proc.stdout and "\x1b[" not in proc.stderr
 
@@ -261,45 +335,66 @@ def test_help_documents_exit_codes_and_every_command_is_in_the_readme() -> None:
     _, out, _ = run("--help")
     assert "Exit codes: 0 ok, 1" in " ".join(out.split())
     readme = (ROOT / "README.md").read_text()
-    for command in ("cost", "profile", "presets", "compare", "validate", "schema", "sweep",
-                    "spatial", "interactive", "machine"):
+    for command in (
+        "cost",
+        "profile",
+        "presets",
+        "compare",
+        "validate",
+        "schema",
+        "sweep",
+        "spatial",
+        "interactive",
+        "machine",
+    ):
         assert f"sepconv {command}" in readme, command
         assert run(command, "--help")[0] == 0
 
 
 # ----------------------------------------------------------------------------- CI script
 
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_readme_ci_script_runs_as_written(tmp_path: Path) -> None:
     script = ROOT / "examples" / "ci" / "sepconv-gate.sh"
     readme = (ROOT / "README.md").read_text()
-    body = [line for line in script.read_text().splitlines()
-            if line and not line.startswith("#")]
+    body = [line for line in script.read_text().splitlines() if line and not line.startswith("#")]
     assert all(line in readme for line in body), "README's copy of the script is stale"
     bin_dir = tmp_path / "bin"  # `sepconv` on PATH as the installed console script
     bin_dir.mkdir()
-    (bin_dir / "sepconv").write_text(f"#!/bin/sh\nexec {sys.executable} -m sepconv_cli \"$@\"\n")
+    (bin_dir / "sepconv").write_text(f'#!/bin/sh\nexec {sys.executable} -m sepconv_cli "$@"\n')
     (bin_dir / "sepconv").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     shutil.copy(preset_dir() / "mobilenet_v1.yaml", tmp_path / "base.yaml")
     shutil.copy(preset_dir() / "mobilenet_v1.yaml", tmp_path / "model.yaml")
 
-    ok = subprocess.run(["bash", str(script), "model.yaml", "base.yaml"], cwd=tmp_path,
-                        capture_output=True, text=True, env=env)
+    ok = subprocess.run(
+        ["bash", str(script), "model.yaml", "base.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert ok.returncode == 0, ok.stderr
     report = json.loads((tmp_path / "sepconv-report.json").read_text())
     assert report["totals"]["as_specified"]["macs"] == V1_MACS
     assert "Within budget" in (tmp_path / "sepconv-comment.md").read_text()
 
     grown = spec_with(tmp_path, "model.yaml", {"name": "sep9", "filters": 1280})
-    failed = subprocess.run(["bash", str(script), grown.name, "base.yaml"], cwd=tmp_path,
-                            capture_output=True, text=True, env=env)
+    failed = subprocess.run(
+        ["bash", str(script), grown.name, "base.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert failed.returncode == 1
     assert "MACs grew +2.30%" in failed.stderr
     assert "Params 4.751 M exceed --max-params 4.5 M" in failed.stderr
     assert "Budget exceeded" in (tmp_path / "sepconv-comment.md").read_text()
 
     (tmp_path / "broken.yaml").write_text("input: [8, 8, 3]\nlayers: [{type: spam}]\n")
-    invalid = subprocess.run(["bash", str(script), "broken.yaml"], cwd=tmp_path,
-                             capture_output=True, text=True, env=env)
+    invalid = subprocess.run(
+        ["bash", str(script), "broken.yaml"], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
     assert invalid.returncode == 2

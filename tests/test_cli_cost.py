@@ -124,8 +124,9 @@ def test_output_file(tmp_path: Path, fmt: str) -> None:
 
 def test_flags_change_the_layer() -> None:
     # 14x14x512, 3x3, 512 filters, same: the MobileNet paper's example
-    layer = cost_json("--input", "14x14x512", "--kernel", "3", "--filters", "512",
-                      "--padding", "same")["layers"][0]
+    layer = cost_json(
+        "--input", "14x14x512", "--kernel", "3", "--filters", "512", "--padding", "same"
+    )["layers"][0]
     assert layer["output_shape"] == [14, 14, 512]
     assert layer["standard"]["macs"] == 462_422_016
     assert layer["separable"]["macs"] == 52_283_392
@@ -159,8 +160,18 @@ def test_batch_dtype_and_bias() -> None:
 
 
 def test_groups_and_depth_multiplier() -> None:
-    layer = cost_json("--input", "12x12x4", "--kernel", "3", "--filters", "8", "--groups", "2",
-                      "--depth-multiplier", "2")["layers"][0]
+    layer = cost_json(
+        "--input",
+        "12x12x4",
+        "--kernel",
+        "3",
+        "--filters",
+        "8",
+        "--groups",
+        "2",
+        "--depth-multiplier",
+        "2",
+    )["layers"][0]
     assert layer["standard"]["macs"] == 10 * 10 * 8 * 2 * 9
     assert layer["separable"]["depthwise"]["macs"] == 10 * 10 * 8 * 9
     assert layer["separable"]["pointwise"]["macs"] == 10 * 10 * 8 * 8
@@ -175,8 +186,16 @@ def test_json_counts_are_exact_for_a_10_to_the_12_long_input() -> None:
 
 
 def test_json_counts_are_exact_beyond_float_precision() -> None:
-    raw = ok("--input", "1000000000000x3", "--kernel", "3", "--batch", "999999999999999",
-             "--format", "json").stdout
+    raw = ok(
+        "--input",
+        "1000000000000x3",
+        "--kernel",
+        "3",
+        "--batch",
+        "999999999999999",
+        "--format",
+        "json",
+    ).stdout
     expected = (10**15 - 1) * (10**12 - 2) * 256 * 9
     assert expected == 2_303_999_999_995_389_696_000_000_004_608
     assert '"macs": 2303999999995389696000000004608' in raw  # the digits, not a float
@@ -214,8 +233,7 @@ def test_spec_list_of_layers_in_order(tmp_path: Path) -> None:
     spec.write_text(LIST_SPEC)
     layers = cost_json("--spec", str(spec))["layers"]
     assert [layer["output_shape"] for layer in layers] == [[10, 8, 8], [10, 2], [14, 14, 512]]
-    assert [layer["standard"]["macs"] for layer in layers] == [
-        28_800, 10 * 2 * 4 * 3, 462_422_016]
+    assert [layer["standard"]["macs"] for layer in layers] == [28_800, 10 * 2 * 4 * 3, 462_422_016]
     assert layers[1]["standard"]["params"] == 2 * 4 * 3 + 2
     assert layers[1]["separable"]["params"] == 4 * 3 + 4 * 2 + 2
     assert layers[2]["separable"]["macs"] == 52_283_392
@@ -276,40 +294,68 @@ BAD_INPUT: list[tuple[str, Any, str]] = [
     ("dtype-float8", lambda t: ["--dtype", "float8"], r"--dtype\b.*float8"),
     ("format-xml", lambda t: ["--format", "xml"], r"--format\b.*xml"),
     ("unknown-option", lambda t: ["--bogus"], r"--bogus\b"),
-    ("output-missing-dir", lambda t: ["--output", str(t / "nowhere" / "r.json")],
-     r"--output\b"),
-    ("spec-missing-file", lambda t: ["--spec", str(t / "missing.yaml")],
-     r"missing\.yaml\b"),
-    ("spec-unknown-key",
-     lambda t: ["--spec", spec_file(t, "input: [12, 12, 3]\nkernal: 3\nfilters: 8\n")],
-     r"bad\.yaml:2:1: kernal\b.*did you mean 'kernel'"),
-    ("spec-kernel-bool",
-     lambda t: ["--spec", spec_file(t, "input: [12, 12, 3]\nkernel: true\nfilters: 8\n")],
-     r"bad\.yaml:2:\d+: kernel\b.*true"),
-    ("spec-filters-float",
-     lambda t: ["--spec", spec_file(t, "input: [12, 12, 3]\nkernel: 3\nfilters: 2.5\n")],
-     r"bad\.yaml:3:\d+: filters\b.*2\.5"),
-    ("spec-and-kernel",
-     lambda t: ["--spec", spec_file(t, "input: [12, 12, 3]\nkernel: 3\nfilters: 8\n"),
-                "--kernel", "3"],
-     r"--kernel\b.*--spec"),
-    ("spec-list-item",
-     lambda t: ["--spec", spec_file(t, "- {input: [8, 3], kernel: 3, filters: 2}\n"
-                                       "- {input: [8, 3], kernel: 0, filters: 2}\n")],
-     r"bad\.yaml:2:\d+: \[1\]\.kernel\b"),
-    ("spec-not-a-conv",
-     lambda t: ["--spec", spec_file(t, "type: dense\ninput: [4, 4, 3]\nunits: 3\n")],
-     r"bad\.yaml:1:\d+: type\b"),
-    ("spec-missing-filters",
-     lambda t: ["--spec", spec_file(t, "input: [12, 12, 3]\nkernel: 3\n")],
-     r"bad\.yaml:1:\d+: .*filters"),
-    ("spec-yaml-syntax", lambda t: ["--spec", spec_file(t, "input: [12, 12, 3\n")],
-     r"bad\.yaml:\d+:\d+: "),
+    ("output-missing-dir", lambda t: ["--output", str(t / "nowhere" / "r.json")], r"--output\b"),
+    ("spec-missing-file", lambda t: ["--spec", str(t / "missing.yaml")], r"missing\.yaml\b"),
+    (
+        "spec-unknown-key",
+        lambda t: ["--spec", spec_file(t, "input: [12, 12, 3]\nkernal: 3\nfilters: 8\n")],
+        r"bad\.yaml:2:1: kernal\b.*did you mean 'kernel'",
+    ),
+    (
+        "spec-kernel-bool",
+        lambda t: ["--spec", spec_file(t, "input: [12, 12, 3]\nkernel: true\nfilters: 8\n")],
+        r"bad\.yaml:2:\d+: kernel\b.*true",
+    ),
+    (
+        "spec-filters-float",
+        lambda t: ["--spec", spec_file(t, "input: [12, 12, 3]\nkernel: 3\nfilters: 2.5\n")],
+        r"bad\.yaml:3:\d+: filters\b.*2\.5",
+    ),
+    (
+        "spec-and-kernel",
+        lambda t: [
+            "--spec",
+            spec_file(t, "input: [12, 12, 3]\nkernel: 3\nfilters: 8\n"),
+            "--kernel",
+            "3",
+        ],
+        r"--kernel\b.*--spec",
+    ),
+    (
+        "spec-list-item",
+        lambda t: [
+            "--spec",
+            spec_file(
+                t,
+                "- {input: [8, 3], kernel: 3, filters: 2}\n"
+                "- {input: [8, 3], kernel: 0, filters: 2}\n",
+            ),
+        ],
+        r"bad\.yaml:2:\d+: \[1\]\.kernel\b",
+    ),
+    (
+        "spec-not-a-conv",
+        lambda t: ["--spec", spec_file(t, "type: dense\ninput: [4, 4, 3]\nunits: 3\n")],
+        r"bad\.yaml:1:\d+: type\b",
+    ),
+    (
+        "spec-missing-filters",
+        lambda t: ["--spec", spec_file(t, "input: [12, 12, 3]\nkernel: 3\n")],
+        r"bad\.yaml:1:\d+: .*filters",
+    ),
+    (
+        "spec-yaml-syntax",
+        lambda t: ["--spec", spec_file(t, "input: [12, 12, 3\n")],
+        r"bad\.yaml:\d+:\d+: ",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("make_args", "pattern"), [(a, p) for _, a, p in BAD_INPUT],
-                         ids=[name for name, _, _ in BAD_INPUT])
+@pytest.mark.parametrize(
+    ("make_args", "pattern"),
+    [(a, p) for _, a, p in BAD_INPUT],
+    ids=[name for name, _, _ in BAD_INPUT],
+)
 def test_bad_input(tmp_path: Path, make_args: Any, pattern: str) -> None:
     result = cost(*make_args(tmp_path))
     assert result.exit_code == 2, (result.stdout, result.stderr)
@@ -320,12 +366,19 @@ def test_bad_input(tmp_path: Path, make_args: Any, pattern: str) -> None:
     assert re.search(pattern, lines[0]), lines[0]
 
 
-@pytest.mark.parametrize(("text", "field"), [
-    ("input: [12, 12, 3]\nkernel: 3\nfilters: 8\ngroups: 2\n", "groups"),
-    ("input: [4, 4, 3]\nkernel: 5\nfilters: 8\n", "kernel"),
-    ("- {input: [8, 3], kernel: 3, filters: 3}\n- {input: [8, 3], kernel: 3, filters: 4, "
-     "groups: 3}\n", r"\[1\]\.groups"),
-], ids=["groups-not-dividing", "empty-output", "list-item-groups"])
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("input: [12, 12, 3]\nkernel: 3\nfilters: 8\ngroups: 2\n", "groups"),
+        ("input: [4, 4, 3]\nkernel: 5\nfilters: 8\n", "kernel"),
+        (
+            "- {input: [8, 3], kernel: 3, filters: 3}\n- {input: [8, 3], kernel: 3, filters: 4, "
+            "groups: 3}\n",
+            r"\[1\]\.groups",
+        ),
+    ],
+    ids=["groups-not-dividing", "empty-output", "list-item-groups"],
+)
 def test_spec_shape_errors_name_the_field(tmp_path: Path, text: str, field: str) -> None:
     """A shape problem found after validation (groups not dividing the channels, an empty
     output) must still be located as ``file:line:col: field`` (DESIGN.md)."""
@@ -344,8 +397,13 @@ def _env() -> dict[str, str]:
 
 
 def test_python_dash_m_version() -> None:
-    done = subprocess.run([sys.executable, "-m", "sepconv_cli", "--version"],
-                          capture_output=True, text=True, timeout=60, env=_env())
+    done = subprocess.run(
+        [sys.executable, "-m", "sepconv_cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"sepconv {version('sepconv')}"
 
@@ -361,19 +419,27 @@ def test_cost_json_does_not_import_numpy() -> None:
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'torch'))\n"
         "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, env=_env())
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_env()
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["layers"][0]["standard"]["macs"] == 1_228_800
     assert "HEAVY=\n" in done.stderr, done.stderr
 
 
 def test_cost_json_importtime_has_no_numpy() -> None:
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "sepconv_cli", "cost",
-                           "--format", "json"], capture_output=True, text=True, timeout=60,
-                          env=_env())
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sepconv_cli", "cost", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
     assert done.returncode == 0, done.stderr
-    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
-                if line.startswith("import time:")]
+    imported = [
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    ]
     assert "sepconv_cli.counting.ops" in imported  # the check would see numpy if it were imported
     assert not [m for m in imported if m == "numpy" or m.startswith("numpy.")]

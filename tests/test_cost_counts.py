@@ -81,12 +81,12 @@ def test_mobilenet_paper_single_layer_example() -> None:
     kernel, 512 filters: 462M vs 52.3M mult-adds, 2.36M vs 0.27M parameters."""
     r = report({"input": "14x14x512", "kernel": "3", "filters": "512", "padding": "same"})
     assert r.row.output_shape == (14, 14, 512)
-    assert r.standard.macs == 462_422_016          # 14*14*512*512*9
-    assert r.separable.total.macs == 52_283_392    # 14*14*512*9 + 14*14*512*512
+    assert r.standard.macs == 462_422_016  # 14*14*512*512*9
+    assert r.separable.total.macs == 52_283_392  # 14*14*512*9 + 14*14*512*512
     assert r.separable.depthwise.macs == 14 * 14 * 512 * 9 == 903_168
     assert r.separable.pointwise.macs == 14 * 14 * 512 * 512 == 51_380_224
-    assert r.standard.params == 2_359_296          # 512*512*9
-    assert r.separable.total.params == 266_752     # 512*9 + 512*512
+    assert r.standard.params == 2_359_296  # 512*512*9
+    assert r.separable.total.params == 266_752  # 512*9 + 512*512
     assert r.theory == Fraction(1, 512) + Fraction(1, 9)
     assert r.ratio_macs == r.theory
 
@@ -112,7 +112,7 @@ def test_bias_adds_one_flop_per_output_and_cout_params_never_macs() -> None:
 
 def test_bias_only_on_the_pointwise_of_the_separable_form() -> None:
     r = report({**SEED, "bias": True})
-    assert r.separable.depthwise.params == 75            # no depthwise bias (Keras)
+    assert r.separable.depthwise.params == 75  # no depthwise bias (Keras)
     assert r.separable.depthwise.flops == 2 * 4_800
     assert r.separable.pointwise.params == 768 + 256
     assert r.separable.pointwise.flops == 2 * 49_152 + 8 * 8 * 256
@@ -123,9 +123,10 @@ def test_bias_only_on_the_pointwise_of_the_separable_form() -> None:
 # --------------------------------------------------------------------------- bytes, batch
 
 
-@pytest.mark.parametrize(("dtype", "itemsize"),
-                         [("float32", 4), ("float16", 2), ("int8", 1), ("float64", 8),
-                          ("bfloat16", 2)])
+@pytest.mark.parametrize(
+    ("dtype", "itemsize"),
+    [("float32", 4), ("float16", 2), ("int8", 1), ("float64", 8), ("bfloat16", 2)],
+)
 def test_bytes_per_dtype(dtype: str, itemsize: int) -> None:
     r = report(SEED, dtype=dtype)
     assert r.itemsize == itemsize
@@ -177,8 +178,7 @@ def test_conv_with_groups_equal_to_channels_is_depthwise() -> None:
 
 def test_depthwise_layer_with_multiplier() -> None:
     # depthwise 3x3, M = 2 on 12x12x4 → 10x10x8; standard form = full 4→8 conv
-    r = report({"type": "depthwise", "input": "12x12x4", "kernel": "3",
-                "depth_multiplier": "2"})
+    r = report({"type": "depthwise", "input": "12x12x4", "kernel": "3", "depth_multiplier": "2"})
     assert r.row.form == "depthwise"
     assert r.row.output_shape == (10, 10, 8)
     assert r.as_specified.macs == 10 * 10 * 8 * 1 * 9 == 7_200
@@ -220,8 +220,12 @@ def test_exact_counts_for_a_10_to_the_12_long_1d_input() -> None:
     assert r.separable.depthwise.macs == out * 3 * 3 == 8_999_999_999_982
     assert r.separable.pointwise.macs == out * 3 * 256 == 767_999_999_998_464
     assert r.separable.total.macs == 776_999_999_998_446
-    for value in (r.standard.macs, r.standard.flops, r.separable.total.macs,
-                  r.standard.activation_bytes):
+    for value in (
+        r.standard.macs,
+        r.standard.flops,
+        r.separable.total.macs,
+        r.standard.activation_bytes,
+    ):
         assert type(value) is int
 
 
@@ -248,37 +252,66 @@ OUTPUT_CASES = [
     # 1D
     ({"input": "10x2", "kernel": "3", "stride": "2"}, (4, 5), "floor((10-3)/2)+1 = 4"),
     ({"input": "10x2", "kernel": "3", "dilation": "2"}, (6, 5), "10 - (2*2+1) + 1 = 6"),
-    ({"input": "10x2", "kernel": "3", "stride": "2", "padding": "1"}, (5, 5),
-     "floor((10+2-3)/2)+1 = 5"),
-    ({"input": "10x2", "kernel": "3", "stride": "3", "padding": "same"}, (4, 5),
-     "ceil(10/3) = 4"),
-    ({"input": "10x2", "kernel": "4", "stride": "1", "padding": "same"}, (10, 5),
-     "ceil(10/1) = 10"),
-    ({"input": "11x2", "kernel": "2", "stride": "4", "dilation": "3", "padding": "2"},
-     (3, 5), "floor((11+4-4)/4)+1 = 3"),
+    (
+        {"input": "10x2", "kernel": "3", "stride": "2", "padding": "1"},
+        (5, 5),
+        "floor((10+2-3)/2)+1 = 5",
+    ),
+    ({"input": "10x2", "kernel": "3", "stride": "3", "padding": "same"}, (4, 5), "ceil(10/3) = 4"),
+    (
+        {"input": "10x2", "kernel": "4", "stride": "1", "padding": "same"},
+        (10, 5),
+        "ceil(10/1) = 10",
+    ),
+    (
+        {"input": "11x2", "kernel": "2", "stride": "4", "dilation": "3", "padding": "2"},
+        (3, 5),
+        "floor((11+4-4)/4)+1 = 3",
+    ),
     # 2D
-    ({"input": "7x9x2", "kernel": "3x5", "stride": "2x1"}, (3, 5, 5),
-     "floor(4/2)+1 = 3, 9-5+1 = 5"),
-    ({"input": "224x224x3", "kernel": "3", "stride": "2", "padding": "same"}, (112, 112, 5),
-     "ceil(224/2) = 112"),
-    ({"input": "15x16x3", "kernel": "3", "stride": "2", "dilation": "2x1"}, (6, 7, 5),
-     "floor((15-5)/2)+1 = 6, floor((16-3)/2)+1 = 7"),
-    ({"input": "6x6x3", "kernel": "3", "padding": "1x2"}, (6, 8, 5),
-     "6+2-3+1 = 6, 6+4-3+1 = 8"),
-    ({"input": "7x7x3", "kernel": "3", "dilation": "2", "padding": "same"}, (7, 7, 5),
-     "ceil(7/1) = 7"),
+    (
+        {"input": "7x9x2", "kernel": "3x5", "stride": "2x1"},
+        (3, 5, 5),
+        "floor(4/2)+1 = 3, 9-5+1 = 5",
+    ),
+    (
+        {"input": "224x224x3", "kernel": "3", "stride": "2", "padding": "same"},
+        (112, 112, 5),
+        "ceil(224/2) = 112",
+    ),
+    (
+        {"input": "15x16x3", "kernel": "3", "stride": "2", "dilation": "2x1"},
+        (6, 7, 5),
+        "floor((15-5)/2)+1 = 6, floor((16-3)/2)+1 = 7",
+    ),
+    ({"input": "6x6x3", "kernel": "3", "padding": "1x2"}, (6, 8, 5), "6+2-3+1 = 6, 6+4-3+1 = 8"),
+    (
+        {"input": "7x7x3", "kernel": "3", "dilation": "2", "padding": "same"},
+        (7, 7, 5),
+        "ceil(7/1) = 7",
+    ),
     # 3D
-    ({"input": "8x32x32x3", "kernel": "3", "stride": "2", "padding": "same"},
-     (4, 16, 16, 5), "ceil(8/2) = 4, ceil(32/2) = 16"),
-    ({"input": "8x10x12x1", "kernel": "3x3x5", "stride": "1x2x3"}, (6, 4, 3, 5),
-     "8-3+1 = 6, floor(7/2)+1 = 4, floor(7/3)+1 = 3"),
-    ({"input": "5x5x5x2", "kernel": "2", "dilation": "3", "padding": "1"}, (4, 4, 4, 5),
-     "5+2-4+1 = 4"),
+    (
+        {"input": "8x32x32x3", "kernel": "3", "stride": "2", "padding": "same"},
+        (4, 16, 16, 5),
+        "ceil(8/2) = 4, ceil(32/2) = 16",
+    ),
+    (
+        {"input": "8x10x12x1", "kernel": "3x3x5", "stride": "1x2x3"},
+        (6, 4, 3, 5),
+        "8-3+1 = 6, floor(7/2)+1 = 4, floor(7/3)+1 = 3",
+    ),
+    (
+        {"input": "5x5x5x2", "kernel": "2", "dilation": "3", "padding": "1"},
+        (4, 4, 4, 5),
+        "5+2-4+1 = 4",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("flags", "expected", "why"), OUTPUT_CASES,
-                         ids=[c[2] for c in OUTPUT_CASES])
+@pytest.mark.parametrize(
+    ("flags", "expected", "why"), OUTPUT_CASES, ids=[c[2] for c in OUTPUT_CASES]
+)
 def test_output_shape_cases(flags: dict[str, str], expected: tuple[int, ...], why: str) -> None:
     r = report({**flags, "filters": "5"})
     assert r.row.output_shape == expected
@@ -293,23 +326,36 @@ def test_output_shape_cases(flags: dict[str, str], expected: tuple[int, ...], wh
 
     pad = f.get("padding", "valid")
     padding: Any = pad if pad in ("valid", "same") else dims("padding", "0")
-    got = ref.spatial_out(shape[:-1], dims("kernel", "1"), dims("stride", "1"),
-                          dims("dilation", "1"), padding)
+    got = ref.spatial_out(
+        shape[:-1], dims("kernel", "1"), dims("stride", "1"), dims("dilation", "1"), padding
+    )
     assert (*got, 5) == expected
 
 
-@pytest.mark.parametrize(("size", "k", "s", "d", "pads"), [
-    (224, 3, 2, 1, (0, 1)),   # total = 111*2 + 3 - 224 = 1 → the odd pad after
-    (10, 3, 3, 1, (1, 1)),    # out 4, total = 3*3 + 3 - 10 = 2
-    (7, 3, 1, 2, (2, 2)),     # total = 6 + 5 - 7 = 4
-    (10, 4, 1, 1, (1, 2)),    # total = 9 + 4 - 10 = 3
-    (9, 1, 2, 1, (0, 0)),     # total = max(8 + 1 - 9, 0) = 0
-    (5, 2, 4, 1, (0, 1)),     # out = ceil(5/4) = 2; total = 1*4 + 1*1 + 1 - 5 = 1
-])
-def test_same_padding_pads_are_tensorflow_s(size: int, k: int, s: int, d: int,
-                                            pads: tuple[int, int]) -> None:
-    r = report({"input": f"{size}x1", "kernel": str(k), "stride": str(s),
-                "dilation": str(d), "padding": "same", "filters": "1"})
+@pytest.mark.parametrize(
+    ("size", "k", "s", "d", "pads"),
+    [
+        (224, 3, 2, 1, (0, 1)),  # total = 111*2 + 3 - 224 = 1 → the odd pad after
+        (10, 3, 3, 1, (1, 1)),  # out 4, total = 3*3 + 3 - 10 = 2
+        (7, 3, 1, 2, (2, 2)),  # total = 6 + 5 - 7 = 4
+        (10, 4, 1, 1, (1, 2)),  # total = 9 + 4 - 10 = 3
+        (9, 1, 2, 1, (0, 0)),  # total = max(8 + 1 - 9, 0) = 0
+        (5, 2, 4, 1, (0, 1)),  # out = ceil(5/4) = 2; total = 1*4 + 1*1 + 1 - 5 = 1
+    ],
+)
+def test_same_padding_pads_are_tensorflow_s(
+    size: int, k: int, s: int, d: int, pads: tuple[int, int]
+) -> None:
+    r = report(
+        {
+            "input": f"{size}x1",
+            "kernel": str(k),
+            "stride": str(s),
+            "dilation": str(d),
+            "padding": "same",
+            "filters": "1",
+        }
+    )
     conv = r.row.forms.standard[0]
     assert isinstance(conv, Conv)
     assert conv.pads == (pads,)
@@ -324,8 +370,14 @@ def test_explicit_padding_is_symmetric() -> None:
 
 
 def test_separable_form_uses_the_same_stride_padding_and_dilation() -> None:
-    flags = {"input": "9x10x3", "kernel": "3", "stride": "2", "dilation": "2",
-             "padding": "same", "filters": "4"}
+    flags = {
+        "input": "9x10x3",
+        "kernel": "3",
+        "stride": "2",
+        "dilation": "2",
+        "padding": "same",
+        "filters": "4",
+    }
     r = report(flags)
     # same, stride 2: ceil(9/2) = 5, ceil(10/2) = 5
     assert r.row.output_shape == (5, 5, 4)
@@ -340,12 +392,15 @@ def test_separable_form_uses_the_same_stride_padding_and_dilation() -> None:
 # --------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("flags", [
-    {"input": "4x4x3", "kernel": "5", "filters": "8"},                   # 4 - 5 + 1 = 0
-    {"input": "4x3", "kernel": "3", "dilation": "2", "filters": "8"},    # 4 - 5 + 1 = 0
-    {"input": "6x6x6x1", "kernel": "3x3x7", "filters": "2"},             # 6 - 7 + 1 = 0
-    {"input": "2x2x1", "kernel": "4", "padding": "0", "filters": "1"},
-])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {"input": "4x4x3", "kernel": "5", "filters": "8"},  # 4 - 5 + 1 = 0
+        {"input": "4x3", "kernel": "3", "dilation": "2", "filters": "8"},  # 4 - 5 + 1 = 0
+        {"input": "6x6x6x1", "kernel": "3x3x7", "filters": "2"},  # 6 - 7 + 1 = 0
+        {"input": "2x2x1", "kernel": "4", "padding": "0", "filters": "1"},
+    ],
+)
 def test_empty_output_is_a_shape_error(flags: dict[str, str]) -> None:
     with pytest.raises(ShapeError):
         report(flags)
@@ -356,11 +411,14 @@ def test_padding_can_rescue_an_otherwise_empty_output() -> None:
     assert r.row.output_shape == (2, 2, 8)  # 4 + 2 - 5 + 1 = 2
 
 
-@pytest.mark.parametrize("flags", [
-    {"input": "12x12x3", "kernel": "3", "filters": "256", "groups": "2"},  # 3 % 2
-    {"input": "12x12x4", "kernel": "3", "filters": "6", "groups": "4"},    # 6 % 4
-    {"input": "12x12x3", "kernel": "3", "filters": "256", "groups": "5"},
-])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {"input": "12x12x3", "kernel": "3", "filters": "256", "groups": "2"},  # 3 % 2
+        {"input": "12x12x4", "kernel": "3", "filters": "6", "groups": "4"},  # 6 % 4
+        {"input": "12x12x3", "kernel": "3", "filters": "256", "groups": "5"},
+    ],
+)
 def test_groups_must_divide_both_channel_counts(flags: dict[str, str]) -> None:
     with pytest.raises(ShapeError) as info:
         report(flags)
@@ -413,17 +471,52 @@ SEPARABLE_CONFIGS = [
     # flags, batch, dtype → reference arguments
     ({"input": "12x12x3", "kernel": "5", "filters": "256"}, 1, "float32"),
     ({"input": "14x14x512", "kernel": "3", "filters": "512", "padding": "same"}, 1, "float32"),
-    ({"input": "17x9x4", "kernel": "3x2", "filters": "10", "stride": "2", "dilation": "1x2",
-      "padding": "same", "depth_multiplier": "3", "bias": True}, 3, "float16"),
-    ({"input": "40x5", "kernel": "7", "filters": "3", "stride": "3", "padding": "2",
-      "bias": True}, 2, "int8"),
-    ({"input": "6x8x9x2", "kernel": "3", "filters": "5", "stride": "1x2x2",
-      "padding": "1x0x1", "depth_multiplier": "2"}, 4, "float64"),
+    (
+        {
+            "input": "17x9x4",
+            "kernel": "3x2",
+            "filters": "10",
+            "stride": "2",
+            "dilation": "1x2",
+            "padding": "same",
+            "depth_multiplier": "3",
+            "bias": True,
+        },
+        3,
+        "float16",
+    ),
+    (
+        {
+            "input": "40x5",
+            "kernel": "7",
+            "filters": "3",
+            "stride": "3",
+            "padding": "2",
+            "bias": True,
+        },
+        2,
+        "int8",
+    ),
+    (
+        {
+            "input": "6x8x9x2",
+            "kernel": "3",
+            "filters": "5",
+            "stride": "1x2x2",
+            "padding": "1x0x1",
+            "depth_multiplier": "2",
+        },
+        4,
+        "float64",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("flags", "batch", "dtype"), SEPARABLE_CONFIGS,
-                         ids=[str(i) for i in range(len(SEPARABLE_CONFIGS))])
+@pytest.mark.parametrize(
+    ("flags", "batch", "dtype"),
+    SEPARABLE_CONFIGS,
+    ids=[str(i) for i in range(len(SEPARABLE_CONFIGS))],
+)
 def test_both_forms_match_reference(flags: dict[str, Any], batch: int, dtype: str) -> None:
     itemsize = {"float32": 4, "float16": 2, "int8": 1, "float64": 8}[dtype]
     r = report(flags, batch=batch, dtype=dtype)
@@ -436,17 +529,38 @@ def test_both_forms_match_reference(flags: dict[str, Any], batch: int, dtype: st
 
     pad = flags.get("padding", "valid")
     padding: Any = pad if pad in ("valid", "same") else dims("padding", "0")
-    args = (shape, int(flags["filters"]), dims("kernel", "1"), dims("stride", "1"),
-            dims("dilation", "1"), padding)
+    args = (
+        shape,
+        int(flags["filters"]),
+        dims("kernel", "1"),
+        dims("stride", "1"),
+        dims("dilation", "1"),
+        padding,
+    )
     bias = bool(flags.get("bias", False))
     std = ref.conv(*args, groups=1, bias=bias, batch=batch, itemsize=itemsize)
-    sep = ref.separable(*args, multiplier=int(flags.get("depth_multiplier", "1")), bias=bias,
-                        batch=batch, itemsize=itemsize)
+    sep = ref.separable(
+        *args,
+        multiplier=int(flags.get("depth_multiplier", "1")),
+        bias=bias,
+        batch=batch,
+        itemsize=itemsize,
+    )
     assert r.row.output_shape == std.out_shape == sep.total.out_shape
-    for got, want in ((r.standard, std), (r.separable.total, sep.total),
-                      (r.separable.depthwise, sep.depthwise),
-                      (r.separable.pointwise, sep.pointwise)):
+    for got, want in (
+        (r.standard, std),
+        (r.separable.total, sep.total),
+        (r.separable.depthwise, sep.depthwise),
+        (r.separable.pointwise, sep.pointwise),
+    ):
         assert (got.macs, got.flops, got.params, got.weight_bytes) == (
-            want.macs, want.flops, want.params, want.weight_bytes)
+            want.macs,
+            want.flops,
+            want.params,
+            want.weight_bytes,
+        )
         assert (got.input_bytes, got.intermediate_bytes, got.output_bytes) == (
-            want.input_bytes, want.intermediate_bytes, want.output_bytes)
+            want.input_bytes,
+            want.intermediate_bytes,
+            want.output_bytes,
+        )

@@ -39,8 +39,12 @@ EXAMPLES = int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", "60"))
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
 if os.environ.get("SEPCONV_FUZZ_SHRINK"):
     PHASES.append(Phase.shrink)
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, phases=PHASES,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    phases=PHASES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 FORMATS = ["table", "json", "csv", "markdown"]
 
@@ -56,8 +60,9 @@ def lines_of(text: str) -> list[str]:
 
 def clean(result: Any) -> None:
     """No exception escaped, no traceback, no last-resort "internal error"."""
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert "Traceback" not in result.stdout + result.stderr
     assert "internal error" not in result.stderr, result.stderr
 
@@ -92,37 +97,90 @@ def assert_validated(result: Any, path: Path) -> list[str]:
     assert problems, f"exit 2 but no problem listed; stderr: {result.stderr!r}"
     for line in problems:
         assert line.startswith(f"{path}:") or line.startswith(f"{path}: "), line
-    assert re.match(r"^sepconv: \d+ problems? in 1 file$", result.stderr.strip()), \
-        result.stderr
+    assert re.match(r"^sepconv: \d+ problems? in 1 file$", result.stderr.strip()), result.stderr
     return problems
 
 
 # ------------------------------------------------------------------------- flag values
 
 small_ints = st.integers(-3, 40)
-any_ints = st.one_of(small_ints, st.integers(-(10**20), 10**20), st.sampled_from(
-    [0, -1, 1, 2**31, 2**63, 10**15, 10**15 + 1, 10**40]))
+any_ints = st.one_of(
+    small_ints,
+    st.integers(-(10**20), 10**20),
+    st.sampled_from([0, -1, 1, 2**31, 2**63, 10**15, 10**15 + 1, 10**40]),
+)
 shapes = st.lists(st.integers(-2, 64), min_size=0, max_size=5).flatmap(
     lambda dims: st.sampled_from(["x", "×", ",", " x ", "X", "xx"]).map(
-        lambda sep: sep.join(str(d) for d in dims)))
-words = st.sampled_from(["valid", "same", "VALID", " same ", "nan", "inf", "-inf", "1e3",
-                         "0.5", "1_000", "0x10", "", " ", "3x", "x3", "1e-3", "true",
-                         "float32", "int8", "bfloat16", "600M", "4.5m", "1.2G", "0K", "-5",
-                         "١٢", "１２x１２x3", "\x00", "3\n3", "∞"])
-flag_values = st.one_of(any_ints.map(str), shapes, words, st.text(max_size=12),
-                        st.floats(allow_nan=True, allow_infinity=True).map(repr))
+        lambda sep: sep.join(str(d) for d in dims)
+    )
+)
+words = st.sampled_from(
+    [
+        "valid",
+        "same",
+        "VALID",
+        " same ",
+        "nan",
+        "inf",
+        "-inf",
+        "1e3",
+        "0.5",
+        "1_000",
+        "0x10",
+        "",
+        " ",
+        "3x",
+        "x3",
+        "1e-3",
+        "true",
+        "float32",
+        "int8",
+        "bfloat16",
+        "600M",
+        "4.5m",
+        "1.2G",
+        "0K",
+        "-5",
+        "١٢",
+        "１２x１２x3",
+        "\x00",
+        "3\n3",
+        "∞",
+    ]
+)
+flag_values = st.one_of(
+    any_ints.map(str),
+    shapes,
+    words,
+    st.text(max_size=12),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
 
-COST_FLAGS = ["--input", "--kernel", "--filters", "--stride", "--padding", "--dilation",
-              "--groups", "--depth-multiplier", "--batch", "--dtype", "--name", "--max-macs",
-              "--max-params"]
+COST_FLAGS = [
+    "--input",
+    "--kernel",
+    "--filters",
+    "--stride",
+    "--padding",
+    "--dilation",
+    "--groups",
+    "--depth-multiplier",
+    "--batch",
+    "--dtype",
+    "--name",
+    "--max-macs",
+    "--max-params",
+]
 
 
 @FUZZ
-@given(flags=st.dictionaries(st.sampled_from(COST_FLAGS), flag_values, max_size=6),
-       fmt=st.sampled_from(FORMATS), bias=st.sampled_from([[], ["--bias"], ["--no-bias"]]))
+@given(
+    flags=st.dictionaries(st.sampled_from(COST_FLAGS), flag_values, max_size=6),
+    fmt=st.sampled_from(FORMATS),
+    bias=st.sampled_from([[], ["--bias"], ["--no-bias"]]),
+)
 def test_cost_random_flags(flags: dict[str, str], fmt: str, bias: list[str]) -> None:
-    argv = ["cost", *(f"{flag}={value}" for flag, value in flags.items()), *bias,
-            "--format", fmt]
+    argv = ["cost", *(f"{flag}={value}" for flag, value in flags.items()), *bias, "--format", fmt]
     result = runner.invoke(app, argv)
     assert_result_or_clean_error(result)
     if result.exit_code == 2:
@@ -130,12 +188,30 @@ def test_cost_random_flags(flags: dict[str, str], fmt: str, bias: list[str]) -> 
 
 
 @FUZZ
-@given(flags=st.dictionaries(st.sampled_from(["--input", "--kernel", "--filters", "--stride",
-                                              "--padding", "--dilation", "--groups",
-                                              "--depth-multiplier", "--batch"]),
-                             st.one_of(st.integers(1, 9).map(str), st.lists(
-                                 st.integers(1, 9), min_size=1, max_size=4).map(
-                                 lambda d: "x".join(map(str, d)))), max_size=9))
+@given(
+    flags=st.dictionaries(
+        st.sampled_from(
+            [
+                "--input",
+                "--kernel",
+                "--filters",
+                "--stride",
+                "--padding",
+                "--dilation",
+                "--groups",
+                "--depth-multiplier",
+                "--batch",
+            ]
+        ),
+        st.one_of(
+            st.integers(1, 9).map(str),
+            st.lists(st.integers(1, 9), min_size=1, max_size=4).map(
+                lambda d: "x".join(map(str, d))
+            ),
+        ),
+        max_size=9,
+    )
+)
 def test_cost_plausible_flags(flags: dict[str, str]) -> None:
     """Small positive values: mostly valid layers, so the counting paths run too."""
     argv = ["cost", *(f"{flag}={value}" for flag, value in flags.items()), "--format", "json"]
@@ -143,43 +219,91 @@ def test_cost_plausible_flags(flags: dict[str, str]) -> None:
     assert_result_or_clean_error(result)
     if result.exit_code == 2:  # the message blames a flag the user gave, not a default
         message = lines_of(result.stderr)[-1]
-        assert any(flag in message for flag in flags), \
+        assert any(flag in message for flag in flags), (
             f"the error names none of the given flags {sorted(flags)}: {message}"
+        )
 
 
 @FUZZ
-@given(width=flag_values, resolution=flag_values, batch=flag_values,
-       model=st.sampled_from(["mobilenet_v1", "mobilenet_v2", "seed_example", "xception"]))
+@given(
+    width=flag_values,
+    resolution=flag_values,
+    batch=flag_values,
+    model=st.sampled_from(["mobilenet_v1", "mobilenet_v2", "seed_example", "xception"]),
+)
 def test_profile_random_flags(width: str, resolution: str, batch: str, model: str) -> None:
-    argv = ["profile", model, f"--width-multiplier={width}", f"--resolution={resolution}",
-            f"--batch={batch}", "--no-time", "--format", "json"]
+    argv = [
+        "profile",
+        model,
+        f"--width-multiplier={width}",
+        f"--resolution={resolution}",
+        f"--batch={batch}",
+        "--no-time",
+        "--format",
+        "json",
+    ]
     assert_result_or_clean_error(runner.invoke(app, argv))
 
 
 # ------------------------------------------------------------------------- YAML documents
 
-FIELD_NAMES = ["type", "name", "repeat", "kernel", "filters", "stride", "padding", "dilation",
-               "groups", "depth_multiplier", "bias", "batch_norm", "units", "expansion",
-               "mode", "residual", "width_floor", "layers", "shortcut", "input", "batch",
-               "dtype", "defaults", "channel_divisor", "source", "description"]
-LAYER_TYPES = ["conv", "separable", "depthwise", "pointwise", "inverted_residual", "dense",
-               "pool", "global_pool", "residual"]
+FIELD_NAMES = [
+    "type",
+    "name",
+    "repeat",
+    "kernel",
+    "filters",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "depth_multiplier",
+    "bias",
+    "batch_norm",
+    "units",
+    "expansion",
+    "mode",
+    "residual",
+    "width_floor",
+    "layers",
+    "shortcut",
+    "input",
+    "batch",
+    "dtype",
+    "defaults",
+    "channel_divisor",
+    "source",
+    "description",
+]
+LAYER_TYPES = [
+    "conv",
+    "separable",
+    "depthwise",
+    "pointwise",
+    "inverted_residual",
+    "dense",
+    "pool",
+    "global_pool",
+    "residual",
+]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), any_ints, st.integers(0, 8),
+    st.none(),
+    st.booleans(),
+    any_ints,
+    st.integers(0, 8),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=10),
-    st.sampled_from([*LAYER_TYPES, "valid", "same", "max", "avg", "output", "float16",
-                     "12x12x3"]),
+    st.sampled_from([*LAYER_TYPES, "valid", "same", "max", "avg", "output", "float16", "12x12x3"]),
 )
 # keys a script must still be able to read back from a one-line message
 ODD_KEYS = ["a\nb", "\n", "x\r", "\x1b[31mred", "k\x00", "\u2028", "filters\t"]
-keys = st.one_of(st.sampled_from(FIELD_NAMES), st.sampled_from(ODD_KEYS),
-                 st.text(min_size=1, max_size=8))
+keys = st.one_of(
+    st.sampled_from(FIELD_NAMES), st.sampled_from(ODD_KEYS), st.text(min_size=1, max_size=8)
+)
 documents = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=5),
-                            st.dictionaries(keys, inner, max_size=6)),
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(keys, inner, max_size=6)),
     max_leaves=40,
 )
 
@@ -190,10 +314,10 @@ def random_specs(draw: Any) -> Any:
     if draw(st.booleans()):
         return draw(documents)
     layer = st.dictionaries(st.sampled_from(FIELD_NAMES[:18]), scalars, max_size=5).map(
-        lambda d: {"type": d.pop("type", None) or "conv", **d})
+        lambda d: {"type": d.pop("type", None) or "conv", **d}
+    )
     spec: dict[str, Any] = {
-        "input": draw(st.one_of(st.lists(st.integers(1, 32), min_size=2, max_size=4),
-                                scalars)),
+        "input": draw(st.one_of(st.lists(st.integers(1, 32), min_size=2, max_size=4), scalars)),
         "layers": draw(st.lists(st.one_of(layer, documents), min_size=0, max_size=6)),
     }
     spec.update(draw(st.dictionaries(keys, documents, max_size=2)))
@@ -245,8 +369,11 @@ def mutated_specs(draw: Any) -> Any:
         for part in path[:-1]:
             parent = parent[part]
         last = path[-1]
-        action = draw(st.sampled_from(["drop", "replace", "retype", "misspell", "add_key",
-                                       "duplicate", "retype_layer"]))
+        action = draw(
+            st.sampled_from(
+                ["drop", "replace", "retype", "misspell", "add_key", "duplicate", "retype_layer"]
+            )
+        )
         if action == "drop":
             del parent[last]
         elif action == "replace":
@@ -254,8 +381,13 @@ def mutated_specs(draw: Any) -> Any:
         elif action == "retype":
             parent[last] = draw(st.sampled_from(retype(parent[last])))
         elif action == "misspell" and isinstance(parent, dict):
-            parent[draw(st.sampled_from([last[:-1] or "x", last + "s", last.upper(),
-                                         last.replace("_", "-")]))] = parent.pop(last)
+            parent[
+                draw(
+                    st.sampled_from(
+                        [last[:-1] or "x", last + "s", last.upper(), last.replace("_", "-")]
+                    )
+                )
+            ] = parent.pop(last)
         elif action == "add_key" and isinstance(parent[last], dict):
             parent[last][draw(keys)] = draw(scalars)
         elif action == "duplicate" and isinstance(parent, list):
@@ -285,8 +417,9 @@ def check_document(text: str, path: Path, fmt: str) -> None:
     problems = assert_validated(validated, path)
     # validate and profile agree: a valid file profiles, a refused one has problems
     if profiled.exit_code == 2:
-        assert problems, f"profile refused it ({profiled.stderr.strip()}) but validate " \
-                         "found no problem"
+        assert problems, (
+            f"profile refused it ({profiled.stderr.strip()}) but validate found no problem"
+        )
     if profiled.exit_code == 0:
         assert not problems, f"profile accepted it but validate listed {problems}"
 
@@ -310,25 +443,66 @@ def test_mutated_presets(data: Any, fmt: str, workdir: Path) -> None:
 
 
 @FUZZ
-@given(edits=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(
-    ["", " ", "\t", "\n", ":", "-", "[", "]", "{", "}", "&a", "*a", "!!", "'", '"', "#",
-     "?", "|", ">", "%", "@", "\x85", "\ufeff", "0", "x"])), min_size=1, max_size=4))
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 10**6),
+            st.sampled_from(
+                [
+                    "",
+                    " ",
+                    "\t",
+                    "\n",
+                    ":",
+                    "-",
+                    "[",
+                    "]",
+                    "{",
+                    "}",
+                    "&a",
+                    "*a",
+                    "!!",
+                    "'",
+                    '"',
+                    "#",
+                    "?",
+                    "|",
+                    ">",
+                    "%",
+                    "@",
+                    "\x85",
+                    "\ufeff",
+                    "0",
+                    "x",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_corrupted_preset_text(edits: list[tuple[int, str]], workdir: Path) -> None:
     """Byte-level damage to a real spec file: syntax errors must be located, never raise."""
     text = (preset_dir() / "mobilenet_v1.yaml").read_text()
     for position, insert in edits:
         at = position % (len(text) + 1)
-        text = text[:at] + insert + text[at + (1 if insert == "" else 0):]
+        text = text[:at] + insert + text[at + (1 if insert == "" else 0) :]
     check_document(text, workdir / "corrupt.yaml", "json")
 
 
 # ------------------------------------------------------------------------- compare reports
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), any_ints, st.text(max_size=8),
-              st.floats(allow_nan=True, allow_infinity=True)),
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        any_ints,
+        st.text(max_size=8),
+        st.floats(allow_nan=True, allow_infinity=True),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -340,17 +514,39 @@ def seed_report() -> Any:
     return json.loads(result.stdout)
 
 
-READ_BY_COMPARE = {"schema", "model", "layers", "name", "type", "form", "as_specified",
-                   "standard", "macs", "params", "timing", "separable", "median_s"}
+READ_BY_COMPARE = {
+    "schema",
+    "model",
+    "layers",
+    "name",
+    "type",
+    "form",
+    "as_specified",
+    "standard",
+    "macs",
+    "params",
+    "timing",
+    "separable",
+    "median_s",
+}
 
 
 @st.composite
 def report_edits(draw: Any) -> list[tuple[int, str, Any, bool]]:
     """Edits to apply to a real report: (path choice, action, replacement value, whether to
     aim at ``layers``, the part compare reads)."""
-    edits: list[tuple[int, str, Any, bool]] = draw(st.lists(st.tuples(
-        st.integers(0, 10**6), st.sampled_from(["drop", "replace", "retype"]), json_values,
-        st.booleans()), min_size=1, max_size=4))
+    edits: list[tuple[int, str, Any, bool]] = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, 10**6),
+                st.sampled_from(["drop", "replace", "retype"]),
+                json_values,
+                st.booleans(),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
     return edits
 
 
@@ -359,8 +555,7 @@ def edit_report(report: Any, edits: list[tuple[int, str, Any, bool]]) -> Any:
     for choice, action, value, aim in edits:
         paths = paths_in(data)
         if aim:
-            paths = [p for p in paths if p[-1] in READ_BY_COMPARE
-                     or p[:-1] == ("layers",)] or paths
+            paths = [p for p in paths if p[-1] in READ_BY_COMPARE or p[:-1] == ("layers",)] or paths
         if not paths:
             break
         path = paths[choice % len(paths)]
@@ -379,11 +574,20 @@ def edit_report(report: Any, edits: list[tuple[int, str, Any, bool]]) -> Any:
 
 
 @settings(FUZZ, max_examples=4 * EXAMPLES)
-@given(edits=report_edits(), side=st.sampled_from(["base", "new"]),
-       limit=st.one_of(st.none(), flag_values, st.sampled_from(["5%", "macs=2%", "time=1%",
-                                                                "params=0%", "0"])))
-def test_compare_mutated_reports(edits: list[tuple[int, str, Any, bool]], side: str,
-                                 limit: str | None, seed_report: Any, workdir: Path) -> None:
+@given(
+    edits=report_edits(),
+    side=st.sampled_from(["base", "new"]),
+    limit=st.one_of(
+        st.none(), flag_values, st.sampled_from(["5%", "macs=2%", "time=1%", "params=0%", "0"])
+    ),
+)
+def test_compare_mutated_reports(
+    edits: list[tuple[int, str, Any, bool]],
+    side: str,
+    limit: str | None,
+    seed_report: Any,
+    workdir: Path,
+) -> None:
     """A damaged JSON report (or an odd --max-increase) on either side of compare."""
     good = workdir / "good.json"
     bad = workdir / "bad.json"

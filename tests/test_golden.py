@@ -25,9 +25,15 @@ from sepconv_cli.cli.app import app
 
 GOLDEN = Path(__file__).parent / "golden"
 # a fixed, colourless, non-interactive rendering whatever the environment running the tests
-ENV: dict[str, str | None] = {"COLUMNS": "160", "LINES": "50", "NO_COLOR": "1",
-                              "FORCE_COLOR": None, "TTY_COMPATIBLE": None,
-                              "TTY_INTERACTIVE": None, "TERM": "dumb"}
+ENV: dict[str, str | None] = {
+    "COLUMNS": "160",
+    "LINES": "50",
+    "NO_COLOR": "1",
+    "FORCE_COLOR": None,
+    "TTY_COMPATIBLE": None,
+    "TTY_INTERACTIVE": None,
+    "TERM": "dumb",
+}
 runner = CliRunner()
 
 
@@ -55,7 +61,8 @@ def test_profile_table_golden(model: str, request: pytest.FixtureRequest) -> Non
     expected = path.read_text(encoding="utf-8")
     assert actual == expected, (
         f"the rendered table differs from {path.name}; if the change is intended, "
-        "run pytest tests/test_golden.py --update-golden and review the diff")
+        "run pytest tests/test_golden.py --update-golden and review the diff"
+    )
 
 
 def test_table_fits_the_console_width() -> None:
@@ -68,10 +75,15 @@ def test_table_fits_the_console_width() -> None:
 
 # --------------------------------------------------------------------------- consistency
 
-FOOTER = re.compile(r"^(As specified|All standard|All separable)\s*:\s*([\d,]+) MACs, "
-                    r"([\d,]+) params")
-FOOTER_FORMS = {"As specified": "as_specified", "All standard": "standard",
-                "All separable": "separable"}
+FOOTER = re.compile(
+    r"^(As specified|All standard|All separable)\s*:\s*([\d,]+) MACs, "
+    r"([\d,]+) params"
+)
+FOOTER_FORMS = {
+    "As specified": "as_specified",
+    "All standard": "standard",
+    "All separable": "separable",
+}
 
 
 def printed_totals(table: str) -> dict[str, tuple[int, int]]:
@@ -81,8 +93,7 @@ def printed_totals(table: str) -> dict[str, tuple[int, int]]:
         match = FOOTER.match(line.strip())
         if match:
             label, macs, params = match.groups()
-            found[FOOTER_FORMS[label]] = (int(macs.replace(",", "")),
-                                          int(params.replace(",", "")))
+            found[FOOTER_FORMS[label]] = (int(macs.replace(",", "")), int(params.replace(",", "")))
     return found
 
 

@@ -61,8 +61,13 @@ def measured_run(tmp_path: Path, argv: list[str]) -> dict[str, Any]:
     stats = tmp_path / f"stats-{time.monotonic_ns()}.json"
     start = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-c", DRIVER, str(stats), *argv], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-c", DRIVER, str(stats), *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"sepconv {' '.join(argv)} still running after 60 s")
     wall = time.monotonic() - start
@@ -119,39 +124,36 @@ def assert_validate_lists(data: dict[str, Any], baseline_kib: int, *needles: str
 PWNED = "PWNED"  # the file a constructed payload would create, relative to the test's cwd
 
 TAG_PAYLOADS = {
-    "apply-os-system-top-level":
-        f'!!python/object/apply:os.system ["echo pwned > {PWNED}"]\n',
-    "apply-os-system-as-input":
-        f'input: !!python/object/apply:os.system ["echo pwned > {PWNED}"]\n'
-        "layers:\n  - {type: conv, kernel: 3, filters: 8}\n",
-    "apply-in-a-layer-field":
-        "input: [12, 12, 3]\nlayers:\n  - type: conv\n    kernel: 3\n"
-        f'    filters: !!python/object/apply:os.system ["echo pwned > {PWNED}"]\n',
-    "apply-subprocess-as-layer":
-        "input: [12, 12, 3]\nlayers:\n"
-        f"  - !!python/object/apply:subprocess.check_output [[touch, {PWNED}]]\n",
-    "new-object":
-        "input: [12, 12, 3]\nlayers: !!python/object/new:list [[]]\n",
-    "python-name":
-        "input: !!python/name:os.system\nlayers:\n  - {type: conv, kernel: 3, filters: 8}\n",
-    "python-module":
-        "input: !!python/module:os\nlayers:\n  - {type: conv, kernel: 3, filters: 8}\n",
-    "local-tag":
-        "input: !custom [12, 12, 3]\nlayers:\n  - {type: conv, kernel: 3, filters: 8}\n",
-    "tag-on-a-key":
-        "input: [12, 12, 3]\n!!python/name:os.system layers:\n"
-        "  - {type: conv, kernel: 3, filters: 8}\n",
+    "apply-os-system-top-level": f'!!python/object/apply:os.system ["echo pwned > {PWNED}"]\n',
+    "apply-os-system-as-input": f'input: !!python/object/apply:os.system ["echo pwned > {PWNED}"]\n'
+    "layers:\n  - {type: conv, kernel: 3, filters: 8}\n",
+    "apply-in-a-layer-field": "input: [12, 12, 3]\nlayers:\n  - type: conv\n    kernel: 3\n"
+    f'    filters: !!python/object/apply:os.system ["echo pwned > {PWNED}"]\n',
+    "apply-subprocess-as-layer": "input: [12, 12, 3]\nlayers:\n"
+    f"  - !!python/object/apply:subprocess.check_output [[touch, {PWNED}]]\n",
+    "new-object": "input: [12, 12, 3]\nlayers: !!python/object/new:list [[]]\n",
+    "python-name": "input: !!python/name:os.system\n"
+    "layers:\n  - {type: conv, kernel: 3, filters: 8}\n",
+    "python-module": "input: !!python/module:os\n"
+    "layers:\n  - {type: conv, kernel: 3, filters: 8}\n",
+    "local-tag": "input: !custom [12, 12, 3]\nlayers:\n  - {type: conv, kernel: 3, filters: 8}\n",
+    "tag-on-a-key": "input: [12, 12, 3]\n!!python/name:os.system layers:\n"
+    "  - {type: conv, kernel: 3, filters: 8}\n",
 }
 
 
 @pytest.mark.parametrize("command", ["profile", "validate", "cost"])
 @pytest.mark.parametrize("payload", list(TAG_PAYLOADS.values()), ids=list(TAG_PAYLOADS))
-def test_object_tags_never_construct(payload: str, command: str, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_object_tags_never_construct(
+    payload: str, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "evil.yaml").write_text(payload)
-    argv = {"profile": ["profile", "evil.yaml", "--no-time"], "validate": ["validate", "evil.yaml"],
-            "cost": ["cost", "--spec", "evil.yaml"]}[command]
+    argv = {
+        "profile": ["profile", "evil.yaml", "--no-time"],
+        "validate": ["validate", "evil.yaml"],
+        "cost": ["cost", "--spec", "evil.yaml"],
+    }[command]
     result = runner.invoke(app, argv)
     assert not (tmp_path / PWNED).exists(), "a Python object tag was constructed"
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -166,8 +168,13 @@ def test_object_tags_never_construct(payload: str, command: str, tmp_path: Path,
 def test_object_tag_in_a_real_process_creates_nothing(tmp_path: Path) -> None:
     """The same through the installed entry point (no CliRunner in between)."""
     (tmp_path / "evil.yaml").write_text(TAG_PAYLOADS["apply-os-system-top-level"])
-    proc = subprocess.run([sys.executable, "-m", "sepconv_cli", "profile", "evil.yaml"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sepconv_cli", "profile", "evil.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert not (tmp_path / PWNED).exists()
     assert proc.returncode == 2
     assert proc.stderr.startswith("sepconv: error: evil.yaml:1:1: ")
@@ -194,17 +201,17 @@ BOMBS = {
     "mappings": laughs(as_mapping=True) + "input: [12, 12, 3]\nlayers: [*a9]\n",
     "bomb-as-the-input": laughs() + "input: *a9\nlayers:\n  - {type: global_pool}\n",
     "layers-of-valid-layers":  # every expanded item is a valid layer: no early type error
-        "l0: &l0 {type: conv, kernel: 1, filters: 3}\n"
-        + "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n"
-                  for i in range(1, 9))
-        + "input: [12, 12, 3]\nlayers: *l8\n",
+    "l0: &l0 {type: conv, kernel: 1, filters: 3}\n"
+    + "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 9))
+    + "input: [12, 12, 3]\nlayers: *l8\n",
 }
 
 
 @pytest.mark.parametrize("command", ["profile", "validate"])
 @pytest.mark.parametrize("bomb", list(BOMBS.values()), ids=list(BOMBS))
-def test_alias_bomb_refused_fast_with_node_limit(bomb: str, command: str, tmp_path: Path,
-                                                 baseline_kib: int) -> None:
+def test_alias_bomb_refused_fast_with_node_limit(
+    bomb: str, command: str, tmp_path: Path, baseline_kib: int
+) -> None:
     (tmp_path / "bomb.yaml").write_text(bomb)
     data = measured_run(tmp_path, [command, "bomb.yaml", *NO_TIME[command]])
     check = assert_validate_lists if command == "validate" else assert_refused
@@ -224,16 +231,17 @@ DEEP = {
     "flow-mappings-10000": "{a: " * 10_000 + "x" + "}" * 10_000 + "\n",
     "block-sequences-10000": "- " * 10_000 + "x\n",
     "block-mappings-1000": "".join(" " * (2 * i) + "a:\n" for i in range(1_000))
-                           + " " * 2_000 + "x\n",
-    "inside-a-valid-spec": "input: [12, 12, 3]\nlayers:\n  - " + "[" * 10_000
-                           + "]" * 10_000 + "\n",
+    + " " * 2_000
+    + "x\n",
+    "inside-a-valid-spec": "input: [12, 12, 3]\nlayers:\n  - " + "[" * 10_000 + "]" * 10_000 + "\n",
 }
 
 
 @pytest.mark.parametrize("command", ["profile", "validate"])
 @pytest.mark.parametrize("text", list(DEEP.values()), ids=list(DEEP))
-def test_deep_nesting_refused_fast_with_depth_limit(text: str, command: str, tmp_path: Path,
-                                                    baseline_kib: int) -> None:
+def test_deep_nesting_refused_fast_with_depth_limit(
+    text: str, command: str, tmp_path: Path, baseline_kib: int
+) -> None:
     (tmp_path / "deep.yaml").write_text(text)
     data = measured_run(tmp_path, [command, "deep.yaml", *NO_TIME[command]])
     check = assert_validate_lists if command == "validate" else assert_refused
@@ -251,8 +259,7 @@ def alias_depth_chain(anchors: int = 200, per_anchor: int = 60) -> str:
     return "\n".join(lines) + "\ninput: [12, 12, 3]\nlayers: [{type: global_pool}]\n"
 
 
-def test_depth_through_aliases_refused_with_depth_limit(tmp_path: Path,
-                                                        baseline_kib: int) -> None:
+def test_depth_through_aliases_refused_with_depth_limit(tmp_path: Path, baseline_kib: int) -> None:
     (tmp_path / "deep.yaml").write_text(alias_depth_chain())
     data = measured_run(tmp_path, ["profile", "deep.yaml", "--no-time"])
     assert_refused(data, baseline_kib, "deep.yaml:", DEPTH_LIMIT)
@@ -268,10 +275,10 @@ def test_depth_through_aliases_listed_by_validate(tmp_path: Path, baseline_kib: 
 # ------------------------------------------------------------------------- file size
 
 
-@pytest.mark.parametrize("size", [4 * 1024 * 1024 + 1, 64 * 1024 * 1024], ids=["4MiB+1",
-                                                                               "64MiB"])
-def test_oversized_file_refused_with_size_limit(size: int, tmp_path: Path,
-                                                baseline_kib: int) -> None:
+@pytest.mark.parametrize("size", [4 * 1024 * 1024 + 1, 64 * 1024 * 1024], ids=["4MiB+1", "64MiB"])
+def test_oversized_file_refused_with_size_limit(
+    size: int, tmp_path: Path, baseline_kib: int
+) -> None:
     path = tmp_path / "big.yaml"
     with path.open("w") as handle:  # valid YAML: a spec followed by a comment to the size
         handle.write(VALID + "#")
@@ -312,12 +319,14 @@ SCALARS = {
 
 
 @pytest.mark.parametrize("value", list(SCALARS.values()), ids=list(SCALARS))
-def test_hostile_scalar_is_a_located_error(value: str, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_scalar_is_a_located_error(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "m.yaml").write_text(
         "input: [12, 12, 3]\nlayers:\n  - {type: inverted_residual, filters: 8, "
-        f"expansion: {value}}}\n")
+        f"expansion: {value}}}\n"
+    )
     result = runner.invoke(app, ["profile", "m.yaml", "--no-time"])
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.exit_code == 2, result.stderr

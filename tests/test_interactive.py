@@ -17,10 +17,21 @@ PROMPT = "sepconv> "
 
 
 def spawn(tmp_path):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "COLUMNS": "140", "NO_COLOR": "1", "XDG_STATE_HOME": str(tmp_path),
-           "TERM": "xterm"}
-    child = pexpect.spawn(sys.executable, ["-m", "sepconv_cli", "interactive"], env=env,
-                          encoding="utf-8", timeout=20, dimensions=(50, 140))
+    env = {
+        **os.environ,
+        "COLUMNS": "140",
+        "NO_COLOR": "1",
+        "XDG_STATE_HOME": str(tmp_path),
+        "TERM": "xterm",
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "sepconv_cli", "interactive"],
+        env=env,
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(50, 140),
+    )
     child.expect_exact(PROMPT)
     return child
 
@@ -91,7 +102,11 @@ def test_time_runs_both_forms(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_needs_a_terminal() -> None:
     import subprocess
 
-    result = subprocess.run([sys.executable, "-m", "sepconv_cli", "interactive"],
-                            input="", capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "sepconv_cli", "interactive"],
+        input="",
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("sepconv: error: interactive needs a terminal")

@@ -36,10 +36,12 @@ def window_configs(draw: Any, max_size: int = 24) -> dict[str, Any]:
     rank = draw(st.integers(1, 3))
     dims = st.lists(st.integers(1, max_size), min_size=rank, max_size=rank)
     small = st.lists(st.integers(1, 4), min_size=rank, max_size=rank)
-    padding: Any = draw(st.one_of(
-        st.sampled_from(["valid", "same"]),
-        st.lists(st.integers(0, 3), min_size=rank, max_size=rank).map(tuple),
-    ))
+    padding: Any = draw(
+        st.one_of(
+            st.sampled_from(["valid", "same"]),
+            st.lists(st.integers(0, 3), min_size=rank, max_size=rank).map(tuple),
+        )
+    )
     return {
         "spatial": tuple(draw(dims)),
         "kernel": tuple(draw(small)),
@@ -59,8 +61,7 @@ def report_for(cfg: dict[str, Any], cin: int, cout: int, batch: int = 1) -> Any:
         "kernel": flag_text(cfg["kernel"]),
         "stride": flag_text(cfg["stride"]),
         "dilation": flag_text(cfg["dilation"]),
-        "padding": cfg["padding"] if isinstance(cfg["padding"], str)
-        else flag_text(cfg["padding"]),
+        "padding": cfg["padding"] if isinstance(cfg["padding"], str) else flag_text(cfg["padding"]),
         "filters": str(cout),
     }
     layer = layer_from_flags(flags)
@@ -69,8 +70,9 @@ def report_for(cfg: dict[str, Any], cin: int, cout: int, batch: int = 1) -> Any:
 
 
 def nonempty(cfg: dict[str, Any]) -> bool:
-    out = ref.spatial_out(cfg["spatial"], cfg["kernel"], cfg["stride"], cfg["dilation"],
-                          cfg["padding"])
+    out = ref.spatial_out(
+        cfg["spatial"], cfg["kernel"], cfg["stride"], cfg["dilation"], cfg["padding"]
+    )
     return all(o > 0 for o in out)
 
 
@@ -78,8 +80,9 @@ def nonempty(cfg: dict[str, Any]) -> bool:
 
 
 @SETTINGS
-@given(cfg=window_configs(), cin=st.integers(1, 16), cout=st.integers(1, 64),
-       batch=st.integers(1, 4))
+@given(
+    cfg=window_configs(), cin=st.integers(1, 16), cout=st.integers(1, 64), batch=st.integers(1, 4)
+)
 def test_ratio_law_is_exact(cfg: dict[str, Any], cin: int, cout: int, batch: int) -> None:
     if prod(cfg["kernel"]) == 1 or not nonempty(cfg):
         return
@@ -92,16 +95,28 @@ def test_ratio_law_is_exact(cfg: dict[str, Any], cin: int, cout: int, batch: int
 
 
 @SETTINGS
-@given(cin=st.integers(1, 64), cout=st.integers(1, 512), k=st.integers(2, 7),
-       size=st.integers(7, 64), stride=st.integers(1, 3))
-def test_ratio_law_on_square_2d_same_layers(cin: int, cout: int, k: int, size: int,
-                                            stride: int) -> None:
+@given(
+    cin=st.integers(1, 64),
+    cout=st.integers(1, 512),
+    k=st.integers(2, 7),
+    size=st.integers(7, 64),
+    stride=st.integers(1, 3),
+)
+def test_ratio_law_on_square_2d_same_layers(
+    cin: int, cout: int, k: int, size: int, stride: int
+) -> None:
     """The MobileNet setting: a 2-D k×k conv with same padding."""
-    cfg = {"spatial": (size, size), "kernel": (k, k), "stride": (stride, stride),
-           "dilation": (1, 1), "padding": "same"}
+    cfg = {
+        "spatial": (size, size),
+        "kernel": (k, k),
+        "stride": (stride, stride),
+        "dilation": (1, 1),
+        "padding": "same",
+    }
     r = report_for(cfg, cin, cout)
     assert Fraction(r.separable.total.macs, r.standard.macs) == (
-        Fraction(1, cout) + Fraction(1, k * k))
+        Fraction(1, cout) + Fraction(1, k * k)
+    )
 
 
 # --------------------------------------------------------------------------- output shapes
@@ -110,8 +125,9 @@ def test_ratio_law_on_square_2d_same_layers(cin: int, cout: int, k: int, size: i
 @SETTINGS
 @given(cfg=window_configs(), cin=st.integers(1, 8), cout=st.integers(1, 8))
 def test_output_shape_rule(cfg: dict[str, Any], cin: int, cout: int) -> None:
-    want = ref.spatial_out(cfg["spatial"], cfg["kernel"], cfg["stride"], cfg["dilation"],
-                           cfg["padding"])
+    want = ref.spatial_out(
+        cfg["spatial"], cfg["kernel"], cfg["stride"], cfg["dilation"], cfg["padding"]
+    )
     if not all(o > 0 for o in want):
         try:
             report_for(cfg, cin, cout)
@@ -126,11 +142,9 @@ def test_output_shape_rule(cfg: dict[str, Any], cin: int, cout: int) -> None:
 
 
 @SETTINGS
-@given(size=st.integers(1, 300), k=st.integers(1, 9), s=st.integers(1, 6),
-       d=st.integers(1, 4))
+@given(size=st.integers(1, 300), k=st.integers(1, 9), s=st.integers(1, 6), d=st.integers(1, 4))
 def test_same_padding_gives_ceil_in_over_stride(size: int, k: int, s: int, d: int) -> None:
-    cfg = {"spatial": (size,), "kernel": (k,), "stride": (s,), "dilation": (d,),
-           "padding": "same"}
+    cfg = {"spatial": (size,), "kernel": (k,), "stride": (s,), "dilation": (d,), "padding": "same"}
     r = report_for(cfg, 2, 3)
     assert r.row.output_shape == (-(-size // s), 3)
     conv = r.row.forms.standard[0]
@@ -149,9 +163,15 @@ def conv_configs(draw: Any) -> dict[str, Any]:
     groups = draw(st.integers(1, 4))
     cin = groups * draw(st.integers(1, 4))
     cout = groups * draw(st.integers(1, 4))
-    return {**cfg, "groups": groups, "cin": cin, "cout": cout,
-            "bias": draw(st.booleans()), "batch": draw(st.integers(1, 5)),
-            "itemsize": draw(st.sampled_from([1, 2, 4, 8]))}
+    return {
+        **cfg,
+        "groups": groups,
+        "cin": cin,
+        "cout": cout,
+        "bias": draw(st.booleans()),
+        "batch": draw(st.integers(1, 5)),
+        "itemsize": draw(st.sampled_from([1, 2, 4, 8])),
+    }
 
 
 @SETTINGS
@@ -159,10 +179,28 @@ def conv_configs(draw: Any) -> dict[str, Any]:
 def test_conv_cost_matches_reference(c: dict[str, Any]) -> None:
     shape = (*c["spatial"], c["cin"])
     pads = ref.pads(c["padding"], c["spatial"], c["kernel"], c["stride"], c["dilation"])
-    conv = Conv(shape, c["cout"], c["kernel"], c["stride"], c["dilation"], pads,
-                groups=c["groups"], bias=c["bias"])
-    want = ref.conv(shape, c["cout"], c["kernel"], c["stride"], c["dilation"], c["padding"],
-                    c["groups"], c["bias"], c["batch"], c["itemsize"])
+    conv = Conv(
+        shape,
+        c["cout"],
+        c["kernel"],
+        c["stride"],
+        c["dilation"],
+        pads,
+        groups=c["groups"],
+        bias=c["bias"],
+    )
+    want = ref.conv(
+        shape,
+        c["cout"],
+        c["kernel"],
+        c["stride"],
+        c["dilation"],
+        c["padding"],
+        c["groups"],
+        c["bias"],
+        c["batch"],
+        c["itemsize"],
+    )
     if not all(o > 0 for o in want.out_shape[:-1]):
         try:
             conv.cost(c["batch"], c["itemsize"])
@@ -172,7 +210,11 @@ def test_conv_cost_matches_reference(c: dict[str, Any]) -> None:
     got = conv.cost(c["batch"], c["itemsize"])
     assert conv.out_shape == want.out_shape
     assert (got.macs, got.flops, got.params, got.weight_bytes) == (
-        want.macs, want.flops, want.params, want.weight_bytes)
+        want.macs,
+        want.flops,
+        want.params,
+        want.weight_bytes,
+    )
     assert (got.input_bytes, got.output_bytes) == (want.input_bytes, want.output_bytes)
 
 
@@ -187,27 +229,38 @@ def test_both_forms_of_a_conv_layer_match_reference(c: dict[str, Any], multiplie
     itemsize = c["itemsize"]
     dtype = {1: "int8", 2: "float16", 4: "float32", 8: "float64"}[itemsize]
     flags = {
-        "input": flag_text((*c["spatial"], c["cin"])), "kernel": flag_text(c["kernel"]),
-        "stride": flag_text(c["stride"]), "dilation": flag_text(c["dilation"]),
+        "input": flag_text((*c["spatial"], c["cin"])),
+        "kernel": flag_text(c["kernel"]),
+        "stride": flag_text(c["stride"]),
+        "dilation": flag_text(c["dilation"]),
         "padding": c["padding"] if isinstance(c["padding"], str) else flag_text(c["padding"]),
-        "filters": str(c["cout"]), "groups": str(c["groups"]),
-        "depth_multiplier": str(multiplier), "bias": c["bias"],
+        "filters": str(c["cout"]),
+        "groups": str(c["groups"]),
+        "depth_multiplier": str(multiplier),
+        "bias": c["bias"],
     }
     layer = layer_from_flags(flags)
     forms = lower(layer, layer.input, Width())
     r = layer_report(Row(0, "t", layer.type, layer.input, forms), c["batch"], dtype)
     shape = (*c["spatial"], c["cin"])
     args = (shape, c["cout"], c["kernel"], c["stride"], c["dilation"], c["padding"])
-    std = ref.conv(*args, groups=c["groups"], bias=c["bias"], batch=c["batch"],
-                   itemsize=itemsize)
-    sep = ref.separable(*args, multiplier=multiplier, bias=c["bias"], batch=c["batch"],
-                        itemsize=itemsize)
+    std = ref.conv(*args, groups=c["groups"], bias=c["bias"], batch=c["batch"], itemsize=itemsize)
+    sep = ref.separable(
+        *args, multiplier=multiplier, bias=c["bias"], batch=c["batch"], itemsize=itemsize
+    )
     assert r.row.output_shape == std.out_shape
-    for got, want in ((r.standard, std), (r.separable.total, sep.total),
-                      (r.separable.depthwise, sep.depthwise),
-                      (r.separable.pointwise, sep.pointwise)):
+    for got, want in (
+        (r.standard, std),
+        (r.separable.total, sep.total),
+        (r.separable.depthwise, sep.depthwise),
+        (r.separable.pointwise, sep.pointwise),
+    ):
         assert (got.macs, got.flops, got.params, got.weight_bytes) == (
-            want.macs, want.flops, want.params, want.weight_bytes)
+            want.macs,
+            want.flops,
+            want.params,
+            want.weight_bytes,
+        )
         assert got.activation_bytes == want.activation_bytes
     if multiplier == 1 and c["groups"] == 1:
         assert r.theory == Fraction(1, c["cout"]) + Fraction(1, prod(c["kernel"]))

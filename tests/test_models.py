@@ -71,7 +71,8 @@ def assert_totals_are_row_sums(doc: dict[str, Any]) -> None:
 
 def test_shape_propagation_2d(tmp_path: Path) -> None:
     doc = spec(
-        tmp_path, "[32, 32, 3]",
+        tmp_path,
+        "[32, 32, 3]",
         # same, stride 2: ceil(32/2) = 16
         "{type: conv, kernel: 3, filters: 16, stride: 2, padding: same}",
         # valid: 16 - 3 + 1 = 14
@@ -108,14 +109,19 @@ def test_shape_propagation_2d(tmp_path: Path) -> None:
 
 def test_shape_propagation_1d_and_3d(tmp_path: Path) -> None:
     # 1-D: floor((100 - 5)/2) + 1 = 48; same stride 2: ceil(48/2) = 24
-    doc = spec(tmp_path, "[100, 16]", "{type: conv, kernel: 5, stride: 2, filters: 32}",
-               "{type: separable, kernel: 3, stride: 2, padding: same, filters: 8}")
+    doc = spec(
+        tmp_path,
+        "[100, 16]",
+        "{type: conv, kernel: 5, stride: 2, filters: 32}",
+        "{type: separable, kernel: 3, stride: 2, padding: same, filters: 8}",
+    )
     assert [row["output_shape"] for row in doc["layers"]] == [[48, 32], [24, 8]]
     # conv: 48 positions · 32 · 16 · 5
     assert doc["layers"][0]["as_specified"]["macs"] == 48 * 32 * 16 * 5
     # 3-D, same stride 2: ceil(8/2) = 4, ceil(6/2) = 3, ceil(5/2) = 3
-    doc = spec(tmp_path, "[8, 6, 5, 4]", "{type: conv, kernel: 3, stride: 2, padding: same, "
-               "filters: 2}")
+    doc = spec(
+        tmp_path, "[8, 6, 5, 4]", "{type: conv, kernel: 3, stride: 2, padding: same, filters: 2}"
+    )
     row = doc["layers"][0]
     assert row["output_shape"] == [4, 3, 3, 2]
     assert row["as_specified"]["macs"] == 4 * 3 * 3 * 2 * 4 * 27
@@ -126,8 +132,9 @@ def test_shape_propagation_1d_and_3d(tmp_path: Path) -> None:
 
 def test_conv_with_groups(tmp_path: Path) -> None:
     # 16x16x8 → 3x3 same, 16 filters, groups 4: 256 positions
-    row = one(tmp_path, "[16, 16, 8]", "{type: conv, kernel: 3, filters: 16, groups: 4, "
-              "padding: same}")
+    row = one(
+        tmp_path, "[16, 16, 8]", "{type: conv, kernel: 3, filters: 16, groups: 4, padding: same}"
+    )
     assert row["form"] == "standard"
     assert row["output_shape"] == [16, 16, 16]
     # standard form = the layer as specified, groups included: 256·16·(8/4)·9
@@ -154,8 +161,8 @@ def test_conv_bias_counts_and_separable_bias_on_pointwise_only(tmp_path: Path) -
     # 6x6x4, 3x3 valid → 4x4x8 = 16 positions, 128 outputs
     row = one(tmp_path, "[6, 6, 4]", "{type: conv, kernel: 3, filters: 8, bias: true}")
     assert row["standard"]["macs"] == 16 * 8 * 4 * 9 == 4608
-    assert row["standard"]["params"] == 8 * 4 * 9 + 8          # weights + bias
-    assert row["standard"]["flops"] == 2 * 4608 + 128          # + one add per output
+    assert row["standard"]["params"] == 8 * 4 * 9 + 8  # weights + bias
+    assert row["standard"]["flops"] == 2 * 4608 + 128  # + one add per output
     # Keras SeparableConv2D: depthwise (no bias) 4·9, pointwise 4·8 + 8 bias
     assert row["separable"]["params"] == 4 * 9 + 4 * 8 + 8
     assert row["separable"]["depthwise"]["params"] == 4 * 9
@@ -166,8 +173,9 @@ def test_conv_bias_counts_and_separable_bias_on_pointwise_only(tmp_path: Path) -
 
 def test_depthwise_with_multiplier(tmp_path: Path) -> None:
     # 16x16x16, 3x3 same, M = 2 → 16x16x32
-    row = one(tmp_path, "[16, 16, 16]", "{type: depthwise, kernel: 3, depth_multiplier: 2, "
-              "padding: same}")
+    row = one(
+        tmp_path, "[16, 16, 16]", "{type: depthwise, kernel: 3, depth_multiplier: 2, padding: same}"
+    )
     assert row["form"] == "depthwise"
     assert row["output_shape"] == [16, 16, 32]
     # as specified = its separable form = the depthwise layer itself: 256·32·1·9
@@ -190,8 +198,7 @@ def test_pointwise(tmp_path: Path) -> None:
 
 def test_separable(tmp_path: Path) -> None:
     # 14x14x32, 3x3 same, 64 filters, M = 1: 196 positions
-    row = one(tmp_path, "[14, 14, 32]", "{type: separable, kernel: 3, filters: 64, "
-              "padding: same}")
+    row = one(tmp_path, "[14, 14, 32]", "{type: separable, kernel: 3, filters: 64, padding: same}")
     assert row["form"] == "separable"
     dw, pw = 196 * 32 * 9, 196 * 32 * 64
     for form in ("as_specified", "separable"):
@@ -208,8 +215,11 @@ def test_separable(tmp_path: Path) -> None:
 
 def test_separable_with_depth_multiplier(tmp_path: Path) -> None:
     # 8x8x4, 3x3 same, M = 3, 10 filters: depthwise 4 → 12, pointwise 12 → 10
-    row = one(tmp_path, "[8, 8, 4]", "{type: separable, kernel: 3, filters: 10, "
-              "depth_multiplier: 3, padding: same}")
+    row = one(
+        tmp_path,
+        "[8, 8, 4]",
+        "{type: separable, kernel: 3, filters: 10, depth_multiplier: 3, padding: same}",
+    )
     assert row["separable"]["depthwise"]["macs"] == 64 * 12 * 9
     assert row["separable"]["pointwise"]["macs"] == 64 * 12 * 10
     assert row["separable"]["params"] == 12 * 9 + 12 * 10
@@ -235,7 +245,8 @@ def test_inverted_residual_with_residual_add(tmp_path: Path) -> None:
 def test_inverted_residual_without_add(tmp_path: Path) -> None:
     # stride 2 (shapes differ) and channel change: no add; residual: false: no add either
     doc = spec(
-        tmp_path, "[8, 8, 16]",
+        tmp_path,
+        "[8, 8, 16]",
         "{type: inverted_residual, expansion: 6, filters: 16, stride: 2}",
         "{type: inverted_residual, expansion: 6, filters: 24}",
         "{type: inverted_residual, expansion: 6, filters: 24, residual: false}",
@@ -285,7 +296,8 @@ def test_dense(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_pool(tmp_path: Path, mode: str) -> None:
     doc = spec(
-        tmp_path, "[9, 9, 4]",
+        tmp_path,
+        "[9, 9, 4]",
         # stride defaults to the kernel: floor((9 - 3)/3) + 1 = 3
         f"{{type: pool, kernel: 3, mode: {mode}}}",
         # kernel 3, stride 2, padding 1 on 3: floor((3 + 2 - 3)/2) + 1 = 2
@@ -313,7 +325,9 @@ def test_global_pool(tmp_path: Path, mode: str) -> None:
 
 
 def test_residual_identity_shortcut(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: t
 input: [8, 8, 16]
 layers:
@@ -322,7 +336,8 @@ layers:
     layers:
       - {type: conv, kernel: 3, filters: 16, padding: same}
       - {type: conv, kernel: 3, filters: 16, padding: same}
-""")
+""",
+    )
     doc = profile(path)
     types = [row["type"] for row in doc["layers"]]
     assert types == ["conv", "conv", "add"]
@@ -337,7 +352,9 @@ layers:
 
 
 def test_residual_conv_shortcut(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: t
 input: [8, 8, 16]
 layers:
@@ -349,12 +366,13 @@ layers:
     shortcut:
       - {type: conv, kernel: 1, filters: 32, stride: 2}
   - {type: global_pool}
-""")
+""",
+    )
     doc = profile(path)
     rows = doc["layers"]
     assert [row["type"] for row in rows] == ["separable", "pool", "conv", "add", "global_pool"]
     shortcut = rows[2]
-    assert shortcut["input_shape"] == [8, 8, 16]     # the block's input, not the pool's output
+    assert shortcut["input_shape"] == [8, 8, 16]  # the block's input, not the pool's output
     assert shortcut["output_shape"] == [4, 4, 32]
     assert shortcut["as_specified"]["macs"] == 16 * 32 * 16  # 4x4 positions, 1x1, 16 → 32
     assert rows[3]["output_shape"] == [4, 4, 32]
@@ -363,7 +381,9 @@ layers:
 
 
 def test_residual_shape_mismatch_is_an_error(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: t
 input: [8, 8, 16]
 layers:
@@ -371,7 +391,8 @@ layers:
   - type: residual
     layers:
       - {type: conv, kernel: 3, filters: 32, padding: same}
-""")
+""",
+    )
     err = fail(path)
     assert "layers[1]" in err
     assert "8x8x32" in err and "8x8x16" in err
@@ -382,7 +403,8 @@ layers:
 
 def test_batch_norm_accounting(tmp_path: Path) -> None:
     doc = spec(
-        tmp_path, "[16, 16, 8]",
+        tmp_path,
+        "[16, 16, 8]",
         # conv 8 → 16: BN on 16 channels
         "{type: conv, kernel: 3, filters: 16, padding: same, batch_norm: true}",
         # separable 16 → 32, BN after each conv: depthwise (16) and pointwise (32)
@@ -414,14 +436,17 @@ def test_batch_norm_accounting(tmp_path: Path) -> None:
 
 
 def test_batch_norm_default_applies_to_every_layer(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: t
 input: [4, 4, 3]
 defaults: {padding: same, batch_norm: true}
 layers:
   - {type: conv, kernel: 3, filters: 8}
   - {type: conv, kernel: 3, filters: 4, batch_norm: false}
-""")
+""",
+    )
     first, second = profile(path)["layers"]
     assert first["as_specified"]["bn_params"] == 16
     assert second["as_specified"]["bn_params"] == 0
@@ -432,7 +457,8 @@ layers:
 
 def test_totals_are_the_plain_sum_of_rows(tmp_path: Path) -> None:
     doc = spec(
-        tmp_path, "[32, 32, 3]",
+        tmp_path,
+        "[32, 32, 3]",
         "{type: conv, kernel: 3, filters: 16, stride: 2, padding: same, batch_norm: true}",
         "{type: separable, kernel: 3, filters: 16, padding: same, repeat: 3}",
         "{type: depthwise, kernel: 3, padding: same, stride: 2}",
@@ -449,8 +475,9 @@ def test_totals_are_the_plain_sum_of_rows(tmp_path: Path) -> None:
 
 
 def test_shape_preserving_repeat_folds_into_one_row(tmp_path: Path) -> None:
-    doc = spec(tmp_path, "[8, 8, 8]",
-               "{type: conv, kernel: 3, filters: 8, padding: same, repeat: 5}")
+    doc = spec(
+        tmp_path, "[8, 8, 8]", "{type: conv, kernel: 3, filters: 8, padding: same, repeat: 5}"
+    )
     assert len(doc["layers"]) == 1
     row = doc["layers"][0]
     assert row["repeat"] == 5
@@ -462,20 +489,25 @@ def test_shape_preserving_repeat_folds_into_one_row(tmp_path: Path) -> None:
 
 
 def test_repeat_that_changes_shape_unrolls(tmp_path: Path) -> None:
-    doc = spec(tmp_path, "[16, 16, 4]",
-               "{type: separable, kernel: 3, filters: 4, stride: 2, padding: same, repeat: 3}")
+    doc = spec(
+        tmp_path,
+        "[16, 16, 4]",
+        "{type: separable, kernel: 3, filters: 4, stride: 2, padding: same, repeat: 3}",
+    )
     rows = doc["layers"]
     assert [row["repeat"] for row in rows] == [1, 1, 1]
     assert [row["output_shape"] for row in rows] == [[8, 8, 4], [4, 4, 4], [2, 2, 4]]
     assert [row["as_specified"]["macs"] for row in rows] == [
-        n * n * 4 * 9 + n * n * 4 * 4 for n in (8, 4, 2)]
+        n * n * 4 * 9 + n * n * 4 * 4 for n in (8, 4, 2)
+    ]
     assert len({row["name"] for row in rows}) == 3
 
 
 def test_repeat_changing_shape_once_then_folding(tmp_path: Path) -> None:
     # the first instance maps 4 → 8 channels; the other three see 8 channels each time
-    doc = spec(tmp_path, "[6, 6, 4]",
-               "{type: conv, kernel: 3, filters: 8, padding: same, repeat: 4}")
+    doc = spec(
+        tmp_path, "[6, 6, 4]", "{type: conv, kernel: 3, filters: 8, padding: same, repeat: 4}"
+    )
     rows = doc["layers"]
     assert [row["repeat"] for row in rows] == [1, 3]
     assert rows[0]["as_specified"]["macs"] == 36 * 8 * 4 * 9
@@ -484,7 +516,9 @@ def test_repeat_changing_shape_once_then_folding(tmp_path: Path) -> None:
 
 
 def test_repeated_residual_block_folds(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: t
 input: [5, 5, 8]
 layers:
@@ -494,7 +528,8 @@ layers:
     layers:
       - {type: separable, kernel: 3, filters: 8, padding: same}
       - {type: separable, kernel: 3, filters: 8, padding: same}
-""")
+""",
+    )
     doc = profile(path)
     assert [row["repeat"] for row in doc["layers"]] == [8, 8, 8]
     per_sep = 25 * 8 * 9 + 25 * 8 * 8
@@ -503,12 +538,15 @@ layers:
 
 
 def test_huge_repeat_counts_exactly_in_one_row(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: t
 input: [8, 8, 4]
 layers:
   - {type: conv, kernel: 3, filters: 4, padding: same, batch_norm: true, repeat: 1000000000}
-""")
+""",
+    )
     # one row whose counts cover all 10^9 instances: the work does not grow with the repeat
     # (a loop over 10^9 instances would never finish). Speed itself is measured in
     # benchmarks/bench_counting.py, not asserted here.
@@ -544,8 +582,13 @@ def test_ten_thousand_layers_count_exactly() -> None:
     from sepconv_cli.spec.layers import LayerSpec, ModelSpec
 
     layers = tuple(
-        LayerSpec(type="separable", where=f"layers[{i}]", kernel=(3,),
-                  filters=16 if i % 2 == 0 else 8, padding="same")
+        LayerSpec(
+            type="separable",
+            where=f"layers[{i}]",
+            kernel=(3,),
+            filters=16 if i % 2 == 0 else 8,
+            padding="same",
+        )
         for i in range(10_000)
     )
     model = ModelSpec(name="big", input=(8, 8, 8), layers=layers)
@@ -566,8 +609,11 @@ def test_ten_thousand_layer_spec_profiles(tmp_path: Path) -> None:
 
 
 def test_batch_multiplies_activation_counts_only(tmp_path: Path) -> None:
-    path = write(tmp_path, "name: t\ninput: [8, 8, 4]\nlayers:\n"
-                 "  - {type: conv, kernel: 3, filters: 8, padding: same}\n")
+    path = write(
+        tmp_path,
+        "name: t\ninput: [8, 8, 4]\nlayers:\n"
+        "  - {type: conv, kernel: 3, filters: 8, padding: same}\n",
+    )
     one_ = profile(path)["totals"]["as_specified"]
     four = profile(path, "--batch", "4")["totals"]["as_specified"]
     assert one_["macs"] == 64 * 8 * 4 * 9
@@ -579,14 +625,17 @@ def test_batch_multiplies_activation_counts_only(tmp_path: Path) -> None:
 
 
 def test_empty_output_names_the_layer_and_position(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: t
 input: [8, 8, 3]
 layers:
   - {type: conv, kernel: 3, filters: 8, padding: same}
   - {type: pool, kernel: 2}
   - {type: conv, kernel: 5, filters: 8}
-""")
+""",
+    )
     # layers[2] is on line 6 of the file (DESIGN.md: file:line:col); 8 → pool 2 → 4, and a
     # valid 5x5 on 4 is empty
     err = fail(path)
@@ -596,21 +645,27 @@ layers:
 
 def test_empty_output_in_a_folded_repeat_is_caught(tmp_path: Path) -> None:
     # valid 3x3 repeated: 7 → 5 → 3 → 1 → empty at the fourth instance
-    path = write(tmp_path, "name: t\ninput: [7, 7, 2]\nlayers:\n"
-                 "  - {type: conv, kernel: 1, filters: 2}\n"
-                 "  - {type: conv, kernel: 3, filters: 2, repeat: 4}\n")
+    path = write(
+        tmp_path,
+        "name: t\ninput: [7, 7, 2]\nlayers:\n"
+        "  - {type: conv, kernel: 1, filters: 2}\n"
+        "  - {type: conv, kernel: 3, filters: 2, repeat: 4}\n",
+    )
     err = fail(path)
     assert "layers[1]" in err and f"{path}:5" in err
 
 
 def test_unknown_key_with_did_you_mean(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: t
 input: [8, 8, 3]
 layers:
   - {type: conv, kernel: 3, filters: 8}
   - {type: conv, kernel: 3, filtres: 8}
-""")
+""",
+    )
     err = fail(path)
     assert f"{path}:5:" in err
     assert "layers[1].filtres" in err
@@ -618,15 +673,20 @@ layers:
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
-    path = write(tmp_path, "name: t\ninputs: [8, 8, 3]\ninput: [8, 8, 3]\nlayers:\n"
-                 "  - {type: conv, kernel: 3, filters: 8}\n")
+    path = write(
+        tmp_path,
+        "name: t\ninputs: [8, 8, 3]\ninput: [8, 8, 3]\nlayers:\n"
+        "  - {type: conv, kernel: 3, filters: 8}\n",
+    )
     err = fail(path)
     assert f"{path}:2" in err and "did you mean 'input'" in err
 
 
 def test_unknown_layer_type(tmp_path: Path) -> None:
-    path = write(tmp_path, "name: t\ninput: [8, 8, 3]\nlayers:\n"
-                 "  - {type: seperable, kernel: 3, filters: 8}\n")
+    path = write(
+        tmp_path,
+        "name: t\ninput: [8, 8, 3]\nlayers:\n  - {type: seperable, kernel: 3, filters: 8}\n",
+    )
     err = fail(path)
     assert f"{path}:4" in err
     assert "layers[0].type" in err and "'seperable'" in err
@@ -648,6 +708,9 @@ def test_missing_required_field(tmp_path: Path) -> None:
 def test_inverted_residual_batch_norm_output_only_after_the_projection(tmp_path: Path) -> None:
     # batch_norm: output puts one batch-norm after the block's last conv (the projection):
     # 2 params per output channel = 2 * 24, none after the expansion or the depthwise
-    path = write(tmp_path, "name: t\ninput: [8, 8, 16]\nlayers:\n"
-                 "  - {type: inverted_residual, expansion: 6, filters: 24, batch_norm: output}\n")
+    path = write(
+        tmp_path,
+        "name: t\ninput: [8, 8, 16]\nlayers:\n"
+        "  - {type: inverted_residual, expansion: 6, filters: 24, batch_norm: output}\n",
+    )
     assert profile(path)["totals"]["as_specified"]["bn_params"] == 2 * 24

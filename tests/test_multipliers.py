@@ -43,8 +43,21 @@ def ceil_div(a: int, b: int) -> int:
 # Howard et al. 2017, Table 1: conv 3x3/s2 to 32 channels, then 13 depthwise-separable
 # layers (stride, output channels), average pool and a 1024 → 1000 fully connected layer.
 # (Table 1's last "Conv dw / s2" maps 7x7 to 7x7: stride 1, as the table's shapes say.)
-V1_BODY = [(1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512),
-           (1, 512), (1, 512), (1, 512), (1, 512), (1, 512), (2, 1024), (1, 1024)]
+V1_BODY = [
+    (1, 64),
+    (2, 128),
+    (1, 128),
+    (2, 256),
+    (1, 256),
+    (2, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (2, 1024),
+    (1, 1024),
+]
 DK = 3
 
 
@@ -61,7 +74,7 @@ def mobilenet_v1_reference(alpha: Fraction, height: int, width: int) -> dict[str
     """
     h, w = ceil_div(height, 2), ceil_div(width, 2)
     m = scaled(alpha, 32)
-    conv1 = DK * DK * 3 * m * h * w                      # standard conv, 3 input channels
+    conv1 = DK * DK * 3 * m * h * w  # standard conv, 3 input channels
     conv1_separable = DK * DK * 3 * h * w + 3 * m * h * w  # its depthwise + pointwise form
     macs = standard = conv1
     weights = DK * DK * 3 * m
@@ -70,13 +83,13 @@ def mobilenet_v1_reference(alpha: Fraction, height: int, width: int) -> dict[str
     for stride, channels in V1_BODY:
         h, w = ceil_div(h, stride), ceil_div(w, stride)
         n = scaled(alpha, channels)
-        macs += DK * DK * m * h * w + m * n * h * w     # DK·DK·αM·ρDF² + αM·αN·ρDF²
-        standard += DK * DK * m * n * h * w             # DK·DK·αM·αN·ρDF²
+        macs += DK * DK * m * h * w + m * n * h * w  # DK·DK·αM·ρDF² + αM·αN·ρDF²
+        standard += DK * DK * m * n * h * w  # DK·DK·αM·αN·ρDF²
         weights += DK * DK * m + m * n
         bn += 2 * m + 2 * n
         m = n
         shapes.append((h, w, m))
-    macs += m * 1000                                     # FC, 1000 classes (not scaled)
+    macs += m * 1000  # FC, 1000 classes (not scaled)
     standard += m * 1000
     weights += m * 1000 + 1000
     return {
@@ -153,8 +166,15 @@ def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
 
 # MobileNetV2 paper (Sandler et al. 2018, arXiv:1801.04381) Table 2, as torchvision lists it:
 # t (expansion), c (output channels), n (repeats), s (stride of the first repeat)
-V2_SETTING = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-              (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+V2_SETTING = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+]
 
 
 def torch_out(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -171,7 +191,7 @@ def mobilenet_v2_reference(width_mult: float, resolution: int) -> dict[str, Any]
         nonlocal macs, params, bn
         out = torch_out(size, k, s, (k - 1) // 2)
         macs += out * out * cout * (cin // groups) * k * k
-        params += cout * (cin // groups) * k * k + 2 * cout   # no conv bias; BN weight+bias
+        params += cout * (cin // groups) * k * k + 2 * cout  # no conv bias; BN weight+bias
         bn += 2 * cout
         return out
 
@@ -192,10 +212,16 @@ def mobilenet_v2_reference(width_mult: float, resolution: int) -> dict[str, Any]
             channels.append(output_channel)
     conv(size, input_channel, last_channel, 1, 1)
     channels.append(last_channel)
-    macs += last_channel * 1000                  # Linear(last_channel, 1000)
+    macs += last_channel * 1000  # Linear(last_channel, 1000)
     params += last_channel * 1000 + 1000
-    return {"macs": macs, "params": params, "bn_params": bn, "channels": channels,
-            "last_channel": last_channel, "final_size": size}
+    return {
+        "macs": macs,
+        "params": params,
+        "bn_params": bn,
+        "channels": channels,
+        "last_channel": last_channel,
+        "final_size": size,
+    }
 
 
 def test_v2_reference_reproduces_torchvision() -> None:
@@ -216,8 +242,21 @@ def test_make_divisible_by_hand() -> None:
     assert make_divisible(3, 8) == 8
 
 
-V2_ALPHAS = ["0.1", "0.25", "0.35", "0.5", "0.6", "0.75", "0.9", "1.0", "1.05", "1.1", "1.3",
-             "1.4", "2.0"]
+V2_ALPHAS = [
+    "0.1",
+    "0.25",
+    "0.35",
+    "0.5",
+    "0.6",
+    "0.75",
+    "0.9",
+    "1.0",
+    "1.05",
+    "1.1",
+    "1.3",
+    "1.4",
+    "2.0",
+]
 
 
 @pytest.mark.parametrize("alpha", V2_ALPHAS)
@@ -240,8 +279,15 @@ def test_mobilenet_v2_width_multiplier(alpha: str) -> None:
     ("alpha", "last"),
     # 1280·max(1, α) rounded to a multiple of 8, by hand: α ≤ 1 keeps 1280; 1280·1.05 = 1344;
     # 1280·1.1 = 1408; 1280·1.4 = 1792; 1280·2 = 2560.
-    [("0.35", 1280), ("0.5", 1280), ("1.0", 1280), ("1.05", 1344), ("1.1", 1408),
-     ("1.4", 1792), ("2.0", 2560)],
+    [
+        ("0.35", 1280),
+        ("0.5", 1280),
+        ("1.0", 1280),
+        ("1.05", 1344),
+        ("1.1", 1408),
+        ("1.4", 1792),
+        ("2.0", 2560),
+    ],
 )
 def test_mobilenet_v2_last_conv_is_1280_times_max_1_alpha(alpha: str, last: int) -> None:
     doc = profile("mobilenet_v2", "--width-multiplier", alpha)

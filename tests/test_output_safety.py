@@ -30,15 +30,18 @@ runner = CliRunner()
 
 OLD = b'{"old": "report", "bytes": "\xc3\xa9"}\n'  # what was there before the run
 SPEC = "input: [12, 12, 3]\nlayers:\n  - {type: conv, kernel: 3, filters: 8}\n"
-SHRINKS = ("input: [12, 12, 3]\nlayers:\n  - {type: conv, kernel: 3, filters: 8, stride: 2}\n"
-           "  - {type: conv, kernel: 3, filters: 8, stride: 2}\n"
-           "  - {type: conv, kernel: 3, filters: 8}\n")
+SHRINKS = (
+    "input: [12, 12, 3]\nlayers:\n  - {type: conv, kernel: 3, filters: 8, stride: 2}\n"
+    "  - {type: conv, kernel: 3, filters: 8, stride: 2}\n"
+    "  - {type: conv, kernel: 3, filters: 8}\n"
+)
 
 
 def invoke(argv: list[str]) -> Any:
     result = runner.invoke(app, argv)
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert "Traceback" not in result.stdout + result.stderr
     assert "internal error" not in result.stderr, result.stderr
     return result
@@ -55,9 +58,15 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "spec.yaml").write_text(SPEC)
     (tmp_path / "shrinks.yaml").write_text(SHRINKS)
     (tmp_path / "bad.yaml").write_text(SPEC.replace("kernel: 3", "kernel: true"))
-    (tmp_path / "one.json").write_text(json.dumps(
-        {"schema": "sepconv/profile/v1", "model": "one",
-         "layers": [{"name": "a", "standard": {"macs": 1, "params": 1}}]}))
+    (tmp_path / "one.json").write_text(
+        json.dumps(
+            {
+                "schema": "sepconv/profile/v1",
+                "model": "one",
+                "layers": [{"name": "a", "standard": {"macs": 1, "params": 1}}],
+            }
+        )
+    )
     (tmp_path / "other.json").write_text('{"hello": 1}\n')
     (tmp_path / "existing.json").write_bytes(OLD)
     return tmp_path
@@ -71,15 +80,18 @@ FAILING_RUNS = {
     "shape-error-while-counting": (["profile", "shrinks.yaml", "--no-time"], 2),
     "cost-spec-error": (["cost", "--spec", "bad.yaml"], 2),
     "compare-bad-report": (["compare", "one.json", "other.json", "--format", "json"], 2),
-    "runtime-memory-guard": (["cost", "--time", "--input", "100000x100000x64", "--kernel", "3",
-                              "--filters", "64"], 3),
+    "runtime-memory-guard": (
+        ["cost", "--time", "--input", "100000x100000x64", "--kernel", "3", "--filters", "64"],
+        3,
+    ),
 }
 
 
 @pytest.mark.parametrize(("argv", "code"), list(FAILING_RUNS.values()), ids=list(FAILING_RUNS))
 @pytest.mark.parametrize("flag", ["--output", "-o"])
-def test_failed_run_leaves_existing_output_untouched(argv: list[str], code: int, flag: str,
-                                                     workdir: Path) -> None:
+def test_failed_run_leaves_existing_output_untouched(
+    argv: list[str], code: int, flag: str, workdir: Path
+) -> None:
     before = listing(workdir)
     mtime = (workdir / "existing.json").stat().st_mtime_ns
     result = invoke([*argv, flag, "existing.json"])
@@ -97,8 +109,9 @@ def test_failed_run_creates_no_output_file(workdir: Path) -> None:
     assert listing(workdir) == before
 
 
-def test_failure_while_rendering_keeps_the_file(workdir: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_while_rendering_keeps_the_file(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A failure after counting, while the report is being produced."""
     from sepconv_cli import errors
     from sepconv_cli.output import serialize
@@ -108,19 +121,27 @@ def test_failure_while_rendering_keeps_the_file(workdir: Path,
 
     monkeypatch.setattr(serialize, "profile_json", broken)
     before = listing(workdir)
-    result = invoke(["profile", "spec.yaml", "--no-time", "--format", "json",
-                     "-o", "existing.json"])
+    result = invoke(
+        ["profile", "spec.yaml", "--no-time", "--format", "json", "-o", "existing.json"]
+    )
     assert result.exit_code == 3
     assert (workdir / "existing.json").read_bytes() == OLD
     assert listing(workdir) == before
 
 
-@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"),
-                                     OSError(errno.EXDEV, "Invalid cross-device link")],
-                         ids=["disk-full", "cross-device"])
-def test_write_failure_keeps_the_file_and_names_output(failure: OSError, workdir: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        OSError(errno.EXDEV, "Invalid cross-device link"),
+    ],
+    ids=["disk-full", "cross-device"],
+)
+def test_write_failure_keeps_the_file_and_names_output(
+    failure: OSError, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The rename into place fails: one line naming --output, no temporary file left."""
+
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise failure
 
@@ -137,9 +158,11 @@ def test_write_failure_keeps_the_file_and_names_output(failure: OSError, workdir
     assert listing(workdir) == before, "a temporary file was left behind"
 
 
-def test_interrupt_while_writing_keeps_the_file(workdir: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupt_while_writing_keeps_the_file(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ctrl-C between writing the temporary file and renaming it."""
+
     def interrupted(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
@@ -220,8 +243,19 @@ def test_missing_directory_is_refused_before_any_work(workdir: Path) -> None:
 
 
 def test_budget_failure_still_writes_the_report(workdir: Path) -> None:
-    result = invoke(["profile", "mobilenet_v1", "--no-time", "--format", "json",
-                     "--max-macs", "1M", "-o", "existing.json"])
+    result = invoke(
+        [
+            "profile",
+            "mobilenet_v1",
+            "--no-time",
+            "--format",
+            "json",
+            "--max-macs",
+            "1M",
+            "-o",
+            "existing.json",
+        ]
+    )
     assert result.exit_code == 1, result.stderr
     assert "--max-macs" in result.stderr
     report = json.loads((workdir / "existing.json").read_text())
@@ -239,8 +273,20 @@ def test_cost_budget_failure_still_writes_the_report(workdir: Path) -> None:
 
 def test_compare_gate_failure_still_writes_the_report(workdir: Path) -> None:
     # MobileNetV2 (300.8M MACs) -> MobileNetV1 (568.7M MACs): +89%
-    result = invoke(["compare", "mobilenet_v2", "mobilenet_v1", "-q", "--format", "markdown",
-                     "--max-increase", "macs=2%", "-o", "comment.md"])
+    result = invoke(
+        [
+            "compare",
+            "mobilenet_v2",
+            "mobilenet_v1",
+            "-q",
+            "--format",
+            "markdown",
+            "--max-increase",
+            "macs=2%",
+            "-o",
+            "comment.md",
+        ]
+    )
     assert result.exit_code == 1, result.stderr
     assert "--max-increase" in result.stderr
     assert (workdir / "comment.md").read_text().strip()
@@ -272,8 +318,12 @@ def test_output_to_a_named_pipe_is_not_lost(workdir: Path) -> None:
     # the report (a few KiB) fits in the pipe's buffer, so the writer never blocks either
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        proc = subprocess.run([sys.executable, "-m", "sepconv_cli", "cost", "--format", "json",
-                               "-o", str(fifo)], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "sepconv_cli", "cost", "--format", "json", "-o", str(fifo)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         chunks = []
         while True:
             try:
@@ -298,6 +348,7 @@ def test_output_to_a_named_pipe_is_not_lost(workdir: Path) -> None:
 
 # ------------------------------------------------------------------ Ctrl-C
 
+
 def sepconv_cmd(*argv: str) -> list[str]:
     return [sys.executable, "-m", "sepconv_cli", *argv]
 
@@ -307,8 +358,12 @@ def startup_s(tmp_path_factory: pytest.TempPathFactory) -> float:
     """How long this machine takes to reach a command and fail (imports, parsing)."""
     root = tmp_path_factory.mktemp("startup")
     start = time.monotonic()
-    subprocess.run(sepconv_cmd("profile", "nosuch.yaml", "--no-time"), cwd=root,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        sepconv_cmd("profile", "nosuch.yaml", "--no-time"),
+        cwd=root,
+        capture_output=True,
+        timeout=60,
+    )
     return time.monotonic() - start
 
 
@@ -317,14 +372,17 @@ def slow_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three lines that take many seconds: a 1x1 conv with padding 1 grows the input by 2
     every time, so its 99,999 repeats never fold into one row (the row limit is 100,000)."""
     path = tmp_path_factory.mktemp("slow") / "grows.yaml"
-    path.write_text("input: [4, 4, 8]\nlayers:\n"
-                    "  - {type: conv, kernel: 1, filters: 8, padding: 1, repeat: 99999}\n")
+    path.write_text(
+        "input: [4, 4, 8]\nlayers:\n"
+        "  - {type: conv, kernel: 1, filters: 8, padding: 1, repeat: 99999}\n"
+    )
     return path
 
 
 def interrupt(argv: list[str], cwd: Path, after_s: float) -> tuple[int, str, str, float]:
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     time.sleep(after_s)
     assert proc.poll() is None, "finished before it could be interrupted; use a bigger input"
     sent = time.monotonic()
@@ -344,19 +402,25 @@ def assert_interrupted(code: int, out: str, err: str, took_s: float) -> None:
     assert took_s < 10, f"took {took_s:.1f} s to stop"
     # notes (e.g. "this machine is busy") may precede the error; the error itself is one line
     lines = [line for line in err.splitlines() if not line.startswith("sepconv: note:")]
-    assert len(lines) == 1 and lines[0].startswith("sepconv: ") and "interrupted" in lines[0], \
+    assert len(lines) == 1 and lines[0].startswith("sepconv: ") and "interrupted" in lines[0], (
         f"expected one short 'interrupted' line on stderr, got {err!r}"
+    )
     assert out == "", "no partial report on stdout"
 
 
 @pytest.mark.parametrize("phase_s", [0.3, 3.0], ids=["counting", "later"])
-def test_sigint_while_counting_a_big_model(phase_s: float, slow_spec: Path, startup_s: float,
-                                           tmp_path: Path) -> None:
+def test_sigint_while_counting_a_big_model(
+    phase_s: float, slow_spec: Path, startup_s: float, tmp_path: Path
+) -> None:
     (tmp_path / "existing.json").write_bytes(OLD)
     before = listing(tmp_path)
     code, out, err, took = interrupt(
-        sepconv_cmd("profile", str(slow_spec), "--no-time", "--format", "json",
-                    "-o", "existing.json"), tmp_path, 2 * startup_s + phase_s)
+        sepconv_cmd(
+            "profile", str(slow_spec), "--no-time", "--format", "json", "-o", "existing.json"
+        ),
+        tmp_path,
+        2 * startup_s + phase_s,
+    )
     assert_interrupted(code, out, err, took)
     assert (tmp_path / "existing.json").read_bytes() == OLD
     assert listing(tmp_path) == before, "a temporary file was left behind"
@@ -366,7 +430,9 @@ def test_sigint_during_a_timed_profile(startup_s: float, tmp_path: Path) -> None
     """Timing every MobileNetV1 layer for 1 s each takes half a minute: interrupt it."""
     code, out, err, took = interrupt(
         sepconv_cmd("profile", "mobilenet_v1", "--time-budget", "1s", "--format", "json"),
-        tmp_path, 2 * startup_s + 1.0)
+        tmp_path,
+        2 * startup_s + 1.0,
+    )
     assert_interrupted(code, out, err, took)
 
 
@@ -393,9 +459,23 @@ sys.exit(ep.load()())
 @pytest.mark.parametrize("module", ["typer", "yaml"], ids=["start-up", "loading"])
 def test_sigint_at_start_up_and_while_loading(module: str, tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
-    proc = subprocess.run([sys.executable, "-c", CTRL_C_AT_IMPORT, module, "profile",
-                           "spec.yaml", "--no-time", "--format", "json"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CTRL_C_AT_IMPORT,
+            module,
+            "profile",
+            "spec.yaml",
+            "--no-time",
+            "--format",
+            "json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr[-1500:]
     assert proc.returncode == 130, (proc.returncode, proc.stderr[-1500:])
     assert "interrupted" in proc.stderr
@@ -403,8 +483,9 @@ def test_sigint_at_start_up_and_while_loading(module: str, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("where", ["count", "render"])
-def test_keyboard_interrupt_in_process(where: str, workdir: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyboard_interrupt_in_process(
+    where: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same contract through CliRunner, with Ctrl-C injected at a known point."""
     from sepconv_cli.cli import profile as cmd_profile
 
@@ -416,8 +497,9 @@ def test_keyboard_interrupt_in_process(where: str, workdir: Path,
         pytest.skip(f"cmd_profile.{target} was renamed")
     monkeypatch.setattr(cmd_profile, target, interrupted)
     before = listing(workdir)
-    result = invoke(["profile", "spec.yaml", "--no-time", "--format", "json",
-                     "-o", "existing.json"])
+    result = invoke(
+        ["profile", "spec.yaml", "--no-time", "--format", "json", "-o", "existing.json"]
+    )
     assert result.exit_code == 130
     assert (workdir / "existing.json").read_bytes() == OLD
     assert listing(workdir) == before

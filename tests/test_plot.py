@@ -18,8 +18,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_counts_only_plot_is_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "v1.png"
-    result = runner.invoke(app, ["profile", "mobilenet_v1", "--no-time", "--plot", str(out),
-                                 "--format", "json"])
+    result = runner.invoke(
+        app, ["profile", "mobilenet_v1", "--no-time", "--plot", str(out), "--format", "json"]
+    )
     assert result.exit_code == 0, result.stderr
     data = out.read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 10_000
@@ -28,8 +29,19 @@ def test_counts_only_plot_is_a_png(tmp_path: Path) -> None:
 def test_timed_plot_has_the_roofline_as_svg(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "seed.svg"
-    result = runner.invoke(app, ["profile", "seed_example", "--time-budget", "0.05s",
-                                 "--plot", str(out), "--format", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "profile",
+            "seed_example",
+            "--time-budget",
+            "0.05s",
+            "--plot",
+            str(out),
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     text = out.read_text()
     assert text.lstrip().startswith("<?xml") and "Roofline" in text
@@ -37,8 +49,9 @@ def test_timed_plot_has_the_roofline_as_svg(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["plot.jpg", "plot"])
 def test_plot_extension_is_checked_before_any_work(tmp_path: Path, name: str) -> None:
-    result = runner.invoke(app, ["profile", "mobilenet_v1", "--no-time", "--plot",
-                                 str(tmp_path / name)])
+    result = runner.invoke(
+        app, ["profile", "mobilenet_v1", "--no-time", "--plot", str(tmp_path / name)]
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith("sepconv: error: --plot:")
     assert not (tmp_path / name).exists()

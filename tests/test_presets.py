@@ -94,16 +94,16 @@ def test_mobilenet_v1_params_match_keras_exactly() -> None:
 # Conv MobileNet by hand (Table 4's all-standard model): every depthwise-separable layer of
 # Table 1 replaced by a full 3x3 convolution, DF·DF·9·M·N mult-adds at output size DF.
 CONV_MOBILENET_MACS = (
-    112 * 112 * 9 * 3 * 32          # conv1, stride 2
-    + 112 * 112 * 9 * 32 * 64       # sep1
-    + 56 * 56 * 9 * 64 * 128        # sep2, stride 2
-    + 56 * 56 * 9 * 128 * 128       # sep3
-    + 28 * 28 * 9 * 128 * 256       # sep4, stride 2
-    + 28 * 28 * 9 * 256 * 256       # sep5
-    + 14 * 14 * 9 * 256 * 512       # sep6, stride 2
-    + 5 * 14 * 14 * 9 * 512 * 512   # sep7 x5
-    + 7 * 7 * 9 * 512 * 1024        # sep8, stride 2
-    + 7 * 7 * 9 * 1024 * 1024       # sep9
+    112 * 112 * 9 * 3 * 32  # conv1, stride 2
+    + 112 * 112 * 9 * 32 * 64  # sep1
+    + 56 * 56 * 9 * 64 * 128  # sep2, stride 2
+    + 56 * 56 * 9 * 128 * 128  # sep3
+    + 28 * 28 * 9 * 128 * 256  # sep4, stride 2
+    + 28 * 28 * 9 * 256 * 256  # sep5
+    + 14 * 14 * 9 * 256 * 512  # sep6, stride 2
+    + 5 * 14 * 14 * 9 * 512 * 512  # sep7 x5
+    + 7 * 7 * 9 * 512 * 1024  # sep8, stride 2
+    + 7 * 7 * 9 * 1024 * 1024  # sep9
 )
 FC_MACS = 1024 * 1000
 
@@ -272,7 +272,11 @@ def presets_json(cwd: Path | None = None) -> list[dict[str, Any]]:
     else:
         proc = subprocess.run(
             [sys.executable, "-m", "sepconv_cli", "presets", "--format", "json"],
-            cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         out = proc.stdout
@@ -308,9 +312,21 @@ def test_presets_work_from_another_directory(tmp_path: Path) -> None:
     assert {item["name"] for item in items} >= set(PRESETS)
     assert all(Path(item["path"]).is_file() for item in items)
     proc = subprocess.run(
-        [sys.executable, "-m", "sepconv_cli", "profile", "mobilenet_v1", "--format", "json",
-         "--no-time"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "sepconv_cli",
+            "profile",
+            "mobilenet_v1",
+            "--format",
+            "json",
+            "--no-time",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     total = json.loads(proc.stdout)["totals"]["as_specified"]
@@ -336,13 +352,29 @@ def test_presets_ship_in_a_non_editable_install(tmp_path: Path) -> None:
         if (root / name).exists():
             shutil.copy(root / name, src / name)
     for name in ("sepconv_cli", "layer_specs"):
-        shutil.copytree(root / name, src / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            root / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
     dist = tmp_path / "dist"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
-         "--no-index", "-q", "-w", str(dist)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(src),
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(dist),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if build.returncode != 0 and "No module named pip" in build.stderr:
         pytest.skip("pip is not available")
@@ -356,12 +388,29 @@ def test_presets_ship_in_a_non_editable_install(tmp_path: Path) -> None:
         assert f"sepconv_cli/layer_specs/{name}.yaml" in names, names
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {"PYTHONPATH": f"{site}{os.pathsep}{sysconfig.get_paths()['purelib']}",
-           "PATH": "", "NO_COLOR": "1"}
+    env = {
+        "PYTHONPATH": f"{site}{os.pathsep}{sysconfig.get_paths()['purelib']}",
+        "PATH": "",
+        "NO_COLOR": "1",
+    }
     proc = subprocess.run(
-        [sys.executable, "-S", "-m", "sepconv_cli", "profile", "xception", "--format", "json",
-         "--no-time"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-S",
+            "-m",
+            "sepconv_cli",
+            "profile",
+            "xception",
+            "--format",
+            "json",
+            "--no-time",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)

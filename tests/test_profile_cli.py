@@ -20,8 +20,17 @@ from sepconv_cli.cli.app import app
 
 runner = CliRunner()
 COST_KEYS = {"macs", "flops", "params", "weight_bytes", "activation_bytes"}
-LAYER_KEYS = {"name", "type", "form", "input_shape", "output_shape", "batch", "standard",
-              "separable", "ratio"}
+LAYER_KEYS = {
+    "name",
+    "type",
+    "form",
+    "input_shape",
+    "output_shape",
+    "batch",
+    "standard",
+    "separable",
+    "ratio",
+}
 FORMS = ("as_specified", "standard", "separable")
 
 
@@ -39,8 +48,17 @@ def profile_json(*args: str) -> dict[str, Any]:
 # A naive MobileNetV1 counter (Howard et al. 2017, Table 1 and §3.3): conv 3x3/s2 to 32α
 # channels, 13 depthwise-separable layers costing 9·M·DF² + M·N·DF², and a 1024α → 1000
 # classifier. 'same' padding: each stride-2 layer maps DF to ceil(DF/2).
-V1_BODY = [(1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512), *[(1, 512)] * 5,
-           (2, 1024), (1, 1024)]
+V1_BODY = [
+    (1, 64),
+    (2, 128),
+    (1, 128),
+    (2, 256),
+    (1, 256),
+    (2, 512),
+    *[(1, 512)] * 5,
+    (2, 1024),
+    (1, 1024),
+]
 
 
 def mobilenet_v1(alpha_num: int = 1, alpha_den: int = 1, size: int = 224) -> tuple[int, int]:
@@ -108,8 +126,9 @@ def test_json_contract(model: str) -> None:
     doc = profile_json(model)
     assert doc["schema"] == "sepconv/profile/v1"
     assert isinstance(doc["model"], str) and doc["model"]
-    assert isinstance(doc["input_shape"], list) and all(isinstance(n, int)
-                                                        for n in doc["input_shape"])
+    assert isinstance(doc["input_shape"], list) and all(
+        isinstance(n, int) for n in doc["input_shape"]
+    )
     assert doc["batch"] == 1
     assert isinstance(doc["machine"], dict)
     assert set(doc["totals"]) >= set(FORMS)
@@ -127,7 +146,8 @@ def test_json_contract(model: str) -> None:
         assert {"macs", "params"} <= row["ratio"].keys()
         if row["standard"]["macs"]:
             assert row["ratio"]["macs"] == pytest.approx(
-                row["separable"]["macs"] / row["standard"]["macs"], abs=1e-6)
+                row["separable"]["macs"] / row["standard"]["macs"], abs=1e-6
+            )
         else:
             assert row["ratio"]["macs"] is None
     # totals are the plain sum of the rows (repeats already counted inside a row)
@@ -140,16 +160,21 @@ def test_json_contract(model: str) -> None:
 
 def test_json_matches_the_naive_counter() -> None:
     doc = profile_json("mobilenet_v1")
-    assert (doc["totals"]["as_specified"]["macs"],
-            doc["totals"]["as_specified"]["params"]) == mobilenet_v1()
+    assert (
+        doc["totals"]["as_specified"]["macs"],
+        doc["totals"]["as_specified"]["params"],
+    ) == mobilenet_v1()
 
 
 def test_separable_parts_add_up() -> None:
     doc = profile_json("xception")
     for row in doc["layers"]:
         sep = row["separable"]
-        parts = sep["depthwise"]["macs"] + sep["pointwise"]["macs"] + sep.get(
-            "other", {"macs": 0})["macs"]
+        parts = (
+            sep["depthwise"]["macs"]
+            + sep["pointwise"]["macs"]
+            + sep.get("other", {"macs": 0})["macs"]
+        )
         assert parts == sep["macs"], row["name"]
 
 

@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-
 from sepconv_cli.analysis import spatial
 from sepconv_cli.cli.app import app
 
@@ -79,11 +78,24 @@ def gaussian_reference(size: int, sigma: float) -> np.ndarray:
 # --------------------------------------------------------------------------- ranks
 
 
-@pytest.mark.parametrize(("kernel", "rank"), [
-    ("gaussian:5", 1), ("gaussian:7", 1), ("gaussian:3x7", 1), ("box:3", 1), ("box:5x3", 1),
-    ("binomial:5", 1), ("sobel-x", 1), ("sobel-y", 1), ("scharr-x", 1), ("prewitt-y", 1),
-    ("laplacian", 2), ("laplacian-8", 2), ("sharpen", 2),
-])
+@pytest.mark.parametrize(
+    ("kernel", "rank"),
+    [
+        ("gaussian:5", 1),
+        ("gaussian:7", 1),
+        ("gaussian:3x7", 1),
+        ("box:3", 1),
+        ("box:5x3", 1),
+        ("binomial:5", 1),
+        ("sobel-x", 1),
+        ("sobel-y", 1),
+        ("scharr-x", 1),
+        ("prewitt-y", 1),
+        ("laplacian", 2),
+        ("laplacian-8", 2),
+        ("sharpen", 2),
+    ],
+)
 def test_known_ranks(kernel: str, rank: int) -> None:
     data = doc(kernel)
     assert data["rank"] == rank
@@ -121,8 +133,9 @@ def test_constructed_rank_two_kernel_from_yaml(tmp_path: Path) -> None:
     c, d = np.array([0.0, 1.0, 0.0, -1.0]), np.array([2.0, 0.0, 1.0])
     kernel = np.outer(a, b) + np.outer(c, d)
     path = tmp_path / "k.yaml"
-    path.write_text("\n".join("- [" + ", ".join(repr(float(x)) for x in row) + "]"
-                              for row in kernel) + "\n")
+    path.write_text(
+        "\n".join("- [" + ", ".join(repr(float(x)) for x in row) + "]" for row in kernel) + "\n"
+    )
     data = doc(str(path))
     assert data["rank"] == 2 and data["shape"] == [4, 3]
     assert np.allclose(rebuild(data), kernel)
@@ -145,9 +158,22 @@ def test_a_larger_tolerance_lowers_the_rank() -> None:
 # --------------------------------------------------------------------------- factors
 
 
-@pytest.mark.parametrize("kernel", ["gaussian:5", "box:3", "box:3x5", "binomial:5", "sobel-x",
-                                    "sobel-y", "scharr-y", "laplacian", "laplacian-8",
-                                    "sharpen", "emboss"])
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        "gaussian:5",
+        "box:3",
+        "box:3x5",
+        "binomial:5",
+        "sobel-x",
+        "sobel-y",
+        "scharr-y",
+        "laplacian",
+        "laplacian-8",
+        "sharpen",
+        "emboss",
+    ],
+)
 def test_factors_reproduce_the_kernel(kernel: str) -> None:
     data = doc(kernel)
     assert np.allclose(rebuild(data), data["matrix"], rtol=1e-9, atol=1e-12)
@@ -173,8 +199,7 @@ def test_box_and_binomial_factors_carry_an_exact_scale() -> None:
     (f,) = doc("box:3")["factors"]
     assert (f["column"], f["row"], f["scale_text"]) == ([1, 1, 1], [1, 1, 1], "1/9")
     (f,) = doc("binomial:5")["factors"]
-    assert (f["column"], f["row"], f["scale_text"]) == ([1, 4, 6, 4, 1], [1, 4, 6, 4, 1],
-                                                        "1/256")
+    assert (f["column"], f["row"], f["scale_text"]) == ([1, 4, 6, 4, 1], [1, 4, 6, 4, 1], "1/256")
 
 
 def test_gaussian_factors_are_the_1d_gaussian() -> None:
@@ -217,14 +242,18 @@ def test_approximation_error_falls_with_rank(tmp_path: Path, seed: int) -> None:
 # --------------------------------------------------------------------------- cost
 
 
-@pytest.mark.parametrize(("kernel", "full", "pair", "rank_r"), [
-    ("sobel-x", (9, 8), (6, 4), (1, 6, 4)),  # 3·3 vs 3+3; adds 8 vs 2+2
-    ("gaussian:5", (25, 24), (10, 8), (1, 10, 8)),
-    ("box:3x5", (15, 14), (8, 6), (1, 8, 6)),
-    ("laplacian", (9, 8), (6, 4), (2, 12, 9)),  # 2·(3+3); adds 2·4 + 1
-])
-def test_cost_per_pixel(kernel: str, full: tuple[int, int], pair: tuple[int, int],
-                        rank_r: tuple[int, int, int]) -> None:
+@pytest.mark.parametrize(
+    ("kernel", "full", "pair", "rank_r"),
+    [
+        ("sobel-x", (9, 8), (6, 4), (1, 6, 4)),  # 3·3 vs 3+3; adds 8 vs 2+2
+        ("gaussian:5", (25, 24), (10, 8), (1, 10, 8)),
+        ("box:3x5", (15, 14), (8, 6), (1, 8, 6)),
+        ("laplacian", (9, 8), (6, 4), (2, 12, 9)),  # 2·(3+3); adds 2·4 + 1
+    ],
+)
+def test_cost_per_pixel(
+    kernel: str, full: tuple[int, int], pair: tuple[int, int], rank_r: tuple[int, int, int]
+) -> None:
     cost = doc(kernel)["cost"]
     assert (cost["full"]["mults"], cost["full"]["adds"]) == full
     assert (cost["rank1"]["mults"], cost["rank1"]["adds"]) == pair
@@ -303,8 +332,9 @@ def test_time_flag_reports_agreeing_forms() -> None:
     assert t["separable"]["max_abs_diff"] < 1e-5
     for form in ("full", "separable"):
         assert t[form]["min_s"] <= t[form]["median_s"] <= t[form]["max_s"]
-    assert t["speedup"] == pytest.approx(t["full"]["median_s"] / t["separable"]["median_s"],
-                                         rel=1e-3)
+    assert t["speedup"] == pytest.approx(
+        t["full"]["median_s"] / t["separable"]["median_s"], rel=1e-3
+    )
     assert "rank1" not in t  # a separable kernel's rank-1 form is the exact one
 
 
@@ -327,8 +357,18 @@ def test_time_table_shows_measured_and_predicted() -> None:
 def test_table_format() -> None:
     result = ok("sobel-x")
     out = result.stdout
-    for text in ("sobel-x", "3×3", "rank 1", "exactly separable", "[1, 2, 1]", "[-1, 0, 1]",
-                 "full 3×3", "rank-1 pair 3+3", "1.50×", "Tolerance"):
+    for text in (
+        "sobel-x",
+        "3×3",
+        "rank 1",
+        "exactly separable",
+        "[1, 2, 1]",
+        "[-1, 0, 1]",
+        "full 3×3",
+        "rank-1 pair 3+3",
+        "1.50×",
+        "Tolerance",
+    ):
         assert text.lower() in out.lower(), text
     assert "\x1b[" not in out
     assert result.stderr == ""
@@ -342,8 +382,18 @@ def test_table_for_a_non_separable_kernel() -> None:
 def test_json_format_keys() -> None:
     data = doc("sobel-x")
     assert data["schema"] == "sepconv/spatial/v1"
-    for key in ("kernel", "shape", "rank", "tolerance", "separable", "factors",
-                "approximations", "cost", "matrix", "singular_values"):
+    for key in (
+        "kernel",
+        "shape",
+        "rank",
+        "tolerance",
+        "separable",
+        "factors",
+        "approximations",
+        "cost",
+        "matrix",
+        "singular_values",
+    ):
         assert key in data, key
     assert data["kernel"] == "sobel-x" and data["shape"] == [3, 3]
     assert data["matrix"] == [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
@@ -360,8 +410,9 @@ def test_csv_format() -> None:
 
 
 def test_csv_with_timing_has_timing_columns() -> None:
-    out = ok("box:3", "--time", "--image", "20x20", "--repeats", "2", "-q", "--format",
-             "csv").stdout
+    out = ok(
+        "box:3", "--time", "--image", "20x20", "--repeats", "2", "-q", "--format", "csv"
+    ).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows[0]["runs"] == "2" and rows[1]["runs"] == "2" and float(rows[1]["speedup"]) > 0
 
@@ -399,6 +450,7 @@ def _write(name: str, text: str) -> Callable[[Path], list[str]]:
     def make(tmp: Path) -> list[str]:
         (tmp / name).write_text(text)
         return [str(tmp / name)]
+
     return make
 
 
@@ -406,6 +458,7 @@ def _npy(name: str, array: Any) -> Callable[[Path], list[str]]:
     def make(tmp: Path) -> list[str]:
         np.save(tmp / name, array)
         return [str(tmp / name)]
+
     return make
 
 
@@ -423,12 +476,18 @@ BAD: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("image-without-time", lambda t: ["sobel-x", "--image", "64x64"], r"--image\b.*--time"),
     ("repeats-without-time", lambda t: ["sobel-x", "--repeats", "3"], r"--repeats\b"),
     ("repeats-zero", lambda t: ["sobel-x", "--time", "--repeats", "0"], r"--repeats\b"),
-    ("image-smaller-than-kernel", lambda t: ["gaussian:5", "--time", "--image", "4x4"],
-     r"--image\b.*smaller"),
+    (
+        "image-smaller-than-kernel",
+        lambda t: ["gaussian:5", "--time", "--image", "4x4"],
+        r"--image\b.*smaller",
+    ),
     ("image-3d", lambda t: ["sobel-x", "--time", "--image", "8x8x8"], r"--image\b"),
     ("image-word", lambda t: ["sobel-x", "--time", "--image", "big"], r"--image\b"),
-    ("image-too-large", lambda t: ["sobel-x", "--time", "--image", "100000x100000"],
-     r"--image\b.*limit"),
+    (
+        "image-too-large",
+        lambda t: ["sobel-x", "--time", "--image", "100000x100000"],
+        r"--image\b.*limit",
+    ),
     ("format-xml", lambda t: ["sobel-x", "--format", "xml"], r"--format\b"),
     ("missing-file", lambda t: [str(t / "nope.csv")], r"nope\.csv\b.*no such file"),
     ("extension", _write("k.txt", "1,2\n"), r"k\.txt\b.*extension"),
@@ -458,8 +517,9 @@ BAD: list[tuple[str, Callable[[Path], list[str]], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("make_args", "pattern"), [(m, p) for _, m, p in BAD],
-                         ids=[name for name, _, _ in BAD])
+@pytest.mark.parametrize(
+    ("make_args", "pattern"), [(m, p) for _, m, p in BAD], ids=[name for name, _, _ in BAD]
+)
 def test_bad_input(tmp_path: Path, make_args: Callable[[Path], list[str]], pattern: str) -> None:
     result = run(*make_args(tmp_path))
     assert result.exit_code == 2, (result.stdout, result.stderr)
@@ -471,9 +531,16 @@ def test_bad_input(tmp_path: Path, make_args: Callable[[Path], list[str]], patte
 
 
 def test_registering_the_commands_imports_neither_numpy_nor_rich() -> None:
-    code = ("import sys\nimport sepconv_cli.cli.app\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'rich'}))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    code = (
+        "import sys\nimport sepconv_cli.cli.app\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'rich'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

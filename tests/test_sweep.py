@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-
 from sepconv_cli.cli.app import app
 
 runner = CliRunner()
@@ -135,8 +134,7 @@ def test_input_sweep() -> None:
 
 
 def test_size_sweep_keeps_the_input_channels() -> None:
-    data = doc("--vary", "size=8..32:8", "--input", "10x10x4", "-k", "3", "-f", "16",
-               "-p", "same")
+    data = doc("--vary", "size=8..32:8", "--input", "10x10x4", "-k", "3", "-f", "16", "-p", "same")
     assert data["values"] == [8, 16, 24, 32]
     for s, point in zip([8, 16, 24, 32], data["points"], strict=True):
         assert point["input_shape"] == [s, s, 4] and point["output_shape"] == [s, s, 16]
@@ -188,8 +186,17 @@ def test_other_layer_flags_apply_to_every_point() -> None:
 
 def test_table_has_the_numbers_and_the_chart() -> None:
     out = ok("--vary", "filters=8..512:x2").stdout
-    for text in ("Sweep of filters", "1.23 M", "54.0 K", "0.0439", "22.8×", "▲",
-                 "1/prod(k) = 1/25 = 0.0400", "█", "░"):
+    for text in (
+        "Sweep of filters",
+        "1.23 M",
+        "54.0 K",
+        "0.0439",
+        "22.8×",
+        "▲",
+        "1/prod(k) = 1/25 = 0.0400",
+        "█",
+        "░",
+    ):
         assert text in out, text
     assert "\x1b[" not in out
 
@@ -209,8 +216,15 @@ def test_chart_floor_is_constant_and_bars_shrink_towards_it() -> None:
 
 def test_json_keys() -> None:
     data = doc("--vary", "kernel=3,5")
-    assert set(data) >= {"schema", "parameter", "values", "points", "layer", "conventions",
-                         "asymptote"}
+    assert set(data) >= {
+        "schema",
+        "parameter",
+        "values",
+        "points",
+        "layer",
+        "conventions",
+        "asymptote",
+    }
     point = data["points"][0]
     assert set(point) >= {"value", "standard", "separable", "ratio", "theory"}
     assert set(point["standard"]) >= {"macs", "flops", "params"}
@@ -267,8 +281,9 @@ BAD: list[tuple[str, list[str], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("args", "pattern"), [(a, p) for _, a, p in BAD],
-                         ids=[name for name, _, _ in BAD])
+@pytest.mark.parametrize(
+    ("args", "pattern"), [(a, p) for _, a, p in BAD], ids=[name for name, _, _ in BAD]
+)
 def test_bad_input(args: list[str], pattern: str) -> None:
     result = run(*args)
     assert result.exit_code == 2, (result.stdout, result.stderr)

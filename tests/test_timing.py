@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from sepconv_cli.execution import machine
 from sepconv_cli.counting.lowering import Forms
 from sepconv_cli.counting.ops import Conv, Dense, Op, resolve_padding
+from sepconv_cli.execution import machine
 from sepconv_cli.execution.timing import (
     Stats,
     TimingSettings,
@@ -148,17 +148,28 @@ def test_infinite_budget_stops_at_max_repeats() -> None:
 
 def test_stats_record_and_gflops() -> None:
     record = Stats(0.002, 0.001, 0.004, 0.001, 7, 3).as_dict(flops=4_000_000)
-    assert record == {"median_s": 0.002, "min_s": 0.001, "max_s": 0.004, "iqr_s": 0.001,
-                      "runs": 7, "gflops": 2.0}
+    assert record == {
+        "median_s": 0.002,
+        "min_s": 0.001,
+        "max_s": 0.004,
+        "iqr_s": 0.001,
+        "runs": 7,
+        "gflops": 2.0,
+    }
     assert Stats.of([], 1).as_dict(10)["gflops"] == 0.0
 
 
 def test_scale_timing_scales_times_only() -> None:
-    rec = {"standard": {"median_s": 1.0, "runs": 3, "gflops": 5.0},
-           "separable": {"median_s": 0.5, "depthwise": {"min_s": 0.1}}, "speedup": 2.0}
+    rec = {
+        "standard": {"median_s": 1.0, "runs": 3, "gflops": 5.0},
+        "separable": {"median_s": 0.5, "depthwise": {"min_s": 0.1}},
+        "speedup": 2.0,
+    }
     assert scale_timing(rec, 5) == {
         "standard": {"median_s": 5.0, "runs": 3, "gflops": 5.0},
-        "separable": {"median_s": 2.5, "depthwise": {"min_s": 0.5}}, "speedup": 2.0}
+        "separable": {"median_s": 2.5, "depthwise": {"min_s": 0.5}},
+        "speedup": 2.0,
+    }
 
 
 # --------------------------------------------------------------------------- time_forms
@@ -175,8 +186,12 @@ def separable_forms() -> Forms:
 
     shape = (8, 8, 4)
     std = (_conv(shape, 6, 3), BatchNorm((8, 8, 6)))
-    sep = (_conv(shape, 4, 3, groups=4, role="depthwise"), BatchNorm((8, 8, 4)),
-           _conv((8, 8, 4), 6, 1, role="pointwise"), BatchNorm((8, 8, 6)))
+    sep = (
+        _conv(shape, 4, 3, groups=4, role="depthwise"),
+        BatchNorm((8, 8, 4)),
+        _conv((8, 8, 4), 6, 1, role="pointwise"),
+        BatchNorm((8, 8, 6)),
+    )
     return Forms("separable", sep, std, sep)
 
 
@@ -202,7 +217,8 @@ def test_time_forms_returns_the_design_record() -> None:
     assert record["speedup"] == record["standard"]["median_s"] / record["separable"]["median_s"]
     flops = sum(op.cost(2, 4).flops for op in forms.standard)
     assert record["standard"]["gflops"] == pytest.approx(
-        flops / record["standard"]["median_s"] / 1e9, rel=1e-5)
+        flops / record["standard"]["median_s"] / 1e9, rel=1e-5
+    )
     for part in (record["standard"], record["separable"], record["separable"]["depthwise"]):
         assert part["runs"] == 3
     json.dumps(record)  # plain JSON types only
@@ -219,9 +235,13 @@ def test_time_forms_spends_its_budget_in_fake_time() -> None:
 
 def test_layers_without_a_separable_part() -> None:
     dense = (Dense((4,), 3),)
-    record = time_forms(Forms("none", dense, dense, dense), 1, "float64",
-                        TimingSettings(min_time_s=0.0, max_repeats=2, budget_s=10.0),
-                        clock=TickClock())
+    record = time_forms(
+        Forms("none", dense, dense, dense),
+        1,
+        "float64",
+        TimingSettings(min_time_s=0.0, max_repeats=2, budget_s=10.0),
+        clock=TickClock(),
+    )
     assert record["separable"]["median_s"] == record["standard"]["median_s"]
     assert record["separable"]["depthwise"]["runs"] == 0
     assert record["separable"]["pointwise"]["median_s"] == 0.0

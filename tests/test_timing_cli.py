@@ -39,7 +39,8 @@ def test_cost_time_json_has_the_design_keys() -> None:
     check_stats(timing["separable"]["depthwise"])
     check_stats(timing["separable"]["pointwise"])
     assert timing["speedup"] == pytest.approx(
-        timing["standard"]["median_s"] / timing["separable"]["median_s"])
+        timing["standard"]["median_s"] / timing["separable"]["median_s"]
+    )
 
 
 def test_profile_times_by_default_and_reports_machine_and_roofline() -> None:
@@ -56,9 +57,9 @@ def test_profile_times_by_default_and_reports_machine_and_roofline() -> None:
     peak = doc["machine"]["gemm_gflops"] * 1e9
     bandwidth = doc["machine"]["bandwidth_gbs"] * 1e9
     assert roofline["depthwise"]["best_s"] == pytest.approx(
-        max(dw["flops"] / peak, dw["bytes_moved"] / bandwidth))
-    assert doc["timing"]["as_specified_s"] == pytest.approx(
-        layer["timing"]["standard"]["median_s"])
+        max(dw["flops"] / peak, dw["bytes_moved"] / bandwidth)
+    )
+    assert doc["timing"]["as_specified_s"] == pytest.approx(layer["timing"]["standard"]["median_s"])
 
 
 def test_no_time_has_no_timing() -> None:
@@ -70,9 +71,11 @@ def test_no_time_has_no_timing() -> None:
 
 def test_repeated_rows_are_timed_once_and_scaled(tmp_path: Path) -> None:
     spec = tmp_path / "rep.yaml"
-    spec.write_text("input: [8, 8, 8]\nlayers:\n"
-                    "  - {type: separable, kernel: 3, filters: 8, padding: same, "
-                    "repeat: 1000000000}\n")
+    spec.write_text(
+        "input: [8, 8, 8]\nlayers:\n"
+        "  - {type: separable, kernel: 3, filters: 8, padding: same, "
+        "repeat: 1000000000}\n"
+    )
     code, out, err = run("profile", str(spec), *FAST, "--format", "json")
     assert code == 0, err
     layer = json.loads(out)["layers"][0]
@@ -102,16 +105,22 @@ def test_memory_guard_refuses_before_allocating() -> None:
 
 
 def test_memory_guard_in_profile_skips_the_layer_with_a_note(tmp_path: Path) -> None:
-    code, out, err = run("profile", "seed_example", *FAST, "--max-memory", "1K",
-                         "--format", "json")
+    code, out, err = run("profile", "seed_example", *FAST, "--max-memory", "1K", "--format", "json")
     assert code == 0, err
     layer = json.loads(out)["layers"][0]
     assert "timing" not in layer and "memory" in layer["note"]
 
 
-@pytest.mark.parametrize("flag,value", [("--threads", "0"), ("--threads", "two"),
-                                        ("--time-budget", "5"), ("--time-budget", "-1s"),
-                                        ("--max-memory", "lots")])
+@pytest.mark.parametrize(
+    "flag,value",
+    [
+        ("--threads", "0"),
+        ("--threads", "two"),
+        ("--time-budget", "5"),
+        ("--time-budget", "-1s"),
+        ("--max-memory", "lots"),
+    ],
+)
 def test_bad_timing_flags(flag: str, value: str) -> None:
     code, _, err = run("cost", "--time", flag, value)
     assert code == 2 and err.startswith(f"sepconv: error: {flag}:")
@@ -129,8 +138,7 @@ def test_threads_one_runs() -> None:
 
 
 def test_sweep_time_adds_timing_to_every_point() -> None:
-    code, out, err = run("sweep", "--vary", "filters=8,16", "--time", *FAST, "--format",
-                         "json")
+    code, out, err = run("sweep", "--vary", "filters=8,16", "--time", *FAST, "--format", "json")
     assert code == 0, err
     for point in json.loads(out)["points"]:
         check_stats(point["timing"]["standard"])
@@ -156,8 +164,6 @@ def test_threads_without_threadpoolctl_sets_the_blas_variables() -> None:
         "except SystemExit as exc:\n"
         "    print('exit', exc.code, os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)\n"
     )
-    env = {k: v for k, v in __import__("os").environ.items()
-           if not k.endswith("_NUM_THREADS")}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env)
+    env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert "exit 0 1" in result.stderr, result.stderr

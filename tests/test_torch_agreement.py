@@ -46,13 +46,27 @@ def _x(values: tuple[int, ...]) -> str:
     return "x".join(str(v) for v in values)
 
 
-def ours(shape: tuple[int, ...], cout: int, k: tuple[int, ...], s: tuple[int, ...],
-         d: tuple[int, ...], padding: Any, groups: int, bias: bool, batch: int,
-         multiplier: int = 1) -> LayerReport:
+def ours(
+    shape: tuple[int, ...],
+    cout: int,
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    padding: Any,
+    groups: int,
+    bias: bool,
+    batch: int,
+    multiplier: int = 1,
+) -> LayerReport:
     flags: dict[str, Any] = {
-        "input": _x(shape), "kernel": _x(k), "stride": _x(s), "dilation": _x(d),
+        "input": _x(shape),
+        "kernel": _x(k),
+        "stride": _x(s),
+        "dilation": _x(d),
         "padding": padding if isinstance(padding, str) else _x(padding),
-        "filters": str(cout), "groups": str(groups), "bias": bias,
+        "filters": str(cout),
+        "groups": str(groups),
+        "bias": bias,
         "depth_multiplier": str(multiplier),
     }
     layer = layer_from_flags(flags)
@@ -75,18 +89,24 @@ class Padded(nn.Module):
         return self.conv(F.pad(x, self.flat))
 
 
-def torch_conv(shape: tuple[int, ...], cout: int, k: tuple[int, ...], s: tuple[int, ...],
-               d: tuple[int, ...], padding: Any, groups: int, bias: bool) -> nn.Module:
+def torch_conv(
+    shape: tuple[int, ...],
+    cout: int,
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    padding: Any,
+    groups: int,
+    bias: bool,
+) -> nn.Module:
     rank = len(shape) - 1
     cin = shape[-1]
     if isinstance(padding, str):
         # valid: no pad; same: TensorFlow's pads (maybe asymmetric) applied by F.pad
         pads = ref.pads(padding, shape[:-1], k, s, d)
-        conv = CONV[rank](cin, cout, k, stride=s, padding=0, dilation=d, groups=groups,
-                          bias=bias)
+        conv = CONV[rank](cin, cout, k, stride=s, padding=0, dilation=d, groups=groups, bias=bias)
         return Padded(conv, pads)
-    return CONV[rank](cin, cout, k, stride=s, padding=padding, dilation=d, groups=groups,
-                      bias=bias)
+    return CONV[rank](cin, cout, k, stride=s, padding=padding, dilation=d, groups=groups, bias=bias)
 
 
 def run_counted(module: nn.Module, x: Any) -> tuple[Any, int]:
@@ -108,19 +128,19 @@ def channels_last(torch_shape: Any) -> tuple[int, ...]:
 
 # in_shape (channels-last), cout, kernel, stride, dilation, padding, groups, bias, batch
 CONFIGS = [
-    ((12, 12, 3), 256, 5, 1, 1, "valid", 1, False, 1),          # the seed example
+    ((12, 12, 3), 256, 5, 1, 1, "valid", 1, False, 1),  # the seed example
     ((14, 14, 16), 16, 3, 1, 1, "same", 1, False, 1),
-    ((14, 14, 16), 16, 3, 1, 1, "same", 16, False, 2),         # depthwise
-    ((224, 224, 3), 8, 3, 2, 1, "same", 1, False, 1),          # asymmetric same (0, 1)
+    ((14, 14, 16), 16, 3, 1, 1, "same", 16, False, 2),  # depthwise
+    ((224, 224, 3), 8, 3, 2, 1, "same", 1, False, 1),  # asymmetric same (0, 1)
     ((15, 16, 4), 8, (3, 2), (2, 1), (1, 2), "same", 2, True, 3),
     ((9, 11, 6), 12, (3, 4), (2, 3), (2, 1), (1, 2), 3, True, 2),
-    ((10, 10, 4), 4, 1, 2, 1, "valid", 1, True, 1),            # strided 1x1
+    ((10, 10, 4), 4, 1, 2, 1, "valid", 1, True, 1),  # strided 1x1
     ((7, 7, 8), 16, 7, 1, 1, 3, 4, False, 1),
     # 1D
     ((100, 16), 32, 9, 4, 3, "valid", 8, True, 2),
-    ((17, 4), 6, 4, 3, 2, "same", 2, False, 4),                # same, even kernel
+    ((17, 4), 6, 4, 3, 2, "same", 2, False, 4),  # same, even kernel
     ((33, 6), 9, 5, 2, 1, 2, 3, True, 1),
-    ((10, 2), 5, 4, 1, 1, "same", 1, True, 1),                 # same: pads (1, 2)
+    ((10, 2), 5, 4, 1, 1, "same", 1, True, 1),  # same: pads (1, 2)
     # 3D
     ((8, 16, 16, 3), 8, 3, 2, 1, "same", 1, False, 2),
     ((6, 7, 8, 4), 8, (3, 3, 3), (1, 2, 2), (1, 1, 2), "same", 4, True, 1),
@@ -159,7 +179,7 @@ def test_torch_flop_counter_ignores_bias() -> None:
 
 # in_shape, cout, kernel, stride, dilation, padding, multiplier, bias, batch
 SEPARABLE = [
-    ((12, 12, 3), 256, 5, 1, 1, "valid", 1, False, 1),          # 4,800 + 49,152
+    ((12, 12, 3), 256, 5, 1, 1, "valid", 1, False, 1),  # 4,800 + 49,152
     ((14, 14, 32), 64, 3, 2, 1, "same", 1, True, 2),
     ((15, 13, 4), 10, (3, 2), (2, 1), (1, 2), "same", 3, True, 1),
     ((40, 5), 3, 7, 3, 1, 2, 2, False, 3),

@@ -15,8 +15,13 @@ from fractions import Fraction
 from sepconv_cli.errors import UsageError
 
 _COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
-_TIME_UNITS = {"s": Fraction(1), "ms": Fraction(1, 10**3), "us": Fraction(1, 10**6),
-               "µs": Fraction(1, 10**6), "ns": Fraction(1, 10**9)}
+_TIME_UNITS = {
+    "s": Fraction(1),
+    "ms": Fraction(1, 10**3),
+    "us": Fraction(1, 10**6),
+    "µs": Fraction(1, 10**6),
+    "ns": Fraction(1, 10**9),
+}
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([a-zA-Zµ%]*)\s*$")
 
 
@@ -95,24 +100,30 @@ class Budget:
             return None
         fmt = fmt_seconds if self.is_time else fmt_count
         verb = "exceeds" if self.is_time else "exceed"
-        return (f"{self.label} {fmt(Fraction(measured))} {verb} {self.flag} {fmt(self.limit)}")
+        return f"{self.label} {fmt(Fraction(measured))} {verb} {self.flag} {fmt(self.limit)}"
 
 
-def budgets(max_macs: str | None, max_params: str | None,
-            max_latency: str | None) -> list[Budget]:
+def budgets(max_macs: str | None, max_params: str | None, max_latency: str | None) -> list[Budget]:
     out = []
     if max_macs is not None:
         out.append(Budget("--max-macs", "MACs", parse_count(max_macs, "--max-macs")))
     if max_params is not None:
         out.append(Budget("--max-params", "Params", parse_count(max_params, "--max-params")))
     if max_latency is not None:
-        out.append(Budget("--max-latency", "Latency",
-                          parse_seconds(max_latency, "--max-latency"), is_time=True))
+        out.append(
+            Budget(
+                "--max-latency",
+                "Latency",
+                parse_seconds(max_latency, "--max-latency"),
+                is_time=True,
+            )
+        )
     return out
 
 
-def report_failures(gates: Sequence[Budget],
-                    measured: Sequence[tuple[int, int, float | None]]) -> list[str]:
+def report_failures(
+    gates: Sequence[Budget], measured: Sequence[tuple[int, int, float | None]]
+) -> list[str]:
     """Check every (macs, params, latency) against the budgets; print one line per exceeded
     budget on stderr and return them (empty: all met)."""
     import sys
@@ -128,9 +139,22 @@ def report_failures(gates: Sequence[Budget],
     return failures
 
 
-_BYTE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 10**3, "kib": 1 << 10, "m": 1 << 20,
-               "mb": 10**6, "mib": 1 << 20, "g": 1 << 30, "gb": 10**9, "gib": 1 << 30,
-               "t": 1 << 40, "tb": 10**12, "tib": 1 << 40}
+_BYTE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kb": 10**3,
+    "kib": 1 << 10,
+    "m": 1 << 20,
+    "mb": 10**6,
+    "mib": 1 << 20,
+    "g": 1 << 30,
+    "gb": 10**9,
+    "gib": 1 << 30,
+    "t": 1 << 40,
+    "tb": 10**12,
+    "tib": 1 << 40,
+}
 
 
 def parse_bytes(text: str, flag: str) -> int:
@@ -138,8 +162,9 @@ def parse_bytes(text: str, flag: str) -> int:
     value, unit = _number(text, flag, "a size such as 8G, 512MiB or 2GB")
     factor = _BYTE_UNITS.get(unit.lower())
     if factor is None:
-        raise UsageError(f"{flag}: unknown unit {unit!r} in {text!r}; use K, M, G, T, "
-                         "KiB/MiB/GiB or KB/MB/GB")
+        raise UsageError(
+            f"{flag}: unknown unit {unit!r} in {text!r}; use K, M, G, T, KiB/MiB/GiB or KB/MB/GB"
+        )
     size = int(value * factor)
     if size < 1:
         raise UsageError(f"{flag}: expected a size of at least 1 byte, got {text!r}")

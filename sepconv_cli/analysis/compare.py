@@ -128,10 +128,10 @@ def _as_specified_time(layer: dict[str, Any]) -> float | None:
 def snapshot_from_json(data: Any, label: str) -> Snapshot:
     """Read a ``sepconv/profile/v1`` or ``sepconv/cost/v1`` report."""
     if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("sepconv/"):
-        raise UsageError(f"{label}: not a sepconv JSON report (no \"schema\": \"sepconv/...\")")
+        raise UsageError(f'{label}: not a sepconv JSON report (no "schema": "sepconv/...")')
     raw_layers = data.get("layers")
     if not isinstance(raw_layers, list):
-        raise UsageError(f"{label}: malformed sepconv report: \"layers\" is not a list")
+        raise UsageError(f'{label}: malformed sepconv report: "layers" is not a list')
     layers = []
     for i, layer in enumerate(raw_layers):
         where = f"{label}: malformed sepconv report: layers[{i}]"
@@ -139,17 +139,24 @@ def snapshot_from_json(data: Any, label: str) -> Snapshot:
             raise UsageError(f"{where} is not an object")
         counts = layer.get("as_specified") or layer.get("standard")
         if not isinstance(counts, dict):
-            raise UsageError(f"{where} has no \"as_specified\" or \"standard\" counts")
+            raise UsageError(f'{where} has no "as_specified" or "standard" counts')
         values = {}
         for key in ("macs", "params"):
             value = counts.get(key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise UsageError(f"{where}.{key} must be a non-negative integer, got "
-                                 f"{str(value)[:40]}")
+                raise UsageError(
+                    f"{where}.{key} must be a non-negative integer, got {str(value)[:40]}"
+                )
             values[key] = value
-        layers.append(LayerValues(
-            name=str(layer.get("name", f"layer_{i}")), type=str(layer.get("type", "")),
-            macs=values["macs"], params=values["params"], time_s=_as_specified_time(layer)))
+        layers.append(
+            LayerValues(
+                name=str(layer.get("name", f"layer_{i}")),
+                type=str(layer.get("type", "")),
+                macs=values["macs"],
+                params=values["params"],
+                time_s=_as_specified_time(layer),
+            )
+        )
     return Snapshot(label, str(data.get("model", label)), tuple(layers))
 
 
@@ -171,8 +178,10 @@ def load_snapshot(ref: str) -> Snapshot:
     from sepconv_cli.spec.presets import resolve_model
 
     report = profile_report(build(resolve_model(ref, flag=ref)))
-    layers = tuple(LayerValues(lr.row.name, lr.row.type, lr.as_specified.macs,
-                               lr.as_specified.params, None) for lr in report.layers)
+    layers = tuple(
+        LayerValues(lr.row.name, lr.row.type, lr.as_specified.macs, lr.as_specified.params, None)
+        for lr in report.layers
+    )
     return Snapshot(ref, report.model.name, layers)
 
 
@@ -187,6 +196,7 @@ def _looks_like_json(path: Path) -> bool:
 def match_layers(base: Snapshot, new: Snapshot) -> tuple[LayerChange, ...]:
     """Match by (unique) name first, then by position among the unmatched; the rest are
     added or removed. The result follows NEW's order, removed layers after their neighbours."""
+
     def unique(layers: tuple[LayerValues, ...]) -> dict[str, int]:
         seen: dict[str, int] = {}
         dup = set()
@@ -227,8 +237,10 @@ def parse_thresholds(values: list[str]) -> dict[str, Fraction]:
             metric, _, amount = text.partition("=")
             metric = metric.strip().lower()
             if metric not in METRICS:
-                raise UsageError(f"--max-increase: unknown metric {metric!r} in {text!r}; "
-                                 f"use {', '.join(METRICS)}")
+                raise UsageError(
+                    f"--max-increase: unknown metric {metric!r} in {text!r}; "
+                    f"use {', '.join(METRICS)}"
+                )
             out[metric] = parse_percent(amount, "--max-increase")
         else:
             limit = parse_percent(text, "--max-increase")
@@ -255,15 +267,24 @@ def compare(base: Snapshot, new: Snapshot, thresholds: dict[str, Fraction]) -> C
         delta = result.total(metric)
         if limit is None or delta.base is None or delta.new is None:
             continue
-        grew = (delta.new > delta.base) if delta.base == 0 else (
-            Fraction(delta.new) / Fraction(delta.base) - 1) * 100 > limit
+        grew = (
+            (delta.new > delta.base)
+            if delta.base == 0
+            else (Fraction(delta.new) / Fraction(delta.base) - 1) * 100 > limit
+        )
         if grew:
             fmt = fmt_seconds if metric == "time" else fmt_count
             pct = delta.percent
             failures.append(
                 f"{LABELS[metric]} grew "
-                + (f"{pct:+.2f}%" if pct is not None
-                   else "from zero" if delta.base == 0 else "beyond any percentage")
+                + (
+                    f"{pct:+.2f}%"
+                    if pct is not None
+                    else "from zero"
+                    if delta.base == 0
+                    else "beyond any percentage"
+                )
                 + f" ({fmt(Fraction(delta.base))} → {fmt(Fraction(delta.new))}), more than "
-                f"--max-increase {metric}={fmt_percent(limit)}%")
+                f"--max-increase {metric}={fmt_percent(limit)}%"
+            )
     return Comparison(base, new, result.changes, tuple(failures))

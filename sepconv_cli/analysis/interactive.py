@@ -16,14 +16,21 @@ from sepconv_cli.spec.layers import SEED_LAYER
 
 # command word -> flag key (aliases included)
 PARAMETERS: dict[str, str] = {
-    "input": "input", "shape": "input",
-    "kernel": "kernel", "k": "kernel",
-    "filters": "filters", "out": "filters", "out_channels": "filters",
-    "stride": "stride", "s": "stride",
-    "padding": "padding", "pad": "padding",
+    "input": "input",
+    "shape": "input",
+    "kernel": "kernel",
+    "k": "kernel",
+    "filters": "filters",
+    "out": "filters",
+    "out_channels": "filters",
+    "stride": "stride",
+    "s": "stride",
+    "padding": "padding",
+    "pad": "padding",
     "dilation": "dilation",
     "groups": "groups",
-    "multiplier": "depth_multiplier", "depth_multiplier": "depth_multiplier",
+    "multiplier": "depth_multiplier",
+    "depth_multiplier": "depth_multiplier",
     "m": "depth_multiplier",
     "batch": "batch",
     "dtype": "dtype",
@@ -85,11 +92,14 @@ class Session:
             return Reply(report=self.report(), timed=command == "time", json=command == "json")
         key = PARAMETERS.get(command)
         if key is None:
-            return Reply(message=f"unknown command {words[0]!r}; type help for the list",
-                         error=True)
+            return Reply(
+                message=f"unknown command {words[0]!r}; type help for the list", error=True
+            )
         if len(args) != 1:
-            return Reply(message=f"usage: {command} VALUE (one value, e.g. "
-                         f"{_EXAMPLES.get(key, '3')})", error=True)
+            return Reply(
+                message=f"usage: {command} VALUE (one value, e.g. {_EXAMPLES.get(key, '3')})",
+                error=True,
+            )
         return self.set(key, args[0])
 
     def set(self, key: str, raw: str) -> Reply:
@@ -110,9 +120,19 @@ class Session:
             return Reply(message=f"{message} (unchanged)", error=True)
 
 
-_EXAMPLES = {"input": "224x224x32", "kernel": "3", "filters": "512", "stride": "2",
-             "padding": "same", "dilation": "2", "groups": "4", "depth_multiplier": "2",
-             "batch": "8", "dtype": "float16", "bias": "on"}
+_EXAMPLES = {
+    "input": "224x224x32",
+    "kernel": "3",
+    "filters": "512",
+    "stride": "2",
+    "padding": "same",
+    "dilation": "2",
+    "groups": "4",
+    "depth_multiplier": "2",
+    "batch": "8",
+    "dtype": "float16",
+    "bias": "on",
+}
 
 
 def completions(text: str, state: int, line: str) -> str | None:
@@ -122,7 +142,10 @@ def completions(text: str, state: int, line: str) -> str | None:
         options = sorted({*PARAMETERS, *ACTIONS})
     else:
         key = PARAMETERS.get(words[0].lower(), "")
-        options = {"padding": ["same", "valid"], "bias": ["on", "off"],
-                   "dtype": ["float32", "float64", "float16", "bfloat16", "int8"]}.get(key, [])
+        options = {
+            "padding": ["same", "valid"],
+            "bias": ["on", "off"],
+            "dtype": ["float32", "float64", "float16", "bfloat16", "int8"],
+        }.get(key, [])
     matches = [o for o in options if o.startswith(text)]
     return matches[state] if state < len(matches) else None

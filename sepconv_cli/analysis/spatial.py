@@ -81,10 +81,8 @@ class Kernel:
 _FIXED: dict[str, tuple[str, list[list[float]]]] = {
     "sobel-x": ("Sobel d/dx: [1,2,1]ᵀ ⊗ [-1,0,1]", [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
     "sobel-y": ("Sobel d/dy: [-1,0,1]ᵀ ⊗ [1,2,1]", [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]),
-    "scharr-x": ("Scharr d/dx: [3,10,3]ᵀ ⊗ [-1,0,1]",
-                 [[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]),
-    "scharr-y": ("Scharr d/dy: [-1,0,1]ᵀ ⊗ [3,10,3]",
-                 [[-3, -10, -3], [0, 0, 0], [3, 10, 3]]),
+    "scharr-x": ("Scharr d/dx: [3,10,3]ᵀ ⊗ [-1,0,1]", [[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]),
+    "scharr-y": ("Scharr d/dy: [-1,0,1]ᵀ ⊗ [3,10,3]", [[-3, -10, -3], [0, 0, 0], [3, 10, 3]]),
     "prewitt-x": ("Prewitt d/dx: [1,1,1]ᵀ ⊗ [-1,0,1]", [[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]),
     "prewitt-y": ("Prewitt d/dy: [-1,0,1]ᵀ ⊗ [1,1,1]", [[-1, -1, -1], [0, 0, 0], [1, 1, 1]]),
     "laplacian": ("4-neighbour Laplacian (rank 2)", [[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
@@ -93,8 +91,10 @@ _FIXED: dict[str, tuple[str, list[list[float]]]] = {
     "emboss": ("emboss", [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
 }
 _SIZED: dict[str, tuple[str, int]] = {  # name -> (description, default size)
-    "gaussian": ("sampled Gaussian, sum 1; --sigma, default 0.3·((k-1)/2 - 1) + 0.8 "
-                 "(OpenCV's rule)", 5),
+    "gaussian": (
+        "sampled Gaussian, sum 1; --sigma, default 0.3·((k-1)/2 - 1) + 0.8 (OpenCV's rule)",
+        5,
+    ),
     "box": ("box (mean) filter, every weight 1/(k1·k2)", 3),
     "binomial": ("binomial (Pascal row) smoothing, integer Gaussian approximation", 5),
 }
@@ -103,8 +103,10 @@ _SIZE_RE = re.compile(r"^\d+([x×]\d+)?$")
 
 def builtins() -> list[tuple[str, str]]:
     """(name, description) of every built-in kernel, for help texts."""
-    sized = [(f"{name}:K", f"{text} (default K = {default}; K or K1xK2)")
-             for name, (text, default) in _SIZED.items()]
+    sized = [
+        (f"{name}:K", f"{text} (default K = {default}; K or K1xK2)")
+        for name, (text, default) in _SIZED.items()
+    ]
     return sized + [(name, text) for name, (text, _) in _FIXED.items()]
 
 
@@ -144,23 +146,26 @@ def resolve_kernel(text: str, sigma: float | None = None) -> Kernel:
             raise KernelError(f"--sigma: only gaussian kernels take a sigma (got {text!r})")
         return Kernel(name=text, matrix=load_kernel_file(path), source="file")
     names = [*_SIZED, *_FIXED]
-    raise KernelError(f"KERNEL: unknown kernel {text!r}{did_you_mean(key, names)}; built-ins: "
-                      f"{', '.join(names)}; or a .yaml, .csv or .npy file")
+    raise KernelError(
+        f"KERNEL: unknown kernel {text!r}{did_you_mean(key, names)}; built-ins: "
+        f"{', '.join(names)}; or a .yaml, .csv or .npy file"
+    )
 
 
 def _builtin(key: str, size_text: str, full: str, sigma: float | None) -> Kernel:
     if key in _FIXED:
         if size_text:
-            raise KernelError(f"KERNEL: {key} is a fixed 3x3 kernel; it takes no size "
-                              f"(got {full!r})")
-        return Kernel(name=key, matrix=np.array(_FIXED[key][1], dtype=np.float64),
-                      source="built-in")
+            raise KernelError(
+                f"KERNEL: {key} is a fixed 3x3 kernel; it takes no size (got {full!r})"
+            )
+        return Kernel(
+            name=key, matrix=np.array(_FIXED[key][1], dtype=np.float64), source="built-in"
+        )
     default = _SIZED[key][1]
     size = (default, default)
     if size_text:
         if not _SIZE_RE.match(size_text) or len(size_text) > 20:
-            raise KernelError(f"KERNEL: {full!r}: expected a size such as {key}:5 or "
-                              f"{key}:3x5")
+            raise KernelError(f"KERNEL: {full!r}: expected a size such as {key}:5 or {key}:3x5")
         parts = [int(p) for p in re.split(r"[x×]", size_text)]
         size = (parts[0], parts[-1])
     if not all(1 <= s <= MAX_SIDE for s in size):
@@ -173,8 +178,11 @@ def _builtin(key: str, size_text: str, full: str, sigma: float | None) -> Kernel
         col, row = binomial_1d(k1), binomial_1d(k2)
         return Kernel(label, np.outer(col, row) / (col.sum() * row.sum()), "built-in")
     sigmas = (sigma, sigma) if sigma is not None else (default_sigma(k1), default_sigma(k2))
-    params = ({"sigma": sigmas[0]} if sigmas[0] == sigmas[1]
-              else {"sigma_rows": sigmas[0], "sigma_cols": sigmas[1]})
+    params = (
+        {"sigma": sigmas[0]}
+        if sigmas[0] == sigmas[1]
+        else {"sigma_rows": sigmas[0], "sigma_cols": sigmas[1]}
+    )
     matrix = np.outer(gaussian_1d(k1, sigmas[0]), gaussian_1d(k2, sigmas[1]))
     return Kernel(label, matrix, "built-in", params)
 
@@ -187,15 +195,18 @@ def load_kernel_file(path: Path) -> Matrix:
     name = str(path)
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".csv", ".npy"):
-        raise KernelError(f"{name}: expected a built-in kernel name or a .yaml, .csv or .npy "
-                          f"file, got the extension {suffix or '(none)'!r}")
+        raise KernelError(
+            f"{name}: expected a built-in kernel name or a .yaml, .csv or .npy "
+            f"file, got the extension {suffix or '(none)'!r}"
+        )
     if not path.exists():
         raise KernelError(f"{name}: no such file")
     if not path.is_file():
         raise KernelError(f"{name}: not a regular file")
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise KernelError(f"{name}: file is larger than the "
-                          f"{MAX_FILE_BYTES // (1024 * 1024)} MiB limit")
+        raise KernelError(
+            f"{name}: file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB limit"
+        )
     if suffix == ".npy":
         matrix = _load_npy(path)
     elif suffix == ".csv":
@@ -217,8 +228,10 @@ def _load_npy(path: Path) -> Matrix:
     if array.dtype.kind not in "iuf":
         raise KernelError(f"{name}: expected real numbers, got dtype {array.dtype}")
     if array.ndim != 2:
-        raise KernelError(f"{name}: expected a 2-D matrix, got {array.ndim} dims "
-                          f"(shape {tuple(int(n) for n in array.shape)})")
+        raise KernelError(
+            f"{name}: expected a 2-D matrix, got {array.ndim} dims "
+            f"(shape {tuple(int(n) for n in array.shape)})"
+        )
     return np.asarray(array, dtype=np.float64)
 
 
@@ -227,14 +240,16 @@ def _read_csv(path: Path) -> list[list[str]]:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise KernelError(f"{name}: not UTF-8 text (invalid byte at offset {exc.start})") \
-            from None
+        raise KernelError(f"{name}: not UTF-8 text (invalid byte at offset {exc.start})") from None
     except OSError as exc:
         raise KernelError(f"{name}: cannot read: {exc.strerror or exc}") from None
     if "\x00" in text:
         raise KernelError(f"{name}: binary file (contains NUL bytes), expected CSV text")
-    rows = [row for row in csv.reader(io.StringIO(text))
-            if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")]
+    rows = [
+        row
+        for row in csv.reader(io.StringIO(text))
+        if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")
+    ]
     return rows
 
 
@@ -268,6 +283,7 @@ def _number(cell: Any) -> float:
 def _check_rows(name: str, rows: Sequence[Any], where: Callable[[int, int], str]) -> Matrix:
     """Validate a list of rows of numbers. ``where(i, j)`` gives a ``file:line:col`` prefix
     (YAML) or ``""`` (the caller's name is used)."""
+
     def fail(i: int, j: int, message: str) -> KernelError:
         place = where(i, j) or name
         return KernelError(f"{place}: {message}")
@@ -280,15 +296,18 @@ def _check_rows(name: str, rows: Sequence[Any], where: Callable[[int, int], str]
     out: list[list[float]] = []
     for i, row in enumerate(rows):
         if not isinstance(row, list):
-            raise fail(i, -1, f"row {i + 1}: expected a list of numbers, got "
-                       f"{F.describe(row)} (a kernel is a list of rows, 2-D)")
+            raise fail(
+                i,
+                -1,
+                f"row {i + 1}: expected a list of numbers, got "
+                f"{F.describe(row)} (a kernel is a list of rows, 2-D)",
+            )
         if not row:
             raise fail(i, -1, f"row {i + 1} is empty")
         if width is None:
             width = len(row)
         elif len(row) != width:
-            raise fail(i, -1, f"ragged rows: row {i + 1} has {len(row)} values, row 1 has "
-                       f"{width}")
+            raise fail(i, -1, f"ragged rows: row {i + 1} has {len(row)} values, row 1 has {width}")
         values = []
         for j, cell in enumerate(row):
             try:
@@ -313,8 +332,10 @@ def _load_yaml(path: Path) -> Matrix:
     else:
         prefix = ()
     if not isinstance(data, list):
-        raise KernelError(f"{doc.mark(prefix) or doc.file}: expected a matrix (a list of "
-                          f"rows of numbers), got {F.describe(data)}")
+        raise KernelError(
+            f"{doc.mark(prefix) or doc.file}: expected a matrix (a list of "
+            f"rows of numbers), got {F.describe(data)}"
+        )
 
     def where(i: int, j: int) -> str:
         mark = doc.mark((*prefix, i, j) if j >= 0 else (*prefix, i))
@@ -327,8 +348,10 @@ def _check_matrix(name: str, matrix: Matrix) -> Matrix:
     if matrix.size == 0:
         raise KernelError(f"{name}: empty matrix (shape {matrix.shape[0]}x{matrix.shape[1]})")
     if max(matrix.shape) > MAX_SIDE:
-        raise KernelError(f"{name}: a {matrix.shape[0]}x{matrix.shape[1]} kernel; each side "
-                          f"is limited to {MAX_SIDE}")
+        raise KernelError(
+            f"{name}: a {matrix.shape[0]}x{matrix.shape[1]} kernel; each side "
+            f"is limited to {MAX_SIDE}"
+        )
     bad = np.argwhere(~np.isfinite(matrix))
     if bad.size:
         i, j = (int(n) for n in bad[0])
@@ -385,8 +408,12 @@ class Stats:
     runs: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"median_s": self.median_s, "min_s": self.min_s, "max_s": self.max_s,
-                "runs": self.runs}
+        return {
+            "median_s": self.median_s,
+            "min_s": self.min_s,
+            "max_s": self.max_s,
+            "runs": self.runs,
+        }
 
 
 @dataclass(frozen=True)
@@ -459,13 +486,16 @@ def analyse(kernel: Kernel, tolerance: float | None = None) -> Analysis:
     factors = tuple(_factor(i + 1, float(s[i]), u[:, i], vt[i]) for i in range(rank))
     approximations = tuple(
         Approximation(r, float(np.sqrt(np.sum(s[r:] ** 2))) / total, pixel_cost(k1, k2, r))
-        for r in range(1, rank + 1))
-    return Analysis(kernel, tuple(float(v) for v in s), tolerance, rule, rank, factors,
-                    approximations)
+        for r in range(1, rank + 1)
+    )
+    return Analysis(
+        kernel, tuple(float(v) for v in s), tolerance, rule, rank, factors, approximations
+    )
 
 
-def _integer_vector(v: Matrix, max_multiplier: int = 64,
-                    max_value: int = 100_000) -> list[int] | None:
+def _integer_vector(
+    v: Matrix, max_multiplier: int = 64, max_value: int = 100_000
+) -> list[int] | None:
     """Small integers proportional to ``v`` (``[0.41, 0.82, 0.41]`` → ``[1, 2, 1]``), or None."""
     peak = float(np.abs(v).max())
     nonzero = np.abs(v) > 1e-9 * peak
@@ -525,13 +555,21 @@ def _factor(term: int, sigma: float, u: Matrix, v: Matrix) -> Factor:
             else:
                 col_int = [-n for n in col_int]
         scale, text = _nice_scale(scale)
-        return Factor(term, sigma, scale, text, tuple(float(n) for n in col_int),
-                      tuple(float(n) for n in row_int), True)
+        return Factor(
+            term,
+            sigma,
+            scale,
+            text,
+            tuple(float(n) for n in col_int),
+            tuple(float(n) for n in row_int),
+            True,
+        )
     root = math.sqrt(sigma)
     col, row = [float(x) * root for x in u], [float(x) * root for x in v]
     sign = _direction(col, row)[1]
-    return Factor(term, sigma, 1.0, "1", tuple(sign * x for x in col),
-                  tuple(sign * x for x in row), False)
+    return Factor(
+        term, sigma, 1.0, "1", tuple(sign * x for x in col), tuple(sign * x for x in row), False
+    )
 
 
 # --------------------------------------------------------------------------- execution
@@ -556,7 +594,7 @@ def correlate_full(image: Image, kernel: Image, out: Image) -> Image:
         o, t = out[r0:r1], tmp[: r1 - r0]
         for i in range(k1):
             for j in range(k2):
-                src = image[r0 + i: r1 + i, j: j + ow]
+                src = image[r0 + i : r1 + i, j : j + ow]
                 if i == 0 and j == 0:
                     np.multiply(src, kernel[0, 0], out=o)
                 else:
@@ -585,13 +623,13 @@ def correlate_separable(image: Image, columns: Image, rows: Image, out: Image) -
             c, r = columns[term], rows[term]
             np.multiply(image[r0:r1], c[0], out=m)
             for i in range(1, k1):
-                np.multiply(image[r0 + i: r1 + i], c[i], out=tw)
+                np.multiply(image[r0 + i : r1 + i], c[i], out=tw)
                 np.add(m, tw, out=m)
             for j in range(k2):
                 if term == 0 and j == 0:
                     np.multiply(m[:, :ow], r[0], out=o)
                 else:
-                    np.multiply(m[:, j: j + ow], r[j], out=t)
+                    np.multiply(m[:, j : j + ow], r[j], out=t)
                     np.add(o, t, out=o)
     return out
 
@@ -614,19 +652,29 @@ def check_image(image: tuple[int, ...], kernel: tuple[int, int]) -> tuple[int, i
     if h < k1 or w < k2:
         raise UsageError(f"--image: {h}x{w} is smaller than the {k1}x{k2} kernel")
     if h * w > MAX_IMAGE_PIXELS:
-        raise UsageError(f"--image: {h}x{w} has {h * w:,} pixels; the limit is "
-                         f"{MAX_IMAGE_PIXELS:,}")
+        raise UsageError(
+            f"--image: {h}x{w} has {h * w:,} pixels; the limit is {MAX_IMAGE_PIXELS:,}"
+        )
     taps = k1 * k2 * (h - k1 + 1) * (w - k2 + 1)
     if taps > MAX_TIMED_TAPS:
-        raise UsageError(f"--image: the full {k1}x{k2} kernel on {h}x{w} needs {taps:,} "
-                         f"multiply-adds per run (limit {MAX_TIMED_TAPS:,}); use a smaller "
-                         "--image")
+        raise UsageError(
+            f"--image: the full {k1}x{k2} kernel on {h}x{w} needs {taps:,} "
+            f"multiply-adds per run (limit {MAX_TIMED_TAPS:,}); use a smaller "
+            "--image"
+        )
     return h, w
 
 
-def measure(run: Callable[[], object], *, repeats: int | None = None,
-            clock: Callable[[], float] = time.perf_counter, warmup: int = 1,
-            min_runs: int = 5, max_runs: int = 50, min_time_s: float = 0.3) -> Stats:
+def measure(
+    run: Callable[[], object],
+    *,
+    repeats: int | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    warmup: int = 1,
+    min_runs: int = 5,
+    max_runs: int = 50,
+    min_time_s: float = 0.3,
+) -> Stats:
     """Warm up, then time ``run``: exactly ``repeats`` times, or at least ``min_runs`` and
     until ``min_time_s`` has passed (at most ``max_runs``). Median, min and max."""
     for _ in range(warmup):
@@ -640,14 +688,19 @@ def measure(run: Callable[[], object], *, repeats: int | None = None,
         if repeats is not None:
             if len(times) >= repeats:
                 break
-        elif len(times) >= max_runs or (len(times) >= min_runs
-                                        and clock() - start >= min_time_s):
+        elif len(times) >= max_runs or (len(times) >= min_runs and clock() - start >= min_time_s):
             break
     return Stats(statistics.median(times), min(times), max(times), len(times))
 
 
-def time_forms(analysis: Analysis, image_shape: tuple[int, int], *, repeats: int | None = None,
-               clock: Callable[[], float] = time.perf_counter, seed: int = 0) -> Timing:
+def time_forms(
+    analysis: Analysis,
+    image_shape: tuple[int, int],
+    *,
+    repeats: int | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    seed: int = 0,
+) -> Timing:
     """Time the full correlation, the exact separable form (all ``rank`` terms) and, for a
     kernel of rank > 1, its rank-1 approximation, on a random float32 image."""
     h, w = image_shape
@@ -656,8 +709,9 @@ def time_forms(analysis: Analysis, image_shape: tuple[int, int], *, repeats: int
     kernel32 = analysis.kernel.matrix.astype(np.float32)
     shape = (h - k1 + 1, w - k2 + 1)
     outputs = {name: np.empty(shape, dtype=np.float32) for name in ("full", "sep", "rank1")}
-    full_stats = measure(lambda: correlate_full(image, kernel32, outputs["full"]),
-                         repeats=repeats, clock=clock)
+    full_stats = measure(
+        lambda: correlate_full(image, kernel32, outputs["full"]), repeats=repeats, clock=clock
+    )
     full = outputs["full"]
     full64 = full.astype(np.float64)
     norm = float(np.linalg.norm(full64)) or 1.0
@@ -669,13 +723,21 @@ def time_forms(analysis: Analysis, image_shape: tuple[int, int], *, repeats: int
     for form, terms, key in plans:
         cols, rows = factor_arrays(analysis.factors, terms)
         out = outputs[key]
-        stats = measure(partial(correlate_separable, image, cols, rows, out),
-                        repeats=repeats, clock=clock)
+        stats = measure(
+            partial(correlate_separable, image, cols, rows, out), repeats=repeats, clock=clock
+        )
         diff = out.astype(np.float64) - full64
-        forms.append(FormTiming(
-            form, terms, stats, full_mults / pixel_cost(k1, k2, terms).mults,
-            full_stats.median_s / stats.median_s if stats.median_s > 0 else math.inf,
-            float(np.abs(diff).max()), float(np.linalg.norm(diff)) / norm))
+        forms.append(
+            FormTiming(
+                form,
+                terms,
+                stats,
+                full_mults / pixel_cost(k1, k2, terms).mults,
+                full_stats.median_s / stats.median_s if stats.median_s > 0 else math.inf,
+                float(np.abs(diff).max()),
+                float(np.linalg.norm(diff)) / norm,
+            )
+        )
     scale = float(np.abs(kernel32).sum()) * float(np.abs(image).max())
     allclose = bool(np.allclose(outputs["sep"], full, rtol=1e-4, atol=1e-5 * scale))
     return Timing((h, w), shape, 1, tuple(forms), allclose)
@@ -708,24 +770,43 @@ def spatial_dict(a: Analysis) -> dict[str, Any]:
         "tolerance_rule": a.tolerance_rule,
         "rank": a.rank,
         "separable": a.separable,
-        "factors": [{
-            "term": f.term, "singular_value": _num(f.singular_value), "scale": _num(f.scale),
-            "scale_text": f.scale_text, "integer": f.integer,
-            "column": [_num(x) for x in f.column], "row": [_num(x) for x in f.row],
-        } for f in a.factors],
-        "approximations": [{
-            "rank": ap.rank, "relative_error": ap.relative_error,
-            "cost_per_pixel": ap.cost.mults, "adds_per_pixel": ap.cost.adds,
-            "predicted_speedup": round(full.mults / ap.cost.mults, 6),
-        } for ap in a.approximations],
+        "factors": [
+            {
+                "term": f.term,
+                "singular_value": _num(f.singular_value),
+                "scale": _num(f.scale),
+                "scale_text": f.scale_text,
+                "integer": f.integer,
+                "column": [_num(x) for x in f.column],
+                "row": [_num(x) for x in f.row],
+            }
+            for f in a.factors
+        ],
+        "approximations": [
+            {
+                "rank": ap.rank,
+                "relative_error": ap.relative_error,
+                "cost_per_pixel": ap.cost.mults,
+                "adds_per_pixel": ap.cost.adds,
+                "predicted_speedup": round(full.mults / ap.cost.mults, 6),
+            }
+            for ap in a.approximations
+        ],
         "cost": {
             "convention": COST_CONVENTION,
             "full": {"mults": full.mults, "adds": full.adds},
-            "rank1": {"mults": pair.mults, "adds": pair.adds,
-                      "predicted_speedup": round(full.mults / pair.mults, 6),
-                      "exact": a.separable},
-            "rank_r": {"rank": a.rank, "mults": rank_r.mults, "adds": rank_r.adds,
-                       "predicted_speedup": round(full.mults / rank_r.mults, 6)},
+            "rank1": {
+                "mults": pair.mults,
+                "adds": pair.adds,
+                "predicted_speedup": round(full.mults / pair.mults, 6),
+                "exact": a.separable,
+            },
+            "rank_r": {
+                "rank": a.rank,
+                "mults": rank_r.mults,
+                "adds": rank_r.adds,
+                "predicted_speedup": round(full.mults / rank_r.mults, 6),
+            },
         },
     }
     if a.timing is not None:
@@ -735,18 +816,24 @@ def spatial_dict(a: Analysis) -> dict[str, Any]:
 
 def timing_dict(t: Timing) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "image": list(t.image), "output": list(t.output), "dtype": t.dtype,
-        "mode": "valid correlation", "warmup": t.warmup,
+        "image": list(t.image),
+        "output": list(t.output),
+        "dtype": t.dtype,
+        "mode": "valid correlation",
+        "warmup": t.warmup,
         "method": "NumPy in-place multiply-add of shifted slices, row-blocked; separable = "
-                  "vertical pass then horizontal pass per term",
+        "vertical pass then horizontal pass per term",
         "allclose": t.allclose,
     }
     for f in t.forms:
         entry: dict[str, Any] = {"terms": f.terms, **f.stats.as_dict()}
         if f.form != "full":
-            entry.update(speedup=round(f.speedup, 4),
-                         predicted_speedup=round(f.predicted_speedup, 4),
-                         max_abs_diff=f.max_abs_diff, relative_error=f.relative_error)
+            entry.update(
+                speedup=round(f.speedup, 4),
+                predicted_speedup=round(f.predicted_speedup, 4),
+                max_abs_diff=f.max_abs_diff,
+                relative_error=f.relative_error,
+            )
         out[f.form] = entry
     separable = next(f for f in t.forms if f.form == "separable")
     out["speedup"] = round(separable.speedup, 4)

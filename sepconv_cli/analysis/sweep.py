@@ -36,16 +36,28 @@ MAX_POINTS = 1000
 
 # accepted spellings → the canonical parameter
 ALIASES = {
-    "filters": "filters", "out_channels": "filters", "cout": "filters",
-    "kernel": "kernel", "k": "kernel",
-    "input": "input", "shape": "input",
-    "size": "size", "resolution": "size",
-    "depth_multiplier": "depth_multiplier", "multiplier": "depth_multiplier",
+    "filters": "filters",
+    "out_channels": "filters",
+    "cout": "filters",
+    "kernel": "kernel",
+    "k": "kernel",
+    "input": "input",
+    "shape": "input",
+    "size": "size",
+    "resolution": "size",
+    "depth_multiplier": "depth_multiplier",
+    "multiplier": "depth_multiplier",
     "m": "depth_multiplier",
     "stride": "stride",
 }
-FLAGS = {"filters": "--filters", "kernel": "--kernel", "input": "--input", "size": "--input",
-         "depth_multiplier": "--depth-multiplier", "stride": "--stride"}
+FLAGS = {
+    "filters": "--filters",
+    "kernel": "--kernel",
+    "input": "--input",
+    "size": "--input",
+    "depth_multiplier": "--depth-multiplier",
+    "stride": "--stride",
+}
 # the spec fields whose shape errors a sweep value can cause (see ``_point``)
 _BLAME = {
     "filters": {"filters"},
@@ -81,13 +93,16 @@ def parse_vary(text: str) -> Vary:
     """
     name, sep, spec = text.partition("=")
     if not sep or not name.strip() or not spec.strip():
-        raise _fail(f"expected NAME=VALUES such as filters=16,32,64 or kernel=1..9, got "
-                    f"{text[:60]!r}")
+        raise _fail(
+            f"expected NAME=VALUES such as filters=16,32,64 or kernel=1..9, got {text[:60]!r}"
+        )
     key = name.strip().lower().replace("-", "_")
     if key not in ALIASES:
         names = sorted(set(ALIASES.values()))
-        raise _fail(f"cannot vary {name.strip()!r}{did_you_mean(key, ALIASES)}; expected one "
-                    f"of {', '.join(names)}")
+        raise _fail(
+            f"cannot vary {name.strip()!r}{did_you_mean(key, ALIASES)}; expected one "
+            f"of {', '.join(names)}"
+        )
     parameter = ALIASES[key]
     values: list[Value] = []
     for item in spec.split(","):
@@ -96,8 +111,10 @@ def parse_vary(text: str) -> Vary:
             raise _fail(f"{parameter}: empty value in {spec[:60]!r}")
         values.extend(_item_values(parameter, item))
         if len(values) > MAX_POINTS:
-            raise _fail(f"{parameter}: more than {MAX_POINTS} values; use a step "
-                        "(a..b:4) or a factor (a..b:x2)")
+            raise _fail(
+                f"{parameter}: more than {MAX_POINTS} values; use a step "
+                "(a..b:4) or a factor (a..b:x2)"
+            )
     return Vary(parameter, tuple(values), text)
 
 
@@ -105,8 +122,10 @@ def _item_values(parameter: str, item: str) -> list[Value]:
     match = _RANGE_RE.match(item)
     if match is not None:
         if parameter == "input":
-            raise _fail(f"input: ranges are not supported ({item!r}); use size={item} to vary "
-                        "the spatial size and keep --input's channels")
+            raise _fail(
+                f"input: ranges are not supported ({item!r}); use size={item} to vary "
+                "the spatial size and keep --input's channels"
+            )
         return [_validate(parameter, v, item) for v in _range(parameter, item, match)]
     if ".." in item:
         raise _fail(f"{parameter}: {item!r} is not a range such as 1..9, 1..9:2 or 8..512:x2")
@@ -121,8 +140,9 @@ def _range(parameter: str, item: str, match: re.Match[str]) -> list[int]:
         raise _fail(f"{parameter}: empty range {item!r} (start {start} > end {stop})")
     if geometric:
         if step < 2 or start < 1:
-            raise _fail(f"{parameter}: {item!r}: a factor step needs a factor >= 2 and a "
-                        "start >= 1")
+            raise _fail(
+                f"{parameter}: {item!r}: a factor step needs a factor >= 2 and a start >= 1"
+            )
         out: list[int] = []
         value = start
         while value <= stop and len(out) <= MAX_POINTS:
@@ -132,15 +152,21 @@ def _range(parameter: str, item: str, match: re.Match[str]) -> list[int]:
     if step < 1:
         raise _fail(f"{parameter}: {item!r}: the step must be >= 1")
     if (stop - start) // step + 1 > MAX_POINTS:
-        raise _fail(f"{parameter}: {item!r} gives more than {MAX_POINTS} values; use a "
-                    "larger step or a factor (a..b:x2)")
+        raise _fail(
+            f"{parameter}: {item!r} gives more than {MAX_POINTS} values; use a "
+            "larger step or a factor (a..b:x2)"
+        )
     return list(range(start, stop + 1, step))
 
 
 def _validate(parameter: str, raw: Any, item: str) -> Value:
     validators: dict[str, Callable[[Any], Any]] = {
-        "filters": F.positive_int, "depth_multiplier": F.positive_int, "kernel": F.per_dim,
-        "stride": F.per_dim, "size": F.per_dim, "input": F.shape,
+        "filters": F.positive_int,
+        "depth_multiplier": F.positive_int,
+        "kernel": F.per_dim,
+        "stride": F.per_dim,
+        "size": F.per_dim,
+        "input": F.shape,
     }
     validator = validators[parameter]
     try:
@@ -184,8 +210,10 @@ class Asymptote:
 
     @property
     def text(self) -> str:
-        return (f"{self.label} = {self.value.numerator}/{self.value.denominator} = "
-                f"{float(self.value):.4f}")
+        return (
+            f"{self.label} = {self.value.numerator}/{self.value.denominator} = "
+            f"{float(self.value):.4f}"
+        )
 
 
 @dataclass(frozen=True)
@@ -209,8 +237,10 @@ def run_sweep(vary: Vary, given: dict[str, Any], common: dict[str, Any]) -> Swee
     """
     flag_key = "input" if vary.parameter in ("input", "size") else vary.parameter
     if flag_key in given and vary.parameter != "size":
-        raise UsageError(f"{FLAGS[vary.parameter]}: cannot be combined with --vary "
-                         f"{vary.parameter} (the sweep sets it)")
+        raise UsageError(
+            f"{FLAGS[vary.parameter]}: cannot be combined with --vary "
+            f"{vary.parameter} (the sweep sets it)"
+        )
     flags = {**SEED_LAYER, **given, **common}
     base_input: tuple[int, ...] | None = None
     if vary.parameter == "size":
@@ -218,22 +248,26 @@ def run_sweep(vary: Vary, given: dict[str, Any], common: dict[str, Any]) -> Swee
     points = []
     for value in vary.values:
         points.append(Point(value, _point(vary.parameter, value, flags, base_input)))
-    layer = layer_from_flags({k: v for k, v in flags.items()
-                              if k != flag_key or vary.parameter == "size"})
+    layer = layer_from_flags(
+        {k: v for k, v in flags.items() if k != flag_key or vary.parameter == "size"}
+    )
     base = _base_dict(layer, vary.parameter)
-    return SweepReport(vary, base, tuple(points), asymptote(vary.parameter, points, base),
-                       layer.dtype or "float32")
+    return SweepReport(
+        vary, base, tuple(points), asymptote(vary.parameter, points, base), layer.dtype or "float32"
+    )
 
 
-def _point(parameter: str, value: Value, flags: dict[str, Any],
-           base_input: tuple[int, ...] | None) -> LayerReport:
+def _point(
+    parameter: str, value: Value, flags: dict[str, Any], base_input: tuple[int, ...] | None
+) -> LayerReport:
     if parameter == "size":
         assert base_input is not None and not isinstance(value, int)
         rank = len(base_input) - 1
         if len(value) not in (1, rank):
-            raise _fail(f"size={value_text(value)}: {len(value)} values, but --input "
-                        f"{value_text(base_input)} has {rank} spatial dim"
-                        + ("s" if rank > 1 else ""))
+            raise _fail(
+                f"size={value_text(value)}: {len(value)} values, but --input "
+                f"{value_text(base_input)} has {rank} spatial dim" + ("s" if rank > 1 else "")
+            )
         spatial = value * rank if len(value) == 1 else value
         layer = layer_from_flags({**flags, "input": [*spatial, base_input[-1]]})
     else:
@@ -261,8 +295,13 @@ def _base_dict(layer: LayerSpec, parameter: str) -> dict[str, Any]:
         "kernel": dims(layer.kernel),
         "filters": layer.filters,
         "stride": dims(layer.stride or (1,)),
-        "padding": (layer.padding if isinstance(layer.padding, str)
-                    else dims(layer.padding) if layer.padding else "valid"),
+        "padding": (
+            layer.padding
+            if isinstance(layer.padding, str)
+            else dims(layer.padding)
+            if layer.padding
+            else "valid"
+        ),
         "dilation": dims(layer.dilation),
         "groups": layer.groups,
         "depth_multiplier": layer.depth_multiplier,
@@ -275,8 +314,7 @@ def _base_dict(layer: LayerSpec, parameter: str) -> dict[str, Any]:
     return base
 
 
-def asymptote(parameter: str, points: Sequence[Point],
-              base: dict[str, Any]) -> Asymptote | None:
+def asymptote(parameter: str, points: Sequence[Point], base: dict[str, Any]) -> Asymptote | None:
     """The limit of the MAC ratio as ``filters`` (or ``kernel``) grows without bound.
 
     Standard MACs grow with Cout·prod(k); the separable form's pointwise part grows with
@@ -289,8 +327,11 @@ def asymptote(parameter: str, points: Sequence[Point],
     if part is None:
         return None
     plain = base["depth_multiplier"] == 1 and base["groups"] == 1
-    label = ("1/prod(k)" if part == "pointwise" else "1/Cout") if plain else \
-        ("M·groups/prod(k)" if part == "pointwise" else "M·groups/Cout")
+    label = (
+        ("1/prod(k)" if part == "pointwise" else "1/Cout")
+        if plain
+        else ("M·groups/prod(k)" if part == "pointwise" else "M·groups/Cout")
+    )
     for point in points:
         r = point.report
         macs = getattr(r.separable, part).macs
@@ -321,8 +362,11 @@ def point_dict(point: Point) -> dict[str, Any]:
         "output_shape": list(r.row.output_shape),
         "standard": r.standard.as_dict(),
         "separable": separable,
-        "ratio": {"macs": _float(r.ratio_macs), "params": _float(r.ratio_params),
-                  "macs_exact": _exact(r.ratio_macs)},
+        "ratio": {
+            "macs": _float(r.ratio_macs),
+            "params": _float(r.ratio_params),
+            "macs_exact": _exact(r.ratio_macs),
+        },
         "theory": _float(r.theory),
         "theory_exact": _exact(r.theory),
     }
@@ -339,11 +383,15 @@ def sweep_dict(report: SweepReport) -> dict[str, Any]:
         "parameter": report.parameter,
         "values": [value_json(p.value) for p in report.points],
         "layer": report.base,
-        "conventions": {**CONVENTIONS, "dtype": report.dtype, "itemsize": itemsize,
-                        "ratio": "separable MACs / standard MACs"},
-        "asymptote": None if a is None else {
-            "value": _float(a.value), "exact": _exact(a.value), "part": a.part,
-            "label": a.label},
+        "conventions": {
+            **CONVENTIONS,
+            "dtype": report.dtype,
+            "itemsize": itemsize,
+            "ratio": "separable MACs / standard MACs",
+        },
+        "asymptote": None
+        if a is None
+        else {"value": _float(a.value), "exact": _exact(a.value), "part": a.part, "label": a.label},
         "points": [point_dict(p) for p in report.points],
     }
 
@@ -352,10 +400,23 @@ def sweep_json(report: SweepReport) -> str:
     return json.dumps(sweep_dict(report), indent=2) + "\n"
 
 
-CSV_COLUMNS = ("parameter", "value", "input_shape", "output_shape", "standard_macs",
-               "separable_macs", "depthwise_macs", "pointwise_macs", "ratio_macs", "theory",
-               "standard_params", "separable_params", "ratio_params", "standard_flops",
-               "separable_flops")
+CSV_COLUMNS = (
+    "parameter",
+    "value",
+    "input_shape",
+    "output_shape",
+    "standard_macs",
+    "separable_macs",
+    "depthwise_macs",
+    "pointwise_macs",
+    "ratio_macs",
+    "theory",
+    "standard_params",
+    "separable_params",
+    "ratio_params",
+    "standard_flops",
+    "separable_flops",
+)
 
 
 def sweep_csv(report: SweepReport) -> str:
@@ -364,18 +425,25 @@ def sweep_csv(report: SweepReport) -> str:
     writer.writeheader()
     for p in report.points:
         r = p.report
-        writer.writerow({
-            "parameter": report.parameter, "value": value_text(p.value),
-            "input_shape": value_text(r.row.input_shape),
-            "output_shape": value_text(r.row.output_shape),
-            "standard_macs": r.standard.macs, "separable_macs": r.separable.total.macs,
-            "depthwise_macs": r.separable.depthwise.macs,
-            "pointwise_macs": r.separable.pointwise.macs,
-            "ratio_macs": _float(r.ratio_macs), "theory": _float(r.theory),
-            "standard_params": r.standard.params, "separable_params": r.separable.total.params,
-            "ratio_params": _float(r.ratio_params), "standard_flops": r.standard.flops,
-            "separable_flops": r.separable.total.flops,
-        })
+        writer.writerow(
+            {
+                "parameter": report.parameter,
+                "value": value_text(p.value),
+                "input_shape": value_text(r.row.input_shape),
+                "output_shape": value_text(r.row.output_shape),
+                "standard_macs": r.standard.macs,
+                "separable_macs": r.separable.total.macs,
+                "depthwise_macs": r.separable.depthwise.macs,
+                "pointwise_macs": r.separable.pointwise.macs,
+                "ratio_macs": _float(r.ratio_macs),
+                "theory": _float(r.theory),
+                "standard_params": r.standard.params,
+                "separable_params": r.separable.total.params,
+                "ratio_params": _float(r.ratio_params),
+                "standard_flops": r.standard.flops,
+                "separable_flops": r.separable.total.flops,
+            }
+        )
     return buffer.getvalue()
 
 
@@ -463,13 +531,23 @@ def chart(report: SweepReport, width: int = CHART_WIDTH) -> tuple[list[Bar], int
         if end == 0 and total > 0:  # too small for a cell: still show that it is there
             bars.append(Bar(label, (("rest", "▏"),), p.ratio))
             continue
-        bars.append(Bar(label, (("floor", GLYPHS["floor"] * first),
-                                ("rest", GLYPHS["rest"] * (end - first))), p.ratio))
+        bars.append(
+            Bar(
+                label,
+                (("floor", GLYPHS["floor"] * first), ("rest", GLYPHS["rest"] * (end - first))),
+                p.ratio,
+            )
+        )
     column = cells(float(a.value)) if a else None
-    legend = (f"{GLYPHS['floor']} {floor_part}/standard   {GLYPHS['rest']} {rest_part}/standard"
-              + (f"   {GLYPHS['same']} 1×1 kernel: nothing to separate (ratio 1)"
-                 if any(b.segments and b.segments[0][0] == "same" for b in bars) else "")
-              + f"   (full width = {scale:.4g})")
+    legend = (
+        f"{GLYPHS['floor']} {floor_part}/standard   {GLYPHS['rest']} {rest_part}/standard"
+        + (
+            f"   {GLYPHS['same']} 1×1 kernel: nothing to separate (ratio 1)"
+            if any(b.segments and b.segments[0][0] == "same" for b in bars)
+            else ""
+        )
+        + f"   (full width = {scale:.4g})"
+    )
     return bars, column, legend
 
 
@@ -504,20 +582,37 @@ def limit_text(report: SweepReport) -> str:
 
 
 def sweep_markdown(report: SweepReport) -> str:
-    head = (f"### Sweep of {report.parameter}: {describe_base(report)}\n\n")
-    header = [report.parameter, "Output", "Std MACs", "Sep MACs", "Ratio", "Theory",
-              "Std params", "Sep params"]
+    head = f"### Sweep of {report.parameter}: {describe_base(report)}\n\n"
+    header = [
+        report.parameter,
+        "Output",
+        "Std MACs",
+        "Sep MACs",
+        "Ratio",
+        "Theory",
+        "Std params",
+        "Sep params",
+    ]
     rows = []
     for p in report.points:
         r = p.report
-        rows.append([value_text(p.value), value_text(r.row.output_shape),
-                     f"{r.standard.macs:,}", f"{r.separable.total.macs:,}",
-                     f"{float(p.ratio):.4f}" if p.ratio is not None else "-",
-                     f"{float(r.theory):.4f}" if r.theory is not None else "-",
-                     f"{r.standard.params:,}", f"{r.separable.total.params:,}"])
+        rows.append(
+            [
+                value_text(p.value),
+                value_text(r.row.output_shape),
+                f"{r.standard.macs:,}",
+                f"{r.separable.total.macs:,}",
+                f"{float(p.ratio):.4f}" if p.ratio is not None else "-",
+                f"{float(r.theory):.4f}" if r.theory is not None else "-",
+                f"{r.standard.params:,}",
+                f"{r.separable.total.params:,}",
+            ]
+        )
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---:"] * len(header)) + "|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     table = "\n".join(lines) + "\n"
-    note = ("\nRatio = separable / standard MACs; theory = 1/Cout + 1/prod(k) (exact when the "
-            "depth multiplier and groups are 1).\n")
+    note = (
+        "\nRatio = separable / standard MACs; theory = 1/Cout + 1/prod(k) (exact when the "
+        "depth multiplier and groups are 1).\n"
+    )
     return head + table + note + "\n```text\n" + chart_text(report) + "```\n"

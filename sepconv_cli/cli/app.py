@@ -50,8 +50,11 @@ class SepconvGroup(TyperGroup):
             if os.environ.get("SEPCONV_DEBUG"):
                 raise
             # a bug, not bad input: say so in one line; SEPCONV_DEBUG=1 shows the traceback
-            _fail(f"internal error: {type(exc).__name__}: {exc} (please report it; "
-                  "SEPCONV_DEBUG=1 shows the traceback)", EXIT_RUNTIME)
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} (please report it; "
+                "SEPCONV_DEBUG=1 shows the traceback)",
+                EXIT_RUNTIME,
+            )
         if code == EXIT_INTERRUPTED:  # Typer turned a Ctrl-C into exit 130 silently
             _fail("interrupted", EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else 0)
@@ -80,8 +83,7 @@ app = typer.Typer(
     cls=SepconvGroup,
     name="sepconv",
     help="Convolution cost calculator and profiler: standard vs depthwise-separable "
-    "multiplications, FLOPs, parameters and bytes, per layer and per model.\n\n"
-    + EXIT_CODES_HELP,
+    "multiplications, FLOPs, parameters and bytes, per layer and per model.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=True,
     rich_markup_mode=None,
@@ -98,9 +100,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", "-V", callback=_version,
-                                          is_eager=True, help="Print the version and exit.")
-                       ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """sepconv: what depthwise-separable convolution saves, counted exactly and measured."""
 

@@ -29,15 +29,22 @@ app = typer.Typer()
 _LOCATED = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)$")
 
 
-@app.command(epilog="BASE and NEW are each a JSON report (sepconv profile --format json), a "
-             "model spec file or a preset name. " + EXIT_CODES_HELP)
+@app.command(
+    epilog="BASE and NEW are each a JSON report (sepconv profile --format json), a "
+    "model spec file or a preset name. " + EXIT_CODES_HELP
+)
 def compare(
     base: Annotated[str, typer.Argument(metavar="BASE", help="The reference model or report.")],
     new: Annotated[str, typer.Argument(metavar="NEW", help="The changed model or report.")],
-    max_increase: Annotated[list[str] | None, typer.Option(
-        "--max-increase", metavar="LIMIT",
-        help="Gate: exit 1 when NEW's total grows by more than LIMIT: 5% (every metric) or "
-        "macs=2%, params=1%, time=10% (repeatable).")] = None,
+    max_increase: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-increase",
+            metavar="LIMIT",
+            help="Gate: exit 1 when NEW's total grows by more than LIMIT: 5% (every metric) or "
+            "macs=2%, params=1%, time=10% (repeatable).",
+        ),
+    ] = None,
     format: FormatOption = Format.table,
     output: OutputOption = None,
     quiet: QuietOption = False,
@@ -54,10 +61,15 @@ def compare(
     thresholds = parse_thresholds(max_increase or [])
     result = run_compare(load_snapshot(base), load_snapshot(new), thresholds)
     if result.base.model != result.new.model:
-        Messages.note(f"sepconv: note: comparing different models ({result.base.model} vs "
-                      f"{result.new.model}); layers are matched by name, then position")
-    if "time" in thresholds and "time" not in result.metrics and any(
-            "=" in t and t.split("=")[0].strip().lower() == "time" for t in max_increase or []):
+        Messages.note(
+            f"sepconv: note: comparing different models ({result.base.model} vs "
+            f"{result.new.model}); layers are matched by name, then position"
+        )
+    if (
+        "time" in thresholds
+        and "time" not in result.metrics
+        and any("=" in t and t.split("=")[0].strip().lower() == "time" for t in max_increase or [])
+    ):
         raise UsageError("--max-increase: time needs timing in both BASE and NEW JSON reports")
     if format is Format.json:
         from sepconv_cli.output.compare_formats import compare_json
@@ -107,21 +119,39 @@ def validate(
         records = []
         for problem in problems:
             match = _LOCATED.match(problem)
-            records.append({"file": match["file"], "line": int(match["line"]),
-                            "column": int(match["column"]), "message": match["message"]}
-                           if match else {"file": None, "line": None, "column": None,
-                                          "message": problem})
-        emit(json.dumps({"schema": "sepconv/validate/v1", "valid": not problems,
-                         "files": [str(f) for f in files], "problems": records},
-                        indent=2) + "\n", None)
+            records.append(
+                {
+                    "file": match["file"],
+                    "line": int(match["line"]),
+                    "column": int(match["column"]),
+                    "message": match["message"],
+                }
+                if match
+                else {"file": None, "line": None, "column": None, "message": problem}
+            )
+        emit(
+            json.dumps(
+                {
+                    "schema": "sepconv/validate/v1",
+                    "valid": not problems,
+                    "files": [str(f) for f in files],
+                    "problems": records,
+                },
+                indent=2,
+            )
+            + "\n",
+            None,
+        )
     elif format is Format.table:
         emit("".join(f"{p}\n" for p in problems), None)
     else:
         raise UsageError("--format: validate supports table and json")
     if problems:
         count = len(problems)
-        Messages.always(f"sepconv: {count} problem{'s' if count > 1 else ''} in "
-                        f"{len(files)} file{'s' if len(files) > 1 else ''}")
+        Messages.always(
+            f"sepconv: {count} problem{'s' if count > 1 else ''} in "
+            f"{len(files)} file{'s' if len(files) > 1 else ''}"
+        )
         raise typer.Exit(EXIT_USAGE)
     Messages.note(f"sepconv: {len(files)} file{'s' if len(files) > 1 else ''} valid")
 

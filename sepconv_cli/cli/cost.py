@@ -49,7 +49,6 @@ from sepconv_cli.spec.layers import layers_from_flags_or_file
 app = typer.Typer()
 
 
-
 @app.command(epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
 def cost(
     input: InputOption = None,
@@ -63,15 +62,28 @@ def cost(
     bias: BiasOption = None,
     batch: BatchOption = None,
     dtype: DtypeOption = None,
-    name: Annotated[str | None, typer.Option("--name", metavar="TEXT",
-                                             help="Label for the layer.")] = None,
-    spec: Annotated[Path | None, typer.Option("--spec", metavar="FILE.yaml",
-                    help="Read layers from YAML: one mapping or a list, each with its own "
-                    "input (keys as the flags: input, kernel, filters, stride, padding, "
-                    "dilation, groups, depth_multiplier, bias, batch, dtype, name).")] = None,
-    time: Annotated[bool, typer.Option("--time/--no-time", help="Also execute both forms "
-                    "with NumPy (seeded random data) and report medians, spread and the "
-                    "measured speed-up.")] = False,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="TEXT", help="Label for the layer.")
+    ] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec",
+            metavar="FILE.yaml",
+            help="Read layers from YAML: one mapping or a list, each with its own "
+            "input (keys as the flags: input, kernel, filters, stride, padding, "
+            "dilation, groups, depth_multiplier, bias, batch, dtype, name).",
+        ),
+    ] = None,
+    time: Annotated[
+        bool,
+        typer.Option(
+            "--time/--no-time",
+            help="Also execute both forms "
+            "with NumPy (seeded random data) and report medians, spread and the "
+            "measured speed-up.",
+        ),
+    ] = False,
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
     max_memory: MaxMemoryOption = None,
@@ -93,18 +105,20 @@ def cost(
     gates = budgets(max_macs, max_params, max_latency)
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; add --time")
-    settings = timing_from_flags(time, threads, time_budget, max_memory,
-                                 off_hint="add --time")
+    settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
     given, common = split_flags(locals())
     layers = layers_from_flags_or_file(spec, given, common)
     reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
     if settings is not None:
         with ProgressBar("timing", enabled=format is not Format.json) as bar:
-            reports = [time_report(lr, settings, progress=bar.update, index=i,
-                                   total=len(reports)) for i, lr in enumerate(reports)]
+            reports = [
+                time_report(lr, settings, progress=bar.update, index=i, total=len(reports))
+                for i, lr in enumerate(reports)
+            ]
     emit(render_cost(reports, format, layers[0].dtype or "float32"), output)
-    measured = [(lr.as_specified.macs, lr.as_specified.params, as_specified_seconds(lr))
-                for lr in reports]
+    measured = [
+        (lr.as_specified.macs, lr.as_specified.params, as_specified_seconds(lr)) for lr in reports
+    ]
     if report_failures(gates, measured):
         raise typer.Exit(EXIT_GATE)
 

@@ -17,6 +17,7 @@ from sepconv_cli.errors import UsageError
 # one-file-per-command layout), so no command module imports the root app back
 app = typer.Typer()
 
+
 def _history_file() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
     return Path(base) / "sepconv" / "history"
@@ -38,8 +39,7 @@ def _setup_readline() -> Any:
     except OSError:
         pass  # no history is better than no calculator
     readline.set_history_length(1000)
-    readline.set_completer(lambda text, state: completions(text, state,
-                                                             readline.get_line_buffer()))
+    readline.set_completer(lambda text, state: completions(text, state, readline.get_line_buffer()))
     readline.set_completer_delims(" ")
     readline.parse_and_bind("tab: complete")
     return readline
@@ -54,8 +54,9 @@ def interactive() -> None:
     show, time, json, reset, help, quit.
     """
     if not sys.stdin.isatty():
-        raise UsageError("interactive needs a terminal on stdin; for scripts use "
-                         "'sepconv cost' with flags")
+        raise UsageError(
+            "interactive needs a terminal on stdin; for scripts use 'sepconv cost' with flags"
+        )
     from sepconv_cli.analysis.interactive import Session
 
     readline = _setup_readline()
@@ -74,8 +75,12 @@ def interactive() -> None:
             if reply.done:
                 break
             if reply.message:
-                out.print(reply.message, style="red" if reply.error else None, markup=False,
-                          highlight=False)
+                out.print(
+                    reply.message,
+                    style="red" if reply.error else None,
+                    markup=False,
+                    highlight=False,
+                )
             if reply.report is not None:
                 if reply.json:
                     from sepconv_cli.output.serialize import cost_json

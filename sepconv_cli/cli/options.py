@@ -25,86 +25,194 @@ CONVENTIONS_HELP = (
     "exactly 1/Cout + 1/prod(k)."
 )
 
-FormatOption = Annotated[Format, typer.Option("--format", help="Report format.",
-                                              case_sensitive=False)]
-OutputOption = Annotated[Path | None, typer.Option(
-    "--output", "-o", metavar="FILE",
-    help="Write the report to FILE (atomically: a failed run leaves FILE as it was).",
-    dir_okay=False)]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q",
-                                           help="No progress or notes on stderr (errors and "
-                                           "failed gates are still reported).")]
-MaxMacsOption = Annotated[str | None, typer.Option(
-    "--max-macs", metavar="N", help="Budget: exit 1 if the MACs (as specified) exceed N "
-    "(600M, 1.2G, 500K).")]
-MaxParamsOption = Annotated[str | None, typer.Option(
-    "--max-params", metavar="N", help="Budget: exit 1 if the parameters exceed N (4.5M).")]
+FormatOption = Annotated[
+    Format, typer.Option("--format", help="Report format.", case_sensitive=False)
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the report to FILE (atomically: a failed run leaves FILE as it was).",
+        dir_okay=False,
+    ),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress or notes on stderr (errors and failed gates are still reported).",
+    ),
+]
+MaxMacsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-macs",
+        metavar="N",
+        help="Budget: exit 1 if the MACs (as specified) exceed N (600M, 1.2G, 500K).",
+    ),
+]
+MaxParamsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-params", metavar="N", help="Budget: exit 1 if the parameters exceed N (4.5M)."
+    ),
+]
 
 
 # the layer flags shared by `cost`, `sweep` (and the interactive commands' vocabulary)
-InputOption = Annotated[str | None, typer.Option(
-    "--input", "-i", metavar="SHAPE", help="Input shape, channels-last: 12x12x3 (2-D), 100x16 "
-    "(1-D), 8x32x32x3 (3-D). [default: 12x12x3]")]
-KernelOption = Annotated[str | None, typer.Option(
-    "--kernel", "-k", metavar="K", help="Kernel size: 5 for every dim, or 3x5. [default: 5]")]
-FiltersOption = Annotated[str | None, typer.Option(
-    "--filters", "--out-channels", "-f", metavar="N",
-    help="Output channels (filters). [default: 256]")]
-StrideOption = Annotated[str | None, typer.Option(
-    "--stride", "-s", metavar="S", help="Stride: 2, or one per dim 2x1. [default: 1]")]
-PaddingOption = Annotated[str | None, typer.Option(
-    "--padding", "-p", metavar="P", help="valid, same (TensorFlow's rule), an int, or per dim "
-    "1x2 (symmetric). [default: valid]")]
-DilationOption = Annotated[str | None, typer.Option(
-    "--dilation", "-d", metavar="D", help="Dilation: 2, or one per dim. [default: 1]")]
-GroupsOption = Annotated[str | None, typer.Option(
-    "--groups", "-g", metavar="G", help="Groups of the standard conv (must divide both "
-    "channel counts). [default: 1]")]
-MultiplierOption = Annotated[str | None, typer.Option(
-    "--depth-multiplier", "-m", metavar="M", help="Depth multiplier M of the separable "
-    "form's depthwise conv. [default: 1]")]
-BiasOption = Annotated[bool | None, typer.Option(
-    "--bias/--no-bias", help="Count a bias (standard conv and the pointwise conv). "
-    "[default: no-bias]")]
-BatchOption = Annotated[str | None, typer.Option(
-    "--batch", "-b", metavar="N", help="Batch size; multiplies activation counts. "
-    "[default: 1]")]
-DtypeOption = Annotated[str | None, typer.Option(
-    "--dtype", metavar="TYPE", help="float32, float64, float16, bfloat16 or int8: bytes per "
-    "value. [default: float32]")]
-TimeBudgetOption = Annotated[str | None, typer.Option(
-    "--time-budget", metavar="SECONDS", help="Time spent measuring each layer (all its forms "
-    "together), e.g. 1s or 300ms. More time, more repeats, steadier medians. [default: 1s]")]
-ThreadsOption = Annotated[str | None, typer.Option(
-    "--threads", metavar="N", help="Threads while timing: BLAS threads, and the parts a "
-    "large depthwise layer runs in at once. One by default: single-thread "
-    "times are steady and comparable across machines, free of the thread wake-up delays "
-    "that distort small layers on virtual machines. [default: 1]")]
-MaxMemoryOption = Annotated[str | None, typer.Option(
-    "--max-memory", metavar="SIZE", help="Do not execute a layer whose buffers need more "
-    "than SIZE (8G, 512MiB). [default: half the available RAM]")]
-MaxLatencyOption = Annotated[str | None, typer.Option(
-    "--max-latency", metavar="TIME", help="Budget: exit 1 if the measured time of the model "
-    "as specified exceeds TIME (50ms, 0.2s). Needs timing.")]
+InputOption = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        "-i",
+        metavar="SHAPE",
+        help="Input shape, channels-last: 12x12x3 (2-D), 100x16 "
+        "(1-D), 8x32x32x3 (3-D). [default: 12x12x3]",
+    ),
+]
+KernelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--kernel", "-k", metavar="K", help="Kernel size: 5 for every dim, or 3x5. [default: 5]"
+    ),
+]
+FiltersOption = Annotated[
+    str | None,
+    typer.Option(
+        "--filters",
+        "--out-channels",
+        "-f",
+        metavar="N",
+        help="Output channels (filters). [default: 256]",
+    ),
+]
+StrideOption = Annotated[
+    str | None,
+    typer.Option("--stride", "-s", metavar="S", help="Stride: 2, or one per dim 2x1. [default: 1]"),
+]
+PaddingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--padding",
+        "-p",
+        metavar="P",
+        help="valid, same (TensorFlow's rule), an int, or per dim "
+        "1x2 (symmetric). [default: valid]",
+    ),
+]
+DilationOption = Annotated[
+    str | None,
+    typer.Option("--dilation", "-d", metavar="D", help="Dilation: 2, or one per dim. [default: 1]"),
+]
+GroupsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--groups",
+        "-g",
+        metavar="G",
+        help="Groups of the standard conv (must divide both channel counts). [default: 1]",
+    ),
+]
+MultiplierOption = Annotated[
+    str | None,
+    typer.Option(
+        "--depth-multiplier",
+        "-m",
+        metavar="M",
+        help="Depth multiplier M of the separable form's depthwise conv. [default: 1]",
+    ),
+]
+BiasOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--bias/--no-bias",
+        help="Count a bias (standard conv and the pointwise conv). [default: no-bias]",
+    ),
+]
+BatchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--batch", "-b", metavar="N", help="Batch size; multiplies activation counts. [default: 1]"
+    ),
+]
+DtypeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dtype",
+        metavar="TYPE",
+        help="float32, float64, float16, bfloat16 or int8: bytes per value. [default: float32]",
+    ),
+]
+TimeBudgetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--time-budget",
+        metavar="SECONDS",
+        help="Time spent measuring each layer (all its forms "
+        "together), e.g. 1s or 300ms. More time, more repeats, steadier medians. [default: 1s]",
+    ),
+]
+ThreadsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--threads",
+        metavar="N",
+        help="Threads while timing: BLAS threads, and the parts a "
+        "large depthwise layer runs in at once. One by default: single-thread "
+        "times are steady and comparable across machines, free of the thread wake-up delays "
+        "that distort small layers on virtual machines. [default: 1]",
+    ),
+]
+MaxMemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Do not execute a layer whose buffers need more "
+        "than SIZE (8G, 512MiB). [default: half the available RAM]",
+    ),
+]
+MaxLatencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-latency",
+        metavar="TIME",
+        help="Budget: exit 1 if the measured time of the model "
+        "as specified exceeds TIME (50ms, 0.2s). Needs timing.",
+    ),
+]
 
 
-def timing_from_flags(enabled: bool, threads: str | None, time_budget: str | None,
-                      max_memory: str | None, *, off_hint: str = "add --time") -> Any:
+def timing_from_flags(
+    enabled: bool,
+    threads: str | None,
+    time_budget: str | None,
+    max_memory: str | None,
+    *,
+    off_hint: str = "add --time",
+) -> Any:
     """TimingSettings when timing is on; None when off, refusing timing flags given without
     it (never silently ignored)."""
     from sepconv_cli.errors import UsageError
 
     if enabled:
         return timing_settings_from_flags(threads, time_budget, max_memory)
-    for flag, value in (("--threads", threads), ("--time-budget", time_budget),
-                        ("--max-memory", max_memory)):
+    for flag, value in (
+        ("--threads", threads),
+        ("--time-budget", time_budget),
+        ("--max-memory", max_memory),
+    ):
         if value is not None:
             raise UsageError(f"{flag}: only applies when timing ({off_hint})")
     return None
 
 
-def timing_settings_from_flags(threads: str | None, time_budget: str | None,
-                               max_memory: str | None) -> Any:
+def timing_settings_from_flags(
+    threads: str | None, time_budget: str | None, max_memory: str | None
+) -> Any:
     """Validate the timing flags (each error names its flag) into TimingSettings."""
     from sepconv_cli.analysis.budgets import parse_bytes, parse_seconds
     from sepconv_cli.errors import UsageError
@@ -134,13 +242,19 @@ def _limit_threads_without_threadpoolctl(threads: int) -> None:
 
     try:
         import threadpoolctl  # noqa: F401
+
         return  # timing.thread_limit() sets the count with threadpoolctl
     except ImportError:
         pass
     if "numpy" in sys.modules:
         raise UsageError("--threads: needs threadpoolctl here (pip install 'sepconv[threads]')")
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+    for name in (
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "BLIS_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+    ):
         os.environ[name] = str(threads)
 
 
@@ -152,8 +266,10 @@ def _warn_if_busy() -> None:
     except (AttributeError, OSError):
         return
     if load > cores - 0.25:  # a 1-minute average: our own last run counts too
-        Messages.note(f"sepconv: note: this machine is busy (load {load:.1f} on {cores} "
-                      "cores); times will be slower and noisier than on an idle machine")
+        Messages.note(
+            f"sepconv: note: this machine is busy (load {load:.1f} on {cores} "
+            "cores); times will be slower and noisier than on an idle machine"
+        )
 
 
 class ProgressBar:
@@ -171,10 +287,14 @@ class ProgressBar:
         if self.enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                     TextColumn("{task.completed}/{task.total}"),
-                                     TimeElapsedColumn(), console=console(stderr=True),
-                                     transient=True)
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=console(stderr=True),
+                transient=True,
+            )
             self.progress.__enter__()
         return self
 
@@ -234,14 +354,22 @@ def emit(text_or_renderable: Any, output: Path | None) -> None:
     write_atomic(output, buffer.getvalue())
 
 
-LAYER_FLAGS = ("input", "kernel", "filters", "stride", "padding", "dilation", "groups",
-               "depth_multiplier", "name")
+LAYER_FLAGS = (
+    "input",
+    "kernel",
+    "filters",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "depth_multiplier",
+    "name",
+)
 
 
 def split_flags(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The flags the user gave, from a command's ``locals()``: the layer's own (kernel,
     filters, ..., bias) and those common to every layer (batch, dtype)."""
-    given = {k: v for k, v in values.items()
-             if k in (*LAYER_FLAGS, "bias") and v is not None}
+    given = {k: v for k, v in values.items() if k in (*LAYER_FLAGS, "bias") and v is not None}
     common = {k: values[k] for k in ("batch", "dtype") if values.get(k) is not None}
     return given, common

@@ -57,20 +57,45 @@ def parse_width(value: str | None) -> Fraction:
 
 @app.command(epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
 def profile(
-    model: Annotated[str, typer.Argument(metavar="MODEL", help="A model spec (YAML file) or a "
-                     "preset name: see 'sepconv presets'.")],
-    width_multiplier: Annotated[str | None, typer.Option(
-        "--width-multiplier", "-a", metavar="ALPHA",
-        help="Scale every layer's filters by ALPHA with the model's channel rounding "
-        "(MobileNet's width multiplier).")] = None,
-    resolution: Annotated[str | None, typer.Option(
-        "--resolution", "-r", metavar="R",
-        help="Input spatial size: 160 for every dim, or 160x128.")] = None,
-    batch: Annotated[str | None, typer.Option("--batch", "-b", metavar="N",
-                     help="Batch size (overrides the spec's).")] = None,
-    time: Annotated[bool, typer.Option("--time/--no-time", help="Execute every layer's "
-                    "standard and separable forms with NumPy and time them (--no-time: "
-                    "count only, instantly).")] = True,
+    model: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL",
+            help="A model spec (YAML file) or a preset name: see 'sepconv presets'.",
+        ),
+    ],
+    width_multiplier: Annotated[
+        str | None,
+        typer.Option(
+            "--width-multiplier",
+            "-a",
+            metavar="ALPHA",
+            help="Scale every layer's filters by ALPHA with the model's channel rounding "
+            "(MobileNet's width multiplier).",
+        ),
+    ] = None,
+    resolution: Annotated[
+        str | None,
+        typer.Option(
+            "--resolution",
+            "-r",
+            metavar="R",
+            help="Input spatial size: 160 for every dim, or 160x128.",
+        ),
+    ] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option("--batch", "-b", metavar="N", help="Batch size (overrides the spec's)."),
+    ] = None,
+    time: Annotated[
+        bool,
+        typer.Option(
+            "--time/--no-time",
+            help="Execute every layer's "
+            "standard and separable forms with NumPy and time them (--no-time: "
+            "count only, instantly).",
+        ),
+    ] = True,
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
     max_memory: MaxMemoryOption = None,
@@ -79,10 +104,17 @@ def profile(
     max_macs: MaxMacsOption = None,
     max_params: MaxParamsOption = None,
     max_latency: MaxLatencyOption = None,
-    plot: Annotated[Path | None, typer.Option(
-        "--plot", metavar="FILE", help="Also draw per-layer MACs of both forms and, when "
-        "timed, a roofline chart (.png, .svg or .pdf). Needs matplotlib: pip install "
-        "'sepconv[plot]'.", dir_okay=False)] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            help="Also draw per-layer MACs of both forms and, when "
+            "timed, a roofline chart (.png, .svg or .pdf). Needs matplotlib: pip install "
+            "'sepconv[plot]'.",
+            dir_okay=False,
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """A whole network, layer by layer: both forms, ratios, totals and (by default) timed
@@ -98,14 +130,16 @@ def profile(
     gates = budgets(max_macs, max_params, max_latency)
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; drop --no-time")
-    settings = timing_from_flags(time, threads, time_budget, max_memory,
-                                 off_hint="drop --no-time")
+    settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="drop --no-time")
     from sepconv_cli.spec.presets import resolve_model
 
     spec = resolve_model(model)
-    built = build(spec, width_multiplier=parse_width(width_multiplier),
-                  resolution=parse_flag(resolution, "--resolution", per_dim),
-                  batch=parse_flag(batch, "--batch", positive_int))
+    built = build(
+        spec,
+        width_multiplier=parse_width(width_multiplier),
+        resolution=parse_flag(resolution, "--resolution", per_dim),
+        batch=parse_flag(batch, "--batch", positive_int),
+    )
     report = profile_report(built)
     if settings is not None:
         from sepconv_cli.execution.machine import machine_info
@@ -151,8 +185,17 @@ def presets(format: FormatOption = Format.table) -> None:
 
     items = list_presets()
     if format is Format.json:
-        emit(json.dumps([{"name": p.name, "description": p.description, "path": str(p.path)}
-                         for p in items], indent=2) + "\n", None)
+        emit(
+            json.dumps(
+                [
+                    {"name": p.name, "description": p.description, "path": str(p.path)}
+                    for p in items
+                ],
+                indent=2,
+            )
+            + "\n",
+            None,
+        )
     elif format is Format.csv:
         import csv
         import io
@@ -163,8 +206,11 @@ def presets(format: FormatOption = Format.table) -> None:
         writer.writerows([p.name, p.description, str(p.path)] for p in items)
         emit(buffer.getvalue(), None)
     elif format is Format.markdown:
-        emit("| Preset | Description |\n|:---|:---|\n" + "".join(
-            f"| `{p.name}` | {p.description} |\n" for p in items), None)
+        emit(
+            "| Preset | Description |\n|:---|:---|\n"
+            + "".join(f"| `{p.name}` | {p.description} |\n" for p in items),
+            None,
+        )
     else:
         from sepconv_cli.output.tables import presets_table
 

@@ -57,11 +57,13 @@ VARY_HELP = (
 )
 
 
-@app.command(epilog="Ratio = separable MACs / standard MACs. " + CONVENTIONS_HELP + " "
-             + EXIT_CODES_HELP)
+@app.command(
+    epilog="Ratio = separable MACs / standard MACs. " + CONVENTIONS_HELP + " " + EXIT_CODES_HELP
+)
 def sweep(
-    vary: Annotated[list[str] | None, typer.Option("--vary", "-v", metavar="NAME=VALUES",
-                    help=VARY_HELP)] = None,
+    vary: Annotated[
+        list[str] | None, typer.Option("--vary", "-v", metavar="NAME=VALUES", help=VARY_HELP)
+    ] = None,
     input: InputOption = None,
     kernel: KernelOption = None,
     filters: FiltersOption = None,
@@ -73,8 +75,14 @@ def sweep(
     bias: BiasOption = None,
     batch: BatchOption = None,
     dtype: DtypeOption = None,
-    time: Annotated[bool, typer.Option("--time/--no-time", help="Also execute both forms at "
-                    "every point with NumPy and report the measured speed-up.")] = False,
+    time: Annotated[
+        bool,
+        typer.Option(
+            "--time/--no-time",
+            help="Also execute both forms at "
+            "every point with NumPy and report the measured speed-up.",
+        ),
+    ] = False,
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
     max_memory: MaxMemoryOption = None,
@@ -95,13 +103,14 @@ def sweep(
 
     texts = vary or [DEFAULT_VARY]
     if len(texts) > 1:
-        raise UsageError(f"--vary: one parameter at a time (got {len(texts)}: "
-                         f"{', '.join(t.partition('=')[0] for t in texts)})")
+        raise UsageError(
+            f"--vary: one parameter at a time (got {len(texts)}: "
+            f"{', '.join(t.partition('=')[0] for t in texts)})"
+        )
     from sepconv_cli.cli.options import split_flags
 
     given, common = split_flags(locals())
-    settings = timing_from_flags(time, threads, time_budget, max_memory,
-                                 off_hint="add --time")
+    settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
     report = run_sweep(parse_vary(texts[0]), given, common)
     if settings is not None:
         from dataclasses import replace
@@ -109,9 +118,19 @@ def sweep(
         from sepconv_cli.execution.profiling import time_report
 
         with ProgressBar("timing", enabled=format is not Format.json) as bar:
-            points = tuple(replace(point, report=time_report(
-                point.report, settings, progress=bar.update, index=i,
-                total=len(report.points))) for i, point in enumerate(report.points))
+            points = tuple(
+                replace(
+                    point,
+                    report=time_report(
+                        point.report,
+                        settings,
+                        progress=bar.update,
+                        index=i,
+                        total=len(report.points),
+                    ),
+                )
+                for i, point in enumerate(report.points)
+            )
         report = replace(report, points=points)
     emit(render_sweep(report, format), output)
 
@@ -145,32 +164,42 @@ def sweep_table(report: SweepReport) -> RenderableType:
     timed = any(p.report.timing for p in report.points)
     # timed, the parameter columns give way to the times (params stay in json/csv/markdown)
     names = ("Std MACs", "Sep MACs", "Ratio", "Theory", "Fewer") + (
-        ("Std ms", "Sep ms", "Speed-up") if timed else ("Std params", "Sep params",
-                                                         "Params ratio"))
+        ("Std ms", "Sep ms", "Speed-up") if timed else ("Std params", "Sep params", "Params ratio")
+    )
     for name in names:
         table.add_column(name, justify="right", no_wrap=True)
     for p in report.points:
         r = p.report
         ratio, params_ratio = r.ratio_macs, r.ratio_params
         cells: list[str | Text] = [
-            value_text(p.value), _shape(r.row.output_shape), human(r.standard.macs),
+            value_text(p.value),
+            _shape(r.row.output_shape),
+            human(r.standard.macs),
             Text(human(r.separable.total.macs), style="green"),
             f"{float(ratio):.4f}" if ratio is not None else "-",
             f"{float(r.theory):.4f}" if r.theory is not None else "-",
             f"{float(1 / ratio):.1f}×" if ratio else "-",
         ]
         if not timed:
-            cells += [human(r.standard.params), Text(human(r.separable.total.params),
-                                                      style="green"),
-                      f"{float(params_ratio):.4f}" if params_ratio is not None else "-"]
+            cells += [
+                human(r.standard.params),
+                Text(human(r.separable.total.params), style="green"),
+                f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
+            ]
         if timed:
             cols = timing_columns(r.timing or {})
-            cells += [_ms(cols["standard_median_s"]), _ms(cols["separable_median_s"]),
-                      f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-"]
+            cells += [
+                _ms(cols["standard_median_s"]),
+                _ms(cols["separable_median_s"]),
+                f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-",
+            ]
         table.add_row(*cells)
-    footer = Text("Ratio = separable / standard MACs. Theory = 1/Cout + 1/prod(k), exact when "
-                  "the depth multiplier and groups are 1.\nMACs = multiply-accumulates (bias "
-                  "not counted). Separable = depthwise k×k then pointwise 1×1.", style="dim")
+    footer = Text(
+        "Ratio = separable / standard MACs. Theory = 1/Cout + 1/prod(k), exact when "
+        "the depth multiplier and groups are 1.\nMACs = multiply-accumulates (bias "
+        "not counted). Separable = depthwise k×k then pointwise 1×1.",
+        style="dim",
+    )
     return Group(table, footer, Text(""), sweep_chart(report))
 
 
@@ -192,8 +221,7 @@ def sweep_chart(report: SweepReport) -> RenderableType:
     label_width = max([len(b.label) for b in bars] + [len(report.parameter)])
     styles = {"floor": "green", "rest": "yellow", "same": "dim"}
     text = Text()
-    text.append(f"{report.parameter.rjust(label_width)}  separable / standard MACs\n",
-                style="bold")
+    text.append(f"{report.parameter.rjust(label_width)}  separable / standard MACs\n", style="bold")
     for b in bars:
         text.append(f"{b.label.rjust(label_width)} │")
         used = 0
@@ -202,7 +230,8 @@ def sweep_chart(report: SweepReport) -> RenderableType:
             used += len(glyphs)
         text.append(" " * max(CHART_WIDTH - used, 0) + f" {bar_suffix(b)}\n")
     if column is not None and report.asymptote is not None:
-        text.append(" " * (label_width + 2 + column) + "▲ " + limit_text(report) + "\n",
-                    style="bold")
+        text.append(
+            " " * (label_width + 2 + column) + "▲ " + limit_text(report) + "\n", style="bold"
+        )
     text.append(legend, style="dim")
     return text

@@ -105,9 +105,17 @@ def _with_bn(ops: list[Op], mode: str, last: bool) -> list[Op]:
     return ops
 
 
-def _window_conv(spec: LayerSpec, shape: tuple[int, ...], out: int, *, groups: int = 1,
-                 bias: bool = False, role: str = "conv", kernel: tuple[int, ...] | None = None,
-                 padding: str | tuple[int, ...] = "valid") -> Conv:
+def _window_conv(
+    spec: LayerSpec,
+    shape: tuple[int, ...],
+    out: int,
+    *,
+    groups: int = 1,
+    bias: bool = False,
+    role: str = "conv",
+    kernel: tuple[int, ...] | None = None,
+    padding: str | tuple[int, ...] = "valid",
+) -> Conv:
     """A k×k convolution with the spec's stride and dilation."""
     rank = len(shape) - 1
     k = broadcast(kernel or spec.kernel or (1,), rank, "kernel")
@@ -120,8 +128,9 @@ def _window_conv(spec: LayerSpec, shape: tuple[int, ...], out: int, *, groups: i
     return Conv(shape, out, k, s, d, pads, groups=groups, bias=bias, role=role)
 
 
-def _one_by_one(shape: tuple[int, ...], out: int, *, bias: bool = False,
-                stride: tuple[int, ...] = (1,)) -> Conv:
+def _one_by_one(
+    shape: tuple[int, ...], out: int, *, bias: bool = False, stride: tuple[int, ...] = (1,)
+) -> Conv:
     """A pointwise 1×1 convolution (no padding, no dilation)."""
     rank = len(shape) - 1
     ones = (1,) * rank
@@ -129,12 +138,18 @@ def _one_by_one(shape: tuple[int, ...], out: int, *, bias: bool = False,
     return Conv(shape, out, ones, s, ones, ((0, 0),) * rank, bias=bias, role="pointwise")
 
 
-def separable_ops(spec: LayerSpec, shape: tuple[int, ...], filters: int, bias: bool,
-                  padding: str | tuple[int, ...]) -> list[Op]:
+def separable_ops(
+    spec: LayerSpec,
+    shape: tuple[int, ...],
+    filters: int,
+    bias: bool,
+    padding: str | tuple[int, ...],
+) -> list[Op]:
     """Depthwise k×k (multiplier M) → [BN] → pointwise 1×1 → [BN]."""
     cin = shape[-1]
-    dw = _window_conv(spec, shape, cin * spec.depth_multiplier, groups=cin, role="depthwise",
-                      padding=padding)
+    dw = _window_conv(
+        spec, shape, cin * spec.depth_multiplier, groups=cin, role="depthwise", padding=padding
+    )
     ops = _with_bn([dw], spec.batch_norm, last=False)
     pw = _one_by_one(dw.out_shape, filters, bias=bias)
     return _with_bn([*ops, pw], spec.batch_norm, last=True)
@@ -146,10 +161,15 @@ def lower(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
 
     Cached: a model repeats the same layer at the same shape often, and forms are immutable.
     """
-    if spec.type in ("conv", "separable", "depthwise", "pointwise", "pool",
-                     "inverted_residual") and len(shape) < 2:
-        raise ShapeError(f"a {spec.type} layer needs a spatial input, got the flat shape "
-                         f"{fmt_shape(shape)} (after a dense or global_pool layer)", "input")
+    if (
+        spec.type in ("conv", "separable", "depthwise", "pointwise", "pool", "inverted_residual")
+        and len(shape) < 2
+    ):
+        raise ShapeError(
+            f"a {spec.type} layer needs a spatial input, got the flat shape "
+            f"{fmt_shape(shape)} (after a dense or global_pool layer)",
+            "input",
+        )
     handler = _LOWERERS.get(spec.type)
     if handler is None:  # residual blocks are expanded by models.py, never lowered whole
         raise ShapeError(f"cannot lower a {spec.type} layer on its own", "type")
@@ -178,8 +198,9 @@ def _lower_separable(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> F
         # nothing spatial to separate: the depthwise 1×1 would only add work
         standard = tuple(_with_bn([full], spec.batch_norm, last=True))
         return Forms("separable", standard, standard, standard)
-    return Forms("separable", separable, tuple(_with_bn([full], spec.batch_norm, last=True)),
-                 separable)
+    return Forms(
+        "separable", separable, tuple(_with_bn([full], spec.batch_norm, last=True)), separable
+    )
 
 
 def _lower_depthwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
@@ -192,8 +213,9 @@ def _lower_depthwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> F
     if prod(dw.kernel) == 1:
         return Forms("depthwise", declared, declared, declared)
     full = _window_conv(spec, shape, out, bias=bias, padding=padding)
-    return Forms("depthwise", declared, tuple(_with_bn([full], spec.batch_norm, last=True)),
-                 declared)
+    return Forms(
+        "depthwise", declared, tuple(_with_bn([full], spec.batch_norm, last=True)), declared
+    )
 
 
 def _lower_pointwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
@@ -214,8 +236,7 @@ def _lower_inverted_residual(spec: LayerSpec, shape: tuple[int, ...], width: Wid
     filters = width.channels(spec.filters or 0, spec.width_floor)
     hidden = round(Fraction(cin) * Fraction(str(spec.expansion)))
     if hidden < 1:
-        raise ShapeError(f"expansion {spec.expansion:g} of {cin} channels leaves none",
-                         "expansion")
+        raise ShapeError(f"expansion {spec.expansion:g} of {cin} channels leaves none", "expansion")
     kernel = spec.kernel or (3,)
     padding = spec.padding or "same"
     bn = spec.batch_norm  # "each", "output" (after the projection only) or "none"
@@ -223,8 +244,9 @@ def _lower_inverted_residual(spec: LayerSpec, shape: tuple[int, ...], width: Wid
     if hidden != cin or spec.expansion != 1:
         head = _with_bn([_one_by_one(shape, hidden)], bn, last=False)
     mid_shape = head[-1].out_shape if head else shape
-    dw = _window_conv(spec, mid_shape, hidden, groups=hidden, role="depthwise", kernel=kernel,
-                      padding=padding)
+    dw = _window_conv(
+        spec, mid_shape, hidden, groups=hidden, role="depthwise", kernel=kernel, padding=padding
+    )
     full = _window_conv(spec, mid_shape, hidden, kernel=kernel, padding=padding)
 
     def tail(middle: Conv) -> tuple[Op, ...]:

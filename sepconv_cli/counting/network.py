@@ -77,8 +77,9 @@ class _Builder:
             )
         self.rows.append(Row(len(self.rows), name, layer.type, shape, forms, 1, layer.where))
 
-    def layers(self, layers: Sequence[LayerSpec], shape: tuple[int, ...],
-               prefix: str) -> tuple[int, ...]:
+    def layers(
+        self, layers: Sequence[LayerSpec], shape: tuple[int, ...], prefix: str
+    ) -> tuple[int, ...]:
         for position, layer in enumerate(layers):
             base = prefix + (layer.name or f"{layer.type}_{position}")
             shape = self.repeated(layer, shape, base)
@@ -97,9 +98,13 @@ class _Builder:
                 last = instance + remaining - 1
                 for i in range(start, len(self.rows)):
                     row = self.rows[i]
-                    self.rows[i] = replace(row, repeat=row.repeat * remaining,
-                                           name=row.name.replace(f"{base}[{instance}]",
-                                                                 f"{base}[{instance}..{last}]", 1))
+                    self.rows[i] = replace(
+                        row,
+                        repeat=row.repeat * remaining,
+                        name=row.name.replace(
+                            f"{base}[{instance}]", f"{base}[{instance}..{last}]", 1
+                        ),
+                    )
                 return out
             shape, remaining, instance = out, remaining - 1, instance + 1
         return shape
@@ -120,11 +125,12 @@ class _Builder:
         short = self.layers(layer.shortcut, shape, f"{name}.shortcut.")
         if main != short:
             what = "the shortcut" if layer.shortcut else "the identity shortcut (no shortcut given)"
-            raise SpecError(f"{layer.where}: the residual add needs equal shapes, but the main "
-                            f"path gives {fmt_shape(main)} and {what} gives {fmt_shape(short)}")
+            raise SpecError(
+                f"{layer.where}: the residual add needs equal shapes, but the main "
+                f"path gives {fmt_shape(main)} and {what} gives {fmt_shape(short)}"
+            )
         add = (Add(main),)
-        self.emit(f"{name}.add", replace(layer, type="add"), main,
-                  Forms("none", add, add, add))
+        self.emit(f"{name}.add", replace(layer, type="add"), main, Forms("none", add, add, add))
         return main
 
 
@@ -145,8 +151,10 @@ def build(
     if resolution is not None:
         rank = len(input_shape) - 1
         if len(resolution) not in (1, rank):
-            raise UsageError(f"--resolution: expected 1 or {rank} values for this "
-                             f"{rank}-D model, got {fmt_shape(resolution)}")
+            raise UsageError(
+                f"--resolution: expected 1 or {rank} values for this "
+                f"{rank}-D model, got {fmt_shape(resolution)}"
+            )
         spatial = resolution * rank if len(resolution) == 1 else resolution
         input_shape = (*spatial, input_shape[-1])
     builder = _Builder(Width(width_multiplier, spec.channel_divisor))

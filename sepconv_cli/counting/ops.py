@@ -98,8 +98,9 @@ def resolve_padding(
             for n, k, s, d in zip(spatial, kernel, stride, dilation, strict=True)
         )
     if isinstance(padding, str):
-        raise ShapeError(f"unknown padding {padding!r} (expected valid, same or integers)",
-                         "padding")
+        raise ShapeError(
+            f"unknown padding {padding!r} (expected valid, same or integers)", "padding"
+        )
     return tuple((p, p) for p in padding)
 
 
@@ -163,9 +164,13 @@ class Cost:
     def __add__(self, other: Cost) -> Cost:
         """Field-wise sum: the cost of independent work (rows of a model summed into totals)."""
         return Cost(
-            self.macs + other.macs, self.flops + other.flops, self.params + other.params,
-            self.bn_params + other.bn_params, self.weight_bytes + other.weight_bytes,
-            self.input_bytes + other.input_bytes, self.output_bytes + other.output_bytes,
+            self.macs + other.macs,
+            self.flops + other.flops,
+            self.params + other.params,
+            self.bn_params + other.bn_params,
+            self.weight_bytes + other.weight_bytes,
+            self.input_bytes + other.input_bytes,
+            self.output_bytes + other.output_bytes,
             self.intermediate_bytes + other.intermediate_bytes,
             self.bytes_moved + other.bytes_moved,
         )
@@ -175,9 +180,15 @@ class Cost:
         if n == 1:
             return self
         return Cost(
-            self.macs * n, self.flops * n, self.params * n, self.bn_params * n,
-            self.weight_bytes * n, self.input_bytes * n, self.output_bytes * n,
-            self.intermediate_bytes * n, self.bytes_moved * n,
+            self.macs * n,
+            self.flops * n,
+            self.params * n,
+            self.bn_params * n,
+            self.weight_bytes * n,
+            self.input_bytes * n,
+            self.output_bytes * n,
+            self.intermediate_bytes * n,
+            self.bytes_moved * n,
         )
 
     def as_dict(self) -> dict[str, int | float]:
@@ -271,8 +282,9 @@ class Conv:
         out_elems = batch * prod(out)
         macs = out_elems * (self.in_channels // self.groups) * prod(self.kernel)
         flops = 2 * macs + (out_elems if self.bias else 0)
-        return _cost(macs, flops, self.weight_count(), 0, batch * prod(self.in_shape), out_elems,
-                     itemsize)
+        return _cost(
+            macs, flops, self.weight_count(), 0, batch * prod(self.in_shape), out_elems, itemsize
+        )
 
 
 @dataclass(frozen=True)
@@ -360,7 +372,12 @@ Op = Conv | Dense | Pool | BatchNorm | Add
 
 
 def _cost(
-    macs: int, flops: int, params: int, bn_params: int, in_elems: int, out_elems: int,
+    macs: int,
+    flops: int,
+    params: int,
+    bn_params: int,
+    in_elems: int,
+    out_elems: int,
     itemsize: int,
 ) -> Cost:
     weight_bytes = params * itemsize

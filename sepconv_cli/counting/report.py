@@ -115,8 +115,9 @@ def theory_for(row: Row) -> Fraction | None:
     if row.type not in ("conv", "separable") or len(standard) != 1:
         return None
     conv = standard[0]
-    depthwise = [op for op in row.forms.separable if isinstance(op, Conv) and op.role ==
-                 "depthwise"]
+    depthwise = [
+        op for op in row.forms.separable if isinstance(op, Conv) and op.role == "depthwise"
+    ]
     if conv.groups != 1 or prod(conv.kernel) == 1 or not depthwise:
         return None
     if depthwise[0].out_channels != depthwise[0].in_channels:
@@ -134,21 +135,35 @@ class _FormCosts:
 
 def _form_costs(forms: Forms, batch: int, itemsize: int) -> _FormCosts:
     """Costs of one instance of each form (forms that are the same ops are counted once)."""
+
     def cost(ops: tuple[Op, ...] | list[Op]) -> Cost:
         return ops_cost(ops, batch, itemsize)
 
     declared = cost(forms.as_specified)
     standard = declared if forms.standard is forms.as_specified else cost(forms.standard)
-    separable = (declared if forms.separable is forms.as_specified
-                 else standard if forms.separable is forms.standard else cost(forms.separable))
+    separable = (
+        declared
+        if forms.separable is forms.as_specified
+        else standard
+        if forms.separable is forms.standard
+        else cost(forms.separable)
+    )
     parts = _parts(forms.separable)
-    return _FormCosts(declared, standard, SeparableCost(
-        total=separable, depthwise=cost(parts["depthwise"]),
-        pointwise=cost(parts["pointwise"]), other=cost(parts["other"])))
+    return _FormCosts(
+        declared,
+        standard,
+        SeparableCost(
+            total=separable,
+            depthwise=cost(parts["depthwise"]),
+            pointwise=cost(parts["pointwise"]),
+            other=cost(parts["other"]),
+        ),
+    )
 
 
-def layer_report(row: Row, batch: int, dtype: str,
-                 cache: dict[int, tuple[Forms, _FormCosts]] | None = None) -> LayerReport:
+def layer_report(
+    row: Row, batch: int, dtype: str, cache: dict[int, tuple[Forms, _FormCosts]] | None = None
+) -> LayerReport:
     """Counts of every form of ``row``, times its repeat. ``cache`` (keyed by the forms'
     identity) lets rows that share lowered forms share their counting."""
     itemsize = DTYPE_BYTES[dtype]
@@ -167,8 +182,12 @@ def layer_report(row: Row, batch: int, dtype: str,
         itemsize=itemsize,
         as_specified=costs.declared.times(n),
         standard=costs.standard.times(n),
-        separable=SeparableCost(total=sep.total.times(n), depthwise=sep.depthwise.times(n),
-                               pointwise=sep.pointwise.times(n), other=sep.other.times(n)),
+        separable=SeparableCost(
+            total=sep.total.times(n),
+            depthwise=sep.depthwise.times(n),
+            pointwise=sep.pointwise.times(n),
+            other=sep.other.times(n),
+        ),
         theory=theory_for(row),
         dtype=dtype,
     )

@@ -42,11 +42,14 @@ class Buffer:
         return prod(self.shape) * self.dtype.itemsize
 
 
-def window_out(padded: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
-                dilation: Sequence[int]) -> tuple[int, ...]:
+def window_out(
+    padded: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]
+) -> tuple[int, ...]:
     """Window count per dim, computed here from the padded input (never from cost.py)."""
-    return tuple((n - d * (k - 1) - 1) // s + 1
-                 for n, k, s, d in zip(padded, kernel, stride, dilation, strict=True))
+    return tuple(
+        (n - d * (k - 1) - 1) // s + 1
+        for n, k, s, d in zip(padded, kernel, stride, dilation, strict=True)
+    )
 
 
 def padded_shape(spatial: Sequence[int], pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
@@ -56,7 +59,6 @@ def padded_shape(spatial: Sequence[int], pads: Sequence[tuple[int, int]]) -> tup
 def compute_dtype(dt: np.dtype[Any]) -> np.dtype[Any]:
     """GEMMs run in float32 for half precision (NumPy has no half BLAS)."""
     return np.dtype(np.float32) if dt == np.float16 else dt
-
 
 
 @dataclass
@@ -91,8 +93,9 @@ class Prepared:
         return result
 
 
-def allocate(buffers: Iterable[Buffer], rng: np.random.Generator,
-              given: dict[str, Array] | None = None) -> dict[str, Array]:
+def allocate(
+    buffers: Iterable[Buffer], rng: np.random.Generator, given: dict[str, Array] | None = None
+) -> dict[str, Array]:
     """Allocate a plan. Weights are seeded random, scaled by 1/sqrt(fan-in) so chained
     layers keep unit-size activations (float16 stays finite), unless ``given``."""
     arrays: dict[str, Array] = {}
@@ -106,12 +109,14 @@ def allocate(buffers: Iterable[Buffer], rng: np.random.Generator,
             if given is not None and buf.name in given:
                 src = np.asarray(given[buf.name])
                 if src.shape != buf.shape:
-                    raise ValueError(f"weight {buf.name!r} must have shape {buf.shape}, "
-                                     f"got {src.shape}")
+                    raise ValueError(
+                        f"weight {buf.name!r} must have shape {buf.shape}, got {src.shape}"
+                    )
                 np.copyto(arr, src, casting="unsafe")
             else:
                 arr[...] = rng.standard_normal(buf.shape, dtype=np.float32) / np.sqrt(
-                    max(buf.fan_in, 1))
+                    max(buf.fan_in, 1)
+                )
             arrays[buf.name] = arr
         else:
             arrays[buf.name] = np.empty(buf.shape, buf.dtype)
@@ -124,7 +129,6 @@ def random_array(shape: tuple[int, ...], dt: np.dtype[Any], rng: np.random.Gener
     return arr
 
 
-
 def sequence(steps: Sequence[Callable[[], object]]) -> Callable[[], object]:
     """One call that runs ``steps`` in order (the step itself when there is only one)."""
     if len(steps) == 1:
@@ -134,11 +138,14 @@ def sequence(steps: Sequence[Callable[[], object]]) -> Callable[[], object]:
     def run() -> None:
         for s in frozen:
             s()
+
     return run
 
 
 def copier(dst: Array, src: Array) -> Callable[[], object]:
     """Copy (and convert, float16 <-> float32) ``src`` into ``dst``."""
+
     def step() -> None:
         np.copyto(dst, src, casting="unsafe")
+
     return step

@@ -186,8 +186,9 @@ def _split(op: Conv, rows_total: int, count: int) -> tuple[_Part, ...]:
     return tuple(parts)
 
 
-def plan(op: Conv, batch: int, dt: np.dtype[Any], threads: int = 1,
-         split: bool | None = None) -> _Plan:
+def plan(
+    op: Conv, batch: int, dt: np.dtype[Any], threads: int = 1, split: bool | None = None
+) -> _Plan:
     """The buffers of a depthwise execution, in as many parts as :func:`part_count` gives
     for ``threads`` and ``split``."""
     rank = len(op.kernel)
@@ -207,8 +208,11 @@ def plan(op: Conv, batch: int, dt: np.dtype[Any], threads: int = 1,
         source = "cast"
     else:
         source = "direct"
-    groups = _phase_groups(k_last, s_last, d_last) if source == "phased" else (
-        _PhaseGroup(0, 0, d_last, tuple(range(k_last))),)
+    groups = (
+        _phase_groups(k_last, s_last, d_last)
+        if source == "phased"
+        else (_PhaseGroup(0, 0, d_last, tuple(range(k_last))),)
+    )
     bufs = [Buffer("w", (*op.kernel, cin, mult), dt, "weight", prod(op.kernel))]
     if op.bias:
         bufs.append(Buffer("b", (op.out_channels,), dt, "weight"))
@@ -240,9 +244,16 @@ def plan(op: Conv, batch: int, dt: np.dtype[Any], threads: int = 1,
     return _Plan(bufs, out_sp, source, groups, rows_per_block, parts)
 
 
-def build(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Generator, x: Array,
-          weights: dict[str, Array] | None, threads: int = 1,
-          split: bool | None = None) -> Prepared:
+def build(
+    op: Conv,
+    batch: int,
+    dt: np.dtype[Any],
+    rng: np.random.Generator,
+    x: Array,
+    weights: dict[str, Array] | None,
+    threads: int = 1,
+    split: bool | None = None,
+) -> Prepared:
     """Allocate and prepare a depthwise convolution, in parts run at once where
     :func:`part_count` says so."""
     p = plan(op, batch, dt, threads, split)
@@ -255,8 +266,16 @@ def build(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Generator, x: 
         run: Step = partial(workers.run_all, tasks)
     else:
         run = tasks[0]
-    return Prepared(op, x, arrays["out"], {k: arrays[k] for k in ("w", "b") if k in arrays},
-                    run, sum(b.nbytes for b in p.buffers), (batch, *op.out_shape), name)
+    return Prepared(
+        op,
+        x,
+        arrays["out"],
+        {k: arrays[k] for k in ("w", "b") if k in arrays},
+        run,
+        sum(b.nbytes for b in p.buffers),
+        (batch, *op.out_shape),
+        name,
+    )
 
 
 def _tile_weights(op: Conv, p: _Plan, w: Array, wt: Array) -> None:
@@ -266,7 +285,8 @@ def _tile_weights(op: Conv, p: _Plan, w: Array, wt: Array) -> None:
     for t, j in enumerate(order):
         tap = np.moveaxis(w[..., j, :, :], -1, 0)  # (mult, *k[:-1], cin)
         wt[..., t, :] = np.broadcast_to(tap[..., None, :], (*tap.shape[:-1], wo, cin)).reshape(
-            *tap.shape[:-1], wo * cin)
+            *tap.shape[:-1], wo * cin
+        )
 
 
 def _rows(a: Array, rows: range, rank: int) -> Array:
@@ -275,8 +295,7 @@ def _rows(a: Array, rows: range, rank: int) -> Array:
     return a[:, index] if rank > 1 else a[index]
 
 
-def _fill_steps(op: Conv, batch: int, p: _Plan, x: Array, part: _Part,
-                slab: Array) -> list[Step]:
+def _fill_steps(op: Conv, batch: int, p: _Plan, x: Array, part: _Part, slab: Array) -> list[Step]:
     """Copy the input rows the part reads into its slab (pads stay zero)."""
     rank = len(op.kernel)
     pad_before, height = (op.pads[0][0], op.in_shape[0]) if rank > 1 else (0, batch)
@@ -287,8 +306,7 @@ def _fill_steps(op: Conv, batch: int, p: _Plan, x: Array, part: _Part,
     at = first + pad_before - part.src_rows.start
     x_rows = _rows(x, range(first, stop), rank)
     dst_rows = _rows(slab, range(at, at + stop - first), rank)
-    interior = tuple(slice(b, b + n) for (b, _), n in zip(op.pads, op.in_shape[:-1],
-                                                           strict=True))
+    interior = tuple(slice(b, b + n) for (b, _), n in zip(op.pads, op.in_shape[:-1], strict=True))
     rest = interior[1:] if rank > 1 else interior
     lead: tuple[Any, ...] = (slice(None),) * (2 if rank > 1 else 1)
     if not p.phased:
@@ -307,13 +325,13 @@ def _fill_steps(op: Conv, batch: int, p: _Plan, x: Array, part: _Part,
     return steps
 
 
-def _part_steps(op: Conv, batch: int, p: _Plan, arrays: dict[str, Array], x: Array,
-                k: int) -> list[Step]:
+def _part_steps(
+    op: Conv, batch: int, p: _Plan, arrays: dict[str, Array], x: Array, k: int
+) -> list[Step]:
     """The steps computing part ``k``'s output rows: fill its slab, one einsum per row
     block, multiplier and phase group, then the bias and the cast back to half precision."""
     part = p.parts[k]
-    slab, partial, scratch = (arrays.get(f"{name}{k}") for name in ("src", "partial",
-                                                                    "scratch"))
+    slab, partial, scratch = (arrays.get(f"{name}{k}") for name in ("src", "partial", "scratch"))
     rank = len(op.kernel)
     cin = op.in_channels
     mult = op.out_channels // cin
@@ -346,7 +364,7 @@ def _part_steps(op: Conv, batch: int, p: _Plan, arrays: dict[str, Array], x: Arr
         step_w = last_position if p.phased else s_last * last_position
         inner_shape, inner_strides, inner = [wo, cin], [step_w, item], "wc"
     taps = _TAP_LETTERS[:rank]
-    mid = "pq"[:len(mid_shape)]
+    mid = "pq"[: len(mid_shape)]
     subs = f"{taps}r{mid}{inner},{taps}{inner}->r{mid}{inner}"
     out_v = out.reshape(batch, *p.out_spatial[:-1], wo, cin, mult)
     for n0 in range(batch if rank > 1 else 1):
@@ -354,26 +372,32 @@ def _part_steps(op: Conv, batch: int, p: _Plan, arrays: dict[str, Array], x: Arr
             r1 = min(part.rows.stop, r0 + p.rows_per_block)
             block_shape = (r1 - r0, *mid_shape, *inner_shape)
             # first tap's element: (n, first row, 0 mid..., [phase, offset] or 0)
-            lead = ([n0, r0 * op.stride[0] - row0, *([0] * (rank - 2))] if rank > 1
-                    else [r0 - row0])
+            lead = [n0, r0 * op.stride[0] - row0, *([0] * (rank - 2))] if rank > 1 else [r0 - row0]
             for m in range(mult):
                 dst = out_v[n0, r0:r1, ..., m] if rank > 1 else out_v[r0:r1, ..., m]
                 if mult > 1:
                     # output channel c*M + m is strided: einsum writes a contiguous block
                     # at full speed, one copy moves it into place
                     assert scratch is not None
-                    target = scratch[:prod(block_shape)].reshape(block_shape)
+                    target = scratch[: prod(block_shape)].reshape(block_shape)
                 else:
                     target = dst.reshape(block_shape)
                 t0 = 0
                 for gi, g in enumerate(p.groups):
                     base = src[tuple(lead + ([g.phase, g.first] if p.phased else [0]))]
                     view = as_strided(
-                        base, shape=(*other_taps, len(g.taps), *block_shape),
-                        strides=(*other_tap_strides, g.step * last_position, row_stride,
-                                 *mid_strides, *inner_strides),
-                        writeable=False)
-                    wm = wt[m, ..., t0:t0 + len(g.taps), :]
+                        base,
+                        shape=(*other_taps, len(g.taps), *block_shape),
+                        strides=(
+                            *other_tap_strides,
+                            g.step * last_position,
+                            row_stride,
+                            *mid_strides,
+                            *inner_strides,
+                        ),
+                        writeable=False,
+                    )
+                    wm = wt[m, ..., t0 : t0 + len(g.taps), :]
                     t0 += len(g.taps)
                     if not coalesce:
                         wm = wm.reshape(*wm.shape[:-1], wo, cin)
@@ -381,7 +405,7 @@ def _part_steps(op: Conv, batch: int, p: _Plan, arrays: dict[str, Array], x: Arr
                         steps.append(_einsum_step(subs, view, wm, target))
                     else:
                         assert partial is not None
-                        tmp = partial[:prod(block_shape)].reshape(block_shape)
+                        tmp = partial[: prod(block_shape)].reshape(block_shape)
                         steps.append(_einsum_step(subs, view, wm, tmp))
                         steps.append(_adder(target, tmp))
                 if mult > 1:
@@ -398,10 +422,12 @@ def _part_steps(op: Conv, batch: int, p: _Plan, arrays: dict[str, Array], x: Arr
 def _adder(dst: Array, src: Array) -> Step:
     def step() -> None:
         np.add(dst, src, out=dst)
+
     return step
 
 
 def _einsum_step(subs: str, view: Array, w: Array, dst: Array) -> Step:
     def step() -> None:
         np.einsum(subs, view, w, out=dst)
+
     return step

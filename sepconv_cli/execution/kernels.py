@@ -67,10 +67,25 @@ from sepconv_cli.execution.buffers import (
     window_out,
 )
 
-__all__ = ["Array", "Buffer", "Chain", "ExecutionShapeError", "MemoryGuardError", "Prepared",
-           "UnsupportedDtypeError", "available_memory", "check_memory",
-           "default_memory_limit", "estimate_bytes", "format_bytes", "numpy_dtype", "plan",
-           "prepare", "prepare_chain", "run_form"]
+__all__ = [
+    "Array",
+    "Buffer",
+    "Chain",
+    "ExecutionShapeError",
+    "MemoryGuardError",
+    "Prepared",
+    "UnsupportedDtypeError",
+    "available_memory",
+    "check_memory",
+    "default_memory_limit",
+    "estimate_bytes",
+    "format_bytes",
+    "numpy_dtype",
+    "plan",
+    "prepare",
+    "prepare_chain",
+    "run_form",
+]
 
 SUPPORTED_DTYPES = ("float32", "float64", "float16")
 
@@ -188,8 +203,9 @@ def plan(op: Op, batch: int, dt: np.dtype[Any], threads: int = 1) -> list[Buffer
     raise TypeError(f"no kernel for {type(op).__name__}")
 
 
-def estimate_bytes(ops: Sequence[Op], batch: int, dtype: str | np.dtype[Any],
-                   threads: int = 1) -> int:
+def estimate_bytes(
+    ops: Sequence[Op], batch: int, dtype: str | np.dtype[Any], threads: int = 1
+) -> int:
     """Bytes :func:`prepare_chain` allocates for ``ops`` run in sequence.
 
     The chain's input, every operation's own buffers (padded copies, im2col blocks,
@@ -237,8 +253,9 @@ def prepare(
         x = random_array(in_shape, dt, rng)
         nbytes += x.nbytes
     elif x.shape != in_shape or x.dtype != dt or not x.flags.c_contiguous:
-        raise ValueError(f"input must be a C-contiguous {dt} array of shape {in_shape}, "
-                         f"got {x.dtype} {x.shape}")
+        raise ValueError(
+            f"input must be a C-contiguous {dt} array of shape {in_shape}, got {x.dtype} {x.shape}"
+        )
     if isinstance(op, Conv):
         kind = _conv_kind(op)
         if kind == "depthwise":
@@ -297,9 +314,15 @@ class Chain:
         return self.steps[-1].out
 
 
-def prepare_chain(ops: Sequence[Op], batch: int, dtype: str | np.dtype[Any],
-                  rng: np.random.Generator, *, x: Array | None = None,
-                  threads: int = 1) -> Chain:
+def prepare_chain(
+    ops: Sequence[Op],
+    batch: int,
+    dtype: str | np.dtype[Any],
+    rng: np.random.Generator,
+    *,
+    x: Array | None = None,
+    threads: int = 1,
+) -> Chain:
     """Prepare a form: op ``i`` reads op ``i-1``'s output buffer; an ``Add`` adds the chain's
     input (the residual of an inverted-residual block) when the shapes agree. ``threads``
     as in :func:`prepare`."""
@@ -324,8 +347,13 @@ def prepare_chain(ops: Sequence[Op], batch: int, dtype: str | np.dtype[Any],
     return chain
 
 
-def run_form(ops: Sequence[Op], batch: int = 1, dtype: str = "float32", seed: int = 0,
-             limit: int | None = None) -> Array:
+def run_form(
+    ops: Sequence[Op],
+    batch: int = 1,
+    dtype: str = "float32",
+    seed: int = 0,
+    limit: int | None = None,
+) -> Array:
     """Execute a whole form once on seeded random data and return its (checked) output.
 
     Checks the memory guard first and every operation's executed shape on the way.
@@ -381,8 +409,14 @@ def _plan_gemm_conv(op: Conv, batch: int, dt: np.dtype[Any]) -> _GemmConvPlan:
     return _GemmConvPlan(bufs, out_sp, rows_per_block, direct)
 
 
-def _build_gemm_conv(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Generator,
-                     x: Array, weights: dict[str, Array] | None) -> Prepared:
+def _build_gemm_conv(
+    op: Conv,
+    batch: int,
+    dt: np.dtype[Any],
+    rng: np.random.Generator,
+    x: Array,
+    weights: dict[str, Array] | None,
+) -> Prepared:
     p = _plan_gemm_conv(op, batch, dt)
     arrays = allocate(p.buffers, rng, weights)
     nbytes = sum(b.nbytes for b in p.buffers)
@@ -398,8 +432,11 @@ def _build_gemm_conv(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Gen
         np.copyto(w_gemm, w.reshape(k, g, og).transpose(1, 0, 2), casting="unsafe")
     bias = arrays.get("b")
     src = arrays.get("x_padded", x)
-    interior = (slice(None), *(slice(b, b + n) for (b, _), n in zip(op.pads, op.in_shape[:-1],
-                                                                    strict=True)), slice(None))
+    interior = (
+        slice(None),
+        *(slice(b, b + n) for (b, _), n in zip(op.pads, op.in_shape[:-1], strict=True)),
+        slice(None),
+    )
     copy_in: Callable[[], object] | None = None
     if "x_padded" in arrays:
         padded_interior = arrays["x_padded"][interior]
@@ -419,18 +456,27 @@ def _build_gemm_conv(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Gen
         view = as_strided(
             src,
             shape=(batch, *p.out_spatial, *op.kernel, g, cg),
-            strides=(st[0], *(s * st[1 + i] for i, s in enumerate(op.stride)),
-                     *(d * st[1 + i] for i, d in enumerate(op.dilation)), cg * item, item),
+            strides=(
+                st[0],
+                *(s * st[1 + i] for i, s in enumerate(op.stride)),
+                *(d * st[1 + i] for i, d in enumerate(op.dilation)),
+                cg * item,
+                item,
+            ),
             writeable=False,
         )
         # blocks of rows_per_block rows: (n, h0:h1) in 2D/3D, (n0:n1) in 1D
         if rank > 1:
-            blocks = [(n, r, min(r + p.rows_per_block, p.out_spatial[0]))
-                      for n in range(batch) for r in range(0, p.out_spatial[0], p.rows_per_block)]
+            blocks = [
+                (n, r, min(r + p.rows_per_block, p.out_spatial[0]))
+                for n in range(batch)
+                for r in range(0, p.out_spatial[0], p.rows_per_block)
+            ]
             out_rows = out.reshape(batch, p.out_spatial[0], -1)
         else:
-            blocks = [(-1, r, min(r + p.rows_per_block, batch))
-                      for r in range(0, batch, p.rows_per_block)]
+            blocks = [
+                (-1, r, min(r + p.rows_per_block, batch)) for r in range(0, batch, p.rows_per_block)
+            ]
             out_rows = out.reshape(1, batch, -1)
         col_all, gout_all = arrays["col"], arrays.get("gemm_out")
         wg = w_gemm if w_gemm is not None else w.reshape(1, k, cout)
@@ -439,41 +485,51 @@ def _build_gemm_conv(op: Conv, batch: int, dt: np.dtype[Any], rng: np.random.Gen
             dst = out_rows[max(n, 0), r0:r1].reshape(-1, cout)
             mb = dst.shape[0]
             # the block's buffers are contiguous prefixes, so the reshapes below are views
-            col = col_all[:g * mb * k].reshape(g, mb, k)
+            col = col_all[: g * mb * k].reshape(g, mb, k)
             # (g, rows..., *k, cg) order so that each group's K columns are contiguous
             win_g = np.moveaxis(win, -2, 0)
             col_view = col.reshape(win_g.shape)
             if gout_all is None:
                 steps.append(_im2col_gemm(col_view, win_g, col[0], wg[0], dst))
             else:
-                gout = gout_all[:g * mb * og].reshape(g, mb, og)
+                gout = gout_all[: g * mb * og].reshape(g, mb, og)
                 dst_g = dst.reshape(mb, g, og).transpose(1, 0, 2)
                 steps.append(_im2col_gemm_grouped(col_view, win_g, col, wg, gout, dst_g))
     if bias is not None:
         steps.append(lambda: np.add(out2, bias, out=out2))
     if copy_in is not None:
         steps.insert(0, copy_in)
-    return Prepared(op, x, out, {k_: arrays[k_] for k_ in ("w", "b") if k_ in arrays},
-                    sequence(steps), nbytes, (batch, *op.out_shape),
-                    "pointwise-gemm" if p.direct else "im2col-gemm")
+    return Prepared(
+        op,
+        x,
+        out,
+        {k_: arrays[k_] for k_ in ("w", "b") if k_ in arrays},
+        sequence(steps),
+        nbytes,
+        (batch, *op.out_shape),
+        "pointwise-gemm" if p.direct else "im2col-gemm",
+    )
 
 
-def _im2col_gemm(col_view: Array, win: Array, col: Array, w: Array,
-                 dst: Array) -> Callable[[], object]:
+def _im2col_gemm(
+    col_view: Array, win: Array, col: Array, w: Array, dst: Array
+) -> Callable[[], object]:
     def step() -> None:
         np.copyto(col_view, win, casting="unsafe")
         np.matmul(col, w, out=dst)
+
     return step
 
 
-def _im2col_gemm_grouped(col_view: Array, win: Array, col: Array, w: Array, gout: Array,
-                         dst: Array) -> Callable[[], object]:
+def _im2col_gemm_grouped(
+    col_view: Array, win: Array, col: Array, w: Array, gout: Array, dst: Array
+) -> Callable[[], object]:
     def step() -> None:
         np.copyto(col_view, win, casting="unsafe")
         np.matmul(col, w, out=gout)  # one GEMM per group, looped in C
         np.copyto(dst, gout, casting="unsafe")
-    return step
 
+    return step
 
 
 # --------------------------------------------------------------------------- dense, BN, add, pool
@@ -486,15 +542,23 @@ def _plan_dense(op: Dense, batch: int, dt: np.dtype[Any]) -> list[Buffer]:
     if op.bias:
         bufs.append(Buffer("b", (op.units,), dt, "weight"))
     if gdt != dt:
-        bufs += [Buffer("w_gemm", (features, op.units), gdt),
-                 Buffer("x_gemm", (batch, features), gdt),
-                 Buffer("gemm_out", (batch, op.units), gdt)]
+        bufs += [
+            Buffer("w_gemm", (features, op.units), gdt),
+            Buffer("x_gemm", (batch, features), gdt),
+            Buffer("gemm_out", (batch, op.units), gdt),
+        ]
     bufs.append(Buffer("out", (batch, op.units), dt))
     return bufs
 
 
-def _build_dense(op: Dense, batch: int, dt: np.dtype[Any], rng: np.random.Generator, x: Array,
-                 weights: dict[str, Array] | None) -> Prepared:
+def _build_dense(
+    op: Dense,
+    batch: int,
+    dt: np.dtype[Any],
+    rng: np.random.Generator,
+    x: Array,
+    weights: dict[str, Array] | None,
+) -> Prepared:
     bufs = _plan_dense(op, batch, dt)
     arrays = allocate(bufs, rng, weights)
     out = arrays["out"]
@@ -510,9 +574,16 @@ def _build_dense(op: Dense, batch: int, dt: np.dtype[Any], rng: np.random.Genera
     bias = arrays.get("b")
     if bias is not None:
         steps.append(lambda: np.add(out, bias, out=out))
-    return Prepared(op, x, out, {k: arrays[k] for k in ("w", "b") if k in arrays},
-                    sequence(steps), sum(b.nbytes for b in bufs), (batch, *op.out_shape),
-                    "dense-gemm")
+    return Prepared(
+        op,
+        x,
+        out,
+        {k: arrays[k] for k in ("w", "b") if k in arrays},
+        sequence(steps),
+        sum(b.nbytes for b in bufs),
+        (batch, *op.out_shape),
+        "dense-gemm",
+    )
 
 
 def _flat2d(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -526,13 +597,23 @@ def _flat2d(shape: tuple[int, ...]) -> tuple[int, int]:
 def _plan_bn(op: BatchNorm, batch: int, dt: np.dtype[Any]) -> list[Buffer]:
     c = op.in_shape[-1]
     row = _flat2d((batch, *op.in_shape))[1]
-    return [Buffer("scale", (c,), dt, "random"), Buffer("shift", (c,), dt, "random"),
-            Buffer("scale_tiled", (row,), dt), Buffer("shift_tiled", (row,), dt),
-            Buffer("out", (batch, *op.in_shape), dt)]
+    return [
+        Buffer("scale", (c,), dt, "random"),
+        Buffer("shift", (c,), dt, "random"),
+        Buffer("scale_tiled", (row,), dt),
+        Buffer("shift_tiled", (row,), dt),
+        Buffer("out", (batch, *op.in_shape), dt),
+    ]
 
 
-def _build_bn(op: BatchNorm, batch: int, dt: np.dtype[Any], rng: np.random.Generator, x: Array,
-              weights: dict[str, Array] | None) -> Prepared:
+def _build_bn(
+    op: BatchNorm,
+    batch: int,
+    dt: np.dtype[Any],
+    rng: np.random.Generator,
+    x: Array,
+    weights: dict[str, Array] | None,
+) -> Prepared:
     bufs = _plan_bn(op, batch, dt)
     arrays = allocate(bufs, rng, weights)
     rows, row = _flat2d((batch, *op.in_shape))
@@ -546,18 +627,36 @@ def _build_bn(op: BatchNorm, batch: int, dt: np.dtype[Any], rng: np.random.Gener
     def run() -> None:
         np.multiply(x2, scale, out=o2)
         np.add(o2, shift, out=o2)
-    return Prepared(op, x, out, {"scale": arrays["scale"], "shift": arrays["shift"]}, run,
-                    sum(b.nbytes for b in bufs), (batch, *op.out_shape), "batch-norm")
+
+    return Prepared(
+        op,
+        x,
+        out,
+        {"scale": arrays["scale"], "shift": arrays["shift"]},
+        run,
+        sum(b.nbytes for b in bufs),
+        (batch, *op.out_shape),
+        "batch-norm",
+    )
 
 
-def _build_add(op: Add, batch: int, dt: np.dtype[Any], rng: np.random.Generator, x: Array,
-               residual: Array) -> Prepared:
+def _build_add(
+    op: Add, batch: int, dt: np.dtype[Any], rng: np.random.Generator, x: Array, residual: Array
+) -> Prepared:
     bufs = [Buffer("out", (batch, *op.in_shape), dt)]
     out = allocate(bufs, rng)["out"]
     if residual.shape != out.shape:
         raise ValueError(f"residual must have shape {out.shape}, got {residual.shape}")
-    return Prepared(op, x, out, {}, lambda: np.add(x, residual, out=out), out.nbytes,
-                    (batch, *op.out_shape), "add")
+    return Prepared(
+        op,
+        x,
+        out,
+        {},
+        lambda: np.add(x, residual, out=out),
+        out.nbytes,
+        (batch, *op.out_shape),
+        "add",
+    )
 
 
 def _plan_pool(op: Pool, batch: int, dt: np.dtype[Any]) -> list[Buffer]:
@@ -569,16 +668,18 @@ def _plan_pool(op: Pool, batch: int, dt: np.dtype[Any]) -> list[Buffer]:
     out_sp = window_out(padded, op.kernel, op.stride, ones)
     bufs = []
     if any(p != (0, 0) for p in op.pads):
-        bufs.append(Buffer("x_padded", (batch, *padded, c), dt,
-                           "neginf" if op.kind == "max" else "zeros"))
+        bufs.append(
+            Buffer("x_padded", (batch, *padded, c), dt, "neginf" if op.kind == "max" else "zeros")
+        )
         if op.kind == "avg":
             bufs.append(Buffer("inv_count", (*out_sp, 1), dt))
     bufs.append(Buffer("out", (batch, *out_sp, c), dt))
     return bufs
 
 
-def _build_pool(op: Pool, batch: int, dt: np.dtype[Any], rng: np.random.Generator,
-                x: Array) -> Prepared:
+def _build_pool(
+    op: Pool, batch: int, dt: np.dtype[Any], rng: np.random.Generator, x: Array
+) -> Prepared:
     bufs = _plan_pool(op, batch, dt)
     arrays = allocate(bufs, rng)
     out = arrays["out"]
@@ -588,12 +689,15 @@ def _build_pool(op: Pool, batch: int, dt: np.dtype[Any], rng: np.random.Generato
         x3 = x.reshape(batch, -1, c)
         inv = 1.0 / x3.shape[1]
         if op.kind == "max":
+
             def run() -> None:
                 np.maximum.reduce(x3, axis=1, out=out)
         else:
+
             def run() -> None:
                 np.add.reduce(x3, axis=1, out=out)
                 np.multiply(out, inv, out=out)
+
         return Prepared(op, x, out, {}, run, nbytes, (batch, *op.out_shape), "global-pool")
 
     rank = len(op.kernel)
@@ -602,17 +706,25 @@ def _build_pool(op: Pool, batch: int, dt: np.dtype[Any], rng: np.random.Generato
     src = x
     if "x_padded" in arrays:
         src = arrays["x_padded"]
-        interior = (slice(None), *(slice(b, b + n) for (b, _), n in
-                                   zip(op.pads, op.in_shape[:-1], strict=True)), slice(None))
+        interior = (
+            slice(None),
+            *(slice(b, b + n) for (b, _), n in zip(op.pads, op.in_shape[:-1], strict=True)),
+            slice(None),
+        )
         steps.append(copier(src[interior], x))
     st = src.strides
     views = []
     for tap in np.ndindex(*op.kernel):
         index = (slice(None), *tap)
         base = src[index]
-        views.append(as_strided(base, shape=out.shape,
-                                strides=(st[0], *(s * st[1 + i] for i, s in enumerate(op.stride)),
-                                         st[-1]), writeable=False))
+        views.append(
+            as_strided(
+                base,
+                shape=out.shape,
+                strides=(st[0], *(s * st[1 + i] for i, s in enumerate(op.stride)), st[-1]),
+                writeable=False,
+            )
+        )
     reduce = np.maximum if op.kind == "max" else np.add
     first, rest = views[0], views[1:]
 
@@ -620,6 +732,7 @@ def _build_pool(op: Pool, batch: int, dt: np.dtype[Any], rng: np.random.Generato
         np.copyto(out, first)
         for v in rest:
             reduce(out, v, out=out)
+
     steps.append(window)
     if op.kind == "avg":
         if "inv_count" in arrays:
@@ -638,5 +751,6 @@ def _build_pool(op: Pool, batch: int, dt: np.dtype[Any], rng: np.random.Generato
         else:
             scale = 1.0 / prod(op.kernel)
             steps.append(lambda: np.multiply(out, scale, out=out))
-    return Prepared(op, x, out, {}, sequence(steps), nbytes, (batch, *op.out_shape),
-                    f"{op.kind}-pool")
+    return Prepared(
+        op, x, out, {}, sequence(steps), nbytes, (batch, *op.out_shape), f"{op.kind}-pool"
+    )

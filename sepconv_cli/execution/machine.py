@@ -116,9 +116,14 @@ def blas_info() -> dict[str, Any]:
 
         for lib in threadpoolctl.threadpool_info():
             if lib.get("user_api") == "blas":
-                info = {"library": lib.get("internal_api"), "version": lib.get("version"),
-                        "kernel": lib.get("architecture"), "threads": lib.get("num_threads"),
-                        "threading": lib.get("threading_layer"), "source": "threadpoolctl"}
+                info = {
+                    "library": lib.get("internal_api"),
+                    "version": lib.get("version"),
+                    "kernel": lib.get("architecture"),
+                    "threads": lib.get("num_threads"),
+                    "threading": lib.get("threading_layer"),
+                    "source": "threadpoolctl",
+                }
                 break
     except ImportError:
         pass
@@ -126,8 +131,13 @@ def blas_info() -> dict[str, Any]:
         try:
             config = np.show_config(mode="dicts")
             blas = config.get("Build Dependencies", {}).get("blas", {})
-            info = {"library": blas.get("name"), "version": blas.get("version"),
-                    "kernel": None, "threads": None, "source": "numpy.show_config"}
+            info = {
+                "library": blas.get("name"),
+                "version": blas.get("version"),
+                "kernel": None,
+                "threads": None,
+                "source": "numpy.show_config",
+            }
         except (TypeError, AttributeError):  # NumPy < 1.26 has no mode="dicts"
             info = {"library": "unknown", "source": "none"}
     coretype = os.environ.get("OPENBLAS_CORETYPE")
@@ -136,10 +146,21 @@ def blas_info() -> dict[str, Any]:
     return info
 
 
-def cache_key(cpu: str, cores: int, numpy_version: str, blas: dict[str, Any],
-              threads: int | None) -> str:
-    text = json.dumps([cpu, cores, numpy_version, blas.get("library"), blas.get("version"),
-                       blas.get("kernel"), blas.get("openblas_coretype"), threads])
+def cache_key(
+    cpu: str, cores: int, numpy_version: str, blas: dict[str, Any], threads: int | None
+) -> str:
+    text = json.dumps(
+        [
+            cpu,
+            cores,
+            numpy_version,
+            blas.get("library"),
+            blas.get("version"),
+            blas.get("kernel"),
+            blas.get("openblas_coretype"),
+            threads,
+        ]
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -161,8 +182,9 @@ def _median_time(fn: Callable[[], object], repeats: int, clock: Callable[[], flo
     return statistics.median(times)
 
 
-def measure_gemm(n: int = GEMM_N, repeats: int = 7,
-                 clock: Callable[[], float] = time.perf_counter) -> float:
+def measure_gemm(
+    n: int = GEMM_N, repeats: int = 7, clock: Callable[[], float] = time.perf_counter
+) -> float:
     """float32 GEMM GFLOP/s of NumPy's BLAS, median of ``repeats`` calls."""
     import numpy as np
 
@@ -174,8 +196,9 @@ def measure_gemm(n: int = GEMM_N, repeats: int = 7,
     return 2 * n**3 / seconds / 1e9
 
 
-def measure_bandwidth(nbytes: int = COPY_BYTES, repeats: int = 7,
-                      clock: Callable[[], float] = time.perf_counter) -> float:
+def measure_bandwidth(
+    nbytes: int = COPY_BYTES, repeats: int = 7, clock: Callable[[], float] = time.perf_counter
+) -> float:
     """Copy bandwidth in GB/s (read + write), median of ``repeats`` copies."""
     import numpy as np
 
@@ -186,8 +209,12 @@ def measure_bandwidth(nbytes: int = COPY_BYTES, repeats: int = 7,
     return 2 * count * 4 / seconds / 1e9
 
 
-def machine_info(threads: int | None = None, refresh: bool = False,
-                 directory: Path | None = None, repeats: int = 7) -> Machine:
+def machine_info(
+    threads: int | None = None,
+    refresh: bool = False,
+    directory: Path | None = None,
+    repeats: int = 7,
+) -> Machine:
     """This machine's ceilings: from the cache when measured before, else measured now.
 
     ``threads`` limits BLAS threads for the GEMM (threadpoolctl), as ``--threads`` does for
@@ -208,9 +235,17 @@ def machine_info(threads: int | None = None, refresh: bool = False,
                 return cached
         gemm = measure_gemm(repeats=repeats)
     bandwidth = measure_bandwidth(repeats=repeats)
-    machine = Machine(cpu, cores, np.__version__, blas, threads, round(gemm, 3),
-                      round(bandwidth, 3), datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                      key)
+    machine = Machine(
+        cpu,
+        cores,
+        np.__version__,
+        blas,
+        threads,
+        round(gemm, 3),
+        round(bandwidth, 3),
+        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        key,
+    )
     _write_cache(path, machine)
     return machine
 
@@ -220,8 +255,20 @@ def _read_cache(path: Path, key: str) -> Machine | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("schema") != SCHEMA or data.get("key") != key:
             return None
-        fields = {k: data[k] for k in ("cpu", "cores", "numpy", "blas", "threads",
-                                       "gemm_gflops", "bandwidth_gbs", "measured_at", "key")}
+        fields = {
+            k: data[k]
+            for k in (
+                "cpu",
+                "cores",
+                "numpy",
+                "blas",
+                "threads",
+                "gemm_gflops",
+                "bandwidth_gbs",
+                "measured_at",
+                "key",
+            )
+        }
         return Machine(**fields, cached=True)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or damaged: measure again

@@ -103,14 +103,26 @@ class Stats:
     def of(cls, samples: Sequence[float], loops: int) -> Stats:
         if not samples:
             return cls(0.0, 0.0, 0.0, 0.0, 0, loops)
-        return cls(statistics.median(samples), min(samples), max(samples), iqr(samples),
-                   len(samples), loops)
+        return cls(
+            statistics.median(samples),
+            min(samples),
+            max(samples),
+            iqr(samples),
+            len(samples),
+            loops,
+        )
 
     def as_dict(self, flops: int) -> dict[str, Any]:
         """The DESIGN.md timing record; ``gflops`` is achieved GFLOP/s at the median."""
         gflops = flops / self.median_s / 1e9 if self.median_s > 0 else 0.0
-        return {"median_s": self.median_s, "min_s": self.min_s, "max_s": self.max_s,
-                "iqr_s": self.iqr_s, "runs": self.runs, "gflops": round(gflops, 6)}
+        return {
+            "median_s": self.median_s,
+            "min_s": self.min_s,
+            "max_s": self.max_s,
+            "iqr_s": self.iqr_s,
+            "runs": self.runs,
+            "gflops": round(gflops, 6),
+        }
 
 
 def iqr(samples: Sequence[float]) -> float:
@@ -137,8 +149,12 @@ def _next_loops(loops: int, elapsed: float, target: float) -> int:
         scale *= 10
 
 
-def measure(fn: Callable[[], object], settings: TimingSettings, budget_s: float | None = None,
-            clock: Clock | None = None) -> Stats:
+def measure(
+    fn: Callable[[], object],
+    settings: TimingSettings,
+    budget_s: float | None = None,
+    clock: Clock | None = None,
+) -> Stats:
     """Warm up, auto-range the loop count, then take samples of ``fn`` within the budget."""
     now = clock or time.perf_counter
     budget = settings.budget_s if budget_s is None else budget_s
@@ -205,10 +221,12 @@ def thread_limit(threads: int | None) -> Iterator[ThreadInfo]:
     try:
         import threadpoolctl
     except ImportError:
-        note = ("threadpoolctl is not installed (pip install 'sepconv[threads]'): the BLAS "
-                "library keeps the thread count it chose when NumPy was loaded "
-                "(OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else every core); set that "
-                "variable before starting sepconv to limit it")
+        note = (
+            "threadpoolctl is not installed (pip install 'sepconv[threads]'): the BLAS "
+            "library keeps the thread count it chose when NumPy was loaded "
+            "(OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else every core); set that "
+            "variable before starting sepconv to limit it"
+        )
         yield ThreadInfo(threads, None, "none", note if threads is not None else "")
         return
     if threads is None:
@@ -255,6 +273,7 @@ def _run_steps(steps: Sequence[Prepared]) -> Callable[[], None]:
     def run() -> None:
         for r in runs:
             r()
+
     return run
 
 
@@ -262,8 +281,9 @@ def _run_steps(steps: Sequence[Prepared]) -> Callable[[], None]:
 _SHARES = {"standard": 0.35, "separable": 0.35, "depthwise": 0.15, "pointwise": 0.15}
 
 
-def time_forms(forms: Forms, batch: int, dtype: str, settings: TimingSettings,
-               clock: Clock | None = None) -> dict[str, Any]:
+def time_forms(
+    forms: Forms, batch: int, dtype: str, settings: TimingSettings, clock: Clock | None = None
+) -> dict[str, Any]:
     """Time one layer's standard and separable forms (one instance; a row repeated n
     times costs n times these, see :func:`scale_timing`).
 
@@ -288,20 +308,26 @@ def time_forms(forms: Forms, batch: int, dtype: str, settings: TimingSettings,
     itemsize = DTYPE_BYTES[dtype]
     same = forms.standard == forms.separable
     threads = settings.threads or 1
-    needed = max(estimate_bytes(forms.standard, batch, dt, threads),
-                 0 if same else estimate_bytes(forms.separable, batch, dt, threads))
+    needed = max(
+        estimate_bytes(forms.standard, batch, dt, threads),
+        0 if same else estimate_bytes(forms.separable, batch, dt, threads),
+    )
     check_memory(needed, settings.max_memory)
     dw_idx = [] if same else part_indices(forms.separable, _is_depthwise)
     pw_idx = [] if same else part_indices(forms.separable, _is_pointwise)
-    planned = ["standard"] + ([] if same else ["separable"]) + \
-        (["depthwise"] if dw_idx else []) + (["pointwise"] if pw_idx else [])
+    planned = (
+        ["standard"]
+        + ([] if same else ["separable"])
+        + (["depthwise"] if dw_idx else [])
+        + (["pointwise"] if pw_idx else [])
+    )
     now = clock or time.perf_counter
     start = now()
     import numpy as np  # deferred: counting never imports NumPy
 
     def bench(fn: Callable[[], object], name: str) -> Stats:
         left = max(settings.budget_s - (now() - start), 0.0)
-        share = _SHARES[name] / sum(_SHARES[n] for n in planned[planned.index(name):])
+        share = _SHARES[name] / sum(_SHARES[n] for n in planned[planned.index(name) :])
         return measure(fn, settings, left * share, clock)
 
     none = Stats.of([], 1)
@@ -325,14 +351,18 @@ def time_forms(forms: Forms, batch: int, dtype: str, settings: TimingSettings,
             chain = None
 
     sep = separable.as_dict(_flops(forms.separable, batch, itemsize))
-    sep["depthwise"] = depthwise.as_dict(_flops([forms.separable[i] for i in dw_idx], batch,
-                                                itemsize))
-    sep["pointwise"] = pointwise.as_dict(_flops([forms.separable[i] for i in pw_idx], batch,
-                                                itemsize))
+    sep["depthwise"] = depthwise.as_dict(
+        _flops([forms.separable[i] for i in dw_idx], batch, itemsize)
+    )
+    sep["pointwise"] = pointwise.as_dict(
+        _flops([forms.separable[i] for i in pw_idx], batch, itemsize)
+    )
     speedup = standard.median_s / separable.median_s if separable.median_s > 0 else 0.0
-    return {"standard": standard.as_dict(_flops(forms.standard, batch, itemsize)),
-            "separable": sep,
-            "speedup": speedup}
+    return {
+        "standard": standard.as_dict(_flops(forms.standard, batch, itemsize)),
+        "separable": sep,
+        "speedup": speedup,
+    }
 
 
 def scale_timing(record: dict[str, Any], repeat: int) -> dict[str, Any]:

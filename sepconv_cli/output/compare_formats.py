@@ -13,20 +13,30 @@ COMPARE_SCHEMA = "sepconv/compare/v1"
 
 def _delta_dict(delta: Delta) -> dict[str, Any]:
     pct = delta.percent
-    return {"base": delta.base, "new": delta.new, "delta": delta.absolute,
-            "percent": None if pct is None else round(pct, 4)}
+    return {
+        "base": delta.base,
+        "new": delta.new,
+        "delta": delta.absolute,
+        "percent": None if pct is None else round(pct, 4),
+    }
 
 
 def compare_dict(result: Comparison) -> dict[str, Any]:
     return {
         "schema": COMPARE_SCHEMA,
-        "base": {"label": result.base.label, "model": result.base.model,
-                 "timed": result.base.timed},
+        "base": {
+            "label": result.base.label,
+            "model": result.base.model,
+            "timed": result.base.timed,
+        },
         "new": {"label": result.new.label, "model": result.new.model, "timed": result.new.timed},
         "metrics": list(result.metrics),
         "layers": [
-            {"name": change.name, "status": change.status,
-             **{metric: _delta_dict(change.delta(metric)) for metric in result.metrics}}
+            {
+                "name": change.name,
+                "status": change.status,
+                **{metric: _delta_dict(change.delta(metric)) for metric in result.metrics},
+            }
             for change in result.changes
         ],
         "totals": {metric: _delta_dict(result.total(metric)) for metric in result.metrics},
@@ -61,24 +71,38 @@ def fmt_delta(metric: str, delta: Delta) -> str:
 
 def compare_markdown(result: Comparison) -> str:
     """A pull-request comment: verdict, totals, then only the layers that changed."""
-    verdict = ("❌ **Budget exceeded**\n\n" + "".join(f"- {f}\n" for f in result.failures)
-               if result.failures else "✅ **Within budget**\n")
+    verdict = (
+        "❌ **Budget exceeded**\n\n" + "".join(f"- {f}\n" for f in result.failures)
+        if result.failures
+        else "✅ **Within budget**\n"
+    )
     lines = [f"### sepconv: `{result.base.label}` → `{result.new.label}`\n", verdict]
-    header = "| | " + " | ".join(f"{LABELS[m]} base | {LABELS[m]} new | Δ" for m in
-                                  result.metrics) + " |"
+    header = (
+        "| | "
+        + " | ".join(f"{LABELS[m]} base | {LABELS[m]} new | Δ" for m in result.metrics)
+        + " |"
+    )
     align = "|:---|" + "---:|---:|---:|" * len(result.metrics)
     lines += ["", header, align]
     totals = " | ".join(
         f"{fmt_value(m, result.total(m).base)} | {fmt_value(m, result.total(m).new)} | "
-        f"{fmt_delta(m, result.total(m))}" for m in result.metrics)
+        f"{fmt_delta(m, result.total(m))}"
+        for m in result.metrics
+    )
     lines.append(f"| **Total** | {totals} |")
-    changed = [c for c in result.changes
-               if c.status != "matched" or any(c.delta(m).absolute for m in ("macs", "params"))]
+    changed = [
+        c
+        for c in result.changes
+        if c.status != "matched" or any(c.delta(m).absolute for m in ("macs", "params"))
+    ]
     if changed:
-        lines += ["", "<details><summary>Changed layers "
-                  f"({len(changed)} of {len(result.changes)})</summary>", "",
-                  "| Layer | Status | " + " | ".join(f"{LABELS[m]} Δ" for m in result.metrics)
-                  + " |", "|:---|:---|" + "---:|" * len(result.metrics)]
+        lines += [
+            "",
+            f"<details><summary>Changed layers ({len(changed)} of {len(result.changes)})</summary>",
+            "",
+            "| Layer | Status | " + " | ".join(f"{LABELS[m]} Δ" for m in result.metrics) + " |",
+            "|:---|:---|" + "---:|" * len(result.metrics),
+        ]
         for change in changed:
             cells = " | ".join(fmt_delta(m, change.delta(m)) for m in result.metrics)
             lines.append(f"| `{change.name}` | {change.status} | {cells} |")

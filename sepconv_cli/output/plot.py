@@ -24,8 +24,9 @@ def check_plot_path(path: Path) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise UsageError(f"--plot: needs matplotlib, which is not installed; {INSTALL_HINT}"
-                         ) from None
+        raise UsageError(
+            f"--plot: needs matplotlib, which is not installed; {INSTALL_HINT}"
+        ) from None
 
 
 def render_plot(report: ProfileReport, machine: dict[str, Any] | None, fmt: str) -> bytes:
@@ -36,14 +37,15 @@ def render_plot(report: ProfileReport, machine: dict[str, Any] | None, fmt: str)
     import matplotlib.pyplot as plt
 
     timed = report.timing is not None and machine is not None
-    fig, axes = plt.subplots(1, 2 if timed else 1, figsize=(14 if timed else 8, 6.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, 2 if timed else 1, figsize=(14 if timed else 8, 6.5), squeeze=False)
     _macs_chart(axes[0][0], report)
     if timed and machine is not None:
         _roofline_chart(axes[0][1], report, machine)
-    fig.suptitle(f"{report.model.name}: standard vs depthwise-separable "
-                 f"(input {'×'.join(map(str, report.model.input_shape))}, "
-                 f"batch {report.model.batch})")
+    fig.suptitle(
+        f"{report.model.name}: standard vs depthwise-separable "
+        f"(input {'×'.join(map(str, report.model.input_shape))}, "
+        f"batch {report.model.batch})"
+    )
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=120)
@@ -56,17 +58,31 @@ def _macs_chart(ax: Any, report: ProfileReport) -> None:
     names = [lr.row.name + (f" ×{lr.row.repeat}" if lr.row.repeat > 1 else "") for lr in rows]
     y = list(range(len(rows)))
     height = 0.4
-    ax.barh([i - height / 2 for i in y], [lr.standard.macs for lr in rows], height,
-            label="standard", color="#c44e52")
-    ax.barh([i + height / 2 for i in y], [lr.separable.total.macs for lr in rows], height,
-            label="separable (depthwise + pointwise)", color="#4c72b0")
+    ax.barh(
+        [i - height / 2 for i in y],
+        [lr.standard.macs for lr in rows],
+        height,
+        label="standard",
+        color="#c44e52",
+    )
+    ax.barh(
+        [i + height / 2 for i in y],
+        [lr.separable.total.macs for lr in rows],
+        height,
+        label="separable (depthwise + pointwise)",
+        color="#4c72b0",
+    )
     ax.set_yticks(y, names, fontsize=7 if len(rows) > 25 else 9)
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel("MACs per layer (log scale)")
     std, sep = report.totals.standard.macs, report.totals.separable.macs
-    ax.set_title(f"MACs: {std / 1e6:,.0f} M standard vs {sep / 1e6:,.0f} M separable "
-                 f"({std / sep:.1f}× fewer)" if sep else "MACs per layer")
+    ax.set_title(
+        f"MACs: {std / 1e6:,.0f} M standard vs {sep / 1e6:,.0f} M separable "
+        f"({std / sep:.1f}× fewer)"
+        if sep
+        else "MACs per layer"
+    )
     ax.legend(loc="lower right")
     ax.grid(axis="x", which="both", alpha=0.3)
 
@@ -75,16 +91,19 @@ def _roofline_chart(ax: Any, report: ProfileReport, machine: dict[str, Any]) -> 
     """Achieved GFLOP/s against FLOPs per byte, under the measured GEMM and copy ceilings."""
     peak = float(machine.get("gemm_gflops", 0.0))
     bandwidth = float(machine.get("bandwidth_gbs", 0.0))
-    points: dict[str, list[tuple[float, float]]] = {"standard": [], "depthwise": [],
-                                                    "pointwise": []}
+    points: dict[str, list[tuple[float, float]]] = {
+        "standard": [],
+        "depthwise": [],
+        "pointwise": [],
+    }
     for lr in report.layers:
         timing = lr.timing or {}
         separable = timing.get("separable", {})
-        for label, cost, part in (("standard", lr.standard, timing.get("standard", {})),
-                                  ("depthwise", lr.separable.depthwise,
-                                   separable.get("depthwise", {})),
-                                  ("pointwise", lr.separable.pointwise,
-                                   separable.get("pointwise", {}))):
+        for label, cost, part in (
+            ("standard", lr.standard, timing.get("standard", {})),
+            ("depthwise", lr.separable.depthwise, separable.get("depthwise", {})),
+            ("pointwise", lr.separable.pointwise, separable.get("pointwise", {})),
+        ):
             gflops = part.get("gflops") if isinstance(part, dict) else None
             if cost.flops and cost.bytes_moved and gflops:
                 points[label].append((cost.flops / cost.bytes_moved, float(gflops)))
@@ -93,15 +112,29 @@ def _roofline_chart(ax: Any, report: ProfileReport, machine: dict[str, Any]) -> 
     if peak and bandwidth:
         ridge = peak / bandwidth
         xs = [low, min(max(ridge, low), high), high]
-        ax.plot(xs, [min(peak, bandwidth * x) for x in xs], color="black", lw=1.5,
-                label=f"roofline: {peak:.0f} GFLOP/s GEMM, {bandwidth:.1f} GB/s copy")
-    styles = {"standard": ("o", "#c44e52"), "depthwise": ("^", "#55a868"),
-              "pointwise": ("s", "#4c72b0")}
+        ax.plot(
+            xs,
+            [min(peak, bandwidth * x) for x in xs],
+            color="black",
+            lw=1.5,
+            label=f"roofline: {peak:.0f} GFLOP/s GEMM, {bandwidth:.1f} GB/s copy",
+        )
+    styles = {
+        "standard": ("o", "#c44e52"),
+        "depthwise": ("^", "#55a868"),
+        "pointwise": ("s", "#4c72b0"),
+    }
     for label, values in points.items():
         if values:
             marker, color = styles[label]
-            ax.scatter([x for x, _ in values], [y for _, y in values], marker=marker,
-                       color=color, label=f"{label} layers (measured)", alpha=0.8)
+            ax.scatter(
+                [x for x, _ in values],
+                [y for _, y in values],
+                marker=marker,
+                color=color,
+                label=f"{label} layers (measured)",
+                alpha=0.8,
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
@@ -114,5 +147,6 @@ def _roofline_chart(ax: Any, report: ProfileReport, machine: dict[str, Any]) -> 
 def write_plot(report: ProfileReport, machine: dict[str, Any] | None, path: Path) -> None:
     from sepconv_cli.output.files import write_atomic_bytes
 
-    write_atomic_bytes(path, render_plot(report, machine, path.suffix.lower().lstrip(".")),
-                       flag="--plot")
+    write_atomic_bytes(
+        path, render_plot(report, machine, path.suffix.lower().lstrip(".")), flag="--plot"
+    )

@@ -61,8 +61,11 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
             "macs": _float(layer.ratio_macs),
             "params": _float(layer.ratio_params),
             "theory": _float(layer.theory),
-            "theory_exact": (f"{layer.theory.numerator}/{layer.theory.denominator}"
-                             if layer.theory is not None else None),
+            "theory_exact": (
+                f"{layer.theory.numerator}/{layer.theory.denominator}"
+                if layer.theory is not None
+                else None
+            ),
         },
     }
     if layer.timing is not None:
@@ -125,16 +128,39 @@ def profile_json(report: ProfileReport) -> str:
 
 
 CSV_COLUMNS = (
-    "index", "name", "type", "form", "repeat", "input_shape", "output_shape", "batch",
-    "as_specified_macs", "as_specified_params",
-    "standard_macs", "standard_flops", "standard_params", "standard_weight_bytes",
+    "index",
+    "name",
+    "type",
+    "form",
+    "repeat",
+    "input_shape",
+    "output_shape",
+    "batch",
+    "as_specified_macs",
+    "as_specified_params",
+    "standard_macs",
+    "standard_flops",
+    "standard_params",
+    "standard_weight_bytes",
     "standard_activation_bytes",
-    "separable_macs", "separable_flops", "separable_params", "separable_weight_bytes",
-    "separable_activation_bytes", "depthwise_macs", "pointwise_macs",
-    "ratio_macs", "ratio_params", "theory",
+    "separable_macs",
+    "separable_flops",
+    "separable_params",
+    "separable_weight_bytes",
+    "separable_activation_bytes",
+    "depthwise_macs",
+    "pointwise_macs",
+    "ratio_macs",
+    "ratio_params",
+    "theory",
 )
-TIMING_COLUMNS = ("standard_median_s", "separable_median_s", "depthwise_median_s",
-                  "pointwise_median_s", "speedup")
+TIMING_COLUMNS = (
+    "standard_median_s",
+    "separable_median_s",
+    "depthwise_median_s",
+    "pointwise_median_s",
+    "speedup",
+)
 
 
 def _shape(shape: Iterable[int]) -> str:
@@ -145,20 +171,30 @@ def csv_row(layer: LayerReport) -> dict[str, Any]:
     row = layer.row
     std, sep = layer.standard, layer.separable.total
     out: dict[str, Any] = {
-        "index": row.index, "name": row.name, "type": row.type, "form": row.form,
-        "repeat": row.repeat, "input_shape": _shape(row.input_shape),
-        "output_shape": _shape(row.output_shape), "batch": layer.batch,
+        "index": row.index,
+        "name": row.name,
+        "type": row.type,
+        "form": row.form,
+        "repeat": row.repeat,
+        "input_shape": _shape(row.input_shape),
+        "output_shape": _shape(row.output_shape),
+        "batch": layer.batch,
         "as_specified_macs": layer.as_specified.macs,
         "as_specified_params": layer.as_specified.params,
-        "standard_macs": std.macs, "standard_flops": std.flops, "standard_params": std.params,
+        "standard_macs": std.macs,
+        "standard_flops": std.flops,
+        "standard_params": std.params,
         "standard_weight_bytes": std.weight_bytes,
         "standard_activation_bytes": std.activation_bytes,
-        "separable_macs": sep.macs, "separable_flops": sep.flops, "separable_params": sep.params,
+        "separable_macs": sep.macs,
+        "separable_flops": sep.flops,
+        "separable_params": sep.params,
         "separable_weight_bytes": sep.weight_bytes,
         "separable_activation_bytes": sep.activation_bytes,
         "depthwise_macs": layer.separable.depthwise.macs,
         "pointwise_macs": layer.separable.pointwise.macs,
-        "ratio_macs": _float(layer.ratio_macs), "ratio_params": _float(layer.ratio_params),
+        "ratio_macs": _float(layer.ratio_macs),
+        "ratio_params": _float(layer.ratio_params),
         "theory": _float(layer.theory),
     }
     timing = layer.timing or {}
@@ -200,8 +236,7 @@ def human(value: int | float, unit: str = "") -> str:
         from decimal import Decimal
 
         return f"{Decimal(int(value)):.3E} {unit}".rstrip()
-    for factor, prefix in ((10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"),
-                           (10**3, "K")):
+    for factor, prefix in ((10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if magnitude >= factor:
             scaled = value / factor
             digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
@@ -229,8 +264,10 @@ def fmt_ratio(ratio: Fraction | None) -> str:
 
 
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|",
+    ]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines) + "\n"
 
@@ -240,20 +277,35 @@ def cost_markdown(layers: Sequence[LayerReport]) -> str:
     for layer in layers:
         row = layer.row
         std, sep = layer.standard, layer.separable
-        out.append(f"### {row.name}: {_shape(row.input_shape)} → {_shape(row.output_shape)}"
-                   f" (batch {layer.batch})\n")
+        out.append(
+            f"### {row.name}: {_shape(row.input_shape)} → {_shape(row.output_shape)}"
+            f" (batch {layer.batch})\n"
+        )
         metrics = [
-            ("MACs", "macs"), ("FLOPs", "flops"), ("Parameters", "params"),
-            ("Weight bytes", "weight_bytes"), ("Activation bytes", "activation_bytes"),
+            ("MACs", "macs"),
+            ("FLOPs", "flops"),
+            ("Parameters", "params"),
+            ("Weight bytes", "weight_bytes"),
+            ("Activation bytes", "activation_bytes"),
         ]
         rows = []
         for label, key in metrics:
             values = [getattr(c, key) for c in (std, sep.total, sep.depthwise, sep.pointwise)]
             ratio = Fraction(values[1], values[0]) if values[0] else None
-            rows.append([label, *(f"{v:,}" for v in values),
-                         f"{float(ratio):.4f}" if ratio is not None else "-"])
-        out.append(_md_table(["", "Standard", "Separable", "Depthwise", "Pointwise",
-                              "Separable / standard"], rows, "lrrrrr"))
+            rows.append(
+                [
+                    label,
+                    *(f"{v:,}" for v in values),
+                    f"{float(ratio):.4f}" if ratio is not None else "-",
+                ]
+            )
+        out.append(
+            _md_table(
+                ["", "Standard", "Separable", "Depthwise", "Pointwise", "Separable / standard"],
+                rows,
+                "lrrrrr",
+            )
+        )
         if layer.theory is not None:
             out.append(f"\nTheory: 1/Cout + 1/prod(k) = {float(layer.theory):.4f}\n")
         if layer.timing:
@@ -269,45 +321,83 @@ def timing_markdown(timing: dict[str, Any]) -> str:
         return f"{value * 1e3:.3f} ms" if isinstance(value, (int, float)) else "-"
 
     speedup = cols["speedup"]
-    return (f"\nMeasured (median): standard {ms(cols['standard_median_s'])}, separable "
-            f"{ms(cols['separable_median_s'])} (depthwise {ms(cols['depthwise_median_s'])} + "
-            f"pointwise {ms(cols['pointwise_median_s'])}), speed-up "
-            f"{f'{speedup:.2f}x' if isinstance(speedup, (int, float)) else '-'}\n")
+    return (
+        f"\nMeasured (median): standard {ms(cols['standard_median_s'])}, separable "
+        f"{ms(cols['separable_median_s'])} (depthwise {ms(cols['depthwise_median_s'])} + "
+        f"pointwise {ms(cols['pointwise_median_s'])}), speed-up "
+        f"{f'{speedup:.2f}x' if isinstance(speedup, (int, float)) else '-'}\n"
+    )
 
 
 def profile_markdown(report: ProfileReport) -> str:
     model = report.model
-    head = (f"## {model.name}: standard vs depthwise-separable\n\n"
-            f"Input {_shape(model.input_shape)}, batch {model.batch}, {model.dtype}"
-            + (f", width multiplier {float(model.width_multiplier):g}"
-               if model.width_multiplier != 1 else "") + "\n\n")
+    head = (
+        f"## {model.name}: standard vs depthwise-separable\n\n"
+        f"Input {_shape(model.input_shape)}, batch {model.batch}, {model.dtype}"
+        + (
+            f", width multiplier {float(model.width_multiplier):g}"
+            if model.width_multiplier != 1
+            else ""
+        )
+        + "\n\n"
+    )
     timed = any(layer.timing for layer in report.layers)
-    header = ["#", "Layer", "Type", "Output", "Std MACs", "Sep MACs", "Std params",
-              "Sep params", "MAC ratio"] + (["Std ms", "Sep ms", "Speed-up"] if timed else [])
+    header = [
+        "#",
+        "Layer",
+        "Type",
+        "Output",
+        "Std MACs",
+        "Sep MACs",
+        "Std params",
+        "Sep params",
+        "MAC ratio",
+    ] + (["Std ms", "Sep ms", "Speed-up"] if timed else [])
     rows = []
     for layer in report.layers:
         row = layer.row
-        cells = [str(row.index), row.name + (f" ×{row.repeat}" if row.repeat > 1 else ""),
-                 row.type, _shape(row.output_shape), human(layer.standard.macs),
-                 human(layer.separable.total.macs), human(layer.standard.params),
-                 human(layer.separable.total.params),
-                 f"{float(layer.ratio_macs):.3f}" if layer.ratio_macs is not None else "-"]
+        cells = [
+            str(row.index),
+            row.name + (f" ×{row.repeat}" if row.repeat > 1 else ""),
+            row.type,
+            _shape(row.output_shape),
+            human(layer.standard.macs),
+            human(layer.separable.total.macs),
+            human(layer.standard.params),
+            human(layer.separable.total.params),
+            f"{float(layer.ratio_macs):.3f}" if layer.ratio_macs is not None else "-",
+        ]
         if timed:
             cols = timing_columns(layer.timing or {})
-            cells += [_ms(cols["standard_median_s"]), _ms(cols["separable_median_s"]),
-                      _x(cols["speedup"])]
+            cells += [
+                _ms(cols["standard_median_s"]),
+                _ms(cols["separable_median_s"]),
+                _x(cols["speedup"]),
+            ]
         rows.append(cells)
     t = report.totals
     ratio = f"{t.separable.macs / t.standard.macs:.3f}" if t.standard.macs else "-"
-    rows.append(["", "**Total**", "", "", f"**{human(t.standard.macs)}**",
-                 f"**{human(t.separable.macs)}**", f"**{human(t.standard.params)}**",
-                 f"**{human(t.separable.params)}**", f"**{ratio}**"]
-                + (["", "", ""] if timed else []))
+    rows.append(
+        [
+            "",
+            "**Total**",
+            "",
+            "",
+            f"**{human(t.standard.macs)}**",
+            f"**{human(t.separable.macs)}**",
+            f"**{human(t.standard.params)}**",
+            f"**{human(t.separable.params)}**",
+            f"**{ratio}**",
+        ]
+        + (["", "", ""] if timed else [])
+    )
     table = _md_table(header, rows, "llllrrrrr" + ("rrr" if timed else ""))
-    exact = (f"\nExact totals — as specified: {t.as_specified.macs:,} MACs, "
-             f"{t.as_specified.params:,} params; all standard: {t.standard.macs:,} MACs, "
-             f"{t.standard.params:,} params; all separable: {t.separable.macs:,} MACs, "
-             f"{t.separable.params:,} params.\n")
+    exact = (
+        f"\nExact totals — as specified: {t.as_specified.macs:,} MACs, "
+        f"{t.as_specified.params:,} params; all standard: {t.standard.macs:,} MACs, "
+        f"{t.standard.params:,} params; all separable: {t.separable.macs:,} MACs, "
+        f"{t.separable.params:,} params.\n"
+    )
     return head + table + exact
 
 

@@ -28,8 +28,13 @@ _METRICS: tuple[tuple[str, str], ...] = (
     ("Activation bytes", "activation_bytes"),
     ("FLOPs / byte", "arithmetic_intensity"),
 )
-_SHORT_TYPES = {"inverted_residual": "inv_res", "global_pool": "gpool", "separable": "sep",
-                "depthwise": "dw", "pointwise": "pw"}
+_SHORT_TYPES = {
+    "inverted_residual": "inv_res",
+    "global_pool": "gpool",
+    "separable": "sep",
+    "depthwise": "dw",
+    "pointwise": "pw",
+}
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -67,9 +72,11 @@ def _describe_layer(layer: LayerReport) -> str:
 def cost_table(layer: LayerReport) -> RenderableType:
     """Standard next to separable (and its two parts) for one layer, with the ratio."""
     row = layer.row
-    title = (f"{row.name}: {_describe_layer(layer)}\n"
-             f"input {_shape(row.input_shape)} → output {_shape(row.output_shape)}"
-             f"  (batch {layer.batch}, {layer.itemsize}-byte values)")
+    title = (
+        f"{row.name}: {_describe_layer(layer)}\n"
+        f"input {_shape(row.input_shape)} → output {_shape(row.output_shape)}"
+        f"  (batch {layer.batch}, {layer.itemsize}-byte values)"
+    )
     table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
     table.add_column("", no_wrap=True)
     table.add_column("Standard", justify="right", no_wrap=True)
@@ -94,16 +101,24 @@ def _cost_footer(layer: LayerReport) -> Text:
     if layer.theory is not None:
         conv = next(op for op in layer.row.forms.standard if isinstance(op, Conv))
         k = prod(conv.kernel)
-        lines.append(f"Theory: 1/Cout + 1/prod(k) = 1/{conv.out_channels} + 1/{k} = "
-                     f"{float(layer.theory):.4f}", style="")
+        lines.append(
+            f"Theory: 1/Cout + 1/prod(k) = 1/{conv.out_channels} + 1/{k} = "
+            f"{float(layer.theory):.4f}",
+            style="",
+        )
         measured = layer.ratio_macs
-        lines.append("  (the MAC ratio above is exactly this)\n" if measured == layer.theory
-                     else f"  (measured ratio {float(measured or 0):.4f})\n")
-    lines.append("MACs = multiply-accumulates (bias not counted); FLOPs = 2·MACs, +1 per output "
-                 "with bias.\nSeparable = depthwise k×k (multiplier M, same stride and padding) "
-                 "then pointwise 1×1.\nBytes: params × itemsize; activations = input + "
-                 "intermediate + output tensors.\nShapes are channels-last; the batch "
-                 "multiplies activation counts, not parameters.")
+        lines.append(
+            "  (the MAC ratio above is exactly this)\n"
+            if measured == layer.theory
+            else f"  (measured ratio {float(measured or 0):.4f})\n"
+        )
+    lines.append(
+        "MACs = multiply-accumulates (bias not counted); FLOPs = 2·MACs, +1 per output "
+        "with bias.\nSeparable = depthwise k×k (multiplier M, same stride and padding) "
+        "then pointwise 1×1.\nBytes: params × itemsize; activations = input + "
+        "intermediate + output tensors.\nShapes are channels-last; the batch "
+        "multiplies activation counts, not parameters."
+    )
     return lines
 
 
@@ -112,27 +127,44 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
     timing = layer.timing
     if not timing:
         return [Text(layer.note, style="yellow")] if layer.note else []
-    table = Table(title="Measured on this machine (NumPy, seeded random data)",
-                  title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
-    for name in ("Form", "Median", "Min – max", "Runs", "GFLOP/s", "Share of MACs",
-                 "Share of time"):
+    table = Table(
+        title="Measured on this machine (NumPy, seeded random data)",
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+    )
+    for name in (
+        "Form",
+        "Median",
+        "Min – max",
+        "Runs",
+        "GFLOP/s",
+        "Share of MACs",
+        "Share of time",
+    ):
         table.add_column(name, justify="left" if name == "Form" else "right", no_wrap=True)
     separable = timing.get("separable", {})
     sep_time = separable.get("median_s") or 0.0
     sep_macs = layer.separable.total.macs or 1
-    rows = (("Standard", timing.get("standard", {}), None),
-            ("Separable", separable, None),
-            ("  = depthwise", separable.get("depthwise", {}), layer.separable.depthwise.macs),
-            ("  + pointwise", separable.get("pointwise", {}), layer.separable.pointwise.macs))
+    rows = (
+        ("Standard", timing.get("standard", {}), None),
+        ("Separable", separable, None),
+        ("  = depthwise", separable.get("depthwise", {}), layer.separable.depthwise.macs),
+        ("  + pointwise", separable.get("pointwise", {}), layer.separable.pointwise.macs),
+    )
     for label, part, macs in rows:
         if not part.get("runs"):
             continue
-        share_t = (f"{part['median_s'] / sep_time:.0%}" if macs is not None and sep_time
-                   else "")
-        table.add_row(label, _ms(part.get("median_s")),
-                      f"{_ms(part.get('min_s'))} – {_ms(part.get('max_s'))}",
-                      str(part.get("runs", "")), f"{part.get('gflops', 0):.1f}",
-                      f"{macs / sep_macs:.0%}" if macs is not None else "", share_t)
+        share_t = f"{part['median_s'] / sep_time:.0%}" if macs is not None and sep_time else ""
+        table.add_row(
+            label,
+            _ms(part.get("median_s")),
+            f"{_ms(part.get('min_s'))} – {_ms(part.get('max_s'))}",
+            str(part.get("runs", "")),
+            f"{part.get('gflops', 0):.1f}",
+            f"{macs / sep_macs:.0%}" if macs is not None else "",
+            share_t,
+        )
     predicted = layer.ratio_macs
     speedup = timing.get("speedup")
     summary = Text()
@@ -145,12 +177,17 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
             summary.append(
                 f" The depthwise part does {mac_share:.0%} of the separable MACs in "
                 f"{dw / sep_time:.0%} of its time: it moves bytes more than it computes "
-                "(memory-bound).", style="dim")
+                "(memory-bound).",
+                style="dim",
+            )
     noisy = timing.get("noisy")
     if noisy:
-        summary.append(f"\nNoisy: the median of {', '.join(noisy)} is over 1.5× its fastest "
-                       "run (other programs, or BLAS threads waking late); try --threads 1, "
-                       "a longer --time-budget or a quieter machine.", style="yellow")
+        summary.append(
+            f"\nNoisy: the median of {', '.join(noisy)} is over 1.5× its fastest "
+            "run (other programs, or BLAS threads waking late); try --threads 1, "
+            "a longer --time-budget or a quieter machine.",
+            style="yellow",
+        )
     return [Text(""), table, summary]
 
 
@@ -176,18 +213,27 @@ def profile_table(report: ProfileReport) -> RenderableType:
     footer, the JSON and the CSV) so the table fits 120 columns."""
     model = report.model
     timed = report.timing is not None
-    title = (f"{model.name}: input {_shape(model.input_shape)}, batch {model.batch}, "
-             f"{model.dtype}" + (f", width ×{float(model.width_multiplier):g}"
-                                 if model.width_multiplier != 1 else ""))
-    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
-                  collapse_padding=True, pad_edge=False)
+    title = (
+        f"{model.name}: input {_shape(model.input_shape)}, batch {model.batch}, "
+        f"{model.dtype}"
+        + (f", width ×{float(model.width_multiplier):g}" if model.width_multiplier != 1 else "")
+    )
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
     table.add_column("#", justify="right", no_wrap=True, min_width=3)
     table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=20)
     table.add_column("×", justify="right", no_wrap=True)
     table.add_column("Type", no_wrap=True, min_width=7)
     table.add_column("Output", no_wrap=True, min_width=10)
     numbers = ("Std MACs", "Sep MACs", "Ratio") + (
-        ("Std ms", "Sep ms", "Speed-up") if timed else ("Std params", "Sep params"))
+        ("Std ms", "Sep ms", "Speed-up") if timed else ("Std params", "Sep params")
+    )
     for name in numbers:
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     table.add_column("MAC share", no_wrap=True, min_width=13)
@@ -197,20 +243,28 @@ def profile_table(report: ProfileReport) -> RenderableType:
         share = layer.as_specified.macs / total_macs
         ratio = layer.ratio_macs
         cells: list[str | Text] = [
-            str(row.index), row.name, f"{row.repeat:,}" if row.repeat > 1 else "",
-            _SHORT_TYPES.get(row.type, row.type), _shape(row.output_shape),
-            human(layer.standard.macs), Text(human(layer.separable.total.macs), style="green"),
+            str(row.index),
+            row.name,
+            f"{row.repeat:,}" if row.repeat > 1 else "",
+            _SHORT_TYPES.get(row.type, row.type),
+            _shape(row.output_shape),
+            human(layer.standard.macs),
+            Text(human(layer.separable.total.macs), style="green"),
             f"{float(ratio):.3f}" if ratio is not None else "-",
         ]
         if timed:
             cols = timing_columns(layer.timing or {})
             mark = " ~" if (layer.timing or {}).get("noisy") else ""
-            cells += [_plain_ms(cols["standard_median_s"]),
-                      Text(_plain_ms(cols["separable_median_s"]), style="green"),
-                      (_x(cols["speedup"]) + mark) if layer.timing else "not run"]
+            cells += [
+                _plain_ms(cols["standard_median_s"]),
+                Text(_plain_ms(cols["separable_median_s"]), style="green"),
+                (_x(cols["speedup"]) + mark) if layer.timing else "not run",
+            ]
         else:
-            cells += [human(layer.standard.params),
-                      Text(human(layer.separable.total.params), style="green")]
+            cells += [
+                human(layer.standard.params),
+                Text(human(layer.separable.total.params), style="green"),
+            ]
         cells.append(Text(f"{_bar(share)} {share:5.1%}", style="cyan"))
         table.add_row(*cells)
     table.add_section()
@@ -218,15 +272,23 @@ def profile_table(report: ProfileReport) -> RenderableType:
     ratio_total = Fraction(sep.macs, std.macs) if std.macs else None
     bold, green = "bold", "bold green"
     total: list[str | Text] = [
-        "", Text("Total", style=bold), "", "", "", Text(human(std.macs), style=bold),
+        "",
+        Text("Total", style=bold),
+        "",
+        "",
+        "",
+        Text(human(std.macs), style=bold),
         Text(human(sep.macs), style=green),
-        Text(f"{float(ratio_total):.3f}" if ratio_total is not None else "-", style=bold)]
+        Text(f"{float(ratio_total):.3f}" if ratio_total is not None else "-", style=bold),
+    ]
     if timed and report.timing is not None:
         t = report.timing
         speedup = t.get("speedup")
-        total += [Text(_plain_ms(t.get("standard_s")), style=bold),
-                  Text(_plain_ms(t.get("separable_s")), style=green),
-                  Text(_x(speedup), style=bold)]
+        total += [
+            Text(_plain_ms(t.get("standard_s")), style=bold),
+            Text(_plain_ms(t.get("separable_s")), style=green),
+            Text(_x(speedup), style=bold),
+        ]
     else:
         total += [Text(human(std.params), style=bold), Text(human(sep.params), style=green)]
     table.add_row(*total, "")
@@ -250,29 +312,44 @@ def _profile_footer(report: ProfileReport) -> Text:
     text.append(line("As specified ", t.as_specified), style="")
     text.append(line("All standard ", t.standard))
     text.append(line("All separable", t.separable))
-    text.append("Std = each layer as a standard convolution (depthwise → full k×k). Sep = every "
-                "k×k conv as\ndepthwise + pointwise. Ratio = Sep MACs / Std MACs.\n")
+    text.append(
+        "Std = each layer as a standard convolution (depthwise → full k×k). Sep = every "
+        "k×k conv as\ndepthwise + pointwise. Ratio = Sep MACs / Std MACs.\n"
+    )
     if t.standard.macs:
-        text.append(f"Separable / standard: {t.separable.macs / t.standard.macs:.4f} of the MACs,"
-                    f" {t.separable.params / max(t.standard.params, 1):.4f} of the params.\n")
+        text.append(
+            f"Separable / standard: {t.separable.macs / t.standard.macs:.4f} of the MACs,"
+            f" {t.separable.params / max(t.standard.params, 1):.4f} of the params.\n"
+        )
     timing = report.timing
     if timing:
         speedup = timing.get("speedup")
         predicted = t.standard.macs / t.separable.macs if t.separable.macs else 0
-        text.append(f"Measured (NumPy, medians): all standard {_ms(timing.get('standard_s'))}, "
-                    f"all separable {_ms(timing.get('separable_s'))}, as specified "
-                    f"{_ms(timing.get('as_specified_s'))}: speed-up {_x(speedup)} for "
-                    f"{predicted:.1f}× fewer MACs.\n", style="bold")
+        text.append(
+            f"Measured (NumPy, medians): all standard {_ms(timing.get('standard_s'))}, "
+            f"all separable {_ms(timing.get('separable_s'))}, as specified "
+            f"{_ms(timing.get('as_specified_s'))}: speed-up {_x(speedup)} for "
+            f"{predicted:.1f}× fewer MACs.\n",
+            style="bold",
+        )
         noisy = [lr.row.name for lr in report.layers if (lr.timing or {}).get("noisy")]
         if noisy:
-            text.append(f"Noisy measurements (median > 1.5× fastest run) in {len(noisy)} "
-                        f"layer(s): {', '.join(noisy[:6])}{', …' if len(noisy) > 6 else ''}; "
-                        "try --threads 1 or a quieter machine.\n", style="yellow")
+            text.append(
+                f"Noisy measurements (median > 1.5× fastest run) in {len(noisy)} "
+                f"layer(s): {', '.join(noisy[:6])}{', …' if len(noisy) > 6 else ''}; "
+                "try --threads 1 or a quieter machine.\n",
+                style="yellow",
+            )
         if timing.get("layers_not_timed"):
-            text.append(f"{timing['layers_not_timed']} layer(s) not run (memory limit): their "
-                        "times count as 0 above.\n", style="yellow")
-    text.append("MACs = multiply-accumulates (bias not counted); params include batch-norm "
-                "scale and shift\nwhere declared. × = n identical repeats counted in one row.")
+            text.append(
+                f"{timing['layers_not_timed']} layer(s) not run (memory limit): their "
+                "times count as 0 above.\n",
+                style="yellow",
+            )
+    text.append(
+        "MACs = multiply-accumulates (bias not counted); params include batch-norm "
+        "scale and shift\nwhere declared. × = n identical repeats counted in one row."
+    )
     return text
 
 
@@ -286,8 +363,9 @@ def cost_tables(layers: Sequence[LayerReport]) -> RenderableType:
 
 
 def presets_table(items: Sequence[tuple[str, str]]) -> RenderableType:
-    table = Table(title="Built-in models (sepconv profile NAME)", title_justify="left",
-                  box=box.SIMPLE_HEAD)
+    table = Table(
+        title="Built-in models (sepconv profile NAME)", title_justify="left", box=box.SIMPLE_HEAD
+    )
     table.add_column("Name", no_wrap=True)
     table.add_column("Description")
     for name, description in items:
@@ -299,9 +377,11 @@ def compare_table(result: Comparison) -> RenderableType:
     """Totals first, then the layers that changed (unchanged ones are counted, not listed)."""
     from sepconv_cli.analysis.compare import LABELS
 
-    title = (f"{result.base.label} → {result.new.label}"
-             + ("" if result.base.model == result.new.model
-                else f"  ({result.base.model} vs {result.new.model})"))
+    title = f"{result.base.label} → {result.new.label}" + (
+        ""
+        if result.base.model == result.new.model
+        else f"  ({result.base.model} vs {result.new.model})"
+    )
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
     table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=32)
     table.add_column("Status", no_wrap=True)
@@ -311,24 +391,30 @@ def compare_table(result: Comparison) -> RenderableType:
         table.add_column("Δ", justify="right", no_wrap=True)
     unchanged = 0
     for change in result.changes:
-        if change.status == "matched" and not any(change.delta(m).absolute
-                                                  for m in result.metrics):
+        if change.status == "matched" and not any(change.delta(m).absolute for m in result.metrics):
             unchanged += 1
             continue
-        table.add_row(change.name, change.status,
-                      *_delta_cells(result.metrics, change.delta, ""))
+        table.add_row(change.name, change.status, *_delta_cells(result.metrics, change.delta, ""))
     table.add_section()
-    table.add_row(Text("Total", style="bold"), "",
-                  *_delta_cells(result.metrics, result.total, "bold "))
-    note = Text(f"{unchanged} unchanged layer{'s' if unchanged != 1 else ''} not listed. "
-                "Values are the models as specified.", style="dim")
-    verdict = (Text("\n".join(f"✗ {f}" for f in result.failures), style="bold red")
-               if result.failures else Text(""))
+    table.add_row(
+        Text("Total", style="bold"), "", *_delta_cells(result.metrics, result.total, "bold ")
+    )
+    note = Text(
+        f"{unchanged} unchanged layer{'s' if unchanged != 1 else ''} not listed. "
+        "Values are the models as specified.",
+        style="dim",
+    )
+    verdict = (
+        Text("\n".join(f"✗ {f}" for f in result.failures), style="bold red")
+        if result.failures
+        else Text("")
+    )
     return Group(table, note, verdict)
 
 
-def _delta_cells(metrics: Sequence[str], delta_of: Callable[[str], Delta],
-                 emphasis: str) -> list[str | Text]:
+def _delta_cells(
+    metrics: Sequence[str], delta_of: Callable[[str], Delta], emphasis: str
+) -> list[str | Text]:
     """Base, new and a coloured Δ per metric (red: grew, green: shrank)."""
     from sepconv_cli.output.compare_formats import fmt_delta, fmt_value
 
@@ -336,6 +422,9 @@ def _delta_cells(metrics: Sequence[str], delta_of: Callable[[str], Delta],
     for metric in metrics:
         delta = delta_of(metric)
         style = emphasis + ("red" if (delta.absolute or 0) > 0 else "green")
-        cells += [fmt_value(metric, delta.base), fmt_value(metric, delta.new),
-                  Text(fmt_delta(metric, delta), style=style)]
+        cells += [
+            fmt_value(metric, delta.base),
+            fmt_value(metric, delta.new),
+            Text(fmt_delta(metric, delta), style=style),
+        ]
     return cells

@@ -74,12 +74,16 @@ def per_dim(value: Any, *, minimum: int = 1) -> tuple[int, ...]:
     """An int for every dim, or a list of 1-3 ints (one per spatial dim)."""
     if isinstance(value, list):
         if not 1 <= len(value) <= MAX_DIMS:
-            raise FieldError(f"expected 1 to {MAX_DIMS} values (one per spatial dim), "
-                             f"got {len(value)}: {describe(value)}")
+            raise FieldError(
+                f"expected 1 to {MAX_DIMS} values (one per spatial dim), "
+                f"got {len(value)}: {describe(value)}"
+            )
         return tuple(positive_int(v, minimum=minimum) for v in value)
     if isinstance(value, str) and _DIMS_RE.match(value):
-        raise FieldError(f"got {describe(value)}; write a list such as "
-                         f"[{', '.join(re.split(r'[x×,]', value.replace(' ', '')))}]")
+        raise FieldError(
+            f"got {describe(value)}; write a list such as "
+            f"[{', '.join(re.split(r'[x×,]', value.replace(' ', '')))}]"
+        )
     if isinstance(value, bool) or not isinstance(value, int):
         raise FieldError(
             f"expected an integer >= {minimum} or a list of them, got {describe(value)}"
@@ -95,8 +99,10 @@ def shape(value: Any) -> tuple[int, ...]:
             f"got {describe(value)}"
         )
     if not 2 <= len(value) <= MAX_DIMS + 1:
-        raise FieldError(f"expected 1 to {MAX_DIMS} spatial dims and channels (2 to "
-                         f"{MAX_DIMS + 1} numbers), got {len(value)}: {describe(value)}")
+        raise FieldError(
+            f"expected 1 to {MAX_DIMS} spatial dims and channels (2 to "
+            f"{MAX_DIMS + 1} numbers), got {len(value)}: {describe(value)}"
+        )
     return tuple(positive_int(v) for v in value)
 
 

@@ -34,8 +34,11 @@ class SpecErrors(SpecError):
 
     def __init__(self, messages: list[str]) -> None:
         more = len(messages) - 1
-        suffix = f" (and {more} more problem{'s' if more > 1 else ''}: sepconv validate FILE " \
-                 "lists them)" if more else ""
+        suffix = (
+            f" (and {more} more problem{'s' if more > 1 else ''}: sepconv validate FILE lists them)"
+            if more
+            else ""
+        )
         super().__init__(messages[0] + suffix)
         self.messages = messages
 
@@ -134,7 +137,14 @@ TYPES: dict[str, tuple[set[str], set[str]]] = {  # type -> (required, optional) 
 COMMON_KEYS = {"type", "name", "repeat"}
 SINGLE_LAYER_KEYS = {"input", "batch", "dtype"}
 MODEL_KEYS = {
-    "name", "source", "description", "input", "batch", "dtype", "defaults", "layers",
+    "name",
+    "source",
+    "description",
+    "input",
+    "batch",
+    "dtype",
+    "defaults",
+    "layers",
     "channel_divisor",
 }
 CONV_TYPES = ("conv", "separable", "depthwise", "pointwise")
@@ -191,18 +201,23 @@ class _Reader:
             raise self.error(path, f"missing 'type' (one of {', '.join(TYPES)})")
         if not isinstance(kind, str) or kind not in TYPES:
             hint = did_you_mean(kind, TYPES) if isinstance(kind, str) else ""
-            raise self.error((*path, "type"),
-                             f"unknown layer type {F.describe(kind)}{hint}; expected one of "
-                             f"{', '.join(TYPES)}")
+            raise self.error(
+                (*path, "type"),
+                f"unknown layer type {F.describe(kind)}{hint}; expected one of {', '.join(TYPES)}",
+            )
         required, optional = TYPES[kind]
         allowed = required | optional | COMMON_KEYS | (SINGLE_LAYER_KEYS if single else set())
         for key in data:
             if key not in allowed:
                 known = set(FIELDS) | COMMON_KEYS | {"layers", "shortcut"}
-                why = (f"not a field of a {kind} layer" if key in known
-                       else f"unknown key{did_you_mean(key[:60], allowed)}")
-                raise self.error((*path, key), f"{why}; allowed: {', '.join(sorted(allowed))}",
-                                 key=True)
+                why = (
+                    f"not a field of a {kind} layer"
+                    if key in known
+                    else f"unknown key{did_you_mean(key[:60], allowed)}"
+                )
+                raise self.error(
+                    (*path, key), f"{why}; allowed: {', '.join(sorted(allowed))}", key=True
+                )
         values: dict[str, Any] = {}
         for key, raw_value in defaults.items():
             if key in required | optional:
@@ -244,13 +259,18 @@ class _Reader:
 
     def defaults(self, raw: Any) -> dict[str, Any]:
         data = self.mapping(("defaults",), raw, "default layer fields")
-        layer_keys = set().union(*(req | opt for req, opt in TYPES.values())) - {"layers",
-                                                                                 "shortcut"}
+        layer_keys = set().union(*(req | opt for req, opt in TYPES.values())) - {
+            "layers",
+            "shortcut",
+        }
         out = {}
         for key, value in data.items():
             if key not in layer_keys:
-                raise self.error(("defaults", key),
-                                 f"unknown layer field{did_you_mean(key, layer_keys)}", key=True)
+                raise self.error(
+                    ("defaults", key),
+                    f"unknown layer field{did_you_mean(key, layer_keys)}",
+                    key=True,
+                )
             out[key] = self.value(("defaults", key), value, FIELDS[key])
         return out
 
@@ -261,9 +281,16 @@ def model_from_document(doc: Document) -> ModelSpec:
     data = reader.mapping((), doc.data, "a model spec")
     for key in data:
         if key not in MODEL_KEYS:
-            reader.problems.append(str(reader.error(
-                (key,), f"unknown key{did_you_mean(key, MODEL_KEYS)}; allowed: "
-                f"{', '.join(sorted(MODEL_KEYS))}", key=True)))
+            reader.problems.append(
+                str(
+                    reader.error(
+                        (key,),
+                        f"unknown key{did_you_mean(key, MODEL_KEYS)}; allowed: "
+                        f"{', '.join(sorted(MODEL_KEYS))}",
+                        key=True,
+                    )
+                )
+            )
     for key in ("input", "layers"):
         if key not in data:
             reader.problems.append(str(reader.error((), f"missing '{key}'")))
@@ -307,9 +334,12 @@ def cost_layers(doc: Document) -> list[LayerSpec]:
     for path, item in zip(paths, items, strict=True):
         layer = reader.layer(path, item, {}, single=True)
         if layer.type not in CONV_TYPES:
-            raise reader.error((*path, "type"), f"sepconv cost compares convolutions; got "
-                               f"{layer.type!r} (use one of {', '.join(CONV_TYPES)}, or "
-                               "sepconv profile for whole models)")
+            raise reader.error(
+                (*path, "type"),
+                f"sepconv cost compares convolutions; got "
+                f"{layer.type!r} (use one of {', '.join(CONV_TYPES)}, or "
+                "sepconv profile for whole models)",
+            )
         if layer.input is None:
             raise reader.error(path, "missing 'input' (the layer's input shape, e.g. [12, 12, 3])")
         out.append(layer)
@@ -317,10 +347,18 @@ def cost_layers(doc: Document) -> list[LayerSpec]:
 
 
 FLAG_NAMES = {
-    "input": "--input", "kernel": "--kernel", "filters": "--filters", "stride": "--stride",
-    "padding": "--padding", "dilation": "--dilation", "groups": "--groups",
-    "depth_multiplier": "--depth-multiplier", "batch": "--batch", "dtype": "--dtype",
-    "name": "--name", "type": "--type",
+    "input": "--input",
+    "kernel": "--kernel",
+    "filters": "--filters",
+    "stride": "--stride",
+    "padding": "--padding",
+    "dilation": "--dilation",
+    "groups": "--groups",
+    "depth_multiplier": "--depth-multiplier",
+    "batch": "--batch",
+    "dtype": "--dtype",
+    "name": "--name",
+    "type": "--type",
 }
 
 
@@ -360,8 +398,9 @@ def replace_defaults(layer: LayerSpec, overrides: LayerSpec) -> LayerSpec:
 SEED_LAYER: dict[str, str] = {"input": "12x12x3", "kernel": "5", "filters": "256"}
 
 
-def layers_from_flags_or_file(spec: Path | None, given: dict[str, Any],
-                common: dict[str, Any]) -> list[LayerSpec]:
+def layers_from_flags_or_file(
+    spec: Path | None, given: dict[str, Any], common: dict[str, Any]
+) -> list[LayerSpec]:
     """The layers ``sepconv cost`` reports: from ``--spec FILE``, or from the flags over
     :data:`SEED_LAYER`."""
     from sepconv_cli.spec.yaml_loader import load

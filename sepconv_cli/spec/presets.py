@@ -58,5 +58,6 @@ def resolve_model(ref: str, flag: str = "MODEL") -> ModelSpec:
         return load_model(presets[ref], display=f"{presets[ref]}")
     close = difflib.get_close_matches(ref, presets, n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise UsageError(f"{flag}: {ref!r} is neither a file nor a preset{hint}; "
-                     f"presets: {', '.join(presets)}")
+    raise UsageError(
+        f"{flag}: {ref!r} is neither a file nor a preset{hint}; presets: {', '.join(presets)}"
+    )

@@ -16,8 +16,12 @@ from sepconv_cli.spec.layers import COMMON_KEYS, MODEL_KEYS, TYPES
 SCHEMA_ID = "https://sepconv.invalid/schema/model-spec-v1.json"
 
 _POSITIVE = {"type": "integer", "minimum": 1, "maximum": F.MAX_SIZE}
-_PER_DIM = {"oneOf": [_POSITIVE, {"type": "array", "items": _POSITIVE, "minItems": 1,
-                                  "maxItems": F.MAX_DIMS}]}
+_PER_DIM = {
+    "oneOf": [
+        _POSITIVE,
+        {"type": "array", "items": _POSITIVE, "minItems": 1, "maxItems": F.MAX_DIMS},
+    ]
+}
 _NON_NEGATIVE = {"type": "integer", "minimum": 0, "maximum": F.MAX_SIZE}
 
 FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -26,29 +30,48 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "kernel": {**_PER_DIM, "description": "Kernel size: one int for every dim, or a list."},
     "filters": {**_POSITIVE, "description": "Output channels (scaled by --width-multiplier)."},
     "stride": {**_PER_DIM, "description": "Stride: one int or one per dim."},
-    "padding": {"oneOf": [{"enum": ["valid", "same"]}, _NON_NEGATIVE,
-                          {"type": "array", "items": _NON_NEGATIVE, "minItems": 1,
-                           "maxItems": F.MAX_DIMS}],
-                "description": "valid, same (TensorFlow's rule) or symmetric explicit pads."},
+    "padding": {
+        "oneOf": [
+            {"enum": ["valid", "same"]},
+            _NON_NEGATIVE,
+            {"type": "array", "items": _NON_NEGATIVE, "minItems": 1, "maxItems": F.MAX_DIMS},
+        ],
+        "description": "valid, same (TensorFlow's rule) or symmetric explicit pads.",
+    },
     "dilation": {**_PER_DIM, "description": "Dilation: one int or one per dim."},
     "groups": {**_POSITIVE, "description": "Groups of a standard conv."},
     "depth_multiplier": {**_POSITIVE, "description": "Depthwise multiplier M."},
     "bias": {"type": "boolean", "description": "Count a bias (default: off; dense: on)."},
-    "batch_norm": {"enum": [True, False, "each", "none", "output"],
-                   "description": "Batch-norm after every conv (true), none, or only after "
-                                  "the layer's last conv (output)."},
+    "batch_norm": {
+        "enum": [True, False, "each", "none", "output"],
+        "description": "Batch-norm after every conv (true), none, or only after "
+        "the layer's last conv (output).",
+    },
     "units": {**_POSITIVE, "description": "Dense output features (never width-scaled)."},
-    "expansion": {"type": "number", "exclusiveMinimum": 0,
-                  "description": "Inverted-residual expansion ratio t."},
+    "expansion": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "description": "Inverted-residual expansion ratio t.",
+    },
     "mode": {"enum": list(F.POOL_MODES), "description": "Pooling: max or avg."},
-    "residual": {"type": "boolean", "description": "Inverted residual: add the input when "
-                                                   "shapes allow (default true)."},
-    "width_floor": {"type": "number", "exclusiveMinimum": 0,
-                    "description": "Scale filters by max(alpha, width_floor)."},
+    "residual": {
+        "type": "boolean",
+        "description": "Inverted residual: add the input when shapes allow (default true).",
+    },
+    "width_floor": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "description": "Scale filters by max(alpha, width_floor).",
+    },
 }
 
-_SHAPE = {"type": "array", "items": _POSITIVE, "minItems": 2, "maxItems": F.MAX_DIMS + 1,
-          "description": "Channels-last input shape: spatial dims then channels."}
+_SHAPE = {
+    "type": "array",
+    "items": _POSITIVE,
+    "minItems": 2,
+    "maxItems": F.MAX_DIMS + 1,
+    "description": "Channels-last input shape: spatial dims then channels.",
+}
 
 
 def _layer_schema(kind: str) -> dict[str, Any]:
@@ -59,13 +82,17 @@ def _layer_schema(kind: str) -> dict[str, Any]:
             props[key] = {"type": "array", "items": {"$ref": "#/$defs/layer"}}
         else:
             props[key] = FIELD_SCHEMAS[key]
-    return {"type": "object", "properties": props, "required": ["type", *sorted(required)],
-            "additionalProperties": False, "title": f"{kind} layer"}
+    return {
+        "type": "object",
+        "properties": props,
+        "required": ["type", *sorted(required)],
+        "additionalProperties": False,
+        "title": f"{kind} layer",
+    }
 
 
 def model_schema() -> dict[str, Any]:
-    layer_keys = sorted(set().union(*(r | o for r, o in TYPES.values())) - {"layers",
-                                                                           "shortcut"})
+    layer_keys = sorted(set().union(*(r | o for r, o in TYPES.values())) - {"layers", "shortcut"})
     props: dict[str, Any] = {
         "name": {"type": "string"},
         "source": {"type": "string", "description": "Where the architecture comes from."},
@@ -73,11 +100,16 @@ def model_schema() -> dict[str, Any]:
         "input": _SHAPE,
         "batch": _POSITIVE,
         "dtype": {"enum": list(F.DTYPES)},
-        "channel_divisor": {**_POSITIVE, "description": "Round width-scaled channels to "
-                                                        "multiples of this (MobileNetV2: 8)."},
-        "defaults": {"type": "object", "additionalProperties": False,
-                     "properties": {k: FIELD_SCHEMAS[k] for k in layer_keys},
-                     "description": "Fields applied to every layer whose type accepts them."},
+        "channel_divisor": {
+            **_POSITIVE,
+            "description": "Round width-scaled channels to multiples of this (MobileNetV2: 8).",
+        },
+        "defaults": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {k: FIELD_SCHEMAS[k] for k in layer_keys},
+            "description": "Fields applied to every layer whose type accepts them.",
+        },
         "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
     }
     assert set(props) == MODEL_KEYS

@@ -96,15 +96,15 @@ def read_text(path: Path) -> str:
     except OSError as exc:
         raise YamlError(f"cannot read: {exc.strerror or exc}", file=name) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise YamlError(f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB limit",
-                        file=name)
+        raise YamlError(
+            f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB limit", file=name
+        )
     if b"\x00" in raw:
         raise YamlError("binary file (contains NUL bytes), expected YAML text", file=name)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise YamlError(f"not UTF-8 text (invalid byte at offset {exc.start})",
-                        file=name) from None
+        raise YamlError(f"not UTF-8 text (invalid byte at offset {exc.start})", file=name) from None
 
 
 def load(path: Path, display_name: str | None = None) -> Document:
@@ -152,11 +152,16 @@ def _mark(file: str, mark: Any) -> Mark:
 class _Frame:
     """An open mapping or sequence while its events arrive."""
 
-    __slots__ = ("anchor", "deepest", "depth", "key", "key_start", "nodes_before", "path",
-                 "value")
+    __slots__ = ("anchor", "deepest", "depth", "key", "key_start", "nodes_before", "path", "value")
 
-    def __init__(self, value: dict[str, Any] | list[Any], path: PathKey, anchor: str | None,
-                 nodes_before: int, depth: int) -> None:
+    def __init__(
+        self,
+        value: dict[str, Any] | list[Any],
+        path: PathKey,
+        anchor: str | None,
+        nodes_before: int,
+        depth: int,
+    ) -> None:
         self.value = value
         self.path = path
         self.anchor = anchor
@@ -217,17 +222,18 @@ class _EventBuilder:
                 self.stack[-1].deepest = max(self.stack[-1].deepest, frame.deepest)
             if frame.anchor is not None:
                 height = frame.deepest - frame.depth + 1
-                self.anchors[frame.anchor] = (frame.value, self.nodes - frame.nodes_before,
-                                              height)
+                self.anchors[frame.anchor] = (frame.value, self.nodes - frame.nodes_before, height)
         elif kind is yaml.AliasEvent:
             if event.anchor not in self.anchors:
-                raise self.error(f"alias *{event.anchor} has no complete anchor before it",
-                                 event)
+                raise self.error(f"alias *{event.anchor} has no complete anchor before it", event)
             value, size, height = self.anchors[event.anchor]
             depth = len(self.stack) + height
             if depth > MAX_DEPTH:
-                raise self.error(f"nesting deeper than the limit of {MAX_DEPTH} levels "
-                                 f"(through alias *{event.anchor})", event)
+                raise self.error(
+                    f"nesting deeper than the limit of {MAX_DEPTH} levels "
+                    f"(through alias *{event.anchor})",
+                    event,
+                )
             if self.stack and height:
                 self.stack[-1].deepest = max(self.stack[-1].deepest, depth)
             self.add(value, event, size)
@@ -239,8 +245,9 @@ class _EventBuilder:
     def count(self, size: int, event: Any) -> None:
         self.nodes += size
         if self.nodes > MAX_NODES:
-            raise self.error(f"document expands to more than {MAX_NODES:,} nodes "
-                             "(alias expansion counts)", event)
+            raise self.error(
+                f"document expands to more than {MAX_NODES:,} nodes (alias expansion counts)", event
+            )
 
     def open(self, event: Any, is_mapping: bool) -> None:
         expected = _MAP if is_mapping else _SEQ
@@ -286,14 +293,14 @@ class _EventBuilder:
             raise self.error("mapping keys must be plain strings", event)
         if key is _MERGE:
             where = path_text(frame.path)
-            raise self.error(f"{where + ': ' if where else ''}merge keys (<<) are not "
-                             "supported", event)
+            raise self.error(
+                f"{where + ': ' if where else ''}merge keys (<<) are not supported", event
+            )
         if not isinstance(key, str):
             key = str(key).lower() if isinstance(key, bool) else str(key)
         assert isinstance(frame.value, dict)
         if key in frame.value:
-            raise self.error(f"{path_text((*frame.path, key))}: duplicate key {key[:60]!r}",
-                             event)
+            raise self.error(f"{path_text((*frame.path, key))}: duplicate key {key[:60]!r}", event)
         frame.key = key
         frame.key_start = (event.start_mark.line, event.start_mark.column)
 
@@ -301,7 +308,8 @@ class _EventBuilder:
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
-                self.yaml.ScalarNode, event.value, event.implicit)
+                self.yaml.ScalarNode, event.value, event.implicit
+            )
         if tag == "tag:yaml.org,2002:str":
             return event.value
         if tag == "tag:yaml.org,2002:merge":
@@ -312,8 +320,9 @@ class _EventBuilder:
         try:
             return construct(self.yaml.ScalarNode(tag, event.value))
         except ValueError as exc:  # e.g. an int with thousands of digits
-            raise self.error(f"cannot read value {event.value[:40]!r}: "
-                             f"{str(exc).splitlines()[0]}", event) from None
+            raise self.error(
+                f"cannot read value {event.value[:40]!r}: {str(exc).splitlines()[0]}", event
+            ) from None
 
 
 _MERGE = object()
