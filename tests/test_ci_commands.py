@@ -58,7 +58,7 @@ def test_max_macs_units(limit: str, code: int) -> None:
 def limit_text(limit: str) -> str:
     from fractions import Fraction
 
-    from sepconv_cli.analysis.budgets import fmt_count, parse_count
+    from sepconv_cli.units import fmt_count, parse_count
 
     return fmt_count(Fraction(parse_count(limit, "--max-macs")))
 

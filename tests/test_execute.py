@@ -29,13 +29,13 @@ from sepconv_cli.execution.kernels import (
     check_memory,
     default_memory_limit,
     estimate_bytes,
-    format_bytes,
     prepare,
     prepare_chain,
     run_form,
 )
 from sepconv_cli.execution.timing import TimingSettings, time_forms
 from sepconv_cli.spec.presets import resolve_model
+from sepconv_cli.units import human_bytes
 
 Array = np.ndarray[Any, Any]
 
@@ -756,7 +756,7 @@ def test_memory_guard_refuses_before_allocating() -> None:
     assert isinstance(caught.value, RuntimeFailure)
     assert caught.value.exit_code == 3
     message = str(caught.value)
-    assert message.startswith(f"needs {format_bytes(needed)} of memory, more than the 1.0 MiB")
+    assert message.startswith(f"needs {human_bytes(needed)} of memory, more than the 1.0 MiB")
     assert message.endswith("limit (--max-memory)")
 
 

@@ -15,8 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from sepconv_cli.analysis.budgets import fmt_count, fmt_seconds, parse_percent
 from sepconv_cli.errors import UsageError
+from sepconv_cli.units import fmt_count, fmt_percent, fmt_seconds, parse_percent
 
 METRICS = ("macs", "params", "time")
 LABELS = {"macs": "MACs", "params": "Params", "time": "Time"}
@@ -247,16 +247,6 @@ def parse_thresholds(values: list[str]) -> dict[str, Fraction]:
             for metric in METRICS:
                 out.setdefault(metric, limit)
     return out
-
-
-def fmt_percent(limit: Fraction) -> str:
-    """A threshold as the user wrote it, in ``%g`` style even past a float's range."""
-    from decimal import Decimal
-
-    try:
-        return f"{float(limit):g}"
-    except OverflowError:
-        return f"{Decimal(limit.numerator) / Decimal(limit.denominator):.6g}"
 
 
 def compare(base: Snapshot, new: Snapshot, thresholds: dict[str, Fraction]) -> Comparison:

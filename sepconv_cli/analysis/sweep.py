@@ -29,6 +29,7 @@ from sepconv_cli.counting.report import CONVENTIONS, LayerReport, layer_report
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec import fields as F
 from sepconv_cli.spec.layers import SEED_LAYER, LayerSpec, did_you_mean, layer_from_flags
+from sepconv_cli.units import rounded_float
 
 SCHEMA = "sepconv/sweep/v1"
 DEFAULT_VARY = "filters=8..1024:x2"
@@ -343,10 +344,6 @@ def asymptote(parameter: str, points: Sequence[Point], base: dict[str, Any]) -> 
 # --------------------------------------------------------------------------- renderings
 
 
-def _float(value: Fraction | None, digits: int = 6) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
 def _exact(value: Fraction | None) -> str | None:
     return None if value is None else f"{value.numerator}/{value.denominator}"
 
@@ -363,11 +360,11 @@ def point_dict(point: Point) -> dict[str, Any]:
         "standard": r.standard.as_dict(),
         "separable": separable,
         "ratio": {
-            "macs": _float(r.ratio_macs),
-            "params": _float(r.ratio_params),
+            "macs": rounded_float(r.ratio_macs),
+            "params": rounded_float(r.ratio_params),
             "macs_exact": _exact(r.ratio_macs),
         },
-        "theory": _float(r.theory),
+        "theory": rounded_float(r.theory),
         "theory_exact": _exact(r.theory),
     }
     if r.timing is not None:
@@ -391,7 +388,12 @@ def sweep_dict(report: SweepReport) -> dict[str, Any]:
         },
         "asymptote": None
         if a is None
-        else {"value": _float(a.value), "exact": _exact(a.value), "part": a.part, "label": a.label},
+        else {
+            "value": rounded_float(a.value),
+            "exact": _exact(a.value),
+            "part": a.part,
+            "label": a.label,
+        },
         "points": [point_dict(p) for p in report.points],
     }
 
@@ -435,11 +437,11 @@ def sweep_csv(report: SweepReport) -> str:
                 "separable_macs": r.separable.total.macs,
                 "depthwise_macs": r.separable.depthwise.macs,
                 "pointwise_macs": r.separable.pointwise.macs,
-                "ratio_macs": _float(r.ratio_macs),
-                "theory": _float(r.theory),
+                "ratio_macs": rounded_float(r.ratio_macs),
+                "theory": rounded_float(r.theory),
                 "standard_params": r.standard.params,
                 "separable_params": r.separable.total.params,
-                "ratio_params": _float(r.ratio_params),
+                "ratio_params": rounded_float(r.ratio_params),
                 "standard_flops": r.standard.flops,
                 "separable_flops": r.separable.total.flops,
             }

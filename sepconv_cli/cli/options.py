@@ -214,10 +214,10 @@ def timing_settings_from_flags(
     threads: str | None, time_budget: str | None, max_memory: str | None
 ) -> Any:
     """Validate the timing flags (each error names its flag) into TimingSettings."""
-    from sepconv_cli.analysis.budgets import parse_bytes, parse_seconds
     from sepconv_cli.errors import UsageError
     from sepconv_cli.execution.profiling import timing_settings
     from sepconv_cli.spec.fields import FieldError, flag_value, positive_int
+    from sepconv_cli.units import parse_bytes, parse_seconds
 
     thread_count = 1  # see ThreadsOption: steady, comparable single-thread times by default
     if threads is not None:

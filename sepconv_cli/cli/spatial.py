@@ -26,6 +26,7 @@ from sepconv_cli.errors import RuntimeFailure, UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.serialize import Format
 from sepconv_cli.spec.fields import FieldError, flag_value, per_dim, positive_int
+from sepconv_cli.units import seconds_brief
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -381,10 +382,6 @@ def forms_rows(a: Analysis) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-def fmt_seconds(s: float) -> str:
-    return f"{s * 1e3:.3f} ms" if s < 10 else f"{s:.2f} s"
-
-
 def timing_rows(a: Analysis) -> list[tuple[str, str, str, str, str, str]]:
     """(form, median, min–max, measured speed-up, predicted, agreement) per timed form."""
     assert a.timing is not None
@@ -402,7 +399,7 @@ def timing_rows(a: Analysis) -> list[tuple[str, str, str, str, str, str]]:
         out.append(
             (
                 a.form_name(f.terms),
-                fmt_seconds(s.median_s),
+                seconds_brief(s.median_s),
                 f"{s.min_s * 1e3:.3f}–{s.max_s * 1e3:.3f} ms",
                 f"{f.speedup:.2f}×",
                 f"{f.predicted_speedup:.2f}×",

@@ -39,6 +39,7 @@ from sepconv_cli.cli.options import (
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.serialize import Format
+from sepconv_cli.units import ms_number, shape_cell
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -155,7 +156,8 @@ def sweep_table(report: SweepReport) -> RenderableType:
     from rich.text import Text
 
     from sepconv_cli.analysis.sweep import describe_base, value_text
-    from sepconv_cli.output.serialize import human, timing_columns
+    from sepconv_cli.output.serialize import timing_columns
+    from sepconv_cli.units import human
 
     title = f"Sweep of {report.parameter}: {describe_base(report)}"
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
@@ -173,7 +175,7 @@ def sweep_table(report: SweepReport) -> RenderableType:
         ratio, params_ratio = r.ratio_macs, r.ratio_params
         cells: list[str | Text] = [
             value_text(p.value),
-            _shape(r.row.output_shape),
+            shape_cell(r.row.output_shape),
             human(r.standard.macs),
             Text(human(r.separable.total.macs), style="green"),
             f"{float(ratio):.4f}" if ratio is not None else "-",
@@ -189,8 +191,8 @@ def sweep_table(report: SweepReport) -> RenderableType:
         if timed:
             cols = timing_columns(r.timing or {})
             cells += [
-                _ms(cols["standard_median_s"]),
-                _ms(cols["separable_median_s"]),
+                ms_number(cols["standard_median_s"]),
+                ms_number(cols["separable_median_s"]),
                 f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-",
             ]
         table.add_row(*cells)
@@ -201,14 +203,6 @@ def sweep_table(report: SweepReport) -> RenderableType:
         style="dim",
     )
     return Group(table, footer, Text(""), sweep_chart(report))
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "×".join(str(n) for n in shape)
-
-
-def _ms(value: Any) -> str:
-    return f"{value * 1e3:.3f}" if isinstance(value, (int, float)) else "-"
 
 
 def sweep_chart(report: SweepReport) -> RenderableType:

@@ -31,10 +31,10 @@ from sepconv_cli.counting.ops import (
     Pool,
     PoolKind,
     ShapeError,
-    fmt_shape,
     resolve_padding,
 )
 from sepconv_cli.spec.layers import LayerSpec
+from sepconv_cli.units import shape_text
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def broadcast(values: tuple[int, ...], rank: int, field: str) -> tuple[int, ...]
         return values * rank
     if len(values) != rank:
         raise ShapeError(
-            f"{field} has {len(values)} values ({fmt_shape(values)}) but the input has "
+            f"{field} has {len(values)} values ({shape_text(values)}) but the input has "
             f"{rank} spatial dim{'s' if rank > 1 else ''}",
             field,
         )
@@ -167,7 +167,7 @@ def lower(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     ):
         raise ShapeError(
             f"a {spec.type} layer needs a spatial input, got the flat shape "
-            f"{fmt_shape(shape)} (after a dense or global_pool layer)",
+            f"{shape_text(shape)} (after a dense or global_pool layer)",
             "input",
         )
     handler = _LOWERERS.get(spec.type)
@@ -283,7 +283,7 @@ def _lower_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
 
 def _lower_global_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     if len(shape) < 2:
-        raise ShapeError(f"global_pool needs a spatial input, got {fmt_shape(shape)}", "input")
+        raise ShapeError(f"global_pool needs a spatial input, got {shape_text(shape)}", "input")
     rank = len(shape) - 1
     mode: PoolKind = "max" if spec.mode == "max" else "avg"
     ops = (Pool(shape, mode, shape[:-1], shape[:-1], ((0, 0),) * rank, global_=True),)

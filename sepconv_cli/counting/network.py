@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from sepconv_cli.counting.lowering import Forms, Width, lower
-from sepconv_cli.counting.ops import Add, ShapeError, fmt_shape
+from sepconv_cli.counting.ops import Add, ShapeError
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec.layers import LayerSpec, ModelSpec, SpecError
+from sepconv_cli.units import shape_text
 
 MAX_ROWS = 100_000
 
@@ -127,7 +128,7 @@ class _Builder:
             what = "the shortcut" if layer.shortcut else "the identity shortcut (no shortcut given)"
             raise SpecError(
                 f"{layer.where}: the residual add needs equal shapes, but the main "
-                f"path gives {fmt_shape(main)} and {what} gives {fmt_shape(short)}"
+                f"path gives {shape_text(main)} and {what} gives {shape_text(short)}"
             )
         add = (Add(main),)
         self.emit(f"{name}.add", replace(layer, type="add"), main, Forms("none", add, add, add))
@@ -153,7 +154,7 @@ def build(
         if len(resolution) not in (1, rank):
             raise UsageError(
                 f"--resolution: expected 1 or {rank} values for this "
-                f"{rank}-D model, got {fmt_shape(resolution)}"
+                f"{rank}-D model, got {shape_text(resolution)}"
             )
         spatial = resolution * rank if len(resolution) == 1 else resolution
         input_shape = (*spatial, input_shape[-1])

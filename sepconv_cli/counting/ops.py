@@ -30,11 +30,13 @@ Conventions (the same ones ``--help``, the table footer and the JSON ``conventio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
 from math import prod
 from typing import Literal
+
+from sepconv_cli.units import shape_text
 
 Pads = tuple[tuple[int, int], ...]
 PoolKind = Literal["max", "avg"]
@@ -118,17 +120,12 @@ def window_output(
     )
     if min(out) <= 0:
         raise ShapeError(
-            f"output would be empty: input {fmt_shape(spatial)} with kernel {fmt_shape(kernel)}, "
-            f"dilation {fmt_shape(dilation)}, stride {fmt_shape(stride)} and padding "
-            f"{fmt_pads(pads)} gives {fmt_shape(out)}",
+            f"output would be empty: input {shape_text(spatial)} with kernel {shape_text(kernel)}, "
+            f"dilation {shape_text(dilation)}, stride {shape_text(stride)} and padding "
+            f"{fmt_pads(pads)} gives {shape_text(out)}",
             "kernel",
         )
     return out
-
-
-def fmt_shape(shape: Iterable[int]) -> str:
-    """``(12, 12, 3)`` → ``"12x12x3"``."""
-    return "x".join(str(n) for n in shape)
 
 
 def fmt_pads(pads: Pads) -> str:

@@ -66,6 +66,7 @@ from sepconv_cli.execution.buffers import (
     sequence,
     window_out,
 )
+from sepconv_cli.units import human_bytes
 
 __all__ = [
     "Array",
@@ -79,7 +80,7 @@ __all__ = [
     "check_memory",
     "default_memory_limit",
     "estimate_bytes",
-    "format_bytes",
+    "human_bytes",
     "numpy_dtype",
     "plan",
     "prepare",
@@ -109,27 +110,11 @@ class MemoryGuardError(RuntimeFailure):
     def __init__(self, needed: int, limit: int, what: str = "") -> None:
         prefix = f"{what} " if what else ""
         super().__init__(
-            f"{prefix}needs {format_bytes(needed)} of memory, more than the "
-            f"{format_bytes(limit)} limit (--max-memory)"
+            f"{prefix}needs {human_bytes(needed)} of memory, more than the "
+            f"{human_bytes(limit)} limit (--max-memory)"
         )
         self.needed = needed
         self.limit = limit
-
-
-def format_bytes(n: int) -> str:
-    """``1.5 GiB`` style, one decimal, binary units.
-
-    >>> format_bytes(37_400_000_000)
-    '34.8 GiB'
-    >>> format_bytes(512)
-    '512 B'
-    """
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def numpy_dtype(name: str) -> np.dtype[Any]:

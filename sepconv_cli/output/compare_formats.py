@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from sepconv_cli.analysis.compare import LABELS, Comparison, Delta
-from sepconv_cli.output.serialize import human
+from sepconv_cli.units import human
 
 COMPARE_SCHEMA = "sepconv/compare/v1"
 

@@ -22,6 +22,7 @@ from sepconv_cli.counting.report import (
     LayerReport,
     ProfileReport,
 )
+from sepconv_cli.units import human, ms_number, rounded_float, shape_text, speedup_ascii
 
 
 class Format(str, Enum):
@@ -29,10 +30,6 @@ class Format(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
-
-
-def _float(value: Fraction | None, digits: int = 6) -> float | None:
-    return None if value is None else round(float(value), digits)
 
 
 def cost_dict(cost: Cost) -> dict[str, int | float]:
@@ -58,9 +55,9 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
         "standard": cost_dict(layer.standard),
         "separable": separable,
         "ratio": {
-            "macs": _float(layer.ratio_macs),
-            "params": _float(layer.ratio_params),
-            "theory": _float(layer.theory),
+            "macs": rounded_float(layer.ratio_macs),
+            "params": rounded_float(layer.ratio_params),
+            "theory": rounded_float(layer.theory),
             "theory_exact": (
                 f"{layer.theory.numerator}/{layer.theory.denominator}"
                 if layer.theory is not None
@@ -163,10 +160,6 @@ TIMING_COLUMNS = (
 )
 
 
-def _shape(shape: Iterable[int]) -> str:
-    return "x".join(str(n) for n in shape)
-
-
 def csv_row(layer: LayerReport) -> dict[str, Any]:
     row = layer.row
     std, sep = layer.standard, layer.separable.total
@@ -176,8 +169,8 @@ def csv_row(layer: LayerReport) -> dict[str, Any]:
         "type": row.type,
         "form": row.form,
         "repeat": row.repeat,
-        "input_shape": _shape(row.input_shape),
-        "output_shape": _shape(row.output_shape),
+        "input_shape": shape_text(row.input_shape),
+        "output_shape": shape_text(row.output_shape),
         "batch": layer.batch,
         "as_specified_macs": layer.as_specified.macs,
         "as_specified_params": layer.as_specified.params,
@@ -193,9 +186,9 @@ def csv_row(layer: LayerReport) -> dict[str, Any]:
         "separable_activation_bytes": sep.activation_bytes,
         "depthwise_macs": layer.separable.depthwise.macs,
         "pointwise_macs": layer.separable.pointwise.macs,
-        "ratio_macs": _float(layer.ratio_macs),
-        "ratio_params": _float(layer.ratio_params),
-        "theory": _float(layer.theory),
+        "ratio_macs": rounded_float(layer.ratio_macs),
+        "ratio_params": rounded_float(layer.ratio_params),
+        "theory": rounded_float(layer.theory),
     }
     timing = layer.timing or {}
     if timing:
@@ -229,40 +222,6 @@ def layers_csv(layers: Sequence[LayerReport]) -> str:
     return buffer.getvalue()
 
 
-def human(value: int | float, unit: str = "") -> str:
-    """``1228800`` → ``1.23 M``: three significant digits with an SI prefix (tables only)."""
-    magnitude = abs(value)
-    if magnitude >= 10**18:  # beyond P: scientific notation, never a float overflow
-        from decimal import Decimal
-
-        return f"{Decimal(int(value)):.3E} {unit}".rstrip()
-    for factor, prefix in ((10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
-        if magnitude >= factor:
-            scaled = value / factor
-            digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
-            return f"{scaled:.{digits}f} {prefix}{unit}"
-    if isinstance(value, int):
-        return f"{value:,} {unit}".rstrip()
-    return f"{value:.3g} {unit}".rstrip()
-
-
-def human_bytes(value: int) -> str:
-    for factor, prefix in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if value >= factor:
-            return f"{value / factor:.1f} {prefix}"
-    return f"{value} B"
-
-
-def fmt_ratio(ratio: Fraction | None) -> str:
-    if ratio is None:
-        return "-"
-    if ratio == 0:
-        return "0"
-    if ratio < 1:
-        return f"{float(ratio):.4f} ({float(1 / ratio):.1f}× fewer)"
-    return f"{float(ratio):.4f} ({float(ratio):.1f}× more)" if ratio > 1 else "1.0000 (same)"
-
-
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
     lines = [
         "| " + " | ".join(header) + " |",
@@ -278,7 +237,7 @@ def cost_markdown(layers: Sequence[LayerReport]) -> str:
         row = layer.row
         std, sep = layer.standard, layer.separable
         out.append(
-            f"### {row.name}: {_shape(row.input_shape)} → {_shape(row.output_shape)}"
+            f"### {row.name}: {shape_text(row.input_shape)} → {shape_text(row.output_shape)}"
             f" (batch {layer.batch})\n"
         )
         metrics = [
@@ -333,7 +292,7 @@ def profile_markdown(report: ProfileReport) -> str:
     model = report.model
     head = (
         f"## {model.name}: standard vs depthwise-separable\n\n"
-        f"Input {_shape(model.input_shape)}, batch {model.batch}, {model.dtype}"
+        f"Input {shape_text(model.input_shape)}, batch {model.batch}, {model.dtype}"
         + (
             f", width multiplier {float(model.width_multiplier):g}"
             if model.width_multiplier != 1
@@ -360,7 +319,7 @@ def profile_markdown(report: ProfileReport) -> str:
             str(row.index),
             row.name + (f" ×{row.repeat}" if row.repeat > 1 else ""),
             row.type,
-            _shape(row.output_shape),
+            shape_text(row.output_shape),
             human(layer.standard.macs),
             human(layer.separable.total.macs),
             human(layer.standard.params),
@@ -370,9 +329,9 @@ def profile_markdown(report: ProfileReport) -> str:
         if timed:
             cols = timing_columns(layer.timing or {})
             cells += [
-                _ms(cols["standard_median_s"]),
-                _ms(cols["separable_median_s"]),
-                _x(cols["speedup"]),
+                ms_number(cols["standard_median_s"]),
+                ms_number(cols["separable_median_s"]),
+                speedup_ascii(cols["speedup"]),
             ]
         rows.append(cells)
     t = report.totals
@@ -399,11 +358,3 @@ def profile_markdown(report: ProfileReport) -> str:
         f"{t.separable.params:,} params.\n"
     )
     return head + table + exact
-
-
-def _ms(value: Any) -> str:
-    return f"{value * 1e3:.3f}" if isinstance(value, (int, float)) else "-"
-
-
-def _x(value: Any) -> str:
-    return f"{value:.2f}x" if isinstance(value, (int, float)) else "-"

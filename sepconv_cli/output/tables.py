@@ -18,7 +18,8 @@ from rich.text import Text
 from sepconv_cli.analysis.compare import Comparison, Delta
 from sepconv_cli.counting.ops import Conv, Cost
 from sepconv_cli.counting.report import LayerReport, ProfileReport
-from sepconv_cli.output.serialize import fmt_ratio, human, human_bytes, timing_columns
+from sepconv_cli.output.serialize import timing_columns
+from sepconv_cli.units import fmt_ratio, human, human_bytes, seconds_cell, shape_cell, speedup_cell
 
 _METRICS: tuple[tuple[str, str], ...] = (
     ("MACs", "macs"),
@@ -35,10 +36,6 @@ _SHORT_TYPES = {
     "depthwise": "dw",
     "pointwise": "pw",
 }
-
-
-def _shape(shape: Sequence[int]) -> str:
-    return "×".join(str(n) for n in shape)
 
 
 def _exact(value: int | float, key: str, with_unit: bool) -> Text:
@@ -58,12 +55,12 @@ def _describe_layer(layer: LayerReport) -> str:
     conv = next((op for op in row.forms.standard if isinstance(op, Conv)), None)
     parts = [row.type]
     if conv is not None:
-        parts.append(f"{_shape(conv.kernel)}")
+        parts.append(f"{shape_cell(conv.kernel)}")
         parts.append(f"{row.input_shape[-1]}→{row.output_shape[-1]} channels")
         if any(s != 1 for s in conv.stride):
-            parts.append(f"stride {_shape(conv.stride)}")
+            parts.append(f"stride {shape_cell(conv.stride)}")
         if any(d != 1 for d in conv.dilation):
-            parts.append(f"dilation {_shape(conv.dilation)}")
+            parts.append(f"dilation {shape_cell(conv.dilation)}")
         if conv.groups != 1:
             parts.append(f"groups {conv.groups}")
     return ", ".join(parts)
@@ -74,7 +71,7 @@ def cost_table(layer: LayerReport) -> RenderableType:
     row = layer.row
     title = (
         f"{row.name}: {_describe_layer(layer)}\n"
-        f"input {_shape(row.input_shape)} → output {_shape(row.output_shape)}"
+        f"input {shape_cell(row.input_shape)} → output {shape_cell(row.output_shape)}"
         f"  (batch {layer.batch}, {layer.itemsize}-byte values)"
     )
     table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
@@ -158,8 +155,8 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
         share_t = f"{part['median_s'] / sep_time:.0%}" if macs is not None and sep_time else ""
         table.add_row(
             label,
-            _ms(part.get("median_s")),
-            f"{_ms(part.get('min_s'))} – {_ms(part.get('max_s'))}",
+            seconds_cell(part.get("median_s")),
+            f"{seconds_cell(part.get('min_s'))} – {seconds_cell(part.get('max_s'))}",
             str(part.get("runs", "")),
             f"{part.get('gflops', 0):.1f}",
             f"{macs / sep_macs:.0%}" if macs is not None else "",
@@ -191,16 +188,6 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
     return [Text(""), table, summary]
 
 
-def _ms(value: Any) -> str:
-    if not isinstance(value, (int, float)):
-        return "-"
-    return f"{value:.3f} s" if value >= 1 else f"{value * 1e3:.3f} ms"
-
-
-def _x(value: Any) -> str:
-    return f"{value:.2f}×" if isinstance(value, (int, float)) else "-"
-
-
 def _bar(share: float, width: int = 6) -> str:
     eighths = round(share * width * 8)
     full, rest = divmod(eighths, 8)
@@ -214,7 +201,7 @@ def profile_table(report: ProfileReport) -> RenderableType:
     model = report.model
     timed = report.timing is not None
     title = (
-        f"{model.name}: input {_shape(model.input_shape)}, batch {model.batch}, "
+        f"{model.name}: input {shape_cell(model.input_shape)}, batch {model.batch}, "
         f"{model.dtype}"
         + (f", width ×{float(model.width_multiplier):g}" if model.width_multiplier != 1 else "")
     )
@@ -247,7 +234,7 @@ def profile_table(report: ProfileReport) -> RenderableType:
             row.name,
             f"{row.repeat:,}" if row.repeat > 1 else "",
             _SHORT_TYPES.get(row.type, row.type),
-            _shape(row.output_shape),
+            shape_cell(row.output_shape),
             human(layer.standard.macs),
             Text(human(layer.separable.total.macs), style="green"),
             f"{float(ratio):.3f}" if ratio is not None else "-",
@@ -258,7 +245,7 @@ def profile_table(report: ProfileReport) -> RenderableType:
             cells += [
                 _plain_ms(cols["standard_median_s"]),
                 Text(_plain_ms(cols["separable_median_s"]), style="green"),
-                (_x(cols["speedup"]) + mark) if layer.timing else "not run",
+                (speedup_cell(cols["speedup"]) + mark) if layer.timing else "not run",
             ]
         else:
             cells += [
@@ -287,7 +274,7 @@ def profile_table(report: ProfileReport) -> RenderableType:
         total += [
             Text(_plain_ms(t.get("standard_s")), style=bold),
             Text(_plain_ms(t.get("separable_s")), style=green),
-            Text(_x(speedup), style=bold),
+            Text(speedup_cell(speedup), style=bold),
         ]
     else:
         total += [Text(human(std.params), style=bold), Text(human(sep.params), style=green)]
@@ -326,9 +313,9 @@ def _profile_footer(report: ProfileReport) -> Text:
         speedup = timing.get("speedup")
         predicted = t.standard.macs / t.separable.macs if t.separable.macs else 0
         text.append(
-            f"Measured (NumPy, medians): all standard {_ms(timing.get('standard_s'))}, "
-            f"all separable {_ms(timing.get('separable_s'))}, as specified "
-            f"{_ms(timing.get('as_specified_s'))}: speed-up {_x(speedup)} for "
+            f"Measured (NumPy, medians): all standard {seconds_cell(timing.get('standard_s'))}, "
+            f"all separable {seconds_cell(timing.get('separable_s'))}, as specified "
+            f"{seconds_cell(timing.get('as_specified_s'))}: speed-up {speedup_cell(speedup)} for "
             f"{predicted:.1f}× fewer MACs.\n",
             style="bold",
         )
