@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.analysis import spatial
+from sepconv_cli.analysis.spatial import rank as spatial
 from sepconv_cli.cli.app import app
 
 runner = CliRunner()

@@ -35,7 +35,7 @@ app = typer.Typer()
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from sepconv_cli.analysis.spatial import Analysis, Matrix, Timing
+    from sepconv_cli.analysis.spatial.rank import Analysis, Matrix, Timing
 
 SPATIAL_HELP = (
     "Cost per output pixel: one multiplication per kernel tap (zero taps included): full "
@@ -145,7 +145,7 @@ def spatial(
             if given is not None:
                 raise UsageError(f"{flag}: only used with --time")
 
-    from sepconv_cli.analysis import spatial as core
+    from sepconv_cli.analysis.spatial import rank as core
 
     analysis = core.analyse(core.resolve_kernel(kernel, sigma_value), tol_value)
     if time:
@@ -164,7 +164,7 @@ def spatial(
 
 
 def render_spatial(analysis: Analysis, format: Format) -> Any:
-    from sepconv_cli.analysis import spatial as core
+    from sepconv_cli.analysis.spatial import rank as core
 
     if format is Format.json:
         return core.spatial_json(analysis)
@@ -429,7 +429,7 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) 
 
 
 def spatial_markdown(a: Analysis) -> str:
-    from sepconv_cli.analysis import spatial as core
+    from sepconv_cli.analysis.spatial import rank as core
 
     k1, k2 = a.kernel.shape
     params = ", ".join(f"{k} = {v:.4g}" for k, v in a.kernel.parameters.items())

@@ -1,0 +1,1 @@
+"""Spatially separable kernels (the ``spatial`` command's analysis); see its modules."""
