@@ -24,8 +24,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sepconv_cli.analysis.spatial import rank as spatial
+from sepconv_cli.analysis.spatial import correlate, kernels, rank
 from sepconv_cli.cli.app import app
+from sepconv_cli.execution.timing import measure
 
 runner = CliRunner()
 EPS = float(np.finfo(np.float64).eps)
@@ -273,53 +274,55 @@ def test_approximation_costs_are_r_times_k1_plus_k2(tmp_path: Path) -> None:
 
 @pytest.fixture(params=[32_768, 17], ids=["one-block", "many-blocks"])
 def block_values(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(spatial, "_BLOCK_VALUES", request.param)
+    monkeypatch.setattr(correlate, "_BLOCK_VALUES", request.param)
     return int(request.param)
 
 
 @pytest.mark.parametrize("kernel", ["sobel-x", "gaussian:5", "box:3x5", "laplacian", "emboss"])
 def test_numpy_forms_equal_the_naive_correlation(kernel: str, block_values: int) -> None:
-    analysis = spatial.analyse(spatial.resolve_kernel(kernel))
+    analysis = rank.analyse(kernels.resolve_kernel(kernel))
     image = np.random.default_rng(1).standard_normal((13, 11)).astype(np.float32)
     k32 = analysis.kernel.matrix.astype(np.float32)
     expected = naive_correlate(image.astype(np.float64), analysis.kernel.matrix)
     shape = expected.shape
-    full = spatial.correlate_full(image, k32, np.empty(shape, np.float32))
+    full = correlate.correlate_full(image, k32, np.empty(shape, np.float32))
     assert np.allclose(full, expected, rtol=1e-5, atol=1e-5)
-    cols, rows = spatial.factor_arrays(analysis.factors, analysis.rank)
-    separable = spatial.correlate_separable(image, cols, rows, np.empty(shape, np.float32))
+    cols, rows = correlate.factor_arrays(analysis.factors, analysis.rank)
+    separable = correlate.correlate_separable(image, cols, rows, np.empty(shape, np.float32))
     assert np.allclose(separable, expected, rtol=1e-5, atol=1e-5)
     assert np.allclose(separable, full, rtol=1e-5, atol=1e-5)
 
 
 def test_rank_one_form_of_a_rank_two_kernel_is_the_rank_one_approximation() -> None:
-    analysis = spatial.analyse(spatial.resolve_kernel("laplacian"))
+    analysis = rank.analyse(kernels.resolve_kernel("laplacian"))
     image = np.random.default_rng(2).standard_normal((9, 10)).astype(np.float32)
     f = analysis.factors[0]
     approx = f.scale * np.outer(f.column, f.row)
-    cols, rows = spatial.factor_arrays(analysis.factors, 1)
-    out = spatial.correlate_separable(image, cols, rows, np.empty((7, 8), np.float32))
+    cols, rows = correlate.factor_arrays(analysis.factors, 1)
+    out = correlate.correlate_separable(image, cols, rows, np.empty((7, 8), np.float32))
     assert np.allclose(out, naive_correlate(image.astype(np.float64), approx), atol=1e-5)
 
 
 def test_measure_uses_the_injected_clock() -> None:
     ticks = iter(float(n) for n in range(1000))
     calls: list[int] = []
-    stats = spatial.measure(lambda: calls.append(1), repeats=4, clock=lambda: next(ticks))
+    settings = correlate.timing_settings(repeats=4)
+    stats = measure(lambda: calls.append(1), settings, clock=lambda: next(ticks))
     assert len(calls) == 5  # one warm-up and four timed runs
     assert (stats.runs, stats.median_s, stats.min_s, stats.max_s) == (4, 1.0, 1.0, 1.0)
 
 
-def test_measure_auto_stops_after_min_runs_and_min_time() -> None:
+def test_default_timing_takes_at_least_five_runs_and_three_tenths_of_a_second() -> None:
+    # the --repeats help: "at least 5, until 0.3 s"; each call takes 10 ms on a fake clock
     now = [0.0]
 
-    def clock() -> float:
-        now[0] += 0.05
-        return now[0]
+    def call() -> None:
+        now[0] += 0.01
 
-    stats = spatial.measure(lambda: None, clock=clock, min_runs=3, min_time_s=1.0, max_runs=100)
-    assert 3 <= stats.runs < 100
-    assert stats.median_s == pytest.approx(0.05)
+    stats = measure(call, correlate.timing_settings(repeats=None), clock=lambda: now[0])
+    assert stats.runs >= 5
+    assert stats.runs * stats.loops * 0.01 >= 0.3
+    assert stats.median_s == pytest.approx(0.01)
 
 
 def test_time_flag_reports_agreeing_forms() -> None:
