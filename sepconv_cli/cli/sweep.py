@@ -1,13 +1,14 @@
 """``sepconv sweep``: vary one parameter of a conv layer; a table and a terminal chart.
 
-Timing plugs in per point: attach a timing dict to each point's ``LayerReport`` (its
-``timing`` field, as ``sepconv cost --time`` fills it); ``point_dict`` then writes it to the
-JSON and ``sweep_table`` adds the measured columns.
+The command only parses its flags (``--vary`` by ``spec.vary``), runs the sweep
+(``analysis.sweep``: ``run_sweep``, then ``time_points`` with ``--time``) and emits one
+rendering (``output.sweep.render``). A timed point carries its timing record in its
+``LayerReport``; the JSON writes it and the table shows the measured columns.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -39,16 +40,10 @@ from sepconv_cli.cli.options import (
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.serialize import Format
-from sepconv_cli.units import ms_number, shape_cell
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
 app = typer.Typer()
-
-if TYPE_CHECKING:
-    from rich.console import RenderableType
-
-    from sepconv_cli.analysis.sweep import SweepReport
 
 VARY_HELP = (
     "NAME=VALUES, the one parameter to vary: filters, kernel, input (full shapes), size "
@@ -100,7 +95,9 @@ def sweep(
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
-    from sepconv_cli.analysis.sweep import DEFAULT_VARY, parse_vary, run_sweep
+    from sepconv_cli.analysis.sweep import run_sweep, time_points
+    from sepconv_cli.output.sweep import render, shows_progress
+    from sepconv_cli.spec.vary import DEFAULT_VARY, parse_vary
 
     texts = vary or [DEFAULT_VARY]
     if len(texts) > 1:
@@ -114,118 +111,6 @@ def sweep(
     settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
     report = run_sweep(parse_vary(texts[0]), given, common)
     if settings is not None:
-        from dataclasses import replace
-
-        from sepconv_cli.execution.profiling import time_report
-
-        with ProgressBar("timing", enabled=format is not Format.json) as bar:
-            points = tuple(
-                replace(
-                    point,
-                    report=time_report(
-                        point.report,
-                        settings,
-                        progress=bar.update,
-                        index=i,
-                        total=len(report.points),
-                    ),
-                )
-                for i, point in enumerate(report.points)
-            )
-        report = replace(report, points=points)
-    emit(render_sweep(report, format), output)
-
-
-def render_sweep(report: SweepReport, format: Format) -> Any:
-    from sepconv_cli.analysis import sweep as core
-
-    if format is Format.json:
-        return core.sweep_json(report)
-    if format is Format.csv:
-        return core.sweep_csv(report)
-    if format is Format.markdown:
-        return core.sweep_markdown(report)
-    return sweep_table(report)
-
-
-def sweep_table(report: SweepReport) -> RenderableType:
-    """One row per value (human units; exact counts in the other formats), then the chart."""
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    from sepconv_cli.analysis.sweep import describe_base, value_text
-    from sepconv_cli.output.serialize import timing_columns
-    from sepconv_cli.units import human
-
-    title = f"Sweep of {report.parameter}: {describe_base(report)}"
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
-    table.add_column(report.parameter, justify="right", no_wrap=True)
-    table.add_column("Output", no_wrap=True)
-    timed = any(p.report.timing for p in report.points)
-    # timed, the parameter columns give way to the times (params stay in json/csv/markdown)
-    names = ("Std MACs", "Sep MACs", "Ratio", "Theory", "Fewer") + (
-        ("Std ms", "Sep ms", "Speed-up") if timed else ("Std params", "Sep params", "Params ratio")
-    )
-    for name in names:
-        table.add_column(name, justify="right", no_wrap=True)
-    for p in report.points:
-        r = p.report
-        ratio, params_ratio = r.ratio_macs, r.ratio_params
-        cells: list[str | Text] = [
-            value_text(p.value),
-            shape_cell(r.row.output_shape),
-            human(r.standard.macs),
-            Text(human(r.separable.total.macs), style="green"),
-            f"{float(ratio):.4f}" if ratio is not None else "-",
-            f"{float(r.theory):.4f}" if r.theory is not None else "-",
-            f"{float(1 / ratio):.1f}×" if ratio else "-",
-        ]
-        if not timed:
-            cells += [
-                human(r.standard.params),
-                Text(human(r.separable.total.params), style="green"),
-                f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
-            ]
-        if timed:
-            cols = timing_columns(r.timing or {})
-            cells += [
-                ms_number(cols["standard_median_s"]),
-                ms_number(cols["separable_median_s"]),
-                f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-",
-            ]
-        table.add_row(*cells)
-    footer = Text(
-        "Ratio = separable / standard MACs. Theory = 1/Cout + 1/prod(k), exact when "
-        "the depth multiplier and groups are 1.\nMACs = multiply-accumulates (bias "
-        "not counted). Separable = depthwise k×k then pointwise 1×1.",
-        style="dim",
-    )
-    return Group(table, footer, Text(""), sweep_chart(report))
-
-
-def sweep_chart(report: SweepReport) -> RenderableType:
-    """The ratio per value as horizontal bars on one scale, with the asymptote marked."""
-    from rich.text import Text
-
-    from sepconv_cli.analysis.sweep import CHART_WIDTH, bar_suffix, chart, limit_text
-
-    bars, column, legend = chart(report)
-    label_width = max([len(b.label) for b in bars] + [len(report.parameter)])
-    styles = {"floor": "green", "rest": "yellow", "same": "dim"}
-    text = Text()
-    text.append(f"{report.parameter.rjust(label_width)}  separable / standard MACs\n", style="bold")
-    for b in bars:
-        text.append(f"{b.label.rjust(label_width)} │")
-        used = 0
-        for role, glyphs in b.segments:
-            text.append(glyphs, style=styles[role])
-            used += len(glyphs)
-        text.append(" " * max(CHART_WIDTH - used, 0) + f" {bar_suffix(b)}\n")
-    if column is not None and report.asymptote is not None:
-        text.append(
-            " " * (label_width + 2 + column) + "▲ " + limit_text(report) + "\n", style="bold"
-        )
-    text.append(legend, style="dim")
-    return text
+        with ProgressBar("timing", enabled=shows_progress(format)) as bar:
+            report = time_points(report, settings, progress=bar.update)
+    emit(render(report, format), output)

@@ -1,0 +1,127 @@
+"""A sweep as data: JSON (the stable contract: one object per point, exact counts and
+ratios) and CSV (one row per point).
+
+Rule: strings only, never printed here. JSON keys and CSV columns are a contract: add,
+never rename. A point's timing record, when measured, is written as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from fractions import Fraction
+from typing import Any
+
+from sepconv_cli.analysis.sweep import Point, SweepReport
+from sepconv_cli.counting.report import CONVENTIONS
+from sepconv_cli.output.sweep.captions import RATIO_CONVENTION
+from sepconv_cli.spec.vary import value_json, value_text
+from sepconv_cli.units import rounded_float
+
+SCHEMA = "sepconv/sweep/v1"
+
+
+def _exact(value: Fraction | None) -> str | None:
+    return None if value is None else f"{value.numerator}/{value.denominator}"
+
+
+def point_dict(point: Point) -> dict[str, Any]:
+    r = point.report
+    separable: dict[str, Any] = r.separable.total.as_dict()
+    separable["depthwise"] = r.separable.depthwise.as_dict()
+    separable["pointwise"] = r.separable.pointwise.as_dict()
+    out: dict[str, Any] = {
+        "value": value_json(point.value),
+        "input_shape": list(r.row.input_shape),
+        "output_shape": list(r.row.output_shape),
+        "standard": r.standard.as_dict(),
+        "separable": separable,
+        "ratio": {
+            "macs": rounded_float(r.ratio_macs),
+            "params": rounded_float(r.ratio_params),
+            "macs_exact": _exact(r.ratio_macs),
+        },
+        "theory": rounded_float(r.theory),
+        "theory_exact": _exact(r.theory),
+    }
+    if r.timing is not None:
+        out["timing"] = r.timing
+    return out
+
+
+def sweep_dict(report: SweepReport) -> dict[str, Any]:
+    a = report.asymptote
+    itemsize = report.points[0].report.itemsize if report.points else 4
+    return {
+        "schema": SCHEMA,
+        "parameter": report.parameter,
+        "values": [value_json(p.value) for p in report.points],
+        "layer": report.base,
+        "conventions": {
+            **CONVENTIONS,
+            "dtype": report.dtype,
+            "itemsize": itemsize,
+            "ratio": RATIO_CONVENTION,
+        },
+        "asymptote": None
+        if a is None
+        else {
+            "value": rounded_float(a.value),
+            "exact": _exact(a.value),
+            "part": a.part,
+            "label": a.label,
+        },
+        "points": [point_dict(p) for p in report.points],
+    }
+
+
+def sweep_json(report: SweepReport) -> str:
+    return json.dumps(sweep_dict(report), indent=2) + "\n"
+
+
+CSV_COLUMNS = (
+    "parameter",
+    "value",
+    "input_shape",
+    "output_shape",
+    "standard_macs",
+    "separable_macs",
+    "depthwise_macs",
+    "pointwise_macs",
+    "ratio_macs",
+    "theory",
+    "standard_params",
+    "separable_params",
+    "ratio_params",
+    "standard_flops",
+    "separable_flops",
+)
+
+
+def sweep_csv(report: SweepReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for p in report.points:
+        r = p.report
+        writer.writerow(
+            {
+                "parameter": report.parameter,
+                "value": value_text(p.value),
+                "input_shape": value_text(r.row.input_shape),
+                "output_shape": value_text(r.row.output_shape),
+                "standard_macs": r.standard.macs,
+                "separable_macs": r.separable.total.macs,
+                "depthwise_macs": r.separable.depthwise.macs,
+                "pointwise_macs": r.separable.pointwise.macs,
+                "ratio_macs": rounded_float(r.ratio_macs),
+                "theory": rounded_float(r.theory),
+                "standard_params": r.standard.params,
+                "separable_params": r.separable.total.params,
+                "ratio_params": rounded_float(r.ratio_params),
+                "standard_flops": r.standard.flops,
+                "separable_flops": r.separable.total.flops,
+            }
+        )
+    return buffer.getvalue()

@@ -1,0 +1,46 @@
+"""A sweep as markdown: a title, one table row per point, the ratio note and the chart in a
+text block.
+
+Rule: returns one string; the convention note is ``captions.MARKDOWN_RATIO_NOTE``.
+"""
+
+from __future__ import annotations
+
+from sepconv_cli.analysis.sweep import SweepReport
+from sepconv_cli.output.sweep.captions import MARKDOWN_RATIO_NOTE, describe_base
+from sepconv_cli.output.sweep.chart import chart_text
+from sepconv_cli.spec.vary import value_text
+
+
+def sweep_markdown(report: SweepReport) -> str:
+    head = f"### Sweep of {report.parameter}: {describe_base(report)}\n\n"
+    header = [
+        report.parameter,
+        "Output",
+        "Std MACs",
+        "Sep MACs",
+        "Ratio",
+        "Theory",
+        "Std params",
+        "Sep params",
+    ]
+    rows = []
+    for p in report.points:
+        r = p.report
+        rows.append(
+            [
+                value_text(p.value),
+                value_text(r.row.output_shape),
+                f"{r.standard.macs:,}",
+                f"{r.separable.total.macs:,}",
+                f"{float(p.ratio):.4f}" if p.ratio is not None else "-",
+                f"{float(r.theory):.4f}" if r.theory is not None else "-",
+                f"{r.standard.params:,}",
+                f"{r.separable.total.params:,}",
+            ]
+        )
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---:"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    table = "\n".join(lines) + "\n"
+    note = "\n" + MARKDOWN_RATIO_NOTE + "\n"
+    return head + table + note + "\n```text\n" + chart_text(report) + "```\n"
