@@ -85,6 +85,28 @@ def test_json_conventions_are_the_ones_the_page_shows() -> None:
     assert sweep == {**shown, "ratio": per_rule["ratio"]}
 
 
+def test_every_assembled_text_is_what_a_command_prints() -> None:
+    """The texts conventions.py assembles for each output are the ones printed today, so a
+    command can take them from there (the sweep's own copies included)."""
+    from sepconv_cli.counting import conventions as c
+
+    cost_json = json.loads(run("cost", "--format", "json"))["conventions"]
+    assert c.report_conventions("float32", 4) == cost_json
+    sweep_json = json.loads(run("sweep", "--format", "json"))["conventions"]
+    assert c.sweep_conventions("float32", 4) == sweep_json
+    assert list(c.sweep_conventions("float32", 4)) == list(sweep_json)  # key order too
+    assert flat(c.COST_FOOTER) in flat(run("cost"))
+    profile = run("profile", "mobilenet_v1", "--no-time")
+    assert flat(c.PROFILE_FORMS_FOOTER) in flat(profile)
+    assert flat(c.PROFILE_COUNTS_FOOTER) in flat(profile)
+    assert flat(c.SWEEP_FOOTER) in flat(run("sweep"))
+    assert c.SWEEP_MARKDOWN_NOTE in run("sweep", "--format", "markdown")
+    sweep_help = flat(run("sweep", "--help"))
+    assert flat(c.SWEEP_HELP_PREFIX + c.HELP_EPILOG) in sweep_help
+    for command in ("cost", "profile"):
+        assert flat(c.HELP_EPILOG) in flat(run(command, "--help"))
+
+
 @pytest.mark.parametrize("command", ["cost", "profile", "sweep"])
 def test_help_states_every_help_clause_of_the_page(command: str) -> None:
     clauses = quoted("`--help`")
