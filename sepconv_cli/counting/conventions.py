@@ -16,7 +16,7 @@ assembled from :data:`RULES`, so a rule is reworded in one place and every outpu
 
 The JSON strings are a contract (scripts read them): change one only on purpose, knowing it
 changes every report. The arithmetic itself lives in :mod:`sepconv_cli.counting.ops` (one
-function per operation, each stating its formula) and :mod:`sepconv_cli.counting.lowering`
+class per operation) and :mod:`sepconv_cli.counting.lowering`
 (the three forms of each layer type). Pure Python; never imports NumPy.
 """
 
@@ -39,7 +39,7 @@ class Convention:
 
     ``json`` is the value under ``conventions[key]`` in the JSON reports (empty: the rule
     has no JSON entry); ``help`` the clause in ``--help``; ``footer`` the phrase under the
-    tables; ``short`` a terser phrase for the widest tables; ``doc`` the full statement
+    tables; ``short`` a terser phrase where a table has less room; ``doc`` the full statement
     (markdown) for ``docs/conventions.md``. Texts carry no final full stop: the assembled
     sentences below add the punctuation.
     """
@@ -312,8 +312,8 @@ def markdown() -> str:
         "How sepconv counts. These rules are stated once, in "
         "`sepconv_cli/counting/conventions.py`; the JSON `conventions` object, the `--help` "
         "text of `cost`, `profile` and `sweep`, the table footers and this page are all "
-        "produced from it. The arithmetic is in `sepconv_cli/counting/ops.py` (one function "
-        "per operation) and `sepconv_cli/counting/lowering.py` (the forms of each layer type).",
+        "produced from it. The arithmetic is in `sepconv_cli/counting/ops.py` (one class per "
+        "operation) and `sepconv_cli/counting/lowering.py` (the forms of each layer type).",
         "",
     ]
     for rule in RULES:
