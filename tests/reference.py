@@ -1,4 +1,5 @@
-"""A deliberately naive reference counter for convolution cost, written from DESIGN.md.
+"""A deliberately naive reference counter for convolution cost, written from the rules of
+docs/conventions.md.
 
 Nothing here imports ``sepconv_cli``: the tests compare the package against this file, so it
 must stay independent. It is slow on purpose and small enough to check by eye:
@@ -10,7 +11,7 @@ must stay independent. It is slow on purpose and small enough to check by eye:
 * the multiply-accumulates of one output position are found by looping over every output
   channel, every input channel it is connected to (groups) and every kernel tap.
 
-Shapes are channels-last ``(spatial..., C)`` without the batch, as in DESIGN.md.
+Shapes are channels-last ``(spatial..., C)`` without the batch, as docs/conventions.md says.
 """
 
 from __future__ import annotations
@@ -205,7 +206,8 @@ def separable(
     itemsize: int = 4,
 ) -> RefSeparable:
     """Depthwise k×k (``Cin → Cin·M``, groups = Cin, same stride/padding/dilation, no bias),
-    then pointwise 1×1 (``Cin·M → Cout``, with the bias if any), as DESIGN.md states."""
+    then pointwise 1×1 (``Cin·M → Cout``, with the bias if any), as docs/conventions.md
+    states."""
     cin = in_shape[-1]
     dw = conv(
         in_shape,

@@ -1,5 +1,5 @@
 """Bad input is one clean line: exit 2, ``sepconv: error: ...`` naming the flag or the
-``file:line:col: field``, and never a traceback (DESIGN.md, "Contracts"; issue 6).
+``file:line:col: field``, and never a traceback (docs/exit-codes.md).
 
 One table drives the in-process cases (Typer's CliRunner: fast, and an exception that
 escapes the CLI shows up as ``result.exception``). Inputs that could hang are run in a
@@ -747,7 +747,7 @@ def test_number_parsing_never_hangs(
 
 
 def test_compare_counts_beyond_float_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Counts are exact ints of any size (DESIGN.md); percentages must not overflow."""
+    """Counts are exact ints of any size (docs/conventions.md); percentages must not overflow."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "one.json").write_text(ONE_JSON)
     (tmp_path / "huge.json").write_text(

@@ -1,4 +1,4 @@
-"""Issue 5: budget gates, compare, validate, schema, output hygiene and the README's CI
+"""Scripting for CI: budget gates, compare, validate, schema, output hygiene and the README's CI
 script, run as written. Expected numbers are hand arithmetic or published figures."""
 
 from __future__ import annotations

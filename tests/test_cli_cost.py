@@ -381,7 +381,7 @@ def test_bad_input(tmp_path: Path, make_args: Any, pattern: str) -> None:
 )
 def test_spec_shape_errors_name_the_field(tmp_path: Path, text: str, field: str) -> None:
     """A shape problem found after validation (groups not dividing the channels, an empty
-    output) must still be located as ``file:line:col: field`` (DESIGN.md)."""
+    output) must still be located as ``file:line:col: field`` (docs/exit-codes.md)."""
     result = cost("--spec", spec_file(tmp_path, text))
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1, result.stderr

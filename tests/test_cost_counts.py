@@ -1,7 +1,8 @@
 """Counts of single layers against numbers that do not come from the code under test.
 
 Expected values are hand arithmetic written out below, the MobileNet paper's published
-numbers, or ``reference.py`` (a naive loop-counting reference written from DESIGN.md).
+numbers, or ``reference.py`` (a naive loop-counting reference written from
+docs/conventions.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The reference loops over batch, output positions and kernel taps in Python, skips taps that
 fall in the padding (no padded copy, no im2col, no einsum), and takes its output size from
-DESIGN.md's formula written out again below.
+the formula of docs/conventions.md, written out again below.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Hostile YAML: nothing is ever constructed, and bombs are refused fast with bounded memory.
 
-Issue 6, point 3: Python object tags never construct anything (safe loading only);
+Python object tags never construct anything (safe loading only);
 anchor/alias expansion bombs, deeply nested documents and oversized files are refused
 quickly, with a message that states the limit (README, "Errors and limits").
 

@@ -2,7 +2,8 @@
 
 * The MobileNet ratio law: for M = 1 and groups = 1 (kernel larger than 1×1),
   separable / standard MACs == 1/Cout + 1/prod(k), exactly, as fractions.
-* Output shapes follow DESIGN.md's rule (checked against the window-walking reference).
+* Output shapes follow docs/conventions.md's rule (checked against the window-walking
+  reference).
 * ``cost.Conv`` counts agree with the naive reference for grouped, depthwise, multiplied,
   biased and batched convolutions.
 """

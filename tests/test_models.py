@@ -574,7 +574,7 @@ TEN_THOUSAND_MACS = 5000 * ((64 * 8 * 9 + 64 * 8 * 16) + (64 * 16 * 9 + 64 * 16 
 
 
 def test_ten_thousand_layers_count_exactly() -> None:
-    # Issue 3, "Scale": a 10,000-layer spec. The < 1 s goal is measured by
+    # Counting at scale: a 10,000-layer spec. The < 1 s goal is measured by
     # benchmarks/bench_counting.py (no test asserts a wall-clock speed); this checks the
     # counting itself at that size.
     from sepconv_cli.counting.network import build
@@ -636,7 +636,7 @@ layers:
   - {type: conv, kernel: 5, filters: 8}
 """,
     )
-    # layers[2] is on line 6 of the file (DESIGN.md: file:line:col); 8 → pool 2 → 4, and a
+    # layers[2] is on line 6 of the file (messages say file:line:col); 8 → pool 2 → 4, and a
     # valid 5x5 on 4 is empty
     err = fail(path)
     assert re.search(rf"{re.escape(str(path))}:6:\d+: layers\[2\]", err), err

@@ -1,6 +1,6 @@
 """Nothing lost: ``--output`` is atomic, failed runs leave files alone, Ctrl-C is clean.
 
-Issue 6, points 5 and 6, and README "Errors and limits": ``--output`` writes a temporary
+README "Errors and limits": ``--output`` writes a temporary
 file and renames it into place, so a failed run leaves an existing file untouched and no
 temporary file behind; an output path in a missing directory is exit 2 naming
 ``--output``. A failed *gate* is not a failed run: the report is still written (README,

@@ -54,7 +54,7 @@ def printed_whole_millions(published: int, exact: int) -> bool:
 
 
 def test_seed_example_is_the_worked_example() -> None:
-    # DESIGN.md, hand arithmetic: 12x12x3 input, 5x5 kernel, 256 filters, valid → 8x8x256.
+    # The worked example, by hand: 12x12x3 input, 5x5 kernel, 256 filters, valid → 8x8x256.
     doc = profile("seed_example")
     assert doc["layers"][0]["output_shape"] == [8, 8, 256]
     assert doc["totals"]["standard"]["macs"] == 256 * 3 * 5 * 5 * 8 * 8 == 1_228_800
@@ -174,7 +174,7 @@ def test_mobilenet_v2_torchvision() -> None:
     # torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.meta (torchvision/models/
     # mobilenetv2.py): "num_params": 3504872 (parameters() counts batch-norm weight and
     # bias; running mean/var are buffers) and "_ops": 0.301 (GFLOPS in torchvision's
-    # sense: multiply-accumulates of convolutions and the classifier). The issue quotes
+    # sense: multiply-accumulates of convolutions and the classifier). The README quotes
     # the same count to one more digit: 300.8 million MACs.
     total = profile("mobilenet_v2")["totals"]["as_specified"]
     assert total["params"] == 3_504_872
@@ -336,8 +336,8 @@ def test_presets_work_from_another_directory(tmp_path: Path) -> None:
 
 
 def test_presets_ship_in_a_non_editable_install(tmp_path: Path) -> None:
-    # Issue 3: presets are usable by name "from any directory after a non-editable
-    # `pip install .`". Build the wheel from a copy of the sources, unpack it, and run it
+    # Presets must be usable by name from any directory after a non-editable
+    # `pip install .`. Build the wheel from a copy of the sources, unpack it, and run it
     # with site processing off (-S), so that neither the editable install nor the checkout
     # can supply the YAML files.
     import shutil

@@ -1,5 +1,5 @@
 """`sepconv profile` through the command line: every output format, the JSON contract of
-DESIGN.md, the multiplier flags and bad input.
+docs/json.md, the multiplier flags and bad input.
 
 Expected numbers are hand arithmetic, a naive counter written here, or a published count
 (cited where used).
@@ -107,7 +107,7 @@ def test_table_shows_the_totals() -> None:
 def test_seed_example_table() -> None:
     result = run("profile", "seed_example", env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.stderr
-    # DESIGN.md: 1,228,800 standard vs 53,952 separable multiplications
+    # the worked example: 1,228,800 standard vs 53,952 separable multiplications
     assert "1,228,800" in result.stdout
     assert "53,952" in result.stdout
 

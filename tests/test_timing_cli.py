@@ -1,4 +1,4 @@
-"""Timing as the CLI exposes it: JSON keys (DESIGN.md), gates, memory guard, flags.
+"""Timing as the CLI exposes it: JSON keys (docs/json.md), gates, memory guard, flags.
 
 No test here asserts a speed: only that times exist, are positive and consistent (the
 separable total covers its parts within noise is NOT asserted either: it is a measurement).

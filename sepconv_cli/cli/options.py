@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sepconv_cli.counting.conventions import HELP_EPILOG
 from sepconv_cli.output.files import write_atomic
 from sepconv_cli.output.serialize import Format
 
@@ -17,13 +18,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 a budget or comparison gate failed, 2 bad input or usage, "
     "3 runtime failure (e.g. not enough memory), 130 interrupted."
 )
-CONVENTIONS_HELP = (
-    "Shapes are channels-last (12x12x3 = 12×12 spatial, 3 channels); --batch multiplies "
-    "activation counts. MACs = multiply-accumulates (bias is not a MAC); FLOPs = 2·MACs "
-    "(+1 per output with bias). The separable form is depthwise k×k (multiplier M, same "
-    "stride/padding/dilation) then pointwise 1×1; for M = 1 and groups = 1 its MAC ratio is "
-    "exactly 1/Cout + 1/prod(k)."
-)
+CONVENTIONS_HELP = HELP_EPILOG  # the counting rules, stated once in counting/conventions.py
 
 FormatOption = Annotated[
     Format, typer.Option("--format", help="Report format.", case_sensitive=False)

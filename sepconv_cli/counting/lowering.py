@@ -1,6 +1,6 @@
 """One layer spec at a known input shape → its three forms as sequences of primitive ops.
 
-Forms (DESIGN.md):
+Forms (docs/conventions.md, stated in counting/conventions.py):
 
 * ``as_specified`` — what the spec declares.
 * ``standard`` — every depthwise k×k (k > 1) replaced by the full convolution with the same

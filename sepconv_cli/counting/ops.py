@@ -3,29 +3,12 @@
 Pure arithmetic on Python ints (never floats, never NumPy), so counts stay exact at any size
 and ``sepconv cost`` starts fast.
 
-Conventions (the same ones ``--help``, the table footer and the JSON ``conventions`` state):
-
-* Shapes are channels-last and exclude the batch: ``(spatial..., C)`` with 1, 2 or 3 spatial
-  dims. The batch ``N`` multiplies every activation-dependent count (MACs, FLOPs,
-  activation bytes) but not parameters or weight bytes.
-* Output size per spatial dim:
-  ``floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1``.
-  ``valid`` padding is 0; ``same`` is TensorFlow's rule (``out = ceil(in / stride)``, the odd
-  extra pad on the after side); an int or per-dim list is symmetric explicit padding.
-* MACs: one multiply-accumulate. Convolution: ``N * prod(out) * Cout * (Cin/groups) * prod(k)``.
-  Dense: ``N * in_features * units``. Bias is not a MAC (fvcore's convention). Pooling,
-  batch-norm and residual adds have no MACs.
-* FLOPs: ``2 * MACs``, plus one add per output element when there is a bias. Pooling: one
-  operation per window element per output; global pooling one per input element. Batch-norm
-  (inference, scale and shift): 2 per element. Residual add: 1 per output element.
-* Params: weights plus bias. Batch-norm has 2 per channel (scale and shift), also reported
-  on their own as ``bn_params`` and included in ``params``.
-* Bytes: ``weight_bytes = params * itemsize``. ``input_bytes``/``output_bytes`` are the
-  tensors entering and leaving; ``intermediate_bytes`` the tensors made and consumed inside a
-  multi-operation form (the depthwise output of a separable conv);
-  ``activation_bytes = input + intermediate + output``. ``bytes_moved`` assumes every
-  operation reads its inputs and weights once and writes its output once (a lower bound on
-  traffic); ``arithmetic_intensity = flops / bytes_moved``.
+The rules these functions implement (channels-last shapes with the batch apart, the output
+size and TensorFlow's ``same`` padding, a bias is not a MAC, FLOPs = 2·MACs plus the bias
+adds, batch-norm counted in ``params``, what ``bytes_moved`` assumes) are stated once, in
+:mod:`sepconv_cli.counting.conventions`: the JSON ``conventions``, the ``--help`` text, the
+table footers and ``docs/conventions.md`` are all produced from that one table. A change
+of rule here is a change of text there.
 """
 
 from __future__ import annotations

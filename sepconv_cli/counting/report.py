@@ -10,6 +10,7 @@ from fractions import Fraction
 from math import prod
 from typing import Any
 
+from sepconv_cli.counting.conventions import JSON_CONVENTIONS
 from sepconv_cli.counting.lowering import Forms, Width, lower
 from sepconv_cli.counting.network import Model, Row
 from sepconv_cli.counting.ops import (
@@ -28,22 +29,8 @@ from sepconv_cli.spec.layers import LayerSpec
 COST_SCHEMA = "sepconv/cost/v1"
 PROFILE_SCHEMA = "sepconv/profile/v1"
 
-CONVENTIONS: dict[str, str] = {
-    "layout": "channels-last shapes [spatial..., C]; batch separate, multiplies activation counts",
-    "output_size": "floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1; "
-    "same = TensorFlow rule ceil(in / stride)",
-    "macs": "multiply-accumulates; conv = N*prod(out)*Cout*(Cin/groups)*prod(k); "
-    "bias is not a MAC (fvcore)",
-    "flops": "2*MACs + one add per output element with bias; pooling 1 per window element "
-    "(average pooling divides by the unpadded elements, TensorFlow's rule); batch-norm 2 per "
-    "element; residual add 1 per element",
-    "params": "weights + bias; batch-norm 2 per channel (scale, shift), in params and bn_params",
-    "bytes": "params * itemsize; activation_bytes = input + intermediate + output tensors; "
-    "bytes_moved = each op reads inputs and weights once and writes its output once",
-    "separable": "depthwise k x k with multiplier M (same stride, padding, dilation) then "
-    "pointwise 1x1; groups ignored; bias only on the pointwise",
-    "theory": "1/Cout + 1/prod(k): exact separable/standard MAC ratio when M = 1 and groups = 1",
-}
+# the JSON `conventions` object (a contract): stated once, in counting/conventions.py
+CONVENTIONS: dict[str, str] = JSON_CONVENTIONS
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,8 @@ class Stats:
         )
 
     def as_dict(self, flops: int) -> dict[str, Any]:
-        """The DESIGN.md timing record; ``gflops`` is achieved GFLOP/s at the median."""
+        """The timing record of the JSON reports (docs/json.md); ``gflops`` is achieved
+        GFLOP/s at the median."""
         gflops = flops / self.median_s / 1e9 if self.median_s > 0 else 0.0
         return {
             "median_s": self.median_s,
@@ -287,7 +288,7 @@ def time_forms(
     """Time one layer's standard and separable forms (one instance; a row repeated n
     times costs n times these, see :func:`scale_timing`).
 
-    Returns DESIGN.md's timing record::
+    Returns the JSON reports' timing record (docs/json.md)::
 
         {"standard":  {"median_s", "min_s", "max_s", "iqr_s", "runs", "gflops"},
          "separable": {..., "depthwise": {...}, "pointwise": {...}},

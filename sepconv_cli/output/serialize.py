@@ -1,6 +1,6 @@
 """Machine-readable renderings: JSON (the stable contract), CSV and markdown.
 
-Every function returns a string; none prints. JSON keys are a contract (DESIGN.md): add
+Every function returns a string; none prints. JSON keys are a contract (docs/json.md): add
 keys freely, never rename. Counts are exact ints (JSON numbers of any size).
 """
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sepconv_cli.analysis.compare import Comparison, Delta
+from sepconv_cli.counting import conventions
 from sepconv_cli.counting.ops import Conv, Cost
 from sepconv_cli.counting.report import LayerReport, ProfileReport
 from sepconv_cli.output.serialize import timing_columns
@@ -109,13 +110,7 @@ def _cost_footer(layer: LayerReport) -> Text:
             if measured == layer.theory
             else f"  (measured ratio {float(measured or 0):.4f})\n"
         )
-    lines.append(
-        "MACs = multiply-accumulates (bias not counted); FLOPs = 2·MACs, +1 per output "
-        "with bias.\nSeparable = depthwise k×k (multiplier M, same stride and padding) "
-        "then pointwise 1×1.\nBytes: params × itemsize; activations = input + "
-        "intermediate + output tensors.\nShapes are channels-last; the batch "
-        "multiplies activation counts, not parameters."
-    )
+    lines.append(conventions.COST_FOOTER)
     return lines
 
 
@@ -299,10 +294,7 @@ def _profile_footer(report: ProfileReport) -> Text:
     text.append(line("As specified ", t.as_specified), style="")
     text.append(line("All standard ", t.standard))
     text.append(line("All separable", t.separable))
-    text.append(
-        "Std = each layer as a standard convolution (depthwise → full k×k). Sep = every "
-        "k×k conv as\ndepthwise + pointwise. Ratio = Sep MACs / Std MACs.\n"
-    )
+    text.append(conventions.PROFILE_FORMS_FOOTER)
     if t.standard.macs:
         text.append(
             f"Separable / standard: {t.separable.macs / t.standard.macs:.4f} of the MACs,"
@@ -333,10 +325,7 @@ def _profile_footer(report: ProfileReport) -> Text:
                 "times count as 0 above.\n",
                 style="yellow",
             )
-    text.append(
-        "MACs = multiply-accumulates (bias not counted); params include batch-norm "
-        "scale and shift\nwhere declared. × = n identical repeats counted in one row."
-    )
+    text.append(conventions.PROFILE_COUNTS_FOOTER)
     return text
 
 

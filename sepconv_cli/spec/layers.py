@@ -276,7 +276,7 @@ class _Reader:
 
 
 def model_from_document(doc: Document) -> ModelSpec:
-    """Validate a model spec document (see DESIGN.md and ``sepconv schema``)."""
+    """Validate a model spec document (see docs/spec-format.md and ``sepconv schema``)."""
     reader = _Reader(doc)
     data = reader.mapping((), doc.data, "a model spec")
     for key in data:

@@ -1,0 +1,368 @@
+"""The counting conventions, stated once: every text that tells a reader how sepconv counts.
+
+Each :class:`Convention` is one rule in all the words sepconv prints it in: its JSON
+``conventions`` entry, its clause of the ``--help`` epilog, its phrase in the tables'
+footers, and its full statement in ``docs/conventions.md``. The report texts below are
+assembled from :data:`RULES`, so a rule is reworded in one place and every output follows:
+
+* :func:`report_conventions` — the ``conventions`` object of ``cost`` and ``profile`` JSON;
+  :func:`sweep_conventions` — the same plus ``ratio``, for ``sweep`` JSON.
+* :data:`HELP_EPILOG` — the ``--help`` sentence of ``cost``, ``profile`` and ``sweep``;
+  :data:`SWEEP_HELP_PREFIX` — what ``sweep --help`` puts before it.
+* :data:`COST_FOOTER`, :data:`PROFILE_FORMS_FOOTER`, :data:`PROFILE_COUNTS_FOOTER`,
+  :data:`SWEEP_FOOTER` (the Rich tables) and :data:`SWEEP_MARKDOWN_NOTE`.
+* :func:`markdown` — ``docs/conventions.md``; ``python -m sepconv_cli.counting.conventions``
+  rewrites that file and ``tests/test_docs.py`` fails when it is stale.
+
+The JSON strings are a contract (scripts read them): change one only on purpose, knowing it
+changes every report. The arithmetic itself lives in :mod:`sepconv_cli.counting.ops` (one
+class per operation) and :mod:`sepconv_cli.counting.lowering`
+(the three forms of each layer type). Pure Python; never imports NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+THEORY = "1/Cout + 1/prod(k)"  # MobileNet's closed form of separable / standard MACs
+_THEORY_HOLDS = "the depth multiplier and groups are 1"
+FOOTER_WIDTH = 90  # the profile footers are wrapped to about the width of the profile table
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One counting rule and every phrasing of it.
+
+    ``json`` is the value under ``conventions[key]`` in the JSON reports (empty: the rule
+    has no JSON entry); ``help`` the clause in ``--help``; ``footer`` the phrase under the
+    tables; ``short`` a terser phrase where a table has less room; ``doc`` the full statement
+    (markdown) for ``docs/conventions.md``. Texts carry no final full stop: the assembled
+    sentences below add the punctuation.
+    """
+
+    key: str
+    title: str
+    doc: str
+    json: str = ""
+    help: str = ""
+    footer: str = ""
+    short: str = ""
+    in_report_json: bool = True  # False: only ``sweep`` JSON carries it
+
+
+LAYOUT = Convention(
+    key="layout",
+    title="Shapes and the batch",
+    doc="Shapes are channels-last and exclude the batch: `[spatial..., C]` with 1, 2 or 3 "
+    "spatial dims (`12x12x3` on the command line, `[12, 12, 3]` in YAML). The batch `N` "
+    "(`--batch`, default 1) multiplies every activation-dependent count (MACs, FLOPs, "
+    "activation bytes), never parameters or weight bytes.",
+    json="channels-last shapes [spatial..., C]; batch separate, multiplies activation counts",
+    help="Shapes are channels-last (12x12x3 = 12×12 spatial, 3 channels); --batch multiplies "
+    "activation counts",
+    footer="Shapes are channels-last; the batch multiplies activation counts, not parameters",
+)
+
+OUTPUT_SIZE = Convention(
+    key="output_size",
+    title="Output size and padding",
+    doc="Per spatial dim: `floor((in + pad_before + pad_after - dilation·(k-1) - 1) / stride) "
+    "+ 1`. `valid` padding is 0; `same` is TensorFlow's rule, `out = ceil(in / stride)`, with "
+    "the odd extra pad on the after side; an int or a per-dim list is symmetric explicit "
+    "padding. An output size below 1 is an error naming the layer (or the flag).",
+    json="floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1; "
+    "same = TensorFlow rule ceil(in / stride)",
+)
+
+MACS = Convention(
+    key="macs",
+    title="MACs",
+    doc="One MAC is one multiply-accumulate. Convolution: `N · prod(out) · Cout · (Cin/groups) "
+    "· prod(k)`. Dense: `N · in_features · units`, where `in_features` is the product of the "
+    "input shape. A bias is not a MAC (fvcore's convention). Pooling, batch-norm and residual "
+    "adds have no MACs.",
+    json="multiply-accumulates; conv = N*prod(out)*Cout*(Cin/groups)*prod(k); "
+    "bias is not a MAC (fvcore)",
+    help="MACs = multiply-accumulates (bias is not a MAC)",
+    footer="MACs = multiply-accumulates (bias not counted)",
+)
+
+FLOPS = Convention(
+    key="flops",
+    title="FLOPs",
+    doc="`2 · MACs`, plus one add per output element when there is a bias. Pooling: one "
+    "operation per window element per output, padded positions included; global pooling one "
+    "per input element. Batch-norm (inference: scale and shift): 2 per element. Residual add: "
+    "1 per output element.",
+    json="2*MACs + one add per output element with bias; pooling 1 per window element "
+    "(average pooling divides by the unpadded elements, TensorFlow's rule); batch-norm 2 per "
+    "element; residual add 1 per element",
+    help="FLOPs = 2·MACs (+1 per output with bias)",
+    footer="FLOPs = 2·MACs, +1 per output with bias",
+)
+
+AVERAGE_POOL = Convention(
+    key="average_pool",
+    title="Average pooling",
+    doc="Average pooling divides each window's sum by the number of real (unpadded) input "
+    "elements in that window: TensorFlow's `same` rule, as Keras' `AveragePooling` does. "
+    "Max pooling pads with −∞. The divisor changes the values `--time` computes, not the "
+    "counts: FLOPs stay one per window element. (The JSON states this inside `flops`.)",
+)
+
+PARAMS = Convention(
+    key="params",
+    title="Parameters",
+    doc="Weights plus bias. Convolution weights: `Cout · (Cin/groups) · prod(k)`; dense: "
+    "`in_features · units`. A bias adds one per output channel; convolutions have none unless "
+    "asked (`--bias`, `bias: true`), dense layers have one unless `bias: false`. Batch-norm, "
+    "where a layer declares it, adds 2 per channel (scale and shift), counted in `params` and "
+    "also on their own as `bn_params`.",
+    json="weights + bias; batch-norm 2 per channel (scale, shift), in params and bn_params",
+    footer="params include batch-norm scale and shift where declared",
+)
+
+BYTES = Convention(
+    key="bytes",
+    title="Bytes",
+    doc="`weight_bytes = params · itemsize` (`--dtype`: float32 4, float64 8, float16 and "
+    "bfloat16 2, int8 1). `input_bytes` and `output_bytes` are the tensors entering and "
+    "leaving; `intermediate_bytes` the tensors made and consumed inside a form of several "
+    "operations (the depthwise output of a separable conv); `activation_bytes = input + "
+    "intermediate + output`. `bytes_moved` assumes every operation reads its inputs and "
+    "weights once and writes its output once (a lower bound on traffic); "
+    "`arithmetic_intensity = flops / bytes_moved`.",
+    json="params * itemsize; activation_bytes = input + intermediate + output tensors; "
+    "bytes_moved = each op reads inputs and weights once and writes its output once",
+    footer="Bytes: params × itemsize; activations = input + intermediate + output tensors",
+)
+
+SEPARABLE = Convention(
+    key="separable",
+    title="The separable form of a convolution",
+    doc="A k×k convolution (k > 1) becomes a depthwise k×k with depth multiplier M (same "
+    "stride, padding and dilation; `Cin → Cin·M`) followed by a pointwise 1×1 "
+    "(`Cin·M → Cout`). The standard layer's groups are ignored. With a bias only the "
+    "pointwise has one (Keras `SeparableConv2D`). With `batch_norm: true` a batch-norm "
+    "follows each of the two convolutions; with `batch_norm: output` only the pointwise.",
+    json="depthwise k x k with multiplier M (same stride, padding, dilation) then "
+    "pointwise 1x1; groups ignored; bias only on the pointwise",
+    help="The separable form is depthwise k×k (multiplier M, same stride/padding/dilation) "
+    "then pointwise 1×1",
+    footer="Separable = depthwise k×k (multiplier M, same stride and padding) then pointwise 1×1",
+    short="Separable = depthwise k×k then pointwise 1×1",
+)
+
+FORMS = Convention(
+    key="forms",
+    title="The three forms of every layer",
+    doc="Every layer is counted in three forms: `as_specified` (what the spec declares), "
+    "`standard` (every depthwise k×k replaced by the full k×k convolution with the same input "
+    "and output channels, groups = 1) and `separable` (every k×k convolution replaced as "
+    "above). JSON `form` names the declared one. Per layer type (k > 1):\n"
+    "\n"
+    "| `type` | `form` | `standard` | `separable` |\n"
+    "|---|---|---|---|\n"
+    "| `conv` | `standard` | the layer as written, groups included | depthwise k×k + "
+    "pointwise 1×1 |\n"
+    "| `separable` | `separable` | the full k×k conv (groups = 1) | the layer as written |\n"
+    "| `depthwise` | `depthwise` | the full k×k conv `Cin → Cin·M` (groups = 1) | the layer "
+    "as written |\n"
+    "| `inverted_residual` | `separable` | its depthwise replaced by the full k×k conv on "
+    "the expanded width | the layer as written |\n"
+    "| `pointwise`, `dense`, `pool`, `global_pool` | `none` | the layer as written | the "
+    "layer as written |\n"
+    "\n"
+    "A `conv` whose groups equal its input channels is counted as written in its standard "
+    "form (a grouped convolution), not as a dense one. A `residual` block is not a row of "
+    "its own: its main path and shortcut layers are rows, then an `add` row (form `none`).",
+    footer="Std = each layer as a standard convolution (depthwise → full k×k). Sep = every "
+    "k×k conv as depthwise + pointwise",
+)
+
+ONE_BY_ONE = Convention(
+    key="one_by_one",
+    title="1×1 convolutions",
+    doc="A 1×1 convolution has nothing spatial to separate: its three forms are the same "
+    "operations. That holds for `conv` and `depthwise` layers with kernel 1 and for "
+    "`pointwise` layers; a `separable` layer with kernel 1 is counted in every form as the "
+    "full 1×1 convolution (its depthwise 1×1 would only add work). A `conv` with kernel 1 "
+    "and groups = 1 is labelled a pointwise convolution.",
+)
+
+THEORY_RATIO = Convention(
+    key="theory",
+    title="The theory ratio",
+    doc=f"For a `conv` or `separable` layer with k > 1, depth multiplier M = 1 and groups = 1, "
+    f"separable MACs / standard MACs is exactly `{THEORY}` (MobileNet, Xception). Reports "
+    "print it as the theory (JSON `ratio.theory`, and `ratio.theory_exact` as a fraction); "
+    "other layers have none (`null`).",
+    json=f"{THEORY}: exact separable/standard MAC ratio when M = 1 and groups = 1",
+    help=f"for M = 1 and groups = 1 its MAC ratio is exactly {THEORY}",
+    footer=f"Theory = {THEORY}, exact when {_THEORY_HOLDS}",
+)
+
+RATIO = Convention(
+    key="ratio",
+    title="Ratios",
+    doc="A ratio is always separable / standard: `ratio.macs` and `ratio.params` per layer "
+    "(JSON floats rounded to 6 decimals; `null` when the standard count is 0). Below 1 the "
+    "separable form is cheaper.",
+    json="separable MACs / standard MACs",
+    help="Ratio = separable MACs / standard MACs",
+    footer="Ratio = separable / standard MACs",
+    short="Ratio = Sep MACs / Std MACs",
+    in_report_json=False,
+)
+
+REPEAT = Convention(
+    key="repeat",
+    title="Repeated layers",
+    doc="`repeat: n` applies a layer n times in sequence. Once an instance keeps its input "
+    'shape, the remaining identical instances share one row with `"repeat": n`, whose '
+    "counts (and times) cover all n: totals are the plain sum of rows, and "
+    "`repeat: 1000000000` costs nothing extra to count. Instances that change the shape are "
+    "unrolled, one row each, up to 100,000 rows.",
+    footer="× = n identical repeats counted in one row",
+)
+
+EXACT = Convention(
+    key="exact",
+    title="Exact integers",
+    doc="Counts are exact Python integers at any size, never floats: JSON integers, however "
+    "large. Human units (`1.23 M`) appear only in tables.",
+)
+
+RULES: tuple[Convention, ...] = (
+    LAYOUT,
+    OUTPUT_SIZE,
+    MACS,
+    FLOPS,
+    AVERAGE_POOL,
+    PARAMS,
+    BYTES,
+    SEPARABLE,
+    FORMS,
+    ONE_BY_ONE,
+    THEORY_RATIO,
+    RATIO,
+    REPEAT,
+    EXACT,
+)
+
+
+def _fill(text: str) -> str:
+    return textwrap.fill(text, FOOTER_WIDTH, break_long_words=False, break_on_hyphens=False)
+
+
+# ------------------------------------------------------------------ JSON
+
+JSON_CONVENTIONS: dict[str, str] = {
+    rule.key: rule.json for rule in RULES if rule.json and rule.in_report_json
+}
+
+
+def report_conventions(dtype: str, itemsize: int) -> dict[str, str | int]:
+    """The ``conventions`` object of ``cost`` and ``profile`` JSON (keys in this order)."""
+    return {**JSON_CONVENTIONS, "dtype": dtype, "itemsize": itemsize}
+
+
+def sweep_conventions(dtype: str, itemsize: int) -> dict[str, str | int]:
+    """The ``conventions`` object of ``sweep`` JSON: the report's, then ``ratio``."""
+    return {**report_conventions(dtype, itemsize), RATIO.key: RATIO.json}
+
+
+# ------------------------------------------------------------------ --help
+
+HELP_EPILOG = f"{LAYOUT.help}. {MACS.help}; {FLOPS.help}. {SEPARABLE.help}; {THEORY_RATIO.help}."
+SWEEP_HELP_PREFIX = f"{RATIO.help}. "
+
+# ------------------------------------------------------------------ table footers
+
+COST_FOOTER = "\n".join(
+    (
+        f"{MACS.footer}; {FLOPS.footer}.",
+        f"{SEPARABLE.footer}.",
+        f"{BYTES.footer}.",
+        f"{LAYOUT.footer}.",
+    )
+)
+PROFILE_FORMS_FOOTER = _fill(f"{FORMS.footer}. {RATIO.short}.") + "\n"
+PROFILE_COUNTS_FOOTER = _fill(f"{MACS.footer}; {PARAMS.footer}. {REPEAT.footer}.")
+SWEEP_FOOTER = f"{RATIO.footer}. {THEORY_RATIO.footer}.\n{MACS.footer}. {SEPARABLE.short}."
+SWEEP_MARKDOWN_NOTE = f"\n{RATIO.footer}; theory = {THEORY} (exact when {_THEORY_HOLDS}).\n"
+
+# ------------------------------------------------------------------ docs/conventions.md
+
+DOC_PATH = Path("docs") / "conventions.md"
+
+
+def markdown() -> str:
+    """``docs/conventions.md``: every rule in full, with the words each output uses."""
+    out = [
+        "# Counting conventions",
+        "",
+        "<!-- Generated from sepconv_cli/counting/conventions.py by "
+        "`python -m sepconv_cli.counting.conventions`: edit that module, not this file. -->",
+        "",
+        "How sepconv counts. These rules are stated once, in "
+        "`sepconv_cli/counting/conventions.py`; the JSON `conventions` object, the `--help` "
+        "text of `cost`, `profile` and `sweep`, the table footers and this page are all "
+        "produced from it. The arithmetic is in `sepconv_cli/counting/ops.py` (one class per "
+        "operation) and `sepconv_cli/counting/lowering.py` (the forms of each layer type).",
+        "",
+    ]
+    for rule in RULES:
+        out += [f"## {rule.title}", "", rule.doc, ""]
+        said = [
+            (f"JSON `conventions.{rule.key}`", rule.json),
+            ("`--help`", rule.help),
+            ("Table footers", rule.footer),
+            ("Shorter footers", rule.short),
+        ]
+        lines = [f"- {where}: {_quoted(text)}" for where, text in said if text]
+        if rule.json and not rule.in_report_json:
+            lines[0] += " (`sweep` JSON only)"
+        out += [*lines, ""] if lines else []
+    out += [
+        "## The `conventions` object",
+        "",
+        "`sepconv cost --format json` and `sepconv profile --format json` carry the rules as "
+        "`conventions`, with the value type of the report (`sepconv sweep` adds `ratio`). "
+        "For the default `float32`:",
+        "",
+        "```json",
+        json.dumps(report_conventions("float32", 4), indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _quoted(text: str) -> str:
+    return "`" + text + "`" if "`" not in text else '"' + text + '"'
+
+
+def main(argv: list[str]) -> int:
+    """Write ``docs/conventions.md`` (or the path given); ``--check`` only compares."""
+    args = [a for a in argv if a != "--check"]
+    path = Path(args[0]) if args else Path(__file__).resolve().parents[2] / DOC_PATH
+    text = markdown()
+    if "--check" in argv:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            print(
+                f"{path} is stale: run python -m sepconv_cli.counting.conventions", file=sys.stderr
+            )
+            return 1
+        return 0
+    path.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
