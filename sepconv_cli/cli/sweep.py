@@ -37,6 +37,7 @@ from sepconv_cli.cli.options import (
     emit,
     timing_from_flags,
 )
+from sepconv_cli.counting.conventions import SWEEP_HELP_PREFIX
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.serialize import Format
@@ -53,9 +54,7 @@ VARY_HELP = (
 )
 
 
-@app.command(
-    epilog="Ratio = separable MACs / standard MACs. " + CONVENTIONS_HELP + " " + EXIT_CODES_HELP
-)
+@app.command(epilog=SWEEP_HELP_PREFIX + CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
 def sweep(
     vary: Annotated[
         list[str] | None, typer.Option("--vary", "-v", metavar="NAME=VALUES", help=VARY_HELP)

@@ -1,31 +1,15 @@
 """The words around a sweep's numbers: the title's layer description and the footers that
 state the conventions.
 
-Rule: each convention sentence is one named constant, verbatim as the table, markdown and
-JSON have always printed it, so that it can later be generated from one conventions
-source; the renderers only place them.
+Rule: the convention sentences are not written here: they come from
+:mod:`sepconv_cli.counting.conventions` (``SWEEP_FOOTER``, ``SWEEP_MARKDOWN_NOTE``,
+``sweep_conventions``), the one source of the counting conventions; the renderers only place
+them.
 """
 
 from __future__ import annotations
 
 from sepconv_cli.analysis.sweep import SweepReport
-
-# the table's footer, line 1: what Ratio and Theory mean
-RATIO_NOTE = (
-    "Ratio = separable / standard MACs. Theory = 1/Cout + 1/prod(k), exact when the depth "
-    "multiplier and groups are 1."
-)
-# the table's footer, line 2: what is counted and what "separable" is
-COUNTING_NOTE = (
-    "MACs = multiply-accumulates (bias not counted). Separable = depthwise k×k then pointwise 1×1."
-)
-# markdown's note under the table (the same definitions, in one sentence)
-MARKDOWN_RATIO_NOTE = (
-    "Ratio = separable / standard MACs; theory = 1/Cout + 1/prod(k) (exact when the depth "
-    "multiplier and groups are 1)."
-)
-# JSON: conventions.ratio
-RATIO_CONVENTION = "separable MACs / standard MACs"
 
 
 def describe_base(report: SweepReport) -> str:

@@ -14,8 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from sepconv_cli.analysis.sweep import Point, SweepReport
-from sepconv_cli.counting.report import CONVENTIONS
-from sepconv_cli.output.sweep.captions import RATIO_CONVENTION
+from sepconv_cli.counting.conventions import sweep_conventions
 from sepconv_cli.spec.vary import value_json, value_text
 from sepconv_cli.units import rounded_float
 
@@ -58,12 +57,7 @@ def sweep_dict(report: SweepReport) -> dict[str, Any]:
         "parameter": report.parameter,
         "values": [value_json(p.value) for p in report.points],
         "layer": report.base,
-        "conventions": {
-            **CONVENTIONS,
-            "dtype": report.dtype,
-            "itemsize": itemsize,
-            "ratio": RATIO_CONVENTION,
-        },
+        "conventions": sweep_conventions(report.dtype, itemsize),
         "asymptote": None
         if a is None
         else {

@@ -1,13 +1,14 @@
 """A sweep as markdown: a title, one table row per point, the ratio note and the chart in a
 text block.
 
-Rule: returns one string; the convention note is ``captions.MARKDOWN_RATIO_NOTE``.
+Rule: returns one string; the convention note is ``conventions.SWEEP_MARKDOWN_NOTE``.
 """
 
 from __future__ import annotations
 
 from sepconv_cli.analysis.sweep import SweepReport
-from sepconv_cli.output.sweep.captions import MARKDOWN_RATIO_NOTE, describe_base
+from sepconv_cli.counting.conventions import SWEEP_MARKDOWN_NOTE
+from sepconv_cli.output.sweep.captions import describe_base
 from sepconv_cli.output.sweep.chart import chart_text
 from sepconv_cli.spec.vary import value_text
 
@@ -42,5 +43,5 @@ def sweep_markdown(report: SweepReport) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---:"] * len(header)) + "|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     table = "\n".join(lines) + "\n"
-    note = "\n" + MARKDOWN_RATIO_NOTE + "\n"
+    note = SWEEP_MARKDOWN_NOTE
     return head + table + note + "\n```text\n" + chart_text(report) + "```\n"

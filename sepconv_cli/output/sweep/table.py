@@ -13,8 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from sepconv_cli.analysis.sweep import SweepReport
+from sepconv_cli.counting.conventions import SWEEP_FOOTER
 from sepconv_cli.output.serialize import timing_columns
-from sepconv_cli.output.sweep.captions import COUNTING_NOTE, RATIO_NOTE, describe_base
+from sepconv_cli.output.sweep.captions import describe_base
 from sepconv_cli.output.sweep.chart import CHART_WIDTH, bar_suffix, chart, limit_text
 from sepconv_cli.spec.vary import value_text
 from sepconv_cli.units import human, ms_number, shape_cell
@@ -59,7 +60,7 @@ def sweep_table(report: SweepReport) -> RenderableType:
                 f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-",
             ]
         table.add_row(*cells)
-    footer = Text(RATIO_NOTE + "\n" + COUNTING_NOTE, style="dim")
+    footer = Text(SWEEP_FOOTER, style="dim")
     return Group(table, footer, Text(""), sweep_chart(report))
 
 
