@@ -38,7 +38,7 @@ from sepconv_cli.cli.options import (
 )
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.serialize import Format
+from sepconv_cli.output.formats import Format
 from sepconv_cli.units import ms_number, shape_cell
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -156,7 +156,7 @@ def sweep_table(report: SweepReport) -> RenderableType:
     from rich.text import Text
 
     from sepconv_cli.analysis.sweep import describe_base, value_text
-    from sepconv_cli.output.serialize import timing_columns
+    from sepconv_cli.output.csv import timing_columns
     from sepconv_cli.units import human
 
     title = f"Sweep of {report.parameter}: {describe_base(report)}"
@@ -189,7 +189,7 @@ def sweep_table(report: SweepReport) -> RenderableType:
                 f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
             ]
         if timed:
-            cols = timing_columns(r.timing or {})
+            cols = timing_columns(r.timing)
             cells += [
                 ms_number(cols["standard_median_s"]),
                 ms_number(cols["separable_median_s"]),
