@@ -17,7 +17,7 @@ from sepconv_cli.cli.options import (
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.formats import Format
-from sepconv_cli.output.reports import COMPARE
+from sepconv_cli.output.reports import COMPARE, render_compare
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -61,7 +61,7 @@ def compare(
         )
     if "time" in thresholds.named and "time" not in result.metrics:
         raise UsageError("--max-increase: time needs timing in both BASE and NEW JSON reports")
-    emit(COMPARE.render(result, format), output)
+    emit(render_compare(result, format), output)
     for failure in result.failures:
         Messages.always(f"sepconv: compare: {failure}")
     if result.failures:

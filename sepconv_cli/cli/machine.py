@@ -8,7 +8,7 @@ import typer
 
 from sepconv_cli.cli.options import FormatOption, Messages, QuietOption, ThreadsOption, emit
 from sepconv_cli.output.formats import Format
-from sepconv_cli.output.reports import MACHINE
+from sepconv_cli.output.reports import MACHINE, render_machine
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -39,6 +39,6 @@ def machine(
             else "sepconv: reading or measuring this machine's ceilings"
         )
     info = machine_info(threads=settings.threads, refresh=refresh)
-    emit(MACHINE.render(info, format), None)
+    emit(render_machine(info, format), None)
     if note := MACHINE.note(format):
         Messages.note(note)

@@ -11,7 +11,7 @@ import typer
 from sepconv_cli.cli.options import EXIT_CODES_HELP, FormatOption, Messages, QuietOption, emit
 from sepconv_cli.errors import EXIT_USAGE, UsageError
 from sepconv_cli.output.formats import Format
-from sepconv_cli.output.reports import VALIDATE
+from sepconv_cli.output.reports import render_validation
 from sepconv_cli.output.validation import Validation
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -45,7 +45,7 @@ def validate(
             problems += exc.messages
         except (SpecError, UsageError) as exc:
             problems.append(str(exc))
-    emit(VALIDATE.render(Validation([str(f) for f in files], problems), format), None)
+    emit(render_validation(Validation([str(f) for f in files], problems), format), None)
     if problems:
         count = len(problems)
         Messages.always(
