@@ -114,12 +114,13 @@ def test_failure_while_rendering_keeps_the_file(
 ) -> None:
     """A failure after counting, while the report is being produced."""
     from sepconv_cli import errors
-    from sepconv_cli.output import serialize
+    from sepconv_cli.output.formats import Format
+    from sepconv_cli.output.reports import PROFILE
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise errors.RuntimeFailure("simulated failure while rendering")
 
-    monkeypatch.setattr(serialize, "profile_json", broken)
+    monkeypatch.setitem(PROFILE.renderers, Format.json, broken)
     before = listing(workdir)
     result = invoke(
         ["profile", "spec.yaml", "--no-time", "--format", "json", "-o", "existing.json"]

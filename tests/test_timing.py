@@ -12,13 +12,13 @@ import pytest
 from sepconv_cli.counting.lowering import Forms
 from sepconv_cli.counting.ops import Conv, Dense, Op, resolve_padding
 from sepconv_cli.execution import machine
+from sepconv_cli.execution.records import FormTiming, LayerTiming
 from sepconv_cli.execution.timing import (
     Stats,
     TimingSettings,
     iqr,
     measure,
     part_indices,
-    scale_timing,
     thread_limit,
     time_forms,
 )
@@ -147,7 +147,7 @@ def test_infinite_budget_stops_at_max_repeats() -> None:
 
 
 def test_stats_record_and_gflops() -> None:
-    record = Stats(0.002, 0.001, 0.004, 0.001, 7, 3).as_dict(flops=4_000_000)
+    record = Stats(0.002, 0.001, 0.004, 0.001, 7, 3).timing(flops=4_000_000).as_dict()
     assert record == {
         "median_s": 0.002,
         "min_s": 0.001,
@@ -156,20 +156,25 @@ def test_stats_record_and_gflops() -> None:
         "runs": 7,
         "gflops": 2.0,
     }
-    assert Stats.of([], 1).as_dict(10)["gflops"] == 0.0
+    assert Stats.of([], 1).timing(10).gflops == 0.0
 
 
 def test_scale_timing_scales_times_only() -> None:
-    rec = {
-        "standard": {"median_s": 1.0, "runs": 3, "gflops": 5.0},
-        "separable": {"median_s": 0.5, "depthwise": {"min_s": 0.1}},
-        "speedup": 2.0,
-    }
-    assert scale_timing(rec, 5) == {
-        "standard": {"median_s": 5.0, "runs": 3, "gflops": 5.0},
-        "separable": {"median_s": 2.5, "depthwise": {"min_s": 0.5}},
-        "speedup": 2.0,
-    }
+    none = FormTiming(0.0, 0.0, 0.0, 0.0, 0, 0.0)
+    rec = LayerTiming(
+        standard=FormTiming(1.0, 0.5, 2.0, 0.25, 3, 5.0),
+        separable=FormTiming(0.5, 0.25, 1.0, 0.125, 4, 6.0),
+        depthwise=FormTiming(0.2, 0.1, 0.4, 0.0, 3, 1.0),
+        pointwise=none,
+        speedup=2.0,
+    )
+    assert rec.scaled(5) == LayerTiming(
+        standard=FormTiming(5.0, 2.5, 10.0, 1.25, 3, 5.0),
+        separable=FormTiming(2.5, 1.25, 5.0, 0.625, 4, 6.0),
+        depthwise=FormTiming(1.0, 0.5, 2.0, 0.0, 3, 1.0),
+        pointwise=none,
+        speedup=2.0,
+    )
 
 
 # --------------------------------------------------------------------------- time_forms
@@ -207,7 +212,7 @@ def test_time_forms_returns_the_design_record() -> None:
     clock = TickClock()
     s = TimingSettings(min_time_s=0.0, max_repeats=3, min_repeats=3, budget_s=100.0)
     forms = separable_forms()
-    record = time_forms(forms, 2, "float32", s, clock=clock)
+    record = time_forms(forms, 2, "float32", s, clock=clock).as_dict()
     keys = {"median_s", "min_s", "max_s", "iqr_s", "runs", "gflops"}
     assert set(record) == {"standard", "separable", "speedup"}
     assert set(record["standard"]) == keys
@@ -241,7 +246,7 @@ def test_layers_without_a_separable_part() -> None:
         "float64",
         TimingSettings(min_time_s=0.0, max_repeats=2, budget_s=10.0),
         clock=TickClock(),
-    )
+    ).as_dict()
     assert record["separable"]["median_s"] == record["standard"]["median_s"]
     assert record["separable"]["depthwise"]["runs"] == 0
     assert record["separable"]["pointwise"]["median_s"] == 0.0
@@ -251,7 +256,9 @@ def test_layers_without_a_separable_part() -> None:
 def test_a_layer_timed_once_gets_the_whole_budget() -> None:
     dense = (Dense((4,), 3),)
     s = TimingSettings(min_time_s=0.0, max_repeats=10_000, min_repeats=1, budget_s=0.5)
-    record = time_forms(Forms("none", dense, dense, dense), 1, "float32", s, clock=TickClock())
+    record = time_forms(
+        Forms("none", dense, dense, dense), 1, "float32", s, clock=TickClock()
+    ).as_dict()
     # a sample costs four clock reads (4 ms): the whole 0.5 s allows ~125, a 35% share ~44
     assert record["standard"]["runs"] > 100
 
@@ -262,13 +269,18 @@ def test_parts_take_the_batch_norm_that_follows() -> None:
     assert part_indices(ops, lambda op: op.role == "pointwise") == [2, 3]
 
 
-def test_threads_are_limited_or_explained() -> None:
-    with thread_limit(1) as info:
-        assert info.requested == 1
-        if info.controller == "threadpoolctl":
-            assert info.blas_threads in (1, None)
-        else:
-            assert "threadpoolctl" in info.note
+def test_threads_are_limited_while_timing() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads() -> set[int]:
+        return {
+            int(i["num_threads"])
+            for i in threadpoolctl.threadpool_info()
+            if i.get("user_api") == "blas"
+        }
+
+    with thread_limit(1):
+        assert blas_threads() <= {1}
 
 
 # --------------------------------------------------------------------------- machine

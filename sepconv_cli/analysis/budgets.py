@@ -47,19 +47,15 @@ def budgets(max_macs: str | None, max_params: str | None, max_latency: str | Non
     return out
 
 
-def report_failures(
+def budget_failures(
     gates: Sequence[Budget], measured: Sequence[tuple[int, int, float | None]]
 ) -> list[str]:
-    """Check every (macs, params, latency) against the budgets; print one line per exceeded
-    budget on stderr and return them (empty: all met)."""
-    import sys
-
+    """Check every (macs, params, latency) against the budgets: one message per exceeded
+    budget (empty: all met). The command prints them and exits 1."""
     failures = []
     for macs, params, latency in measured:
         for gate in gates:
             value = {"MACs": macs, "Params": params, "Latency": latency}[gate.label]
             if value is not None and (message := gate.check(value)):
                 failures.append(message)
-    for message in failures:
-        print(f"sepconv: budget: {message}", file=sys.stderr)
     return failures

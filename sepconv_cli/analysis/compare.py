@@ -13,13 +13,15 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sepconv_cli.errors import UsageError
 from sepconv_cli.units import fmt_count, fmt_percent, fmt_seconds, parse_percent
 
 METRICS = ("macs", "params", "time")
 LABELS = {"macs": "MACs", "params": "Params", "time": "Time"}
+# a layer found in both models, only in NEW, or only in BASE
+Status = Literal["matched", "added", "removed"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Delta:
 @dataclass(frozen=True)
 class LayerChange:
     name: str
-    status: str  # "matched", "added" or "removed"
+    status: Status
     base: LayerValues | None
     new: LayerValues | None
 
@@ -229,9 +231,20 @@ def match_layers(base: Snapshot, new: Snapshot) -> tuple[LayerChange, ...]:
     return tuple(changes)
 
 
-def parse_thresholds(values: list[str]) -> dict[str, Fraction]:
-    """``5%`` (every metric) or ``macs=2%`` (one metric); later values win."""
+@dataclass(frozen=True)
+class Thresholds:
+    """``--max-increase`` limits in percent by metric, and the metrics named one by one
+    (``time=10%``), which must then be measurable."""
+
+    limits: dict[str, Fraction] = field(default_factory=dict)
+    named: frozenset[str] = frozenset()
+
+
+def parse_thresholds(values: list[str]) -> Thresholds:
+    """``macs=2%`` sets one metric (a later value for it wins); a bare ``5%`` sets every
+    metric not set yet."""
     out: dict[str, Fraction] = {}
+    named: set[str] = set()
     for text in values:
         if "=" in text:
             metric, _, amount = text.partition("=")
@@ -242,18 +255,19 @@ def parse_thresholds(values: list[str]) -> dict[str, Fraction]:
                     f"use {', '.join(METRICS)}"
                 )
             out[metric] = parse_percent(amount, "--max-increase")
+            named.add(metric)
         else:
             limit = parse_percent(text, "--max-increase")
             for metric in METRICS:
                 out.setdefault(metric, limit)
-    return out
+    return Thresholds(out, frozenset(named))
 
 
-def compare(base: Snapshot, new: Snapshot, thresholds: dict[str, Fraction]) -> Comparison:
+def compare(base: Snapshot, new: Snapshot, thresholds: Thresholds) -> Comparison:
     result = Comparison(base, new, match_layers(base, new))
     failures = []
     for metric in result.metrics:
-        limit = thresholds.get(metric)
+        limit = thresholds.limits.get(metric)
         delta = result.total(metric)
         if limit is None or delta.base is None or delta.new is None:
             continue

@@ -18,7 +18,17 @@ import typer
 from typer.core import TyperGroup
 
 from sepconv_cli import __version__
-from sepconv_cli.cli import ci, cost, interactive, machine, profile, spatial, sweep
+from sepconv_cli.cli import (
+    compare,
+    cost,
+    interactive,
+    machine,
+    profile,
+    schema,
+    spatial,
+    sweep,
+    validate,
+)
 from sepconv_cli.cli.options import EXIT_CODES_HELP
 from sepconv_cli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, EXIT_USAGE, SepconvError
 
@@ -112,7 +122,7 @@ def _main(
 
 # each command module owns its sub-app; added unnamed, its commands sit at the top level.
 # This order is the order of --help.
-for _command in (cost, profile, ci, sweep, spatial, interactive, machine):
+for _command in (cost, profile, compare, validate, schema, sweep, spatial, interactive, machine):
     app.add_typer(_command.app)
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from sepconv_cli.analysis.budgets import budgets, report_failures
+from sepconv_cli.analysis.budgets import budget_failures, budgets
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
@@ -37,11 +37,12 @@ from sepconv_cli.cli.options import (
     split_flags,
     timing_from_flags,
 )
-from sepconv_cli.counting.report import LayerReport, single_layer_report
+from sepconv_cli.counting.report import single_layer_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.execution.profiling import as_specified_seconds, time_report
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.serialize import Format
+from sepconv_cli.output.formats import Format
+from sepconv_cli.output.reports import render_cost
 from sepconv_cli.spec.layers import layers_from_flags_or_file
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -110,28 +111,17 @@ def cost(
     layers = layers_from_flags_or_file(spec, given, common)
     reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
     if settings is not None:
-        with ProgressBar("timing", enabled=format is not Format.json) as bar:
+        with ProgressBar("timing", enabled=not format.for_programs) as bar:
             reports = [
                 time_report(lr, settings, progress=bar.update, index=i, total=len(reports))
                 for i, lr in enumerate(reports)
             ]
-    emit(render_cost(reports, format, layers[0].dtype or "float32"), output)
+    emit(render_cost(reports, format), output)
     measured = [
         (lr.as_specified.macs, lr.as_specified.params, as_specified_seconds(lr)) for lr in reports
     ]
-    if report_failures(gates, measured):
+    failures = budget_failures(gates, measured)
+    for failure in failures:
+        Messages.always(f"sepconv: budget: {failure}")
+    if failures:
         raise typer.Exit(EXIT_GATE)
-
-
-def render_cost(reports: list[LayerReport], format: Format, dtype: str) -> Any:
-    from sepconv_cli.output import serialize
-
-    if format is Format.json:
-        return serialize.cost_json(reports, dtype)
-    if format is Format.csv:
-        return serialize.layers_csv(reports)
-    if format is Format.markdown:
-        return serialize.cost_markdown(reports)
-    from sepconv_cli.output.tables import cost_tables
-
-    return cost_tables(reports)

@@ -83,7 +83,7 @@ def interactive() -> None:
                 )
             if reply.report is not None:
                 if reply.json:
-                    from sepconv_cli.output.serialize import cost_json
+                    from sepconv_cli.output.json import cost_json
 
                     dtype = str(session.values.get("dtype", "float32"))
                     out.print(cost_json([reply.report], dtype), markup=False, highlight=False)

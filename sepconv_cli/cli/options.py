@@ -12,7 +12,7 @@ import typer
 
 from sepconv_cli.counting.conventions import HELP_EPILOG
 from sepconv_cli.output.files import write_atomic
-from sepconv_cli.output.serialize import Format
+from sepconv_cli.output.formats import Format
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 a budget or comparison gate failed, 2 bad input or usage, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sepconv_cli.analysis.budgets import budgets, report_failures
+from sepconv_cli.analysis.budgets import budget_failures, budgets
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
@@ -29,10 +28,11 @@ from sepconv_cli.cli.options import (
     timing_from_flags,
 )
 from sepconv_cli.counting.network import build
-from sepconv_cli.counting.report import ProfileReport, profile_report
+from sepconv_cli.counting.report import profile_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.serialize import Format
+from sepconv_cli.output.formats import Format
+from sepconv_cli.output.reports import render_presets, render_profile
 from sepconv_cli.spec.fields import FieldError, flag_value, number, per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -145,7 +145,7 @@ def profile(
         from sepconv_cli.execution.machine import machine_info
         from sepconv_cli.execution.profiling import timed_profile
 
-        with ProgressBar(f"timing {built.name}", enabled=format is not Format.json) as bar:
+        with ProgressBar(f"timing {built.name}", enabled=not format.for_programs) as bar:
             bar.update(0, len(report.layers), "measuring this machine's ceilings")
             machine = machine_info(threads=settings.threads).as_dict()
             report = timed_profile(report, settings, bar.update, machine)
@@ -159,23 +159,12 @@ def profile(
         write_plot(report, report.machine or None, plot)
         Messages.note(f"sepconv: plot written to {plot}")
     totals = report.totals.as_specified
-    latency = report.timing.get("as_specified_s") if report.timing else None
-    if report_failures(gates, [(totals.macs, totals.params, latency)]):
+    latency = report.timing.as_specified_s if report.timing is not None else None
+    failures = budget_failures(gates, [(totals.macs, totals.params, latency)])
+    for failure in failures:
+        Messages.always(f"sepconv: budget: {failure}")
+    if failures:
         raise typer.Exit(EXIT_GATE)
-
-
-def render_profile(report: ProfileReport, format: Format) -> Any:
-    from sepconv_cli.output import serialize
-
-    if format is Format.json:
-        return serialize.profile_json(report)
-    if format is Format.csv:
-        return serialize.layers_csv(report.layers)
-    if format is Format.markdown:
-        return serialize.profile_markdown(report)
-    from sepconv_cli.output.tables import profile_table
-
-    return profile_table(report)
 
 
 @app.command()
@@ -183,35 +172,4 @@ def presets(format: FormatOption = Format.table) -> None:
     """List the built-in model specs (usable by name: sepconv profile mobilenet_v1)."""
     from sepconv_cli.spec.presets import list_presets
 
-    items = list_presets()
-    if format is Format.json:
-        emit(
-            json.dumps(
-                [
-                    {"name": p.name, "description": p.description, "path": str(p.path)}
-                    for p in items
-                ],
-                indent=2,
-            )
-            + "\n",
-            None,
-        )
-    elif format is Format.csv:
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["name", "description", "path"])
-        writer.writerows([p.name, p.description, str(p.path)] for p in items)
-        emit(buffer.getvalue(), None)
-    elif format is Format.markdown:
-        emit(
-            "| Preset | Description |\n|:---|:---|\n"
-            + "".join(f"| `{p.name}` | {p.description} |\n" for p in items),
-            None,
-        )
-    else:
-        from sepconv_cli.output.tables import presets_table
-
-        emit(presets_table([(p.name, p.description) for p in items]), None)
+    emit(render_presets(list_presets(), format), None)

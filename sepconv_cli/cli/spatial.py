@@ -24,7 +24,7 @@ from sepconv_cli.cli.options import (
 )
 from sepconv_cli.errors import RuntimeFailure, UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.serialize import Format
+from sepconv_cli.output.formats import Format
 from sepconv_cli.spec.fields import FieldError, flag_value, per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's

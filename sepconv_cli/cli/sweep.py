@@ -40,7 +40,7 @@ from sepconv_cli.cli.options import (
 from sepconv_cli.counting.conventions import SWEEP_HELP_PREFIX
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.serialize import Format
+from sepconv_cli.output.formats import Format
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import prod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.counting.conventions import JSON_CONVENTIONS
 from sepconv_cli.counting.lowering import Forms, Width, lower
@@ -25,6 +25,9 @@ from sepconv_cli.counting.ops import (
 )
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec.layers import LayerSpec
+
+if TYPE_CHECKING:  # execution sits above counting: the type only, never the module
+    from sepconv_cli.execution.records import LayerTiming, ProfileTiming
 
 COST_SCHEMA = "sepconv/cost/v1"
 PROFILE_SCHEMA = "sepconv/profile/v1"
@@ -50,7 +53,7 @@ class LayerReport:
     standard: Cost
     separable: SeparableCost
     theory: Fraction | None
-    timing: dict[str, Any] | None = None
+    timing: LayerTiming | None = None  # set by execution.profiling when timed
     note: str = ""
     dtype: str = "float32"
 
@@ -76,7 +79,7 @@ class ProfileReport:
     layers: tuple[LayerReport, ...]
     totals: Totals
     machine: dict[str, Any] = field(default_factory=dict)
-    timing: dict[str, Any] | None = None
+    timing: ProfileTiming | None = None  # set by execution.profiling when timed
 
 
 def _ratio(numerator: int, denominator: int) -> Fraction | None:

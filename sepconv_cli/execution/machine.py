@@ -33,6 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sepconv_cli.execution.records import Bound
+
 SCHEMA = "sepconv/machine/v1"
 GEMM_N = 1024  # 2.1 GFLOP per call: ~10 ms at 200 GFLOP/s, long enough to time well
 COPY_BYTES = 256 << 20  # per array: 8x a 32 MiB L3 cache
@@ -64,9 +66,7 @@ class Roofline:
     """Best-case time of some work on this machine, and which ceiling sets it."""
 
     best_s: float
-    bound: str  # "compute" or "memory"
-    compute_s: float
-    memory_s: float
+    bound: Bound
 
 
 def roofline(flops: int, bytes_moved: int, peak_gflops: float, bandwidth_gbs: float) -> Roofline:
@@ -78,8 +78,7 @@ def roofline(flops: int, bytes_moved: int, peak_gflops: float, bandwidth_gbs: fl
     """
     compute = flops / (peak_gflops * 1e9) if peak_gflops > 0 else 0.0
     memory = bytes_moved / (bandwidth_gbs * 1e9) if bandwidth_gbs > 0 else 0.0
-    bound = "compute" if compute >= memory else "memory"
-    return Roofline(max(compute, memory), bound, compute, memory)
+    return Roofline(max(compute, memory), "compute" if compute >= memory else "memory")
 
 
 # --------------------------------------------------------------------------- identity

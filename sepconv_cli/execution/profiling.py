@@ -1,6 +1,6 @@
 """Attach measured times to report rows: the bridge between counting and timing.
 
-A row repeated n times is timed once and its times multiplied by n (``timing.scale_timing``),
+A row repeated n times is timed once and its times multiplied by n (``LayerTiming.scaled``),
 so a ``repeat: 1000000000`` row costs one measurement. A row whose execution would need more
 memory than allowed is not run: its report says why (``note``) and has no timing.
 """
@@ -9,79 +9,69 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.counting.report import LayerReport, ProfileReport, totals
+from sepconv_cli.execution.records import PARTS, LayerTiming, Part, PartRoofline, ProfileTiming
+
+if TYPE_CHECKING:
+    from sepconv_cli.execution.timing import TimingSettings
 
 Progress = Callable[[int, int, str], None]  # (done, total, current layer name)
 
 
 def timing_settings(
     *, threads: int | None = None, budget_s: float | None = None, max_memory: int | None = None
-) -> Any:
+) -> TimingSettings:
     from sepconv_cli.execution.timing import TimingSettings
 
-    kwargs: dict[str, Any] = {"threads": threads, "max_memory": max_memory}
-    if budget_s is not None:
-        kwargs["budget_s"] = budget_s
-    return TimingSettings(**kwargs)
+    if budget_s is None:
+        return TimingSettings(threads=threads, max_memory=max_memory)
+    return TimingSettings(threads=threads, max_memory=max_memory, budget_s=budget_s)
+
+
+def _declared_part(layer: LayerReport) -> Part:
+    """The form the spec declares: the one the model would run."""
+    forms = layer.row.forms
+    declared = forms.as_specified is forms.separable and forms.separable is not forms.standard
+    return "separable" if declared else "standard"
 
 
 def as_specified_seconds(layer: LayerReport) -> float | None:
     """Median time of the form the spec declares (the model as it would run)."""
-    timing = layer.timing
-    if not timing:
+    if layer.timing is None:
         return None
-    forms = layer.row.forms
-    key = (
-        "separable"
-        if forms.as_specified is forms.separable and forms.separable is not forms.standard
-        else "standard"
-    )
-    value = timing.get(key, {}).get("median_s")
-    return float(value) if isinstance(value, (int, float)) else None
+    return float(layer.timing.part(_declared_part(layer)).median_s)
 
 
 NOISE_RATIO = 1.5  # median more than 1.5x the fastest sample: something else interfered
 
 
-def noisy_parts(record: dict[str, Any]) -> list[str]:
+def noisy_parts(record: LayerTiming) -> tuple[Part, ...]:
     """Measurements whose median is far above their fastest sample: the machine (other
     programs, BLAS threads waking up late) interfered, so the median overstates the cost."""
-    separable = record.get("separable", {})
-    parts = {
-        "standard": record.get("standard", {}),
-        "separable": separable,
-        "depthwise": separable.get("depthwise", {}),
-        "pointwise": separable.get("pointwise", {}),
-    }
-    return [
+    return tuple(
         name
-        for name, part in parts.items()
-        if part.get("runs", 0) >= 3
-        and part.get("min_s", 0) > 0
-        and part["median_s"] > NOISE_RATIO * part["min_s"]
-    ]
+        for name in PARTS
+        if (part := record.part(name)).runs >= 3
+        and part.min_s > 0
+        and part.median_s > NOISE_RATIO * part.min_s
+    )
 
 
-def time_layer(layer: LayerReport, settings: Any) -> LayerReport:
+def time_layer(layer: LayerReport, settings: TimingSettings) -> LayerReport:
     """One row timed (raises MemoryGuardError when it cannot run within the limit)."""
-    from sepconv_cli.execution.timing import scale_timing, time_forms
+    from sepconv_cli.execution.timing import time_forms
 
     record = time_forms(layer.row.forms, layer.batch, layer.dtype, settings)
-    record = scale_timing(record, layer.row.repeat)
-    noisy = noisy_parts(record)
-    if noisy:
-        record["noisy"] = noisy
-    timed = replace(layer, timing=record)
-    seconds = as_specified_seconds(timed)
-    if seconds is not None:
-        record["as_specified_s"] = seconds
-    return timed
+    record = record.scaled(layer.row.repeat)
+    record = replace(record, noisy=noisy_parts(record))
+    declared = record.part(_declared_part(layer)).median_s
+    return replace(layer, timing=replace(record, as_specified_s=float(declared)))
 
 
 def time_layers(
-    layers: Sequence[LayerReport], settings: Any, progress: Progress | None = None
+    layers: Sequence[LayerReport], settings: TimingSettings, progress: Progress | None = None
 ) -> list[LayerReport]:
     """Time every row; rows that need too much memory keep their counts and get a note."""
     from sepconv_cli.execution.kernels import MemoryGuardError
@@ -105,34 +95,33 @@ def add_roofline(layer: LayerReport, machine: dict[str, Any]) -> LayerReport:
     from sepconv_cli.execution.machine import roofline
 
     timing = layer.timing
-    if not timing:
+    if timing is None:
         return layer
     peak, bandwidth = float(machine["gemm_gflops"]), float(machine["bandwidth_gbs"])
-    separable = timing.get("separable", {})
-    parts = {
-        "standard": (layer.standard, timing.get("standard", {})),
-        "separable": (layer.separable.total, separable),
-        "depthwise": (layer.separable.depthwise, separable.get("depthwise", {})),
-        "pointwise": (layer.separable.pointwise, separable.get("pointwise", {})),
+    costs = {
+        "standard": layer.standard,
+        "separable": layer.separable.total,
+        "depthwise": layer.separable.depthwise,
+        "pointwise": layer.separable.pointwise,
     }
-    out: dict[str, Any] = {}
-    for name, (cost, measured) in parts.items():
-        median = measured.get("median_s") if isinstance(measured, dict) else None
+    out: dict[Part, PartRoofline] = {}
+    for name in PARTS:
+        cost, median = costs[name], timing.part(name).median_s
         if not cost.flops or not median:
             continue
         best = roofline(cost.flops, cost.bytes_moved, peak, bandwidth)
-        out[name] = {
-            "best_s": best.best_s,
-            "bound": best.bound,
-            "arithmetic_intensity": round(cost.arithmetic_intensity, 4),
-            "share_of_peak": round(best.best_s / median, 4),
-        }
-    return replace(layer, timing={**timing, "roofline": out})
+        out[name] = PartRoofline(
+            best_s=best.best_s,
+            bound=best.bound,
+            arithmetic_intensity=round(cost.arithmetic_intensity, 4),
+            share_of_peak=round(best.best_s / median, 4),
+        )
+    return replace(layer, timing=replace(timing, roofline=out))
 
 
 def timed_profile(
     report: ProfileReport,
-    settings: Any,
+    settings: TimingSettings,
     progress: Progress | None = None,
     machine: dict[str, Any] | None = None,
 ) -> ProfileReport:
@@ -140,36 +129,31 @@ def timed_profile(
     if machine:
         layers = tuple(add_roofline(layer, machine) for layer in layers)
     measured = [s for layer in layers if (s := as_specified_seconds(layer)) is not None]
-    summary: dict[str, Any] = {
-        "layers_timed": len(measured),
-        "layers_not_timed": len(layers) - len(measured),
-        "as_specified_s": sum(measured),
-        "standard_s": sum(_median(layer, "standard") for layer in layers),
-        "separable_s": sum(_median(layer, "separable") for layer in layers),
-        "settings": {
-            "budget_s_per_layer": settings.budget_s,
-            "min_time_s": settings.min_time_s,
-            "max_repeats": settings.max_repeats,
-            "threads": settings.threads,
-        },
-    }
-    if summary["separable_s"] > 0:
-        summary["speedup"] = summary["standard_s"] / summary["separable_s"]
+    standard_s = sum(_median(layer, "standard") for layer in layers)
+    separable_s = sum(_median(layer, "separable") for layer in layers)
+    summary = ProfileTiming(
+        layers_timed=len(measured),
+        layers_not_timed=len(layers) - len(measured),
+        as_specified_s=sum(measured),
+        standard_s=standard_s,
+        separable_s=separable_s,
+        settings=settings,
+        speedup=standard_s / separable_s if separable_s > 0 else None,
+    )
     return replace(
         report, layers=layers, totals=totals(layers), timing=summary, machine=machine or {}
     )
 
 
-def _median(layer: LayerReport, form: str) -> float:
-    value = (layer.timing or {}).get(form, {}).get("median_s", 0.0)
-    return float(value) if isinstance(value, (int, float)) else 0.0
+def _median(layer: LayerReport, form: Part) -> float:
+    return layer.timing.part(form).median_s if layer.timing is not None else 0.0
 
 
 def time_report(
     layer: LayerReport,
-    settings: Any = None,
+    settings: TimingSettings | None = None,
     *,
-    progress: Any = None,
+    progress: Progress | None = None,
     index: int = 0,
     total: int = 1,
 ) -> LayerReport:

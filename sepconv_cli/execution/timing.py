@@ -21,12 +21,13 @@ Rules
   next.
 * The clock is injectable (tests use a fake one); the default is ``time.perf_counter``.
 * Threads: ``threads = N`` limits the BLAS pool with threadpoolctl (``sepconv[threads]``)
-  for the duration of the timing. Without threadpoolctl the BLAS library keeps the count it
-  chose when NumPy was loaded (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``, else every
-  core); see :func:`thread_limit`. The same N bounds sepconv's own threads: a depthwise
-  convolution runs its output rows in up to N parts at once (NumPy's einsum releases the
-  GIL) when the layer is large enough to gain from it (:mod:`sepconv_cli.execution.depthwise`).
-  ``threads = None`` leaves BLAS alone and runs sepconv's kernels in one thread.
+  for the duration of the timing (:func:`thread_limit`). Without threadpoolctl the BLAS
+  library keeps the count it chose when NumPy was loaded, which ``cli/options.py`` sets
+  through ``OPENBLAS_NUM_THREADS`` and its siblings before NumPy loads. The same N bounds
+  sepconv's own threads: a depthwise convolution runs its output rows in up to N parts at
+  once (NumPy's einsum releases the GIL) when the layer is large enough to gain from it
+  (:mod:`sepconv_cli.execution.depthwise`). ``threads = None`` leaves BLAS alone and runs
+  sepconv's kernels in one thread.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+
+import numpy as np
 
 from sepconv_cli.counting.lowering import Forms
 from sepconv_cli.counting.ops import DTYPE_BYTES, Conv, Op
@@ -50,6 +52,7 @@ from sepconv_cli.execution.kernels import (
     numpy_dtype,
     prepare_chain,
 )
+from sepconv_cli.execution.records import FormTiming, LayerTiming
 
 Clock = Callable[[], float]
 
@@ -112,18 +115,12 @@ class Stats:
             loops,
         )
 
-    def as_dict(self, flops: int) -> dict[str, Any]:
-        """The timing record of the JSON reports (docs/json.md); ``gflops`` is achieved
-        GFLOP/s at the median."""
+    def timing(self, flops: int) -> FormTiming:
+        """The measurement as a timing record; ``gflops`` is achieved GFLOP/s at the median."""
         gflops = flops / self.median_s / 1e9 if self.median_s > 0 else 0.0
-        return {
-            "median_s": self.median_s,
-            "min_s": self.min_s,
-            "max_s": self.max_s,
-            "iqr_s": self.iqr_s,
-            "runs": self.runs,
-            "gflops": round(gflops, 6),
-        }
+        return FormTiming(
+            self.median_s, self.min_s, self.max_s, self.iqr_s, self.runs, round(gflops, 6)
+        )
 
 
 def iqr(samples: Sequence[float]) -> float:
@@ -206,40 +203,20 @@ def measure(
 # --------------------------------------------------------------------------- threads
 
 
-@dataclass(frozen=True)
-class ThreadInfo:
-    """What ``--threads`` did: BLAS threads in effect and how they were set."""
-
-    requested: int | None
-    blas_threads: int | None  # None when it cannot be read (no threadpoolctl)
-    controller: str  # "threadpoolctl" or "none"
-    note: str
-
-
 @contextmanager
-def thread_limit(threads: int | None) -> Iterator[ThreadInfo]:
-    """Limit the BLAS pool to ``threads`` while the block runs, and say how it went."""
+def thread_limit(threads: int | None) -> Iterator[None]:
+    """Limit the BLAS pool to ``threads`` while the block runs (with threadpoolctl; without
+    it, ``cli/options.py`` has set the BLAS variables before NumPy loaded)."""
+    if threads is None:
+        yield
+        return
     try:
         import threadpoolctl
     except ImportError:
-        note = (
-            "threadpoolctl is not installed (pip install 'sepconv[threads]'): the BLAS "
-            "library keeps the thread count it chose when NumPy was loaded "
-            "(OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else every core); set that "
-            "variable before starting sepconv to limit it"
-        )
-        yield ThreadInfo(threads, None, "none", note if threads is not None else "")
-        return
-    if threads is None:
-        yield ThreadInfo(None, _blas_threads(threadpoolctl), "threadpoolctl", "")
+        yield
         return
     with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
-        yield ThreadInfo(threads, _blas_threads(threadpoolctl), "threadpoolctl", "")
-
-
-def _blas_threads(threadpoolctl: Any) -> int | None:
-    infos = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
-    return int(infos[0]["num_threads"]) if infos else None
+        yield
 
 
 # --------------------------------------------------------------------------- layers
@@ -284,15 +261,13 @@ _SHARES = {"standard": 0.35, "separable": 0.35, "depthwise": 0.15, "pointwise": 
 
 def time_forms(
     forms: Forms, batch: int, dtype: str, settings: TimingSettings, clock: Clock | None = None
-) -> dict[str, Any]:
+) -> LayerTiming:
     """Time one layer's standard and separable forms (one instance; a row repeated n
-    times costs n times these, see :func:`scale_timing`).
+    times costs n times these, see :meth:`LayerTiming.scaled`).
 
-    Returns the JSON reports' timing record (docs/json.md)::
-
-        {"standard":  {"median_s", "min_s", "max_s", "iqr_s", "runs", "gflops"},
-         "separable": {..., "depthwise": {...}, "pointwise": {...}},
-         "speedup": standard median / separable median}
+    Returns the layer's timing record: the standard form, the separable form and its
+    depthwise and pointwise parts (median, min, max, IQR, runs, GFLOP/s each), and the
+    speed-up (standard median / separable median).
 
     ``separable`` is the whole form run end to end; ``depthwise`` its depthwise convolutions
     with the batch-norm after each, ``pointwise`` its pointwise convolutions with the
@@ -324,7 +299,6 @@ def time_forms(
     )
     now = clock or time.perf_counter
     start = now()
-    import numpy as np  # deferred: counting never imports NumPy
 
     def bench(fn: Callable[[], object], name: str) -> Stats:
         left = max(settings.budget_s - (now() - start), 0.0)
@@ -351,30 +325,11 @@ def time_forms(
                 pointwise = bench(_run_steps([steps[i] for i in pw_idx]), "pointwise")
             chain = None
 
-    sep = separable.as_dict(_flops(forms.separable, batch, itemsize))
-    sep["depthwise"] = depthwise.as_dict(
-        _flops([forms.separable[i] for i in dw_idx], batch, itemsize)
-    )
-    sep["pointwise"] = pointwise.as_dict(
-        _flops([forms.separable[i] for i in pw_idx], batch, itemsize)
-    )
     speedup = standard.median_s / separable.median_s if separable.median_s > 0 else 0.0
-    return {
-        "standard": standard.as_dict(_flops(forms.standard, batch, itemsize)),
-        "separable": sep,
-        "speedup": speedup,
-    }
-
-
-def scale_timing(record: dict[str, Any], repeat: int) -> dict[str, Any]:
-    """A row of ``repeat`` identical instances: times scale by ``repeat``; GFLOP/s, runs
-    and the speed-up do not."""
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            out[key] = scale_timing(value, repeat)
-        elif key.endswith("_s"):
-            out[key] = value * repeat
-        else:
-            out[key] = value
-    return out
+    return LayerTiming(
+        standard=standard.timing(_flops(forms.standard, batch, itemsize)),
+        separable=separable.timing(_flops(forms.separable, batch, itemsize)),
+        depthwise=depthwise.timing(_flops([forms.separable[i] for i in dw_idx], batch, itemsize)),
+        pointwise=pointwise.timing(_flops([forms.separable[i] for i in pw_idx], batch, itemsize)),
+        speedup=speedup,
+    )

@@ -1,4 +1,5 @@
-"""JSON and markdown renderings of a comparison (the Rich table lives in render.py)."""
+"""JSON and markdown renderings of a comparison, and the value and delta cells they share
+with its Rich table (:mod:`sepconv_cli.output.compare_table`)."""
 
 from __future__ import annotations
 

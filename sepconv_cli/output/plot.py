@@ -97,16 +97,16 @@ def _roofline_chart(ax: Any, report: ProfileReport, machine: dict[str, Any]) -> 
         "pointwise": [],
     }
     for lr in report.layers:
-        timing = lr.timing or {}
-        separable = timing.get("separable", {})
+        timing = lr.timing
+        if timing is None:
+            continue
         for label, cost, part in (
-            ("standard", lr.standard, timing.get("standard", {})),
-            ("depthwise", lr.separable.depthwise, separable.get("depthwise", {})),
-            ("pointwise", lr.separable.pointwise, separable.get("pointwise", {})),
+            ("standard", lr.standard, timing.standard),
+            ("depthwise", lr.separable.depthwise, timing.depthwise),
+            ("pointwise", lr.separable.pointwise, timing.pointwise),
         ):
-            gflops = part.get("gflops") if isinstance(part, dict) else None
-            if cost.flops and cost.bytes_moved and gflops:
-                points[label].append((cost.flops / cost.bytes_moved, float(gflops)))
+            if cost.flops and cost.bytes_moved and part.gflops:
+                points[label].append((cost.flops / cost.bytes_moved, float(part.gflops)))
     intensities = [x for values in points.values() for x, _ in values] or [1.0]
     low, high = min(intensities) / 2, max(intensities) * 2
     if peak and bandwidth:

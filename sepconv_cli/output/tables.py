@@ -1,26 +1,33 @@
-"""Rich tables for people. The only module (with cli.py's consoles) that imports Rich.
+"""Rich tables for people: the cost, profile, presets and machine reports.
 
-Functions return renderables; ``cli.py`` decides where they are printed.
+Functions return renderables; the command emits them (``cli/options.emit``). Modules that
+draw Rich tables (this one, ``compare_table``) are imported only when the table format is
+asked for (see :mod:`sepconv_cli.output.reports`), so the other formats never load Rich.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from fractions import Fraction
 from math import prod
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from sepconv_cli.analysis.compare import Comparison, Delta
 from sepconv_cli.counting import conventions
 from sepconv_cli.counting.ops import Conv, Cost
 from sepconv_cli.counting.report import LayerReport, ProfileReport
-from sepconv_cli.output.serialize import timing_columns
+from sepconv_cli.output.csv import timing_columns
+from sepconv_cli.output.markdown import machine_rows
 from sepconv_cli.units import fmt_ratio, human, human_bytes, seconds_cell, shape_cell, speedup_cell
+
+if TYPE_CHECKING:
+    from sepconv_cli.execution.machine import Machine
+    from sepconv_cli.execution.records import FormTiming
+    from sepconv_cli.spec.presets import Preset
 
 _METRICS: tuple[tuple[str, str], ...] = (
     ("MACs", "macs"),
@@ -117,7 +124,7 @@ def _cost_footer(layer: LayerReport) -> Text:
 def _timing_block(layer: LayerReport) -> list[RenderableType]:
     """Measured medians with their spread, and why the speed-up falls short of the MACs."""
     timing = layer.timing
-    if not timing:
+    if timing is None:
         return [Text(layer.note, style="yellow")] if layer.note else []
     table = Table(
         title="Measured on this machine (NumPy, seeded random data)",
@@ -135,35 +142,34 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
         "Share of time",
     ):
         table.add_column(name, justify="left" if name == "Form" else "right", no_wrap=True)
-    separable = timing.get("separable", {})
-    sep_time = separable.get("median_s") or 0.0
+    sep_time = timing.separable.median_s or 0.0
     sep_macs = layer.separable.total.macs or 1
-    rows = (
-        ("Standard", timing.get("standard", {}), None),
-        ("Separable", separable, None),
-        ("  = depthwise", separable.get("depthwise", {}), layer.separable.depthwise.macs),
-        ("  + pointwise", separable.get("pointwise", {}), layer.separable.pointwise.macs),
+    rows: tuple[tuple[str, FormTiming, int | None], ...] = (
+        ("Standard", timing.standard, None),
+        ("Separable", timing.separable, None),
+        ("  = depthwise", timing.depthwise, layer.separable.depthwise.macs),
+        ("  + pointwise", timing.pointwise, layer.separable.pointwise.macs),
     )
     for label, part, macs in rows:
-        if not part.get("runs"):
+        if not part.runs:
             continue
-        share_t = f"{part['median_s'] / sep_time:.0%}" if macs is not None and sep_time else ""
+        share_t = f"{part.median_s / sep_time:.0%}" if macs is not None and sep_time else ""
         table.add_row(
             label,
-            seconds_cell(part.get("median_s")),
-            f"{seconds_cell(part.get('min_s'))} – {seconds_cell(part.get('max_s'))}",
-            str(part.get("runs", "")),
-            f"{part.get('gflops', 0):.1f}",
+            seconds_cell(part.median_s),
+            f"{seconds_cell(part.min_s)} – {seconds_cell(part.max_s)}",
+            str(part.runs),
+            f"{part.gflops:.1f}",
             f"{macs / sep_macs:.0%}" if macs is not None else "",
             share_t,
         )
     predicted = layer.ratio_macs
-    speedup = timing.get("speedup")
+    speedup = timing.speedup
     summary = Text()
-    if isinstance(speedup, (int, float)) and predicted:
+    if predicted:
         summary.append(f"Measured speed-up {speedup:.2f}× ", style="bold")
         summary.append(f"vs {float(1 / predicted):.2f}× fewer MACs.")
-        dw = separable.get("depthwise", {}).get("median_s")
+        dw = timing.depthwise.median_s
         mac_share = layer.separable.depthwise.macs / sep_macs
         if dw and sep_time and mac_share and dw / sep_time > 1.5 * mac_share:
             summary.append(
@@ -172,10 +178,9 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
                 "(memory-bound).",
                 style="dim",
             )
-    noisy = timing.get("noisy")
-    if noisy:
+    if timing.noisy:
         summary.append(
-            f"\nNoisy: the median of {', '.join(noisy)} is over 1.5× its fastest "
+            f"\nNoisy: the median of {', '.join(timing.noisy)} is over 1.5× its fastest "
             "run (other programs, or BLAS threads waking late); try --threads 1, "
             "a longer --time-budget or a quieter machine.",
             style="yellow",
@@ -235,8 +240,8 @@ def profile_table(report: ProfileReport) -> RenderableType:
             f"{float(ratio):.3f}" if ratio is not None else "-",
         ]
         if timed:
-            cols = timing_columns(layer.timing or {})
-            mark = " ~" if (layer.timing or {}).get("noisy") else ""
+            cols = timing_columns(layer.timing)
+            mark = " ~" if layer.timing is not None and layer.timing.noisy else ""
             cells += [
                 _plain_ms(cols["standard_median_s"]),
                 Text(_plain_ms(cols["separable_median_s"]), style="green"),
@@ -265,11 +270,10 @@ def profile_table(report: ProfileReport) -> RenderableType:
     ]
     if timed and report.timing is not None:
         t = report.timing
-        speedup = t.get("speedup")
         total += [
-            Text(_plain_ms(t.get("standard_s")), style=bold),
-            Text(_plain_ms(t.get("separable_s")), style=green),
-            Text(speedup_cell(speedup), style=bold),
+            Text(_plain_ms(t.standard_s), style=bold),
+            Text(_plain_ms(t.separable_s), style=green),
+            Text(speedup_cell(t.speedup), style=bold),
         ]
     else:
         total += [Text(human(std.params), style=bold), Text(human(sep.params), style=green)]
@@ -277,7 +281,7 @@ def profile_table(report: ProfileReport) -> RenderableType:
     return Group(table, _profile_footer(report))
 
 
-def _plain_ms(value: Any) -> str:
+def _plain_ms(value: float | None) -> str:
     if not isinstance(value, (int, float)):
         return "-"
     return f"{value * 1e3:.2f}" if value < 10 else f"{value * 1e3:,.0f}"
@@ -301,17 +305,16 @@ def _profile_footer(report: ProfileReport) -> Text:
             f" {t.separable.params / max(t.standard.params, 1):.4f} of the params.\n"
         )
     timing = report.timing
-    if timing:
-        speedup = timing.get("speedup")
+    if timing is not None:
         predicted = t.standard.macs / t.separable.macs if t.separable.macs else 0
         text.append(
-            f"Measured (NumPy, medians): all standard {seconds_cell(timing.get('standard_s'))}, "
-            f"all separable {seconds_cell(timing.get('separable_s'))}, as specified "
-            f"{seconds_cell(timing.get('as_specified_s'))}: speed-up {speedup_cell(speedup)} for "
+            f"Measured (NumPy, medians): all standard {seconds_cell(timing.standard_s)}, "
+            f"all separable {seconds_cell(timing.separable_s)}, as specified "
+            f"{seconds_cell(timing.as_specified_s)}: speed-up {speedup_cell(timing.speedup)} for "
             f"{predicted:.1f}× fewer MACs.\n",
             style="bold",
         )
-        noisy = [lr.row.name for lr in report.layers if (lr.timing or {}).get("noisy")]
+        noisy = [lr.row.name for lr in report.layers if lr.timing is not None and lr.timing.noisy]
         if noisy:
             text.append(
                 f"Noisy measurements (median > 1.5× fastest run) in {len(noisy)} "
@@ -319,9 +322,9 @@ def _profile_footer(report: ProfileReport) -> Text:
                 "try --threads 1 or a quieter machine.\n",
                 style="yellow",
             )
-        if timing.get("layers_not_timed"):
+        if timing.layers_not_timed:
             text.append(
-                f"{timing['layers_not_timed']} layer(s) not run (memory limit): their "
+                f"{timing.layers_not_timed} layer(s) not run (memory limit): their "
                 "times count as 0 above.\n",
                 style="yellow",
             )
@@ -338,69 +341,23 @@ def cost_tables(layers: Sequence[LayerReport]) -> RenderableType:
     return Group(*parts)
 
 
-def presets_table(items: Sequence[tuple[str, str]]) -> RenderableType:
+def presets_table(items: Sequence[Preset]) -> RenderableType:
     table = Table(
         title="Built-in models (sepconv profile NAME)", title_justify="left", box=box.SIMPLE_HEAD
     )
     table.add_column("Name", no_wrap=True)
     table.add_column("Description")
-    for name, description in items:
-        table.add_row(name, description)
+    for preset in items:
+        table.add_row(preset.name, preset.description)
     return table
 
 
-def compare_table(result: Comparison) -> RenderableType:
-    """Totals first, then the layers that changed (unchanged ones are counted, not listed)."""
-    from sepconv_cli.analysis.compare import LABELS
-
-    title = f"{result.base.label} → {result.new.label}" + (
-        ""
-        if result.base.model == result.new.model
-        else f"  ({result.base.model} vs {result.new.model})"
+def machine_table(info: Machine) -> RenderableType:
+    table = Table(
+        title="This machine", title_justify="left", box=box.SIMPLE_HEAD, show_header=False
     )
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
-    table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=32)
-    table.add_column("Status", no_wrap=True)
-    for metric in result.metrics:
-        table.add_column(f"{LABELS[metric]} base", justify="right", no_wrap=True)
-        table.add_column(f"{LABELS[metric]} new", justify="right", no_wrap=True)
-        table.add_column("Δ", justify="right", no_wrap=True)
-    unchanged = 0
-    for change in result.changes:
-        if change.status == "matched" and not any(change.delta(m).absolute for m in result.metrics):
-            unchanged += 1
-            continue
-        table.add_row(change.name, change.status, *_delta_cells(result.metrics, change.delta, ""))
-    table.add_section()
-    table.add_row(
-        Text("Total", style="bold"), "", *_delta_cells(result.metrics, result.total, "bold ")
-    )
-    note = Text(
-        f"{unchanged} unchanged layer{'s' if unchanged != 1 else ''} not listed. "
-        "Values are the models as specified.",
-        style="dim",
-    )
-    verdict = (
-        Text("\n".join(f"✗ {f}" for f in result.failures), style="bold red")
-        if result.failures
-        else Text("")
-    )
-    return Group(table, note, verdict)
-
-
-def _delta_cells(
-    metrics: Sequence[str], delta_of: Callable[[str], Delta], emphasis: str
-) -> list[str | Text]:
-    """Base, new and a coloured Δ per metric (red: grew, green: shrank)."""
-    from sepconv_cli.output.compare_formats import fmt_delta, fmt_value
-
-    cells: list[str | Text] = []
-    for metric in metrics:
-        delta = delta_of(metric)
-        style = emphasis + ("red" if (delta.absolute or 0) > 0 else "green")
-        cells += [
-            fmt_value(metric, delta.base),
-            fmt_value(metric, delta.new),
-            Text(fmt_delta(metric, delta), style=style),
-        ]
-    return cells
+    table.add_column("", style="bold")
+    table.add_column("")
+    for key, value in machine_rows(info):
+        table.add_row(key, value)
+    return table

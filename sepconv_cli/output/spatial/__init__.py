@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sepconv_cli.analysis.spatial.model import Analysis
-from sepconv_cli.output.serialize import Format
+from sepconv_cli.output.formats import Format
 from sepconv_cli.output.spatial.data import spatial_csv, spatial_json
 from sepconv_cli.output.spatial.markdown import spatial_markdown
 

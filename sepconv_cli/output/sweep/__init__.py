@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sepconv_cli.analysis.sweep import SweepReport
-from sepconv_cli.output.serialize import Format
+from sepconv_cli.output.formats import Format
 from sepconv_cli.output.sweep.data import sweep_csv, sweep_json
 from sepconv_cli.output.sweep.markdown import sweep_markdown
 

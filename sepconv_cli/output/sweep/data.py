@@ -45,7 +45,7 @@ def point_dict(point: Point) -> dict[str, Any]:
         "theory_exact": _exact(r.theory),
     }
     if r.timing is not None:
-        out["timing"] = r.timing
+        out["timing"] = r.timing.as_dict()
     return out
 
 

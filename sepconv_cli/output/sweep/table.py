@@ -14,7 +14,7 @@ from rich.text import Text
 
 from sepconv_cli.analysis.sweep import SweepReport
 from sepconv_cli.counting.conventions import SWEEP_FOOTER
-from sepconv_cli.output.serialize import timing_columns
+from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.sweep.captions import describe_base
 from sepconv_cli.output.sweep.chart import CHART_WIDTH, bar_suffix, chart, limit_text
 from sepconv_cli.spec.vary import value_text
@@ -53,7 +53,7 @@ def sweep_table(report: SweepReport) -> RenderableType:
                 f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
             ]
         if timed:
-            cols = timing_columns(r.timing or {})
+            cols = timing_columns(r.timing)
             cells += [
                 ms_number(cols["standard_median_s"]),
                 ms_number(cols["separable_median_s"]),

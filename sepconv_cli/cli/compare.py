@@ -1,0 +1,68 @@
+"""``sepconv compare BASE NEW``: per-layer and total deltas, with an optional growth gate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sepconv_cli.cli.options import (
+    EXIT_CODES_HELP,
+    FormatOption,
+    Messages,
+    OutputOption,
+    QuietOption,
+    emit,
+)
+from sepconv_cli.errors import EXIT_GATE, UsageError
+from sepconv_cli.output.files import check_output_path
+from sepconv_cli.output.formats import Format
+from sepconv_cli.output.reports import COMPARE, render_compare
+
+# this command's own Typer app; cli/app.py adds it to the root app (Typer's
+# one-file-per-command layout), so no command module imports the root app back
+app = typer.Typer()
+
+
+@app.command(
+    epilog="BASE and NEW are each a JSON report (sepconv profile --format json), a "
+    "model spec file or a preset name. " + EXIT_CODES_HELP
+)
+def compare(
+    base: Annotated[str, typer.Argument(metavar="BASE", help="The reference model or report.")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="The changed model or report.")],
+    max_increase: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-increase",
+            metavar="LIMIT",
+            help="Gate: exit 1 when NEW's total grows by more than LIMIT: 5% (every metric) or "
+            "macs=2%, params=1%, time=10% (repeatable).",
+        ),
+    ] = None,
+    format: FormatOption = Format.table,
+    output: OutputOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Per-layer and total deltas of MACs, params and (when both are timed) time."""
+    from sepconv_cli.analysis.compare import compare as run_compare
+    from sepconv_cli.analysis.compare import load_snapshot, parse_thresholds
+
+    Messages.quiet = quiet
+    if output is not None:
+        check_output_path(output)
+    COMPARE.check(format)
+    thresholds = parse_thresholds(max_increase or [])
+    result = run_compare(load_snapshot(base), load_snapshot(new), thresholds)
+    if result.base.model != result.new.model:
+        Messages.note(
+            f"sepconv: note: comparing different models ({result.base.model} vs "
+            f"{result.new.model}); layers are matched by name, then position"
+        )
+    if "time" in thresholds.named and "time" not in result.metrics:
+        raise UsageError("--max-increase: time needs timing in both BASE and NEW JSON reports")
+    emit(render_compare(result, format), output)
+    for failure in result.failures:
+        Messages.always(f"sepconv: compare: {failure}")
+    if result.failures:
+        raise typer.Exit(EXIT_GATE)

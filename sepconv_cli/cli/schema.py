@@ -1,0 +1,23 @@
+"""``sepconv schema``: the JSON Schema of the model spec format."""
+
+from __future__ import annotations
+
+import typer
+
+from sepconv_cli.cli.options import OutputOption, emit
+
+# this command's own Typer app; cli/app.py adds it to the root app (Typer's
+# one-file-per-command layout), so no command module imports the root app back
+app = typer.Typer()
+
+
+@app.command()
+def schema(output: OutputOption = None) -> None:
+    """Print the JSON Schema of the model spec format (for editors and CI checks).
+
+    Editor completion and checking: save it (sepconv schema -o sepconv.schema.json) and start
+    a spec with '# yaml-language-server: $schema=./sepconv.schema.json'.
+    """
+    from sepconv_cli.spec.schema import schema_json
+
+    emit(schema_json(), output)

@@ -1,0 +1,120 @@
+"""CSV renderings: one row per layer (cost and profile, with timing columns when timed) and
+the presets list. Every function returns a string; none prints."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sepconv_cli.counting.report import LayerReport
+from sepconv_cli.units import rounded_float, shape_text
+
+if TYPE_CHECKING:
+    from sepconv_cli.execution.records import LayerTiming
+    from sepconv_cli.spec.presets import Preset
+
+CSV_COLUMNS = (
+    "index",
+    "name",
+    "type",
+    "form",
+    "repeat",
+    "input_shape",
+    "output_shape",
+    "batch",
+    "as_specified_macs",
+    "as_specified_params",
+    "standard_macs",
+    "standard_flops",
+    "standard_params",
+    "standard_weight_bytes",
+    "standard_activation_bytes",
+    "separable_macs",
+    "separable_flops",
+    "separable_params",
+    "separable_weight_bytes",
+    "separable_activation_bytes",
+    "depthwise_macs",
+    "pointwise_macs",
+    "ratio_macs",
+    "ratio_params",
+    "theory",
+)
+TIMING_COLUMNS = (
+    "standard_median_s",
+    "separable_median_s",
+    "depthwise_median_s",
+    "pointwise_median_s",
+    "speedup",
+)
+
+
+def csv_row(layer: LayerReport) -> dict[str, Any]:
+    row = layer.row
+    std, sep = layer.standard, layer.separable.total
+    out: dict[str, Any] = {
+        "index": row.index,
+        "name": row.name,
+        "type": row.type,
+        "form": row.form,
+        "repeat": row.repeat,
+        "input_shape": shape_text(row.input_shape),
+        "output_shape": shape_text(row.output_shape),
+        "batch": layer.batch,
+        "as_specified_macs": layer.as_specified.macs,
+        "as_specified_params": layer.as_specified.params,
+        "standard_macs": std.macs,
+        "standard_flops": std.flops,
+        "standard_params": std.params,
+        "standard_weight_bytes": std.weight_bytes,
+        "standard_activation_bytes": std.activation_bytes,
+        "separable_macs": sep.macs,
+        "separable_flops": sep.flops,
+        "separable_params": sep.params,
+        "separable_weight_bytes": sep.weight_bytes,
+        "separable_activation_bytes": sep.activation_bytes,
+        "depthwise_macs": layer.separable.depthwise.macs,
+        "pointwise_macs": layer.separable.pointwise.macs,
+        "ratio_macs": rounded_float(layer.ratio_macs),
+        "ratio_params": rounded_float(layer.ratio_params),
+        "theory": rounded_float(layer.theory),
+    }
+    if layer.timing is not None:
+        out.update(timing_columns(layer.timing))
+    return out
+
+
+def timing_columns(timing: LayerTiming | None) -> dict[str, float | None]:
+    """The medians and the speed-up as flat columns (all None for a layer not timed); the
+    CSV, the markdown and the tables read a layer's times through these."""
+    if timing is None:
+        return dict.fromkeys(TIMING_COLUMNS)
+    return {
+        "standard_median_s": timing.standard.median_s,
+        "separable_median_s": timing.separable.median_s,
+        "depthwise_median_s": timing.depthwise.median_s,
+        "pointwise_median_s": timing.pointwise.median_s,
+        "speedup": timing.speedup,
+    }
+
+
+def layers_csv(layers: Sequence[LayerReport]) -> str:
+    columns = list(CSV_COLUMNS)
+    if any(layer.timing for layer in layers):
+        columns += TIMING_COLUMNS
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", restval="")
+    writer.writeheader()
+    for layer in layers:
+        writer.writerow(csv_row(layer))
+    return buffer.getvalue()
+
+
+def presets_csv(items: Sequence[Preset]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["name", "description", "path"])
+    writer.writerows([p.name, p.description, str(p.path)] for p in items)
+    return buffer.getvalue()

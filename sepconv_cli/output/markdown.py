@@ -1,0 +1,201 @@
+"""Markdown renderings (for pull requests and notebooks) of the cost, profile, presets and
+machine reports. Every function returns a string; none prints. (Compare's markdown is in
+``compare_formats``.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from sepconv_cli.counting.report import LayerReport, ProfileReport
+from sepconv_cli.output.csv import timing_columns
+from sepconv_cli.units import human, ms_number, shape_text, speedup_ascii
+
+if TYPE_CHECKING:
+    from sepconv_cli.execution.machine import Machine
+    from sepconv_cli.execution.records import LayerTiming
+    from sepconv_cli.spec.presets import Preset
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
+    """A markdown table; ``align`` has one letter per column, ``l`` left, else right."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|",
+    ]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines) + "\n"
+
+
+def cost_markdown(layers: Sequence[LayerReport]) -> str:
+    out = []
+    for layer in layers:
+        row = layer.row
+        std, sep = layer.standard, layer.separable
+        out.append(
+            f"### {row.name}: {shape_text(row.input_shape)} → {shape_text(row.output_shape)}"
+            f" (batch {layer.batch})\n"
+        )
+        metrics = [
+            ("MACs", "macs"),
+            ("FLOPs", "flops"),
+            ("Parameters", "params"),
+            ("Weight bytes", "weight_bytes"),
+            ("Activation bytes", "activation_bytes"),
+        ]
+        rows = []
+        for label, key in metrics:
+            values = [getattr(c, key) for c in (std, sep.total, sep.depthwise, sep.pointwise)]
+            ratio = Fraction(values[1], values[0]) if values[0] else None
+            rows.append(
+                [
+                    label,
+                    *(f"{v:,}" for v in values),
+                    f"{float(ratio):.4f}" if ratio is not None else "-",
+                ]
+            )
+        out.append(
+            md_table(
+                ["", "Standard", "Separable", "Depthwise", "Pointwise", "Separable / standard"],
+                rows,
+                "lrrrrr",
+            )
+        )
+        if layer.theory is not None:
+            out.append(f"\nTheory: 1/Cout + 1/prod(k) = {float(layer.theory):.4f}\n")
+        if layer.timing is not None:
+            out.append(timing_markdown(layer.timing))
+        out.append("")
+    return "\n".join(out)
+
+
+def timing_markdown(timing: LayerTiming) -> str:
+    cols = timing_columns(timing)
+
+    def ms(value: float | None) -> str:
+        return f"{value * 1e3:.3f} ms" if isinstance(value, (int, float)) else "-"
+
+    speedup = cols["speedup"]
+    return (
+        f"\nMeasured (median): standard {ms(cols['standard_median_s'])}, separable "
+        f"{ms(cols['separable_median_s'])} (depthwise {ms(cols['depthwise_median_s'])} + "
+        f"pointwise {ms(cols['pointwise_median_s'])}), speed-up "
+        f"{f'{speedup:.2f}x' if isinstance(speedup, (int, float)) else '-'}\n"
+    )
+
+
+def profile_markdown(report: ProfileReport) -> str:
+    model = report.model
+    head = (
+        f"## {model.name}: standard vs depthwise-separable\n\n"
+        f"Input {shape_text(model.input_shape)}, batch {model.batch}, {model.dtype}"
+        + (
+            f", width multiplier {float(model.width_multiplier):g}"
+            if model.width_multiplier != 1
+            else ""
+        )
+        + "\n\n"
+    )
+    timed = any(layer.timing for layer in report.layers)
+    header = [
+        "#",
+        "Layer",
+        "Type",
+        "Output",
+        "Std MACs",
+        "Sep MACs",
+        "Std params",
+        "Sep params",
+        "MAC ratio",
+    ] + (["Std ms", "Sep ms", "Speed-up"] if timed else [])
+    rows = []
+    for layer in report.layers:
+        row = layer.row
+        cells = [
+            str(row.index),
+            row.name + (f" ×{row.repeat}" if row.repeat > 1 else ""),
+            row.type,
+            shape_text(row.output_shape),
+            human(layer.standard.macs),
+            human(layer.separable.total.macs),
+            human(layer.standard.params),
+            human(layer.separable.total.params),
+            f"{float(layer.ratio_macs):.3f}" if layer.ratio_macs is not None else "-",
+        ]
+        if timed:
+            cols = timing_columns(layer.timing)
+            cells += [
+                ms_number(cols["standard_median_s"]),
+                ms_number(cols["separable_median_s"]),
+                speedup_ascii(cols["speedup"]),
+            ]
+        rows.append(cells)
+    t = report.totals
+    ratio = f"{t.separable.macs / t.standard.macs:.3f}" if t.standard.macs else "-"
+    rows.append(
+        [
+            "",
+            "**Total**",
+            "",
+            "",
+            f"**{human(t.standard.macs)}**",
+            f"**{human(t.separable.macs)}**",
+            f"**{human(t.standard.params)}**",
+            f"**{human(t.separable.params)}**",
+            f"**{ratio}**",
+        ]
+        + (["", "", ""] if timed else [])
+    )
+    table = md_table(header, rows, "llllrrrrr" + ("rrr" if timed else ""))
+    exact = (
+        f"\nExact totals — as specified: {t.as_specified.macs:,} MACs, "
+        f"{t.as_specified.params:,} params; all standard: {t.standard.macs:,} MACs, "
+        f"{t.standard.params:,} params; all separable: {t.separable.macs:,} MACs, "
+        f"{t.separable.params:,} params.\n"
+    )
+    return head + table + exact
+
+
+def presets_markdown(items: Sequence[Preset]) -> str:
+    return "| Preset | Description |\n|:---|:---|\n" + "".join(
+        f"| `{p.name}` | {p.description} |\n" for p in items
+    )
+
+
+def machine_rows(info: Machine) -> list[tuple[str, str]]:
+    """What ``sepconv machine`` shows people, one (label, value) a line (the Rich table shows
+    the same rows)."""
+    from sepconv_cli.execution.machine import cache_dir
+
+    blas = info.blas
+    blas_text = " ".join(
+        str(x)
+        for x in (
+            blas.get("library"),
+            blas.get("version"),
+            blas.get("kernel") and f"({blas.get('kernel')})",
+        )
+        if x
+    )
+    return [
+        ("CPU", info.cpu),
+        ("Cores", str(info.cores)),
+        ("NumPy", info.numpy),
+        ("BLAS", blas_text or "unknown"),
+        ("BLAS threads", str(blas.get("threads") or info.threads or "default")),
+        ("float32 GEMM", f"{info.gemm_gflops:,.1f} GFLOP/s"),
+        ("Memory bandwidth (copy)", f"{info.bandwidth_gbs:,.1f} GB/s"),
+        (
+            "Ridge point",
+            f"{info.gemm_gflops / info.bandwidth_gbs:,.1f} FLOPs/byte"
+            if info.bandwidth_gbs
+            else "-",
+        ),
+        ("Measured", info.measured_at + (" (cached)" if info.cached else "")),
+        ("Cache", str(cache_dir())),
+    ]
+
+
+def machine_markdown(info: Machine) -> str:
+    return "| | |\n|:---|:---|\n" + "".join(f"| {k} | {v} |\n" for k, v in machine_rows(info))

@@ -1,0 +1,54 @@
+"""The report of ``sepconv validate``: every problem found in the spec files, and its two
+renderings (one problem a line, or JSON with each problem's file, line and column).
+
+Problems are the messages the spec code wrote, located as ``file:line:column: message``
+(``file: message`` when the file has no position to give).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA = "sepconv/validate/v1"
+
+_LOCATED = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)$")
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The files checked and every problem in them, in the order found."""
+
+    files: Sequence[str]
+    problems: Sequence[str]
+
+
+def validation_text(result: Validation) -> str:
+    """One problem a line (nothing when every file is valid)."""
+    return "".join(f"{p}\n" for p in result.problems)
+
+
+def problem_dict(problem: str) -> dict[str, Any]:
+    """A problem's location as fields; all None when the message carries no position."""
+    match = _LOCATED.match(problem)
+    if match is None:
+        return {"file": None, "line": None, "column": None, "message": problem}
+    return {
+        "file": match["file"],
+        "line": int(match["line"]),
+        "column": int(match["column"]),
+        "message": match["message"],
+    }
+
+
+def validation_json(result: Validation) -> str:
+    doc = {
+        "schema": SCHEMA,
+        "valid": not result.problems,
+        "files": list(result.files),
+        "problems": [problem_dict(p) for p in result.problems],
+    }
+    return json.dumps(doc, indent=2) + "\n"
