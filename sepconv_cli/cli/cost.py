@@ -20,6 +20,7 @@ from sepconv_cli.cli.options import (
     GroupsOption,
     InputOption,
     KernelOption,
+    LayerFlags,
     MaxLatencyOption,
     MaxMacsOption,
     MaxMemoryOption,
@@ -34,7 +35,6 @@ from sepconv_cli.cli.options import (
     ThreadsOption,
     TimeBudgetOption,
     emit,
-    split_flags,
     timing_from_flags,
 )
 from sepconv_cli.counting.report import single_layer_report
@@ -107,7 +107,20 @@ def cost(
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; add --time")
     settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
-    given, common = split_flags(locals())
+    given, common = LayerFlags(
+        input=input,
+        kernel=kernel,
+        filters=filters,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        depth_multiplier=depth_multiplier,
+        bias=bias,
+        batch=batch,
+        dtype=dtype,
+        name=name,
+    ).split()
     layers = layers_from_flags_or_file(spec, given, common)
     reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
     if settings is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -349,22 +350,34 @@ def emit(text_or_renderable: Any, output: Path | None) -> None:
     write_atomic(output, buffer.getvalue())
 
 
-LAYER_FLAGS = (
-    "input",
-    "kernel",
-    "filters",
-    "stride",
-    "padding",
-    "dilation",
-    "groups",
-    "depth_multiplier",
-    "name",
-)
+@dataclass(frozen=True)
+class LayerFlags:
+    """The layer flags a command was given, each passed by name (``LayerFlags(kernel=kernel,
+    ...)``): a renamed command parameter is then a type error, never a flag silently dropped.
+    Fields are in the order the flags are blamed in messages (the commands' parameter order).
+    """
+
+    input: str | None = None
+    kernel: str | None = None
+    filters: str | None = None
+    stride: str | None = None
+    padding: str | None = None
+    dilation: str | None = None
+    groups: str | None = None
+    depth_multiplier: str | None = None
+    bias: bool | None = None
+    batch: str | None = None
+    dtype: str | None = None
+    name: str | None = None
+
+    def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The flags the user gave: the layer's own (input, kernel, ..., bias, name) and
+        those common to every layer (batch, dtype). Flags not given are left out."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        given = {k: v for k, v in values.items() if k not in _COMMON and v is not None}
+        common = {k: values[k] for k in _COMMON if values[k] is not None}
+        return given, common
 
 
-def split_flags(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The flags the user gave, from a command's ``locals()``: the layer's own (kernel,
-    filters, ..., bias) and those common to every layer (batch, dtype)."""
-    given = {k: v for k, v in values.items() if k in (*LAYER_FLAGS, "bias") and v is not None}
-    common = {k: values[k] for k in ("batch", "dtype") if values.get(k) is not None}
-    return given, common
+# flags that apply to every layer of a --spec file, not to one layer
+_COMMON = ("batch", "dtype")

@@ -24,6 +24,7 @@ from sepconv_cli.cli.options import (
     GroupsOption,
     InputOption,
     KernelOption,
+    LayerFlags,
     MaxMemoryOption,
     Messages,
     MultiplierOption,
@@ -104,9 +105,19 @@ def sweep(
             f"--vary: one parameter at a time (got {len(texts)}: "
             f"{', '.join(t.partition('=')[0] for t in texts)})"
         )
-    from sepconv_cli.cli.options import split_flags
-
-    given, common = split_flags(locals())
+    given, common = LayerFlags(
+        input=input,
+        kernel=kernel,
+        filters=filters,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        depth_multiplier=depth_multiplier,
+        bias=bias,
+        batch=batch,
+        dtype=dtype,
+    ).split()
     settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
     report = run_sweep(parse_vary(texts[0]), given, common)
     if settings is not None:
