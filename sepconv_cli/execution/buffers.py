@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from math import prod
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -22,6 +22,10 @@ from sepconv_cli.errors import RuntimeFailure
 Array = np.ndarray[Any, np.dtype[Any]]
 Step = Callable[[], object]
 
+BufferInit = Literal["empty", "zeros", "neginf", "random", "weight"]
+"""How :func:`allocate` fills a buffer: left uninitialised, zeros, -inf (max pooling's
+padding), seeded random values, or weights (seeded random unless the caller gives them)."""
+
 
 class ExecutionShapeError(RuntimeFailure):
     """An executed output disagrees with the counted shape (a bug, reported, never hidden)."""
@@ -29,12 +33,12 @@ class ExecutionShapeError(RuntimeFailure):
 
 @dataclass(frozen=True)
 class Buffer:
-    """One array an execution allocates: ``init`` is empty, zeros, neginf, random or weight."""
+    """One array an execution allocates, filled as ``init`` says (:data:`BufferInit`)."""
 
     name: str
     shape: tuple[int, ...]
     dtype: np.dtype[Any]
-    init: str = "empty"
+    init: BufferInit = "empty"
     fan_in: int = 1  # random weights are scaled by 1/sqrt(fan_in)
 
     @property
