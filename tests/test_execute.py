@@ -24,15 +24,13 @@ from sepconv_cli.errors import RuntimeFailure
 from sepconv_cli.execution import depthwise
 from sepconv_cli.execution.kernels import (
     Chain,
-    MemoryGuardError,
     UnsupportedDtypeError,
-    check_memory,
-    default_memory_limit,
     estimate_bytes,
     prepare,
     prepare_chain,
     run_form,
 )
+from sepconv_cli.execution.memory import MemoryGuardError, check_memory, default_memory_limit
 from sepconv_cli.execution.timing import TimingSettings, time_forms
 from sepconv_cli.spec.presets import resolve_model
 from sepconv_cli.units import human_bytes
