@@ -35,7 +35,8 @@ def test_one_dtype_list() -> None:
 
 
 def test_built_in_models_produce_only_named_roles_and_forms() -> None:
-    roles, forms = set(), set()
+    roles: set[str] = set()
+    forms: set[str] = set()
     for preset in ("mobilenet_v1", "mobilenet_v2", "xception"):
         for row in build(resolve_model(preset)).rows:
             forms.add(row.form)

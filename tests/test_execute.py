@@ -19,9 +19,17 @@ from hypothesis import strategies as st
 
 from sepconv_cli.counting.lowering import Forms
 from sepconv_cli.counting.network import build
-from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Pool, resolve_padding
+from sepconv_cli.counting.ops import (
+    Add,
+    BatchNorm,
+    Conv,
+    ConvRole,
+    Dense,
+    Pool,
+    resolve_padding,
+)
 from sepconv_cli.errors import RuntimeFailure
-from sepconv_cli.execution import depthwise
+from sepconv_cli.execution import depthwise, workers
 from sepconv_cli.execution.kernels import (
     Chain,
     UnsupportedDtypeError,
@@ -96,7 +104,9 @@ def ref_depthwise(
     dilation: tuple[int, ...],
     pads: tuple[tuple[int, int], ...],
 ) -> Array:
-    """Depthwise, weights ``(*k, C, M)``, output channel ``c*M + m``: channel by channel."""
+    """Depthwise, weights ``(*k, C, M)``, output channel ``c*M + m``: position by position
+    and tap by tap, each tap adding ``x[c] * w[tap][c, m]`` for every (c, m) at once (float64,
+    taps summed in order)."""
     n_, *spatial, c_ = x.shape
     kernel = w.shape[:-2]
     mult = w.shape[-1]
@@ -104,18 +114,19 @@ def ref_depthwise(
         out_len(n, k, s, d, p)
         for n, k, s, d, p in zip(spatial, kernel, stride, dilation, pads, strict=True)
     ]
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
     out = np.zeros((n_, *outs, c_ * mult))
-    for n, c, m in itertools.product(range(n_), range(c_), range(mult)):
+    for n in range(n_):
         for pos in itertools.product(*(range(o) for o in outs)):
-            total = 0.0
+            total = np.zeros((c_, mult))
             for tap in itertools.product(*(range(k) for k in kernel)):
                 src = [
                     p * s - pb + t * d
                     for p, s, (pb, _), t, d in zip(pos, stride, pads, tap, dilation, strict=True)
                 ]
                 if all(0 <= i < size for i, size in zip(src, spatial, strict=True)):
-                    total += float(x[tuple([n, *src, c])]) * float(w[tuple([*tap, c, m])])
-            out[tuple([n, *pos, c * mult + m])] = total
+                    total += x64[tuple([n, *src])][:, None] * w64[tap]
+            out[tuple([n, *pos])] = total.reshape(-1)  # (c, m) -> channel c*M + m
     if b is not None:
         out += b
     return out
@@ -179,7 +190,7 @@ def conv(
     padding: str | tuple[int, ...] = "valid",
     groups: int = 1,
     bias: bool = False,
-    role: str = "conv",
+    role: ConvRole = "conv",
 ) -> Conv:
     rank = len(kernel)
     stride = stride or (1,) * rank
@@ -399,7 +410,7 @@ def test_depthwise_part_count(
     parts: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(depthwise.workers, "usable_cpus", lambda: 64)
+    monkeypatch.setattr(workers, "usable_cpus", lambda: 64)
     op = conv(
         shape,
         shape[-1],
@@ -416,7 +427,7 @@ def test_depthwise_part_count(
 
 def test_depthwise_parts_never_outnumber_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     op = conv((112, 112, 32), 32, (3, 3), groups=32, padding="same", role="depthwise")
-    monkeypatch.setattr(depthwise.workers, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(workers, "usable_cpus", lambda: 2)
     assert depthwise.part_count(op, 1, 8) == 2  # 6 parts' worth of work, 2 CPUs
     assert depthwise.part_count(op, 1, 8, split=True) == 8  # forced: as asked
 

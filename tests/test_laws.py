@@ -13,6 +13,7 @@ from fractions import Fraction
 from math import prod
 from typing import Any
 
+import reference as ref  # tests/reference.py: pytest puts tests/ on the path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -21,11 +22,6 @@ from sepconv_cli.counting.network import Row
 from sepconv_cli.counting.ops import Conv, ShapeError
 from sepconv_cli.counting.report import layer_report
 from sepconv_cli.spec.layers import layer_from_flags
-
-try:
-    import reference as ref
-except ImportError:  # tests/ became a package
-    from tests import reference as ref  # type: ignore[no-redef]
 
 SETTINGS = settings(max_examples=80, deadline=None)
 
@@ -65,6 +61,7 @@ def report_for(cfg: dict[str, Any], cin: int, cout: int, batch: int = 1) -> Any:
         "filters": str(cout),
     }
     layer = layer_from_flags(flags)
+    assert layer.input is not None  # the flags give one
     forms = lower(layer, layer.input, Width())
     return layer_report(Row(0, "t", layer.type, layer.input, forms), batch, "float32")
 
@@ -238,6 +235,7 @@ def test_both_forms_of_a_conv_layer_match_reference(c: dict[str, Any], multiplie
         "bias": c["bias"],
     }
     layer = layer_from_flags(flags)
+    assert layer.input is not None  # the flags give one
     forms = lower(layer, layer.input, Width())
     r = layer_report(Row(0, "t", layer.type, layer.input, forms), c["batch"], dtype)
     shape = (*c["spatial"], c["cin"])
