@@ -99,9 +99,11 @@ def main() -> None:
                 f"filters: 128, padding: same, repeat: {repeat}}}\n"
             )
             model = load_model(spec)
-            show(
-                f"count repeat: {repeat:,}", measure(lambda m=model: profile_report(build(m))), None
-            )
+
+            def count(m: ModelSpec = model) -> object:
+                return profile_report(build(m))
+
+            show(f"count repeat: {repeat:,}", measure(count), None)
 
 
 if __name__ == "__main__":

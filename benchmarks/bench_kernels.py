@@ -29,6 +29,7 @@ command only: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -44,9 +45,8 @@ from sepconv_cli.execution.kernels import Prepared, prepare
 from sepconv_cli.execution.timing import TimingSettings, measure
 from sepconv_cli.spec.presets import resolve_model
 
-torch: Any
 try:
-    import torch
+    torch: Any = importlib.import_module("torch")
 except ImportError:  # the NumPy side still runs
     torch = None
 
@@ -175,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         default=3,
         help="passes over all layers; each figure is its best round's median",
     )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.05,
+        help="seconds idle before each measurement, so the other library's idle threads "
+        "stop spinning (default 0.05; only with more than one implementation)",
+    )
     args = parser.parse_args(argv)
 
     settings = TimingSettings(
@@ -226,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         for i in range(len(layers)):
             for j, (_, fns) in enumerate(impls):
-                time.sleep(0.05)  # let the other library's idle threads stop spinning
+                if len(impls) > 1:  # let the other library's idle threads stop spinning
+                    time.sleep(args.pause)
                 best[i][j] = min(best[i][j], measure(fns[i], settings).median_s)
 
     head = f"{'layer':<11}{'kind':<10}{'input':>14}{'out':>6}{'s':>3}{'numpy µs':>11}"

@@ -1,8 +1,8 @@
-"""Exceptions that carry an exit code. Only ``cli.py`` turns them into an exit."""
+"""Exceptions that carry an exit code. Only the command line (``cli/app.py``) turns them into
+an exit."""
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_GATE = 1
 EXIT_USAGE = 2
 EXIT_RUNTIME = 3

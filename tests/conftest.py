@@ -1,10 +1,26 @@
-"""Shared pytest options, and a reproducible hypothesis profile for CI."""
+"""Shared pytest options, a reproducible hypothesis profile for CI, and a private home.
+
+Typer's ``CliRunner`` builds the Click command from the Typer app again at every
+``invoke`` (about 20 ms: a quarter of the suite's time, over a thousand calls); the apps
+never change once imported, so the session builds each one once.
+
+Every test runs with ``HOME``, ``XDG_CACHE_HOME`` and ``XDG_STATE_HOME`` pointing into one
+temporary directory of the session, so no test writes to the user's real home: not the
+machine-measurement cache (``~/.cache/sepconv``), not the interactive history
+(``~/.local/state/sepconv``), not a library's cache. The directory is shared by the
+session, not made per test, so the machine is measured once per run, not once per timed
+test. Subprocesses inherit it through the environment.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import typer.testing
 from hypothesis import settings
 
 # CI (CI=true) replays the same examples every run, so a red build always means a change,
@@ -12,6 +28,9 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# The environment as the test run found it, before the fixture below replaces it.
+_REAL_ENV = {key: os.environ.get(key) for key in ("HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,3 +41,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Rewrite the golden files under tests/golden/ from the current output "
         "instead of comparing against them.",
     )
+
+
+@pytest.fixture(scope="session")
+def real_env() -> dict[str, str | None]:
+    """HOME and the XDG cache and state variables as the run found them (the user's)."""
+    return dict(_REAL_ENV)
+
+
+@pytest.fixture(scope="session")
+def private_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's stand-in for ``$HOME`` (with ``.cache`` and ``.local/state`` in it)."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".cache").mkdir()
+    (home / ".local" / "state").mkdir(parents=True)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(private_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point HOME and the XDG cache and state directories at :func:`private_home`.
+
+    A test may still set its own (monkeypatch or a subprocess ``env``); this only replaces
+    the user's.
+    """
+    monkeypatch.setenv("HOME", str(private_home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(private_home / ".cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(private_home / ".local" / "state"))
+    yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _build_each_cli_once() -> Iterator[None]:
+    """Memoise the Typer → Click build that ``typer.testing.CliRunner.invoke`` repeats.
+
+    Only how often the same command object is built changes: every invoke still parses its
+    arguments and runs the command afresh. If Typer renames the private hook, this patches
+    nothing and the suite is merely slower.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        build = getattr(typer.testing, "_get_command", None)
+        if build is not None:
+            patch.setattr(typer.testing, "_get_command", functools.cache(build))
+        yield

@@ -25,7 +25,9 @@ def test_bench_kernels_runs_and_names_each_layers_kernel(
     sys.modules["bench_kernels"] = module
     try:
         spec.loader.exec_module(module)
-        code = module.main(["--threads", "2", "--min-time", "0", "--repeats", "1", "--rounds", "1"])
+        code = module.main(
+            ["--threads", "2", "--min-time", "0", "--repeats", "1", "--rounds", "1", "--pause", "0"]
+        )
     finally:
         sys.modules.pop("bench_kernels", None)
     out = capsys.readouterr().out

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -201,7 +202,7 @@ def test_compare_reads_the_as_specified_time_key() -> None:
     the median of the form the layer declares."""
     from sepconv_cli.analysis.compare import snapshot_from_json
 
-    def report(timing: dict[str, object]) -> dict[str, object]:
+    def report(timing: Mapping[str, object]) -> dict[str, object]:
         return {
             "schema": "sepconv/profile/v1",
             "layers": [

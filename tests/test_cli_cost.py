@@ -53,7 +53,8 @@ def test_default_table_is_the_seed_example() -> None:
 
 def test_table_states_the_convention() -> None:
     out = ok().stdout
-    assert "bias" in out and "MAC" in out
+    assert "MACs = multiply-accumulates (bias not counted)" in out
+    assert "FLOPs = 2·MACs" in out
 
 
 # --------------------------------------------------------------------------- formats

@@ -11,17 +11,13 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+import reference as ref  # tests/reference.py: pytest puts tests/ on the path
 
 from sepconv_cli.counting.lowering import Width, lower
 from sepconv_cli.counting.network import Row
 from sepconv_cli.counting.ops import Conv, ShapeError
 from sepconv_cli.counting.report import LayerReport, layer_report
 from sepconv_cli.spec.layers import layer_from_flags
-
-try:
-    import reference as ref
-except ImportError:  # tests/ became a package
-    from tests import reference as ref  # type: ignore[no-redef]
 
 
 def report(flags: dict[str, Any], batch: int = 1, dtype: str = "float32") -> LayerReport:

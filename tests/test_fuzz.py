@@ -32,7 +32,8 @@ from sepconv_cli.spec.presets import preset_dir
 
 runner = CliRunner()
 
-# SEPCONV_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py searches harder (default: quick).
+# SEPCONV_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py searches harder (default: quick, each
+# test 1-3 s: an example is one or two CLI runs in process, about 10-25 ms each).
 # Shrinking a failure can take minutes; it is off unless SEPCONV_FUZZ_SHRINK=1, so a failing
 # run stays fast and still prints the CLI's message and the (unshrunk) input.
 EXAMPLES = int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", "60"))

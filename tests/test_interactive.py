@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ pexpect = pytest.importorskip("pexpect")
 PROMPT = "sepconv> "
 
 
-def spawn(tmp_path):  # type: ignore[no-untyped-def]
+def spawn(tmp_path: Path) -> Any:
     env = {
         **os.environ,
         "COLUMNS": "140",

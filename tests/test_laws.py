@@ -14,7 +14,8 @@ from fractions import Fraction
 from math import prod
 from typing import Any
 
-from hypothesis import given, settings
+import reference as ref  # tests/reference.py: pytest puts tests/ on the path
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sepconv_cli.counting.lowering import Width, lower
@@ -22,11 +23,6 @@ from sepconv_cli.counting.network import Row
 from sepconv_cli.counting.ops import Conv, ShapeError
 from sepconv_cli.counting.report import layer_report
 from sepconv_cli.spec.layers import layer_from_flags
-
-try:
-    import reference as ref
-except ImportError:  # tests/ became a package
-    from tests import reference as ref  # type: ignore[no-redef]
 
 SETTINGS = settings(max_examples=80, deadline=None)
 
@@ -66,6 +62,7 @@ def report_for(cfg: dict[str, Any], cin: int, cout: int, batch: int = 1) -> Any:
         "filters": str(cout),
     }
     layer = layer_from_flags(flags)
+    assert layer.input is not None  # the flags give one
     forms = lower(layer, layer.input, Width())
     return layer_report(Row(0, "t", layer.type, layer.input, forms), batch, "float32")
 
@@ -85,8 +82,7 @@ def nonempty(cfg: dict[str, Any]) -> bool:
     cfg=window_configs(), cin=st.integers(1, 16), cout=st.integers(1, 64), batch=st.integers(1, 4)
 )
 def test_ratio_law_is_exact(cfg: dict[str, Any], cin: int, cout: int, batch: int) -> None:
-    if prod(cfg["kernel"]) == 1 or not nonempty(cfg):
-        return
+    assume(prod(cfg["kernel"]) > 1 and nonempty(cfg))
     r = report_for(cfg, cin, cout, batch)
     ratio = Fraction(r.separable.total.macs, r.standard.macs)
     law = Fraction(1, cout) + Fraction(1, prod(cfg["kernel"]))
@@ -222,11 +218,10 @@ def test_conv_cost_matches_reference(c: dict[str, Any]) -> None:
 @SETTINGS
 @given(c=conv_configs(), multiplier=st.integers(1, 3))
 def test_both_forms_of_a_conv_layer_match_reference(c: dict[str, Any], multiplier: int) -> None:
-    if prod(c["kernel"]) == 1:
-        return  # a 1×1 conv has nothing to separate; its forms are equal (tested elsewhere)
+    # a 1×1 conv has nothing to separate; its forms are equal (tested elsewhere)
+    assume(prod(c["kernel"]) > 1)
     cfg = {k: c[k] for k in ("spatial", "kernel", "stride", "dilation", "padding")}
-    if not nonempty(cfg):
-        return
+    assume(nonempty(cfg))
     itemsize = c["itemsize"]
     dtype = {1: "int8", 2: "float16", 4: "float32", 8: "float64"}[itemsize]
     flags = {
@@ -241,6 +236,7 @@ def test_both_forms_of_a_conv_layer_match_reference(c: dict[str, Any], multiplie
         "bias": c["bias"],
     }
     layer = layer_from_flags(flags)
+    assert layer.input is not None  # the flags give one
     forms = lower(layer, layer.input, Width())
     r = layer_report(Row(0, "t", layer.type, layer.input, forms), c["batch"], dtype)
     shape = (*c["spatial"], c["cin"])

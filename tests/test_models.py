@@ -190,9 +190,20 @@ def test_depthwise_with_multiplier(tmp_path: Path) -> None:
 def test_pointwise(tmp_path: Path) -> None:
     row = one(tmp_path, "[10, 10, 32]", "{type: pointwise, filters: 8}")
     assert row["output_shape"] == [10, 10, 8]
-    assert row["form"] in ("none", "standard")  # nothing to separate: its forms are equal
+    # the declared form follows the type: a pointwise layer has no spatial part to separate,
+    # so it is declared neither standard nor separable
+    assert row["form"] == "none"
     for form in FORMS:
         assert row[form]["macs"] == 100 * 32 * 8
+
+
+def test_one_by_one_conv_is_declared_standard(tmp_path: Path) -> None:
+    """A ``conv`` stays "standard" whatever its kernel (the form follows the type), although
+    with a 1×1 kernel its three forms are the same convolution."""
+    row = one(tmp_path, "[10, 10, 32]", "{type: conv, kernel: 1, filters: 8}")
+    assert row["form"] == "standard"
+    for form in FORMS:
+        assert row[form]["macs"] == 100 * 32 * 8  # 10·10 positions × 8 filters × 32 channels
         assert row[form]["params"] == 32 * 8
 
 
@@ -469,7 +480,7 @@ def test_totals_are_the_plain_sum_of_rows(tmp_path: Path) -> None:
     )
     assert_totals_are_row_sums(doc)
     for preset in ("xception", "mobilenet_v2"):
-        result = runner.invoke(app, ["profile", preset, "--format", "json"])
+        result = runner.invoke(app, ["profile", preset, "--format", "json", "--no-time"])
         assert result.exit_code == 0, result.stderr
         assert_totals_are_row_sums(json.loads(result.stdout))
 

@@ -36,7 +36,7 @@ def millions(count: int) -> float:
 
 
 def layer(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    found = [row for row in doc["layers"] if row["name"] == name]
+    found: list[dict[str, Any]] = [row for row in doc["layers"] if row["name"] == name]
     assert len(found) == 1, [row["name"] for row in doc["layers"]]
     return found[0]
 

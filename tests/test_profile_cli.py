@@ -105,7 +105,7 @@ def test_table_shows_the_totals() -> None:
 
 
 def test_seed_example_table() -> None:
-    result = run("profile", "seed_example", env={"COLUMNS": "160"})
+    result = run("profile", "seed_example", "--no-time", env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.stderr
     # the worked example: 1,228,800 standard vs 53,952 separable multiplications
     assert "1,228,800" in result.stdout

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sepconv_cli.counting.lowering import Forms
-from sepconv_cli.counting.ops import Conv, Dense, Op, resolve_padding
+from sepconv_cli.counting.ops import Conv, ConvRole, Dense, Op, resolve_padding
 from sepconv_cli.execution import machine
 from sepconv_cli.execution.records import FormTiming, LayerTiming
 from sepconv_cli.execution.timing import (
@@ -180,7 +180,9 @@ def test_scale_timing_scales_times_only() -> None:
 # --------------------------------------------------------------------------- time_forms
 
 
-def _conv(shape: tuple[int, ...], cout: int, k: int, groups: int = 1, role: str = "conv") -> Conv:
+def _conv(
+    shape: tuple[int, ...], cout: int, k: int, groups: int = 1, role: ConvRole = "conv"
+) -> Conv:
     kernel = (k, k)
     pads = resolve_padding("same", shape[:-1], kernel, (1, 1), (1, 1))
     return Conv(shape, cout, kernel, (1, 1), (1, 1), pads, groups=groups, role=role)

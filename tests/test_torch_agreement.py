@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 torch = pytest.importorskip("torch", exc_type=ImportError)  # absent or broken: skip
+import reference as ref  # noqa: E402  # tests/reference.py: pytest puts tests/ on the path
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -29,11 +30,6 @@ from sepconv_cli.counting.lowering import Width, lower  # noqa: E402
 from sepconv_cli.counting.network import Row  # noqa: E402
 from sepconv_cli.counting.report import LayerReport, layer_report  # noqa: E402
 from sepconv_cli.spec.layers import layer_from_flags  # noqa: E402
-
-try:
-    import reference as ref
-except ImportError:  # tests/ became a package
-    from tests import reference as ref  # type: ignore[no-redef]
 
 CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
@@ -70,11 +66,12 @@ def ours(
         "depth_multiplier": str(multiplier),
     }
     layer = layer_from_flags(flags)
+    assert layer.input is not None  # the flags give one
     forms = lower(layer, layer.input, Width())
     return layer_report(Row(0, "t", layer.type, layer.input, forms), batch, "float32")
 
 
-class Padded(nn.Module):
+class Padded(nn.Module):  # type: ignore[misc]  # torch is untyped here (pyproject.toml)
     """``F.pad`` with explicit (before, after) pads per spatial dim, then the conv."""
 
     def __init__(self, conv: nn.Module, pads: tuple[tuple[int, int], ...]) -> None:

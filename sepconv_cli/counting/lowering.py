@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from math import prod
+from typing import Literal
 
 from sepconv_cli.counting.ops import (
     Add,
     BatchNorm,
     Conv,
+    ConvRole,
     Dense,
     Op,
     Pool,
@@ -33,6 +35,7 @@ from sepconv_cli.counting.ops import (
     ShapeError,
     resolve_padding,
 )
+from sepconv_cli.spec.fields import BatchNormMode
 from sepconv_cli.spec.layers import LayerSpec
 from sepconv_cli.units import shape_text
 
@@ -74,9 +77,18 @@ def make_divisible(value: Fraction, divisor: int) -> int:
     return rounded
 
 
+DeclaredForm = Literal["standard", "separable", "depthwise", "none"]
+"""Which form a layer is as written. It follows the layer's type alone: ``conv`` is
+"standard", ``separable`` and ``inverted_residual`` are "separable", ``depthwise`` is
+"depthwise", and the types with no spatial convolution to separate (``pointwise``,
+``dense``, ``pool``, ``global_pool``, a residual block's add) are "none". The kernel size
+does not change it: a 1×1 ``conv`` stays "standard" although its three forms are then the
+same ops."""
+
+
 @dataclass(frozen=True)
 class Forms:
-    declared: str  # "standard", "separable", "depthwise" or "none" (both forms equal)
+    declared: DeclaredForm  # the rule is DeclaredForm's docstring
     as_specified: tuple[Op, ...]
     standard: tuple[Op, ...]
     separable: tuple[Op, ...]
@@ -99,7 +111,7 @@ def broadcast(values: tuple[int, ...], rank: int, field: str) -> tuple[int, ...]
     return values
 
 
-def _with_bn(ops: list[Op], mode: str, last: bool) -> list[Op]:
+def _with_bn(ops: list[Op], mode: BatchNormMode, last: bool) -> list[Op]:
     if mode == "each" or (mode == "output" and last):
         ops.append(BatchNorm(ops[-1].out_shape))
     return ops
@@ -112,7 +124,7 @@ def _window_conv(
     *,
     groups: int = 1,
     bias: bool = False,
-    role: str = "conv",
+    role: ConvRole = "conv",
     kernel: tuple[int, ...] | None = None,
     padding: str | tuple[int, ...] = "valid",
 ) -> Conv:
@@ -171,7 +183,7 @@ def lower(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
             "input",
         )
     handler = _LOWERERS.get(spec.type)
-    if handler is None:  # residual blocks are expanded by models.py, never lowered whole
+    if handler is None:  # residual blocks are expanded by network.py, never lowered whole
         raise ShapeError(f"cannot lower a {spec.type} layer on its own", "type")
     return handler(spec, shape, width)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from sepconv_cli.counting.lowering import Forms, Width, lower
+from sepconv_cli.counting.lowering import DeclaredForm, Forms, Width, lower
 from sepconv_cli.counting.ops import Add, ShapeError
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec.layers import LayerSpec, ModelSpec, SpecError
@@ -28,7 +28,7 @@ class Row:
 
     index: int
     name: str
-    type: str
+    type: str  # the layer's LayerType, or "add" for the add that closes a residual block
     input_shape: tuple[int, ...]
     forms: Forms
     repeat: int = 1
@@ -39,7 +39,7 @@ class Row:
         return self.forms.out_shape
 
     @property
-    def form(self) -> str:
+    def form(self) -> DeclaredForm:
         return self.forms.declared
 
 
@@ -69,14 +69,23 @@ class _Builder:
         self.width = width
         self.rows: list[Row] = []
 
-    def emit(self, name: str, layer: LayerSpec, shape: tuple[int, ...], forms: Forms) -> None:
-        """One row of a single instance; folding a repeat multiplies it afterwards."""
+    def emit(
+        self,
+        name: str,
+        layer: LayerSpec,
+        shape: tuple[int, ...],
+        forms: Forms,
+        kind: str | None = None,
+    ) -> None:
+        """One row of a single instance of ``layer`` (typed ``kind``, default the layer's);
+        folding a repeat multiplies it afterwards."""
         if len(self.rows) >= MAX_ROWS:
             raise SpecError(
                 f"{layer.where}: the model unrolls to more than {MAX_ROWS:,} distinct layer "
                 "instances (a repeated layer that keeps changing shape); lower its repeat"
             )
-        self.rows.append(Row(len(self.rows), name, layer.type, shape, forms, 1, layer.where))
+        row_type = layer.type if kind is None else kind
+        self.rows.append(Row(len(self.rows), name, row_type, shape, forms, 1, layer.where))
 
     def layers(
         self, layers: Sequence[LayerSpec], shape: tuple[int, ...], prefix: str
@@ -131,7 +140,7 @@ class _Builder:
                 f"path gives {shape_text(main)} and {what} gives {shape_text(short)}"
             )
         add = (Add(main),)
-        self.emit(f"{name}.add", replace(layer, type="add"), main, Forms("none", add, add, add))
+        self.emit(f"{name}.add", layer, main, Forms("none", add, add, add), kind="add")
         return main
 
 

@@ -19,12 +19,16 @@ from functools import cached_property
 from math import prod
 from typing import Literal
 
+# bytes per value: defined with the dtypes a spec accepts, re-exported for the counting code
+from sepconv_cli.spec.fields import DTYPE_BYTES as DTYPE_BYTES
 from sepconv_cli.units import shape_text
 
 Pads = tuple[tuple[int, int], ...]
 PoolKind = Literal["max", "avg"]
 
-DTYPE_BYTES: dict[str, int] = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+ConvRole = Literal["conv", "depthwise", "pointwise"]
+Role = Literal[ConvRole, "dense", "pool", "batch_norm", "add"]
+"""What an operation is, as reports and JSON name it and as execution picks its kernel."""
 
 
 class ShapeError(ValueError):
@@ -39,19 +43,6 @@ class ShapeError(ValueError):
 
 
 # --------------------------------------------------------------------------- output sizes
-
-
-def output_size(size: int, kernel: int, stride: int, dilation: int, pad: tuple[int, int]) -> int:
-    """Output length of one spatial dim: ``floor((in + pb + pa - d*(k-1) - 1) / s) + 1``.
-
-    May be zero or negative; callers decide whether that is an error.
-
-    >>> output_size(12, 5, 1, 1, (0, 0))
-    8
-    >>> output_size(224, 3, 2, 1, (0, 1))
-    112
-    """
-    return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -96,9 +87,17 @@ def window_output(
     dilation: Sequence[int],
     pads: Pads,
 ) -> tuple[int, ...]:
-    """Spatial output shape of a sliding window; raises ShapeError when any dim is empty."""
+    """Spatial output shape of a sliding window; raises ShapeError when any dim is empty.
+
+    Per dim: ``floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1``.
+
+    >>> window_output((12, 12), (5, 5), (1, 1), (1, 1), ((0, 0), (0, 0)))
+    (8, 8)
+    >>> window_output((224,), (3,), (2,), (1,), ((0, 1),))
+    (112,)
+    """
     out = tuple(
-        (n + p[0] + p[1] - d * (k - 1) - 1) // s + 1  # output_size(), inlined: hot path
+        (n + p[0] + p[1] - d * (k - 1) - 1) // s + 1
         for n, k, s, d, p in zip(spatial, kernel, stride, dilation, pads, strict=True)
     )
     if min(out) <= 0:
@@ -222,7 +221,7 @@ class Conv:
     pads: Pads
     groups: int = 1
     bias: bool = False
-    role: str = "conv"
+    role: ConvRole = "conv"
 
     def __post_init__(self) -> None:
         rank = len(self.in_shape) - 1
@@ -274,7 +273,7 @@ class Dense:
     in_shape: tuple[int, ...]
     units: int
     bias: bool = True
-    role: str = "dense"
+    role: Literal["dense"] = "dense"
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -298,7 +297,7 @@ class Pool:
     stride: tuple[int, ...]
     pads: Pads
     global_: bool = False
-    role: str = "pool"
+    role: Literal["pool"] = "pool"
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -320,7 +319,7 @@ class BatchNorm:
     """Inference batch-norm: a per-channel scale and shift (2 params per channel)."""
 
     in_shape: tuple[int, ...]
-    role: str = "batch_norm"
+    role: Literal["batch_norm"] = "batch_norm"
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -337,7 +336,7 @@ class Add:
     """Element-wise residual add of two tensors of ``in_shape``."""
 
     in_shape: tuple[int, ...]
-    role: str = "add"
+    role: Literal["add"] = "add"
 
     @property
     def out_shape(self) -> tuple[int, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from math import prod
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -22,6 +22,10 @@ from sepconv_cli.errors import RuntimeFailure
 Array = np.ndarray[Any, np.dtype[Any]]
 Step = Callable[[], object]
 
+BufferInit = Literal["empty", "zeros", "neginf", "random", "weight"]
+"""How :func:`allocate` fills a buffer: left uninitialised, zeros, -inf (max pooling's
+padding), seeded random values, or weights (seeded random unless the caller gives them)."""
+
 
 class ExecutionShapeError(RuntimeFailure):
     """An executed output disagrees with the counted shape (a bug, reported, never hidden)."""
@@ -29,12 +33,12 @@ class ExecutionShapeError(RuntimeFailure):
 
 @dataclass(frozen=True)
 class Buffer:
-    """One array an execution allocates: ``init`` is empty, zeros, neginf, random or weight."""
+    """One array an execution allocates, filled as ``init`` says (:data:`BufferInit`)."""
 
     name: str
     shape: tuple[int, ...]
     dtype: np.dtype[Any]
-    init: str = "empty"
+    init: BufferInit = "empty"
     fan_in: int = 1  # random weights are scaled by 1/sqrt(fan_in)
 
     @property
@@ -114,9 +118,7 @@ def allocate(
                     )
                 np.copyto(arr, src, casting="unsafe")
             else:
-                arr[...] = rng.standard_normal(buf.shape, dtype=np.float32) / np.sqrt(
-                    max(buf.fan_in, 1)
-                )
+                _fill_normal(arr, rng, np.sqrt(max(buf.fan_in, 1)))
             arrays[buf.name] = arr
         else:
             arrays[buf.name] = np.empty(buf.shape, buf.dtype)
@@ -125,8 +127,30 @@ def allocate(
 
 def random_array(shape: tuple[int, ...], dt: np.dtype[Any], rng: np.random.Generator) -> Array:
     arr = np.empty(shape, dt)
-    arr[...] = rng.standard_normal(shape, dtype=np.float32)
+    _fill_normal(arr, rng)
     return arr
+
+
+# elements drawn at a time (32 KiB): the float32 draw is a temporary, so drawing a whole
+# large array at once would briefly need its size again, memory the guard does not count
+_DRAW_CHUNK = 1 << 13
+
+
+def _fill_normal(arr: Array, rng: np.random.Generator, divisor: Any = None) -> None:
+    """Fill ``arr`` with float32 standard normals (divided by ``divisor``), drawn in chunks.
+
+    The values are exactly those of one ``rng.standard_normal(arr.shape, dtype=np.float32)
+    / divisor`` assigned to ``arr`` (a generator's stream does not depend on how it is split
+    into calls); only a chunk, never the whole array, is held twice.
+    """
+    flat = arr.reshape(-1)  # a view: np.empty arrays are contiguous
+    for start in range(0, flat.size, _DRAW_CHUNK):
+        draw = rng.standard_normal(min(_DRAW_CHUNK, flat.size - start), dtype=np.float32)
+        dst = flat[start : start + draw.size]
+        if divisor is None:
+            np.copyto(dst, draw, casting="unsafe")
+        else:  # the quotient in draw / divisor's precision, rounded into dst
+            np.divide(draw, divisor, out=dst, casting="unsafe")
 
 
 def sequence(steps: Sequence[Callable[[], object]]) -> Callable[[], object]:

@@ -71,6 +71,7 @@ from sepconv_cli.execution import workers
 from sepconv_cli.execution.buffers import (
     Array,
     Buffer,
+    BufferInit,
     Prepared,
     Step,
     allocate,
@@ -231,7 +232,7 @@ def plan(
     for k, part in enumerate(parts):
         if source != "direct":
             lead = (batch, len(part.src_rows)) if rank > 1 else (len(part.src_rows),)
-            init = "empty" if source == "cast" else "zeros"  # the pads stay zero
+            init: BufferInit = "empty" if source == "cast" else "zeros"  # the pads stay zero
             bufs.append(Buffer(f"src{k}", (*lead, *rest, cin), cdt, init))
         block_rows = min(rows_per_block, len(part.rows))
         if len(groups) > 1:

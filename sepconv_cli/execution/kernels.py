@@ -1,5 +1,4 @@
-"""NumPy execution of the primitive operations of :mod:`sepconv_cli.counting.ops`, and the
-memory guard.
+"""NumPy execution of the primitive operations of :mod:`sepconv_cli.counting.ops`.
 
 ``prepare(op, batch, dtype, rng)`` allocates everything an operation needs (input, padded
 copy, im2col buffer, weights, output, scratch) and returns a :class:`Prepared` whose call does
@@ -35,23 +34,22 @@ Rules
   is large enough to gain (:mod:`sepconv_cli.execution.depthwise` says why, and how strides are
   handled).
 * Memory: :func:`estimate_bytes` counts the buffers of the same plan that :func:`prepare`
-  allocates (NumPy's own small iterator buffers aside), so the guard can refuse a layer
-  before anything is allocated.
+  allocates (NumPy's own small iterator buffers aside), so the guard
+  (:mod:`sepconv_cli.execution.memory`) can refuse a layer before anything is allocated.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import prod
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool
-from sepconv_cli.errors import RuntimeFailure, UsageError
+from sepconv_cli.errors import UsageError
 from sepconv_cli.execution import depthwise
 from sepconv_cli.execution.buffers import (
     Array,
@@ -66,7 +64,15 @@ from sepconv_cli.execution.buffers import (
     sequence,
     window_out,
 )
-from sepconv_cli.units import human_bytes
+
+# the memory guard lives in execution.memory; re-exported for the callers that import it here
+from sepconv_cli.execution.memory import (
+    MemoryGuardError,
+    available_memory,
+    check_memory,
+    default_memory_limit,
+)
+from sepconv_cli.spec.fields import DTYPES
 
 __all__ = [
     "Array",
@@ -80,7 +86,6 @@ __all__ = [
     "check_memory",
     "default_memory_limit",
     "estimate_bytes",
-    "human_bytes",
     "numpy_dtype",
     "plan",
     "prepare",
@@ -88,33 +93,19 @@ __all__ = [
     "run_form",
 ]
 
-SUPPORTED_DTYPES = ("float32", "float64", "float16")
+# NumPy has no bfloat16 type and no int8 GEMM: those dtypes are counted, never executed
+_NOT_EXECUTABLE = ("bfloat16", "int8")
+SUPPORTED_DTYPES = tuple(name for name in DTYPES if name not in _NOT_EXECUTABLE)
 
 # im2col elements per GEMM block (8 MiB in float32): few GEMM calls, because each call
 # wakes the BLAS worker threads, which costs most on an idle virtual machine (measured
 # 56x56x128 -> 128, 3x3: 8.6 ms with 2**19-element blocks, 5.9 ms with 2**21), while
 # bounding the buffer whatever the layer's size.
 IM2COL_BLOCK_ELEMENTS = 1 << 21
-# Share of the available memory the default guard lets one layer use: the other half is
-# left to the OS, the interpreter, the BLAS library's own buffers and whatever else runs.
-MEMORY_SHARE = 0.5
 
 
 class UnsupportedDtypeError(UsageError):
     """Timing was asked for in a precision NumPy cannot compute in."""
-
-
-class MemoryGuardError(RuntimeFailure):
-    """An execution would need more memory than the limit; nothing was allocated."""
-
-    def __init__(self, needed: int, limit: int, what: str = "") -> None:
-        prefix = f"{what} " if what else ""
-        super().__init__(
-            f"{prefix}needs {human_bytes(needed)} of memory, more than the "
-            f"{human_bytes(limit)} limit (--max-memory)"
-        )
-        self.needed = needed
-        self.limit = limit
 
 
 def numpy_dtype(name: str) -> np.dtype[Any]:
@@ -125,36 +116,6 @@ def numpy_dtype(name: str) -> np.dtype[Any]:
             f"timing needs one of {', '.join(SUPPORTED_DTYPES)} (counting works with {name})"
         )
     return np.dtype(name)
-
-
-# --------------------------------------------------------------------------- memory
-
-
-def available_memory() -> int:
-    """Bytes the kernel says can be allocated without swapping (MemAvailable), else free RAM."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (OSError, ValueError, AttributeError):
-        return 4 << 30  # nothing to read: assume a small machine
-
-
-def default_memory_limit() -> int:
-    """The guard's default: a safe share (:data:`MEMORY_SHARE`) of the available memory."""
-    return int(available_memory() * MEMORY_SHARE)
-
-
-def check_memory(needed: int, limit: int | None = None, what: str = "") -> None:
-    """Raise :class:`MemoryGuardError` when ``needed`` bytes exceed ``limit`` (default share)."""
-    limit = default_memory_limit() if limit is None else limit
-    if needed > limit:
-        raise MemoryGuardError(needed, limit, what)
 
 
 # --------------------------------------------------------------------------- plans
@@ -172,20 +133,7 @@ def _conv_kind(op: Conv) -> str:
 def plan(op: Op, batch: int, dt: np.dtype[Any], threads: int = 1) -> list[Buffer]:
     """Every buffer ``prepare(op, ..., threads=threads)`` allocates besides its input (and
     residual)."""
-    if isinstance(op, Conv):
-        kind = _conv_kind(op)
-        if kind == "depthwise":
-            return depthwise.plan(op, batch, dt, threads).buffers
-        return _plan_gemm_conv(op, batch, dt).buffers
-    if isinstance(op, Dense):
-        return _plan_dense(op, batch, dt)
-    if isinstance(op, Pool):
-        return _plan_pool(op, batch, dt)
-    if isinstance(op, BatchNorm):
-        return _plan_bn(op, batch, dt)
-    if isinstance(op, Add):
-        return [Buffer("out", (batch, *op.in_shape), dt)]
-    raise TypeError(f"no kernel for {type(op).__name__}")
+    return _kernel_for(op).plan(op, batch, dt, threads)
 
 
 def estimate_bytes(
@@ -241,25 +189,11 @@ def prepare(
         raise ValueError(
             f"input must be a C-contiguous {dt} array of shape {in_shape}, got {x.dtype} {x.shape}"
         )
-    if isinstance(op, Conv):
-        kind = _conv_kind(op)
-        if kind == "depthwise":
-            prep = depthwise.build(op, batch, dt, rng, x, weights, threads, split)
-        else:
-            prep = _build_gemm_conv(op, batch, dt, rng, x, weights)
-    elif isinstance(op, Dense):
-        prep = _build_dense(op, batch, dt, rng, x, weights)
-    elif isinstance(op, Pool):
-        prep = _build_pool(op, batch, dt, rng, x)
-    elif isinstance(op, BatchNorm):
-        prep = _build_bn(op, batch, dt, rng, x, weights)
-    elif isinstance(op, Add):
-        if residual is None:
-            residual = random_array(in_shape, dt, rng)
-            nbytes += residual.nbytes
-        prep = _build_add(op, batch, dt, rng, x, residual)
-    else:
-        raise TypeError(f"no kernel for {type(op).__name__}")
+    if isinstance(op, Add) and residual is None:
+        residual = random_array(in_shape, dt, rng)
+        nbytes += residual.nbytes
+    request = _Request(batch, dt, rng, x, residual, weights, threads, split)
+    prep = _kernel_for(op).build(op, request)
     prep.nbytes += nbytes
     if prep.out.shape != prep.expected_shape:
         raise ExecutionShapeError(
@@ -739,3 +673,78 @@ def _build_pool(
     return Prepared(
         op, x, out, {}, sequence(steps), nbytes, (batch, *op.out_shape), f"{op.kind}-pool"
     )
+
+
+# --------------------------------------------------------------------------- one kernel per op
+
+OpT = TypeVar("OpT", Conv, Dense, Pool, BatchNorm, Add)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What :func:`prepare` was asked for, as every operation's builder receives it."""
+
+    batch: int
+    dt: np.dtype[Any]
+    rng: np.random.Generator
+    x: Array
+    residual: Array | None  # an Add's second operand (prepare allocates one when not given)
+    weights: dict[str, Array] | None
+    threads: int
+    split: bool | None
+
+
+@dataclass(frozen=True)
+class _Kernel(Generic[OpT]):
+    """How one kind of operation is executed: ``plan`` lists the buffers that ``build``
+    allocates, so :func:`estimate_bytes` and :func:`prepare` cannot disagree on which
+    plan an operation has."""
+
+    plan: Callable[[OpT, int, np.dtype[Any], int], list[Buffer]]
+    build: Callable[[OpT, _Request], Prepared]
+
+
+def _plan_conv(op: Conv, batch: int, dt: np.dtype[Any], threads: int) -> list[Buffer]:
+    if _conv_kind(op) == "depthwise":
+        return depthwise.plan(op, batch, dt, threads).buffers
+    return _plan_gemm_conv(op, batch, dt).buffers
+
+
+def _build_conv(op: Conv, r: _Request) -> Prepared:
+    if _conv_kind(op) == "depthwise":
+        return depthwise.build(op, r.batch, r.dt, r.rng, r.x, r.weights, r.threads, r.split)
+    return _build_gemm_conv(op, r.batch, r.dt, r.rng, r.x, r.weights)
+
+
+def _plan_add(op: Add, batch: int, dt: np.dtype[Any], threads: int) -> list[Buffer]:
+    return [Buffer("out", (batch, *op.in_shape), dt)]
+
+
+def _build_add_request(op: Add, r: _Request) -> Prepared:
+    assert r.residual is not None  # prepare() allocates one when the caller gives none
+    return _build_add(op, r.batch, r.dt, r.rng, r.x, r.residual)
+
+
+_KERNELS: dict[type[Op], _Kernel[Any]] = {
+    Conv: _Kernel[Conv](_plan_conv, _build_conv),
+    Dense: _Kernel[Dense](
+        lambda op, batch, dt, threads: _plan_dense(op, batch, dt),
+        lambda op, r: _build_dense(op, r.batch, r.dt, r.rng, r.x, r.weights),
+    ),
+    Pool: _Kernel[Pool](
+        lambda op, batch, dt, threads: _plan_pool(op, batch, dt),
+        lambda op, r: _build_pool(op, r.batch, r.dt, r.rng, r.x),
+    ),
+    BatchNorm: _Kernel[BatchNorm](
+        lambda op, batch, dt, threads: _plan_bn(op, batch, dt),
+        lambda op, r: _build_bn(op, r.batch, r.dt, r.rng, r.x, r.weights),
+    ),
+    Add: _Kernel[Add](_plan_add, _build_add_request),
+}
+
+
+def _kernel_for(op: Op) -> _Kernel[Any]:
+    kernel = _KERNELS.get(type(op))
+    if kernel is None:
+        raise TypeError(f"no kernel for {type(op).__name__}")
+    return kernel

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, get_args
 
 MAX_SIZE = 10**15  # largest accepted size, channel count or repeat: counts stay exact anyway
 MAX_DIMS = 3
-DTYPES = ("float32", "float64", "float16", "bfloat16", "int8")
+# Bytes per value of every dtype a spec may name: the one list of dtypes (the counting and
+# execution layers derive theirs from it). Its order is the order messages list them in.
+DTYPE_BYTES: dict[str, int] = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int8": 1}
+DTYPES = tuple(DTYPE_BYTES)
 POOL_MODES = ("max", "avg")
-BN_MODES = ("none", "each", "output")
+
+BatchNormMode = Literal["none", "each", "output"]
+"""Where a layer's batch-norm goes: nowhere, after each convolution, or after the last only."""
+BN_MODES: tuple[BatchNormMode, ...] = get_args(BatchNormMode)
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _DIMS_RE = re.compile(r"^\s*\d+(\s*[x×,]\s*\d+)+\s*$")
@@ -148,12 +154,15 @@ def choice(options: tuple[str, ...]) -> Callable[[Any], str]:
     return check
 
 
-def batch_norm(value: Any) -> str:
+def batch_norm(value: Any) -> BatchNormMode:
     """``true`` (after every conv), ``false``, or ``output`` (once, after the layer's last conv)."""
     if value is True:
         return "each"
     if value is False:
         return "none"
-    if isinstance(value, str) and value.strip().lower() in BN_MODES:
-        return value.strip().lower()
+    if isinstance(value, str):
+        word = value.strip().lower()
+        for mode in BN_MODES:
+            if word == mode:
+                return mode
     raise FieldError(f"expected true, false or output, got {describe(value)}")

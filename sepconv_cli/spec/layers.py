@@ -15,7 +15,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeGuard
 
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec import fields as F
@@ -23,6 +23,19 @@ from sepconv_cli.spec.yaml_loader import Document, PathKey, YamlError, path_text
 
 PerDim = tuple[int, ...]
 Padding = str | PerDim
+
+LayerType = Literal[
+    "conv",
+    "separable",
+    "depthwise",
+    "pointwise",
+    "inverted_residual",
+    "dense",
+    "pool",
+    "global_pool",
+    "residual",
+]
+"""A layer's ``type`` key; :data:`TYPES` lists each one's fields, in this order."""
 
 
 class SpecError(UsageError):
@@ -47,7 +60,7 @@ class SpecErrors(SpecError):
 class LayerSpec:
     """One layer as written. Fields a type does not use keep their defaults."""
 
-    type: str
+    type: LayerType
     # how messages locate this layer: "model.yaml:12:5: layers[3]" or "flags". Location and
     # name do not take part in equality, so identical layers share their lowering (a cache).
     where: str = field(compare=False)
@@ -61,7 +74,7 @@ class LayerSpec:
     groups: int = 1
     depth_multiplier: int = 1
     bias: bool | None = None
-    batch_norm: str = "none"
+    batch_norm: F.BatchNormMode = "none"
     units: int | None = None
     expansion: float = 1.0
     mode: str | None = None
@@ -120,7 +133,7 @@ FIELDS: dict[str, Validator] = {
 }
 
 _CONV_COMMON = {"stride", "padding", "dilation", "bias", "batch_norm"}
-TYPES: dict[str, tuple[set[str], set[str]]] = {  # type -> (required, optional) keys
+TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, optional) keys
     "conv": ({"kernel", "filters"}, _CONV_COMMON | {"groups", "depth_multiplier", "width_floor"}),
     "separable": ({"kernel", "filters"}, _CONV_COMMON | {"depth_multiplier", "width_floor"}),
     "depthwise": ({"kernel"}, _CONV_COMMON | {"depth_multiplier"}),
@@ -147,7 +160,12 @@ MODEL_KEYS = {
     "layers",
     "channel_divisor",
 }
-CONV_TYPES = ("conv", "separable", "depthwise", "pointwise")
+CONV_TYPES: tuple[LayerType, ...] = ("conv", "separable", "depthwise", "pointwise")
+
+
+def is_layer_type(word: object) -> TypeGuard[LayerType]:
+    """Whether ``word`` names a layer type (a key of :data:`TYPES`)."""
+    return isinstance(word, str) and word in TYPES
 
 
 def did_you_mean(word: str, options: Any) -> str:
@@ -199,7 +217,7 @@ class _Reader:
         kind = data.get("type", "conv" if single else None)
         if kind is None:
             raise self.error(path, f"missing 'type' (one of {', '.join(TYPES)})")
-        if not isinstance(kind, str) or kind not in TYPES:
+        if not is_layer_type(kind):
             hint = did_you_mean(kind, TYPES) if isinstance(kind, str) else ""
             raise self.error(
                 (*path, "type"),

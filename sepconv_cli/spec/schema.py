@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from sepconv_cli.spec import fields as F
-from sepconv_cli.spec.layers import COMMON_KEYS, MODEL_KEYS, TYPES
+from sepconv_cli.spec.layers import COMMON_KEYS, MODEL_KEYS, TYPES, LayerType
 
 SCHEMA_ID = "https://sepconv.invalid/schema/model-spec-v1.json"
 
@@ -74,7 +74,7 @@ _SHAPE = {
 }
 
 
-def _layer_schema(kind: str) -> dict[str, Any]:
+def _layer_schema(kind: LayerType) -> dict[str, Any]:
     required, optional = TYPES[kind]
     props: dict[str, Any] = {"type": {"const": kind}}
     for key in sorted(COMMON_KEYS - {"type"} | required | optional):
