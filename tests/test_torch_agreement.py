@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from sepconv_cli.counting.lowering import Width, lower  # noqa: E402
 from sepconv_cli.counting.network import Row  # noqa: E402
 from sepconv_cli.counting.report import LayerReport, layer_report  # noqa: E402
-from sepconv_cli.spec.layers import layer_from_flags  # noqa: E402
+from sepconv_cli.spec.flags import layer_from_flags  # noqa: E402
 
 CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 

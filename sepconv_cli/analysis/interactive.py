@@ -12,7 +12,7 @@ from typing import Any
 
 from sepconv_cli.counting.report import LayerReport
 from sepconv_cli.errors import SepconvError
-from sepconv_cli.spec.layers import SEED_LAYER
+from sepconv_cli.spec.flags import SEED_LAYER
 
 # command word -> flag key (aliases included)
 PARAMETERS: dict[str, str] = {
@@ -67,7 +67,7 @@ class Session:
     def report(self) -> LayerReport:
         """The current layer's report; raises SepconvError for an invalid combination."""
         from sepconv_cli.counting.report import single_layer_report
-        from sepconv_cli.spec.layers import layer_from_flags
+        from sepconv_cli.spec.flags import layer_from_flags
 
         return single_layer_report(layer_from_flags(self.values))
 

@@ -21,7 +21,8 @@ from sepconv_cli.counting.report import LayerReport, layer_report
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.profiling import time_report
 from sepconv_cli.execution.timing import TimingSettings
-from sepconv_cli.spec.layers import SEED_LAYER, LayerSpec, layer_from_flags
+from sepconv_cli.spec.flags import SEED_LAYER, layer_from_flags
+from sepconv_cli.spec.layers import LayerSpec
 from sepconv_cli.spec.vary import FLAGS, Value, Vary, value_json, value_text, vary_error
 
 # the spec fields whose shape errors a sweep value can cause (see ``_point``)

@@ -43,7 +43,7 @@ from sepconv_cli.execution.profiling import as_specified_seconds, time_report
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.formats import Format
 from sepconv_cli.output.reports import render_cost
-from sepconv_cli.spec.layers import layers_from_flags_or_file
+from sepconv_cli.spec.flags import layers_from_flags_or_file
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back

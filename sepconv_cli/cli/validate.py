@@ -27,12 +27,8 @@ def validate(
 ) -> None:
     """Check model specs without counting: every problem as file:line:column: field: message."""
     from sepconv_cli.counting.network import build
-    from sepconv_cli.spec.layers import (
-        SpecError,
-        SpecErrors,
-        load_yaml_or_error,
-        model_from_document,
-    )
+    from sepconv_cli.spec.layers import SpecError, SpecErrors
+    from sepconv_cli.spec.reader import load_yaml_or_error, model_from_document
     from sepconv_cli.spec.yaml_loader import load
 
     Messages.quiet = quiet

@@ -1,5 +1,7 @@
 """Depthwise convolution in NumPy: ``np.einsum`` over strided window views, its output rows
-split across threads when the layer is large enough to gain from it.
+split across threads when the layer is large enough to gain from it. It is one kernel and
+stays one module: the plan (phases, row blocks, parts), the buffers it sizes and the steps
+that read them share every layout below, so they change together.
 
 Layouts follow :mod:`sepconv_cli.execution.kernels`: input ``(N, *spatial, C)``, weights
 ``(*kernel, C, M)``, output channel ``c*M + m``.

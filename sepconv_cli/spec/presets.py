@@ -8,7 +8,8 @@ from importlib import resources
 from pathlib import Path
 
 from sepconv_cli.errors import UsageError
-from sepconv_cli.spec.layers import ModelSpec, load_yaml_or_error, model_from_document
+from sepconv_cli.spec.layers import ModelSpec
+from sepconv_cli.spec.reader import load_yaml_or_error, model_from_document
 from sepconv_cli.spec.yaml_loader import load
 
 

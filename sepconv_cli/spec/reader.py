@@ -1,0 +1,234 @@
+"""YAML documents into specs: a model file (``model_from_document``) or a ``sepconv cost
+--spec`` file (``cost_layers``).
+
+Rules
+-----
+* Every error is located: ``file:line:col: field: message`` (the key's own position for an
+  unknown key), never a traceback.
+* A model file reports every independent problem at once (each layer, each top-level
+  field), as :class:`~sepconv_cli.spec.layers.SpecErrors`, so ``sepconv validate`` can list
+  them all.
+* ``defaults`` are validated once, where they are read, and fill in only the fields a
+  layer's type has; a layer's own value wins.
+* A ``cost --spec`` layer must be a convolution and carry its own ``input``.
+* Keys and validators come from the tables of :mod:`sepconv_cli.spec.layers` (``TYPES``,
+  ``FIELDS``), the same ones the flags reader (:mod:`sepconv_cli.spec.flags`) uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sepconv_cli.spec import fields as F
+from sepconv_cli.spec.layers import (
+    COMMON_KEYS,
+    CONV_TYPES,
+    FIELDS,
+    MODEL_KEYS,
+    SINGLE_LAYER_KEYS,
+    TYPES,
+    LayerSpec,
+    ModelSpec,
+    SpecError,
+    SpecErrors,
+    Validator,
+    did_you_mean,
+    is_layer_type,
+)
+from sepconv_cli.spec.yaml_loader import Document, PathKey, YamlError, path_text
+
+
+class _Reader:
+    """Reads fields from a YAML document, raising errors located at ``file:line:col``."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[str] = []
+
+    def collect(self, read: Callable[[], Any]) -> Any:
+        """Run ``read``; on a SpecError remember the message and return None, so one run
+        reports every independent problem (each layer, each top-level field)."""
+        try:
+            return read()
+        except SpecError as exc:
+            self.problems.append(str(exc))
+            return None
+
+    def error(self, path: PathKey, message: str, *, key: bool = False) -> SpecError:
+        mark = self.doc.key_mark(path) if key else self.doc.mark(path)
+        where = str(mark) if mark else self.doc.file
+        field = path_text(path)
+        return SpecError(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+    def value(self, path: PathKey, raw: Any, validator: Validator) -> Any:
+        try:
+            return validator(raw)
+        except F.FieldError as exc:
+            raise self.error(path, str(exc)) from None
+
+    def mapping(self, path: PathKey, raw: Any, what: str) -> Mapping[str, Any]:
+        if not isinstance(raw, dict):
+            raise self.error(path, f"expected {what} (a mapping), got {F.describe(raw)}")
+        return raw
+
+    def layer(
+        self, path: PathKey, raw: Any, defaults: Mapping[str, Any], *, single: bool = False
+    ) -> LayerSpec:
+        data = self.mapping(path, raw, "a layer")
+        kind = data.get("type", "conv" if single else None)
+        if kind is None:
+            raise self.error(path, f"missing 'type' (one of {', '.join(TYPES)})")
+        if not is_layer_type(kind):
+            hint = did_you_mean(kind, TYPES) if isinstance(kind, str) else ""
+            raise self.error(
+                (*path, "type"),
+                f"unknown layer type {F.describe(kind)}{hint}; expected one of {', '.join(TYPES)}",
+            )
+        required, optional = TYPES[kind]
+        allowed = required | optional | COMMON_KEYS | (SINGLE_LAYER_KEYS if single else set())
+        for key in data:
+            if key not in allowed:
+                known = set(FIELDS) | COMMON_KEYS | {"layers", "shortcut"}
+                why = (
+                    f"not a field of a {kind} layer"
+                    if key in known
+                    else f"unknown key{did_you_mean(key[:60], allowed)}"
+                )
+                raise self.error(
+                    (*path, key), f"{why}; allowed: {', '.join(sorted(allowed))}", key=True
+                )
+        values: dict[str, Any] = {}
+        for key, raw_value in defaults.items():
+            if key in required | optional:
+                values[key] = raw_value  # validated once, where the defaults are read
+        for key, raw_value in data.items():
+            if key == "type":
+                continue
+            if key in ("layers", "shortcut"):
+                values[key] = self.layer_list((*path, key), raw_value, defaults)
+            else:
+                values[key] = self.value((*path, key), raw_value, FIELDS[key])
+        missing = sorted(required - values.keys())
+        if missing:
+            raise self.error(path, f"a {kind} layer needs {' and '.join(missing)}")
+        if kind == "residual" and not values["layers"]:
+            raise self.error((*path, "layers"), "a residual block needs at least one layer")
+        where = self.where(path)
+        located = tuple((key, self.where((*path, key))) for key in data if key != "type")
+        return LayerSpec(type=kind, where=where, field_where=located, **values)
+
+    def where(self, path: PathKey) -> str:
+        """``file:line:col: layers[3]`` (or just ``file:line:col`` for a top-level layer)."""
+        mark = self.doc.mark(path)
+        parts = [str(mark) if mark else self.doc.file, path_text(path)]
+        return ": ".join(part for part in parts if part)
+
+    def layer_list(
+        self, path: PathKey, raw: Any, defaults: Mapping[str, Any]
+    ) -> tuple[LayerSpec, ...]:
+        if not isinstance(raw, list):
+            raise self.error(path, f"expected a list of layers, got {F.describe(raw)}")
+        layers: list[LayerSpec] = []
+        for i, item in enumerate(raw):
+            try:
+                layers.append(self.layer((*path, i), item, defaults))
+            except SpecError as exc:
+                self.problems.append(str(exc))
+        return tuple(layers)
+
+    def defaults(self, raw: Any) -> dict[str, Any]:
+        data = self.mapping(("defaults",), raw, "default layer fields")
+        layer_keys = set().union(*(req | opt for req, opt in TYPES.values())) - {
+            "layers",
+            "shortcut",
+        }
+        out = {}
+        for key, value in data.items():
+            if key not in layer_keys:
+                raise self.error(
+                    ("defaults", key),
+                    f"unknown layer field{did_you_mean(key, layer_keys)}",
+                    key=True,
+                )
+            out[key] = self.value(("defaults", key), value, FIELDS[key])
+        return out
+
+
+def model_from_document(doc: Document) -> ModelSpec:
+    """Validate a model spec document (see docs/spec-format.md and ``sepconv schema``)."""
+    reader = _Reader(doc)
+    data = reader.mapping((), doc.data, "a model spec")
+    for key in data:
+        if key not in MODEL_KEYS:
+            reader.problems.append(
+                str(
+                    reader.error(
+                        (key,),
+                        f"unknown key{did_you_mean(key, MODEL_KEYS)}; allowed: "
+                        f"{', '.join(sorted(MODEL_KEYS))}",
+                        key=True,
+                    )
+                )
+            )
+    for key in ("input", "layers"):
+        if key not in data:
+            reader.problems.append(str(reader.error((), f"missing '{key}'")))
+    if "layers" not in data:
+        raise SpecErrors(reader.problems)
+    defaults = reader.collect(lambda: reader.defaults(data.get("defaults", {}))) or {}
+    layers = reader.layer_list(("layers",), data["layers"], defaults)
+    if not layers and not reader.problems:
+        raise reader.error(("layers",), "a model needs at least one layer")
+
+    def optional(key: str, default: Any, validator: Validator) -> Any:
+        if key not in data:
+            return default
+        value = reader.collect(lambda: reader.value((key,), data[key], validator))
+        return default if value is None else value
+
+    model = ModelSpec(
+        name=optional("name", Path(doc.file).stem, F.text),
+        source=optional("source", "", F.text),
+        description=optional("description", "", F.text),
+        input=optional("input", (1, 1), F.shape),
+        batch=optional("batch", 1, F.positive_int),
+        dtype=optional("dtype", "float32", F.choice(F.DTYPES)),
+        channel_divisor=optional("channel_divisor", 1, F.positive_int),
+        layers=layers,
+        file=doc.file,
+    )
+    if reader.problems:
+        raise SpecErrors(reader.problems)
+    return model
+
+
+def cost_layers(doc: Document) -> list[LayerSpec]:
+    """Layers of a ``sepconv cost --spec`` file: one mapping or a list, each with its input."""
+    reader = _Reader(doc)
+    items = doc.data if isinstance(doc.data, list) else [doc.data]
+    paths: list[PathKey] = [(i,) for i in range(len(items))] if isinstance(doc.data, list) else [()]
+    if not items:
+        raise reader.error((), "expected a layer mapping or a list of them, got an empty list")
+    out = []
+    for path, item in zip(paths, items, strict=True):
+        layer = reader.layer(path, item, {}, single=True)
+        if layer.type not in CONV_TYPES:
+            raise reader.error(
+                (*path, "type"),
+                f"sepconv cost compares convolutions; got "
+                f"{layer.type!r} (use one of {', '.join(CONV_TYPES)}, or "
+                "sepconv profile for whole models)",
+            )
+        if layer.input is None:
+            raise reader.error(path, "missing 'input' (the layer's input shape, e.g. [12, 12, 3])")
+        out.append(layer)
+    return out
+
+
+def load_yaml_or_error(loader: Callable[[], Document]) -> Document:
+    try:
+        return loader()
+    except YamlError as exc:
+        raise SpecError(str(exc)) from None
