@@ -242,7 +242,7 @@ def change_summary(
         ("separable params", before.separable.total.params, after.separable.total.params),
     ]
     was = max(len(f"{old:,}") for _, old, _ in totals)
-    now = max(len(f"{new:,}") for _, _, new in totals)
+    now = max((len(f"{new:,}") for _, old, new in totals if old != new), default=0)
     label = max(len(name) for name, _, _ in totals)
     for name, old, new in totals:
         if old == new:
