@@ -40,16 +40,20 @@ PARAMETERS: dict[str, str] = {
 }
 ACTIONS = ("table", "show", "time", "json", "reset", "help", "quit", "exit")
 
-HELP = """Change one parameter at a time (key value, or key=value); each change prints what
-changed and the new totals with their difference.
-  input 224x224x32   kernel 3 (or 3x5)   filters 512   stride 2   padding same|valid|1
-  dilation 2   groups 4   multiplier 2   bias on|off   batch 8   dtype float16
+HELP = """Change one parameter at a time, as key value or key=value:
+  input 224x224x32   kernel 3 (or 3x5)   filters 512   stride 2
+  padding same|valid|1   dilation 2   groups 4   multiplier 2
+  bias on|off   batch 8   dtype float16
+Each change prints what changed and the new totals with their difference.
 Other commands:
-  table   the full cost table (also show)  time    run both forms with NumPy and time them
-  json    print the layer as JSON          reset   back to the 12x12x3, 5x5, 256-filter example
-  help    this text                        quit    leave (also exit, Ctrl-D)
-Ctrl-C clears the line you are typing. Line editing and history (up/down arrows) work as in
-your shell; Tab completes commands."""
+  table   the full cost table (also show)
+  time    run both forms with NumPy and time them
+  json    print the layer as JSON
+  reset   back to the worked example (12x12x3 input, 5x5 kernel, 256 filters)
+  help    this text
+  quit    leave (also exit, Ctrl-D)
+Ctrl-C clears the line being typed. Line editing and history (up/down arrows)
+work as in your shell; Tab completes commands."""
 
 # what a key is before the session sets it (the flags' defaults), to show "stride 1 → 2"
 DEFAULT_TEXT: dict[str, str] = {
