@@ -7,12 +7,14 @@ without a terminal and ``cmd_interactive.py`` only does the prompting and printi
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sepconv_cli.counting.report import LayerReport
 from sepconv_cli.errors import SepconvError
 from sepconv_cli.spec.flags import SEED_LAYER
+from sepconv_cli.units import fmt_seconds, shape_cell
 
 # command word -> flag key (aliases included)
 PARAMETERS: dict[str, str] = {
@@ -36,33 +38,90 @@ PARAMETERS: dict[str, str] = {
     "dtype": "dtype",
     "bias": "bias",
 }
-ACTIONS = ("show", "time", "json", "reset", "help", "quit", "exit")
+ACTIONS = ("table", "show", "time", "json", "reset", "help", "quit", "exit")
 
-HELP = """Change one parameter at a time; the table refreshes after each change.
-  input 224x224x32   kernel 3 (or 3x5)   filters 512   stride 2   padding same|valid|1
-  dilation 2   groups 4   multiplier 2   bias on|off   batch 8   dtype float16
+HELP = """Change one parameter at a time, as key value or key=value:
+  input 224x224x32   kernel 3 (or 3x5)   filters 512   stride 2
+  padding same|valid|1   dilation 2   groups 4   multiplier 2
+  bias on|off   batch 8   dtype float16
+Each change prints what changed and the new totals with their difference.
 Other commands:
-  show    print the table again          time    run both forms with NumPy and time them
-  json    print the layer as JSON        reset   back to the 12x12x3, 5x5, 256-filter example
-  help    this text                      quit    leave (also exit, Ctrl-D)
-Line editing and history (up/down arrows) work as in your shell; Tab completes commands."""
+  table   the full cost table (also show)
+  time    run both forms with NumPy and time them
+  json    print the layer as JSON
+  reset   back to the worked example (12x12x3 input, 5x5 kernel, 256 filters)
+  help    this text
+  quit    leave (also exit, Ctrl-D)
+Ctrl-C clears the line being typed. Line editing and history (up/down arrows)
+work as in your shell; Tab completes commands."""
+
+# what a key is before the session sets it (the flags' defaults), to show "stride 1 → 2"
+DEFAULT_TEXT: dict[str, str] = {
+    "stride": "1",
+    "padding": "valid",
+    "dilation": "1",
+    "groups": "1",
+    "depth_multiplier": "1",
+    "bias": "off",
+    "batch": "1",
+    "dtype": "float32",
+}
+# how a key is written in messages (the command word a user types)
+KEY_WORDS: dict[str, str] = {"depth_multiplier": "multiplier"}
+
+Timer = Callable[[LayerReport], LayerReport]
+Ceilings = Callable[[], dict[str, Any]]
 
 
 @dataclass
 class Reply:
-    """What one command produces: a report to show, a message, or the end of the session."""
+    """What one command produces: a report to show (the full table), a message, or the end
+    of the session. ``warning`` messages are advice, not refusals."""
 
     report: LayerReport | None = None
     message: str = ""
     error: bool = False
+    warning: bool = False
     timed: bool = False
     json: bool = False
     done: bool = False
 
 
+def _default_timer(report: LayerReport) -> LayerReport:
+    from sepconv_cli.execution.profiling import time_report
+
+    return time_report(report)
+
+
+def _default_ceilings() -> dict[str, Any]:
+    from sepconv_cli.execution.machine import machine_info
+
+    return machine_info().as_dict()
+
+
+def split_key_value(words: list[str]) -> list[str]:
+    """``kernel=3``, ``kernel= 3`` and ``kernel = 3`` read as ``kernel 3``.
+
+    >>> split_key_value(["kernel=3"]), split_key_value(["kernel", "=", "3"])
+    (['kernel', '3'], ['kernel', '3'])
+    """
+    if not words:
+        return words
+    head, eq, tail = words[0].partition("=")
+    out = [head, *([tail] if tail else []), *words[1:]] if eq and head else list(words)
+    if len(out) > 1 and out[1].startswith("="):
+        out[1:2] = [out[1][1:]] if out[1] != "=" else []
+    return out
+
+
 @dataclass
 class Session:
+    """One layer's flags. ``timer`` and ``ceilings`` run the ``time`` command (NumPy
+    timing and this machine's measured ceilings by default; tests pass fakes)."""
+
     values: dict[str, Any] = field(default_factory=lambda: dict(SEED_LAYER))
+    timer: Timer | None = None
+    ceilings: Ceilings | None = None
 
     def report(self) -> LayerReport:
         """The current layer's report; raises SepconvError for an invalid combination."""
@@ -73,7 +132,7 @@ class Session:
 
     def handle(self, line: str) -> Reply:
         try:
-            words = shlex.split(line)
+            words = split_key_value(shlex.split(line))
         except ValueError as exc:
             return Reply(message=f"cannot read that line: {exc}", error=True)
         if not words:
@@ -84,16 +143,21 @@ class Session:
         if command in ("help", "?", "h"):
             return Reply(message=HELP)
         if command == "reset":
-            self.values = dict(SEED_LAYER)
-            return Reply(report=self.report(), message="reset to the worked example")
-        if command in ("show", "json", "time"):
+            return self.apply(dict(SEED_LAYER), note="reset to the worked example")
+        if command in ("show", "table", "json", "time"):
             if args:
                 return Reply(message=f"{command} takes no value", error=True)
-            return Reply(report=self.report(), timed=command == "time", json=command == "json")
+            if command == "time":
+                return self.time()
+            return Reply(report=self.report(), json=command == "json")
         key = PARAMETERS.get(command)
         if key is None:
+            from sepconv_cli.spec.layers import did_you_mean
+
+            hint = did_you_mean(command, {*PARAMETERS, *ACTIONS})
             return Reply(
-                message=f"unknown command {words[0]!r}; type help for the list", error=True
+                message=f"unknown command {words[0]!r}{hint}; type help for the list",
+                error=True,
             )
         if len(args) != 1:
             return Reply(
@@ -104,20 +168,118 @@ class Session:
 
     def set(self, key: str, raw: str) -> Reply:
         """Apply one change; an invalid one is refused and the layer stays as it was."""
-        previous = dict(self.values)
+        values = dict(self.values)
         if key == "bias":
             lowered = raw.lower()
             if lowered not in ("on", "off", "true", "false", "yes", "no", "1", "0"):
                 return Reply(message=f"bias: expected on or off, got {raw!r}", error=True)
-            self.values["bias"] = lowered in ("on", "true", "yes", "1")
+            values["bias"] = lowered in ("on", "true", "yes", "1")
         else:
-            self.values[key] = raw
+            values[key] = raw
+        return self.apply(values)
+
+    def apply(self, values: dict[str, Any], note: str = "") -> Reply:
+        """Make ``values`` the layer; the reply shows what changed and the new totals."""
+        previous, before = self.values, self.report()
+        self.values = values
         try:
-            return Reply(report=self.report())
+            after = self.report()
         except SepconvError as exc:
             self.values = previous
             message = str(exc).replace("--depth-multiplier", "multiplier").replace("--", "")
             return Reply(message=f"{message} (unchanged)", error=True)
+        changes = [
+            (KEY_WORDS.get(k, k), _shown(k, previous), _shown(k, values))
+            for k in dict.fromkeys([*previous, *values])
+            if _shown(k, previous) != _shown(k, values)
+        ]
+        if not changes:
+            return Reply(message=note or "nothing changed")
+        summary = change_summary(changes, before, after)
+        return Reply(message=f"{note}\n{summary}" if note else summary)
+
+    def time(self) -> Reply:
+        """Both forms timed; a layer too small to time meaningfully gets its medians and
+        the reason instead of a speed-up (see :mod:`sepconv_cli.execution.overhead`)."""
+        from sepconv_cli.execution.overhead import too_small_to_time
+
+        try:
+            timed = (self.timer or _default_timer)(self.report())
+        except SepconvError as exc:
+            return Reply(message=f"cannot time this layer: {exc}", error=True)
+        verdict = too_small_to_time(timed, (self.ceilings or _default_ceilings)())
+        if verdict is not None:
+            return Reply(message=f"{medians_line(timed)}\n{verdict}", warning=True, timed=True)
+        return Reply(report=timed, timed=True)
+
+
+def _shown(key: str, values: dict[str, Any]) -> str:
+    """A key's value as a user would type it, its default when the session has not set it."""
+    if key not in values:
+        return DEFAULT_TEXT.get(key, "-")
+    value = values[key]
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _delta(old: int, new: int) -> str:
+    """``(−537,600)``, ``(+25,548)``: the sign always written, a true minus sign."""
+    diff = new - old
+    return f"(+{diff:,})" if diff > 0 else f"(\u2212{-diff:,})"
+
+
+def change_summary(
+    changes: list[tuple[str, str, str]], before: LayerReport, after: LayerReport
+) -> str:
+    """What changed (``kernel 5 → 3 · output 8×8×256 → 10×10×256``), then each total as
+    ``old → new (delta)``, or ``(unchanged)``, and the MAC ratio. Plain text."""
+    fields = [f"{name} {old} → {new}" for name, old, new in changes]
+    old_shape, new_shape = shape_cell(before.row.output_shape), shape_cell(after.row.output_shape)
+    if old_shape != new_shape:
+        fields.append(f"output {old_shape} → {new_shape}")
+    lines = [" · ".join(fields)]
+    totals = [
+        ("standard MACs", before.standard.macs, after.standard.macs),
+        ("separable MACs", before.separable.total.macs, after.separable.total.macs),
+        ("standard params", before.standard.params, after.standard.params),
+        ("separable params", before.separable.total.params, after.separable.total.params),
+    ]
+    was = max(len(f"{old:,}") for _, old, _ in totals)
+    now = max((len(f"{new:,}") for _, old, new in totals if old != new), default=0)
+    label = max(len(name) for name, _, _ in totals)
+    for name, old, new in totals:
+        if old == new:
+            lines.append(f"  {name:<{label}}  {new:>{was},}  (unchanged)")
+        else:
+            lines.append(f"  {name:<{label}}  {old:>{was},} → {new:>{now},}  {_delta(old, new)}")
+    old_ratio, new_ratio = before.ratio_macs, after.ratio_macs
+    if old_ratio is not None and new_ratio is not None:
+        ratio = (
+            f"{float(new_ratio):.4f} (unchanged)"
+            if old_ratio == new_ratio
+            else f"{float(old_ratio):.4f} → {float(new_ratio):.4f}"
+        )
+        lines.append(f"  separable / standard MACs: {ratio}")
+    lines.append("  (table prints the full table)")
+    return "\n".join(lines)
+
+
+def medians_line(layer: LayerReport) -> str:
+    """``Measured (NumPy, medians): standard 6.4 µs, separable 9.9 µs (depthwise …)``."""
+    timing = layer.timing
+    if timing is None:
+        return "not timed"
+    parts = [
+        f"{name} {fmt_seconds(timing.part(name).median_s)}"
+        for name in ("depthwise", "pointwise")
+        if timing.part(name).runs
+    ]
+    inner = f" ({' + '.join(parts)})" if parts else ""
+    return (
+        f"Measured (NumPy, medians): standard {fmt_seconds(timing.standard.median_s)}, "
+        f"separable {fmt_seconds(timing.separable.median_s)}{inner}."
+    )
 
 
 _EXAMPLES = {

@@ -47,11 +47,12 @@ def _setup_readline() -> Any:
 
 @app.command()
 def interactive() -> None:
-    """An interactive calculator: change one parameter at a time and watch the cost table.
+    """An interactive calculator: change one parameter at a time and see what changed.
 
-    Needs a terminal. Commands: input 224x224x32, kernel 3, filters 512, stride 2,
-    padding same, dilation 2, groups 4, multiplier 2, bias on, batch 8, dtype float16,
-    show, time, json, reset, help, quit.
+    Needs a terminal. Commands: input 224x224x32, kernel 3 (or kernel=3), filters 512,
+    stride 2, padding same, dilation 2, groups 4, multiplier 2, bias on, batch 8,
+    dtype float16, table, time, json, reset, help, quit. Ctrl-C clears the line being
+    typed (or stops a running time) and keeps the session; Ctrl-D or quit leaves (exit 0).
     """
     if not sys.stdin.isatty():
         raise UsageError(
@@ -63,45 +64,53 @@ def interactive() -> None:
     out = console()
     session = Session()
     out.print("sepconv interactive — type help for commands, quit to leave.\n")
-    _show(out, session.report(), timed=False)
+    _show(out, session.report())
     try:
-        while True:
-            try:
-                line = input("sepconv> ")
-            except EOFError:
-                out.print()
-                break
-            reply = session.handle(line)
-            if reply.done:
-                break
-            if reply.message:
-                out.print(
-                    reply.message,
-                    style="red" if reply.error else None,
-                    markup=False,
-                    highlight=False,
-                )
-            if reply.report is not None:
-                if reply.json:
-                    from sepconv_cli.output.json import cost_json
-
-                    dtype = str(session.values.get("dtype", "float32"))
-                    out.print(cost_json([reply.report], dtype), markup=False, highlight=False)
-                else:
-                    _show(out, reply.report, timed=reply.timed)
-    except KeyboardInterrupt:
-        out.print()
+        _loop(out, session)
     finally:
         if readline is not None:
             with contextlib.suppress(OSError):  # history is a convenience, never an error
                 readline.write_history_file(_history_file())
 
 
-def _show(out: Any, report: Any, *, timed: bool) -> None:
+def _loop(out: Any, session: Any) -> None:
+    """Read, handle, print until quit or Ctrl-D. Ctrl-C is Python's REPL's: it drops the
+    line being typed (or the command running) and prompts again; it never ends the session.
+    """
+    while True:
+        try:
+            line = input("sepconv> ")
+            if line.split()[:1] == ["time"]:
+                out.print("timing both forms with NumPy (about a second)...", style="dim")
+            if _answer(out, session, session.handle(line)):
+                return
+        except EOFError:
+            out.print()
+            return
+        except KeyboardInterrupt:
+            out.print("\nKeyboardInterrupt", markup=False, highlight=False)
+
+
+def _answer(out: Any, session: Any, reply: Any) -> bool:
+    """Print one reply; True when it ends the session."""
+    if reply.done:
+        return True
+    if reply.message:
+        style = "red" if reply.error else "yellow" if reply.warning else None
+        out.print(reply.message, style=style, markup=False, highlight=False)
+    if reply.report is not None:
+        if reply.json:
+            from sepconv_cli.output.json import cost_json
+
+            dtype = str(session.values.get("dtype", "float32"))
+            out.print(cost_json([reply.report], dtype), markup=False, highlight=False)
+        else:
+            _show(out, reply.report)
+    return False
+
+
+def _show(out: Any, report: Any) -> None:
+    """The full table (with the measured times when ``report`` was timed)."""
     from sepconv_cli.output.tables import cost_table
 
-    if timed:
-        from sepconv_cli.execution.profiling import time_report
-
-        report = time_report(report)
     out.print(cost_table(report))

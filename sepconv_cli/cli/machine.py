@@ -40,5 +40,11 @@ def machine(
         )
     info = machine_info(threads=settings.threads, refresh=refresh)
     emit(render_machine(info, format), None)
+    if info.provisional:
+        load = f"load {info.load_1m:.1f} on {info.cores} cores" if info.busy else "an unknown load"
+        Messages.note(
+            f"sepconv: measured under {load}: these ceilings are provisional; the next run "
+            "on an idle machine measures them again"
+        )
     if note := MACHINE.note(format):
         Messages.note(note)

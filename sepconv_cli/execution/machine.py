@@ -14,6 +14,15 @@ Rules
   ``$XDG_CACHE_HOME/sepconv`` (else ``~/.cache/sepconv``), keyed by CPU model, core
   count, NumPy version, BLAS library, its kernel and the BLAS thread count;
   ``refresh=True`` measures again.
+* Load: other programs share the cores and the memory bus, so a measurement taken while
+  they run is lower than the machine's ceiling. The 1-minute load average
+  (``os.getloadavg``) is read before and after measuring and the larger kept; the machine
+  was *busy* when it exceeds :data:`BUSY_LOAD_PER_CORE` x the cores this process may use
+  (on 2 cores: above 1.0). A busy measurement is cached but *provisional*: the next call
+  that finds the machine not busy measures again and replaces it; while the machine stays
+  busy the provisional value is reused (measuring again under load would not be better).
+  A cache file that predates the load record counts as provisional too. Where no load
+  average exists (Windows) every measurement counts as not busy.
 * Roofline: best-case time of work with ``flops`` and ``bytes_moved`` is
   ``max(flops / peak_flops, bytes_moved / bandwidth)``; the larger term names the bound
   ("compute" or "memory").
@@ -36,6 +45,7 @@ from typing import Any
 from sepconv_cli.execution.records import Bound
 
 SCHEMA = "sepconv/machine/v1"
+BUSY_LOAD_PER_CORE = 0.5  # load above half the cores: others take a share a ceiling can't spare
 GEMM_N = 1024  # 2.1 GFLOP per call: ~10 ms at 200 GFLOP/s, long enough to time well
 COPY_BYTES = 256 << 20  # per array: 8x a 32 MiB L3 cache
 
@@ -54,9 +64,19 @@ class Machine:
     measured_at: str
     key: str
     cached: bool = False
+    # the 1-minute load average while measuring (None: the platform has none)
+    load_1m: float | None = None
+    # load_1m above BUSY_LOAD_PER_CORE x cores; None: not recorded (a cache file from before)
+    busy: bool | None = False
+
+    @property
+    def provisional(self) -> bool:
+        """Measured under load (or under an unknown load): re-measured once it is idle."""
+        return self.busy is not False
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["provisional"] = self.provisional
         out["schema"] = SCHEMA
         return out
 
@@ -163,6 +183,23 @@ def cache_key(
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def load_average() -> float | None:
+    """The 1-minute load average: runnable (and uninterruptible) processes, averaged."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows has none
+        return None
+
+
+def is_busy(load: float | None, cores: int) -> bool:
+    """Whether other work took a share of the cores a ceiling measurement needs.
+
+    >>> is_busy(1.2, 2), is_busy(0.4, 2), is_busy(None, 2)
+    (True, False, False)
+    """
+    return load is not None and load > BUSY_LOAD_PER_CORE * cores
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "sepconv"
@@ -213,11 +250,14 @@ def machine_info(
     refresh: bool = False,
     directory: Path | None = None,
     repeats: int = 7,
+    load: Callable[[], float | None] | None = None,
 ) -> Machine:
     """This machine's ceilings: from the cache when measured before, else measured now.
 
     ``threads`` limits BLAS threads for the GEMM (threadpoolctl), as ``--threads`` does for
-    timings, and is part of the cache key.
+    timings, and is part of the cache key. A provisional cached value (measured busy) is
+    measured again when the machine is not busy now (see the module's rules); ``load``
+    reads the load average (default :func:`load_average`; tests pass a fake).
     """
     import numpy as np
 
@@ -228,12 +268,16 @@ def machine_info(
         cpu, cores = cpu_model(), core_count()
         key = cache_key(cpu, cores, np.__version__, blas, threads)
         path = (directory or cache_dir()) / f"machine-{key}.json"
+        load = load or load_average  # looked up now, so a test can replace it
+        before = load()
         if not refresh:
             cached = _read_cache(path, key)
-            if cached is not None:
+            if cached is not None and (not cached.provisional or is_busy(before, cores)):
                 return cached
         gemm = measure_gemm(repeats=repeats)
     bandwidth = measure_bandwidth(repeats=repeats)
+    seen = [x for x in (before, load()) if x is not None]
+    load_1m = round(max(seen), 2) if seen else None
     machine = Machine(
         cpu,
         cores,
@@ -244,6 +288,8 @@ def machine_info(
         round(bandwidth, 3),
         datetime.now(timezone.utc).isoformat(timespec="seconds"),
         key,
+        load_1m=load_1m,
+        busy=is_busy(load_1m, cores),
     )
     _write_cache(path, machine)
     return machine
@@ -268,7 +314,14 @@ def _read_cache(path: Path, key: str) -> Machine | None:
                 "key",
             )
         }
-        return Machine(**fields, cached=True)
+        # a file written before the load was recorded has no "busy": unknown, so provisional
+        load_1m, busy = data.get("load_1m"), data.get("busy")
+        return Machine(
+            **fields,
+            cached=True,
+            load_1m=float(load_1m) if load_1m is not None else None,
+            busy=bool(busy) if busy is not None else None,
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or damaged: measure again
 
@@ -280,6 +333,7 @@ def _write_cache(path: Path, machine: Machine) -> None:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         data = machine.as_dict()
         data.pop("cached")
+        data.pop("provisional")  # follows from "busy"
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError:

@@ -328,6 +328,9 @@ def _profile_footer(report: ProfileReport) -> Text:
                 "times count as 0 above.\n",
                 style="yellow",
             )
+    from sepconv_cli.output.roofline_note import footer_line  # the ceilings' source
+
+    text.append(footer_line(report.machine))
     text.append(conventions.PROFILE_COUNTS_FOOTER)
     return text
 
