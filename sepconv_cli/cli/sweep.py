@@ -43,6 +43,7 @@ from sepconv_cli.counting.conventions import SWEEP_HELP_PREFIX
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.formats import choose_format
+from sepconv_cli.spec.fields import channels_first_hint
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -125,6 +126,8 @@ def sweep(
         dtype=dtype,
     ).split()
     settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
+    if input is not None and (hint := channels_first_hint(input)):
+        Messages.note(f"sepconv: note: --input {input}: {hint}")
     report = run_sweep(parse_vary(texts[0]), given, common)
     if settings is not None:
         with ProgressBar("timing", enabled=shows_progress(chosen)) as bar:
