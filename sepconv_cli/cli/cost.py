@@ -54,7 +54,7 @@ app = typer.Typer()
 @app.command(
     cls=SepconvCommand,
     short_help="One conv layer: standard vs depthwise-separable cost.",
-    epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP,
+    epilog=CONVENTIONS_HELP + "\n\n" + EXIT_CODES_HELP,
 )
 def cost(
     input: InputOption = None,

@@ -60,7 +60,7 @@ def parse_width(value: str | None) -> Fraction:
 @app.command(
     cls=SepconvCommand,
     short_help="A whole model, layer by layer: counted, and timed by default.",
-    epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP,
+    epilog=CONVENTIONS_HELP + "\n\n" + EXIT_CODES_HELP,
 )
 def profile(
     model: Annotated[

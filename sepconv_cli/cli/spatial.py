@@ -36,7 +36,7 @@ SPATIAL_HELP = (
     "Cost per output pixel: one multiplication per kernel tap (zero taps included): full "
     "k1·k2, rank-1 pair k1+k2, rank-r sum r·(k1+k2); adds are n-1 per sum of n products. "
     "Rank: SVD, singular values above S.max()·max(k1,k2)·eps (NumPy's matrix_rank rule) "
-    "unless --tolerance is given. " + EXIT_CODES_NO_GATES_HELP
+    "unless --tolerance is given.\n\n" + EXIT_CODES_NO_GATES_HELP
 )
 
 

@@ -60,7 +60,7 @@ VARY_HELP = (
 @app.command(
     cls=SepconvCommand,
     short_help="Vary one layer parameter: how the MAC ratio saturates.",
-    epilog=SWEEP_HELP_PREFIX + CONVENTIONS_HELP + " " + EXIT_CODES_NO_GATES_HELP,
+    epilog=SWEEP_HELP_PREFIX + CONVENTIONS_HELP + "\n\n" + EXIT_CODES_NO_GATES_HELP,
 )
 def sweep(
     vary: Annotated[
