@@ -56,11 +56,20 @@ def parse_count(text: str, flag: str) -> Fraction:
     return value * factor
 
 
-def parse_seconds(text: str, flag: str) -> Fraction:
-    """``50ms`` → 0.05; ``0.2s``; ``800us``. A unit is required: a bare number is ambiguous."""
+def parse_seconds(text: str, flag: str, *, bare_unit: str | None = None) -> Fraction:
+    """``50ms`` → 0.05; ``0.2s``; ``800us``. A bare number takes ``bare_unit`` where the flag
+    states one (``--time-budget``'s SECONDS: ``2`` is 2 s); elsewhere a unit is required,
+    as a bare number is ambiguous (``--max-latency 50``: ms or s?)."""
     value, unit = _number(text, flag, "a time such as 50ms or 0.2s")
+    if not unit and bare_unit is not None:
+        unit = bare_unit
     factor = _TIME_UNITS.get(unit.lower() if unit != "µs" else unit)
     if factor is None:
+        if not unit:
+            raise UsageError(
+                f"{flag}: {text.strip()!r} needs a unit (s, ms, us or ns): "
+                f"{text.strip()}ms or {text.strip()}s"
+            )
         raise UsageError(f"{flag}: expected a time with a unit (s, ms, us, ns), got {text!r}")
     return value * factor
 

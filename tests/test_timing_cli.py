@@ -116,7 +116,7 @@ def test_memory_guard_in_profile_skips_the_layer_with_a_note(tmp_path: Path) -> 
     [
         ("--threads", "0"),
         ("--threads", "two"),
-        ("--time-budget", "5"),
+        ("--time-budget", "5min"),  # a bare 5 is 5 s: tests/test_messages.py
         ("--time-budget", "-1s"),
         ("--max-memory", "lots"),
     ],

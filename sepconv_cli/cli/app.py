@@ -29,6 +29,7 @@ from sepconv_cli.cli import (
     sweep,
     validate,
 )
+from sepconv_cli.cli.help import command_summary
 from sepconv_cli.cli.options import EXIT_CODES_HELP
 from sepconv_cli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, EXIT_USAGE, SepconvError
 
@@ -38,6 +39,7 @@ class SepconvGroup(TyperGroup):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        argv = list(args[0] if args else kwargs.get("args") or sys.argv[1:])
         try:
             code = super().main(*args, **kwargs)
         except SepconvError as exc:
@@ -53,8 +55,13 @@ class SepconvGroup(TyperGroup):
         except RecursionError:
             _fail("input nested too deeply", EXIT_USAGE)
         except Exception as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                # bare `sepconv`: the help, as `sepconv --help` prints it (nothing was wrong)
+                print(exc.ctx.get_help())  # type: ignore[attr-defined]
+                sys.exit(0)
             if _is_click_exception(exc):
-                _fail(_click_message(exc), getattr(exc, "exit_code", EXIT_USAGE))
+                message = _flag_given_a_value(exc, argv, self) or _click_message(exc)
+                _fail(message, getattr(exc, "exit_code", EXIT_USAGE))
             if type(exc).__name__ == "Abort":
                 _fail("interrupted", EXIT_INTERRUPTED)
             if os.environ.get("SEPCONV_DEBUG"):
@@ -69,6 +76,18 @@ class SepconvGroup(TyperGroup):
             _fail("interrupted", EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else 0)
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list of ``sepconv --help``, each summary whole (Typer cuts them at
+        the formatter's width with "...", even in a wide terminal)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command_summary(command)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 def _is_click_exception(exc: Exception) -> bool:
     # Typer vendors click; duck-type its exceptions instead of importing a private module
@@ -81,6 +100,31 @@ def _click_message(exc: Exception) -> str:
     command = ctx.command_path if ctx is not None else "sepconv"
     hint = f" (see '{command} --help')" if "help" not in message else ""
     return " ".join(message.split()) + hint
+
+
+def _flag_given_a_value(exc: Exception, argv: list[str], root: TyperGroup) -> str | None:
+    """``--bias yes`` (Click: "unexpected extra argument") and ``--bias=yes`` (Click:
+    "does not take a value"): the mistake is a value given to a flag that takes none. Say
+    so, naming the flag's spellings; None for any other error."""
+    message = str(getattr(exc, "message", ""))
+    if "unexpected extra argument" in message:
+        extra = message.rpartition("(")[2].rstrip(")").split()
+        if not extra or extra[0] not in argv[1:]:
+            return None
+        flag, value = argv[argv.index(extra[0], 1) - 1], extra[0]
+    elif "does not take a value" in message:
+        flag = message.split("'")[1] if message.count("'") >= 2 else ""
+        given = next((a for a in argv if a.startswith(flag + "=")), flag + "=")
+        value = given.partition("=")[2]
+    else:
+        return None
+    command = root.commands.get(argv[0]) if argv else None
+    for param in command.params if command is not None else ():
+        names = [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
+        if flag in names and getattr(param, "is_flag", False):
+            spellings = " or ".join(n for n in names if n.startswith("--")) or flag
+            return f"{flag}: takes no value (write {spellings}, not {flag} {value})"
+    return None
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -6,17 +6,18 @@ from typing import Annotated
 
 import typer
 
+from sepconv_cli.cli.help import SepconvCommand, complete_model
 from sepconv_cli.cli.options import (
     EXIT_CODES_HELP,
-    FormatOption,
     Messages,
     OutputOption,
     QuietOption,
+    complete_format,
     emit,
+    format_help,
 )
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.formats import Format
 from sepconv_cli.output.reports import COMPARE, render_compare
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -25,12 +26,26 @@ app = typer.Typer()
 
 
 @app.command(
+    cls=SepconvCommand,
+    short_help="Per-layer and total deltas between two models or reports.",
     epilog="BASE and NEW are each a JSON report (sepconv profile --format json), a "
-    "model spec file or a preset name. " + EXIT_CODES_HELP
+    "model spec file or a preset name.\n\n" + EXIT_CODES_HELP,
 )
 def compare(
-    base: Annotated[str, typer.Argument(metavar="BASE", help="The reference model or report.")],
-    new: Annotated[str, typer.Argument(metavar="NEW", help="The changed model or report.")],
+    base: Annotated[
+        str,
+        typer.Argument(
+            metavar="BASE",
+            help="The reference model or report.",
+            autocompletion=complete_model,
+        ),
+    ],
+    new: Annotated[
+        str,
+        typer.Argument(
+            metavar="NEW", help="The changed model or report.", autocompletion=complete_model
+        ),
+    ],
     max_increase: Annotated[
         list[str] | None,
         typer.Option(
@@ -40,7 +55,15 @@ def compare(
             "macs=2%, params=1%, time=10% (repeatable).",
         ),
     ] = None,
-    format: FormatOption = Format.table,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help=format_help("table, json or markdown", output=True),
+            autocompletion=complete_format,
+        ),
+    ] = None,
     output: OutputOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -51,7 +74,7 @@ def compare(
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
-    COMPARE.check(format)
+    chosen = COMPARE.choose(format, output)
     thresholds = parse_thresholds(max_increase or [])
     result = run_compare(load_snapshot(base), load_snapshot(new), thresholds)
     if result.base.model != result.new.model:
@@ -61,7 +84,7 @@ def compare(
         )
     if "time" in thresholds.named and "time" not in result.metrics:
         raise UsageError("--max-increase: time needs timing in both BASE and NEW JSON reports")
-    emit(render_compare(result, format), output)
+    emit(render_compare(result, chosen), output)
     for failure in result.failures:
         Messages.always(f"sepconv: compare: {failure}")
     if result.failures:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sepconv_cli.analysis.budgets import budget_failures, budgets
+from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
@@ -41,8 +42,8 @@ from sepconv_cli.counting.report import single_layer_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.execution.profiling import as_specified_seconds, time_report
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.formats import Format
-from sepconv_cli.output.reports import render_cost
+from sepconv_cli.output.reports import COST, render_cost
+from sepconv_cli.spec.fields import channels_first_hint
 from sepconv_cli.spec.flags import layers_from_flags_or_file
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -50,7 +51,11 @@ from sepconv_cli.spec.flags import layers_from_flags_or_file
 app = typer.Typer()
 
 
-@app.command(epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
+@app.command(
+    cls=SepconvCommand,
+    short_help="One conv layer: standard vs depthwise-separable cost.",
+    epilog=CONVENTIONS_HELP + "\n\n" + EXIT_CODES_HELP,
+)
 def cost(
     input: InputOption = None,
     kernel: KernelOption = None,
@@ -88,7 +93,7 @@ def cost(
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
     max_memory: MaxMemoryOption = None,
-    format: FormatOption = Format.table,
+    format: FormatOption = None,
     output: OutputOption = None,
     max_macs: MaxMacsOption = None,
     max_params: MaxParamsOption = None,
@@ -103,6 +108,7 @@ def cost(
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
+    chosen = COST.choose(format, output)
     gates = budgets(max_macs, max_params, max_latency)
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; add --time")
@@ -121,15 +127,17 @@ def cost(
         dtype=dtype,
         name=name,
     ).split()
+    if input is not None and (hint := channels_first_hint(input)):
+        Messages.note(f"sepconv: note: --input {input}: {hint}")
     layers = layers_from_flags_or_file(spec, given, common)
     reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
     if settings is not None:
-        with ProgressBar("timing", enabled=not format.for_programs) as bar:
+        with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
             reports = [
                 time_report(lr, settings, progress=bar.update, index=i, total=len(reports))
                 for i, lr in enumerate(reports)
             ]
-    emit(render_cost(reports, format), output)
+    emit(render_cost(reports, chosen), output)
     measured = [
         (lr.as_specified.macs, lr.as_specified.params, as_specified_seconds(lr)) for lr in reports
     ]

@@ -13,16 +13,40 @@ import typer
 
 from sepconv_cli.counting.conventions import HELP_EPILOG
 from sepconv_cli.output.files import write_atomic
-from sepconv_cli.output.formats import Format
+from sepconv_cli.output.formats import FORMAT_NAMES
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 a budget or comparison gate failed, 2 bad input or usage, "
     "3 runtime failure (e.g. not enough memory), 130 interrupted."
 )
+# the commands without gates (sweep, spatial) never exit 1
+EXIT_CODES_NO_GATES_HELP = (
+    "Exit codes: 0 ok, 2 bad input or usage, 3 runtime failure (e.g. not enough memory), "
+    "130 interrupted."
+)
 CONVENTIONS_HELP = HELP_EPILOG  # the counting rules, stated once in counting/conventions.py
 
+
+def format_help(names: str, *, output: bool) -> str:
+    """``--format``'s help for a command that writes ``names`` (and has ``--output`` or not)."""
+    default = "from --output's extension (.json, .csv, .md), else table" if output else "table"
+    return f"Report format: {names}. [default: {default}]"
+
+
+def complete_format(incomplete: str) -> list[str]:
+    return [name for name in FORMAT_NAMES if name.startswith(incomplete.lower())]
+
+
+# --format is read as text and parsed by output.formats.choose_format: one clean message for
+# a wrong name, and the format may come from --output's extension instead
 FormatOption = Annotated[
-    Format, typer.Option("--format", help="Report format.", case_sensitive=False)
+    str | None,
+    typer.Option(
+        "--format",
+        metavar="FORMAT",
+        help=format_help("table, json, csv or markdown", output=True),
+        autocompletion=complete_format,
+    ),
 ]
 OutputOption = Annotated[
     Path | None,
@@ -41,6 +65,11 @@ QuietOption = Annotated[
         "-q",
         help="No progress or notes on stderr (errors and failed gates are still reported).",
     ),
+]
+# for the commands without gates (sweep, spatial, machine)
+QuietNoGatesOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress or notes on stderr (errors still are)."),
 ]
 MaxMacsOption = Annotated[
     str | None,
@@ -148,7 +177,8 @@ TimeBudgetOption = Annotated[
         "--time-budget",
         metavar="SECONDS",
         help="Time spent measuring each layer (all its forms "
-        "together), e.g. 1s or 300ms. More time, more repeats, steadier medians. [default: 1s]",
+        "together): 1.5 (seconds), 2s or 300ms, at most 1 hour. More time, more repeats, "
+        "steadier medians. [default: 1s]",
     ),
 ]
 ThreadsOption = Annotated[
@@ -177,7 +207,7 @@ MaxLatencyOption = Annotated[
         "--max-latency",
         metavar="TIME",
         help="Budget: exit 1 if the measured time of the model "
-        "as specified exceeds TIME (50ms, 0.2s). Needs timing.",
+        "as specified exceeds TIME, with its unit (50ms, 0.2s). Needs timing.",
     ),
 ]
 
@@ -209,7 +239,10 @@ def timing_from_flags(
 def timing_settings_from_flags(
     threads: str | None, time_budget: str | None, max_memory: str | None
 ) -> Any:
-    """Validate the timing flags (each error names its flag) into TimingSettings."""
+    """Validate the timing flags (each error names its flag) into TimingSettings.
+
+    Without ``--threads`` the count is 1 where sepconv can set it, else the BLAS library's
+    own count (see :func:`_pin_blas_threads`): the default never fails."""
     from sepconv_cli.errors import UsageError
     from sepconv_cli.execution.profiling import timing_settings
     from sepconv_cli.spec.fields import FieldError, flag_value, positive_int
@@ -223,35 +256,75 @@ def timing_settings_from_flags(
             raise UsageError(f"--threads: {exc}") from None
     budget = None
     if time_budget is not None:
-        budget = float(parse_seconds(time_budget, "--time-budget"))
-        if not 0 < budget <= 3600:
-            raise UsageError(f"--time-budget: expected between 0 and 1 hour, got {time_budget!r}")
+        # a bare number is seconds here (the metavar says SECONDS); --max-latency keeps
+        # requiring a unit, as latencies are quoted in ms as often as in s
+        budget = float(parse_seconds(time_budget, "--time-budget", bare_unit="s"))
+        if budget <= 0:
+            raise UsageError(f"--time-budget: must be more than 0 s, got {time_budget!r}")
+        if budget > 3600:
+            raise UsageError(f"--time-budget: at most 1 hour (3600 s), got {time_budget!r}")
     memory = parse_bytes(max_memory, "--max-memory") if max_memory is not None else None
-    _limit_threads_without_threadpoolctl(thread_count)
+    thread_count = _pin_blas_threads(thread_count, explicit=threads is not None)
     return timing_settings(threads=thread_count, budget_s=budget, max_memory=memory)
 
 
-def _limit_threads_without_threadpoolctl(threads: int) -> None:
-    """Without threadpoolctl, --threads still works when NumPy is not loaded yet: the BLAS
-    libraries read these variables once, when NumPy loads them."""
+_BLAS_THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def _pin_blas_threads(threads: int, *, explicit: bool) -> int:
+    """The thread count timing will really run with.
+
+    With threadpoolctl, ``timing.thread_limit()`` sets ``threads`` around each measurement.
+    Without it, the BLAS libraries read the ``*_NUM_THREADS`` variables once, when NumPy
+    loads them: set before that, they take effect. Once NumPy is loaded (``--plot``'s
+    matplotlib loads it, for one) the count cannot change: an explicit ``--threads`` is
+    refused, and the default times with the count BLAS has, reported as the run's thread
+    count (and in a note), never pretending to be 1."""
     from sepconv_cli.errors import UsageError
 
     try:
         import threadpoolctl  # noqa: F401
 
-        return  # timing.thread_limit() sets the count with threadpoolctl
+        return threads
     except ImportError:
         pass
-    if "numpy" in sys.modules:
-        raise UsageError("--threads: needs threadpoolctl here (pip install 'sepconv[threads]')")
-    for name in (
-        "OPENBLAS_NUM_THREADS",
-        "OMP_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "BLIS_NUM_THREADS",
-        "VECLIB_MAXIMUM_THREADS",
-    ):
-        os.environ[name] = str(threads)
+    if "numpy" not in sys.modules:
+        for name in _BLAS_THREAD_VARIABLES:
+            os.environ[name] = str(threads)
+        return threads
+    if explicit:
+        raise UsageError(
+            "--threads: NumPy is already loaded, so only threadpoolctl can set the BLAS "
+            "thread count (pip install 'sepconv[threads]')"
+        )
+    in_effect = blas_threads_in_effect()
+    if in_effect != threads:
+        Messages.note(
+            f"sepconv: note: timing with {in_effect} threads, not {threads}: NumPy was loaded "
+            "before sepconv could set the BLAS thread count, and threadpoolctl is not "
+            "installed (pip install 'sepconv[threads]' for steady single-thread times)"
+        )
+    return in_effect
+
+
+def blas_threads_in_effect() -> int:
+    """The thread count a BLAS library loaded without threadpoolctl uses: the first of its
+    variables set to a positive integer when it loaded, else one per CPU this process may
+    run on (OpenBLAS's and BLIS's rule; MKL counts physical cores, at most this)."""
+    for name in _BLAS_THREAD_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _warn_if_busy() -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from sepconv_cli.analysis.budgets import budget_failures, budgets
+from sepconv_cli.cli.help import SepconvCommand, complete_model
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
@@ -24,15 +25,16 @@ from sepconv_cli.cli.options import (
     QuietOption,
     ThreadsOption,
     TimeBudgetOption,
+    complete_format,
     emit,
+    format_help,
     timing_from_flags,
 )
 from sepconv_cli.counting.network import build
 from sepconv_cli.counting.report import profile_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.formats import Format
-from sepconv_cli.output.reports import render_presets, render_profile
+from sepconv_cli.output.reports import PRESETS, PROFILE, render_presets, render_profile
 from sepconv_cli.spec.fields import FieldError, flag_value, number, per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -55,13 +57,18 @@ def parse_width(value: str | None) -> Fraction:
     return Fraction(1) if width is None else Fraction(str(width))
 
 
-@app.command(epilog=CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
+@app.command(
+    cls=SepconvCommand,
+    short_help="A whole model, layer by layer: counted, and timed by default.",
+    epilog=CONVENTIONS_HELP + "\n\n" + EXIT_CODES_HELP,
+)
 def profile(
     model: Annotated[
         str,
         typer.Argument(
             metavar="MODEL",
             help="A model spec (YAML file) or a preset name: see 'sepconv presets'.",
+            autocompletion=complete_model,
         ),
     ],
     width_multiplier: Annotated[
@@ -99,7 +106,7 @@ def profile(
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
     max_memory: MaxMemoryOption = None,
-    format: FormatOption = Format.table,
+    format: FormatOption = None,
     output: OutputOption = None,
     max_macs: MaxMacsOption = None,
     max_params: MaxParamsOption = None,
@@ -122,15 +129,18 @@ def profile(
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
+    chosen = PROFILE.choose(format, output)
+    gates = budgets(max_macs, max_params, max_latency)
+    if max_latency is not None and not time:
+        raise UsageError("--max-latency: needs a measured time; drop --no-time")
+    # before --plot's check imports matplotlib, which loads NumPy: the BLAS thread count
+    # can still be set then, with or without threadpoolctl
+    settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="drop --no-time")
     if plot is not None:
         from sepconv_cli.output.plot import check_plot_path
 
         check_output_path(plot, "--plot")
         check_plot_path(plot)
-    gates = budgets(max_macs, max_params, max_latency)
-    if max_latency is not None and not time:
-        raise UsageError("--max-latency: needs a measured time; drop --no-time")
-    settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="drop --no-time")
     from sepconv_cli.spec.presets import resolve_model
 
     spec = resolve_model(model)
@@ -145,14 +155,14 @@ def profile(
         from sepconv_cli.execution.machine import machine_info
         from sepconv_cli.execution.profiling import timed_profile
 
-        with ProgressBar(f"timing {built.name}", enabled=not format.for_programs) as bar:
+        with ProgressBar(f"timing {built.name}", enabled=not chosen.for_programs) as bar:
             bar.update(0, len(report.layers), "measuring this machine's ceilings")
             machine = machine_info(threads=settings.threads).as_dict()
             report = timed_profile(report, settings, bar.update, machine)
         for layer in report.layers:
             if layer.note:
                 Messages.note(f"sepconv: {layer.row.name}: {layer.note}")
-    emit(render_profile(report, format), output)
+    emit(render_profile(report, chosen), output)
     if plot is not None:
         from sepconv_cli.output.plot import write_plot
 
@@ -167,9 +177,22 @@ def profile(
         raise typer.Exit(EXIT_GATE)
 
 
-@app.command()
-def presets(format: FormatOption = Format.table) -> None:
+@app.command(
+    cls=SepconvCommand, short_help="List the built-in models (use by name: sepconv profile NAME)."
+)
+def presets(
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help=format_help("table, json, csv or markdown", output=False),
+            autocompletion=complete_format,
+        ),
+    ] = None,
+) -> None:
     """List the built-in model specs (usable by name: sepconv profile mobilenet_v1)."""
     from sepconv_cli.spec.presets import list_presets
 
-    emit(render_presets(list_presets(), format), None)
+    chosen = PRESETS.choose(format)
+    emit(render_presets(list_presets(), chosen), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import OutputOption, emit
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -11,7 +12,7 @@ from sepconv_cli.cli.options import OutputOption, emit
 app = typer.Typer()
 
 
-@app.command()
+@app.command(cls=SepconvCommand, short_help="Print the JSON Schema of the model spec format.")
 def schema(output: OutputOption = None) -> None:
     """Print the JSON Schema of the model spec format (for editors and CI checks).
 

@@ -14,17 +14,18 @@ from typing import Annotated
 import typer
 
 from sepconv_cli.analysis.spatial.catalogue import FIXED, SIGMA_KERNELS, SIZED
+from sepconv_cli.cli.help import SepconvCommand, complete_kernel
 from sepconv_cli.cli.options import (
-    EXIT_CODES_HELP,
+    EXIT_CODES_NO_GATES_HELP,
     FormatOption,
     Messages,
     OutputOption,
-    QuietOption,
+    QuietNoGatesOption,
     emit,
 )
 from sepconv_cli.errors import RuntimeFailure, UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.formats import Format
+from sepconv_cli.output.formats import choose_format
 from sepconv_cli.spec.fields import FieldError, flag_value, per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -35,7 +36,7 @@ SPATIAL_HELP = (
     "Cost per output pixel: one multiplication per kernel tap (zero taps included): full "
     "k1·k2, rank-1 pair k1+k2, rank-r sum r·(k1+k2); adds are n-1 per sum of n products. "
     "Rank: SVD, singular values above S.max()·max(k1,k2)·eps (NumPy's matrix_rank rule) "
-    "unless --tolerance is given. " + EXIT_CODES_HELP
+    "unless --tolerance is given.\n\n" + EXIT_CODES_NO_GATES_HELP
 )
 
 
@@ -79,9 +80,16 @@ def _image_flag(value: str) -> tuple[int, ...]:
         raise UsageError(f"--image: {exc}") from None
 
 
-@app.command(epilog=SPATIAL_HELP)
+@app.command(
+    cls=SepconvCommand,
+    short_help="Spatially separable kernels: rank, factors, cost per pixel.",
+    epilog=SPATIAL_HELP,
+)
 def spatial(
-    kernel: Annotated[str, typer.Argument(metavar="KERNEL", help=_builtin_help())],
+    kernel: Annotated[
+        str,
+        typer.Argument(metavar="KERNEL", help=_builtin_help(), autocompletion=complete_kernel),
+    ],
     sigma: Annotated[
         str | None,
         typer.Option(
@@ -121,9 +129,9 @@ def spatial(
             "at least 5, until 0.3 s, at most 50]",
         ),
     ] = None,
-    format: FormatOption = Format.table,
+    format: FormatOption = None,
     output: OutputOption = None,
-    quiet: QuietOption = False,
+    quiet: QuietNoGatesOption = False,
 ) -> None:
     """Spatially separable kernels: rank, factors, best low-rank approximations and the
     cost per output pixel (k1·k2 for the full kernel, k1+k2 for a rank-1 pair).
@@ -134,6 +142,7 @@ def spatial(
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
+    chosen = choose_format(format, output, command="spatial")
     sigma_value = _float_flag(sigma, "--sigma", positive=True)
     tol_value = _float_flag(tolerance, "--tolerance", positive=False)
     repeat_count = _int_flag(repeats, "--repeats")
@@ -155,7 +164,7 @@ def spatial(
             f"timing {analysis.kernel.name} on a random {shape[0]}x{shape[1]} float32 image ..."
         )
         analysis = with_timing(analysis, shape, repeat_count)
-    emit(render(analysis, format), output)
+    emit(render(analysis, chosen), output)
     if analysis.timing is not None and not analysis.timing.allclose:
         raise RuntimeFailure(
             "the separable output differs from the full 2-D correlation (please report it)"

@@ -12,9 +12,10 @@ from typing import Annotated
 
 import typer
 
+from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
-    EXIT_CODES_HELP,
+    EXIT_CODES_NO_GATES_HELP,
     BatchOption,
     BiasOption,
     DilationOption,
@@ -31,7 +32,7 @@ from sepconv_cli.cli.options import (
     OutputOption,
     PaddingOption,
     ProgressBar,
-    QuietOption,
+    QuietNoGatesOption,
     StrideOption,
     ThreadsOption,
     TimeBudgetOption,
@@ -41,7 +42,8 @@ from sepconv_cli.cli.options import (
 from sepconv_cli.counting.conventions import SWEEP_HELP_PREFIX
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.formats import Format
+from sepconv_cli.output.formats import choose_format
+from sepconv_cli.spec.fields import channels_first_hint
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -55,7 +57,11 @@ VARY_HELP = (
 )
 
 
-@app.command(epilog=SWEEP_HELP_PREFIX + CONVENTIONS_HELP + " " + EXIT_CODES_HELP)
+@app.command(
+    cls=SepconvCommand,
+    short_help="Vary one layer parameter: how the MAC ratio saturates.",
+    epilog=SWEEP_HELP_PREFIX + CONVENTIONS_HELP + "\n\n" + EXIT_CODES_NO_GATES_HELP,
+)
 def sweep(
     vary: Annotated[
         list[str] | None, typer.Option("--vary", "-v", metavar="NAME=VALUES", help=VARY_HELP)
@@ -82,9 +88,9 @@ def sweep(
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
     max_memory: MaxMemoryOption = None,
-    format: FormatOption = Format.table,
+    format: FormatOption = None,
     output: OutputOption = None,
-    quiet: QuietOption = False,
+    quiet: QuietNoGatesOption = False,
 ) -> None:
     """Vary one parameter of a conv layer: standard vs separable MACs, params and their
     ratio, as a table and a chart, so the saturation of 1/Cout + 1/k² shows at a glance.
@@ -95,6 +101,7 @@ def sweep(
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
+    chosen = choose_format(format, output, command="sweep")
     from sepconv_cli.analysis.sweep import run_sweep, time_points
     from sepconv_cli.output.sweep import render, shows_progress
     from sepconv_cli.spec.vary import DEFAULT_VARY, parse_vary
@@ -119,8 +126,10 @@ def sweep(
         dtype=dtype,
     ).split()
     settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
+    if input is not None and (hint := channels_first_hint(input)):
+        Messages.note(f"sepconv: note: --input {input}: {hint}")
     report = run_sweep(parse_vary(texts[0]), given, common)
     if settings is not None:
-        with ProgressBar("timing", enabled=shows_progress(format)) as bar:
+        with ProgressBar("timing", enabled=shows_progress(chosen)) as bar:
             report = time_points(report, settings, progress=bar.update)
-    emit(render(report, format), output)
+    emit(render(report, chosen), output)

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from sepconv_cli.cli.options import EXIT_CODES_HELP, FormatOption, Messages, QuietOption, emit
+from sepconv_cli.cli.help import SepconvCommand
+from sepconv_cli.cli.options import Messages, complete_format, emit, format_help
 from sepconv_cli.errors import EXIT_USAGE, UsageError
-from sepconv_cli.output.formats import Format
-from sepconv_cli.output.reports import render_validation
+from sepconv_cli.output.reports import VALIDATE, render_validation
 from sepconv_cli.output.validation import Validation
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -19,11 +19,40 @@ from sepconv_cli.output.validation import Validation
 app = typer.Typer()
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+# validate has no gates and no runtime failures: its own exit codes
+VALIDATE_EXIT_CODES = (
+    "Exit codes: 0 every file is valid, 2 a problem was found (each is listed) or bad usage, "
+    "130 interrupted."
+)
+
+
+@app.command(
+    cls=SepconvCommand,
+    short_help="Check model spec files; every problem as file:line:col.",
+    epilog=VALIDATE_EXIT_CODES,
+)
 def validate(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Model spec files.")],
-    format: FormatOption = Format.table,
-    quiet: QuietOption = False,
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE...", help="Model spec files (YAML)."),
+    ],
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help=format_help("table or json", output=False),
+            autocompletion=complete_format,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No 'N files valid' note on stderr (problems are always reported).",
+        ),
+    ] = False,
 ) -> None:
     """Check model specs without counting: every problem as file:line:column: field: message."""
     from sepconv_cli.counting.network import build
@@ -32,6 +61,7 @@ def validate(
     from sepconv_cli.spec.yaml_loader import load
 
     Messages.quiet = quiet
+    chosen = VALIDATE.choose(format)
     problems: list[str] = []
     for path in files:
         try:
@@ -41,7 +71,7 @@ def validate(
             problems += exc.messages
         except (SpecError, UsageError) as exc:
             problems.append(str(exc))
-    emit(render_validation(Validation([str(f) for f in files], problems), format), None)
+    emit(render_validation(Validation([str(f) for f in files], problems), chosen), None)
     if problems:
         count = len(problems)
         Messages.always(

@@ -205,8 +205,12 @@ def measure(
 
 @contextmanager
 def thread_limit(threads: int | None) -> Iterator[None]:
-    """Limit the BLAS pool to ``threads`` while the block runs (with threadpoolctl; without
-    it, ``cli/options.py`` has set the BLAS variables before NumPy loaded)."""
+    """Limit the BLAS pool to ``threads`` while the block runs, with threadpoolctl.
+
+    Without threadpoolctl this changes nothing: the count is the one the BLAS library read
+    when NumPy loaded it, which ``cli/options.py`` sets through the ``*_NUM_THREADS``
+    variables when it can, and otherwise passes here as ``threads`` (the count in effect),
+    so the settings recorded with a timing always name the threads it really ran with."""
     if threads is None:
         yield
         return

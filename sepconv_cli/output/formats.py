@@ -8,15 +8,18 @@ format itself. A format missing from a report's mapping is a usage error naming 
 it has. Renderers return a ``str`` (JSON, CSV, markdown, plain lines) or a Rich renderable
 (tables); none prints.
 
-This module is imported whenever a command is registered (``--format``'s type), so it
-imports no renderer, no Rich and no NumPy.
+The format is ``--format``'s, else ``--output``'s extension (:func:`choose_format`): a
+``.json`` file gets JSON, never a table. This module is imported whenever a command is
+registered, so it imports no renderer, no Rich and no NumPy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import difflib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar, Union
 
 from sepconv_cli.errors import UsageError
@@ -37,6 +40,79 @@ class Format(str, Enum):
         return self is Format.json
 
 
+FORMAT_NAMES = tuple(f.value for f in Format)
+# --output's extension -> the format written when --format is not given
+EXTENSIONS: dict[str, Format] = {
+    ".json": Format.json,
+    ".csv": Format.csv,
+    ".md": Format.markdown,
+    ".markdown": Format.markdown,
+}
+# words people try for --format that are no format's name, and what to say instead
+_INSTEAD = {
+    "yaml": "there is no YAML format; json is valid YAML",
+    "yml": "there is no YAML format; json is valid YAML",
+    "md": "did you mean 'markdown'?",
+    "text": "did you mean 'table'?",
+    "txt": "did you mean 'table'?",
+}
+
+
+def _listing(names: Iterable[str]) -> str:
+    """``a, b or c``."""
+    items = list(names)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def parse_format(text: str) -> Format:
+    """``--format``'s value, case-insensitive; anything else is one line listing the
+    formats (with a did-you-mean when a name is close)."""
+    word = text.strip().lower()
+    if word in FORMAT_NAMES:
+        return Format(word)
+    hint = _INSTEAD.get(word)
+    if hint is None:
+        close = difflib.get_close_matches(word, FORMAT_NAMES, n=1, cutoff=0.7)
+        hint = f"did you mean {close[0]!r}?" if close else ""
+    return _refuse_format(text, hint)
+
+
+def _refuse_format(text: str, hint: str) -> Format:
+    raise UsageError(
+        f"--format: {text[:40]!r} is not a format; choose {_listing(FORMAT_NAMES)}"
+        + (f" ({hint})" if hint else "")
+    )
+
+
+def choose_format(
+    given: str | None,
+    output: Path | None,
+    supported: Iterable[Format] = tuple(Format),
+    command: str = "this command",
+) -> Format:
+    """The report's format: ``--format`` when given, else the one ``--output``'s extension
+    names (``.json``, ``.csv``, ``.md``), else the table. Refused, naming both flags, when
+    ``--format`` and the extension disagree, or when the format (given or taken from the
+    extension) is not one this report has."""
+    implied = EXTENSIONS.get(output.suffix.lower()) if output is not None else None
+    chosen = parse_format(given) if given is not None else implied or Format.table
+    if given is not None and implied is not None and chosen is not implied:
+        raise UsageError(
+            f"--format {chosen.value}: --output {output} names a {implied.value} file; "
+            f"drop --format (the extension chooses) or change the extension"
+        )
+    kinds = list(supported)
+    if chosen not in kinds:
+        names = _listing(k.value for k in kinds)
+        if given is None:
+            raise UsageError(
+                f"--output {output}: {command} cannot write {chosen.value}, only {names} "
+                "(change the extension, or give --format)"
+            )
+        raise UsageError(f"--format: {command} supports {names}")
+    return chosen
+
+
 # what a renderer returns: text, or a Rich renderable the console lays out
 Rendered = Union[str, "RenderableType"]
 R = TypeVar("R", contravariant=True)
@@ -49,6 +125,10 @@ class ReportFormats(Generic[R]):
     command: str
     renderers: Mapping[Format, Callable[[R], Rendered]]
     notes: Mapping[Format, str] = field(default_factory=dict)
+
+    def choose(self, given: str | None, output: Path | None = None) -> Format:
+        """:func:`choose_format` for this report: its own formats, its name in messages."""
+        return choose_format(given, output, self.renderers, self.command)
 
     def check(self, format: Format) -> None:
         """Refuse a format this report has no renderer for (usage error, exit 2)."""

@@ -112,6 +112,28 @@ def shape(value: Any) -> tuple[int, ...]:
     return tuple(positive_int(v) for v in value)
 
 
+def channels_first_hint(text: str) -> str | None:
+    """A note for an ``--input`` that reads as channels-first (``3x224x224``): its first
+    number small like an image's channels (at most 4), its last at least 8 times larger, and
+    the spatial sizes unlike each other. ``7x7x1024`` and ``4x4x512`` are channels-last
+    already; ``None`` for them and for anything that is not a shape. A note, never an
+    error: ``3x224x224`` is a valid input of 224 channels.
+
+    >>> channels_first_hint("3x224x224")
+    'shapes are channels-last, so this is 224 channels; did you mean 224x224x3?'
+    >>> channels_first_hint("7x7x1024") is None
+    True
+    """
+    value = flag_value(text)
+    if not isinstance(value, list) or not 2 <= len(value) <= MAX_DIMS + 1:
+        return None
+    first, last = value[0], value[-1]
+    if not 1 <= first <= 4 or last < 8 * first or (len(value) > 2 and value[1] == first):
+        return None
+    rotated = "x".join(str(n) for n in (*value[1:], first))
+    return f"shapes are channels-last, so this is {last} channels; did you mean {rotated}?"
+
+
 def padding(value: Any) -> str | tuple[int, ...]:
     """``valid``, ``same``, or symmetric explicit padding: an int or one per spatial dim."""
     if isinstance(value, str):

@@ -168,10 +168,37 @@ def is_layer_type(word: object) -> TypeGuard[LayerType]:
     return isinstance(word, str) and word in TYPES
 
 
+# how alike a word and an option must be (difflib's ratio) to suggest the option: at 0.7,
+# "kernal" (0.83) and "kernel_size" (0.71) find kernel; "activation" (0.67) finds no
+# "dilation", which would mislead
+SIMILARITY = 0.7
+
+
 def did_you_mean(word: str, options: Any) -> str:
-    """A suggestion: the closest spelling, else the one option the word abbreviates."""
-    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    """A suggestion: every option about as close as the closest spelling (``sobel`` →
+    sobel-x or sobel-y), else the one option the word abbreviates; ``""`` when nothing is
+    close enough to help."""
+    scored = sorted(
+        (difflib.SequenceMatcher(None, word.lower(), option).ratio(), option)
+        for option in sorted(options)
+    )
+    best = scored[-1][0] if scored else 0.0
+    close = [o for score, o in reversed(scored) if score >= SIMILARITY and score >= best - 0.05]
     if not close and len(word) >= 2:
         close = [o for o in sorted(options) if o.startswith(word.lower())][:2]
         close = close if len(close) == 1 else []
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    if not close:
+        return ""
+    quoted = [repr(o) for o in sorted(close[:3])]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f" (did you mean {listed}?)"
+
+
+# keys people write from other frameworks that name things sepconv does not count: said
+# plainly instead of a did-you-mean
+NOT_MODELLED = {
+    "activation": "activations are not modelled (they have no MACs or parameters)",
+    "activations": "activations are not modelled (they have no MACs or parameters)",
+    "relu": "activations are not modelled (they have no MACs or parameters)",
+    "dropout": "dropout is not modelled (no MACs or parameters at inference)",
+}

@@ -27,6 +27,7 @@ from sepconv_cli.spec.layers import (
     CONV_TYPES,
     FIELDS,
     MODEL_KEYS,
+    NOT_MODELLED,
     SINGLE_LAYER_KEYS,
     TYPES,
     LayerSpec,
@@ -88,9 +89,20 @@ class _Reader:
             )
         required, optional = TYPES[kind]
         allowed = required | optional | COMMON_KEYS | (SINGLE_LAYER_KEYS if single else set())
+        if single and "layers" in data and "type" not in data:
+            raise self.error(
+                (*path, "layers"),
+                "this is a model file (it has 'layers:'); sepconv cost reads one layer or a "
+                f"list of them: use sepconv profile {self.doc.file}",
+                key=True,
+            )
         for key in data:
             if key not in allowed:
                 known = set(FIELDS) | COMMON_KEYS | {"layers", "shortcut"}
+                if key.lower() in NOT_MODELLED:
+                    raise self.error(
+                        (*path, key), f"{NOT_MODELLED[key.lower()]}; remove the key", key=True
+                    )
                 why = (
                     f"not a field of a {kind} layer"
                     if key in known

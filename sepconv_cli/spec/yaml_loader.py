@@ -129,6 +129,13 @@ def loads(text: str, file: str = "<string>") -> Document:
         problem = str(exc.problem or exc.context)
         if "nesting depth" in problem:  # libyaml's own guard (1000), met while scanning ahead
             problem = f"nesting deeper than the limit of {MAX_DEPTH} levels"
+        elif "tab character" in problem or "'\\t'" in problem:
+            # libyaml: "found a tab character that violates indentation"; pure PyYAML:
+            # "found character '\t' that cannot start any token" (after "key:" too)
+            problem = (
+                "YAML syntax error: a tab character; tabs are not allowed in YAML "
+                "indentation (indent with spaces)"
+            )
         else:
             problem = f"YAML syntax error: {problem}"
         raise YamlError(problem, mark, file) from None
