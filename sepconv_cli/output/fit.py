@@ -182,7 +182,11 @@ class FitTable:
         for i in kept:
             column = self.columns[i]
             narrowed = column.key in layout.narrowed
-            header = column.narrow_header if narrowed and column.narrow_header else column.header
+            header = (
+                column.narrow_header
+                if narrowed and column.narrow_header is not None
+                else column.header
+            )
             wraps = layout.fold and not column.name
             table.add_column(
                 header,
