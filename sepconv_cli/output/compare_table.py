@@ -24,7 +24,7 @@ def compare_table(result: Comparison) -> RenderableType:
     """Totals first, then the layers that changed (unchanged ones are counted, not listed).
 
     Narrower than its full width, the table lets go of, in this order: the base columns (new
-    and Δ give them back), the status words (a + or - mark stays), the middle of long layer
+    and Δ give them back), the status words (a + or - mark stays: added, removed), the middle of long layer
     names down to 12 characters, the new columns, then more of the names
     (:mod:`sepconv_cli.output.fit`). The Δ columns are never left out."""
     title = f"{result.base.label} → {result.new.label}" + (
@@ -37,7 +37,7 @@ def compare_table(result: Comparison) -> RenderableType:
         title=title,
         steps=(
             drop(*(f"{m}_base" for m in metrics)),
-            narrow("status", label="status (as + added, - removed)"),
+            narrow("status", label="status words"),
             shorten("layer", 12),
             drop(*(f"{m}_new" for m in metrics)),
             shorten("layer", 6),

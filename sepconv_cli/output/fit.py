@@ -299,9 +299,7 @@ class FitTable:
         missing = self.left_out(layout)
         if not missing:
             return ""
-        return (
-            f"Left out at {target} columns: {'; '.join(missing)}. {self.width()} columns show all."
-        )
+        return f"Left out at {target} columns: {'; '.join(missing)}. All shown at {self.width()}."
 
     # ------------------------------------------------------------------ Rich protocol
 

@@ -120,7 +120,7 @@ def cost_table(layer: LayerReport) -> RenderableType:
     table = FitTable(
         title=title,
         steps=(
-            narrow("ratio", label="the ratio's × fewer"),
+            narrow("ratio", label="× fewer"),
             narrow("standard", "separable", label="human units"),
             drop("depthwise", "pointwise"),
         ),
