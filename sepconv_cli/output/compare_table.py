@@ -24,9 +24,9 @@ def compare_table(result: Comparison) -> RenderableType:
     """Totals first, then the layers that changed (unchanged ones are counted, not listed).
 
     Narrower than its full width, the table lets go of, in this order: the base columns (new
-    and Δ give them back), the status words (a + or - mark stays: added, removed), the middle of long layer
-    names down to 12 characters, the new columns, then more of the names
-    (:mod:`sepconv_cli.output.fit`). The Δ columns are never left out."""
+    and Δ give them back), the status words (a + or - mark stays: added, removed), the
+    middle of long layer names down to 12 characters, the new columns, then more of the
+    names (:mod:`sepconv_cli.output.fit`). The Δ columns are never left out."""
     title = f"{result.base.label} → {result.new.label}" + (
         ""
         if result.base.model == result.new.model
