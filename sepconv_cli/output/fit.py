@@ -20,6 +20,7 @@ nothing is left out there.
 from __future__ import annotations
 
 import functools
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -132,6 +133,8 @@ class FitTable:
         self.show_header = show_header
         self.columns: list[_Column] = []
         self.rows: list[_Row] = []
+        self._widths: dict[tuple[int, bool, int | None], int] = {}
+        self._overheads: dict[int, int] = {}
 
     def add_column(
         self,
@@ -147,6 +150,7 @@ class FitTable:
         """A column; ``name`` columns hold names (shortened in the middle when a
         :func:`shorten` step asks), every other cell is kept whole. ``min_width`` holds the
         full rendering steady (not the narrow one)."""
+        self._widths.clear()
         self.columns.append(
             _Column(
                 key,
@@ -164,6 +168,7 @@ class FitTable:
     ) -> None:
         if len(cells) != len(self.columns):
             raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        self._widths.clear()
         self.rows.append(_Row(tuple(cells), style, end_section))
 
     # ------------------------------------------------------------------ layout
@@ -215,20 +220,54 @@ class FitTable:
         return middle_ellipsis(cell, width)
 
     def width(self, layout: _Layout | None = None) -> int:
-        """The table's natural width in ``layout``."""
+        """The table's natural width in ``layout``: its columns' widths plus the padding and
+        rules Rich adds for that many columns (measured once per count)."""
+        layout = layout or _Layout()
+        kept = [i for i, c in enumerate(self.columns) if c.key not in layout.dropped]
+        return sum(self._column_width(i, layout) for i in kept) + self._overhead(len(kept))
+
+    def measured_width(self, layout: _Layout | None = None) -> int:
+        """The same, measured by Rich on the whole table (slower; :meth:`width` must agree)."""
         console = _measuring_console()
         return Measurement.get(console, console.options, self.table(layout)).maximum
 
+    def _column_width(self, index: int, layout: _Layout) -> int:
+        column = self.columns[index]
+        narrowed = column.key in layout.narrowed
+        key = (index, narrowed, layout.name_width.get(column.key))
+        if key not in self._widths:
+            header = (
+                column.narrow_header
+                if narrowed and column.narrow_header is not None
+                else column.header
+            )
+            cells = [self._cell(row.cells[index], column, layout) for row in self.rows]
+            widths = [_cell_width(header), *(_cell_width(c) for c in cells)]
+            if column.min_width is not None and not narrowed:
+                widths.append(column.min_width)
+            self._widths[key] = max(widths)
+        return self._widths[key]
+
+    def _overhead(self, count: int) -> int:
+        if count not in self._overheads:
+            # the same box and padding as the table, one column a character wide
+            probe = Table(
+                box=self.box,
+                show_header=False,
+                collapse_padding=self.compact,
+                pad_edge=not self.compact,
+            )
+            for _ in range(count):
+                probe.add_column(no_wrap=True)
+            probe.add_row(*("x" * count))
+            console = _measuring_console()
+            measured = Measurement.get(console, console.options, probe).maximum
+            self._overheads[count] = measured - count
+        return self._overheads[count]
+
     def _names_width(self, key: str) -> int:
         i = next(i for i, c in enumerate(self.columns) if c.key == key)
-        column = self.columns[i]
-        widths = [Text(column.header).cell_len]
-        for row in self.rows:
-            cell = row.cells[i]
-            if isinstance(cell, Both):
-                cell = cell.wide
-            widths.append(cell.cell_len if isinstance(cell, Text) else Text(cell).cell_len)
-        return max(widths)
+        return self._column_width(i, _Layout())
 
     def _apply(self, layout: _Layout, step: Step, target: int) -> _Layout:
         if step.action == "narrow":
@@ -320,16 +359,11 @@ class FitTable:
         return Measurement(min(widths), max(widths))
 
 
+def _cell_width(cell: Cell) -> int:
+    text = cell if isinstance(cell, Text) else Text(cell)
+    return max((Text(line).cell_len for line in text.plain.splitlines()), default=0)
+
+
 @functools.cache
 def _measuring_console() -> Console:
-    return Console(width=_UNLIMITED, file=_Nowhere(), color_system=None)
-
-
-class _Nowhere:
-    """A file that discards what is written (measuring renders nothing visible)."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
+    return Console(width=_UNLIMITED, file=io.StringIO(), color_system=None)  # measures only
