@@ -98,7 +98,7 @@ def assert_left_out_is_named(args: list[str], width: int, renamed: dict[str, str
 @pytest.mark.parametrize("width", WIDTHS)
 def test_cost_shows_every_exact_count_whole(width: int) -> None:
     args = ["cost"]
-    out = assert_left_out_is_named(args, width, {"Separable / standard": "× fewer"})
+    out = assert_left_out_is_named(args, width, {"Separable / standard": "the × fewer text"})
     assert_readable(out, width)
     layer = report(args)["layers"][0]
     separable = layer["separable"]
@@ -117,8 +117,8 @@ def test_cost_narrows_in_the_stated_order() -> None:
     assert note_of(out) == ""
     out = render(["cost"], 100)  # the ratio's "× fewer" goes first
     assert "1,228,800 (1.23 M)" in out and "22.8×" not in out
-    assert note_of(out) == "× fewer"
-    assert note_of(render(["cost"], 80)) == "× fewer; human units"
+    assert note_of(out) == "the × fewer text"
+    assert note_of(render(["cost"], 80)) == "the × fewer text; human units"
 
 
 @pytest.mark.parametrize("width", WIDTHS)

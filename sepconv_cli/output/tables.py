@@ -120,7 +120,7 @@ def cost_table(layer: LayerReport) -> RenderableType:
     table = FitTable(
         title=title,
         steps=(
-            narrow("ratio", label="× fewer"),
+            narrow("ratio", label="the × fewer text"),
             narrow("standard", "separable", label="human units"),
             drop("depthwise", "pointwise"),
         ),
