@@ -395,15 +395,36 @@ class Messages:
         print(text, file=sys.stderr)
 
 
-def console(file: Any = None, *, width: int | None = None, stderr: bool = False) -> Any:
-    """A Rich console. Piped output gets a fixed width (COLUMNS, at least 120) and no colour;
+def console(file: Any = None, *, stderr: bool = False, content: Any = None) -> Any:
+    """A Rich console for a report or a note.
+
+    On a terminal Rich reads the terminal's width and the tables fit it (columns are left
+    out in a stated order, never cut: :mod:`sepconv_cli.output.fit`). Piped (a CI log, a
+    file) nothing is left out: the width is ``COLUMNS`` when set, else the full width of
+    ``content``, the renderable about to be printed (at least 80). No colour when piped;
     Rich also honours NO_COLOR."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    if file is None and not stream.isatty():
-        width = width or max(int(os.environ.get("COLUMNS", "0") or 0), 120)
+    width = None
+    if file is not None:
+        width = content_width(content)  # a file is read later, at any width
+    elif not stream.isatty():
+        columns = os.environ.get("COLUMNS", "").strip()
+        width = int(columns) if columns.isdigit() and int(columns) > 0 else None
+        width = width or content_width(content)
     return Console(file=file, width=width, highlight=False, soft_wrap=False, stderr=stderr)
+
+
+def content_width(content: Any, minimum: int = 80) -> int:
+    """The width ``content`` takes when nothing constrains it: its widest table at full
+    width, its longest line of text."""
+    if content is None:
+        return minimum
+    from rich.console import Console
+
+    measuring = Console(width=100_000, file=io.StringIO(), color_system=None)
+    return max(minimum, measuring.measure(content).maximum)
 
 
 def emit(text_or_renderable: Any, output: Path | None) -> None:
@@ -416,10 +437,10 @@ def emit(text_or_renderable: Any, output: Path | None) -> None:
             write_atomic(output, text_or_renderable)
         return
     if output is None:
-        console().print(text_or_renderable)
+        console(content=text_or_renderable).print(text_or_renderable)
         return
     buffer = io.StringIO()
-    console(buffer, width=140).print(text_or_renderable)
+    console(buffer, content=text_or_renderable).print(text_or_renderable)
     write_atomic(output, buffer.getvalue())
 
 

@@ -192,6 +192,8 @@ ONE_BY_ONE = Convention(
     "`pointwise` layers; a `separable` layer with kernel 1 is counted in every form as the "
     "full 1×1 convolution (its depthwise 1×1 would only add work). A `conv` with kernel 1 "
     "and groups = 1 is labelled a pointwise convolution.",
+    json="kernel 1x1: nothing spatial to separate; the three forms are the same operations",
+    footer="A 1×1 conv is already pointwise: it has one form, so separable = standard",
 )
 
 THEORY_RATIO = Convention(

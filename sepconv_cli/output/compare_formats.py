@@ -64,7 +64,7 @@ def fmt_delta(metric: str, delta: Delta) -> str:
         return "-"
     if absolute == 0:
         return "0"
-    sign = "+" if absolute > 0 else "−"
+    sign = "+" if absolute > 0 else "-"  # ASCII, as the percent's sign: one style per cell
     text = sign + fmt_value(metric, abs(absolute))
     pct = delta.percent
     return text + (f" ({pct:+.1f}%)" if pct is not None else "")

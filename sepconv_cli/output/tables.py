@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 from math import prod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -21,6 +21,7 @@ from sepconv_cli.counting import conventions
 from sepconv_cli.counting.ops import Conv, Cost
 from sepconv_cli.counting.report import LayerReport, ProfileReport
 from sepconv_cli.output.csv import timing_columns
+from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow, shorten
 from sepconv_cli.output.markdown import machine_rows
 from sepconv_cli.units import fmt_ratio, human, human_bytes, seconds_cell, shape_cell, speedup_cell
 
@@ -46,16 +47,28 @@ _SHORT_TYPES = {
 }
 
 
-def _exact(value: int | float, key: str, with_unit: bool) -> Text:
-    """The exact count, and (for the two totals columns) the same in human units."""
+def _exact(value: int | float, key: str) -> Cell:
+    """The exact count."""
     if key == "arithmetic_intensity":
-        return Text(f"{value:.2f}")
-    text = Text(f"{value:,}")
-    if with_unit and key.endswith("bytes") and value >= 1024:
-        text.append(f" ({human_bytes(int(value))})", style="dim")
-    elif with_unit and value >= 1_000_000:
-        text.append(f" ({human(value)})", style="dim")
-    return text
+        return f"{value:.2f}"
+    return f"{value:,}"
+
+
+def _exact_and_human(value: int | float, key: str, style: str = "") -> Both:
+    """The exact count, and in the wide rendering the same in human units (dim)."""
+    exact = Text(str(_exact(value, key)), style=style)
+    wide = exact.copy()
+    if key.endswith("bytes") and key != "arithmetic_intensity" and value >= 1024:
+        wide.append(f" ({human_bytes(int(value))})", style="dim")
+    elif key != "arithmetic_intensity" and value >= 1_000_000:
+        wide.append(f" ({human(value)})", style="dim")
+    return Both(wide, exact)
+
+
+def better_style(separable: int | float, standard: int | float) -> str:
+    """Green where the separable form costs less, red where it costs more, plain when equal
+    (a 1×1 conv, a dense layer)."""
+    return "green" if separable < standard else "red" if separable > standard else ""
 
 
 def _describe_layer(layer: LayerReport) -> str:
@@ -71,34 +84,76 @@ def _describe_layer(layer: LayerReport) -> str:
             parts.append(f"dilation {shape_cell(conv.dilation)}")
         if conv.groups != 1:
             parts.append(f"groups {conv.groups}")
+        multiplier = _depth_multiplier(layer)
+        if multiplier != 1:
+            parts.append(f"depth multiplier {multiplier}")
+        if conv.bias:
+            parts.append("bias")
     return ", ".join(parts)
 
 
+def _depth_multiplier(layer: LayerReport) -> int:
+    """M of the separable form's depthwise conv (Cin → Cin·M); 1 when it has none."""
+    for op in layer.row.forms.separable:
+        if isinstance(op, Conv) and op.role == "depthwise" and op.in_channels:
+            return op.out_channels // op.in_channels
+    return 1
+
+
+def _is_one_by_one(layer: LayerReport) -> bool:
+    conv = next((op for op in layer.row.forms.standard if isinstance(op, Conv)), None)
+    return conv is not None and prod(conv.kernel) == 1
+
+
 def cost_table(layer: LayerReport) -> RenderableType:
-    """Standard next to separable (and its two parts) for one layer, with the ratio."""
+    """Standard next to separable (and its two parts) for one layer, with the ratio.
+
+    Narrower than its full width, the ratio loses its "× fewer" text, then the two totals
+    columns their human units, then the depthwise and pointwise columns go (see
+    :mod:`sepconv_cli.output.fit`); the exact counts always stay whole."""
     row = layer.row
     title = (
         f"{row.name}: {_describe_layer(layer)}\n"
         f"input {shape_cell(row.input_shape)} → output {shape_cell(row.output_shape)}"
         f"  (batch {layer.batch}, {layer.itemsize}-byte values)"
     )
-    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
-    table.add_column("", no_wrap=True)
-    table.add_column("Standard", justify="right", no_wrap=True)
-    table.add_column("Separable", justify="right", style="green", no_wrap=True)
-    table.add_column("= depthwise", justify="right", no_wrap=True)
-    table.add_column("+ pointwise", justify="right", no_wrap=True)
-    table.add_column("Separable / standard", justify="right", no_wrap=True)
+    table = FitTable(
+        title=title,
+        steps=(
+            narrow("ratio", label="the × fewer text"),
+            narrow("standard", "separable", label="human units"),
+            drop("depthwise", "pointwise"),
+        ),
+    )
+    table.add_column("metric", "", justify="left")
+    table.add_column("standard", "Standard")
+    table.add_column("separable", "Separable")
+    table.add_column("depthwise", "= depthwise")
+    table.add_column("pointwise", "+ pointwise")
+    table.add_column("ratio", "Separable / standard", narrow_header="Sep / std")
     std, sep = layer.standard, layer.separable
     for label, key in _METRICS:
         values = [getattr(c, key) for c in (std, sep.total, sep.depthwise, sep.pointwise)]
-        if key == "arithmetic_intensity":
-            ratio_text = "-"
-        else:
+        ratio_cell: Cell | Both = "-"
+        if key != "arithmetic_intensity":
             ratio = Fraction(values[1], values[0]) if values[0] else None
-            ratio_text = fmt_ratio(ratio)
-        table.add_row(label, *(_exact(v, key, i < 2) for i, v in enumerate(values)), ratio_text)
-    return Group(table, _cost_footer(layer), *_timing_block(layer))
+            ratio_cell = Both(
+                fmt_ratio(ratio), f"{float(ratio):.4f}" if ratio else fmt_ratio(ratio)
+            )
+        # a higher FLOPs / byte is the better one: the colour compares costs only
+        style = "" if key == "arithmetic_intensity" else better_style(values[1], values[0])
+        table.add_row(
+            label,
+            _exact_and_human(values[0], key),
+            _exact_and_human(values[1], key, style),
+            _exact(values[2], key),
+            _exact(values[3], key),
+            ratio_cell,
+        )
+    notes: list[RenderableType] = []
+    if _is_one_by_one(layer):
+        notes.append(Text(conventions.ONE_BY_ONE.footer + "."))
+    return Group(table, *notes, _cost_footer(layer), *_timing_block(layer))
 
 
 def _cost_footer(layer: LayerReport) -> Text:
@@ -126,22 +181,22 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
     timing = layer.timing
     if timing is None:
         return [Text(layer.note, style="yellow")] if layer.note else []
-    table = Table(
+    table = FitTable(
         title="Measured on this machine (NumPy, seeded random data)",
-        title_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
+        steps=(
+            narrow("mac_share", "time_share", label="long headers"),
+            drop("runs"),
+            drop("range"),
+            drop("gflops"),
+        ),
     )
-    for name in (
-        "Form",
-        "Median",
-        "Min – max",
-        "Runs",
-        "GFLOP/s",
-        "Share of MACs",
-        "Share of time",
-    ):
-        table.add_column(name, justify="left" if name == "Form" else "right", no_wrap=True)
+    table.add_column("form", "Form", justify="left")
+    table.add_column("median", "Median")
+    table.add_column("range", "Min – max")
+    table.add_column("runs", "Runs")
+    table.add_column("gflops", "GFLOP/s")
+    table.add_column("mac_share", "Share of MACs", narrow_header="MACs %")
+    table.add_column("time_share", "Share of time", narrow_header="Time %")
     sep_time = timing.separable.median_s or 0.0
     sep_macs = layer.separable.total.macs or 1
     rows: tuple[tuple[str, FormTiming, int | None], ...] = (
@@ -196,8 +251,13 @@ def _bar(share: float, width: int = 6) -> str:
 
 def profile_table(report: ProfileReport) -> RenderableType:
     """One row per layer: both forms side by side, the ratio and each layer's share of the
-    MACs. Timed, the parameter columns give way to measured times (params stay in the
-    footer, the JSON and the CSV) so the table fits 120 columns."""
+    MACs, and (timed) the measured times.
+
+    Narrower than its full width, the table lets go of, in this order: the share bar (the
+    percentage stays), the output shapes, the parameter columns, the types, the row numbers,
+    then the middle of long layer names and the MAC share; a step no longer needed once a
+    later one is taken comes back (:mod:`sepconv_cli.output.fit`). Never left out: the layer,
+    its × repeat count, the MACs of both forms, the ratio and the times."""
     model = report.model
     timed = report.timing is not None
     title = (
@@ -205,38 +265,47 @@ def profile_table(report: ProfileReport) -> RenderableType:
         f"{model.dtype}"
         + (f", width ×{float(model.width_multiplier):g}" if model.width_multiplier != 1 else "")
     )
-    table = Table(
+    table = FitTable(
         title=title,
-        title_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        collapse_padding=True,
-        pad_edge=False,
+        steps=(
+            narrow("share", label="the share bar"),
+            drop("output"),
+            drop("std_params", "sep_params"),
+            drop("type"),
+            drop("index"),
+            shorten("layer", 12),
+            drop("share"),
+            shorten("layer", 6),
+        ),
     )
-    table.add_column("#", justify="right", no_wrap=True, min_width=3)
-    table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=20)
-    table.add_column("×", justify="right", no_wrap=True)
-    table.add_column("Type", no_wrap=True, min_width=7)
-    table.add_column("Output", no_wrap=True, min_width=10)
-    numbers = ("Std MACs", "Sep MACs", "Ratio") + (
-        ("Std ms", "Sep ms", "Speed-up") if timed else ("Std params", "Sep params")
-    )
-    for name in numbers:
-        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
-    table.add_column("MAC share", no_wrap=True, min_width=13)
+    table.add_column("index", "#", min_width=3)
+    table.add_column("layer", "Layer", justify="left", name=True)
+    table.add_column("repeat", "×")
+    table.add_column("type", "Type", justify="left", min_width=7)
+    table.add_column("output", "Output", justify="left", min_width=10)
+    for key, name in (("std_macs", "Std MACs"), ("sep_macs", "Sep MACs"), ("ratio", "Ratio")):
+        table.add_column(key, name)
+    if timed:
+        for key, name in (("std_ms", "Std ms"), ("sep_ms", "Sep ms"), ("speedup", "Speed-up")):
+            table.add_column(key, name)
+    table.add_column("std_params", "Std params")
+    table.add_column("sep_params", "Sep params")
+    table.add_column("share", "MAC share", justify="left", min_width=13)
     total_macs = report.totals.as_specified.macs or 1
     for layer in report.layers:
         row = layer.row
         share = layer.as_specified.macs / total_macs
         ratio = layer.ratio_macs
-        cells: list[str | Text] = [
+        sep_macs = layer.separable.total.macs
+        sep_params = layer.separable.total.params
+        cells: list[Cell | Both] = [
             str(row.index),
             row.name,
             f"{row.repeat:,}" if row.repeat > 1 else "",
             _SHORT_TYPES.get(row.type, row.type),
             shape_cell(row.output_shape),
             human(layer.standard.macs),
-            Text(human(layer.separable.total.macs), style="green"),
+            Text(human(sep_macs), style=better_style(sep_macs, layer.standard.macs)),
             f"{float(ratio):.3f}" if ratio is not None else "-",
         ]
         if timed:
@@ -244,41 +313,55 @@ def profile_table(report: ProfileReport) -> RenderableType:
             mark = " ~" if layer.timing is not None and layer.timing.noisy else ""
             cells += [
                 _plain_ms(cols["standard_median_s"]),
-                Text(_plain_ms(cols["separable_median_s"]), style="green"),
+                Text(_plain_ms(cols["separable_median_s"]), style=_faster(cols)),
                 (speedup_cell(cols["speedup"]) + mark) if layer.timing else "not run",
             ]
-        else:
-            cells += [
-                human(layer.standard.params),
-                Text(human(layer.separable.total.params), style="green"),
-            ]
-        cells.append(Text(f"{_bar(share)} {share:5.1%}", style="cyan"))
-        table.add_row(*cells)
-    table.add_section()
+        cells += [
+            human(layer.standard.params),
+            Text(human(sep_params), style=better_style(sep_params, layer.standard.params)),
+            Both(
+                Text(f"{_bar(share)} {share:5.1%}", style="cyan"),
+                Text(f"{share:5.1%}", style="cyan"),
+            ),
+        ]
+        table.add_row(*cells, end_section=layer is report.layers[-1])
     std, sep = report.totals.standard, report.totals.separable
     ratio_total = Fraction(sep.macs, std.macs) if std.macs else None
-    bold, green = "bold", "bold green"
-    total: list[str | Text] = [
+    bold = "bold"
+    total: list[Cell | Both] = [
         "",
         Text("Total", style=bold),
         "",
         "",
         "",
         Text(human(std.macs), style=bold),
-        Text(human(sep.macs), style=green),
+        Text(human(sep.macs), style=f"bold {better_style(sep.macs, std.macs)}".strip()),
         Text(f"{float(ratio_total):.3f}" if ratio_total is not None else "-", style=bold),
     ]
     if timed and report.timing is not None:
         t = report.timing
         total += [
             Text(_plain_ms(t.standard_s), style=bold),
-            Text(_plain_ms(t.separable_s), style=green),
+            Text(
+                _plain_ms(t.separable_s),
+                style=f"bold {better_style(t.separable_s, t.standard_s)}".strip(),
+            ),
             Text(speedup_cell(t.speedup), style=bold),
         ]
-    else:
-        total += [Text(human(std.params), style=bold), Text(human(sep.params), style=green)]
-    table.add_row(*total, "")
+    total += [
+        Text(human(std.params), style=bold),
+        Text(human(sep.params), style=f"bold {better_style(sep.params, std.params)}".strip()),
+        "",
+    ]
+    table.add_row(*total)
     return Group(table, _profile_footer(report))
+
+
+def _faster(cols: dict[str, Any]) -> str:
+    std, sep = cols["standard_median_s"], cols["separable_median_s"]
+    if isinstance(std, (int, float)) and isinstance(sep, (int, float)):
+        return better_style(sep, std)
+    return ""
 
 
 def _plain_ms(value: float | None) -> str:
@@ -359,8 +442,8 @@ def machine_table(info: Machine) -> RenderableType:
     table = Table(
         title="This machine", title_justify="left", box=box.SIMPLE_HEAD, show_header=False
     )
-    table.add_column("", style="bold")
-    table.add_column("")
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("", overflow="fold")  # long paths fold, never end in …
     for key, value in machine_rows(info):
         table.add_row(key, value)
     return table

@@ -7,7 +7,8 @@ format); its words come from ``cells.py``, shared with markdown.
 from __future__ import annotations
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -34,7 +35,7 @@ def spatial_table(a: Analysis) -> RenderableType:
     )
     parts: list[RenderableType] = [head]
     if k1 <= 16 and k2 <= 16:
-        parts.append(Text(matrix_text(a.kernel.matrix)))
+        parts.append(_Matrix(matrix_text(a.kernel.matrix), k1, k2))
     else:
         parts.append(Text(f"({k1}×{k2} weights not shown; --format json lists them)", style="dim"))
     parts.append(Text(""))
@@ -55,14 +56,11 @@ def spatial_table(a: Analysis) -> RenderableType:
         box=box.SIMPLE_HEAD,
         header_style="bold",
     )
-    for name, justify in (
-        ("Term", "right"),
-        ("σ", "right"),
-        ("Scale", "right"),
-        ("Column", "left"),
-        ("Row", "left"),
-    ):
-        factors.add_column(name, justify=justify)  # type: ignore[arg-type]
+    # numbers stay whole (no_wrap); the vectors wrap between their numbers when narrow
+    for name in ("Term", "σ", "Scale"):
+        factors.add_column(name, justify="right", no_wrap=True)
+    for name in ("Column", "Row"):
+        factors.add_column(name, justify="left", overflow="fold")
     for f in a.factors[:12]:
         factors.add_row(
             str(f.term),
@@ -81,9 +79,9 @@ def spatial_table(a: Analysis) -> RenderableType:
         box=box.SIMPLE_HEAD,
         header_style="bold",
     )
-    forms.add_column("Form")
+    forms.add_column("Form", overflow="fold")
     for name in ("Rel. error", "Mults", "Adds", "Predicted speed-up"):
-        forms.add_column(name, justify="right")
+        forms.add_column(name, justify="right", no_wrap=True)
     for i, row in enumerate(forms_rows(a)):
         style = "green" if i == a.rank else ""
         forms.add_row(*row, style=style)
@@ -91,7 +89,7 @@ def spatial_table(a: Analysis) -> RenderableType:
         forms,
         Text(
             "Rel. error = ||K - K_r||_F / ||K||_F of the best rank-r approximation "
-            "(SVD). Mults = multiplications\n(one per tap, zeros included); adds = "
+            "(SVD). Mults = multiplications (one per tap, zeros included); adds = "
             "n - 1 per sum of n products. Speed-up = full mults / form mults.",
             style="dim",
         ),
@@ -103,11 +101,35 @@ def spatial_table(a: Analysis) -> RenderableType:
             box=box.SIMPLE_HEAD,
             header_style="bold",
         )
-        timed.add_column("Form")
+        timed.add_column("Form", overflow="fold")
         for name in ("Median", "Min–max", "Speed-up", "Predicted"):
-            timed.add_column(name, justify="right")
-        timed.add_column("Output vs full")
+            timed.add_column(name, justify="right", no_wrap=True)
+        timed.add_column("Output vs full", overflow="fold")
         for cells in timing_rows(a):
             timed.add_row(*cells)
         parts += [Text(""), timed]
     return Group(*parts)
+
+
+class _Matrix:
+    """The kernel's weights, one row a line; when a row is wider than the console, a line
+    saying where they are instead (a row wrapped onto two lines reads as two rows)."""
+
+    def __init__(self, text: str, rows: int, columns: int) -> None:
+        self.text = text
+        self.shape = (rows, columns)
+        self.width = max(len(line) for line in text.splitlines())
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(1, self.width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.width <= options.max_width:
+            yield Text(self.text)
+            return
+        rows, columns = self.shape
+        yield Text(
+            f"({rows}×{columns} weights: {self.width} columns wide, not shown at "
+            f"{options.max_width}; --format json lists them)",
+            style="dim",
+        )

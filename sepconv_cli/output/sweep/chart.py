@@ -14,31 +14,35 @@ from sepconv_cli.analysis.sweep import Point, SweepReport
 from sepconv_cli.spec.vary import value_text
 
 CHART_WIDTH = 48
-GLYPHS = {"floor": "█", "rest": "░", "same": "▒"}
+MIN_CHART_WIDTH = 16  # below this a bar no longer shows its parts
+# one glyph per part in every sweep: █ always means pointwise, whichever part is drawn first
+GLYPHS = {"pointwise": "█", "depthwise": "░", "same": "▒"}
 
 
 @dataclass(frozen=True)
 class Bar:
     label: str
-    segments: tuple[tuple[str, str], ...]  # (role, glyphs): role in GLYPHS
+    segments: tuple[tuple[str, str], ...]  # (part, glyphs): part in GLYPHS
     ratio: Fraction | None
 
 
 def chart(report: SweepReport, width: int = CHART_WIDTH) -> tuple[list[Bar], int | None, str]:
     """A horizontal bar of separable/standard MACs per point, on a common linear scale.
 
-    Each bar is split into the part that tends to the asymptote ("floor", drawn first:
-    pointwise for a filters sweep, depthwise for a kernel sweep, depthwise otherwise) and
-    the rest. A point whose forms are equal (a 1×1 kernel: nothing to separate, ratio 1) is
-    drawn as "same" and does not set the scale; a bar longer than the scale ends in ▸.
-    Returns the bars, the asymptote's column (or None) and the legend.
+    Each bar is split into its pointwise (█) and depthwise (░) parts, the same glyphs in
+    every sweep; the part that tends to the asymptote is drawn first (pointwise for a
+    filters sweep, depthwise for a kernel sweep, depthwise otherwise), so the bars shrink
+    towards the ▲ mark. A point whose forms are equal (a 1×1 kernel: nothing to separate,
+    ratio 1) is drawn as "same" and does not set the scale; a bar longer than the scale ends
+    in ▸. Returns the bars, the asymptote's column (or None) and the legend.
     """
     a = report.asymptote
     floor_part = a.part if a else "depthwise"
     rest_part = "pointwise" if floor_part == "depthwise" else "depthwise"
 
     def separated(p: Point) -> bool:
-        return bool(p.report.separable.depthwise.macs or p.report.separable.pointwise.macs)
+        # a 1×1 conv's separable form is the conv itself (no depthwise part): nothing split
+        return bool(p.report.separable.depthwise.macs)
 
     ratios = [float(p.ratio) for p in report.points if p.ratio is not None and separated(p)]
     if not ratios:
@@ -65,18 +69,21 @@ def chart(report: SweepReport, width: int = CHART_WIDTH) -> tuple[list[Bar], int
         first = cells(getattr(r.separable, floor_part).macs / std)
         end = max(cells(total), first)
         if end == 0 and total > 0:  # too small for a cell: still show that it is there
-            bars.append(Bar(label, (("rest", "▏"),), p.ratio))
+            bars.append(Bar(label, ((rest_part, "▏"),), p.ratio))
             continue
         bars.append(
             Bar(
                 label,
-                (("floor", GLYPHS["floor"] * first), ("rest", GLYPHS["rest"] * (end - first))),
+                (
+                    (floor_part, GLYPHS[floor_part] * first),
+                    (rest_part, GLYPHS[rest_part] * (end - first)),
+                ),
                 p.ratio,
             )
         )
     column = cells(float(a.value)) if a else None
     legend = (
-        f"{GLYPHS['floor']} {floor_part}/standard   {GLYPHS['rest']} {rest_part}/standard"
+        f"{GLYPHS['pointwise']} pointwise/standard   {GLYPHS['depthwise']} depthwise/standard"
         + (
             f"   {GLYPHS['same']} 1×1 kernel: nothing to separate (ratio 1)"
             if any(b.segments and b.segments[0][0] == "same" for b in bars)

@@ -2,56 +2,77 @@
 other formats), the convention footer, then the chart in colour.
 
 Rule: the only sweep module that imports Rich (``render`` imports it only for the table
-format). Timed points show their measured times in place of the parameter columns.
+format). Timed points add their measured times. Columns that do not fit the console are
+left out in a stated order, with a note (:mod:`sepconv_cli.output.fit`); the chart narrows.
 """
 
 from __future__ import annotations
 
-from rich import box
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 
 from sepconv_cli.analysis.sweep import SweepReport
 from sepconv_cli.counting.conventions import SWEEP_FOOTER
 from sepconv_cli.output.csv import timing_columns
+from sepconv_cli.output.fit import Cell, FitTable, drop
 from sepconv_cli.output.sweep.captions import describe_base
-from sepconv_cli.output.sweep.chart import CHART_WIDTH, bar_suffix, chart, limit_text
+from sepconv_cli.output.sweep.chart import (
+    CHART_WIDTH,
+    MIN_CHART_WIDTH,
+    bar_suffix,
+    chart,
+    limit_text,
+)
+from sepconv_cli.output.tables import better_style
 from sepconv_cli.spec.vary import value_text
 from sepconv_cli.units import human, ms_number, shape_cell
 
 
 def sweep_table(report: SweepReport) -> RenderableType:
-    """One row per value (human units; exact counts in the other formats), then the chart."""
-    title = f"Sweep of {report.parameter}: {describe_base(report)}"
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
-    table.add_column(report.parameter, justify="right", no_wrap=True)
-    table.add_column("Output", no_wrap=True)
-    timed = any(p.report.timing for p in report.points)
-    # timed, the parameter columns give way to the times (params stay in json/csv/markdown)
-    names = ("Std MACs", "Sep MACs", "Ratio", "Theory", "Fewer") + (
-        ("Std ms", "Sep ms", "Speed-up") if timed else ("Std params", "Sep params", "Params ratio")
+    """One row per value (human units; exact counts in the other formats), then the chart.
+
+    Narrower than its full width, the table lets go of, in this order: the three parameter
+    columns, the theory, the output shapes, then the "fewer" column
+    (:mod:`sepconv_cli.output.fit`); the value, both MACs, the ratio and the times stay."""
+    table = FitTable(
+        title=f"Sweep of {report.parameter}: {describe_base(report)}",
+        steps=(
+            drop("std_params", "sep_params", "params_ratio"),
+            drop("theory"),
+            drop("output"),
+            drop("fewer"),
+        ),
     )
-    for name in names:
-        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("value", report.parameter)
+    table.add_column("output", "Output", justify="left")
+    timed = any(p.report.timing for p in report.points)
+    names = [
+        ("std_macs", "Std MACs"),
+        ("sep_macs", "Sep MACs"),
+        ("ratio", "Ratio"),
+        ("theory", "Theory"),
+        ("fewer", "Fewer"),
+    ]
+    if timed:
+        names += [("std_ms", "Std ms"), ("sep_ms", "Sep ms"), ("speedup", "Speed-up")]
+    names += [("std_params", "Std params"), ("sep_params", "Sep params")]
+    names += [("params_ratio", "Params ratio")]
+    for key, name in names:
+        table.add_column(key, name)
     for p in report.points:
         r = p.report
         ratio, params_ratio = r.ratio_macs, r.ratio_params
-        cells: list[str | Text] = [
+        sep_macs, sep_params = r.separable.total.macs, r.separable.total.params
+        cells: list[Cell] = [
             value_text(p.value),
             shape_cell(r.row.output_shape),
             human(r.standard.macs),
-            Text(human(r.separable.total.macs), style="green"),
+            Text(human(sep_macs), style=better_style(sep_macs, r.standard.macs)),
             f"{float(ratio):.4f}" if ratio is not None else "-",
             f"{float(r.theory):.4f}" if r.theory is not None else "-",
             f"{float(1 / ratio):.1f}×" if ratio else "-",
         ]
-        if not timed:
-            cells += [
-                human(r.standard.params),
-                Text(human(r.separable.total.params), style="green"),
-                f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
-            ]
         if timed:
             cols = timing_columns(r.timing)
             cells += [
@@ -59,28 +80,63 @@ def sweep_table(report: SweepReport) -> RenderableType:
                 ms_number(cols["separable_median_s"]),
                 f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-",
             ]
+        cells += [
+            human(r.standard.params),
+            Text(human(sep_params), style=better_style(sep_params, r.standard.params)),
+            f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
+        ]
         table.add_row(*cells)
     footer = Text(SWEEP_FOOTER, style="dim")
     return Group(table, footer, Text(""), sweep_chart(report))
 
 
-def sweep_chart(report: SweepReport) -> RenderableType:
-    """The ratio per value as horizontal bars on one scale, with the asymptote marked."""
-    bars, column, legend = chart(report)
-    label_width = max([len(b.label) for b in bars] + [len(report.parameter)])
-    styles = {"floor": "green", "rest": "yellow", "same": "dim"}
-    text = Text()
-    text.append(f"{report.parameter.rjust(label_width)}  separable / standard MACs\n", style="bold")
-    for b in bars:
-        text.append(f"{b.label.rjust(label_width)} │")
-        used = 0
-        for role, glyphs in b.segments:
-            text.append(glyphs, style=styles[role])
-            used += len(glyphs)
-        text.append(" " * max(CHART_WIDTH - used, 0) + f" {bar_suffix(b)}\n")
-    if column is not None and report.asymptote is not None:
+_STYLES = {"pointwise": "green", "depthwise": "yellow", "same": "dim"}
+
+
+class SweepChart:
+    """The ratio per value as horizontal bars on one scale, with the asymptote marked; the
+    bars are at most ``CHART_WIDTH`` cells, fewer when the console is narrower."""
+
+    def __init__(self, report: SweepReport) -> None:
+        self.report = report
+        bars, _, _ = chart(report)
+        self.label_width = max([len(b.label) for b in bars] + [len(report.parameter)])
+        self.suffix_width = max(len(bar_suffix(b)) for b in bars) if bars else 1
+
+    def _width_around_bars(self) -> int:
+        return self.label_width + 2 + 1 + self.suffix_width  # "label │" bars " suffix"
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        full = self._width_around_bars() + CHART_WIDTH
+        return Measurement(self._width_around_bars() + MIN_CHART_WIDTH, full)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width - self._width_around_bars()
+        yield self.render(max(MIN_CHART_WIDTH, min(CHART_WIDTH, width)))
+
+    def render(self, width: int) -> Text:
+        report = self.report
+        bars, column, legend = chart(report, width)
+        label_width = self.label_width
+        text = Text()
         text.append(
-            " " * (label_width + 2 + column) + "▲ " + limit_text(report) + "\n", style="bold"
+            f"{report.parameter.rjust(label_width)}  separable / standard MACs\n", style="bold"
         )
-    text.append(legend, style="dim")
-    return text
+        for b in bars:
+            text.append(f"{b.label.rjust(label_width)} │")
+            used = 0
+            for part, glyphs in b.segments:
+                text.append(glyphs, style=_STYLES[part])
+                used += len(glyphs)
+            text.append(" " * max(width - used, 0) + f" {bar_suffix(b)}\n")
+        if column is not None and report.asymptote is not None:
+            text.append(
+                " " * (label_width + 2 + column) + "▲ " + limit_text(report) + "\n", style="bold"
+            )
+        text.append(legend, style="dim")
+        return text
+
+
+def sweep_chart(report: SweepReport) -> RenderableType:
+    """The chart, sized to the console when printed."""
+    return SweepChart(report)

@@ -1,0 +1,369 @@
+"""Tables that fit the console: their columns are chosen when printed; numbers are never cut.
+
+Rule: a report describes its table as :class:`FitTable` columns and rows plus a stated order
+of steps that make it narrower, least important first:
+
+* :func:`narrow` switches columns to their narrower rendering: the same exact numbers
+  without a convenience (human units, the "× fewer" text, the share bar);
+* :func:`drop` leaves columns out (a column in no step, such as the repeat column, stays);
+* :func:`shorten` cuts names in the middle with … down to a minimum width (names only,
+  never numbers).
+
+When printed, the steps are applied in order until the table fits the console's width; then
+the steps that later ones made unnecessary are undone, most important first, and shortened
+names take back any width left. A one-line note names what was left out and the width that
+shows everything. Past the last step, number cells fold onto a second line instead of being
+cut. Piped output is printed at the full width of its content unless ``COLUMNS`` is set
+(``cli/options.console``), so nothing is left out there.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from rich import box as boxes
+from rich.box import Box
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+Cell = str | Text
+_UNLIMITED = 100_000  # a width no table reaches: measures a table's natural width
+
+
+@dataclass(frozen=True)
+class Both:
+    """A cell with two renderings: ``narrow`` leaves out only a convenience of ``wide``
+    (the exact numbers stay)."""
+
+    wide: Cell
+    narrow: Cell
+
+
+@dataclass(frozen=True)
+class Step:
+    action: Literal["narrow", "drop", "shorten"]
+    keys: tuple[str, ...]
+    label: str  # how the note names what the step leaves out
+    min_width: int = 0  # shorten: the narrowest a name gets
+
+
+def narrow(*keys: str, label: str) -> Step:
+    """Switch ``keys`` to their narrow rendering (:class:`Both` cells, ``narrow_header``)."""
+    return Step("narrow", keys, label)
+
+
+def drop(*keys: str, label: str = "") -> Step:
+    """Leave the columns ``keys`` out (together); the note names them by their headers."""
+    return Step("drop", keys, label)
+
+
+def shorten(key: str, min_width: int) -> Step:
+    """Cut the names of column ``key`` in the middle, down to ``min_width`` characters."""
+    return Step("shorten", (key,), "", min_width)
+
+
+@dataclass(frozen=True)
+class _Column:
+    key: str
+    header: str
+    justify: JustifyMethod
+    style: str
+    narrow_header: str | None
+    name: bool
+    min_width: int | None
+
+
+@dataclass(frozen=True)
+class _Row:
+    cells: tuple[Cell | Both, ...]
+    style: str | None
+    end_section: bool
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Which columns are narrowed or dropped, and how wide names may be."""
+
+    narrowed: frozenset[str] = frozenset()
+    dropped: frozenset[str] = frozenset()
+    name_width: dict[str, int] = field(default_factory=dict)
+    fold: bool = False  # past the last step: numbers fold instead of being cut
+
+
+def middle_ellipsis(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters by replacing its middle with …: both ends of a
+    name (``block_13_depthwise`` → ``block_1…depthwise``) tell it apart from its
+    neighbours."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+class FitTable:
+    """A Rich table whose columns are chosen for the console's width when it is printed.
+
+    ``compact`` tables separate columns by two spaces and draw no outer padding (the
+    profile's look); otherwise Rich's default padding. Rows are added in order; a row with
+    ``end_section`` draws a rule below it.
+    """
+
+    def __init__(
+        self,
+        *,
+        title: str | None = None,
+        steps: Sequence[Step] = (),
+        compact: bool = True,
+        box: Box = boxes.SIMPLE_HEAD,
+        show_header: bool = True,
+    ) -> None:
+        self.title = title
+        self.steps = tuple(steps)
+        self.compact = compact
+        self.box = box
+        self.show_header = show_header
+        self.columns: list[_Column] = []
+        self.rows: list[_Row] = []
+        self._widths: dict[tuple[int, bool, int | None], int] = {}
+        self._overheads: dict[int, int] = {}
+
+    def add_column(
+        self,
+        key: str,
+        header: str | None = None,
+        *,
+        justify: JustifyMethod = "right",
+        style: str = "",
+        narrow_header: str | None = None,
+        name: bool = False,
+        min_width: int | None = None,
+    ) -> None:
+        """A column; ``name`` columns hold names (shortened in the middle when a
+        :func:`shorten` step asks), every other cell is kept whole. ``min_width`` holds the
+        full rendering steady (not the narrow one)."""
+        self._widths.clear()
+        self.columns.append(
+            _Column(
+                key,
+                key if header is None else header,
+                justify,
+                style,
+                narrow_header,
+                name,
+                min_width,
+            )
+        )
+
+    def add_row(
+        self, *cells: Cell | Both, style: str | None = None, end_section: bool = False
+    ) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        self._widths.clear()
+        self.rows.append(_Row(tuple(cells), style, end_section))
+
+    # ------------------------------------------------------------------ layout
+
+    def table(self, layout: _Layout | None = None) -> Table:
+        """The Rich table of ``layout`` (everything, at full width, when None)."""
+        layout = layout or _Layout()
+        table = Table(
+            box=self.box,
+            header_style="bold",
+            show_header=self.show_header,
+            collapse_padding=self.compact,
+            pad_edge=not self.compact,
+        )
+        kept = [i for i, c in enumerate(self.columns) if c.key not in layout.dropped]
+        for i in kept:
+            column = self.columns[i]
+            narrowed = column.key in layout.narrowed
+            header = (
+                column.narrow_header
+                if narrowed and column.narrow_header is not None
+                else column.header
+            )
+            wraps = layout.fold and not column.name
+            table.add_column(
+                header,
+                justify=column.justify,
+                style=column.style or None,
+                no_wrap=not wraps,
+                overflow="fold" if wraps else "ellipsis",
+                min_width=None if narrowed else column.min_width,
+            )
+        for row in self.rows:
+            cells = [self._cell(row.cells[i], self.columns[i], layout) for i in kept]
+            table.add_row(*cells, style=row.style, end_section=row.end_section)
+        return table
+
+    @staticmethod
+    def _cell(cell: Cell | Both, column: _Column, layout: _Layout) -> Cell:
+        if isinstance(cell, Both):
+            cell = cell.narrow if column.key in layout.narrowed else cell.wide
+        width = layout.name_width.get(column.key)
+        if width is None or not column.name:
+            return cell
+        if isinstance(cell, Text):
+            if cell.cell_len <= width:
+                return cell
+            return Text(middle_ellipsis(cell.plain, width), style=cell.style)
+        return middle_ellipsis(cell, width)
+
+    def width(self, layout: _Layout | None = None) -> int:
+        """The table's natural width in ``layout``: its columns' widths plus the padding and
+        rules Rich adds for that many columns (measured once per count)."""
+        layout = layout or _Layout()
+        kept = [i for i, c in enumerate(self.columns) if c.key not in layout.dropped]
+        return sum(self._column_width(i, layout) for i in kept) + self._overhead(len(kept))
+
+    def measured_width(self, layout: _Layout | None = None) -> int:
+        """The same, measured by Rich on the whole table (slower; :meth:`width` must agree)."""
+        console = _measuring_console()
+        return Measurement.get(console, console.options, self.table(layout)).maximum
+
+    def _column_width(self, index: int, layout: _Layout) -> int:
+        column = self.columns[index]
+        narrowed = column.key in layout.narrowed
+        key = (index, narrowed, layout.name_width.get(column.key))
+        if key not in self._widths:
+            header = (
+                column.narrow_header
+                if narrowed and column.narrow_header is not None
+                else column.header
+            )
+            cells = [self._cell(row.cells[index], column, layout) for row in self.rows]
+            widths = [_cell_width(header), *(_cell_width(c) for c in cells)]
+            if column.min_width is not None and not narrowed:
+                widths.append(column.min_width)
+            self._widths[key] = max(widths)
+        return self._widths[key]
+
+    def _overhead(self, count: int) -> int:
+        if count not in self._overheads:
+            # the same box and padding as the table, one column a character wide
+            probe = Table(
+                box=self.box,
+                show_header=False,
+                collapse_padding=self.compact,
+                pad_edge=not self.compact,
+            )
+            for _ in range(count):
+                probe.add_column(no_wrap=True)
+            probe.add_row(*("x" * count))
+            console = _measuring_console()
+            measured = Measurement.get(console, console.options, probe).maximum
+            self._overheads[count] = measured - count
+        return self._overheads[count]
+
+    def _names_width(self, key: str) -> int:
+        i = next(i for i, c in enumerate(self.columns) if c.key == key)
+        return self._column_width(i, _Layout())
+
+    def _apply(self, layout: _Layout, step: Step, target: int) -> _Layout:
+        if step.action == "narrow":
+            return replace(layout, narrowed=layout.narrowed | set(step.keys))
+        if step.action == "drop":
+            return replace(layout, dropped=layout.dropped | set(step.keys))
+        key = step.keys[0]
+        current = layout.name_width.get(key, self._names_width(key))
+        excess = self.width(layout) - target
+        width = max(step.min_width, current - excess, 1)
+        return replace(layout, name_width={**layout.name_width, key: min(width, current)})
+
+    @staticmethod
+    def _undo(layout: _Layout, step: Step) -> _Layout:
+        if step.action == "narrow":
+            return replace(layout, narrowed=layout.narrowed - set(step.keys))
+        if step.action == "drop":
+            return replace(layout, dropped=layout.dropped - set(step.keys))
+        widths = {k: v for k, v in layout.name_width.items() if k not in step.keys}
+        return replace(layout, name_width=widths)
+
+    def layout(self, target: int) -> _Layout:
+        """The widest layout that fits ``target`` columns (see the module's rule)."""
+        layout = _Layout()
+        applied: list[Step] = []
+        for step in self.steps:
+            if self.width(layout) <= target:
+                break
+            layout = self._apply(layout, step, target)
+            applied.append(step)
+        if self.width(layout) > target:
+            return replace(layout, fold=True)
+        for step in reversed(applied[:-1]):  # most important first
+            if step.action == "shorten":
+                continue
+            trial = self._undo(layout, step)
+            if self.width(trial) <= target:
+                layout = trial
+        for key, width in list(layout.name_width.items()):  # names take back what is left
+            slack = target - self.width(layout)
+            full = self._names_width(key)
+            layout.name_width[key] = min(full, width + max(slack, 0))
+        return layout
+
+    def left_out(self, layout: _Layout) -> list[str]:
+        """What ``layout`` does not show, as the note names it."""
+        out: list[str] = []
+        for step in self.steps:
+            if step.action == "drop" and set(step.keys) <= layout.dropped:
+                out.append(step.label or ", ".join(self._header(k) for k in step.keys))
+            elif (
+                step.action == "narrow"
+                and set(step.keys) <= layout.narrowed
+                and not set(step.keys) <= layout.dropped
+            ):
+                out.append(step.label)
+        if layout.name_width and any(
+            w < self._names_width(k) for k, w in layout.name_width.items()
+        ):
+            out.append("the middle of long names")
+        return out
+
+    def _header(self, key: str) -> str:
+        return next(c.header for c in self.columns if c.key == key).replace("\n", " ")
+
+    def note(self, layout: _Layout, target: int) -> str:
+        """One line naming what ``layout`` leaves out and the width that shows it all."""
+        missing = self.left_out(layout)
+        if not missing:
+            return ""
+        return f"Left out at {target} columns: {'; '.join(missing)}. All shown at {self.width()}."
+
+    # ------------------------------------------------------------------ Rich protocol
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        target = options.max_width
+        layout = self.layout(target)
+        if self.title:
+            yield Text(self.title, style="table.title")
+        yield self.table(layout)
+        note = self.note(layout, target)
+        if note:
+            yield Text(note, style="dim")
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widths = [self.width()]
+        if self.title:
+            widths += [Text(line).cell_len for line in self.title.splitlines()]
+        return Measurement(min(widths), max(widths))
+
+
+def _cell_width(cell: Cell) -> int:
+    text = cell if isinstance(cell, Text) else Text(cell)
+    return max((Text(line).cell_len for line in text.plain.splitlines()), default=0)
+
+
+@functools.cache
+def _measuring_console() -> Console:
+    return Console(width=_UNLIMITED, file=io.StringIO(), color_system=None)  # measures only

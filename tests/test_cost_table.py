@@ -1,0 +1,73 @@
+"""What the cost table says besides its numbers: the layer header, the colour of the
+separable column, and the 1×1 note (with its JSON convention)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+from typer.testing import CliRunner
+
+from sepconv_cli.cli.app import app
+from sepconv_cli.counting.report import LayerReport
+from sepconv_cli.output.fit import Both, FitTable
+from sepconv_cli.output.tables import cost_table
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
+
+
+def out(*args: str) -> str:
+    result = runner.invoke(app, ["cost", *args], env=ENV)
+    assert result.exit_code == 0, result.output
+    text: str = result.stdout
+    return text
+
+
+def doc(*args: str) -> Any:
+    return json.loads(out(*args, "--format", "json"))
+
+
+def test_header_names_the_depth_multiplier_and_the_bias() -> None:
+    first = out("-m", "2", "--bias").splitlines()[0]
+    assert first == "layer: conv, 5×5, 3→256 channels, depth multiplier 2, bias"
+    assert out().splitlines()[0] == "layer: conv, 5×5, 3→256 channels"
+
+
+def test_one_by_one_conv_says_it_has_one_form() -> None:
+    text = out("-k", "1", "-i", "12x12x8", "-f", "32")
+    assert "A 1×1 conv is already pointwise: it has one form, so separable = standard." in text
+    assert "already pointwise" not in out()
+    conventions = doc()["conventions"]
+    assert "nothing spatial to separate" in conventions["one_by_one"]
+
+
+def _separable_styles(report: LayerReport) -> dict[str, str]:
+    group = cost_table(report)
+    assert isinstance(group, Group)
+    table = next(r for r in group.renderables if isinstance(r, FitTable))
+    styles = {}
+    for row in table.rows:
+        label, cell = row.cells[0], row.cells[2]
+        assert isinstance(label, str) and isinstance(cell, Both)
+        assert isinstance(cell.wide, Text)
+        styles[label] = str(cell.wide.style)
+    return styles
+
+
+def test_separable_is_green_only_where_it_costs_less() -> None:
+    from sepconv_cli.analysis.interactive import Session
+
+    report = Session().report()  # the worked example: 5×5, 3 → 256 on 12×12×3
+    layer = doc()["layers"][0]
+    styles = _separable_styles(report)
+    # by hand, float32: input 12·12·3·4 = 1,728 bytes, output 8·8·256·4 = 65,536; the
+    # separable form adds the depthwise output 8·8·3·4 = 768: 68,032 against 67,264, worse
+    assert layer["standard"]["activation_bytes"] == 1_728 + 65_536
+    assert layer["separable"]["activation_bytes"] == 1_728 + 768 + 65_536
+    assert styles["Activation bytes"] == "red"
+    for label in ("MACs", "FLOPs", "Parameters", "Weight bytes"):
+        assert styles[label] == "green", label
+    assert styles["FLOPs / byte"] == ""  # higher is better there: not coloured as a cost
