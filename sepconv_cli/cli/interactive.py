@@ -45,7 +45,7 @@ def _setup_readline() -> Any:
     return readline
 
 
-@app.command()
+@app.command(short_help="A calculator: change one parameter, watch the cost change.")
 def interactive() -> None:
     """An interactive calculator: change one parameter at a time and see what changed.
 

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 THEORY = "1/Cout + 1/prod(k)"  # MobileNet's closed form of separable / standard MACs
 _THEORY_HOLDS = "the depth multiplier and groups are 1"
-FOOTER_WIDTH = 90  # the profile footers are wrapped to about the width of the profile table
 
 
 @dataclass(frozen=True)
@@ -257,10 +255,6 @@ RULES: tuple[Convention, ...] = (
 )
 
 
-def _fill(text: str) -> str:
-    return textwrap.fill(text, FOOTER_WIDTH, break_long_words=False, break_on_hyphens=False)
-
-
 # ------------------------------------------------------------------ JSON
 
 JSON_CONVENTIONS: dict[str, str] = {
@@ -293,8 +287,10 @@ COST_FOOTER = "\n".join(
         f"{LAYOUT.footer}.",
     )
 )
-PROFILE_FORMS_FOOTER = _fill(f"{FORMS.footer}. {RATIO.short}.") + "\n"
-PROFILE_COUNTS_FOOTER = _fill(f"{MACS.footer}; {PARAMS.footer}. {REPEAT.footer}.")
+# one line each: the terminal wraps them at its own width (a fixed wrap width wrapped twice
+# on an 80-column terminal)
+PROFILE_FORMS_FOOTER = f"{FORMS.footer}. {RATIO.short}.\n"
+PROFILE_COUNTS_FOOTER = f"{MACS.footer}; {PARAMS.footer}. {REPEAT.footer}."
 SWEEP_FOOTER = f"{RATIO.footer}. {THEORY_RATIO.footer}.\n{MACS.footer}. {SEPARABLE.short}."
 SWEEP_MARKDOWN_NOTE = f"\n{RATIO.footer}; theory = {THEORY} (exact when {_THEORY_HOLDS}).\n"
 
