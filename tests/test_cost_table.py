@@ -71,3 +71,44 @@ def test_separable_is_green_only_where_it_costs_less() -> None:
     for label in ("MACs", "FLOPs", "Parameters", "Weight bytes"):
         assert styles[label] == "green", label
     assert styles["FLOPs / byte"] == ""  # higher is better there: not coloured as a cost
+
+
+def _timed(depthwise_s: float, pointwise_s: float) -> LayerReport:
+    """The seed layer with made-up medians: the separable form is its two parts."""
+    from dataclasses import replace
+
+    from sepconv_cli.counting.report import single_layer_report
+    from sepconv_cli.execution.records import FormTiming, LayerTiming
+    from sepconv_cli.spec.flags import SEED_LAYER, layer_from_flags
+
+    def form(median: float) -> FormTiming:
+        return FormTiming(median, median, median, 0.0, 9, 1.0)
+
+    separable = depthwise_s + pointwise_s
+    timing = LayerTiming(
+        form(10 * separable), form(separable), form(depthwise_s), form(pointwise_s), 10.0
+    )
+    return replace(single_layer_report(layer_from_flags(dict(SEED_LAYER))), timing=timing)
+
+
+def _timing_text(layer: LayerReport) -> str:
+    from rich.console import Console
+
+    from sepconv_cli.output.tables import cost_tables
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(cost_tables([layer]))
+    return console.export_text()
+
+
+def test_a_depthwise_part_too_short_to_time_names_no_bound() -> None:
+    # 11 µs of depthwise (9% of the MACs, half the time) is mostly per-call overhead
+    text = _timing_text(_timed(11e-6, 11e-6))
+    assert "memory-bound" not in text
+    assert "too short to tell memory traffic from per-call overhead" in text
+
+
+def test_a_long_depthwise_part_with_a_large_time_share_is_memory_bound() -> None:
+    # 9% of the separable MACs (4,800 of 53,952) in 50% of its time: 0.5 > 1.5 × 0.089
+    text = _timing_text(_timed(500e-6, 500e-6))
+    assert "(memory-bound)" in text
