@@ -272,3 +272,35 @@ def test_update_rewrites_only_the_outputs(tmp_path: Path) -> None:
 def test_an_example_with_a_pipe_is_refused() -> None:
     with pytest.raises(rx.ExampleError, match="plain arguments only"):
         rx.parse("```text\n$ sepconv cost --format json | jq .\n```\n")
+
+
+# ----------------------------------------------------------------------- spec reference
+
+
+def type_table(text: str) -> dict[str, dict[str, str | None]]:
+    """``{type: {key: default or None}}`` of a ``| Type | Required | Optional …`` table; a
+    default is the ``(…)`` right after a key, ``(defaults as for `conv`)`` names none."""
+    table = text.split("| Type | Required | Optional")[1].split("\n\n")[0]
+    out: dict[str, dict[str, str | None]] = {}
+    for kind, required, optional in re.findall(r"^\| `(\w+)` \|([^|]*)\|([^|]*)\|", table, re.M):
+        keys: dict[str, str | None] = dict.fromkeys(re.findall(r"`(\w+)`", required))
+        for key, default in re.findall(r"`(\w+)`(?: \(([^)]*)\))?", optional):
+            keys[key] = default.strip("*") if default and "as for" not in default else None
+        out[kind] = keys
+    return out
+
+
+def test_the_readme_spec_table_agrees_with_the_code_and_the_spec_page() -> None:
+    from sepconv_cli.spec.layers import TYPES
+
+    readme = type_table(README.read_text(encoding="utf-8"))
+    page = type_table((ROOT / "docs" / "spec-format.md").read_text(encoding="utf-8"))
+    assert set(readme) == set(TYPES)
+    for kind, (required, optional) in TYPES.items():
+        assert set(readme[kind]) == set(required) | set(optional), kind
+        for key, default in readme[kind].items():
+            other = page[kind].get(key)
+            if default is not None and other is not None:
+                same = re.split("[:; ]", default)[0] == re.split("[:; ]", other)[0]
+                assert same, (kind, key, default, other)
+    assert "[docs/spec-format.md](docs/spec-format.md)" in README.read_text(encoding="utf-8")
