@@ -41,6 +41,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Rewrite the golden files under tests/golden/ from the current output "
         "instead of comparing against them.",
     )
+    parser.addoption(
+        "--update-readme",
+        action="store_true",
+        default=False,
+        help="Rewrite the outputs of README.md's examples from the real commands "
+        "(tests/test_readme.py; same as python tests/update_readme.py).",
+    )
 
 
 @pytest.fixture(scope="session")
