@@ -381,8 +381,15 @@ def slow_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def interrupt(argv: list[str], cwd: Path, after_s: float) -> tuple[int, str, str, float]:
+    # a shell's background job starts with SIGINT ignored, and Python then installs no
+    # Ctrl-C handler: give the child the default disposition, as a terminal's program has
     proc = subprocess.Popen(
-        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        argv,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(after_s)
     assert proc.poll() is None, "finished before it could be interrupted; use a bigger input"
