@@ -265,3 +265,31 @@ def test_a_value_given_to_a_flag(args: list[str], expected: str) -> None:
 def test_a_real_extra_argument_is_still_called_one() -> None:
     code, _, err = run("cost", "extra")
     assert code == 2 and "unexpected extra argument" in one_error_line(err)
+
+
+def test_notes_wrap_between_words_on_a_terminal_and_stay_one_line_when_piped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import os
+    import sys
+
+    from sepconv_cli.cli.options import Messages
+
+    text = "sepconv: note: " + "word " * 30  # 165 characters
+    Messages.note(text)  # captured: not a terminal
+    assert capsys.readouterr().err == text + "\n"
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(
+        "shutil.get_terminal_size", lambda fallback=(80, 24): os.terminal_size((40, 24))
+    )
+    Messages.note(text)
+    lines = terminal.getvalue().splitlines()
+    assert all(len(line) <= 40 for line in lines) and len(lines) == 5
+    assert " ".join(lines).split() == text.split()  # no word broken, none lost

@@ -388,11 +388,26 @@ class Messages:
     @classmethod
     def note(cls, text: str) -> None:
         if not cls.quiet:
-            print(text, file=sys.stderr)
+            print(_wrapped(text), file=sys.stderr)
 
     @staticmethod
     def always(text: str) -> None:
-        print(text, file=sys.stderr)
+        print(_wrapped(text), file=sys.stderr)
+
+
+def _wrapped(text: str) -> str:
+    """On a terminal, ``text`` wrapped between words at its width (the terminal itself would
+    break a word in two); piped, unchanged, one line per message for ``grep``."""
+    if not sys.stderr.isatty():
+        return text
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    return "\n".join(
+        textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False) or line
+        for line in text.splitlines()
+    )
 
 
 def console(file: Any = None, *, stderr: bool = False, content: Any = None) -> Any:
