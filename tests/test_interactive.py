@@ -121,7 +121,7 @@ def test_a_change_shows_the_difference_and_table_shows_the_rest(tmp_path) -> Non
     child.sendline("kernel=3")  # 8x8 -> 10x10 output: 1,228,800 -> 3*9*100*256 = 691,200
     child.expect_exact(PROMPT)
     assert "kernel 5 → 3" in child.before
-    assert "1,228,800 → 691,200  (−537,600)" in child.before
+    assert "1,228,800 → 691,200  (-537,600)" in child.before
     assert "FLOPs / byte" not in child.before  # not the full table
     child.sendline("kernal 5")
     child.expect_exact(PROMPT)

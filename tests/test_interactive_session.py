@@ -27,10 +27,10 @@ from sepconv_cli.execution.records import FormTiming, LayerTiming
 
 CEILINGS = {"gemm_gflops": 100.0, "bandwidth_gbs": 20.0}
 KERNEL_5_TO_3 = """kernel 5 → 3 · output 8×8×256 → 10×10×256
-  standard MACs     1,228,800 → 691,200  (−537,600)
+  standard MACs     1,228,800 → 691,200  (-537,600)
   separable MACs       53,952 →  79,500  (+25,548)
-  standard params      19,200 →   6,912  (−12,288)
-  separable params        843 →     795  (−48)
+  standard params      19,200 →   6,912  (-12,288)
+  separable params        843 →     795  (-48)
   separable / standard MACs: 0.0439 → 0.1150
   (table prints the full table)"""
 

@@ -224,9 +224,10 @@ def _shown(key: str, values: dict[str, Any]) -> str:
 
 
 def _delta(old: int, new: int) -> str:
-    """``(−537,600)``, ``(+25,548)``: the sign always written, a true minus sign."""
+    """``(-537,600)``, ``(+25,548)``: the sign always written, the ASCII minus of every
+    other delta sepconv prints (compare, sweep), so one table never mixes two signs."""
     diff = new - old
-    return f"(+{diff:,})" if diff > 0 else f"(\u2212{-diff:,})"
+    return f"(+{diff:,})" if diff > 0 else f"(-{-diff:,})"
 
 
 def change_summary(
