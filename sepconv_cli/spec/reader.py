@@ -155,7 +155,8 @@ class _Reader:
                     values.pop(other, None)
         pair = ONE_OF.get(kind)
         if pair is not None and not values.keys() & set(pair):
-            raise self.error(path, f"a {kind} layer needs {pair[0]} or {pair[1]}")
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise self.error(path, f"{article} {kind} layer needs {pair[0]} or {pair[1]}")
         for key in RATIO_ONLY:
             if key in data and "se_ratio" not in values:
                 raise self.error(
