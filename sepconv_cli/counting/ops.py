@@ -355,8 +355,8 @@ class Scale:
     """Channel-wise multiply: each element of a tensor of ``in_shape`` times its channel's
     gate value (a gate of ``gate_shape``: one value per item and channel).
 
-    An elementwise op like the residual add: one FLOP per output element, no MACs (fvcore
-    counts none), no parameters; it reads both the tensor and the gate and writes a tensor
+    An elementwise op like the residual add: one FLOP per output element, no MACs, no
+    parameters; it reads both the tensor and the gate and writes a tensor
     of ``in_shape``.
     """
 
@@ -385,8 +385,9 @@ class SqueezeExcite:
     1×1 conv with bias S → C → [gate: sigmoid or hard-sigmoid] → channel-wise multiply of
     the input by the gate (:class:`Scale`).
 
-    MACs are the two convs' only: ``N·(C·S + S·C)`` (fvcore and torchvision's published
-    figures count convolutions and linear layers only). Params ``C·S + S + S·C + C``. FLOPs
+    MACs are the two convs' only: ``N·(C·S + S·C)`` (PyTorch's ``FlopCounterMode`` and
+    torchvision's published figures count convolutions and linear layers only; fvcore's
+    default adds the pool, which is a FLOP here). Params ``C·S + S + S·C + C``. FLOPs
     add the pool (one per input element), the convs' ``2·MACs`` plus their bias adds, and
     the multiply (one per element); the activation and the gate are not counted (no
     activation is). The block keeps its input's shape, so it is one operation in a chain:
