@@ -266,6 +266,11 @@ FIELD_NAMES = [
     "mode",
     "residual",
     "width_floor",
+    "expanded",
+    "se_channels",
+    "se_ratio",
+    "se_ratio_of",
+    "se_divisor",
     "layers",
     "shortcut",
     "input",
@@ -282,6 +287,7 @@ LAYER_TYPES = [
     "depthwise",
     "pointwise",
     "inverted_residual",
+    "squeeze_excite",
     "dense",
     "pool",
     "global_pool",
@@ -295,7 +301,9 @@ scalars = st.one_of(
     st.integers(0, 8),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=10),
-    st.sampled_from([*LAYER_TYPES, "valid", "same", "max", "avg", "output", "float16", "12x12x3"]),
+    st.sampled_from(
+        [*LAYER_TYPES, "valid", "same", "max", "avg", "output", "float16", "12x12x3", "input"]
+    ),
 )
 # keys a script must still be able to read back from a one-line message
 ODD_KEYS = ["a\nb", "\n", "x\r", "\x1b[31mred", "k\x00", "\u2028", "filters\t"]

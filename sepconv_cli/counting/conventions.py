@@ -194,6 +194,27 @@ ONE_BY_ONE = Convention(
     footer="A 1×1 conv is already pointwise: it has one form, so separable = standard",
 )
 
+SQUEEZE_EXCITE = Convention(
+    key="squeeze_excite",
+    title="Squeeze-and-excite",
+    doc="A squeeze-and-excite (the `squeeze_excite` block, or an `inverted_residual` with "
+    "`se_channels` or `se_ratio`) on a tensor of C channels with a squeeze of S channels is "
+    "counted as: global average pool, 1×1 conv with bias `C → S`, activation, 1×1 conv with "
+    "bias `S → C`, gate (sigmoid or hard-sigmoid), channel-wise multiply of its input by "
+    "the gate. MACs are the two convs' only, `N · 2 · C · S`: what PyTorch's "
+    "`FlopCounterMode` counts (convolutions and matrix products, checked in the tests "
+    "against torchvision's blocks) and torchvision's published figures. fvcore's "
+    "`FlopCountAnalysis` adds by default one per input element of `adaptive_avg_pool2d` "
+    "(and batch-norm), which sepconv counts as FLOPs, not MACs. Params "
+    "`C·S + S + S·C + C`. FLOPs: the pool "
+    "one per input element, the convs `2 · MACs` plus their bias adds, the multiply one per "
+    "element (an elementwise op like the residual add, no MACs); the activation and the "
+    "gate are not counted, as no activation is. Bytes: the block reads its input twice (the "
+    "pool and the multiply); the pooled vector, the squeeze and the gate are intermediate "
+    "tensors. It is the same in every form, and in a separable form's parts it belongs to "
+    "neither the depthwise nor the pointwise part.",
+)
+
 THEORY_RATIO = Convention(
     key="theory",
     title="The theory ratio",
@@ -248,6 +269,7 @@ RULES: tuple[Convention, ...] = (
     SEPARABLE,
     FORMS,
     ONE_BY_ONE,
+    SQUEEZE_EXCITE,
     THEORY_RATIO,
     RATIO,
     REPEAT,

@@ -33,6 +33,7 @@ from sepconv_cli.counting.ops import (
     Pool,
     PoolKind,
     ShapeError,
+    SqueezeExcite,
     resolve_padding,
 )
 from sepconv_cli.spec.fields import BatchNormMode
@@ -81,9 +82,9 @@ DeclaredForm = Literal["standard", "separable", "depthwise", "none"]
 """Which form a layer is as written. It follows the layer's type alone: ``conv`` is
 "standard", ``separable`` and ``inverted_residual`` are "separable", ``depthwise`` is
 "depthwise", and the types with no spatial convolution to separate (``pointwise``,
-``dense``, ``pool``, ``global_pool``, a residual block's add) are "none". The kernel size
-does not change it: a 1×1 ``conv`` stays "standard" although its three forms are then the
-same ops."""
+``dense``, ``pool``, ``global_pool``, ``squeeze_excite``, a residual block's add) are
+"none". The kernel size does not change it: a 1×1 ``conv`` stays "standard" although its
+three forms are then the same ops."""
 
 
 @dataclass(frozen=True)
@@ -239,30 +240,33 @@ def _lower_pointwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> F
 
 def _lower_inverted_residual(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     """MobileNetV2 bottleneck: [expand 1×1 → BN] → depthwise k×k, stride s → BN →
-    project 1×1 → BN, plus the residual add when stride is 1 and channels match.
+    [squeeze-and-excite] → project 1×1 → BN, plus the residual add when stride is 1 and
+    channels match (MobileNetV3 and EfficientNet's MBConv when it has an SE).
 
-    The expanded width is ``round(Cin · t)`` (torchvision); the expansion is skipped when
-    t = 1. The standard form replaces the depthwise by a full k×k conv on the expanded width.
+    The expanded width is :func:`expanded_width`; the expansion is skipped when it equals
+    the input width (or t = 1). The standard form replaces the depthwise by a full k×k conv
+    on the expanded width; the squeeze-and-excite is the same in every form.
     """
     cin = shape[-1]
     filters = width.channels(spec.filters or 0, spec.width_floor)
-    hidden = round(Fraction(cin) * Fraction(str(spec.expansion)))
-    if hidden < 1:
-        raise ShapeError(f"expansion {spec.expansion:g} of {cin} channels leaves none", "expansion")
+    hidden = expanded_width(spec, cin, width)
     kernel = spec.kernel or (3,)
     padding = spec.padding or "same"
     bn = spec.batch_norm  # "each", "output" (after the projection only) or "none"
     head: list[Op] = []
-    if hidden != cin or spec.expansion != 1:
+    if hidden != cin or (spec.expanded is None and spec.expansion != 1):
         head = _with_bn([_one_by_one(shape, hidden)], bn, last=False)
     mid_shape = head[-1].out_shape if head else shape
     dw = _window_conv(
         spec, mid_shape, hidden, groups=hidden, role="depthwise", kernel=kernel, padding=padding
     )
     full = _window_conv(spec, mid_shape, hidden, kernel=kernel, padding=padding)
+    squeeze = squeeze_width(spec, cin, hidden, width)
 
     def tail(middle: Conv) -> tuple[Op, ...]:
         ops = _with_bn([*head, middle], bn, last=False)
+        if squeeze is not None:
+            ops.append(SqueezeExcite(middle.out_shape, squeeze))
         ops = _with_bn([*ops, _one_by_one(middle.out_shape, filters)], bn, last=True)
         if spec.residual and ops[-1].out_shape == shape:
             ops.append(Add(shape))
@@ -302,12 +306,84 @@ def _lower_global_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) ->
     return Forms("none", ops, ops, ops)
 
 
+# --------------------------------------------------------------------------- squeeze-and-excite
+# and explicit widths (issue 13): the widths an inverted residual and its SE derive
+
+
+def expanded_width(spec: LayerSpec, cin: int, width: Width) -> int:
+    """An inverted residual's expanded (hidden) width.
+
+    ``expanded: E`` is a channel count like ``filters``: scaled by the width multiplier with
+    the model's rounding (``Width.channels``; torchvision's MobileNetV3 and EfficientNet
+    scale theirs with ``_make_divisible(E · α, 8)``). ``expansion: t`` is ``round(Cin · t)``
+    of the block's actual input (MobileNetV2), so under a multiplier it follows the input's
+    rounding.
+    """
+    if spec.expanded is not None:
+        return width.channels(spec.expanded, spec.width_floor)
+    t = Fraction(str(spec.expansion if spec.expansion is not None else 1))
+    hidden = round(Fraction(cin) * t)
+    if hidden < 1:
+        raise ShapeError(f"expansion {float(t):g} of {cin} channels leaves none", "expansion")
+    return hidden
+
+
+def squeeze_width(spec: LayerSpec, block_input: int, gated: int, width: Width) -> int | None:
+    """The squeeze (reduced) width S of a squeeze-and-excite, or None when there is none.
+
+    * ``se_channels: S``: S as written at width 1; under a width multiplier α ≠ 1,
+      ``max(1, floor(S · α))`` (no ``channel_divisor`` rounding: use a ratio to follow a
+      network's rounding).
+    * ``se_ratio: r``: ``floor(B · r)`` of the base width B: the block's input
+      (``se_ratio_of: input``, EfficientNet's ``max(1, Cin // 4)``) or the width the SE gates
+      (``expanded``, the default; MobileNetV3), then ``make_divisible(·, se_divisor)`` when
+      a divisor is given (MobileNetV3's ``_make_divisible(E // 4, 8)``), else at least 1.
+    """
+    if spec.se_channels is not None:
+        squeeze = (
+            spec.se_channels if width.alpha == 1 else Width(width.alpha).channels(spec.se_channels)
+        )
+        how, field = f"se_channels {spec.se_channels}", "se_channels"
+    elif spec.se_ratio is not None:
+        base = block_input if spec.se_ratio_of == "input" else gated
+        raw = int(Fraction(base) * Fraction(str(spec.se_ratio)))  # floor: both are positive
+        how, field = f"se_ratio {spec.se_ratio:g} of {base}", "se_ratio"
+        if spec.se_divisor is not None:
+            squeeze = make_divisible(Fraction(raw), spec.se_divisor)
+            how += f", rounded to a multiple of {spec.se_divisor}"
+        else:
+            squeeze = max(1, raw)
+    else:
+        return None
+    if squeeze > gated:
+        raise ShapeError(
+            f"the squeeze-and-excite would squeeze {gated} channels to {squeeze} ({how}): "
+            "the squeeze cannot be wider than the channels it gates",
+            field,
+        )
+    return squeeze
+
+
+def _lower_squeeze_excite(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """A squeeze-and-excite block on its own: one op, the same in every form."""
+    if len(shape) < 2:
+        raise ShapeError(
+            f"a squeeze_excite layer needs a spatial input, got the flat shape "
+            f"{shape_text(shape)} (after a dense or global_pool layer)",
+            "input",
+        )
+    squeeze = squeeze_width(spec, shape[-1], shape[-1], width)
+    ops = (SqueezeExcite(shape, squeeze or 0),)
+    return Forms("none", ops, ops, ops)
+
+
 _LOWERERS = {
     "conv": _lower_conv,
     "separable": _lower_separable,
     "depthwise": _lower_depthwise,
     "pointwise": _lower_pointwise,
     "inverted_residual": _lower_inverted_residual,
+    "squeeze_excite": _lower_squeeze_excite,
     "dense": _lower_dense,
     "pool": _lower_pool,
     "global_pool": _lower_global_pool,

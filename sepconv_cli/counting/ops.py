@@ -27,7 +27,7 @@ Pads = tuple[tuple[int, int], ...]
 PoolKind = Literal["max", "avg"]
 
 ConvRole = Literal["conv", "depthwise", "pointwise"]
-Role = Literal[ConvRole, "dense", "pool", "batch_norm", "add"]
+Role = Literal[ConvRole, "dense", "pool", "batch_norm", "add", "scale", "squeeze_excite"]
 """What an operation is, as reports and JSON name it and as execution picks its kernel."""
 
 
@@ -347,7 +347,94 @@ class Add:
         return _cost(0, elems, 0, 0, 2 * elems, elems, itemsize)
 
 
-Op = Conv | Dense | Pool | BatchNorm | Add
+# --------------------------------------------------------------------------- squeeze-and-excite
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Channel-wise multiply: each element of a tensor of ``in_shape`` times its channel's
+    gate value (a gate of ``gate_shape``: one value per item and channel).
+
+    An elementwise op like the residual add: one FLOP per output element, no MACs, no
+    parameters; it reads both the tensor and the gate and writes a tensor
+    of ``in_shape``.
+    """
+
+    in_shape: tuple[int, ...]
+    role: Literal["scale"] = "scale"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
+
+    @property
+    def gate_shape(self) -> tuple[int, ...]:
+        return (*(1 for _ in self.in_shape[:-1]), self.in_shape[-1])
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        elems = batch * prod(self.in_shape)
+        return _cost(0, elems, 0, 0, elems + batch * self.in_shape[-1], elems, itemsize)
+
+
+@dataclass(frozen=True)
+class SqueezeExcite:
+    """Squeeze-and-excite (Hu et al.; MobileNetV3, EfficientNet) on a tensor of ``in_shape``
+    with C channels and a squeeze of ``squeeze`` = S channels, as :attr:`parts`:
+
+    global average pool (C values per item) → 1×1 conv with bias C → S → [activation] →
+    1×1 conv with bias S → C → [gate: sigmoid or hard-sigmoid] → channel-wise multiply of
+    the input by the gate (:class:`Scale`).
+
+    MACs are the two convs' only: ``N·(C·S + S·C)`` (PyTorch's ``FlopCounterMode`` and
+    torchvision's published figures count convolutions and linear layers only; fvcore's
+    default adds the pool, which is a FLOP here). Params ``C·S + S + S·C + C``. FLOPs
+    add the pool (one per input element), the convs' ``2·MACs`` plus their bias adds, and
+    the multiply (one per element); the activation and the gate are not counted (no
+    activation is). The block keeps its input's shape, so it is one operation in a chain:
+    its input is read twice (by the pool and by the multiply).
+    """
+
+    in_shape: tuple[int, ...]
+    squeeze: int
+    role: Literal["squeeze_excite"] = "squeeze_excite"
+
+    def __post_init__(self) -> None:
+        channels = self.in_shape[-1]
+        if not 1 <= self.squeeze <= channels:
+            raise ShapeError(
+                f"the squeeze-and-excite squeezes {channels} channels to {self.squeeze}; "
+                f"it needs 1 to {channels} (no wider than the channels it gates)",
+                "se_channels",
+            )
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
+
+    @cached_property
+    def parts(self) -> tuple[Pool, Conv, Conv, Scale]:
+        """The block's operations in order; the convs read the pooled values as a map of
+        1×1 (…×1) spatial positions."""
+        rank = len(self.in_shape) - 1
+        channels = self.in_shape[-1]
+        ones = (1,) * rank
+        zero = ((0, 0),) * rank
+        pooled = (*ones, channels)
+        squeeze = Conv(pooled, self.squeeze, ones, ones, ones, zero, bias=True, role="pointwise")
+        excite = Conv(
+            (*ones, self.squeeze), channels, ones, ones, ones, zero, bias=True, role="pointwise"
+        )
+        spatial = self.in_shape[:-1]
+        pool = Pool(self.in_shape, "avg", kernel=spatial, stride=spatial, pads=zero, global_=True)
+        return (pool, squeeze, excite, Scale(self.in_shape))
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        return chain([op.cost(batch, itemsize) for op in self.parts])
+
+
+# --------------------------------------------------------------------------- all operations
+
+Op = Conv | Dense | Pool | BatchNorm | Add | Scale | SqueezeExcite
 
 
 def _cost(

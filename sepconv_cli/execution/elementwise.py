@@ -1,4 +1,5 @@
-"""Batch normalisation and the residual add: one elementwise pass each, in NumPy's ufunc loops.
+"""Batch normalisation, the residual add and the channel-wise multiply: one elementwise pass
+each, in NumPy's ufunc loops.
 
 Rules
 -----
@@ -9,7 +10,10 @@ Rules
   rows of ``W*C`` elements rather than broadcasting a ``C``-element vector row by row.
 * The add reads its two operands in place (the chain's output and the residual) and writes
   a new output; shapes must agree exactly.
-* Precision: both run in the tensors' own dtype, float16 included (NumPy's float16 loops;
+* The channel-wise multiply (squeeze-and-excite's last step) reads its tensor and its gate
+  (one value per item and channel, shape ``(N, 1, …, 1, C)``) in place and writes a new
+  output, broadcasting the gate over the spatial positions.
+* Precision: all three run in the tensors' own dtype, float16 included (NumPy's float16 loops;
   no GEMM to widen for).
 """
 
@@ -20,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from sepconv_cli.counting.ops import Add, BatchNorm
+from sepconv_cli.counting.ops import Add, BatchNorm, Scale
 from sepconv_cli.execution.buffers import Array, Buffer, Prepared, allocate
 
 
@@ -94,4 +98,37 @@ def build_add(
         out.nbytes,
         (batch, *op.out_shape),
         "add",
+    )
+
+
+def plan_scale(op: Scale, batch: int, dt: np.dtype[Any], *, gate: bool = True) -> list[Buffer]:
+    """The output, and a seeded random gate unless the caller gives one."""
+    bufs = [Buffer("gate", (batch, *op.gate_shape), dt, "random")] if gate else []
+    return [*bufs, Buffer("out", (batch, *op.in_shape), dt)]
+
+
+def build_scale(
+    op: Scale,
+    batch: int,
+    dt: np.dtype[Any],
+    rng: np.random.Generator,
+    x: Array,
+    gate: Array | None = None,
+) -> Prepared:
+    """``out = x * gate`` per item and channel; ``gate`` defaults to seeded random values."""
+    bufs = plan_scale(op, batch, dt, gate=gate is None)
+    arrays = allocate(bufs, rng)
+    out = arrays["out"]
+    g = arrays["gate"] if gate is None else gate
+    if g.shape != (batch, *op.gate_shape):
+        raise ValueError(f"gate must have shape {(batch, *op.gate_shape)}, got {g.shape}")
+    return Prepared(
+        op,
+        x,
+        out,
+        {},
+        lambda: np.multiply(x, g, out=out),
+        sum(b.nbytes for b in bufs),
+        (batch, *op.out_shape),
+        "scale",
     )

@@ -14,6 +14,10 @@ Rules
   (:mod:`sepconv_cli.execution.gemm`: im2col, or the input itself for a pointwise
   convolution); batch-norm and the residual add are elementwise passes
   (:mod:`sepconv_cli.execution.elementwise`); pooling is :mod:`sepconv_cli.execution.pooling`.
+  A squeeze-and-excite runs its parts with those kernels: global average pool, two
+  pointwise GEMMs with bias on the pooled ``(N, 1, …, 1, C)`` map, then the channel-wise
+  multiply of the block's input by the result. Its activation and gate are not executed
+  (no activation is, anywhere: they are not counted either).
   Each kernel has a ``plan`` (the buffers) and a ``build`` (allocate, then a call that
   computes), registered together in ``_KERNELS``.
 * Layout: tensors are channels-last ``(N, *spatial, C)``, as :mod:`cost` counts them; the
@@ -24,7 +28,9 @@ Rules
   convolution ``w`` is ``(*kernel, Cin/groups, Cout)`` (TensorFlow's HWIO) and output channel
   ``o`` belongs to group ``o // (Cout/groups)``; depthwise (``groups == Cin``) ``w`` is
   ``(*kernel, Cin, M)`` with output channel ``c*M + m``; dense ``w`` is ``(features, units)``;
-  ``b`` is the bias; batch-norm has ``scale`` and ``shift`` of shape ``(C,)``.
+  ``b`` is the bias; batch-norm has ``scale`` and ``shift`` of shape ``(C,)``;
+  squeeze-and-excite has ``squeeze_w`` ``(*ones, C, S)``, ``squeeze_b`` ``(S,)``,
+  ``excite_w`` ``(*ones, S, C)`` and ``excite_b`` ``(C,)``.
 * Padding is exactly ``op.pads`` as (before, after) per dim, so TensorFlow's asymmetric
   ``same`` padding is reproduced. Pads are zeros, except in pooling
   (:mod:`sepconv_cli.execution.pooling` says how max and average pooling treat them).
@@ -48,7 +54,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool
+from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool, Scale, SqueezeExcite
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution import depthwise, elementwise, gemm, pooling
 from sepconv_cli.execution.buffers import (
@@ -57,6 +63,7 @@ from sepconv_cli.execution.buffers import (
     ExecutionShapeError,
     Prepared,
     random_array,
+    sequence,
 )
 
 # the memory guard lives in execution.memory; re-exported for the callers that import it here
@@ -271,7 +278,7 @@ def run_form(
 
 # --------------------------------------------------------------------------- one kernel per op
 
-OpT = TypeVar("OpT", Conv, Dense, Pool, BatchNorm, Add)
+OpT = TypeVar("OpT", Conv, Dense, Pool, BatchNorm, Add, Scale, SqueezeExcite)
 
 
 @dataclass(frozen=True)
@@ -319,6 +326,55 @@ def _build_add_request(op: Add, r: _Request) -> Prepared:
     return elementwise.build_add(op, r.batch, r.dt, r.rng, r.x, r.residual)
 
 
+# ---- squeeze-and-excite (issue 13): its parts run on the kernels above
+
+
+def _plan_squeeze_excite(
+    op: SqueezeExcite, batch: int, dt: np.dtype[Any], threads: int
+) -> list[Buffer]:
+    pool, squeeze, excite, scale = op.parts
+    return [
+        *pooling.plan(pool, batch, dt),
+        *gemm.plan_conv(squeeze, batch, dt).buffers,
+        *gemm.plan_conv(excite, batch, dt).buffers,
+        *elementwise.plan_scale(scale, batch, dt, gate=False),
+    ]
+
+
+def _build_squeeze_excite(op: SqueezeExcite, r: _Request) -> Prepared:
+    pool, squeeze, excite, scale = op.parts
+    given = r.weights or {}
+
+    def conv_weights(prefix: str) -> dict[str, Array]:
+        return {k: given[f"{prefix}_{k}"] for k in ("w", "b") if f"{prefix}_{k}" in given}
+
+    pooled = pooling.build(pool, r.batch, r.dt, r.rng, r.x)
+    pooled_map = pooled.out.reshape(r.batch, *squeeze.in_shape)  # (N, C) as (N, 1, ..., 1, C)
+    down = gemm.build_conv(squeeze, r.batch, r.dt, r.rng, pooled_map, conv_weights("squeeze"))
+    up = gemm.build_conv(excite, r.batch, r.dt, r.rng, down.out, conv_weights("excite"))
+    multiply = elementwise.build_scale(scale, r.batch, r.dt, r.rng, r.x, up.out)
+    parts = (pooled, down, up, multiply)
+    weights = {
+        f"{name}_{k}": v
+        for name, p in (("squeeze", down), ("excite", up))
+        for k, v in p.weights.items()
+    }
+    return Prepared(
+        op,
+        r.x,
+        multiply.out,
+        weights,
+        sequence([p.run for p in parts]),
+        sum(p.nbytes for p in parts),
+        (r.batch, *op.out_shape),
+        "squeeze-excite",
+    )
+
+
+def _build_scale(op: Scale, r: _Request) -> Prepared:
+    return elementwise.build_scale(op, r.batch, r.dt, r.rng, r.x)
+
+
 _KERNELS: dict[type[Op], _Kernel[Any]] = {
     Conv: _Kernel[Conv](_plan_conv, _build_conv),
     Dense: _Kernel[Dense](
@@ -334,6 +390,10 @@ _KERNELS: dict[type[Op], _Kernel[Any]] = {
         lambda op, r: elementwise.build_batch_norm(op, r.batch, r.dt, r.rng, r.x, r.weights),
     ),
     Add: _Kernel[Add](_plan_add, _build_add_request),
+    Scale: _Kernel[Scale](
+        lambda op, batch, dt, threads: elementwise.plan_scale(op, batch, dt), _build_scale
+    ),
+    SqueezeExcite: _Kernel[SqueezeExcite](_plan_squeeze_excite, _build_squeeze_excite),
 }
 
 

@@ -41,6 +41,7 @@ _METRICS: tuple[tuple[str, str], ...] = (
 )
 _SHORT_TYPES = {
     "inverted_residual": "inv_res",
+    "squeeze_excite": "se",
     "global_pool": "gpool",
     "separable": "sep",
     "depthwise": "dw",

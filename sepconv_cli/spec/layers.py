@@ -30,6 +30,7 @@ LayerType = Literal[
     "depthwise",
     "pointwise",
     "inverted_residual",
+    "squeeze_excite",
     "dense",
     "pool",
     "global_pool",
@@ -76,10 +77,16 @@ class LayerSpec:
     bias: bool | None = None
     batch_norm: F.BatchNormMode = "none"
     units: int | None = None
-    expansion: float = 1.0
+    expansion: float | None = None  # inverted_residual: exactly one of expansion, expanded
     mode: str | None = None
     residual: bool = True
     width_floor: float = 0.0
+    # squeeze-and-excite and explicit widths (issue 13): see SE_KEYS below
+    expanded: int | None = None
+    se_channels: int | None = None
+    se_ratio: float | None = None
+    se_ratio_of: str | None = None  # "input" or "expanded"; None: "expanded"
+    se_divisor: int | None = None
     layers: tuple[LayerSpec, ...] = ()
     shortcut: tuple[LayerSpec, ...] = ()
     # single-layer specs (``sepconv cost``) carry their own input, batch and dtype
@@ -110,6 +117,36 @@ class ModelSpec:
 
 Validator = Callable[[Any], Any]
 
+# ---- squeeze-and-excite and explicit widths (issue 13) ------------------------------------
+SE_KEYS = {"se_channels", "se_ratio", "se_ratio_of", "se_divisor"}
+"""An inverted residual's optional squeeze-and-excite (MBConv); ``se_channels`` or
+``se_ratio`` turns it on."""
+SE_RATIO_OF = ("input", "expanded")
+ONE_OF: dict[LayerType, tuple[str, str]] = {
+    "inverted_residual": ("expansion", "expanded"),
+    "squeeze_excite": ("se_channels", "se_ratio"),
+}
+"""Types that need exactly one key of a pair (the schema's ``oneOf``, the reader's check)."""
+EXCLUSIVE: tuple[tuple[str, str], ...] = (("expansion", "expanded"), ("se_channels", "se_ratio"))
+"""Pairs a layer may not set both of. A layer that sets one key of a pair is not given the
+other by ``defaults``."""
+RATIO_ONLY = ("se_ratio_of", "se_divisor")
+"""Keys that only shape a squeeze width given as ``se_ratio``."""
+
+
+def squeeze_ratio(value: Any) -> float:
+    """The squeeze width as a fraction of the channels it is taken from: in (0, 1]."""
+    ratio = F.number(value)
+    if ratio > 1:
+        raise F.FieldError(
+            f"expected a ratio in (0, 1], got {ratio:g}: the squeeze cannot be wider than the "
+            "channels it is taken from"
+        )
+    return ratio
+
+
+# ------------------------------------------------------------------------------------------
+
 FIELDS: dict[str, Validator] = {
     "name": F.text,
     "repeat": F.positive_int,
@@ -130,6 +167,12 @@ FIELDS: dict[str, Validator] = {
     "input": F.shape,
     "batch": F.positive_int,
     "dtype": F.choice(F.DTYPES),
+    # squeeze-and-excite and explicit widths (issue 13)
+    "expanded": F.positive_int,
+    "se_channels": F.positive_int,
+    "se_ratio": squeeze_ratio,
+    "se_ratio_of": F.choice(SE_RATIO_OF),
+    "se_divisor": F.positive_int,
 }
 
 _CONV_COMMON = {"stride", "padding", "dilation", "bias", "batch_norm"}
@@ -139,9 +182,12 @@ TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, opti
     "depthwise": ({"kernel"}, _CONV_COMMON | {"depth_multiplier"}),
     "pointwise": ({"filters"}, {"stride", "bias", "batch_norm", "width_floor"}),
     "inverted_residual": (
-        {"filters", "expansion"},
-        {"kernel", "stride", "padding", "dilation", "batch_norm", "residual", "width_floor"},
+        {"filters"},
+        {"kernel", "stride", "padding", "dilation", "batch_norm", "residual", "width_floor"}
+        | {"expansion", "expanded"}  # exactly one: ONE_OF
+        | SE_KEYS,
     ),
+    "squeeze_excite": (set(), {"se_channels", "se_ratio", "se_divisor"}),  # ONE_OF
     "dense": ({"units"}, {"bias"}),
     "pool": ({"kernel"}, {"stride", "padding", "mode"}),
     "global_pool": (set(), {"mode"}),

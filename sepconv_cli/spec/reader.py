@@ -25,12 +25,16 @@ from sepconv_cli.spec import fields as F
 from sepconv_cli.spec.layers import (
     COMMON_KEYS,
     CONV_TYPES,
+    EXCLUSIVE,
     FIELDS,
     MODEL_KEYS,
     NOT_MODELLED,
+    ONE_OF,
+    RATIO_ONLY,
     SINGLE_LAYER_KEYS,
     TYPES,
     LayerSpec,
+    LayerType,
     ModelSpec,
     SpecError,
     SpecErrors,
@@ -125,11 +129,42 @@ class _Reader:
         missing = sorted(required - values.keys())
         if missing:
             raise self.error(path, f"a {kind} layer needs {' and '.join(missing)}")
+        self.alternatives(path, kind, data, values)
         if kind == "residual" and not values["layers"]:
             raise self.error((*path, "layers"), "a residual block needs at least one layer")
         where = self.where(path)
         located = tuple((key, self.where((*path, key))) for key in data if key != "type")
         return LayerSpec(type=kind, where=where, field_where=located, **values)
+
+    def alternatives(
+        self, path: PathKey, kind: LayerType, data: Mapping[str, Any], values: dict[str, Any]
+    ) -> None:
+        """Keys that say one thing two ways (issue 13): ``expansion`` or ``expanded``,
+        ``se_channels`` or ``se_ratio``. A layer sets at most one of each pair (its own key
+        hides the other one's default) and some types need one; ``se_ratio_of`` and
+        ``se_divisor`` written on a layer need an ``se_ratio``."""
+        for first, second in EXCLUSIVE:
+            if first in data and second in data:
+                raise self.error(
+                    (*path, second),
+                    f"give {first} or {second}, not both (they say the same width two ways)",
+                    key=True,
+                )
+            for own, other in ((first, second), (second, first)):
+                if own in data:
+                    values.pop(other, None)
+        pair = ONE_OF.get(kind)
+        if pair is not None and not values.keys() & set(pair):
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise self.error(path, f"{article} {kind} layer needs {pair[0]} or {pair[1]}")
+        for key in RATIO_ONLY:
+            if key in data and "se_ratio" not in values:
+                raise self.error(
+                    (*path, key),
+                    f"{key} shapes a squeeze width given as se_ratio, and this layer has none"
+                    + (" (it gives se_channels)" if "se_channels" in values else ""),
+                    key=True,
+                )
 
     def where(self, path: PathKey) -> str:
         """``file:line:col: layers[3]`` (or just ``file:line:col`` for a top-level layer)."""
@@ -165,6 +200,11 @@ class _Reader:
                     key=True,
                 )
             out[key] = self.value(("defaults", key), value, FIELDS[key])
+        for first, second in EXCLUSIVE:
+            if first in out and second in out:
+                raise self.error(
+                    ("defaults", second), f"give {first} or {second}, not both", key=True
+                )
         return out
 
 

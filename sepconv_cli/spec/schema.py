@@ -11,7 +11,15 @@ import json
 from typing import Any
 
 from sepconv_cli.spec import fields as F
-from sepconv_cli.spec.layers import COMMON_KEYS, MODEL_KEYS, TYPES, LayerType
+from sepconv_cli.spec.layers import (
+    COMMON_KEYS,
+    EXCLUSIVE,
+    MODEL_KEYS,
+    ONE_OF,
+    SE_RATIO_OF,
+    TYPES,
+    LayerType,
+)
 
 SCHEMA_ID = "https://sepconv.invalid/schema/model-spec-v1.json"
 
@@ -63,6 +71,30 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         "exclusiveMinimum": 0,
         "description": "Scale filters by max(alpha, width_floor).",
     },
+    # squeeze-and-excite and explicit widths (issue 13)
+    "expanded": {
+        **_POSITIVE,
+        "description": "Inverted-residual expanded width in channels (instead of expansion).",
+    },
+    "se_channels": {
+        **_POSITIVE,
+        "description": "Squeeze-and-excite: the squeeze width in channels.",
+    },
+    "se_ratio": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 1,
+        "description": "Squeeze-and-excite: the squeeze width as a ratio of se_ratio_of.",
+    },
+    "se_ratio_of": {
+        "enum": list(SE_RATIO_OF),
+        "description": "What se_ratio is a ratio of: the block's input or its expanded width "
+        "(default).",
+    },
+    "se_divisor": {
+        **_POSITIVE,
+        "description": "Round the se_ratio width with make_divisible(floor(w), se_divisor).",
+    },
 }
 
 _SHAPE = {
@@ -82,13 +114,26 @@ def _layer_schema(kind: LayerType) -> dict[str, Any]:
             props[key] = {"type": "array", "items": {"$ref": "#/$defs/layer"}}
         else:
             props[key] = FIELD_SCHEMAS[key]
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": props,
         "required": ["type", *sorted(required)],
         "additionalProperties": False,
         "title": f"{kind} layer",
     }
+    schema.update(_alternatives(kind, set(props)))
+    return schema
+
+
+def _alternatives(kind: LayerType, keys: set[str]) -> dict[str, Any]:
+    """Pairs of keys that say one thing two ways: at most one of each, exactly one where
+    the type needs it (layers.ONE_OF, layers.EXCLUSIVE)."""
+    rules: list[dict[str, Any]] = [
+        {"not": {"required": list(pair)}} for pair in EXCLUSIVE if set(pair) <= keys
+    ]
+    if kind in ONE_OF:
+        rules.append({"anyOf": [{"required": [key]} for key in ONE_OF[kind]]})
+    return {"allOf": rules} if rules else {}
 
 
 def model_schema() -> dict[str, Any]:
@@ -108,6 +153,7 @@ def model_schema() -> dict[str, Any]:
             "type": "object",
             "additionalProperties": False,
             "properties": {k: FIELD_SCHEMAS[k] for k in layer_keys},
+            "allOf": [{"not": {"required": list(pair)}} for pair in EXCLUSIVE],
             "description": "Fields applied to every layer whose type accepts them.",
         },
         "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
