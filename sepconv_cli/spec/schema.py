@@ -35,8 +35,20 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
             {"enum": ["valid", "same"]},
             _NON_NEGATIVE,
             {"type": "array", "items": _NON_NEGATIVE, "minItems": 1, "maxItems": F.MAX_DIMS},
+            {
+                "type": "array",
+                "items": {
+                    "type": "array",
+                    "items": _NON_NEGATIVE,
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+                "minItems": 1,
+                "maxItems": F.MAX_DIMS,
+            },
         ],
-        "description": "valid, same (TensorFlow's rule) or symmetric explicit pads.",
+        "description": "valid, same (TensorFlow's rule), symmetric explicit pads, or "
+        "[before, after] per dim ([[top, bottom], [left, right]]).",
     },
     "dilation": {**_PER_DIM, "description": "Dilation: one int or one per dim."},
     "groups": {**_POSITIVE, "description": "Groups of a standard conv."},
@@ -62,6 +74,21 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "number",
         "exclusiveMinimum": 0,
         "description": "Scale filters by max(alpha, width_floor).",
+    },
+}
+# pooling to a fixed size, torch's ceil_mode, activations
+FIELD_SCHEMAS |= {
+    "output_size": {
+        **_PER_DIM,
+        "description": "Adaptive pooling to this output size (torch's windows); instead of kernel.",
+    },
+    "ceil_mode": {
+        "type": "boolean",
+        "description": "Pool: round the output size up (torch's ceil_mode).",
+    },
+    "activation": {
+        "enum": list(F.ACTIVATIONS),
+        "description": "Activation function after the layer: no MACs, FLOPs counted apart.",
     },
 }
 
@@ -91,6 +118,18 @@ def _layer_schema(kind: LayerType) -> dict[str, Any]:
     }
 
 
+def _typed_defaults(kind: LayerType) -> dict[str, Any]:
+    """``defaults: {<type>: {...}}``: that type's fields and its activation."""
+    required, optional = TYPES[kind]
+    keys = sorted((required | optional | {"activation"}) - {"layers", "shortcut"})
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {k: FIELD_SCHEMAS[k] for k in keys},
+        "description": f"Defaults for {kind} layers only; they win over flat defaults.",
+    }
+
+
 def model_schema() -> dict[str, Any]:
     layer_keys = sorted(set().union(*(r | o for r, o in TYPES.values())) - {"layers", "shortcut"})
     props: dict[str, Any] = {
@@ -107,8 +146,15 @@ def model_schema() -> dict[str, Any]:
         "defaults": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {k: FIELD_SCHEMAS[k] for k in layer_keys},
-            "description": "Fields applied to every layer whose type accepts them.",
+            "properties": {
+                **{k: FIELD_SCHEMAS[k] for k in layer_keys},
+                **{kind: _typed_defaults(kind) for kind in TYPES if kind != "residual"},
+                # `residual` is both inverted_residual's flag and the residual block's type
+                "residual": {"oneOf": [FIELD_SCHEMAS["residual"], _typed_defaults("residual")]},
+            },
+            "description": "Fields applied to every layer whose type accepts them (a pool "
+            "takes no flat kernel, stride or numeric padding), and per-type fields under a "
+            "layer type's name.",
         },
         "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
     }
