@@ -86,8 +86,9 @@ def resolve_padding(
         )
     rank = len(spatial)
     if len(padding) not in (1, rank):
+        written = "x".join(str(p) if isinstance(p, int) else f"{p[0]}+{p[1]}" for p in padding)
         raise ShapeError(
-            f"padding has {len(padding)} values but the input has {rank} spatial "
+            f"padding has {len(padding)} values ({written}) but the input has {rank} spatial "
             f"dim{'s' if rank > 1 else ''}",
             "padding",
         )
