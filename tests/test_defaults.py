@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.test_models import fail, profile, write
+from test_models import fail, profile, write
 
 VGG16_BODY = """
 layers:
