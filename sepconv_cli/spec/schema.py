@@ -109,13 +109,16 @@ def _layer_schema(kind: LayerType) -> dict[str, Any]:
             props[key] = {"type": "array", "items": {"$ref": "#/$defs/layer"}}
         else:
             props[key] = FIELD_SCHEMAS[key]
-    return {
+    out: dict[str, Any] = {
         "type": "object",
         "properties": props,
         "required": ["type", *sorted(required)],
         "additionalProperties": False,
         "title": f"{kind} layer",
     }
+    if kind == "pool":  # a window or a fixed output size (adaptive), exactly one
+        out["oneOf"] = [{"required": ["kernel"]}, {"required": ["output_size"]}]
+    return out
 
 
 def _typed_defaults(kind: LayerType) -> dict[str, Any]:
