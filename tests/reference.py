@@ -16,7 +16,9 @@ Shapes are channels-last ``(spatial..., C)`` without the batch, as docs/conventi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from itertools import product
 
 Padding = str | tuple[int, ...]
@@ -54,7 +56,7 @@ def same_pads_1d(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
 
 
 def pads(
-    padding: Padding,
+    padding: Padding | tuple[tuple[int, int], ...],
     spatial: tuple[int, ...],
     kernel: tuple[int, ...],
     stride: tuple[int, ...],
@@ -69,7 +71,7 @@ def pads(
             for n, k, s, d in zip(spatial, kernel, stride, dilation, strict=True)
         )
     assert not isinstance(padding, str), padding
-    return tuple((p, p) for p in padding)
+    return tuple((p, p) if isinstance(p, int) else (p[0], p[1]) for p in padding)
 
 
 def spatial_out(
@@ -245,3 +247,45 @@ def separable(
         out_shape=pw.out_shape,
     )
     return RefSeparable(total=total, depthwise=dw, pointwise=pw)
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def pool_positions_1d(
+    size: int, kernel: int, stride: int, before: int, after: int, ceil_mode: bool = False
+) -> int:
+    """Window positions of a pool along one dim, walked as :func:`positions_1d` does.
+
+    torch's ``ceil_mode`` keeps a last window that runs past the padded input by up to
+    ``stride - 1`` elements (the walk is done on an input that much longer), but drops it
+    when it would start at or past the end of the input and its left padding.
+    """
+    if not ceil_mode:
+        return positions_1d(size, kernel, stride, 1, before, after)
+    count = positions_1d(size, kernel, stride, 1, before, after + stride - 1)
+    last_start = -before + (count - 1) * stride  # in input coordinates
+    if count > 1 and last_start >= size:
+        count -= 1
+    return count
+
+
+def adaptive_windows_1d(size: int, out: int) -> list[tuple[int, int]]:
+    """torch's adaptive pooling windows, from the documented definition: output ``i`` pools
+    ``[floor(i * in / out), ceil((i + 1) * in / out))``, computed on exact fractions."""
+    return [
+        (math.floor(Fraction(i * size, out)), math.ceil(Fraction((i + 1) * size, out)))
+        for i in range(out)
+    ]
+
+
+def adaptive_pool_flops(in_shape: tuple[int, ...], output_size: tuple[int, ...]) -> int:
+    """One FLOP per element of every output's window, counted window by window."""
+    per_dim = [adaptive_windows_1d(n, o) for n, o in zip(in_shape[:-1], output_size, strict=True)]
+    count = 0
+    for windows in product(*per_dim):
+        elements = 1
+        for start, end in windows:
+            elements *= end - start
+        count += elements
+    return count * in_shape[-1]

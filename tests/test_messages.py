@@ -104,25 +104,24 @@ def test_a_model_file_given_to_cost_points_to_profile(tmp_path: Path) -> None:
     assert "not a field" not in line
 
 
-def test_activation_is_said_to_be_unmodelled_without_a_suggestion(tmp_path: Path) -> None:
+def test_an_unknown_activation_lists_the_functions(tmp_path: Path) -> None:
     spec = tmp_path / "act.yaml"
-    spec.write_text("input: [12, 12, 3]\nkernel: 3\nfilters: 8\nactivation: relu\n")
+    spec.write_text("input: [12, 12, 3]\nkernel: 3\nfilters: 8\nactivation: swish\n")
     code, _, err = run("cost", "--spec", str(spec))
     line = one_error_line(err)
-    assert code == 2 and f"{spec}:4:1: activation:" in line
-    assert "activations are not modelled" in line and "remove the key" in line
-    assert "did you mean" not in line
+    assert code == 2 and f"{spec}:4:13: activation:" in line
+    assert "expected one of none, relu, relu6" in line and "'swish'" in line
 
 
-def test_activation_in_a_model_layer_too(tmp_path: Path) -> None:
+def test_a_framework_spelling_of_activation_names_the_key(tmp_path: Path) -> None:
     spec = tmp_path / "m.yaml"
     spec.write_text(
         "input: [32, 32, 3]\nlayers:\n"
-        "  - type: conv\n    kernel: 3\n    filters: 8\n    activation: relu6\n"
+        "  - type: conv\n    kernel: 3\n    filters: 8\n    relu: true\n"
     )
     code, _, err = run("profile", str(spec), "--no-time")
     assert code == 2
-    assert f"{spec}:6:5: layers[0].activation: activations are not modelled" in err
+    assert f"{spec}:6:5: layers[0].relu: write the activation as 'activation: <function>'" in err
 
 
 @pytest.mark.parametrize(

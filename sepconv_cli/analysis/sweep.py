@@ -21,6 +21,7 @@ from sepconv_cli.counting.report import LayerReport, layer_report
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.profiling import time_report
 from sepconv_cli.execution.timing import TimingSettings
+from sepconv_cli.spec.fields import padding_json
 from sepconv_cli.spec.flags import SEED_LAYER, layer_from_flags
 from sepconv_cli.spec.layers import LayerSpec
 from sepconv_cli.spec.vary import FLAGS, Value, Vary, value_json, value_text, vary_error
@@ -142,13 +143,7 @@ def _base_dict(layer: LayerSpec, parameter: str) -> dict[str, Any]:
         "kernel": dims(layer.kernel),
         "filters": layer.filters,
         "stride": dims(layer.stride or (1,)),
-        "padding": (
-            layer.padding
-            if isinstance(layer.padding, str)
-            else dims(layer.padding)
-            if layer.padding
-            else "valid"
-        ),
+        "padding": padding_json(layer.padding),
         "dilation": dims(layer.dilation),
         "groups": layer.groups,
         "depth_multiplier": layer.depth_multiplier,

@@ -71,7 +71,13 @@ OUTPUT_SIZE = Convention(
     doc="Per spatial dim: `floor((in + pad_before + pad_after - dilation·(k-1) - 1) / stride) "
     "+ 1`. `valid` padding is 0; `same` is TensorFlow's rule, `out = ceil(in / stride)`, with "
     "the odd extra pad on the after side; an int or a per-dim list is symmetric explicit "
-    "padding. An output size below 1 is an error naming the layer (or the flag).",
+    "padding; `[[top, bottom], [left, right]]` gives each side's pad. A pool with "
+    "`ceil_mode: true` rounds up instead (torch): `ceil((in + pad_before + pad_after - k) / "
+    "stride) + 1`, less one when the last window would start at or past `in + pad_before`. "
+    "An adaptive pool (`output_size`) has that output size, output `i` of a dim pooling "
+    "input `[floor(i·in/out), ceil((i+1)·in/out))` (torch's `AdaptiveAvgPool2d`; an output "
+    "larger than the input repeats elements, as torch does). An output size below 1 is an "
+    "error naming the layer (or the flag).",
     json="floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1; "
     "same = TensorFlow rule ceil(in / stride)",
 )
@@ -93,9 +99,11 @@ FLOPS = Convention(
     key="flops",
     title="FLOPs",
     doc="`2 · MACs`, plus one add per output element when there is a bias. Pooling: one "
-    "operation per window element per output, padded positions included; global pooling one "
-    "per input element. Batch-norm (inference: scale and shift): 2 per element. Residual add: "
-    "1 per output element.",
+    "operation per window element per output, padded positions included (with `ceil_mode`, "
+    "the whole kernel of the last window too); an adaptive pool one per element of each "
+    "output's window, summed exactly; global pooling one per input element. Batch-norm "
+    "(inference: scale and shift): 2 per element. Residual add: 1 per output element. "
+    "Activation functions: apart, see below.",
     json="2*MACs + one add per output element with bias; pooling 1 per window element "
     "(average pooling divides by the unpadded elements, TensorFlow's rule); batch-norm 2 per "
     "element; residual add 1 per element",
@@ -110,6 +118,29 @@ AVERAGE_POOL = Convention(
     "elements in that window: TensorFlow's `same` rule, as Keras' `AveragePooling` does. "
     "Max pooling pads with −∞. The divisor changes the values `--time` computes, not the "
     "counts: FLOPs stay one per window element. (The JSON states this inside `flops`.)",
+)
+
+ACTIVATIONS = Convention(
+    key="activations",
+    title="Activation functions",
+    doc="An `activation:` on a layer has no MACs and no parameters. Its FLOPs are sepconv's "
+    "own convention, one per arithmetic operation of the function's formula with an `exp` "
+    "or `erf` counted as one, per activated element: `relu` max(x, 0) 1, `relu6` "
+    "min(max(x, 0), 6) 2, `hardsigmoid` min(max(x + 3, 0), 6) / 6 4, `hardswish` "
+    "x·hardsigmoid(x) 5, `sigmoid` 1 / (1 + exp(−x)) 4, `silu` x·sigmoid(x) 5, `gelu` "
+    "x/2·(1 + erf(x/√2)) 5, `none` 0 (ptflops and mmcv count every ReLU-like function as "
+    "1; fvcore, whose totals sepconv's `flops` match, counts none). The activated elements "
+    "are the layer's output (a `residual` block's: after its add), except in an "
+    "`inverted_residual`, where they are the expansion's and the depthwise's outputs (the "
+    "projection is linear, as in MobileNetV2). They are the same in every form. These FLOPs "
+    "are kept apart, as `activation_function_flops` per layer and in the totals, so "
+    "`macs` and `flops` stay fvcore's. Activations are counted, not timed: `--time` runs "
+    "the forms without them.",
+    json="no MACs or params; FLOPs per activated element relu 1, relu6 2, hardsigmoid 4, "
+    "hardswish 5, sigmoid 4, silu 5, gelu 5, reported apart as activation_function_flops "
+    "(not in flops); not timed",
+    footer="Activation FLOPs (relu 1 per element … gelu 5) are counted apart, not in FLOPs, "
+    "and not timed",
 )
 
 PARAMS = Convention(
@@ -264,6 +295,7 @@ RULES: tuple[Convention, ...] = (
     MACS,
     FLOPS,
     AVERAGE_POOL,
+    ACTIVATIONS,
     PARAMS,
     BYTES,
     SEPARABLE,

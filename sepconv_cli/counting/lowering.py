@@ -37,7 +37,7 @@ from sepconv_cli.counting.ops import (
     resolve_padding,
 )
 from sepconv_cli.spec.fields import BatchNormMode
-from sepconv_cli.spec.layers import LayerSpec
+from sepconv_cli.spec.layers import LayerSpec, Padding
 from sepconv_cli.units import shape_text
 
 
@@ -127,15 +127,14 @@ def _window_conv(
     bias: bool = False,
     role: ConvRole = "conv",
     kernel: tuple[int, ...] | None = None,
-    padding: str | tuple[int, ...] = "valid",
+    padding: Padding = "valid",
 ) -> Conv:
     """A k×k convolution with the spec's stride and dilation."""
     rank = len(shape) - 1
     k = broadcast(kernel or spec.kernel or (1,), rank, "kernel")
     s = broadcast(spec.stride or (1,), rank, "stride")
     d = broadcast(spec.dilation, rank, "dilation")
-    pad = padding if isinstance(padding, str) else broadcast(padding, rank, "padding")
-    pads = resolve_padding(pad, shape[:-1], k, s, d)
+    pads = resolve_padding(padding, shape[:-1], k, s, d)
     if role == "conv" and groups == 1 and prod(k) == 1:
         role = "pointwise"  # a `conv, kernel: 1` is a pointwise conv: label it once, here
     return Conv(shape, out, k, s, d, pads, groups=groups, bias=bias, role=role)
@@ -156,7 +155,7 @@ def separable_ops(
     shape: tuple[int, ...],
     filters: int,
     bias: bool,
-    padding: str | tuple[int, ...],
+    padding: Padding,
 ) -> list[Op]:
     """Depthwise k×k (multiplier M) → [BN] → pointwise 1×1 → [BN]."""
     cin = shape[-1]
@@ -283,16 +282,21 @@ def _lower_dense(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms
 
 def _lower_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     rank = len(shape) - 1
+    mode: PoolKind = "avg" if spec.mode == "avg" else "max"
+    if spec.output_size is not None:  # adaptive: torch's windows, no kernel or stride
+        size = broadcast(spec.output_size, rank, "output_size")
+        ones = (1,) * rank
+        pool = Pool(shape, mode, ones, ones, ((0, 0),) * rank, output_size=size)
+        return Forms("none", (pool,), (pool,), (pool,))
     kernel = broadcast(spec.kernel or (1,), rank, "kernel")
     stride = broadcast(spec.stride or kernel, rank, "stride")
     padding = spec.padding or "valid"
-    if not isinstance(padding, str):
-        padding = broadcast(padding, rank, "padding")
-        if any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
-            raise ShapeError("pool padding must be at most half the kernel", "padding")
     pads = resolve_padding(padding, shape[:-1], kernel, stride, (1,) * rank)
-    mode: PoolKind = "avg" if spec.mode == "avg" else "max"
-    ops = (Pool(shape, mode, kernel, stride, pads),)
+    if not isinstance(padding, str) and any(
+        2 * p > k for pair, k in zip(pads, kernel, strict=True) for p in pair
+    ):
+        raise ShapeError("pool padding must be at most half the kernel", "padding")
+    ops = (Pool(shape, mode, kernel, stride, pads, ceil_mode=spec.ceil_mode),)
     ops[0].out_shape  # noqa: B018 - raises ShapeError now, naming this layer, if empty
     return Forms("none", ops, ops, ops)
 

@@ -33,6 +33,7 @@ class Row:
     forms: Forms
     repeat: int = 1
     where: str = ""
+    activation: str = "none"  # the activation function after the row's layer (or add)
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -85,7 +86,9 @@ class _Builder:
                 "instances (a repeated layer that keeps changing shape); lower its repeat"
             )
         row_type = layer.type if kind is None else kind
-        self.rows.append(Row(len(self.rows), name, row_type, shape, forms, 1, layer.where))
+        self.rows.append(
+            Row(len(self.rows), name, row_type, shape, forms, 1, layer.where, layer.activation)
+        )
 
     def layers(
         self, layers: Sequence[LayerSpec], shape: tuple[int, ...], prefix: str

@@ -59,13 +59,20 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
 
 
 def resolve_padding(
-    padding: str | Sequence[int],
+    padding: str | Sequence[int | tuple[int, int]],
     spatial: Sequence[int],
     kernel: Sequence[int],
     stride: Sequence[int],
     dilation: Sequence[int],
 ) -> Pads:
-    """Turn ``"valid"``, ``"same"`` or per-dim symmetric ints into (before, after) pairs."""
+    """Turn ``"valid"``, ``"same"``, symmetric ints or per-side ``(before, after)`` pairs
+    (one value or pair for every dim, or one per dim) into (before, after) pairs.
+
+    >>> resolve_padding(((0, 1),), (5, 5), (3, 3), (1, 1), (1, 1))
+    ((0, 1), (0, 1))
+    >>> resolve_padding((2, 1), (5, 5), (3, 3), (1, 1), (1, 1))
+    ((2, 2), (1, 1))
+    """
     if padding == "valid":
         return tuple((0, 0) for _ in spatial)
     if padding == "same":
@@ -77,7 +84,43 @@ def resolve_padding(
         raise ShapeError(
             f"unknown padding {padding!r} (expected valid, same or integers)", "padding"
         )
-    return tuple((p, p) for p in padding)
+    rank = len(spatial)
+    if len(padding) not in (1, rank):
+        written = "x".join(str(p) if isinstance(p, int) else f"{p[0]}+{p[1]}" for p in padding)
+        raise ShapeError(
+            f"padding has {len(padding)} values ({written}) but the input has {rank} spatial "
+            f"dim{'s' if rank > 1 else ''}",
+            "padding",
+        )
+    values: list[int | tuple[int, int]] = list(padding) * (rank if len(padding) == 1 else 1)
+    return tuple((p, p) if isinstance(p, int) else (p[0], p[1]) for p in values)
+
+
+def ceil_window_output(size: int, kernel: int, stride: int, pads: tuple[int, int]) -> int:
+    """Output length of a pooling window with torch's ``ceil_mode``: the window count rounded
+    up, less one when the last window would start past the input and its left padding
+    (``(out - 1) * stride >= in + pad_before``: torch's ``pooling_output_shape``).
+
+    >>> ceil_window_output(112, 3, 2, (0, 0)), ceil_window_output(113, 3, 2, (0, 0))
+    (56, 56)
+    >>> ceil_window_output(6, 2, 2, (1, 1))
+    4
+    """
+    span = size + pads[0] + pads[1] - kernel
+    out = -(-span // stride) + 1
+    if out > 1 and (out - 1) * stride >= size + pads[0]:
+        out -= 1
+    return out
+
+
+def adaptive_windows(size: int, out: int) -> tuple[tuple[int, int], ...]:
+    """torch's ``AdaptiveAvgPool``/``AdaptiveMaxPool`` windows along one dim: output ``i``
+    covers ``[floor(i·in/out), ceil((i+1)·in/out))``.
+
+    >>> adaptive_windows(5, 3)
+    ((0, 2), (1, 4), (3, 5))
+    """
+    return tuple((i * size // out, -(-(i + 1) * size // out)) for i in range(out))
 
 
 def window_output(
@@ -289,7 +332,13 @@ class Dense:
 
 @dataclass(frozen=True)
 class Pool:
-    """Max or average pooling window, per channel. ``global_`` pools every spatial dim to 1."""
+    """Max or average pooling window, per channel. ``global_`` pools every spatial dim to 1.
+
+    ``ceil_mode`` rounds the window count up (torch; see :func:`ceil_window_output`), the
+    last window running past the padded input. ``output_size`` makes an adaptive pool
+    (torch's ``AdaptiveAvgPool``/``AdaptiveMaxPool``): its windows, of varying size, follow
+    :func:`adaptive_windows`, and ``kernel`` and ``stride`` are not used.
+    """
 
     in_shape: tuple[int, ...]
     kind: PoolKind
@@ -298,19 +347,55 @@ class Pool:
     pads: Pads
     global_: bool = False
     role: Literal["pool"] = "pool"
+    ceil_mode: bool = False
+    output_size: tuple[int, ...] | None = None
 
-    @property
+    @cached_property
     def out_shape(self) -> tuple[int, ...]:
         if self.global_:
             return (self.in_shape[-1],)
+        if self.output_size is not None:
+            return (*self.output_size, self.in_shape[-1])
         ones = tuple(1 for _ in self.kernel)
         spatial = window_output(self.in_shape[:-1], self.kernel, self.stride, ones, self.pads)
+        if self.ceil_mode:
+            spatial = tuple(
+                ceil_window_output(n, k, s, p)
+                for n, k, s, p in zip(
+                    self.in_shape[:-1], self.kernel, self.stride, self.pads, strict=True
+                )
+            )
         return (*spatial, self.in_shape[-1])
+
+    @property
+    def window_pads(self) -> Pads:
+        """``pads`` plus, with ``ceil_mode``, the after-padding the last window runs into:
+        the padding an execution of the windows needs."""
+        if not self.ceil_mode:
+            return self.pads
+        out = self.out_shape[:-1]
+        return tuple(
+            (b, max(a, (o - 1) * s + k - n - b))
+            for n, k, s, o, (b, a) in zip(
+                self.in_shape[:-1], self.kernel, self.stride, out, self.pads, strict=True
+            )
+        )
+
+    def window_elements(self) -> int:
+        """Input elements summed over every output position's window, per channel and item:
+        ``prod(out) · prod(k)`` for a fixed window, the exact sum for adaptive windows."""
+        if self.output_size is None:
+            return prod(self.out_shape[:-1]) * prod(self.kernel)
+        return prod(
+            sum(end - start for start, end in adaptive_windows(n, o))
+            for n, o in zip(self.in_shape[:-1], self.output_size, strict=True)
+        )
 
     def cost(self, batch: int, itemsize: int) -> Cost:
         out_elems = batch * prod(self.out_shape)
         in_elems = batch * prod(self.in_shape)
-        flops = in_elems if self.global_ else out_elems * prod(self.kernel)
+        channels = self.in_shape[-1]
+        flops = in_elems if self.global_ else batch * channels * self.window_elements()
         return _cost(0, flops, 0, 0, in_elems, out_elems, itemsize)
 
 
@@ -435,6 +520,28 @@ class SqueezeExcite:
 # --------------------------------------------------------------------------- all operations
 
 Op = Conv | Dense | Pool | BatchNorm | Add | Scale | SqueezeExcite
+
+
+# --------------------------------------------------------------------------- activations
+
+ACTIVATION_FLOPS: dict[str, int] = {
+    "none": 0,
+    "relu": 1,  # max(x, 0)
+    "relu6": 2,  # min(max(x, 0), 6)
+    "hardsigmoid": 4,  # min(max(x + 3, 0), 6) / 6
+    "hardswish": 5,  # x · hardsigmoid(x)
+    "sigmoid": 4,  # 1 / (1 + exp(-x)): negate, exp, add, divide
+    "silu": 5,  # x · sigmoid(x)
+    "gelu": 5,  # x / 2 · (1 + erf(x / √2)): divide, erf, add, multiply, halve
+}
+"""FLOPs per element of each activation function: one per arithmetic operation of its
+formula, an ``exp`` or ``erf`` counted as one (sepconv's convention, stated in
+counting/conventions.py; ptflops and mmcv count every ReLU-like function as 1)."""
+
+
+def activation_flops(function: str, elements: int) -> int:
+    """FLOPs of ``function`` applied to ``elements`` values (kept apart from ``flops``)."""
+    return ACTIVATION_FLOPS[function] * elements
 
 
 def _cost(

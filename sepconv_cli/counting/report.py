@@ -5,6 +5,7 @@ Renderers read these; nothing here formats text for people.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import prod
@@ -20,6 +21,7 @@ from sepconv_cli.counting.ops import (
     Cost,
     Op,
     ShapeError,
+    activation_flops,
     ops_cost,
     theory_ratio,
 )
@@ -56,6 +58,9 @@ class LayerReport:
     timing: LayerTiming | None = None  # set by execution.profiling when timed
     note: str = ""
     dtype: str = "float32"
+    # FLOPs of the row's activation function, every instance, the same in every form; kept
+    # apart from the forms' fvcore-compatible ``flops`` (conventions: ACTIVATIONS)
+    activation_function_flops: int = 0
 
     @property
     def ratio_macs(self) -> Fraction | None:
@@ -71,6 +76,7 @@ class Totals:
     as_specified: Cost
     standard: Cost
     separable: Cost
+    activation_function_flops: int = 0  # the same in every form
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,23 @@ def _parts(ops: tuple[Op, ...]) -> dict[str, list[Op]]:
             current = op.role if op.role in ("depthwise", "pointwise") else "other"
         parts[current].append(op)
     return parts
+
+
+def activated_elements(row: Row) -> int:
+    """Values one instance of ``row`` passes through its activation function, per item.
+
+    The activation follows the row's output (a residual block's follows its add), except in
+    an inverted residual, where it follows the expansion and the depthwise convolution and
+    the projection stays linear (MobileNetV2's linear bottleneck, torchvision's
+    ``InvertedResidual``). Every form has the same activated shapes.
+    """
+    if row.activation == "none":
+        return 0
+    if row.type != "inverted_residual":
+        return prod(row.output_shape)
+    convs = [op for op in row.forms.as_specified if isinstance(op, Conv)]
+    upto = next((i for i, op in enumerate(convs) if op.role == "depthwise"), 0)
+    return sum(prod(op.out_shape) for op in convs[: upto + 1])
 
 
 def theory_for(row: Row) -> Fraction | None:
@@ -180,6 +203,9 @@ def layer_report(
         ),
         theory=theory_for(row),
         dtype=dtype,
+        activation_function_flops=activation_flops(
+            row.activation, batch * activated_elements(row) * n
+        ),
     )
 
 
@@ -195,6 +221,18 @@ def totals(layers: tuple[LayerReport, ...]) -> Totals:
         as_specified=sum((lr.as_specified for lr in layers), zero),
         standard=sum((lr.standard for lr in layers), zero),
         separable=sum((lr.separable.total for lr in layers), zero),
+        activation_function_flops=sum(lr.activation_function_flops for lr in layers),
+    )
+
+
+def activation_line(flops: int, functions: Sequence[str]) -> str:
+    """The one line tables print for activation FLOPs (empty when there are none)."""
+    if not flops:
+        return ""
+    names = ", ".join(dict.fromkeys(f for f in functions if f != "none"))
+    return (
+        f"Activations ({names}): {flops:,} FLOPs in every form, apart from the FLOPs above "
+        "(no MACs; not timed)"
     )
 
 
@@ -226,5 +264,5 @@ def single_layer_report(layer: LayerSpec, index: int = 0) -> LayerReport:
             raise UsageError(f"{_blame(layer, exc.field)}: {exc}") from None
         raise UsageError(f"{layer.locate(exc.field)}: {exc}") from None
     name = layer.name or (f"layer_{index}" if index or layer.where != "flags" else "layer")
-    row = Row(index, name, layer.type, layer.input, forms, 1, layer.where)
+    row = Row(index, name, layer.type, layer.input, forms, 1, layer.where, layer.activation)
     return layer_report(row, layer.batch or 1, layer.dtype or "float32")

@@ -53,6 +53,9 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
                 else None
             ),
         },
+        # the activation function after the layer and its FLOPs (not in any form's flops)
+        "activation": None if row.activation == "none" else row.activation,
+        "activation_function_flops": layer.activation_function_flops,
     }
     if layer.timing is not None:
         out["timing"] = layer.timing.as_dict()
@@ -97,6 +100,7 @@ def profile_dict(report: ProfileReport) -> dict[str, Any]:
             "as_specified": report.totals.as_specified.as_dict(),
             "standard": report.totals.standard.as_dict(),
             "separable": report.totals.separable.as_dict(),
+            "activation_function_flops": report.totals.activation_function_flops,
         },
         "machine": report.machine,
     }

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from sepconv_cli.counting.report import LayerReport, ProfileReport
+from sepconv_cli.counting.report import LayerReport, ProfileReport, activation_line
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.units import human, ms_number, shape_text, speedup_ascii
 
@@ -154,6 +154,9 @@ def profile_markdown(report: ProfileReport) -> str:
         f"{t.standard.params:,} params; all separable: {t.separable.macs:,} MACs, "
         f"{t.separable.params:,} params.\n"
     )
+    acts = activation_line(t.activation_function_flops, [lr.row.activation for lr in report.layers])
+    if acts:
+        exact += f"\n{acts}.\n"
     return head + table + exact
 
 

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from sepconv_cli.counting import conventions
 from sepconv_cli.counting.ops import Conv, Cost
-from sepconv_cli.counting.report import LayerReport, ProfileReport
+from sepconv_cli.counting.report import LayerReport, ProfileReport, activation_line
 from sepconv_cli.execution.overhead import OVERHEAD_FLOOR_S
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow, shorten
@@ -174,6 +174,9 @@ def _cost_footer(layer: LayerReport) -> Text:
             if measured == layer.theory
             else f"  (measured ratio {float(measured or 0):.4f})\n"
         )
+    acts = activation_line(layer.activation_function_flops, [layer.row.activation])
+    if acts:
+        lines.append(acts + ".\n", style="")
     lines.append(conventions.COST_FOOTER)
     return lines
 
@@ -391,6 +394,9 @@ def _profile_footer(report: ProfileReport) -> Text:
     text.append(line("As specified ", t.as_specified), style="")
     text.append(line("All standard ", t.standard))
     text.append(line("All separable", t.separable))
+    acts = activation_line(t.activation_function_flops, [lr.row.activation for lr in report.layers])
+    if acts:
+        text.append(acts + ".\n")
     text.append(conventions.PROFILE_FORMS_FOOTER)
     if t.standard.macs:
         text.append(

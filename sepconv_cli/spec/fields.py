@@ -18,6 +18,9 @@ MAX_DIMS = 3
 DTYPE_BYTES: dict[str, int] = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int8": 1}
 DTYPES = tuple(DTYPE_BYTES)
 POOL_MODES = ("max", "avg")
+# activation functions a layer may name (``none``: linear); FLOPs per element are stated in
+# counting/conventions.py (ACTIVATIONS)
+ACTIVATIONS = ("none", "relu", "relu6", "hardsigmoid", "hardswish", "sigmoid", "silu", "gelu")
 
 BatchNormMode = Literal["none", "each", "output"]
 """Where a layer's batch-norm goes: nowhere, after each convolution, or after the last only."""
@@ -134,14 +137,62 @@ def channels_first_hint(text: str) -> str | None:
     return f"shapes are channels-last, so this is {last} channels; did you mean {rotated}?"
 
 
-def padding(value: Any) -> str | tuple[int, ...]:
-    """``valid``, ``same``, or symmetric explicit padding: an int or one per spatial dim."""
+def padding(value: Any) -> str | tuple[int, ...] | tuple[tuple[int, int], ...]:
+    """``valid``, ``same``, symmetric explicit padding (an int or one per spatial dim), or
+    per-side padding: one ``[before, after]`` pair per spatial dim (``[[top, bottom],
+    [left, right]]``; a single pair is every dim's).
+
+    >>> padding([[0, 1], [1, 2]])
+    ((0, 1), (1, 2))
+    >>> padding(2)
+    (2,)
+    """
     if isinstance(value, str):
         word = value.strip().lower()
         if word in ("valid", "same"):
             return word
-        raise FieldError(f"expected valid, same, an integer or one per dim, got {describe(value)}")
+        raise FieldError(
+            f"expected valid, same, an integer, one per dim or [before, after] pairs, "
+            f"got {describe(value)}"
+        )
+    if isinstance(value, list) and any(isinstance(v, list) for v in value):
+        return per_side(value)
     return per_dim(value, minimum=0)
+
+
+def padding_json(value: str | tuple[Any, ...] | None) -> Any:
+    """A padding as JSON: the word, an int for every dim, a list per dim, or per-side pairs
+    as ``[[before, after], ...]``; ``valid`` when none was given."""
+    if value is None or value == ():
+        return "valid"
+    if isinstance(value, str):
+        return value
+    if isinstance(value[0], tuple):
+        return [list(pair) for pair in value]
+    return value[0] if len(value) == 1 else list(value)
+
+
+def per_side(value: list[Any]) -> tuple[tuple[int, int], ...]:
+    """One ``[before, after]`` pair of ints >= 0 per spatial dim (1 to 3 pairs)."""
+    if not all(isinstance(v, list) for v in value):
+        raise FieldError(
+            f"write every dim as a [before, after] pair, or none: got {describe(value)}"
+        )
+    if not 1 <= len(value) <= MAX_DIMS:
+        raise FieldError(
+            f"expected 1 to {MAX_DIMS} [before, after] pairs (one per spatial dim), "
+            f"got {len(value)}: {describe(value)}"
+        )
+    pairs = []
+    for pair in value:
+        if len(pair) != 2:
+            raise FieldError(
+                f"expected [before, after] pairs of 2 integers, got {describe(pair)} "
+                f"({len(pair)} value{'s' if len(pair) != 1 else ''})"
+            )
+        before, after = (positive_int(v, minimum=0) for v in pair)
+        pairs.append((before, after))
+    return tuple(pairs)
 
 
 def number(value: Any, *, minimum_exclusive: float = 0.0, maximum: float = 1e6) -> float:

@@ -22,7 +22,8 @@ from sepconv_cli.errors import UsageError
 from sepconv_cli.spec import fields as F
 
 PerDim = tuple[int, ...]
-Padding = str | PerDim
+PerSide = tuple[tuple[int, int], ...]  # (before, after) per spatial dim, as written
+Padding = str | PerDim | PerSide
 
 LayerType = Literal[
     "conv",
@@ -89,6 +90,10 @@ class LayerSpec:
     se_divisor: int | None = None
     layers: tuple[LayerSpec, ...] = ()
     shortcut: tuple[LayerSpec, ...] = ()
+    # pooling to a fixed size, torch's ceil_mode, and the activation after the layer
+    output_size: PerDim | None = None
+    ceil_mode: bool = False
+    activation: str = "none"
     # single-layer specs (``sepconv cost``) carry their own input, batch and dtype
     input: tuple[int, ...] | None = None
     batch: int | None = None
@@ -174,6 +179,12 @@ FIELDS: dict[str, Validator] = {
     "se_ratio_of": F.choice(SE_RATIO_OF),
     "se_divisor": F.positive_int,
 }
+# pooling to a fixed size, torch's ceil_mode, activations (any layer: see COMMON_KEYS)
+FIELDS |= {
+    "output_size": F.per_dim,
+    "ceil_mode": F.boolean,
+    "activation": F.choice(F.ACTIVATIONS),
+}
 
 _CONV_COMMON = {"stride", "padding", "dilation", "bias", "batch_norm"}
 TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, optional) keys
@@ -189,11 +200,13 @@ TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, opti
     ),
     "squeeze_excite": (set(), {"se_channels", "se_ratio", "se_divisor"}),  # ONE_OF
     "dense": ({"units"}, {"bias"}),
-    "pool": ({"kernel"}, {"stride", "padding", "mode"}),
+    # a pool takes a window (kernel, with stride, padding, ceil_mode) or a fixed output_size
+    # (adaptive pooling): the reader requires exactly one of kernel and output_size
+    "pool": (set(), {"kernel", "stride", "padding", "mode", "ceil_mode", "output_size"}),
     "global_pool": (set(), {"mode"}),
     "residual": ({"layers"}, {"shortcut"}),
 }
-COMMON_KEYS = {"type", "name", "repeat"}
+COMMON_KEYS = {"type", "name", "repeat", "activation"}
 SINGLE_LAYER_KEYS = {"input", "batch", "dtype"}
 MODEL_KEYS = {
     "name",
@@ -243,8 +256,13 @@ def did_you_mean(word: str, options: Any) -> str:
 # keys people write from other frameworks that name things sepconv does not count: said
 # plainly instead of a did-you-mean
 NOT_MODELLED = {
-    "activation": "activations are not modelled (they have no MACs or parameters)",
-    "activations": "activations are not modelled (they have no MACs or parameters)",
-    "relu": "activations are not modelled (they have no MACs or parameters)",
     "dropout": "dropout is not modelled (no MACs or parameters at inference)",
 }
+# spellings of the `activation` key from other frameworks: named, with the key to use
+ACTIVATION_SPELLINGS = ("activations", "relu", "act", "activation_fn", "nonlinearity")
+
+# window keys a flat (untyped) default does not give a pool: numbers sized for the
+# convolutions' windows (VGG's `padding: 1` for its 3×3 convs would pad its 2×2 pools, a
+# `stride: 1` would stop its stride following its kernel). `padding: valid` and `same` mean
+# the same for a pool as for a conv and do reach it (Keras' Xception pads its pools `same`).
+FLAT_DEFAULT_POOL_SKIPS = ("kernel", "stride", "padding")

@@ -8,8 +8,13 @@ Rules
 * A model file reports every independent problem at once (each layer, each top-level
   field), as :class:`~sepconv_cli.spec.layers.SpecErrors`, so ``sepconv validate`` can list
   them all.
-* ``defaults`` are validated once, where they are read, and fill in only the fields a
-  layer's type has; a layer's own value wins.
+* ``defaults`` are validated once, where they are read. Flat keys (``defaults: {padding:
+  same}``) fill in every layer whose type has the key, except a numeric ``padding`` on a
+  pool (``FLAT_DEFAULT_POOL_SKIPS``: numeric pads are sized for a convolution's
+  kernel); per-type keys (``defaults: {conv: {padding: 1}, pool: {mode: avg}}``) fill in
+  that type only and win over flat ones; a layer's own value wins over both. A pool's own
+  ``kernel`` or ``output_size`` replaces a default of the other. ``activation`` is per-type
+  only (a flat one would follow every pool and add too).
 * A ``cost --spec`` layer must be a convolution and carry its own ``input``.
 * Keys and validators come from the tables of :mod:`sepconv_cli.spec.layers` (``TYPES``,
   ``FIELDS``), the same ones the flags reader (:mod:`sepconv_cli.spec.flags`) uses.
@@ -18,15 +23,18 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sepconv_cli.spec import fields as F
 from sepconv_cli.spec.layers import (
+    ACTIVATION_SPELLINGS,
     COMMON_KEYS,
     CONV_TYPES,
     EXCLUSIVE,
     FIELDS,
+    FLAT_DEFAULT_POOL_SKIPS,
     MODEL_KEYS,
     NOT_MODELLED,
     ONE_OF,
@@ -79,7 +87,7 @@ class _Reader:
         return raw
 
     def layer(
-        self, path: PathKey, raw: Any, defaults: Mapping[str, Any], *, single: bool = False
+        self, path: PathKey, raw: Any, defaults: Defaults, *, single: bool = False
     ) -> LayerSpec:
         data = self.mapping(path, raw, "a layer")
         kind = data.get("type", "conv" if single else None)
@@ -107,6 +115,13 @@ class _Reader:
                     raise self.error(
                         (*path, key), f"{NOT_MODELLED[key.lower()]}; remove the key", key=True
                     )
+                if key.lower() in ACTIVATION_SPELLINGS:
+                    raise self.error(
+                        (*path, key),
+                        f"write the activation as 'activation: <function>' (one of "
+                        f"{', '.join(F.ACTIVATIONS)})",
+                        key=True,
+                    )
                 why = (
                     f"not a field of a {kind} layer"
                     if key in known
@@ -115,10 +130,7 @@ class _Reader:
                 raise self.error(
                     (*path, key), f"{why}; allowed: {', '.join(sorted(allowed))}", key=True
                 )
-        values: dict[str, Any] = {}
-        for key, raw_value in defaults.items():
-            if key in required | optional:
-                values[key] = raw_value  # validated once, where the defaults are read
+        values = defaults.for_type(kind, data)
         for key, raw_value in data.items():
             if key == "type":
                 continue
@@ -132,6 +144,8 @@ class _Reader:
         self.alternatives(path, kind, data, values)
         if kind == "residual" and not values["layers"]:
             raise self.error((*path, "layers"), "a residual block needs at least one layer")
+        if kind == "pool":
+            self.check_pool(path, values)
         where = self.where(path)
         located = tuple((key, self.where((*path, key))) for key in data if key != "type")
         return LayerSpec(type=kind, where=where, field_where=located, **values)
@@ -166,15 +180,36 @@ class _Reader:
                     key=True,
                 )
 
+    def check_pool(self, path: PathKey, values: Mapping[str, Any]) -> None:
+        """A pool has a window (``kernel``) or a fixed ``output_size``, not both; an adaptive
+        pool has no stride, padding or ceil_mode, and ``ceil_mode`` has no ``same``."""
+        if "kernel" in values and "output_size" in values:
+            raise self.error(
+                (*path, "output_size"),
+                "a pool has a kernel (a window) or an output_size (adaptive), not both",
+            )
+        if "output_size" in values:
+            for key in ("stride", "padding", "ceil_mode"):
+                if key in values:
+                    raise self.error(
+                        (*path, key),
+                        f"an adaptive pool (output_size) computes its own windows: remove {key}",
+                    )
+        elif "kernel" not in values:
+            raise self.error(path, "a pool layer needs kernel (or output_size, adaptive)")
+        if values.get("ceil_mode") and values.get("padding") == "same":
+            raise self.error(
+                (*path, "ceil_mode"),
+                "ceil_mode applies to valid or explicit padding; same already rounds up",
+            )
+
     def where(self, path: PathKey) -> str:
         """``file:line:col: layers[3]`` (or just ``file:line:col`` for a top-level layer)."""
         mark = self.doc.mark(path)
         parts = [str(mark) if mark else self.doc.file, path_text(path)]
         return ": ".join(part for part in parts if part)
 
-    def layer_list(
-        self, path: PathKey, raw: Any, defaults: Mapping[str, Any]
-    ) -> tuple[LayerSpec, ...]:
+    def layer_list(self, path: PathKey, raw: Any, defaults: Defaults) -> tuple[LayerSpec, ...]:
         if not isinstance(raw, list):
             raise self.error(path, f"expected a list of layers, got {F.describe(raw)}")
         layers: list[LayerSpec] = []
@@ -185,26 +220,88 @@ class _Reader:
                 self.problems.append(str(exc))
         return tuple(layers)
 
-    def defaults(self, raw: Any) -> dict[str, Any]:
+    def defaults(self, raw: Any) -> Defaults:
+        """``defaults``: flat layer fields, and per-type mappings keyed by a layer type."""
         data = self.mapping(("defaults",), raw, "default layer fields")
-        layer_keys = set().union(*(req | opt for req, opt in TYPES.values())) - {
-            "layers",
-            "shortcut",
-        }
-        out = {}
+        flat: dict[str, Any] = {}
+        typed: dict[str, dict[str, Any]] = {}
         for key, value in data.items():
-            if key not in layer_keys:
+            if is_layer_type(key) and isinstance(value, dict):
+                typed[key] = self.typed_defaults(key, value)
+                continue
+            if key == "activation":
                 raise self.error(
                     ("defaults", key),
-                    f"unknown layer field{did_you_mean(key, layer_keys)}",
+                    "give activations per type, e.g. defaults: {conv: {activation: relu}} "
+                    "(a flat one would follow every pool and add too)",
                     key=True,
                 )
-            out[key] = self.value(("defaults", key), value, FIELDS[key])
+            if key not in _DEFAULT_KEYS:
+                options = _DEFAULT_KEYS | set(TYPES)
+                raise self.error(
+                    ("defaults", key),
+                    f"unknown layer field or type{did_you_mean(key[:60], options)}",
+                    key=True,
+                )
+            flat[key] = self.value(("defaults", key), value, FIELDS[key])
         for first, second in EXCLUSIVE:
-            if first in out and second in out:
+            if first in flat and second in flat:
                 raise self.error(
                     ("defaults", second), f"give {first} or {second}, not both", key=True
                 )
+        return Defaults(flat, typed)
+
+    def typed_defaults(self, kind: LayerType, data: Mapping[str, Any]) -> dict[str, Any]:
+        required, optional = TYPES[kind]
+        allowed = (required | optional | {"activation"}) - {"layers", "shortcut"}
+        out = {}
+        for key, value in data.items():
+            if key not in allowed:
+                why = (
+                    f"not a field of a {kind} layer"
+                    if key in _DEFAULT_KEYS | {"activation"}
+                    else f"unknown key{did_you_mean(str(key)[:60], allowed)}"
+                )
+                listed = ", ".join(sorted(allowed)) or "none"
+                raise self.error(("defaults", kind, key), f"{why}; allowed: {listed}", key=True)
+            out[key] = self.value(("defaults", kind, key), value, FIELDS[key])
+        for first, second in EXCLUSIVE:
+            if first in out and second in out:
+                raise self.error(
+                    ("defaults", kind, second), f"give {first} or {second}, not both", key=True
+                )
+        return out
+
+
+# fields a flat default may set: every layer field but the structural ones
+_DEFAULT_KEYS = set().union(*(req | opt for req, opt in TYPES.values())) - {"layers", "shortcut"}
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """A model's ``defaults``: flat fields and per-type fields, validated."""
+
+    flat: Mapping[str, Any] = field(default_factory=dict)
+    typed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def for_type(self, kind: LayerType, written: Mapping[str, Any]) -> dict[str, Any]:
+        """The default values a ``kind`` layer that writes ``written`` starts from."""
+        required, optional = TYPES[kind]
+        keys = required | optional
+        out: dict[str, Any] = {}
+        for key, value in self.flat.items():
+            window = kind == "pool" and key in FLAT_DEFAULT_POOL_SKIPS
+            if key in keys and not (window and not isinstance(value, str)):
+                out[key] = value
+        out.update(self.typed.get(kind, {}))
+        # a pool's own window or output size replaces a default of the other; an adaptive
+        # pool takes no window defaults
+        for own, other in (("kernel", "output_size"), ("output_size", "kernel")):
+            if own in written:
+                out.pop(other, None)
+        if "output_size" in {**out, **written}:
+            for key in ("stride", "padding", "ceil_mode"):
+                out.pop(key, None)
         return out
 
 
@@ -229,7 +326,7 @@ def model_from_document(doc: Document) -> ModelSpec:
             reader.problems.append(str(reader.error((), f"missing '{key}'")))
     if "layers" not in data:
         raise SpecErrors(reader.problems)
-    defaults = reader.collect(lambda: reader.defaults(data.get("defaults", {}))) or {}
+    defaults = reader.collect(lambda: reader.defaults(data.get("defaults", {}))) or Defaults()
     layers = reader.layer_list(("layers",), data["layers"], defaults)
     if not layers and not reader.problems:
         raise reader.error(("layers",), "a model needs at least one layer")
@@ -265,7 +362,7 @@ def cost_layers(doc: Document) -> list[LayerSpec]:
         raise reader.error((), "expected a layer mapping or a list of them, got an empty list")
     out = []
     for path, item in zip(paths, items, strict=True):
-        layer = reader.layer(path, item, {}, single=True)
+        layer = reader.layer(path, item, Defaults(), single=True)
         if layer.type not in CONV_TYPES:
             raise reader.error(
                 (*path, "type"),

@@ -43,8 +43,20 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
             {"enum": ["valid", "same"]},
             _NON_NEGATIVE,
             {"type": "array", "items": _NON_NEGATIVE, "minItems": 1, "maxItems": F.MAX_DIMS},
+            {
+                "type": "array",
+                "items": {
+                    "type": "array",
+                    "items": _NON_NEGATIVE,
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+                "minItems": 1,
+                "maxItems": F.MAX_DIMS,
+            },
         ],
-        "description": "valid, same (TensorFlow's rule) or symmetric explicit pads.",
+        "description": "valid, same (TensorFlow's rule), symmetric explicit pads, or "
+        "[before, after] per dim ([[top, bottom], [left, right]]).",
     },
     "dilation": {**_PER_DIM, "description": "Dilation: one int or one per dim."},
     "groups": {**_POSITIVE, "description": "Groups of a standard conv."},
@@ -96,6 +108,21 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         "description": "Round the se_ratio width with make_divisible(floor(w), se_divisor).",
     },
 }
+# pooling to a fixed size, torch's ceil_mode, activations
+FIELD_SCHEMAS |= {
+    "output_size": {
+        **_PER_DIM,
+        "description": "Adaptive pooling to this output size (torch's windows); instead of kernel.",
+    },
+    "ceil_mode": {
+        "type": "boolean",
+        "description": "Pool: round the output size up (torch's ceil_mode).",
+    },
+    "activation": {
+        "enum": list(F.ACTIVATIONS),
+        "description": "Activation function after the layer: no MACs, FLOPs counted apart.",
+    },
+}
 
 _SHAPE = {
     "type": "array",
@@ -122,6 +149,8 @@ def _layer_schema(kind: LayerType) -> dict[str, Any]:
         "title": f"{kind} layer",
     }
     schema.update(_alternatives(kind, set(props)))
+    if kind == "pool":  # a window or a fixed output size (adaptive), exactly one
+        schema["oneOf"] = [{"required": ["kernel"]}, {"required": ["output_size"]}]
     return schema
 
 
@@ -134,6 +163,18 @@ def _alternatives(kind: LayerType, keys: set[str]) -> dict[str, Any]:
     if kind in ONE_OF:
         rules.append({"anyOf": [{"required": [key]} for key in ONE_OF[kind]]})
     return {"allOf": rules} if rules else {}
+
+
+def _typed_defaults(kind: LayerType) -> dict[str, Any]:
+    """``defaults: {<type>: {...}}``: that type's fields and its activation."""
+    required, optional = TYPES[kind]
+    keys = sorted((required | optional | {"activation"}) - {"layers", "shortcut"})
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {k: FIELD_SCHEMAS[k] for k in keys},
+        "description": f"Defaults for {kind} layers only; they win over flat defaults.",
+    }
 
 
 def model_schema() -> dict[str, Any]:
@@ -152,9 +193,16 @@ def model_schema() -> dict[str, Any]:
         "defaults": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {k: FIELD_SCHEMAS[k] for k in layer_keys},
+            "properties": {
+                **{k: FIELD_SCHEMAS[k] for k in layer_keys},
+                **{kind: _typed_defaults(kind) for kind in TYPES if kind != "residual"},
+                # `residual` is both inverted_residual's flag and the residual block's type
+                "residual": {"oneOf": [FIELD_SCHEMAS["residual"], _typed_defaults("residual")]},
+            },
             "allOf": [{"not": {"required": list(pair)}} for pair in EXCLUSIVE],
-            "description": "Fields applied to every layer whose type accepts them.",
+            "description": "Fields applied to every layer whose type accepts them (a pool "
+            "takes no flat kernel, stride or numeric padding), and per-type fields under a "
+            "layer type's name.",
         },
         "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
     }
