@@ -47,7 +47,7 @@ def profile_doc(tmp_path: Path, layers: list[str], input_shape: str) -> dict[str
 def without_type(doc: dict[str, Any]) -> dict[str, Any]:
     """The report with the one field that echoes how a layer was written (``type``) and the
     spec's own path left out: everything else must be equal."""
-    copy = json.loads(json.dumps(doc))
+    copy: dict[str, Any] = json.loads(json.dumps(doc))
     copy.pop("file", None)
     for layer in copy["layers"]:
         layer.pop("type")
