@@ -112,6 +112,8 @@ def test_issue_reproduction_conv_groups_32_is_the_depthwise_layer() -> None:
     assert layer["separable"]["macs"] == layer["as_specified"]["macs"] == 3_612_672
     assert "32.0× fewer" in out
     assert "As specified" not in out  # as written it is its separable form
+    assert "Already depthwise (groups = input channels): it is its own separable form." in out
+    assert "Already depthwise" not in invoke("cost", "-i", "112x112x32", "-k", "3", "-g", "4")
 
 
 @pytest.mark.parametrize(
@@ -322,3 +324,21 @@ def test_a_grouped_conv_is_timed_as_written() -> None:
     doc = json.loads(invoke(*args.split()))
     timing = doc["layers"][0]["timing"]
     assert timing["as_specified_s"] > 0
+
+
+def test_interactive_groups_change_shows_the_layer_as_written() -> None:
+    """In the REPL, ``groups 4`` changes only the layer as written: the standard form stays
+    the dense conv and the separable form ignores groups, so the as-specified lines say it."""
+    from sepconv_cli.analysis.interactive import Session
+
+    session = Session()
+    assert not session.handle("input 12x12x8").error
+    reply = session.handle("groups 4")
+    assert not reply.error, reply.message
+    # 8×8 positions × 256 filters × 25 taps: 8 input channels dense, 8/4 = 2 grouped
+    assert reply.message.splitlines()[1:5] == [
+        "  as specified MACs    3,276,800 → 819,200  (−2,457,600)",
+        "  as specified params     51,200 →  12,800  (−38,400)",
+        "  standard MACs        3,276,800  (unchanged)",
+        "  separable MACs         143,872  (unchanged)",
+    ]

@@ -312,6 +312,8 @@ COST_FOOTER = "\n".join(
         f"{LAYOUT.footer}.",
     )
 )
+# `cost`'s note under a depthwise layer (the FORMS rule's exception, said where it applies)
+DEPTHWISE_NOTE = "Already depthwise (groups = input channels): it is its own separable form."
 # one line each: the terminal wraps them at its own width (a fixed wrap width wrapped twice
 # on an 80-column terminal)
 PROFILE_FORMS_FOOTER = f"{FORMS.footer}. {RATIO.short}.\n"

@@ -167,6 +167,8 @@ def cost_table(layer: LayerReport) -> RenderableType:
         notes.append(Text(conventions.ONE_BY_ONE.footer + "."))
     if apart:
         notes.append(Text(conventions.FORMS.short + "."))
+    if row.form == "depthwise":
+        notes.append(Text(conventions.DEPTHWISE_NOTE))
     return Group(table, *notes, _cost_footer(layer), *_timing_block(layer))
 
 
