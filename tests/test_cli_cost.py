@@ -173,7 +173,9 @@ def test_groups_and_depth_multiplier() -> None:
         "--depth-multiplier",
         "2",
     )["layers"][0]
-    assert layer["standard"]["macs"] == 10 * 10 * 8 * 2 * 9
+    # as specified: 4/2 = 2 input channels per output; standard: the dense conv, all 4
+    assert layer["as_specified"]["macs"] == 10 * 10 * 8 * 2 * 9
+    assert layer["standard"]["macs"] == 10 * 10 * 8 * 4 * 9
     assert layer["separable"]["depthwise"]["macs"] == 10 * 10 * 8 * 9
     assert layer["separable"]["pointwise"]["macs"] == 10 * 10 * 8 * 8
 

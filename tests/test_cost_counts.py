@@ -155,22 +155,48 @@ def test_batch_with_bias_multiplies_the_bias_flops_too() -> None:
 # --------------------------------------------------------------------------- grouped, depthwise
 
 
-def test_grouped_conv_standard_form_keeps_groups_separable_ignores_them() -> None:
+def test_grouped_conv_standard_form_is_dense_separable_ignores_groups() -> None:
     # 12x12x4, 3x3, 8 filters, groups 2 → 10x10x8; each output sees 4/2 = 2 input channels
     r = report({"input": "12x12x4", "kernel": "3", "filters": "8", "groups": "2"})
     assert r.row.output_shape == (10, 10, 8)
-    assert r.standard.macs == 10 * 10 * 8 * 2 * 9 == 14_400
-    assert r.standard.params == 8 * 2 * 9 == 144
+    assert r.row.form == "grouped"
+    assert r.as_specified.macs == 10 * 10 * 8 * 2 * 9 == 14_400
+    assert r.as_specified.params == 8 * 2 * 9 == 144
+    # standard: the dense conv, every output sees all 4 input channels
+    assert r.standard.macs == 10 * 10 * 8 * 4 * 9 == 28_800
+    assert r.standard.params == 8 * 4 * 9 == 288
     assert r.separable.depthwise.macs == 10 * 10 * 4 * 9 == 3_600
     assert r.separable.pointwise.macs == 10 * 10 * 4 * 8 == 3_200
-    assert r.theory is None  # the law only holds for groups = 1
+    # the standard form is dense, so the law holds: 1/8 + 1/9 = 17/72 = 6,800 / 28,800
+    assert r.theory == Fraction(17, 72) == r.ratio_macs
 
 
 def test_conv_with_groups_equal_to_channels_is_depthwise() -> None:
-    # groups = Cin = Cout = 6: one input channel per output channel
+    # groups = Cin = Cout = 6: one input channel per output channel; 9 - 3 + 1 = 7
     r = report({"input": "9x9x6", "kernel": "3", "filters": "6", "groups": "6"})
-    assert r.standard.macs == 7 * 7 * 6 * 1 * 9 == 2_646
-    assert r.standard.params == 6 * 9 == 54
+    assert r.row.form == "depthwise"
+    assert r.as_specified.macs == r.separable.total.macs == 7 * 7 * 6 * 1 * 9 == 2_646
+    assert r.separable.depthwise.macs == 2_646 and r.separable.pointwise.macs == 0
+    assert r.standard.macs == 7 * 7 * 6 * 6 * 9 == 15_876
+    assert r.standard.params == 6 * 6 * 9 == 324
+    assert r.theory is None  # its own separable form: no pointwise, no law
+
+
+def test_conv_with_one_input_channel_is_dense() -> None:
+    # groups = 1 = Cin: dense, so its separable form is depthwise 1 → 1 then pointwise 1 → 8
+    r = report({"input": "6x6x1", "kernel": "3", "filters": "8"})
+    assert r.row.form == "standard"
+    assert r.standard.macs == 4 * 4 * 8 * 9 == 1_152
+    assert r.separable.total.macs == 4 * 4 * 9 + 4 * 4 * 8 == 272
+
+
+def test_depthwise_conv_with_a_disagreeing_depth_multiplier_is_an_error() -> None:
+    # groups = Cin = 4, filters 8: already depthwise with M = 2; M = 3 beside it disagrees
+    flags = {"input": "6x6x4", "kernel": "3", "filters": "8", "groups": "4"}
+    assert report({**flags, "depth_multiplier": "2"}).separable.total.macs == 4 * 4 * 8 * 9
+    with pytest.raises(ShapeError, match="filters / groups = 8/4 = 2") as info:
+        report({**flags, "depth_multiplier": "3"})
+    assert info.value.field == "depth_multiplier"
 
 
 def test_depthwise_layer_with_multiplier() -> None:

@@ -235,22 +235,30 @@ def test_both_forms_of_a_conv_layer_match_reference(c: dict[str, Any], multiplie
         "depth_multiplier": str(multiplier),
         "bias": c["bias"],
     }
+    # groups = Cin > 1: already depthwise, its multiplier is Cout / Cin (docs/conventions.md)
+    depthwise = c["groups"] == c["cin"] > 1
+    if depthwise:
+        flags["depth_multiplier"] = str(c["cout"] // c["cin"])
     layer = layer_from_flags(flags)
     assert layer.input is not None  # the flags give one
     forms = lower(layer, layer.input, Width())
     r = layer_report(Row(0, "t", layer.type, layer.input, forms), c["batch"], dtype)
     shape = (*c["spatial"], c["cin"])
     args = (shape, c["cout"], c["kernel"], c["stride"], c["dilation"], c["padding"])
-    std = ref.conv(*args, groups=c["groups"], bias=c["bias"], batch=c["batch"], itemsize=itemsize)
-    sep = ref.separable(
-        *args, multiplier=multiplier, bias=c["bias"], batch=c["batch"], itemsize=itemsize
-    )
+    common = {"bias": c["bias"], "batch": c["batch"], "itemsize": itemsize}
+    written = ref.conv(*args, groups=c["groups"], **common)
+    std = ref.conv(*args, groups=1, **common)  # the standard form is always dense
+    sep = ref.separable(*args, multiplier=multiplier, **common)
+    zero = ref.RefCost(0, 0, 0, 0, 0, 0, 0, ())
+    # a depthwise conv is its own separable form: all depthwise, no pointwise
+    sep_parts = (written, written, zero) if depthwise else (sep.total, sep.depthwise, sep.pointwise)
     assert r.row.output_shape == std.out_shape
     for got, want in (
+        (r.as_specified, written),
         (r.standard, std),
-        (r.separable.total, sep.total),
-        (r.separable.depthwise, sep.depthwise),
-        (r.separable.pointwise, sep.pointwise),
+        (r.separable.total, sep_parts[0]),
+        (r.separable.depthwise, sep_parts[1]),
+        (r.separable.pointwise, sep_parts[2]),
     ):
         assert (got.macs, got.flops, got.params, got.weight_bytes) == (
             want.macs,
@@ -259,7 +267,7 @@ def test_both_forms_of_a_conv_layer_match_reference(c: dict[str, Any], multiplie
             want.weight_bytes,
         )
         assert got.activation_bytes == want.activation_bytes
-    if multiplier == 1 and c["groups"] == 1:
+    if multiplier == 1 and not depthwise:  # grouped or not: the standard form is dense
         assert r.theory == Fraction(1, c["cout"]) + Fraction(1, prod(c["kernel"]))
     else:
         assert r.theory is None

@@ -135,19 +135,21 @@ def test_conv_with_groups(tmp_path: Path) -> None:
     row = one(
         tmp_path, "[16, 16, 8]", "{type: conv, kernel: 3, filters: 16, groups: 4, padding: same}"
     )
-    assert row["form"] == "standard"
+    assert row["form"] == "grouped"
     assert row["output_shape"] == [16, 16, 16]
-    # standard form = the layer as specified, groups included: 256·16·(8/4)·9
-    for form in ("as_specified", "standard"):
-        assert row[form]["macs"] == 256 * 16 * 2 * 9 == 73_728
-        assert row[form]["params"] == 16 * 2 * 9 == 288
+    # as specified: the layer as written, groups included: 256·16·(8/4)·9
+    assert row["as_specified"]["macs"] == 256 * 16 * 2 * 9 == 73_728
+    assert row["as_specified"]["params"] == 16 * 2 * 9 == 288
+    # standard: the dense conv (groups 1): 256·16·8·9
+    assert row["standard"]["macs"] == 256 * 16 * 8 * 9 == 294_912
+    assert row["standard"]["params"] == 16 * 8 * 9 == 1_152
     # separable form ignores groups: depthwise 256·8·9 + pointwise 256·8·16
     sep = row["separable"]
     assert sep["depthwise"]["macs"] == 256 * 8 * 9 == 18_432
     assert sep["pointwise"]["macs"] == 256 * 8 * 16 == 32_768
     assert sep["macs"] == 18_432 + 32_768
     assert sep["params"] == 8 * 9 + 8 * 16 == 200
-    assert row["ratio"]["macs"] == pytest.approx(51_200 / 73_728, abs=1e-6)
+    assert row["ratio"]["macs"] == pytest.approx(51_200 / 294_912, abs=1e-6)
 
 
 def test_conv_1x1_has_no_spatial_part_to_separate(tmp_path: Path) -> None:
@@ -197,11 +199,11 @@ def test_pointwise(tmp_path: Path) -> None:
         assert row[form]["macs"] == 100 * 32 * 8
 
 
-def test_one_by_one_conv_is_declared_standard(tmp_path: Path) -> None:
-    """A ``conv`` stays "standard" whatever its kernel (the form follows the type), although
-    with a 1×1 kernel its three forms are the same convolution."""
+def test_one_by_one_conv_has_one_form(tmp_path: Path) -> None:
+    """A 1×1 ``conv`` has one form (its three forms are the same convolution), so it is
+    declared "none" like the ``pointwise`` layer it equals: the form follows the operation."""
     row = one(tmp_path, "[10, 10, 32]", "{type: conv, kernel: 1, filters: 8}")
-    assert row["form"] == "standard"
+    assert row["form"] == "none"
     for form in FORMS:
         assert row[form]["macs"] == 100 * 32 * 8  # 10·10 positions × 8 filters × 32 channels
         assert row[form]["params"] == 32 * 8

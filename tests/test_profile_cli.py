@@ -137,7 +137,7 @@ def test_json_contract(model: str) -> None:
     assert doc["layers"]
     for row in doc["layers"]:
         assert row.keys() >= LAYER_KEYS, LAYER_KEYS - row.keys()
-        assert row["form"] in ("standard", "separable", "depthwise", "none")
+        assert row["form"] in ("standard", "grouped", "separable", "depthwise", "none")
         assert row["batch"] == 1
         _check_cost(row["standard"])
         _check_cost(row["separable"])

@@ -155,15 +155,25 @@ def test_standard_conv_agrees_with_torch(config: tuple[Any, ...]) -> None:
     pad = padding if isinstance(padding, str) else _dims(padding, rank)
     r = ours(shape, cout, k, s, d, pad, groups, bias, batch)
 
+    # as specified: the conv as written, groups included
     module = torch_conv(shape, cout, k, s, d, pad, groups, bias)
     x = torch.zeros(batch, shape[-1], *shape[:-1])
     y, flops = run_counted(module, x)
 
     assert channels_last(y.shape) == r.row.output_shape
-    assert n_params(module) == r.standard.params
-    assert flops == 2 * r.standard.macs
+    assert n_params(module) == r.as_specified.params
+    assert flops == 2 * r.as_specified.macs
     bias_adds = batch * prod(r.row.output_shape) if bias else 0  # one add per output
-    assert flops == r.standard.flops - bias_adds
+    assert flops == r.as_specified.flops - bias_adds
+
+    # standard: the dense conv (groups = 1) for k > 1; a 1×1 conv has one form
+    dense = torch_conv(shape, cout, k, s, d, pad, 1 if prod(k) > 1 else groups, bias)
+    _, dense_flops = run_counted(dense, x)
+    assert n_params(dense) == r.standard.params
+    assert dense_flops == 2 * r.standard.macs
+    assert dense_flops == r.standard.flops - bias_adds
+    if groups == shape[-1] > 1:  # already depthwise: its own separable form
+        assert r.separable.total == r.as_specified
 
 
 def test_torch_flop_counter_ignores_bias() -> None:
@@ -226,3 +236,29 @@ def test_mobilenet_layer_agrees_with_torch() -> None:
     assert sep_flops == 2 * r.separable.total.macs == 2 * 52_283_392
     assert n_params(standard) == r.standard.params == 2_359_296
     assert n_params(separable) == r.separable.total.params == 266_752
+
+
+@pytest.mark.parametrize("multiplier", [1, 2])
+def test_depthwise_written_either_way_agrees_with_torch(multiplier: int) -> None:
+    """``type: depthwise`` and ``conv`` with groups = Cin are the same torch module: both
+    spellings' as-specified and separable forms are it, their standard form the dense conv."""
+    shape, cin = (112, 112, 32), 32
+    x = torch.zeros(1, cin, 112, 112, device="meta")
+    depthwise = nn.Conv2d(cin, cin * multiplier, 3, padding=1, groups=cin, bias=False)
+    dense = nn.Conv2d(cin, cin * multiplier, 3, padding=1, bias=False)
+    _, dw_flops = run_counted(depthwise.to("meta"), x)
+    _, dense_flops = run_counted(dense.to("meta"), x)
+    common = {"input": "112x112x32", "kernel": "3", "padding": "1"}
+    spellings = (
+        {**common, "type": "depthwise", "depth_multiplier": str(multiplier)},
+        {**common, "filters": str(cin * multiplier), "groups": str(cin)},
+    )
+    for flags in spellings:
+        layer = layer_from_flags(flags)
+        forms = lower(layer, shape, Width())
+        r = layer_report(Row(0, "t", layer.type, shape, forms), 1, "float32")
+        for cost in (r.as_specified, r.separable.total):
+            assert 2 * cost.macs == dw_flops == 2 * 112 * 112 * cin * multiplier * 9
+            assert cost.params == n_params(depthwise)
+        assert 2 * r.standard.macs == dense_flops
+        assert r.standard.params == n_params(dense)

@@ -246,6 +246,12 @@ def change_summary(
         ("standard params", before.standard.params, after.standard.params),
         ("separable params", before.separable.total.params, after.separable.total.params),
     ]
+    if before.row.forms.as_specified_apart or after.row.forms.as_specified_apart:
+        # a grouped conv as written is neither form (docs/conventions.md): show it too
+        totals[:0] = [
+            ("as specified MACs", before.as_specified.macs, after.as_specified.macs),
+            ("as specified params", before.as_specified.params, after.as_specified.params),
+        ]
     was = max(len(f"{old:,}") for _, old, _ in totals)
     now = max((len(f"{new:,}") for _, old, new in totals if old != new), default=0)
     label = max(len(name) for name, _, _ in totals)

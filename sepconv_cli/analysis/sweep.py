@@ -161,19 +161,16 @@ def asymptote(parameter: str, points: Sequence[Point], base: dict[str, Any]) -> 
 
     Standard MACs grow with Cout·prod(k); the separable form's pointwise part grows with
     Cout only and its depthwise part with prod(k) only. So as Cout → ∞ the ratio tends to
-    pointwise/standard (= 1/prod(k) when M = 1 and groups = 1), and as k → ∞ to
-    depthwise/standard (= 1/Cout). Both parts' ratios are the same at every point of the
-    sweep; taken from the first point that has the part.
+    pointwise/standard (= M/prod(k)), and as k → ∞ to depthwise/standard (= M/Cout): the
+    standard form is the dense conv whatever the groups (docs/conventions.md). Both parts'
+    ratios are the same at every point of the sweep; taken from the first point that has
+    the part.
     """
     part = {"filters": "pointwise", "kernel": "depthwise"}.get(parameter)
     if part is None:
         return None
-    plain = base["depth_multiplier"] == 1 and base["groups"] == 1
-    label = (
-        ("1/prod(k)" if part == "pointwise" else "1/Cout")
-        if plain
-        else ("M·groups/prod(k)" if part == "pointwise" else "M·groups/Cout")
-    )
+    m = "1" if base["depth_multiplier"] == 1 else "M"
+    label = f"{m}/prod(k)" if part == "pointwise" else f"{m}/Cout"
     for point in points:
         r = point.report
         macs = getattr(r.separable, part).macs

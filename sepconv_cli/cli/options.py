@@ -138,7 +138,8 @@ GroupsOption = Annotated[
         "--groups",
         "-g",
         metavar="G",
-        help="Groups of the standard conv (must divide both channel counts). [default: 1]",
+        help="Groups of the conv as written (must divide both channel counts): its "
+        "standard form is dense; groups = input channels make it depthwise. [default: 1]",
     ),
 ]
 MultiplierOption = Annotated[

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 THEORY = "1/Cout + 1/prod(k)"  # MobileNet's closed form of separable / standard MACs
-_THEORY_HOLDS = "the depth multiplier and groups are 1"
+_THEORY_HOLDS = "M = 1 and the conv is not already depthwise"
 
 
 @dataclass(frozen=True)
@@ -175,11 +175,16 @@ SEPARABLE = Convention(
     title="The separable form of a convolution",
     doc="A k×k convolution (k > 1) becomes a depthwise k×k with depth multiplier M (same "
     "stride, padding and dilation; `Cin → Cin·M`) followed by a pointwise 1×1 "
-    "(`Cin·M → Cout`). The standard layer's groups are ignored. With a bias only the "
-    "pointwise has one (Keras `SeparableConv2D`). With `batch_norm: true` a batch-norm "
-    "follows each of the two convolutions; with `batch_norm: output` only the pointwise.",
+    "(`Cin·M → Cout`), whatever its groups: a grouped convolution has the same separable "
+    "form as the dense one. A convolution that already is depthwise (`type: depthwise`, or a "
+    "`conv` whose groups equal its input channels, more than 1) is its own separable form; "
+    "written as a `conv` its multiplier is `M = filters / groups`, and a `depth_multiplier` "
+    "beside it must agree. With a bias only the pointwise has one (Keras "
+    "`SeparableConv2D`). With `batch_norm: true` a batch-norm follows each of the two "
+    "convolutions; with `batch_norm: output` only the pointwise.",
     json="depthwise k x k with multiplier M (same stride, padding, dilation) then "
-    "pointwise 1x1; groups ignored; bias only on the pointwise",
+    "pointwise 1x1, whatever the groups; a depthwise conv (groups = Cin) is its own; "
+    "bias only on the pointwise",
     help="The separable form is depthwise k×k (multiplier M, same stride/padding/dilation) "
     "then pointwise 1×1",
     footer="Separable = depthwise k×k (multiplier M, same stride and padding) then pointwise 1×1",
@@ -189,38 +194,56 @@ SEPARABLE = Convention(
 FORMS = Convention(
     key="forms",
     title="The three forms of every layer",
-    doc="Every layer is counted in three forms: `as_specified` (what the spec declares), "
-    "`standard` (every depthwise k×k replaced by the full k×k convolution with the same input "
-    "and output channels, groups = 1) and `separable` (every k×k convolution replaced as "
-    "above). JSON `form` names the declared one. Per layer type (k > 1):\n"
+    doc="Every layer is counted in three forms, by one rule whatever type it is written as:\n"
     "\n"
-    "| `type` | `form` | `standard` | `separable` |\n"
+    "- `as_specified`: the layer as written, groups included;\n"
+    "- `standard`: every k×k convolution (k > 1) as the dense convolution (groups = 1) with "
+    "the same input and output channels, kernel, stride, padding and dilation;\n"
+    "- `separable`: every k×k convolution (k > 1) as depthwise k×k then pointwise 1×1 (as "
+    "above), except that a convolution that already is depthwise is its own separable "
+    "form.\n"
+    "\n"
+    "A 1×1 convolution, dense, pooling and add layers have one form. JSON `form` names "
+    "which form the layer is as written; it follows the operation, not the type:\n"
+    "\n"
+    "| Written as (k > 1) | `form` | `standard` | `separable` |\n"
     "|---|---|---|---|\n"
-    "| `conv` | `standard` | the layer as written, groups included | depthwise k×k + "
+    "| `conv`, groups = 1 | `standard` | the layer as written | depthwise k×k + "
     "pointwise 1×1 |\n"
-    "| `separable` | `separable` | the full k×k conv (groups = 1) | the layer as written |\n"
-    "| `depthwise` | `depthwise` | the full k×k conv `Cin → Cin·M` (groups = 1) | the layer "
-    "as written |\n"
-    "| `inverted_residual` | `separable` | its depthwise replaced by the full k×k conv on "
+    "| `conv`, 1 < groups < Cin | `grouped` | the dense k×k conv (groups = 1) | depthwise "
+    "k×k + pointwise 1×1 |\n"
+    "| `depthwise` (multiplier M), or `conv` with groups = Cin and filters = Cin·M | "
+    "`depthwise` | the dense k×k conv `Cin → Cin·M` (groups = 1) | the layer as written |\n"
+    "| `separable` | `separable` | the dense k×k conv (groups = 1) | the layer as written |\n"
+    "| `inverted_residual` | `separable` | its depthwise replaced by the dense k×k conv on "
     "the expanded width | the layer as written |\n"
-    "| `pointwise`, `dense`, `pool`, `global_pool` | `none` | the layer as written | the "
-    "layer as written |\n"
+    "| any 1×1 conv, `pointwise`, `dense`, `pool`, `global_pool` | `none` | the layer as "
+    "written | the layer as written |\n"
     "\n"
-    "A `conv` whose groups equal its input channels is counted as written in its standard "
-    "form (a grouped convolution), not as a dense one. A `residual` block is not a row of "
-    "its own: its main path and shortcut layers are rows, then an `add` row (form `none`).",
-    footer="Std = each layer as a standard convolution (depthwise → full k×k). Sep = every "
-    "k×k conv as depthwise + pointwise",
+    "Only a grouped convolution is, as written, neither of the other two forms; `cost` then "
+    "shows an *As specified* column. The same operation written two ways gives the same "
+    "report: a `depthwise` layer and a `conv` with groups = Cin (filters = Cin·M) have "
+    "identical counts in every form and every total, and the same `form`; in the JSON only "
+    "the `type` it echoes differs (and the default `name`, which is made from the type). A "
+    "`conv` with groups = 1 is dense even on one input channel. A `residual` block is not a "
+    "row of its own: its main path and shortcut layers are rows, then an `add` row (form "
+    "`none`).",
+    json="as_specified = the layer as written, groups included; standard = every k x k conv "
+    "(k > 1) dense (groups = 1); separable = every k x k conv as depthwise then pointwise, "
+    "a depthwise conv being its own; 1x1 convs, dense, pool and add have one form",
+    footer="Std = every k×k conv dense (groups 1). Sep = every k×k conv as depthwise + "
+    "pointwise (a depthwise conv is its own)",
+    short="As specified = the layer as written; Standard = the same conv with groups = 1",
 )
 
 ONE_BY_ONE = Convention(
     key="one_by_one",
     title="1×1 convolutions",
     doc="A 1×1 convolution has nothing spatial to separate: its three forms are the same "
-    "operations. That holds for `conv` and `depthwise` layers with kernel 1 and for "
-    "`pointwise` layers; a `separable` layer with kernel 1 is counted in every form as the "
-    "full 1×1 convolution (its depthwise 1×1 would only add work). A `conv` with kernel 1 "
-    "and groups = 1 is labelled a pointwise convolution.",
+    "operations (JSON `form` `none`), grouped or not. That holds for `conv` and `depthwise` "
+    "layers with kernel 1 and for `pointwise` layers; a `separable` layer with kernel 1 is "
+    "counted in every form as the full 1×1 convolution (its depthwise 1×1 would only add "
+    "work). A `conv` with kernel 1 and groups = 1 is labelled a pointwise convolution.",
     json="kernel 1x1: nothing spatial to separate; the three forms are the same operations",
     footer="A 1×1 conv is already pointwise: it has one form, so separable = standard",
 )
@@ -249,12 +272,14 @@ SQUEEZE_EXCITE = Convention(
 THEORY_RATIO = Convention(
     key="theory",
     title="The theory ratio",
-    doc=f"For a `conv` or `separable` layer with k > 1, depth multiplier M = 1 and groups = 1, "
-    f"separable MACs / standard MACs is exactly `{THEORY}` (MobileNet, Xception). Reports "
-    "print it as the theory (JSON `ratio.theory`, and `ratio.theory_exact` as a fraction); "
-    "other layers have none (`null`).",
-    json=f"{THEORY}: exact separable/standard MAC ratio when M = 1 and groups = 1",
-    help=f"for M = 1 and groups = 1 its MAC ratio is exactly {THEORY}",
+    doc=f"For a `conv` (dense or grouped: its standard form is dense either way) or a "
+    f"`separable` layer with k > 1 and depth multiplier M = 1, separable MACs / standard "
+    f"MACs is exactly `{THEORY}` (MobileNet, Xception). Reports print it as the theory "
+    "(JSON `ratio.theory`, and `ratio.theory_exact` as a fraction); other layers have none "
+    "(`null`), among them a convolution that already is depthwise.",
+    json=f"{THEORY}: exact separable/standard MAC ratio when M = 1 and the conv is not "
+    "already depthwise",
+    help=f"for M = 1 its MAC ratio is exactly {THEORY}",
     footer=f"Theory = {THEORY}, exact when {_THEORY_HOLDS}",
 )
 
@@ -341,6 +366,8 @@ COST_FOOTER = "\n".join(
         f"{LAYOUT.footer}.",
     )
 )
+# `cost`'s note under a depthwise layer (the FORMS rule's exception, said where it applies)
+DEPTHWISE_NOTE = "Already depthwise (groups = input channels): it is its own separable form."
 # one line each: the terminal wraps them at its own width (a fixed wrap width wrapped twice
 # on an 80-column terminal)
 PROFILE_FORMS_FOOTER = f"{FORMS.footer}. {RATIO.short}.\n"

@@ -1,15 +1,19 @@
 """One layer spec at a known input shape → its three forms as sequences of primitive ops.
 
-Forms (docs/conventions.md, stated in counting/conventions.py):
+Forms (docs/conventions.md, stated in counting/conventions.py). One rule, whatever type the
+layer is written as, so the same operation written two ways (``type: depthwise`` or a
+``conv`` whose groups equal its input channels) has the same three forms:
 
-* ``as_specified`` — what the spec declares.
-* ``standard`` — every depthwise k×k (k > 1) replaced by the full convolution with the same
-  input and output channels (groups = 1). A ``conv`` layer's standard form is the layer as
-  specified, groups included.
-* ``separable`` — every k×k (k > 1) convolution replaced by depthwise k×k with multiplier M
-  (same stride, padding, dilation; ``Cin → Cin·M``) then pointwise 1×1 (``Cin·M → Cout``);
-  groups are ignored. With a bias only the pointwise has one (Keras ``SeparableConv2D``).
-  A 1×1 convolution has no spatial part to separate: its forms are all the same.
+* ``as_specified`` — the layer as written, groups included.
+* ``standard`` — every k×k convolution (k > 1) as the dense convolution (groups = 1) with
+  the same input and output channels, kernel, stride, padding and dilation.
+* ``separable`` — every k×k convolution (k > 1) as depthwise k×k with multiplier M (same
+  stride, padding, dilation; ``Cin → Cin·M``) then pointwise 1×1 (``Cin·M → Cout``); with a
+  bias only the pointwise has one (Keras ``SeparableConv2D``). A convolution that already is
+  depthwise (groups = Cin > 1, ``Cout = Cin·M``) is its own separable form.
+
+A 1×1 convolution has no spatial part to separate, and dense, pooling and add layers no
+convolution: their three forms are the same operations (form "none").
 
 Batch-norm, where declared, follows each convolution (``batch_norm: true``) or only the
 layer's last one (``batch_norm: output``, as Xception's ``SeparableConv2D → BN``).
@@ -78,13 +82,14 @@ def make_divisible(value: Fraction, divisor: int) -> int:
     return rounded
 
 
-DeclaredForm = Literal["standard", "separable", "depthwise", "none"]
-"""Which form a layer is as written. It follows the layer's type alone: ``conv`` is
-"standard", ``separable`` and ``inverted_residual`` are "separable", ``depthwise`` is
-"depthwise", and the types with no spatial convolution to separate (``pointwise``,
-``dense``, ``pool``, ``global_pool``, ``squeeze_excite``, a residual block's add) are
-"none". The kernel size does not change it: a 1×1 ``conv`` stays "standard" although its
-three forms are then the same ops."""
+DeclaredForm = Literal["standard", "grouped", "separable", "depthwise", "none"]
+"""Which form a layer is as written. It follows the operation, never the type it is written
+as: "none" when its three forms are the same operations (any 1×1 convolution, ``pointwise``,
+``dense``, ``pool``, ``global_pool``, ``squeeze_excite``, a residual block's add); otherwise
+"depthwise" for a depthwise k×k (``type: depthwise``, or a ``conv`` with groups = input
+channels > 1), "separable" for ``separable`` and ``inverted_residual``, "grouped" for a
+``conv`` with 1 < groups < input channels (as written it is neither of the other two forms),
+and "standard" for a dense ``conv`` (groups = 1)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,12 @@ class Forms:
     @property
     def out_shape(self) -> tuple[int, ...]:
         return self.as_specified[-1].out_shape
+
+    @property
+    def as_specified_apart(self) -> bool:
+        """True when the layer as written is neither of the other two forms (a grouped
+        convolution): reports then show it as a form of its own."""
+        return self.as_specified != self.standard and self.as_specified != self.separable
 
 
 def broadcast(values: tuple[int, ...], rank: int, field: str) -> tuple[int, ...]:
@@ -137,7 +148,15 @@ def _window_conv(
     pads = resolve_padding(padding, shape[:-1], k, s, d)
     if role == "conv" and groups == 1 and prod(k) == 1:
         role = "pointwise"  # a `conv, kernel: 1` is a pointwise conv: label it once, here
+    elif role == "conv" and is_depthwise(shape[-1], groups):
+        role = "depthwise"  # a `conv` with groups = Cin is a depthwise conv, whatever its type
     return Conv(shape, out, k, s, d, pads, groups=groups, bias=bias, role=role)
+
+
+def is_depthwise(in_channels: int, groups: int) -> bool:
+    """A convolution is depthwise when each group is one input channel: groups = Cin > 1.
+    (With groups = 1 it is dense, even on a single input channel.)"""
+    return groups > 1 and groups == in_channels
 
 
 def _one_by_one(
@@ -189,15 +208,38 @@ def lower(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
 
 
 def _lower_conv(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """A ``conv`` as written (dense, grouped or depthwise), with the module's rule for its
+    standard and separable forms."""
     filters = width.channels(spec.filters or 0, spec.width_floor)
     padding = spec.padding or "valid"
     bias = bool(spec.bias)
     conv = _window_conv(spec, shape, filters, groups=spec.groups, bias=bias, padding=padding)
-    declared = _with_bn([conv], spec.batch_norm, last=True)
+    written = tuple(_with_bn([conv], spec.batch_norm, last=True))
     if prod(conv.kernel) == 1:
-        return Forms("standard", tuple(declared), tuple(declared), tuple(declared))
-    separable = separable_ops(spec, shape, filters, bias, padding)
-    return Forms("standard", tuple(declared), tuple(declared), tuple(separable))
+        return Forms("none", written, written, written)
+    if conv.groups == 1:
+        separable = tuple(separable_ops(spec, shape, filters, bias, padding))
+        return Forms("standard", written, written, separable)
+    dense = _window_conv(spec, shape, filters, bias=bias, padding=padding)
+    standard = tuple(_with_bn([dense], spec.batch_norm, last=True))
+    if conv.role == "depthwise":
+        _check_multiplier(spec, conv)
+        return Forms("depthwise", written, standard, written)
+    separable = tuple(separable_ops(spec, shape, filters, bias, padding))
+    return Forms("grouped", written, standard, separable)
+
+
+def _check_multiplier(spec: LayerSpec, conv: Conv) -> None:
+    """A depthwise ``conv`` states its multiplier by its filters (``Cout = Cin·M``); a
+    ``depth_multiplier`` beside it must agree (1, the default, is taken as unstated)."""
+    written = conv.out_channels // conv.in_channels
+    if spec.depth_multiplier not in (1, written):
+        raise ShapeError(
+            f"depth_multiplier {spec.depth_multiplier} disagrees with this conv, which is "
+            f"already depthwise (groups = input channels = {conv.in_channels}) with "
+            f"multiplier filters / groups = {conv.out_channels}/{conv.groups} = {written}",
+            "depth_multiplier",
+        )
 
 
 def _lower_separable(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
@@ -209,7 +251,7 @@ def _lower_separable(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> F
     if prod(full.kernel) == 1:
         # nothing spatial to separate: the depthwise 1×1 would only add work
         standard = tuple(_with_bn([full], spec.batch_norm, last=True))
-        return Forms("separable", standard, standard, standard)
+        return Forms("none", standard, standard, standard)
     return Forms(
         "separable", separable, tuple(_with_bn([full], spec.batch_norm, last=True)), separable
     )
@@ -223,7 +265,7 @@ def _lower_depthwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> F
     dw = _window_conv(spec, shape, out, groups=cin, bias=bias, role="depthwise", padding=padding)
     declared = tuple(_with_bn([dw], spec.batch_norm, last=True))
     if prod(dw.kernel) == 1:
-        return Forms("depthwise", declared, declared, declared)
+        return Forms("none", declared, declared, declared)
     full = _window_conv(spec, shape, out, bias=bias, padding=padding)
     return Forms(
         "depthwise", declared, tuple(_with_bn([full], spec.batch_norm, last=True)), declared

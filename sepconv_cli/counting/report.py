@@ -122,18 +122,20 @@ def activated_elements(row: Row) -> int:
 
 
 def theory_for(row: Row) -> Fraction | None:
-    """``1/Cout + 1/prod(k)`` when the law holds: a conv/separable layer with M = 1,
-    groups = 1 and a kernel larger than 1×1."""
+    """``1/Cout + 1/prod(k)`` when the law holds: the standard form is one dense k×k
+    convolution (k > 1) and the separable form a depthwise k×k with M = 1 then a pointwise
+    1×1 (a dense or grouped ``conv``, or a ``separable`` layer, with M = 1). It follows the
+    forms, never the type the layer is written as."""
     standard = [op for op in row.forms.standard if isinstance(op, Conv)]
-    if row.type not in ("conv", "separable") or len(standard) != 1:
+    separable = [op for op in row.forms.separable if isinstance(op, Conv)]
+    if len(standard) != 1 or len(separable) != 2:
         return None
-    conv = standard[0]
-    depthwise = [
-        op for op in row.forms.separable if isinstance(op, Conv) and op.role == "depthwise"
-    ]
-    if conv.groups != 1 or prod(conv.kernel) == 1 or not depthwise:
+    conv, (depthwise, pointwise) = standard[0], separable
+    if conv.groups != 1 or prod(conv.kernel) == 1:
         return None
-    if depthwise[0].out_channels != depthwise[0].in_channels:
+    if depthwise.role != "depthwise" or pointwise.role != "pointwise":
+        return None
+    if depthwise.out_channels != depthwise.in_channels:
         return None
     num, den = theory_ratio(conv.out_channels, conv.kernel)
     return Fraction(num, den)

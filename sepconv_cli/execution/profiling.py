@@ -38,9 +38,12 @@ def _declared_part(layer: LayerReport) -> Part:
 
 
 def as_specified_seconds(layer: LayerReport) -> float | None:
-    """Median time of the form the spec declares (the model as it would run)."""
+    """Median time of the layer as written (the model as it would run): its own measurement
+    when it is neither form (a grouped conv), else the form it is."""
     if layer.timing is None:
         return None
+    if layer.timing.as_specified_s is not None:
+        return layer.timing.as_specified_s
     return float(layer.timing.part(_declared_part(layer)).median_s)
 
 
@@ -66,6 +69,8 @@ def time_layer(layer: LayerReport, settings: TimingSettings) -> LayerReport:
     record = time_forms(layer.row.forms, layer.batch, layer.dtype, settings)
     record = record.scaled(layer.row.repeat)
     record = replace(record, noisy=noisy_parts(record))
+    if record.as_specified_s is not None:  # measured as written (scaled with the rest)
+        return replace(layer, timing=record)
     declared = record.part(_declared_part(layer)).median_s
     return replace(layer, timing=replace(record, as_specified_s=float(declared)))
 

@@ -260,7 +260,13 @@ def _run_steps(steps: Sequence[Prepared]) -> Callable[[], None]:
 
 
 # shares of a layer's budget; a layer without some measurement splits it among the rest
-_SHARES = {"standard": 0.35, "separable": 0.35, "depthwise": 0.15, "pointwise": 0.15}
+_SHARES = {
+    "standard": 0.35,
+    "separable": 0.35,
+    "depthwise": 0.15,
+    "pointwise": 0.15,
+    "as_specified": 0.2,  # only a layer that is neither form as written (a grouped conv)
+}
 
 
 def time_forms(
@@ -277,8 +283,10 @@ def time_forms(
     with the batch-norm after each, ``pointwise`` its pointwise convolutions with the
     batch-norm after each, both timed on the same prepared buffers (residual adds belong to
     neither). A part the form lacks (dense, pooling layers) has zero times and ``runs`` 0.
-    When both forms are the same operations they are timed once. Each form runs once,
-    checked against the counted shapes, before it is timed.
+    When both forms are the same operations they are timed once. A layer that as written is
+    neither form (a grouped convolution) is timed a third time as written: its median is
+    ``as_specified_s``. Each form runs once, checked against the counted shapes, before it
+    is timed.
 
     Raises :class:`~sepconv_cli.execution.kernels.MemoryGuardError` before allocating anything when
     the larger form needs more than ``settings.max_memory`` (default: a share of RAM), and
@@ -287,10 +295,12 @@ def time_forms(
     dt = numpy_dtype(dtype)
     itemsize = DTYPE_BYTES[dtype]
     same = forms.standard == forms.separable
+    apart = forms.as_specified_apart
     threads = settings.threads or 1
     needed = max(
         estimate_bytes(forms.standard, batch, dt, threads),
         0 if same else estimate_bytes(forms.separable, batch, dt, threads),
+        estimate_bytes(forms.as_specified, batch, dt, threads) if apart else 0,
     )
     check_memory(needed, settings.max_memory)
     dw_idx = [] if same else part_indices(forms.separable, _is_depthwise)
@@ -300,6 +310,7 @@ def time_forms(
         + ([] if same else ["separable"])
         + (["depthwise"] if dw_idx else [])
         + (["pointwise"] if pw_idx else [])
+        + (["as_specified"] if apart else [])
     )
     now = clock or time.perf_counter
     start = now()
@@ -328,6 +339,12 @@ def time_forms(
             if pw_idx:
                 pointwise = bench(_run_steps([steps[i] for i in pw_idx]), "pointwise")
             chain = None
+        written: Stats | None = None
+        if apart:
+            chain = prepare_chain(forms.as_specified, batch, dt, rng, threads=threads)
+            chain.checked()
+            written = bench(chain, "as_specified")
+            chain = None
 
     speedup = standard.median_s / separable.median_s if separable.median_s > 0 else 0.0
     return LayerTiming(
@@ -336,4 +353,5 @@ def time_forms(
         depthwise=depthwise.timing(_flops([forms.separable[i] for i in dw_idx], batch, itemsize)),
         pointwise=pointwise.timing(_flops([forms.separable[i] for i in pw_idx], batch, itemsize)),
         speedup=speedup,
+        as_specified_s=None if written is None else written.median_s,
     )

@@ -44,24 +44,25 @@ def cost_markdown(layers: Sequence[LayerReport]) -> str:
             ("Weight bytes", "weight_bytes"),
             ("Activation bytes", "activation_bytes"),
         ]
+        # the layer as written gets a column when it is neither form (a grouped conv)
+        apart = row.forms.as_specified_apart
         rows = []
         for label, key in metrics:
             values = [getattr(c, key) for c in (std, sep.total, sep.depthwise, sep.pointwise)]
             ratio = Fraction(values[1], values[0]) if values[0] else None
+            written = [f"{getattr(layer.as_specified, key):,}"] if apart else []
             rows.append(
                 [
                     label,
+                    *written,
                     *(f"{v:,}" for v in values),
                     f"{float(ratio):.4f}" if ratio is not None else "-",
                 ]
             )
-        out.append(
-            md_table(
-                ["", "Standard", "Separable", "Depthwise", "Pointwise", "Separable / standard"],
-                rows,
-                "lrrrrr",
-            )
-        )
+        header = ["", "Standard", "Separable", "Depthwise", "Pointwise", "Separable / standard"]
+        if apart:
+            header.insert(1, "As specified")
+        out.append(md_table(header, rows, "l" + "r" * (len(header) - 1)))
         if layer.theory is not None:
             out.append(f"\nTheory: 1/Cout + 1/prod(k) = {float(layer.theory):.4f}\n")
         if layer.timing is not None:

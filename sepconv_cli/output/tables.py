@@ -84,8 +84,10 @@ def _describe_layer(layer: LayerReport) -> str:
             parts.append(f"stride {shape_cell(conv.stride)}")
         if any(d != 1 for d in conv.dilation):
             parts.append(f"dilation {shape_cell(conv.dilation)}")
-        if conv.groups != 1:
-            parts.append(f"groups {conv.groups}")
+        # the standard form is dense: the groups are the layer's as written
+        written = next((op for op in row.forms.as_specified if isinstance(op, Conv)), None)
+        if row.type == "conv" and written is not None and written.groups != 1:
+            parts.append(f"groups {written.groups}")
         multiplier = _depth_multiplier(layer)
         if multiplier != 1:
             parts.append(f"depth multiplier {multiplier}")
@@ -108,26 +110,33 @@ def _is_one_by_one(layer: LayerReport) -> bool:
 
 
 def cost_table(layer: LayerReport) -> RenderableType:
-    """Standard next to separable (and its two parts) for one layer, with the ratio.
+    """Standard next to separable (and its two parts) for one layer, with the ratio; first
+    the layer as specified when it is neither form (a grouped convolution).
 
-    Narrower than its full width, the ratio loses its "× fewer" text, then the two totals
-    columns their human units, then the depthwise and pointwise columns go (see
-    :mod:`sepconv_cli.output.fit`); the exact counts always stay whole."""
+    Narrower than its full width, the ratio loses its "× fewer" text, then the totals
+    columns their human units, then the depthwise and pointwise columns go, then the as
+    specified column (see :mod:`sepconv_cli.output.fit`); the exact counts always stay
+    whole."""
     row = layer.row
+    apart = row.forms.as_specified_apart
     title = (
         f"{row.name}: {_describe_layer(layer)}\n"
         f"input {shape_cell(row.input_shape)} → output {shape_cell(row.output_shape)}"
         f"  (batch {layer.batch}, {layer.itemsize}-byte values)"
     )
+    totals = ("as_specified", "standard", "separable") if apart else ("standard", "separable")
     table = FitTable(
         title=title,
         steps=(
             narrow("ratio", label="the × fewer text"),
-            narrow("standard", "separable", label="human units"),
+            narrow(*totals, label="human units"),
             drop("depthwise", "pointwise"),
+            *((drop("as_specified"),) if apart else ()),
         ),
     )
     table.add_column("metric", "", justify="left")
+    if apart:
+        table.add_column("as_specified", "As specified")
     table.add_column("standard", "Standard")
     table.add_column("separable", "Separable")
     table.add_column("depthwise", "= depthwise")
@@ -144,8 +153,10 @@ def cost_table(layer: LayerReport) -> RenderableType:
             )
         # a higher FLOPs / byte is the better one: the colour compares costs only
         style = "" if key == "arithmetic_intensity" else better_style(values[1], values[0])
+        written = [_exact_and_human(getattr(layer.as_specified, key), key)] if apart else []
         table.add_row(
             label,
+            *written,
             _exact_and_human(values[0], key),
             _exact_and_human(values[1], key, style),
             _exact(values[2], key),
@@ -155,6 +166,10 @@ def cost_table(layer: LayerReport) -> RenderableType:
     notes: list[RenderableType] = []
     if _is_one_by_one(layer):
         notes.append(Text(conventions.ONE_BY_ONE.footer + "."))
+    if apart:
+        notes.append(Text(conventions.FORMS.short + "."))
+    if row.form == "depthwise":
+        notes.append(Text(conventions.DEPTHWISE_NOTE))
     return Group(table, *notes, _cost_footer(layer), *_timing_block(layer))
 
 
