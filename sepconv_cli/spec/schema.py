@@ -59,7 +59,11 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         "[before, after] per dim ([[top, bottom], [left, right]]).",
     },
     "dilation": {**_PER_DIM, "description": "Dilation: one int or one per dim."},
-    "groups": {**_POSITIVE, "description": "Groups of a standard conv."},
+    "groups": {
+        **_POSITIVE,
+        "description": "Groups of the conv as written (1 dense; the input channels make "
+        "it depthwise); its standard form is always dense.",
+    },
     "depth_multiplier": {**_POSITIVE, "description": "Depthwise multiplier M."},
     "bias": {"type": "boolean", "description": "Count a bias (default: off; dense: on)."},
     "batch_norm": {
