@@ -337,8 +337,8 @@ def test_interactive_groups_change_shows_the_layer_as_written() -> None:
     assert not reply.error, reply.message
     # 8×8 positions × 256 filters × 25 taps: 8 input channels dense, 8/4 = 2 grouped
     assert reply.message.splitlines()[1:5] == [
-        "  as specified MACs    3,276,800 → 819,200  (−2,457,600)",
-        "  as specified params     51,200 →  12,800  (−38,400)",
+        "  as specified MACs    3,276,800 → 819,200  (-2,457,600)",
+        "  as specified params     51,200 →  12,800  (-38,400)",
         "  standard MACs        3,276,800  (unchanged)",
         "  separable MACs         143,872  (unchanged)",
     ]
