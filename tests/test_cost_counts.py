@@ -15,8 +15,9 @@ import reference as ref  # tests/reference.py: pytest puts tests/ on the path
 
 from sepconv_cli.counting.lowering import Width, lower
 from sepconv_cli.counting.network import Row
-from sepconv_cli.counting.ops import Conv, ShapeError
+from sepconv_cli.counting.ops import Conv
 from sepconv_cli.counting.report import LayerReport, layer_report
+from sepconv_cli.counting.shapes import ShapeError
 from sepconv_cli.spec.flags import layer_from_flags
 
 

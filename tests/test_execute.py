@@ -26,8 +26,8 @@ from sepconv_cli.counting.ops import (
     ConvRole,
     Dense,
     Pool,
-    resolve_padding,
 )
+from sepconv_cli.counting.shapes import resolve_padding
 from sepconv_cli.errors import RuntimeFailure
 from sepconv_cli.execution import depthwise, workers
 from sepconv_cli.execution.kernels import (

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from sepconv_cli.counting.lowering import Forms
-from sepconv_cli.counting.ops import Conv, ConvRole, Dense, Op, resolve_padding
+from sepconv_cli.counting.ops import Conv, ConvRole, Dense, Op
+from sepconv_cli.counting.shapes import resolve_padding
 from sepconv_cli.execution import machine
 from sepconv_cli.execution.records import FormTiming, LayerTiming
 from sepconv_cli.execution.timing import (

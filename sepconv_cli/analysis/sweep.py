@@ -16,8 +16,8 @@ from typing import Any
 
 from sepconv_cli.counting.lowering import Width, lower
 from sepconv_cli.counting.network import Row
-from sepconv_cli.counting.ops import ShapeError
 from sepconv_cli.counting.report import LayerReport, layer_report
+from sepconv_cli.counting.shapes import ShapeError
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.profiling import time_report
 from sepconv_cli.execution.timing import TimingSettings

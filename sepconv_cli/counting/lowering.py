@@ -36,10 +36,9 @@ from sepconv_cli.counting.ops import (
     Op,
     Pool,
     PoolKind,
-    ShapeError,
     SqueezeExcite,
-    resolve_padding,
 )
+from sepconv_cli.counting.shapes import ShapeError, resolve_padding
 from sepconv_cli.spec.fields import BatchNormMode
 from sepconv_cli.spec.layers import LayerSpec, Padding
 from sepconv_cli.units import shape_text

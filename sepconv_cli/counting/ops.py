@@ -9,240 +9,38 @@ adds, batch-norm counted in ``params``, what ``bytes_moved`` assumes) are stated
 :mod:`sepconv_cli.counting.conventions`: the JSON ``conventions``, the ``--help`` text, the
 table footers and ``docs/conventions.md`` are all produced from that one table. A change
 of rule here is a change of text there.
+
+The window arithmetic the operations share (output sizes, padding, pooling windows,
+:class:`ShapeError`) is :mod:`sepconv_cli.counting.shapes`; the :class:`Cost` record and
+how costs combine is :mod:`sepconv_cli.counting.cost`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from math import prod
 from typing import Literal
 
+from sepconv_cli.counting.cost import Cost as Cost
+from sepconv_cli.counting.cost import chain
+from sepconv_cli.counting.shapes import (
+    Pads,
+    ShapeError,
+    adaptive_windows,
+    ceil_window_output,
+    window_output,
+)
+
 # bytes per value: defined with the dtypes a spec accepts, re-exported for the counting code
 from sepconv_cli.spec.fields import DTYPE_BYTES as DTYPE_BYTES
-from sepconv_cli.units import shape_text
 
-Pads = tuple[tuple[int, int], ...]
 PoolKind = Literal["max", "avg"]
 
 ConvRole = Literal["conv", "depthwise", "pointwise"]
 Role = Literal[ConvRole, "dense", "pool", "batch_norm", "add", "scale", "squeeze_excite"]
 """What an operation is, as reports and JSON name it and as execution picks its kernel."""
-
-
-class ShapeError(ValueError):
-    """A layer cannot be applied to its input (empty output, mismatched dims or channels).
-
-    ``field`` names the spec field most to blame, so callers can point at a flag or key.
-    """
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
-
-
-# --------------------------------------------------------------------------- output sizes
-
-
-def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """TensorFlow's ``same`` padding: ``out = ceil(in / stride)``, the odd pad after.
-
-    >>> same_padding(224, 3, 2, 1)
-    (0, 1)
-    >>> same_padding(7, 3, 1, 2)
-    (2, 2)
-    """
-    out = -(-size // stride)
-    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
-    return (total // 2, total - total // 2)
-
-
-def resolve_padding(
-    padding: str | Sequence[int | tuple[int, int]],
-    spatial: Sequence[int],
-    kernel: Sequence[int],
-    stride: Sequence[int],
-    dilation: Sequence[int],
-) -> Pads:
-    """Turn ``"valid"``, ``"same"``, symmetric ints or per-side ``(before, after)`` pairs
-    (one value or pair for every dim, or one per dim) into (before, after) pairs.
-
-    >>> resolve_padding(((0, 1),), (5, 5), (3, 3), (1, 1), (1, 1))
-    ((0, 1), (0, 1))
-    >>> resolve_padding((2, 1), (5, 5), (3, 3), (1, 1), (1, 1))
-    ((2, 2), (1, 1))
-    """
-    if padding == "valid":
-        return tuple((0, 0) for _ in spatial)
-    if padding == "same":
-        return tuple(
-            same_padding(n, k, s, d)
-            for n, k, s, d in zip(spatial, kernel, stride, dilation, strict=True)
-        )
-    if isinstance(padding, str):
-        raise ShapeError(
-            f"unknown padding {padding!r} (expected valid, same or integers)", "padding"
-        )
-    rank = len(spatial)
-    if len(padding) not in (1, rank):
-        written = "x".join(str(p) if isinstance(p, int) else f"{p[0]}+{p[1]}" for p in padding)
-        raise ShapeError(
-            f"padding has {len(padding)} values ({written}) but the input has {rank} spatial "
-            f"dim{'s' if rank > 1 else ''}",
-            "padding",
-        )
-    values: list[int | tuple[int, int]] = list(padding) * (rank if len(padding) == 1 else 1)
-    return tuple((p, p) if isinstance(p, int) else (p[0], p[1]) for p in values)
-
-
-def ceil_window_output(size: int, kernel: int, stride: int, pads: tuple[int, int]) -> int:
-    """Output length of a pooling window with torch's ``ceil_mode``: the window count rounded
-    up, less one when the last window would start past the input and its left padding
-    (``(out - 1) * stride >= in + pad_before``: torch's ``pooling_output_shape``).
-
-    >>> ceil_window_output(112, 3, 2, (0, 0)), ceil_window_output(113, 3, 2, (0, 0))
-    (56, 56)
-    >>> ceil_window_output(6, 2, 2, (1, 1))
-    4
-    """
-    span = size + pads[0] + pads[1] - kernel
-    out = -(-span // stride) + 1
-    if out > 1 and (out - 1) * stride >= size + pads[0]:
-        out -= 1
-    return out
-
-
-def adaptive_windows(size: int, out: int) -> tuple[tuple[int, int], ...]:
-    """torch's ``AdaptiveAvgPool``/``AdaptiveMaxPool`` windows along one dim: output ``i``
-    covers ``[floor(i·in/out), ceil((i+1)·in/out))``.
-
-    >>> adaptive_windows(5, 3)
-    ((0, 2), (1, 4), (3, 5))
-    """
-    return tuple((i * size // out, -(-(i + 1) * size // out)) for i in range(out))
-
-
-def window_output(
-    spatial: Sequence[int],
-    kernel: Sequence[int],
-    stride: Sequence[int],
-    dilation: Sequence[int],
-    pads: Pads,
-) -> tuple[int, ...]:
-    """Spatial output shape of a sliding window; raises ShapeError when any dim is empty.
-
-    Per dim: ``floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1``.
-
-    >>> window_output((12, 12), (5, 5), (1, 1), (1, 1), ((0, 0), (0, 0)))
-    (8, 8)
-    >>> window_output((224,), (3,), (2,), (1,), ((0, 1),))
-    (112,)
-    """
-    out = tuple(
-        (n + p[0] + p[1] - d * (k - 1) - 1) // s + 1
-        for n, k, s, d, p in zip(spatial, kernel, stride, dilation, pads, strict=True)
-    )
-    if min(out) <= 0:
-        raise ShapeError(
-            f"output would be empty: input {shape_text(spatial)} with kernel {shape_text(kernel)}, "
-            f"dilation {shape_text(dilation)}, stride {shape_text(stride)} and padding "
-            f"{fmt_pads(pads)} gives {shape_text(out)}",
-            "kernel",
-        )
-    return out
-
-
-def fmt_pads(pads: Pads) -> str:
-    return "x".join(str(b) if b == a else f"{b}+{a}" for b, a in pads)
-
-
-# --------------------------------------------------------------------------- cost record
-
-
-@dataclass(frozen=True)
-class Cost:
-    """Exact counts for one operation, one form of a layer, or a sum of layers."""
-
-    macs: int = 0
-    flops: int = 0
-    params: int = 0
-    bn_params: int = 0
-    weight_bytes: int = 0
-    input_bytes: int = 0
-    output_bytes: int = 0
-    intermediate_bytes: int = 0
-    bytes_moved: int = 0
-
-    @property
-    def activation_bytes(self) -> int:
-        return self.input_bytes + self.intermediate_bytes + self.output_bytes
-
-    @property
-    def arithmetic_intensity(self) -> float:
-        """FLOPs per byte moved (0.0 for an operation that moves nothing)."""
-        return self.flops / self.bytes_moved if self.bytes_moved else 0.0
-
-    def __add__(self, other: Cost) -> Cost:
-        """Field-wise sum: the cost of independent work (rows of a model summed into totals)."""
-        return Cost(
-            self.macs + other.macs,
-            self.flops + other.flops,
-            self.params + other.params,
-            self.bn_params + other.bn_params,
-            self.weight_bytes + other.weight_bytes,
-            self.input_bytes + other.input_bytes,
-            self.output_bytes + other.output_bytes,
-            self.intermediate_bytes + other.intermediate_bytes,
-            self.bytes_moved + other.bytes_moved,
-        )
-
-    def times(self, n: int) -> Cost:
-        """The cost of ``n`` identical instances."""
-        if n == 1:
-            return self
-        return Cost(
-            self.macs * n,
-            self.flops * n,
-            self.params * n,
-            self.bn_params * n,
-            self.weight_bytes * n,
-            self.input_bytes * n,
-            self.output_bytes * n,
-            self.intermediate_bytes * n,
-            self.bytes_moved * n,
-        )
-
-    def as_dict(self) -> dict[str, int | float]:
-        out: dict[str, int | float] = {f.name: getattr(self, f.name) for f in fields(Cost)}
-        out["activation_bytes"] = self.activation_bytes
-        out["arithmetic_intensity"] = round(self.arithmetic_intensity, 6)
-        return out
-
-
-def chain(costs: Sequence[Cost]) -> Cost:
-    """Cost of operations applied in sequence, each consuming the previous one's output.
-
-    Counts add up; the first input and last output are the chain's input and output, and
-    every output before the last becomes an intermediate tensor.
-    """
-    if not costs:
-        return Cost()
-    if len(costs) == 1:
-        return costs[0]
-    total = sum(costs[1:], costs[0])
-    internal = sum(c.output_bytes for c in costs[:-1]) + sum(c.intermediate_bytes for c in costs)
-    return Cost(
-        macs=total.macs,
-        flops=total.flops,
-        params=total.params,
-        bn_params=total.bn_params,
-        weight_bytes=total.weight_bytes,
-        input_bytes=costs[0].input_bytes,
-        output_bytes=costs[-1].output_bytes,
-        intermediate_bytes=internal,
-        bytes_moved=total.bytes_moved,
-    )
 
 
 # --------------------------------------------------------------------------- operations

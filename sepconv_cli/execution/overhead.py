@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sepconv_cli.counting.ops import Cost
+from sepconv_cli.counting.cost import Cost
 from sepconv_cli.counting.report import LayerReport
 from sepconv_cli.execution.machine import roofline
 from sepconv_cli.execution.records import Part

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from sepconv_cli.counting.ops import Pool, adaptive_windows
+from sepconv_cli.counting.ops import Pool
+from sepconv_cli.counting.shapes import adaptive_windows
 from sepconv_cli.execution.buffers import (
     Array,
     Buffer,

@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from sepconv_cli.counting import conventions
-from sepconv_cli.counting.ops import Conv, Cost
+from sepconv_cli.counting.cost import Cost
+from sepconv_cli.counting.ops import Conv
 from sepconv_cli.counting.report import LayerReport, ProfileReport, activation_line
 from sepconv_cli.execution.overhead import OVERHEAD_FLOOR_S
 from sepconv_cli.output.csv import timing_columns

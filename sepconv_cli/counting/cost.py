@@ -1,0 +1,94 @@
+"""The exact cost record of one operation, one form of a layer, or a sum of layers
+(:class:`Cost`), and how costs combine: summed (:meth:`Cost.__add__`, :meth:`Cost.times`)
+or applied in sequence (:func:`chain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Exact counts for one operation, one form of a layer, or a sum of layers."""
+
+    macs: int = 0
+    flops: int = 0
+    params: int = 0
+    bn_params: int = 0
+    weight_bytes: int = 0
+    input_bytes: int = 0
+    output_bytes: int = 0
+    intermediate_bytes: int = 0
+    bytes_moved: int = 0
+
+    @property
+    def activation_bytes(self) -> int:
+        return self.input_bytes + self.intermediate_bytes + self.output_bytes
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """FLOPs per byte moved (0.0 for an operation that moves nothing)."""
+        return self.flops / self.bytes_moved if self.bytes_moved else 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        """Field-wise sum: the cost of independent work (rows of a model summed into totals)."""
+        return Cost(
+            self.macs + other.macs,
+            self.flops + other.flops,
+            self.params + other.params,
+            self.bn_params + other.bn_params,
+            self.weight_bytes + other.weight_bytes,
+            self.input_bytes + other.input_bytes,
+            self.output_bytes + other.output_bytes,
+            self.intermediate_bytes + other.intermediate_bytes,
+            self.bytes_moved + other.bytes_moved,
+        )
+
+    def times(self, n: int) -> Cost:
+        """The cost of ``n`` identical instances."""
+        if n == 1:
+            return self
+        return Cost(
+            self.macs * n,
+            self.flops * n,
+            self.params * n,
+            self.bn_params * n,
+            self.weight_bytes * n,
+            self.input_bytes * n,
+            self.output_bytes * n,
+            self.intermediate_bytes * n,
+            self.bytes_moved * n,
+        )
+
+    def as_dict(self) -> dict[str, int | float]:
+        out: dict[str, int | float] = {f.name: getattr(self, f.name) for f in fields(Cost)}
+        out["activation_bytes"] = self.activation_bytes
+        out["arithmetic_intensity"] = round(self.arithmetic_intensity, 6)
+        return out
+
+
+def chain(costs: Sequence[Cost]) -> Cost:
+    """Cost of operations applied in sequence, each consuming the previous one's output.
+
+    Counts add up; the first input and last output are the chain's input and output, and
+    every output before the last becomes an intermediate tensor.
+    """
+    if not costs:
+        return Cost()
+    if len(costs) == 1:
+        return costs[0]
+    total = sum(costs[1:], costs[0])
+    internal = sum(c.output_bytes for c in costs[:-1]) + sum(c.intermediate_bytes for c in costs)
+    return Cost(
+        macs=total.macs,
+        flops=total.flops,
+        params=total.params,
+        bn_params=total.bn_params,
+        weight_bytes=total.weight_bytes,
+        input_bytes=costs[0].input_bytes,
+        output_bytes=costs[-1].output_bytes,
+        intermediate_bytes=internal,
+        bytes_moved=total.bytes_moved,
+    )
