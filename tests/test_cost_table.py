@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
 from sepconv_cli.counting.report import LayerReport
+from sepconv_cli.output.cost_table import cost_table
 from sepconv_cli.output.fit import Both, FitTable
-from sepconv_cli.output.tables import cost_table
 
 runner = CliRunner()
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
@@ -94,7 +94,7 @@ def _timed(depthwise_s: float, pointwise_s: float) -> LayerReport:
 def _timing_text(layer: LayerReport) -> str:
     from rich.console import Console
 
-    from sepconv_cli.output.tables import cost_tables
+    from sepconv_cli.output.cost_table import cost_tables
 
     console = Console(width=200, record=True, color_system=None)
     console.print(cost_tables([layer]))

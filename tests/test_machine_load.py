@@ -147,7 +147,7 @@ def test_the_note_names_the_ceilings_and_when() -> None:
 def test_the_profile_table_ends_with_the_roofline_line() -> None:
     from sepconv_cli.counting.network import build
     from sepconv_cli.counting.report import profile_report
-    from sepconv_cli.output.tables import profile_table
+    from sepconv_cli.output.profile_table import profile_table
     from sepconv_cli.spec.presets import resolve_model
 
     report = profile_report(build(resolve_model("mobilenet_v1")))

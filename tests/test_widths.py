@@ -300,7 +300,7 @@ def test_the_quick_width_agrees_with_rich() -> None:
     from sepconv_cli.counting.network import build
     from sepconv_cli.counting.report import profile_report
     from sepconv_cli.output.fit import _Layout
-    from sepconv_cli.output.tables import profile_table
+    from sepconv_cli.output.profile_table import profile_table
     from sepconv_cli.spec.presets import resolve_model
 
     group = profile_table(profile_report(build(resolve_model("mobilenet_v1"))))

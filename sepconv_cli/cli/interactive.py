@@ -111,6 +111,6 @@ def _answer(out: Any, session: Any, reply: Any) -> bool:
 
 def _show(out: Any, report: Any) -> None:
     """The full table (with the measured times when ``report`` was timed)."""
-    from sepconv_cli.output.tables import cost_table
+    from sepconv_cli.output.cost_table import cost_table
 
     out.print(cost_table(report))

@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 
 
 def _cost_table(layers: Sequence[LayerReport]) -> Rendered:
-    from sepconv_cli.output.tables import cost_tables
+    from sepconv_cli.output.cost_table import cost_tables
 
     return cost_tables(layers)
 
 
 def _profile_table(report: ProfileReport) -> Rendered:
-    from sepconv_cli.output.tables import profile_table
+    from sepconv_cli.output.profile_table import profile_table
 
     return profile_table(report)
 

@@ -1,0 +1,262 @@
+"""The Rich table of ``sepconv cost``: one layer's forms side by side, its footer, and (timed)
+the measured block.
+
+Imported only for the table format (see :mod:`sepconv_cli.output.reports`); the fitting to
+the terminal's width is :mod:`sepconv_cli.output.fit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from math import prod
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from sepconv_cli.counting import conventions
+from sepconv_cli.counting.ops import Conv
+from sepconv_cli.counting.report import LayerReport, activation_line
+from sepconv_cli.execution.overhead import OVERHEAD_FLOOR_S
+from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow
+from sepconv_cli.output.tables import better_style
+from sepconv_cli.units import fmt_ratio, human, human_bytes, seconds_cell, shape_cell
+
+if TYPE_CHECKING:
+    from sepconv_cli.execution.records import FormTiming
+
+
+_METRICS: tuple[tuple[str, str], ...] = (
+    ("MACs", "macs"),
+    ("FLOPs", "flops"),
+    ("Parameters", "params"),
+    ("Weight bytes", "weight_bytes"),
+    ("Activation bytes", "activation_bytes"),
+    ("FLOPs / byte", "arithmetic_intensity"),
+)
+
+
+def _exact(value: int | float, key: str) -> Cell:
+    """The exact count."""
+    if key == "arithmetic_intensity":
+        return f"{value:.2f}"
+    return f"{value:,}"
+
+
+def _exact_and_human(value: int | float, key: str, style: str = "") -> Both:
+    """The exact count, and in the wide rendering the same in human units (dim)."""
+    exact = Text(str(_exact(value, key)), style=style)
+    wide = exact.copy()
+    if key.endswith("bytes") and key != "arithmetic_intensity" and value >= 1024:
+        wide.append(f" ({human_bytes(int(value))})", style="dim")
+    elif key != "arithmetic_intensity" and value >= 1_000_000:
+        wide.append(f" ({human(value)})", style="dim")
+    return Both(wide, exact)
+
+
+def _describe_layer(layer: LayerReport) -> str:
+    row = layer.row
+    conv = next((op for op in row.forms.standard if isinstance(op, Conv)), None)
+    parts = [row.type]
+    if conv is not None:
+        parts.append(f"{shape_cell(conv.kernel)}")
+        parts.append(f"{row.input_shape[-1]}→{row.output_shape[-1]} channels")
+        if any(s != 1 for s in conv.stride):
+            parts.append(f"stride {shape_cell(conv.stride)}")
+        if any(d != 1 for d in conv.dilation):
+            parts.append(f"dilation {shape_cell(conv.dilation)}")
+        # the standard form is dense: the groups are the layer's as written
+        written = next((op for op in row.forms.as_specified if isinstance(op, Conv)), None)
+        if row.type == "conv" and written is not None and written.groups != 1:
+            parts.append(f"groups {written.groups}")
+        multiplier = _depth_multiplier(layer)
+        if multiplier != 1:
+            parts.append(f"depth multiplier {multiplier}")
+        if conv.bias:
+            parts.append("bias")
+    return ", ".join(parts)
+
+
+def _depth_multiplier(layer: LayerReport) -> int:
+    """M of the separable form's depthwise conv (Cin → Cin·M); 1 when it has none."""
+    for op in layer.row.forms.separable:
+        if isinstance(op, Conv) and op.role == "depthwise" and op.in_channels:
+            return op.out_channels // op.in_channels
+    return 1
+
+
+def _is_one_by_one(layer: LayerReport) -> bool:
+    conv = next((op for op in layer.row.forms.standard if isinstance(op, Conv)), None)
+    return conv is not None and prod(conv.kernel) == 1
+
+
+def cost_table(layer: LayerReport) -> RenderableType:
+    """Standard next to separable (and its two parts) for one layer, with the ratio; first
+    the layer as specified when it is neither form (a grouped convolution).
+
+    Narrower than its full width, the ratio loses its "× fewer" text, then the totals
+    columns their human units, then the depthwise and pointwise columns go, then the as
+    specified column (see :mod:`sepconv_cli.output.fit`); the exact counts always stay
+    whole."""
+    row = layer.row
+    apart = row.forms.as_specified_apart
+    title = (
+        f"{row.name}: {_describe_layer(layer)}\n"
+        f"input {shape_cell(row.input_shape)} → output {shape_cell(row.output_shape)}"
+        f"  (batch {layer.batch}, {layer.itemsize}-byte values)"
+    )
+    totals = ("as_specified", "standard", "separable") if apart else ("standard", "separable")
+    table = FitTable(
+        title=title,
+        steps=(
+            narrow("ratio", label="the × fewer text"),
+            narrow(*totals, label="human units"),
+            drop("depthwise", "pointwise"),
+            *((drop("as_specified"),) if apart else ()),
+        ),
+    )
+    table.add_column("metric", "", justify="left")
+    if apart:
+        table.add_column("as_specified", "As specified")
+    table.add_column("standard", "Standard")
+    table.add_column("separable", "Separable")
+    table.add_column("depthwise", "= depthwise")
+    table.add_column("pointwise", "+ pointwise")
+    table.add_column("ratio", "Separable / standard", narrow_header="Sep / std")
+    std, sep = layer.standard, layer.separable
+    for label, key in _METRICS:
+        values = [getattr(c, key) for c in (std, sep.total, sep.depthwise, sep.pointwise)]
+        ratio_cell: Cell | Both = "-"
+        if key != "arithmetic_intensity":
+            ratio = Fraction(values[1], values[0]) if values[0] else None
+            ratio_cell = Both(
+                fmt_ratio(ratio), f"{float(ratio):.4f}" if ratio else fmt_ratio(ratio)
+            )
+        # a higher FLOPs / byte is the better one: the colour compares costs only
+        style = "" if key == "arithmetic_intensity" else better_style(values[1], values[0])
+        written = [_exact_and_human(getattr(layer.as_specified, key), key)] if apart else []
+        table.add_row(
+            label,
+            *written,
+            _exact_and_human(values[0], key),
+            _exact_and_human(values[1], key, style),
+            _exact(values[2], key),
+            _exact(values[3], key),
+            ratio_cell,
+        )
+    notes: list[RenderableType] = []
+    if _is_one_by_one(layer):
+        notes.append(Text(conventions.ONE_BY_ONE.footer + "."))
+    if apart:
+        notes.append(Text(conventions.FORMS.short + "."))
+    if row.form == "depthwise":
+        notes.append(Text(conventions.DEPTHWISE_NOTE))
+    return Group(table, *notes, _cost_footer(layer), *_timing_block(layer))
+
+
+def _cost_footer(layer: LayerReport) -> Text:
+    lines = Text(style="dim")
+    if layer.theory is not None:
+        conv = next(op for op in layer.row.forms.standard if isinstance(op, Conv))
+        k = prod(conv.kernel)
+        lines.append(
+            f"Theory: 1/Cout + 1/prod(k) = 1/{conv.out_channels} + 1/{k} = "
+            f"{float(layer.theory):.4f}",
+            style="",
+        )
+        measured = layer.ratio_macs
+        lines.append(
+            "  (the MAC ratio above is exactly this)\n"
+            if measured == layer.theory
+            else f"  (measured ratio {float(measured or 0):.4f})\n"
+        )
+    acts = activation_line(layer.activation_function_flops, [layer.row.activation])
+    if acts:
+        lines.append(acts + ".\n", style="")
+    lines.append(conventions.COST_FOOTER)
+    return lines
+
+
+def _timing_block(layer: LayerReport) -> list[RenderableType]:
+    """Measured medians with their spread, and why the speed-up falls short of the MACs."""
+    timing = layer.timing
+    if timing is None:
+        return [Text(layer.note, style="yellow")] if layer.note else []
+    table = FitTable(
+        title="Measured on this machine (NumPy, seeded random data)",
+        steps=(
+            narrow("mac_share", "time_share", label="long headers"),
+            drop("runs"),
+            drop("range"),
+            drop("gflops"),
+        ),
+    )
+    table.add_column("form", "Form", justify="left")
+    table.add_column("median", "Median")
+    table.add_column("range", "Min – max")
+    table.add_column("runs", "Runs")
+    table.add_column("gflops", "GFLOP/s")
+    table.add_column("mac_share", "Share of MACs", narrow_header="MACs %")
+    table.add_column("time_share", "Share of time", narrow_header="Time %")
+    sep_time = timing.separable.median_s or 0.0
+    sep_macs = layer.separable.total.macs or 1
+    rows: tuple[tuple[str, FormTiming, int | None], ...] = (
+        ("Standard", timing.standard, None),
+        ("Separable", timing.separable, None),
+        ("  = depthwise", timing.depthwise, layer.separable.depthwise.macs),
+        ("  + pointwise", timing.pointwise, layer.separable.pointwise.macs),
+    )
+    for label, part, macs in rows:
+        if not part.runs:
+            continue
+        share_t = f"{part.median_s / sep_time:.0%}" if macs is not None and sep_time else ""
+        table.add_row(
+            label,
+            seconds_cell(part.median_s),
+            f"{seconds_cell(part.min_s)} – {seconds_cell(part.max_s)}",
+            str(part.runs),
+            f"{part.gflops:.1f}",
+            f"{macs / sep_macs:.0%}" if macs is not None else "",
+            share_t,
+        )
+    predicted = layer.ratio_macs
+    speedup = timing.speedup
+    summary = Text()
+    if predicted:
+        summary.append(f"Measured speed-up {speedup:.2f}× ", style="bold")
+        summary.append(f"vs {float(1 / predicted):.2f}× fewer MACs.")
+        dw = timing.depthwise.median_s
+        mac_share = layer.separable.depthwise.macs / sep_macs
+        if dw and dw < OVERHEAD_FLOOR_S:
+            # a part this short is mostly NumPy's per-call overhead: naming a bound from it
+            # would teach the wrong lesson (execution/overhead.py states the rule)
+            summary.append(
+                f" The depthwise part takes {seconds_cell(dw)}: too short to tell memory "
+                "traffic from per-call overhead; time a larger layer to see the bound.",
+                style="dim",
+            )
+        elif dw and sep_time and mac_share and dw / sep_time > 1.5 * mac_share:
+            summary.append(
+                f" The depthwise part does {mac_share:.0%} of the separable MACs in "
+                f"{dw / sep_time:.0%} of its time: it moves bytes more than it computes "
+                "(memory-bound).",
+                style="dim",
+            )
+    if timing.noisy:
+        summary.append(
+            f"\nNoisy: the median of {', '.join(timing.noisy)} is over 1.5× its fastest "
+            "run (other programs, or BLAS threads waking late); try --threads 1, "
+            "a longer --time-budget or a quieter machine.",
+            style="yellow",
+        )
+    return [Text(""), table, summary]
+
+
+def cost_tables(layers: Sequence[LayerReport]) -> RenderableType:
+    parts: list[RenderableType] = []
+    for i, layer in enumerate(layers):
+        if i:
+            parts.append(Text(""))
+        parts.append(cost_table(layer))
+    return Group(*parts)
