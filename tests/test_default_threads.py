@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
-from sepconv_cli.cli.options import Messages, timing_settings_from_flags
+from sepconv_cli.cli.console import Messages
+from sepconv_cli.cli.timing_flags import timing_settings_from_flags
 from sepconv_cli.errors import UsageError
 
 runner = CliRunner()

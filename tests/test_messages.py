@@ -213,7 +213,7 @@ def test_time_budget_takes_bare_seconds(text: str, seconds: Fraction) -> None:
 
 
 def test_time_budget_bare_number_runs() -> None:
-    from sepconv_cli.cli.options import timing_settings_from_flags
+    from sepconv_cli.cli.timing_flags import timing_settings_from_flags
 
     assert timing_settings_from_flags(None, "2", None).budget_s == 2.0
     code, _, err = run("cost", "--time", *FAST, "--format", "json")
@@ -273,7 +273,7 @@ def test_notes_wrap_between_words_on_a_terminal_and_stay_one_line_when_piped(
     import os
     import sys
 
-    from sepconv_cli.cli.options import Messages
+    from sepconv_cli.cli.console import Messages
 
     text = "sepconv: note: " + "word " * 30  # 165 characters
     Messages.note(text)  # captured: not a terminal

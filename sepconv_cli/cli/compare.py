@@ -6,14 +6,13 @@ from typing import Annotated
 
 import typer
 
+from sepconv_cli.cli.console import Messages, emit
 from sepconv_cli.cli.help import SepconvCommand, complete_model
 from sepconv_cli.cli.options import (
     EXIT_CODES_HELP,
-    Messages,
     OutputOption,
     QuietOption,
     complete_format,
-    emit,
     format_help,
 )
 from sepconv_cli.errors import EXIT_GATE, UsageError

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sepconv_cli.analysis.budgets import budget_failures, budgets
+from sepconv_cli.cli.console import Messages, ProgressBar, emit
 from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
@@ -26,18 +27,15 @@ from sepconv_cli.cli.options import (
     MaxMacsOption,
     MaxMemoryOption,
     MaxParamsOption,
-    Messages,
     MultiplierOption,
     OutputOption,
     PaddingOption,
-    ProgressBar,
     QuietOption,
     StrideOption,
     ThreadsOption,
     TimeBudgetOption,
-    emit,
-    timing_from_flags,
 )
+from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.report import single_layer_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.execution.profiling import as_specified_seconds, time_report

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from sepconv_cli.cli.options import console
+from sepconv_cli.cli.console import console
 from sepconv_cli.errors import UsageError
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's

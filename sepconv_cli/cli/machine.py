@@ -6,14 +6,9 @@ from typing import Annotated
 
 import typer
 
+from sepconv_cli.cli.console import Messages, emit
 from sepconv_cli.cli.help import SepconvCommand
-from sepconv_cli.cli.options import (
-    Messages,
-    QuietNoGatesOption,
-    complete_format,
-    emit,
-    format_help,
-)
+from sepconv_cli.cli.options import QuietNoGatesOption, complete_format, format_help
 from sepconv_cli.output.reports import MACHINE, render_machine
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -51,7 +46,7 @@ def machine(
 ) -> None:
     """Measure float32 GEMM GFLOP/s and memory bandwidth (cached per machine), and report
     the CPU, cores and BLAS in use. profile uses these ceilings for its roofline."""
-    from sepconv_cli.cli.options import timing_settings_from_flags
+    from sepconv_cli.cli.timing_flags import timing_settings_from_flags
     from sepconv_cli.execution.machine import machine_info
 
     Messages.quiet = quiet

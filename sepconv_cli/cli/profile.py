@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from sepconv_cli.analysis.budgets import budget_failures, budgets
+from sepconv_cli.cli.console import Messages, ProgressBar, emit
 from sepconv_cli.cli.help import SepconvCommand, complete_model
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
@@ -19,17 +20,14 @@ from sepconv_cli.cli.options import (
     MaxMacsOption,
     MaxMemoryOption,
     MaxParamsOption,
-    Messages,
     OutputOption,
-    ProgressBar,
     QuietOption,
     ThreadsOption,
     TimeBudgetOption,
     complete_format,
-    emit,
     format_help,
-    timing_from_flags,
 )
+from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.network import build
 from sepconv_cli.counting.report import profile_report
 from sepconv_cli.errors import EXIT_GATE, UsageError

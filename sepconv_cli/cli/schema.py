@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from sepconv_cli.cli.console import emit
 from sepconv_cli.cli.help import SepconvCommand
-from sepconv_cli.cli.options import OutputOption, emit
+from sepconv_cli.cli.options import OutputOption
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back

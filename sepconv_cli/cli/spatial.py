@@ -14,14 +14,13 @@ from typing import Annotated
 import typer
 
 from sepconv_cli.analysis.spatial.catalogue import FIXED, SIGMA_KERNELS, SIZED
+from sepconv_cli.cli.console import Messages, emit
 from sepconv_cli.cli.help import SepconvCommand, complete_kernel
 from sepconv_cli.cli.options import (
     EXIT_CODES_NO_GATES_HELP,
     FormatOption,
-    Messages,
     OutputOption,
     QuietNoGatesOption,
-    emit,
 )
 from sepconv_cli.errors import RuntimeFailure, UsageError
 from sepconv_cli.output.files import check_output_path

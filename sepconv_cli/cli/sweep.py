@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from sepconv_cli.cli.console import Messages, ProgressBar, emit
 from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
@@ -27,18 +28,15 @@ from sepconv_cli.cli.options import (
     KernelOption,
     LayerFlags,
     MaxMemoryOption,
-    Messages,
     MultiplierOption,
     OutputOption,
     PaddingOption,
-    ProgressBar,
     QuietNoGatesOption,
     StrideOption,
     ThreadsOption,
     TimeBudgetOption,
-    emit,
-    timing_from_flags,
 )
+from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.conventions import SWEEP_HELP_PREFIX
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path

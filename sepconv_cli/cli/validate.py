@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+from sepconv_cli.cli.console import Messages, emit
 from sepconv_cli.cli.help import SepconvCommand
-from sepconv_cli.cli.options import Messages, complete_format, emit, format_help
+from sepconv_cli.cli.options import complete_format, format_help
 from sepconv_cli.errors import EXIT_USAGE, UsageError
 from sepconv_cli.output.reports import VALIDATE, render_validation
 from sepconv_cli.output.validation import Validation

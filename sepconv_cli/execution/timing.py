@@ -22,7 +22,7 @@ Rules
 * The clock is injectable (tests use a fake one); the default is ``time.perf_counter``.
 * Threads: ``threads = N`` limits the BLAS pool with threadpoolctl (``sepconv[threads]``)
   for the duration of the timing (:func:`thread_limit`). Without threadpoolctl the BLAS
-  library keeps the count it chose when NumPy was loaded, which ``cli/options.py`` sets
+  library keeps the count it chose when NumPy was loaded, which ``cli/timing_flags.py`` sets
   through ``OPENBLAS_NUM_THREADS`` and its siblings before NumPy loads. The same N bounds
   sepconv's own threads: a depthwise convolution runs its output rows in up to N parts at
   once (NumPy's einsum releases the GIL) when the layer is large enough to gain from it
@@ -208,7 +208,7 @@ def thread_limit(threads: int | None) -> Iterator[None]:
     """Limit the BLAS pool to ``threads`` while the block runs, with threadpoolctl.
 
     Without threadpoolctl this changes nothing: the count is the one the BLAS library read
-    when NumPy loaded it, which ``cli/options.py`` sets through the ``*_NUM_THREADS``
+    when NumPy loaded it, which ``cli/timing_flags.py`` sets through the ``*_NUM_THREADS``
     variables when it can, and otherwise passes here as ``threads`` (the count in effect),
     so the settings recorded with a timing always name the threads it really ran with."""
     if threads is None:

@@ -14,7 +14,7 @@ the steps that later ones made unnecessary are undone, most important first, and
 names take back any width left. A one-line note names what was left out and the width that
 shows everything. Past the last step, number cells fold onto a second line instead of being
 cut. Piped output is printed at the full width of its content unless ``COLUMNS`` is set
-(``cli/options.console``), so nothing is left out there.
+(``cli/console.console``), so nothing is left out there.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rich tables for people: the presets and machine reports, and the colour every table gives
 a separable count against its standard one (:func:`better_style`).
 
-Functions return renderables; the command emits them (``cli/options.emit``). Modules that
+Functions return renderables; the command emits them (``cli/console.emit``). Modules that
 draw Rich tables (this one, ``cost_table``, ``profile_table``, ``compare_table``) are
 imported only when the table format is asked for (see :mod:`sepconv_cli.output.reports`),
 so the other formats never load Rich.

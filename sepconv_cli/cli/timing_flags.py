@@ -1,0 +1,126 @@
+"""The timing flags (``--threads``, ``--time-budget``, ``--max-memory``) read into the
+settings timing runs with, and the BLAS thread count those settings really get.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from sepconv_cli.cli.console import Messages
+
+
+def timing_from_flags(
+    enabled: bool,
+    threads: str | None,
+    time_budget: str | None,
+    max_memory: str | None,
+    *,
+    off_hint: str = "add --time",
+) -> Any:
+    """TimingSettings when timing is on; None when off, refusing timing flags given without
+    it (never silently ignored)."""
+    from sepconv_cli.errors import UsageError
+
+    if enabled:
+        return timing_settings_from_flags(threads, time_budget, max_memory)
+    for flag, value in (
+        ("--threads", threads),
+        ("--time-budget", time_budget),
+        ("--max-memory", max_memory),
+    ):
+        if value is not None:
+            raise UsageError(f"{flag}: only applies when timing ({off_hint})")
+    return None
+
+
+def timing_settings_from_flags(
+    threads: str | None, time_budget: str | None, max_memory: str | None
+) -> Any:
+    """Validate the timing flags (each error names its flag) into TimingSettings.
+
+    Without ``--threads`` the count is 1 where sepconv can set it, else the BLAS library's
+    own count (see :func:`_pin_blas_threads`): the default never fails."""
+    from sepconv_cli.errors import UsageError
+    from sepconv_cli.execution.profiling import timing_settings
+    from sepconv_cli.spec.fields import FieldError, flag_value, positive_int
+    from sepconv_cli.units import parse_bytes, parse_seconds
+
+    thread_count = 1  # see ThreadsOption: steady, comparable single-thread times by default
+    if threads is not None:
+        try:
+            thread_count = positive_int(flag_value(threads), maximum=4096)
+        except FieldError as exc:
+            raise UsageError(f"--threads: {exc}") from None
+    budget = None
+    if time_budget is not None:
+        # a bare number is seconds here (the metavar says SECONDS); --max-latency keeps
+        # requiring a unit, as latencies are quoted in ms as often as in s
+        budget = float(parse_seconds(time_budget, "--time-budget", bare_unit="s"))
+        if budget <= 0:
+            raise UsageError(f"--time-budget: must be more than 0 s, got {time_budget!r}")
+        if budget > 3600:
+            raise UsageError(f"--time-budget: at most 1 hour (3600 s), got {time_budget!r}")
+    memory = parse_bytes(max_memory, "--max-memory") if max_memory is not None else None
+    thread_count = _pin_blas_threads(thread_count, explicit=threads is not None)
+    return timing_settings(threads=thread_count, budget_s=budget, max_memory=memory)
+
+
+_BLAS_THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def _pin_blas_threads(threads: int, *, explicit: bool) -> int:
+    """The thread count timing will really run with.
+
+    With threadpoolctl, ``timing.thread_limit()`` sets ``threads`` around each measurement.
+    Without it, the BLAS libraries read the ``*_NUM_THREADS`` variables once, when NumPy
+    loads them: set before that, they take effect. Once NumPy is loaded (``--plot``'s
+    matplotlib loads it, for one) the count cannot change: an explicit ``--threads`` is
+    refused, and the default times with the count BLAS has, reported as the run's thread
+    count (and in a note), never pretending to be 1."""
+    from sepconv_cli.errors import UsageError
+
+    try:
+        import threadpoolctl  # noqa: F401
+
+        return threads
+    except ImportError:
+        pass
+    if "numpy" not in sys.modules:
+        for name in _BLAS_THREAD_VARIABLES:
+            os.environ[name] = str(threads)
+        return threads
+    if explicit:
+        raise UsageError(
+            "--threads: NumPy is already loaded, so only threadpoolctl can set the BLAS "
+            "thread count (pip install 'sepconv[threads]')"
+        )
+    in_effect = blas_threads_in_effect()
+    if in_effect != threads:
+        Messages.note(
+            f"sepconv: note: timing with {in_effect} threads, not {threads}: NumPy was loaded "
+            "before sepconv could set the BLAS thread count, and threadpoolctl is not "
+            "installed (pip install 'sepconv[threads]' for steady single-thread times)"
+        )
+    return in_effect
+
+
+def blas_threads_in_effect() -> int:
+    """The thread count a BLAS library loaded without threadpoolctl uses: the first of its
+    variables set to a positive integer when it loaded, else one per CPU this process may
+    run on (OpenBLAS's and BLIS's rule; MKL counts physical cores, at most this)."""
+    for name in _BLAS_THREAD_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
