@@ -1,4 +1,7 @@
 """The counting conventions, stated once: every text that tells a reader how sepconv counts.
+One module on purpose, though over 400 lines: it is one table of rules and the texts made
+from it, and a rule reworded here must be read next to every rendering it feeds (JSON,
+``--help``, footers, the docs page); split, a rule and its wording would drift apart.
 
 Each :class:`Convention` is one rule in all the words sepconv prints it in: its JSON
 ``conventions`` entry, its clause of the ``--help`` epilog, its phrase in the tables'
