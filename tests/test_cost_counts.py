@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import reference as ref  # tests/reference.py: pytest puts tests/ on the path
 
-from sepconv_cli.counting.lowering import Width, lower
+from sepconv_cli.counting.lowering import lower
 from sepconv_cli.counting.network import Row
 from sepconv_cli.counting.ops import Conv
 from sepconv_cli.counting.report import LayerReport, layer_report
 from sepconv_cli.counting.shapes import ShapeError
+from sepconv_cli.counting.widths import Width
 from sepconv_cli.spec.flags import layer_from_flags
 
 

@@ -31,9 +31,14 @@ MODULES = modules_with_examples()
 
 
 def test_the_walk_finds_the_examples() -> None:
-    # at least these carry examples (ops: same_padding, window_output, theory_ratio)
+    # at least these carry examples (ops: theory_ratio; shapes: same_padding, window_output;
+    # widths: make_divisible)
     names = {module.__name__ for module in MODULES}
-    assert {"sepconv_cli.counting.ops", "sepconv_cli.counting.lowering"} <= names
+    assert {
+        "sepconv_cli.counting.ops",
+        "sepconv_cli.counting.shapes",
+        "sepconv_cli.counting.widths",
+    } <= names
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)

@@ -307,7 +307,8 @@ def test_csv_carries_the_as_specified_counts() -> None:
 def test_a_grouped_conv_is_timed_as_written() -> None:
     """As written a grouped conv is neither form, so ``--time`` runs it a third time: its
     ``as_specified_s`` is its own median, not the dense standard form's. (No speed asserted.)"""
-    from sepconv_cli.counting.lowering import Width, lower
+    from sepconv_cli.counting.lowering import lower
+    from sepconv_cli.counting.widths import Width
     from sepconv_cli.execution.timing import TimingSettings, time_forms
     from sepconv_cli.spec.flags import layer_from_flags
 

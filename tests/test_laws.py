@@ -18,11 +18,12 @@ import reference as ref  # tests/reference.py: pytest puts tests/ on the path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sepconv_cli.counting.lowering import Width, lower
+from sepconv_cli.counting.lowering import lower
 from sepconv_cli.counting.network import Row
 from sepconv_cli.counting.ops import Conv
 from sepconv_cli.counting.report import layer_report
 from sepconv_cli.counting.shapes import ShapeError
+from sepconv_cli.counting.widths import Width
 from sepconv_cli.spec.flags import layer_from_flags
 
 SETTINGS = settings(max_examples=80, deadline=None)

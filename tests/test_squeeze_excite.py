@@ -25,9 +25,10 @@ import pytest
 from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
-from sepconv_cli.counting.lowering import Width, lower
+from sepconv_cli.counting.lowering import lower
 from sepconv_cli.counting.ops import Conv, Pool, Scale, SqueezeExcite
 from sepconv_cli.counting.shapes import ShapeError
+from sepconv_cli.counting.widths import Width
 from sepconv_cli.execution.kernels import estimate_bytes, prepare, run_form
 from sepconv_cli.execution.timing import TimingSettings, time_forms
 from sepconv_cli.spec.layers import LayerSpec

@@ -26,9 +26,10 @@ from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from sepconv_cli.counting.lowering import Width, lower  # noqa: E402
+from sepconv_cli.counting.lowering import lower  # noqa: E402
 from sepconv_cli.counting.network import Row  # noqa: E402
 from sepconv_cli.counting.report import LayerReport, layer_report  # noqa: E402
+from sepconv_cli.counting.widths import Width  # noqa: E402
 from sepconv_cli.spec.flags import layer_from_flags  # noqa: E402
 
 CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}

@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from sepconv_cli.counting.lowering import Width, lower
+from sepconv_cli.counting.lowering import lower
 from sepconv_cli.counting.network import Row
 from sepconv_cli.counting.report import LayerReport, layer_report
 from sepconv_cli.counting.shapes import ShapeError
+from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.profiling import time_report
 from sepconv_cli.execution.timing import TimingSettings

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from sepconv_cli.counting.lowering import DeclaredForm, Forms, Width, lower
+from sepconv_cli.counting.lowering import DeclaredForm, Forms, lower
 from sepconv_cli.counting.ops import Add
 from sepconv_cli.counting.shapes import ShapeError
+from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec.layers import LayerSpec, ModelSpec, SpecError
 from sepconv_cli.units import shape_text

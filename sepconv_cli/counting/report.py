@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.counting.conventions import JSON_CONVENTIONS
 from sepconv_cli.counting.cost import Cost
-from sepconv_cli.counting.lowering import Forms, Width, lower
+from sepconv_cli.counting.lowering import Forms, lower
 from sepconv_cli.counting.network import Model, Row
 from sepconv_cli.counting.ops import (
     DTYPE_BYTES,
@@ -25,6 +25,7 @@ from sepconv_cli.counting.ops import (
     theory_ratio,
 )
 from sepconv_cli.counting.shapes import ShapeError
+from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec.layers import LayerSpec
 
