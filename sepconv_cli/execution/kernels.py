@@ -14,10 +14,8 @@ Rules
   (:mod:`sepconv_cli.execution.gemm`: im2col, or the input itself for a pointwise
   convolution); batch-norm and the residual add are elementwise passes
   (:mod:`sepconv_cli.execution.elementwise`); pooling is :mod:`sepconv_cli.execution.pooling`.
-  A squeeze-and-excite runs its parts with those kernels: global average pool, two
-  pointwise GEMMs with bias on the pooled ``(N, 1, …, 1, C)`` map, then the channel-wise
-  multiply of the block's input by the result. Its activation and gate are not executed
-  (no activation is, anywhere: they are not counted either).
+  A squeeze-and-excite runs its parts with those kernels
+  (:mod:`sepconv_cli.execution.squeeze_excite`).
   Each kernel has a ``plan`` (the buffers) and a ``build`` (allocate, then a call that
   computes), registered together in ``_KERNELS``.
 * Layout: tensors are channels-last ``(N, *spatial, C)``, as :mod:`cost` counts them; the
@@ -56,14 +54,13 @@ import numpy as np
 
 from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool, Scale, SqueezeExcite
 from sepconv_cli.errors import UsageError
-from sepconv_cli.execution import depthwise, elementwise, gemm, pooling
+from sepconv_cli.execution import depthwise, elementwise, gemm, pooling, squeeze_excite
 from sepconv_cli.execution.buffers import (
     Array,
     Buffer,
     ExecutionShapeError,
     Prepared,
     random_array,
-    sequence,
 )
 
 # the memory guard lives in execution.memory; re-exported for the callers that import it here
@@ -326,51 +323,6 @@ def _build_add_request(op: Add, r: _Request) -> Prepared:
     return elementwise.build_add(op, r.batch, r.dt, r.rng, r.x, r.residual)
 
 
-# ---- squeeze-and-excite (issue 13): its parts run on the kernels above
-
-
-def _plan_squeeze_excite(
-    op: SqueezeExcite, batch: int, dt: np.dtype[Any], threads: int
-) -> list[Buffer]:
-    pool, squeeze, excite, scale = op.parts
-    return [
-        *pooling.plan(pool, batch, dt),
-        *gemm.plan_conv(squeeze, batch, dt).buffers,
-        *gemm.plan_conv(excite, batch, dt).buffers,
-        *elementwise.plan_scale(scale, batch, dt, gate=False),
-    ]
-
-
-def _build_squeeze_excite(op: SqueezeExcite, r: _Request) -> Prepared:
-    pool, squeeze, excite, scale = op.parts
-    given = r.weights or {}
-
-    def conv_weights(prefix: str) -> dict[str, Array]:
-        return {k: given[f"{prefix}_{k}"] for k in ("w", "b") if f"{prefix}_{k}" in given}
-
-    pooled = pooling.build(pool, r.batch, r.dt, r.rng, r.x)
-    pooled_map = pooled.out.reshape(r.batch, *squeeze.in_shape)  # (N, C) as (N, 1, ..., 1, C)
-    down = gemm.build_conv(squeeze, r.batch, r.dt, r.rng, pooled_map, conv_weights("squeeze"))
-    up = gemm.build_conv(excite, r.batch, r.dt, r.rng, down.out, conv_weights("excite"))
-    multiply = elementwise.build_scale(scale, r.batch, r.dt, r.rng, r.x, up.out)
-    parts = (pooled, down, up, multiply)
-    weights = {
-        f"{name}_{k}": v
-        for name, p in (("squeeze", down), ("excite", up))
-        for k, v in p.weights.items()
-    }
-    return Prepared(
-        op,
-        r.x,
-        multiply.out,
-        weights,
-        sequence([p.run for p in parts]),
-        sum(p.nbytes for p in parts),
-        (r.batch, *op.out_shape),
-        "squeeze-excite",
-    )
-
-
 def _build_scale(op: Scale, r: _Request) -> Prepared:
     return elementwise.build_scale(op, r.batch, r.dt, r.rng, r.x)
 
@@ -393,7 +345,10 @@ _KERNELS: dict[type[Op], _Kernel[Any]] = {
     Scale: _Kernel[Scale](
         lambda op, batch, dt, threads: elementwise.plan_scale(op, batch, dt), _build_scale
     ),
-    SqueezeExcite: _Kernel[SqueezeExcite](_plan_squeeze_excite, _build_squeeze_excite),
+    SqueezeExcite: _Kernel[SqueezeExcite](
+        lambda op, batch, dt, threads: squeeze_excite.plan(op, batch, dt),
+        lambda op, r: squeeze_excite.build(op, r.batch, r.dt, r.rng, r.x, r.weights),
+    ),
 }
 
 
