@@ -431,10 +431,18 @@ def _quoted(text: str) -> str:
 
 def main(argv: list[str]) -> int:
     """Write ``docs/conventions.md`` (or the path given); ``--check`` only compares."""
-    args = [a for a in argv if a != "--check"]
-    path = Path(args[0]) if args else Path(__file__).resolve().parents[2] / DOC_PATH
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sepconv_cli.counting.conventions",
+        description="Write docs/conventions.md from the conventions table.",
+    )
+    parser.add_argument("path", nargs="?", type=Path, help="where to write (docs/conventions.md)")
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when stale")
+    args = parser.parse_args(argv)
+    path = args.path or Path(__file__).resolve().parents[2] / DOC_PATH
     text = markdown()
-    if "--check" in argv:
+    if args.check:
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != text:
             print(
