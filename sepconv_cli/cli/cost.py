@@ -36,9 +36,8 @@ from sepconv_cli.cli.options import (
     TimeBudgetOption,
 )
 from sepconv_cli.cli.timing_flags import timing_from_flags
-from sepconv_cli.counting.report import single_layer_report
+from sepconv_cli.counting.report import LayerReport, single_layer_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
-from sepconv_cli.execution.profiling import as_specified_seconds, time_report
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import COST, render_cost
 from sepconv_cli.spec.fields import channels_first_hint
@@ -130,6 +129,9 @@ def cost(
     layers = layers_from_flags_or_file(spec, given, common)
     reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
     if settings is not None:
+        # imported here: counting alone (no --time) never loads the timing code
+        from sepconv_cli.execution.profiling import time_report
+
         with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
             reports = [
                 time_report(lr, settings, progress=bar.update, index=i, total=len(reports))
@@ -137,10 +139,19 @@ def cost(
             ]
     emit(render_cost(reports, chosen), output)
     measured = [
-        (lr.as_specified.macs, lr.as_specified.params, as_specified_seconds(lr)) for lr in reports
+        (lr.as_specified.macs, lr.as_specified.params, _as_specified_seconds(lr)) for lr in reports
     ]
     failures = budget_failures(gates, measured)
     for failure in failures:
         Messages.always(f"sepconv: budget: {failure}")
     if failures:
         raise typer.Exit(EXIT_GATE)
+
+
+def _as_specified_seconds(layer: LayerReport) -> float | None:
+    """The measured time of the layer as written, None when it was not timed."""
+    if layer.timing is None:
+        return None
+    from sepconv_cli.execution.profiling import as_specified_seconds
+
+    return as_specified_seconds(layer)
