@@ -140,7 +140,13 @@ def test_model_completion_offers_the_preset_files() -> None:
     # the preset names are the YAML files shipped in layer_specs/ (read here, independently)
     shipped = sorted(p.stem for p in (ROOT / "layer_specs").glob("*.yaml"))
     assert sorted(complete_model("")) == shipped
-    assert complete_model("mobilenet") == ["mobilenet_v1", "mobilenet_v2"]
+    assert complete_model("mobilenet_v") == [
+        "mobilenet_v1",
+        "mobilenet_v2",
+        "mobilenet_v3_large",
+        "mobilenet_v3_small",
+    ]
+    assert complete_model("mobilenet_v3_s") == ["mobilenet_v3_small"]
     assert complete_model("nothing-like-it") == []
 
 
@@ -154,7 +160,7 @@ def test_kernel_completion_offers_every_close_built_in() -> None:
     "words,cword,expected",
     [
         ("sepconv spatial sob", "2", ["sobel-x", "sobel-y"]),
-        ("sepconv profile mob", "2", ["mobilenet_v1", "mobilenet_v2"]),
+        ("sepconv profile mobilenet_v3", "2", ["mobilenet_v3_large", "mobilenet_v3_small"]),
         ("sepconv compare mobilenet_v1 x", "3", ["xception"]),
         ("sepconv cost --format j", "3", ["json"]),
     ],

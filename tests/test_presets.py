@@ -20,7 +20,17 @@ from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
 
-PRESETS = ("seed_example", "mobilenet_v1", "mobilenet_v2", "xception")
+PRESETS = (
+    "seed_example",
+    "mobilenet_v1",
+    "mobilenet_v2",
+    "xception",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
+    "efficientnet_b0",
+    "mnasnet1_0",
+    "resnet50",
+)
 runner = CliRunner()
 
 
