@@ -30,6 +30,7 @@ PRESETS = (
     "efficientnet_b0",
     "mnasnet1_0",
     "resnet50",
+    "shufflenet_v2_x1_0",
 )
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ outside sepconv with torch 2.13.0 and torchvision 0.28.0: each model built with 
 on a 1x3x224x224 input, and the total FLOPs (only ``aten.convolution`` and ``aten.addmm``
 occur) halved. That counter counts 2 per multiply-accumulate and no bias adds, the same
 convention as sepconv's ``as_specified.macs``. torchvision's docs round the same counts to
-4.09, 0.31, 0.22, 0.06 and 0.39 GFLOPS.
+4.09, 0.31, 0.22, 0.06, 0.39 and 0.14 GFLOPS.
 
 The last test repeats the measurement when torch and torchvision are installed (they are
 not project dependencies) and skips otherwise.
@@ -30,6 +30,7 @@ EXPECTED: dict[str, tuple[str, int, int]] = {
     "mobilenet_v3_large": ("mobilenet_v3_large", 5_483_032, 216_589_760),
     "mobilenet_v3_small": ("mobilenet_v3_small", 2_542_856, 56_510_400),
     "efficientnet_b0": ("efficientnet_b0", 5_288_548, 385_814_752),
+    "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", 2_278_604, 144_907_992),
 }
 
 runner = CliRunner()

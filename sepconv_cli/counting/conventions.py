@@ -230,7 +230,9 @@ FORMS = Convention(
     "the `type` it echoes differs (and the default `name`, which is made from the type). A "
     "`conv` with groups = 1 is dense even on one input channel. A `residual` block is not a "
     "row of its own: its main path and shortcut layers are rows, then an `add` row (form "
-    "`none`).",
+    "`none`). A `branches` block is likewise its branches' rows, then a `concat` or `add` "
+    "row (form `none`); a concat and a channel `shuffle` have no MACs and no FLOPs and "
+    "read and write their tensors once.",
     json="as_specified = the layer as written, groups included; standard = every k x k conv "
     "(k > 1) dense (groups = 1); separable = every k x k conv as depthwise then pointwise, "
     "a depthwise conv being its own; 1x1 convs, dense, pool and add have one form",

@@ -38,6 +38,7 @@ from sepconv_cli.counting.ops import (
     Op,
     Pool,
     PoolKind,
+    Shuffle,
     SqueezeExcite,
 )
 from sepconv_cli.counting.shapes import ShapeError, resolve_padding
@@ -316,6 +317,12 @@ def _lower_global_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) ->
     return Forms("none", ops, ops, ops)
 
 
+def _lower_shuffle(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """A channel shuffle: one form (it moves bytes only)."""
+    ops = (Shuffle(shape, spec.groups),)
+    return Forms("none", ops, ops, ops)
+
+
 def _lower_squeeze_excite(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     """A squeeze-and-excite block on its own: one op, the same in every form."""
     if len(shape) < 2:
@@ -336,6 +343,7 @@ _LOWERERS = {
     "pointwise": _lower_pointwise,
     "inverted_residual": _lower_inverted_residual,
     "squeeze_excite": _lower_squeeze_excite,
+    "shuffle": _lower_shuffle,
     "dense": _lower_dense,
     "pool": _lower_pool,
     "global_pool": _lower_global_pool,

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from math import prod
 
 from sepconv_cli.counting.lowering import DeclaredForm, Forms, lower
-from sepconv_cli.counting.ops import Add
+from sepconv_cli.counting.ops import Add, Concat
 from sepconv_cli.counting.shapes import ShapeError
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
@@ -127,6 +128,8 @@ class _Builder:
     def instance(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
         if layer.type == "residual":
             return self.residual(layer, shape, name)
+        if layer.type == "branches":
+            return self.branches(layer, shape, name)
         try:
             forms = lower(layer, shape, self.width)
         except ShapeError as exc:
@@ -147,6 +150,63 @@ class _Builder:
         add = (Add(main),)
         self.emit(f"{name}.add", layer, main, Forms("none", add, add, add), kind="add")
         return main
+
+    def branches(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
+        """Each branch from the block's input (or its part of a channel split: slices read
+        in place, no row), then one merge row: a concat or the adds of the branches."""
+        inputs = self.split_inputs(layer, shape)
+        outs = []
+        for i, (branch, part) in enumerate(zip(layer.branches, inputs, strict=True)):
+            out = self.layers(branch, part, f"{name}.branch{i}.")
+            if prod(out) == 0:
+                raise SpecError(f"{layer.where}: branch {i} leaves an empty tensor {out}")
+            outs.append(out)
+        if layer.merge == "add":
+            if len(set(outs)) != 1:
+                shapes = ", ".join(shape_text(out) for out in outs)
+                raise SpecError(
+                    f"{layer.locate('merge')}: add needs equal shapes from every "
+                    f"branch, got {shapes}"
+                )
+            adds = tuple(Add(outs[0]) for _ in outs[1:])
+            forms = Forms("none", adds, adds, adds)
+            self.emit(f"{name}.add", layer, outs[0], forms, kind="add")
+            return outs[0]
+        if any(len(out) < 2 for out in outs):
+            raise SpecError(
+                f"{layer.locate('merge')}: concat joins spatial tensors along "
+                f"channels; a branch gives the flat shape "
+                f"{shape_text(next(out for out in outs if len(out) < 2))}"
+            )
+        try:
+            concat = (Concat(tuple(outs)),)
+        except ShapeError as exc:
+            raise layer_error(layer, exc) from None
+        self.emit(f"{name}.concat", layer, outs[0], Forms("none", concat, concat, concat), "concat")
+        return concat[0].out_shape
+
+    @staticmethod
+    def split_inputs(layer: LayerSpec, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Each branch's input: the whole input, or its part of the channel split."""
+        count = len(layer.branches)
+        if layer.split is False:
+            return [shape] * count
+        channels = shape[-1]
+        if layer.split is True:
+            if channels % count:
+                raise SpecError(
+                    f"{layer.locate('split')}: {channels} channels do not split into "
+                    f"{count} equal parts (one per branch)"
+                )
+            sizes = [channels // count] * count
+        else:
+            sizes = list(layer.split)
+            if sum(sizes) != channels:
+                raise SpecError(
+                    f"{layer.locate('split')}: the parts sum to {sum(sizes)} channels, "
+                    f"but the input has {channels}"
+                )
+        return [(*shape[:-1], size) for size in sizes]
 
 
 def build(

@@ -39,7 +39,9 @@ from sepconv_cli.spec.fields import DTYPE_BYTES as DTYPE_BYTES
 PoolKind = Literal["max", "avg"]
 
 ConvRole = Literal["conv", "depthwise", "pointwise"]
-Role = Literal[ConvRole, "dense", "pool", "batch_norm", "add", "scale", "squeeze_excite"]
+Role = Literal[
+    ConvRole, "dense", "pool", "batch_norm", "add", "scale", "squeeze_excite", "concat", "shuffle"
+]
 """What an operation is, as reports and JSON name it and as execution picks its kernel."""
 
 
@@ -315,9 +317,71 @@ class SqueezeExcite:
         return chain([op.cost(batch, itemsize) for op in self.parts])
 
 
+# --------------------------------------------------------------------------- branches
+
+
+@dataclass(frozen=True)
+class Concat:
+    """Concatenation along channels of tensors of ``in_shapes`` (equal spatial sizes): the
+    merge of a ``branches`` block. No MACs, no FLOPs, no parameters: it reads every input
+    once and writes the output once (a copy)."""
+
+    in_shapes: tuple[tuple[int, ...], ...]
+    role: Literal["concat"] = "concat"
+
+    def __post_init__(self) -> None:
+        spatial = {shape[:-1] for shape in self.in_shapes}
+        if len(spatial) != 1:
+            sizes = ", ".join("×".join(map(str, s)) for s in (x[:-1] for x in self.in_shapes))
+            raise ShapeError(
+                f"concat needs equal spatial sizes in every branch, got {sizes}", "merge"
+            )
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        """The first input (the one a chain hands this op; the others come from branches)."""
+        return self.in_shapes[0]
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (*self.in_shapes[0][:-1], sum(shape[-1] for shape in self.in_shapes))
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        elems = batch * prod(self.out_shape)
+        return _cost(0, 0, 0, 0, elems, elems, itemsize)
+
+
+@dataclass(frozen=True)
+class Shuffle:
+    """Channel shuffle (ShuffleNet): channels viewed as ``groups × C/groups``, transposed to
+    ``C/groups × groups``. No MACs, no FLOPs, no parameters: it reads and writes the tensor
+    once (a copy)."""
+
+    in_shape: tuple[int, ...]
+    groups: int
+    role: Literal["shuffle"] = "shuffle"
+
+    def __post_init__(self) -> None:
+        channels = self.in_shape[-1]
+        if channels % self.groups:
+            raise ShapeError(
+                f"a channel shuffle of {self.groups} groups needs channels divisible by "
+                f"{self.groups}, got {channels}",
+                "groups",
+            )
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        elems = batch * prod(self.in_shape)
+        return _cost(0, 0, 0, 0, elems, elems, itemsize)
+
+
 # --------------------------------------------------------------------------- all operations
 
-Op = Conv | Dense | Pool | BatchNorm | Add | Scale | SqueezeExcite
+Op = Conv | Dense | Pool | BatchNorm | Add | Scale | SqueezeExcite | Concat | Shuffle
 
 
 # --------------------------------------------------------------------------- activations

@@ -15,7 +15,8 @@ Rules
   convolution); batch-norm and the residual add are elementwise passes
   (:mod:`sepconv_cli.execution.elementwise`); pooling is :mod:`sepconv_cli.execution.pooling`.
   A squeeze-and-excite runs its parts with those kernels
-  (:mod:`sepconv_cli.execution.squeeze_excite`).
+  (:mod:`sepconv_cli.execution.squeeze_excite`); a branches block's concat and the channel
+  shuffle are copies (:mod:`sepconv_cli.execution.branches`).
   Each kernel has a ``plan`` (the buffers) and a ``build`` (allocate, then a call that
   computes), registered together in ``_KERNELS``.
 * Layout: tensors are channels-last ``(N, *spatial, C)``, as :mod:`cost` counts them; the
@@ -52,9 +53,20 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool, Scale, SqueezeExcite
+from sepconv_cli.counting.ops import (
+    Add,
+    BatchNorm,
+    Concat,
+    Conv,
+    Dense,
+    Op,
+    Pool,
+    Scale,
+    Shuffle,
+    SqueezeExcite,
+)
 from sepconv_cli.errors import UsageError
-from sepconv_cli.execution import depthwise, elementwise, gemm, pooling, squeeze_excite
+from sepconv_cli.execution import branches, depthwise, elementwise, gemm, pooling, squeeze_excite
 from sepconv_cli.execution.buffers import (
     Array,
     Buffer,
@@ -275,7 +287,7 @@ def run_form(
 
 # --------------------------------------------------------------------------- one kernel per op
 
-OpT = TypeVar("OpT", Conv, Dense, Pool, BatchNorm, Add, Scale, SqueezeExcite)
+OpT = TypeVar("OpT", Conv, Dense, Pool, BatchNorm, Add, Scale, SqueezeExcite, Concat, Shuffle)
 
 
 @dataclass(frozen=True)
@@ -348,6 +360,14 @@ _KERNELS: dict[type[Op], _Kernel[Any]] = {
     SqueezeExcite: _Kernel[SqueezeExcite](
         lambda op, batch, dt, threads: squeeze_excite.plan(op, batch, dt),
         lambda op, r: squeeze_excite.build(op, r.batch, r.dt, r.rng, r.x, r.weights),
+    ),
+    Concat: _Kernel[Concat](
+        lambda op, batch, dt, threads: branches.plan_concat(op, batch, dt),
+        lambda op, r: branches.build_concat(op, r.batch, r.dt, r.rng, r.x),
+    ),
+    Shuffle: _Kernel[Shuffle](
+        lambda op, batch, dt, threads: branches.plan_shuffle(op, batch, dt),
+        lambda op, r: branches.build_shuffle(op, r.batch, r.dt, r.rng, r.x),
     ),
 }
 

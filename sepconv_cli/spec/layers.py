@@ -36,6 +36,8 @@ LayerType = Literal[
     "pool",
     "global_pool",
     "residual",
+    "branches",
+    "shuffle",
 ]
 """A layer's ``type`` key; :data:`TYPES` lists each one's fields, in this order."""
 
@@ -90,6 +92,10 @@ class LayerSpec:
     se_divisor: int | None = None
     layers: tuple[LayerSpec, ...] = ()
     shortcut: tuple[LayerSpec, ...] = ()
+    # multi-branch blocks (issue 13): each branch a list of layers (empty: the identity)
+    branches: tuple[tuple[LayerSpec, ...], ...] = ()
+    merge: str | None = None  # "concat" or "add"
+    split: bool | tuple[int, ...] = False  # channel split: equal parts (true) or sizes
     # pooling to a fixed size, torch's ceil_mode, and the activation after the layer
     output_size: PerDim | None = None
     ceil_mode: bool = False
@@ -150,6 +156,24 @@ def squeeze_ratio(value: Any) -> float:
     return ratio
 
 
+MERGES = ("concat", "add")
+STRUCTURAL = ("layers", "shortcut", "branches")
+"""Keys that hold layers, read by the reader itself (never a default)."""
+
+
+def channel_split(value: Any) -> bool | tuple[int, ...]:
+    """A branches block's ``split``: ``true`` (equal parts, one per branch), ``false`` (every
+    branch sees the whole input) or one positive channel count per branch."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list) and value:
+        return tuple(F.positive_int(item) for item in value)
+    raise F.FieldError(
+        f"expected true, false or a list of channel counts (one per branch), got "
+        f"{F.describe(value)}"
+    )
+
+
 # ------------------------------------------------------------------------------------------
 
 FIELDS: dict[str, Validator] = {
@@ -185,6 +209,7 @@ FIELDS |= {
     "ceil_mode": F.boolean,
     "activation": F.choice(F.ACTIVATIONS),
 }
+FIELDS |= {"merge": F.choice(MERGES), "split": channel_split}
 
 _CONV_COMMON = {"stride", "padding", "dilation", "bias", "batch_norm"}
 TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, optional) keys
@@ -205,6 +230,8 @@ TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, opti
     "pool": (set(), {"kernel", "stride", "padding", "mode", "ceil_mode", "output_size"}),
     "global_pool": (set(), {"mode"}),
     "residual": ({"layers"}, {"shortcut"}),
+    "branches": ({"branches", "merge"}, {"split"}),
+    "shuffle": ({"groups"}, set()),
 }
 COMMON_KEYS = {"type", "name", "repeat", "activation"}
 SINGLE_LAYER_KEYS = {"input", "batch", "dtype"}

@@ -40,6 +40,7 @@ from sepconv_cli.spec.layers import (
     ONE_OF,
     RATIO_ONLY,
     SINGLE_LAYER_KEYS,
+    STRUCTURAL,
     TYPES,
     LayerSpec,
     LayerType,
@@ -110,7 +111,7 @@ class _Reader:
             )
         for key in data:
             if key not in allowed:
-                known = set(FIELDS) | COMMON_KEYS | {"layers", "shortcut"}
+                known = set(FIELDS) | COMMON_KEYS | set(STRUCTURAL)
                 if key.lower() in NOT_MODELLED:
                     raise self.error(
                         (*path, key), f"{NOT_MODELLED[key.lower()]}; remove the key", key=True
@@ -136,6 +137,8 @@ class _Reader:
                 continue
             if key in ("layers", "shortcut"):
                 values[key] = self.layer_list((*path, key), raw_value, defaults)
+            elif key == "branches":
+                values[key] = self.branch_lists((*path, key), raw_value, defaults)
             else:
                 values[key] = self.value((*path, key), raw_value, FIELDS[key])
         missing = sorted(required - values.keys())
@@ -146,6 +149,8 @@ class _Reader:
             raise self.error((*path, "layers"), "a residual block needs at least one layer")
         if kind == "pool":
             self.check_pool(path, values)
+        if kind == "branches":
+            self.check_branches(path, values)
         where = self.where(path)
         located = tuple((key, self.where((*path, key))) for key in data if key != "type")
         return LayerSpec(type=kind, where=where, field_where=located, **values)
@@ -203,6 +208,30 @@ class _Reader:
                 "ceil_mode applies to valid or explicit padding; same already rounds up",
             )
 
+    def branch_lists(
+        self, path: PathKey, raw: Any, defaults: Defaults
+    ) -> tuple[tuple[LayerSpec, ...], ...]:
+        """``branches``: a non-empty list of branches, each a list of layers (``[]`` is the
+        identity)."""
+        if not isinstance(raw, list) or not raw:
+            raise self.error(
+                path,
+                f"expected a non-empty list of branches, each a list of layers ([] for the "
+                f"identity), got {F.describe(raw)}",
+            )
+        return tuple(self.layer_list((*path, i), item, defaults) for i, item in enumerate(raw))
+
+    def check_branches(self, path: PathKey, values: Mapping[str, Any]) -> None:
+        """An explicit ``split`` gives one channel count per branch (that they sum to the
+        input's channels is checked with the shapes)."""
+        split = values.get("split")
+        count = len(values["branches"])
+        if isinstance(split, tuple) and len(split) != count:
+            raise self.error(
+                (*path, "split"),
+                f"gives {len(split)} channel counts for {count} branches (one per branch)",
+            )
+
     def where(self, path: PathKey) -> str:
         """``file:line:col: layers[3]`` (or just ``file:line:col`` for a top-level layer)."""
         mark = self.doc.mark(path)
@@ -253,7 +282,7 @@ class _Reader:
 
     def typed_defaults(self, kind: LayerType, data: Mapping[str, Any]) -> dict[str, Any]:
         required, optional = TYPES[kind]
-        allowed = (required | optional | {"activation"}) - {"layers", "shortcut"}
+        allowed = (required | optional | {"activation"}) - set(STRUCTURAL)
         out = {}
         for key, value in data.items():
             if key not in allowed:
@@ -274,7 +303,7 @@ class _Reader:
 
 
 # fields a flat default may set: every layer field but the structural ones
-_DEFAULT_KEYS = set().union(*(req | opt for req, opt in TYPES.values())) - {"layers", "shortcut"}
+_DEFAULT_KEYS = set().union(*(req | opt for req, opt in TYPES.values())) - set(STRUCTURAL)
 
 
 @dataclass(frozen=True)
@@ -290,6 +319,8 @@ class Defaults:
         keys = required | optional
         out: dict[str, Any] = {}
         for key, value in self.flat.items():
+            if kind == "shuffle":  # a flat `groups` is sized for grouped convs
+                break
             window = kind == "pool" and key in FLAT_DEFAULT_POOL_SKIPS
             if key in keys and not (window and not isinstance(value, str)):
                 out[key] = value

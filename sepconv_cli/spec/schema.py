@@ -62,7 +62,7 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "groups": {
         **_POSITIVE,
         "description": "Groups of the conv as written (1 dense; the input channels make "
-        "it depthwise); its standard form is always dense.",
+        "it depthwise); its standard form is always dense. Shuffle: the channel groups.",
     },
     "depth_multiplier": {**_POSITIVE, "description": "Depthwise multiplier M."},
     "bias": {"type": "boolean", "description": "Count a bias (default: off; dense: on)."},
@@ -112,6 +112,17 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         "description": "Round the se_ratio width with make_divisible(floor(w), se_divisor).",
     },
 }
+FIELD_SCHEMAS |= {
+    "merge": {
+        "enum": ["concat", "add"],
+        "description": "Branches: concatenate along channels or add (equal shapes).",
+    },
+    "split": {
+        "oneOf": [{"type": "boolean"}, {"type": "array", "minItems": 1, "items": _POSITIVE}],
+        "description": "Branches: split the input's channels, in equal parts (true) or "
+        "these sizes, one part per branch.",
+    },
+}
 # pooling to a fixed size, torch's ceil_mode, activations
 FIELD_SCHEMAS |= {
     "output_size": {
@@ -143,6 +154,14 @@ def _layer_schema(kind: LayerType) -> dict[str, Any]:
     for key in sorted(COMMON_KEYS - {"type"} | required | optional):
         if key in ("layers", "shortcut"):
             props[key] = {"type": "array", "items": {"$ref": "#/$defs/layer"}}
+        elif key == "branches":
+            props[key] = {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "array", "items": {"$ref": "#/$defs/layer"}},
+                "description": "Each branch a list of layers ([] is the identity), all "
+                "from the block's input (or its channel split).",
+            }
         else:
             props[key] = FIELD_SCHEMAS[key]
     schema: dict[str, Any] = {
@@ -172,7 +191,7 @@ def _alternatives(kind: LayerType, keys: set[str]) -> dict[str, Any]:
 def _typed_defaults(kind: LayerType) -> dict[str, Any]:
     """``defaults: {<type>: {...}}``: that type's fields and its activation."""
     required, optional = TYPES[kind]
-    keys = sorted((required | optional | {"activation"}) - {"layers", "shortcut"})
+    keys = sorted((required | optional | {"activation"}) - {"layers", "shortcut", "branches"})
     return {
         "type": "object",
         "additionalProperties": False,
@@ -182,7 +201,9 @@ def _typed_defaults(kind: LayerType) -> dict[str, Any]:
 
 
 def model_schema() -> dict[str, Any]:
-    layer_keys = sorted(set().union(*(r | o for r, o in TYPES.values())) - {"layers", "shortcut"})
+    layer_keys = sorted(
+        set().union(*(r | o for r, o in TYPES.values())) - {"layers", "shortcut", "branches"}
+    )
     props: dict[str, Any] = {
         "name": {"type": "string"},
         "source": {"type": "string", "description": "Where the architecture comes from."},
