@@ -50,7 +50,7 @@ def normalise(text: str) -> str:
 
 
 # the torchvision presets pin the new block types' rows (squeeze-excite, explicit widths,
-# activations, projection shortcuts) as a table
+# activations, projection shortcuts, branches, concat and shuffle) as a table
 GOLDEN_MODELS = [
     "seed_example",
     "mobilenet_v1",
@@ -59,6 +59,7 @@ GOLDEN_MODELS = [
     "efficientnet_b0",
     "mnasnet1_0",
     "resnet50",
+    "shufflenet_v2_x1_0",
 ]
 
 
