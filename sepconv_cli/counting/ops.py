@@ -1,7 +1,10 @@
 """Exact integer cost of primitive operations: output shapes, MACs, FLOPs, parameters, bytes.
 
 Pure arithmetic on Python ints (never floats, never NumPy), so counts stay exact at any size
-and ``sepconv cost`` starts fast.
+and ``sepconv cost`` starts fast. One class per primitive operation, each with its own cost
+rule, and the ``Op`` union of them: it stays one module (over 400 lines) so that every
+operation's counting reads side by side and a new operation is added in one place; the
+window arithmetic and ``Cost`` itself live in :mod:`shapes` and :mod:`cost`.
 
 The rules these functions implement (channels-last shapes with the batch apart, the output
 size and TensorFlow's ``same`` padding, a bias is not a MAC, FLOPs = 2·MACs plus the bias
