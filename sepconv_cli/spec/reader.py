@@ -1,5 +1,7 @@
 """YAML documents into specs: a model file (``model_from_document``) or a ``sepconv cost
---spec`` file (``cost_layers``).
+--spec`` file (``cost_layers``). One walker of the document tree with every layer type's key
+checks: it stays one module (over 400 lines) because each check needs the walker's position
+to name ``file:line:col``, and nested blocks (residual, branches) recurse through it.
 
 Rules
 -----
