@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from torch_reference import import_torchvision, torch_counts  # tests/torch_reference.py
 from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
@@ -395,48 +396,6 @@ def test_a_timed_block_runs(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- torchvision
 
 
-def _torchvision() -> Any:
-    """torchvision, or a skip. Its import registers fake kernels that some torch builds
-    refuse; those failures are ignored (they do not change the modules built here)."""
-    torch = pytest.importorskip("torch", exc_type=ImportError)
-    register = torch.library.register_fake
-
-    def tolerant(*args: Any, **kwargs: Any) -> Any:
-        try:
-            decorate = register(*args, **kwargs)
-        except Exception:  # any refusal: leave the op unregistered
-            return lambda fn: fn
-
-        def apply(fn: Any) -> Any:
-            try:
-                return decorate(fn)
-            except Exception:
-                return fn
-
-        return apply
-
-    torch.library.register_fake = tolerant
-    try:
-        return pytest.importorskip("torchvision", exc_type=ImportError)
-    finally:
-        torch.library.register_fake = register
-
-
-def _torch_counts(module: Any, shape: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
-    """(params, 2·MACs as torch's FlopCounterMode counts them, output shape channels-last)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    module.eval()
-    counter = FlopCounterMode(display=False)
-    x = torch.zeros(1, shape[-1], *shape[:-1])
-    with torch.no_grad(), counter:
-        y = module(x)
-    out = tuple(y.shape)
-    params = sum(p.numel() for p in module.parameters())
-    return params, counter.get_total_flops(), (*out[2:], out[1])
-
-
 TORCHVISION_BLOCKS = [
     # (builder, width, features index, sepconv input, block spec)
     (
@@ -484,13 +443,13 @@ TORCHVISION_BLOCKS = [
     "case", TORCHVISION_BLOCKS, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in TORCHVISION_BLOCKS]
 )
 def test_blocks_agree_with_torchvision(tmp_path: Path, case: tuple[Any, ...]) -> None:
-    torchvision = _torchvision()
+    torchvision = import_torchvision()
     name, width, index, shape, block = case
     kwargs = {"width_mult": width} if width != 1.0 else {}
     module = getattr(torchvision.models, name)(weights=None, **kwargs).features
     for i in index:
         module = module[i]
-    params, torch_flops, out_shape = _torch_counts(module, shape)
+    params, torch_flops, out_shape = torch_counts(module, shape)
 
     args = ["--width-multiplier", str(width)] if width != 1.0 else []
     text = f"input: {list(shape)}\nchannel_divisor: 8\nlayers:\n  - {block}\n"

@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 import pytest
+from torch_reference import import_torchvision, torch_counts  # tests/torch_reference.py
 from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
@@ -52,45 +53,12 @@ def test_preset_equals_torchvision(preset: str) -> None:
     assert total["macs"] == macs
 
 
-def _torchvision() -> Any:
-    """Import torchvision, or skip. torchvision registers fake kernels for its C++ ops at
-    import time; when its compiled ops do not match the installed torch, that registration
-    raises, though the models (pure Python) work. Ignore those failures only."""
-    torch = pytest.importorskip("torch", exc_type=ImportError)
-    register_fake = torch.library.register_fake
-
-    def tolerant(*args: Any, **kwargs: Any) -> Any:
-        try:
-            decorate = register_fake(*args, **kwargs)
-        except Exception:
-            return lambda fn: fn
-
-        def apply(fn: Any) -> Any:
-            try:
-                return decorate(fn)
-            except Exception:
-                return fn
-
-        return apply
-
-    torch.library.register_fake = tolerant
-    try:
-        return pytest.importorskip("torchvision", exc_type=ImportError)
-    finally:
-        torch.library.register_fake = register_fake
-
-
 @pytest.mark.parametrize("preset", sorted(EXPECTED))
 def test_preset_equals_a_fresh_torchvision_count(preset: str) -> None:
-    torchvision = _torchvision()
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model = getattr(torchvision.models, EXPECTED[preset][0])().eval()
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(1, 3, 224, 224))
-    macs, odd = divmod(counter.get_total_flops(), 2)
+    torchvision = import_torchvision()
+    model = getattr(torchvision.models, EXPECTED[preset][0])()
+    params, flops, _ = torch_counts(model, (224, 224, 3))
+    macs, odd = divmod(flops, 2)
     assert odd == 0
-    params = sum(p.numel() for p in model.parameters())
     total = totals(preset)
     assert (total["params"], total["macs"]) == (params, macs)
