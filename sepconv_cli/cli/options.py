@@ -7,6 +7,7 @@ settings, :mod:`sepconv_cli.cli.timing_flags`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +15,9 @@ from typing import Annotated, Any
 import typer
 
 from sepconv_cli.counting.conventions import HELP_EPILOG
+from sepconv_cli.errors import UsageError
 from sepconv_cli.output.formats import FORMAT_NAMES
+from sepconv_cli.spec.fields import FieldError, flag_value
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 a budget or comparison gate failed, 2 bad input or usage, "
@@ -245,3 +248,14 @@ class LayerFlags:
 
 # flags that apply to every layer of a --spec file, not to one layer
 _COMMON = ("batch", "dtype")
+
+
+def parse_flag(value: str | None, flag: str, validator: Callable[[Any], Any]) -> Any:
+    """One flag's value through the spec validator the YAML key uses (None when the flag was
+    not given); a bad value is a usage error that names the flag."""
+    if value is None:
+        return None
+    try:
+        return validator(flag_value(value))
+    except FieldError as exc:
+        raise UsageError(f"{flag}: {exc}") from None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -26,6 +25,7 @@ from sepconv_cli.cli.options import (
     TimeBudgetOption,
     complete_format,
     format_help,
+    parse_flag,
 )
 from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.network import build
@@ -33,21 +33,11 @@ from sepconv_cli.counting.report import profile_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import PRESETS, PROFILE, render_presets, render_profile
-from sepconv_cli.spec.fields import FieldError, flag_value, number, per_dim, positive_int
+from sepconv_cli.spec.fields import number, per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
 app = typer.Typer()
-
-
-def parse_flag(value: str | None, flag: str, validator: Callable[[Any], Any]) -> Any:
-    """Validate one flag value (None when the flag was not given); errors name the flag."""
-    if value is None:
-        return None
-    try:
-        return validator(flag_value(value))
-    except FieldError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
 
 
 def parse_width(value: str | None) -> Fraction:

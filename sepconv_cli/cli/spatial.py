@@ -21,11 +21,12 @@ from sepconv_cli.cli.options import (
     FormatOption,
     OutputOption,
     QuietNoGatesOption,
+    parse_flag,
 )
 from sepconv_cli.errors import RuntimeFailure, UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.formats import choose_format
-from sepconv_cli.spec.fields import FieldError, flag_value, per_dim, positive_int
+from sepconv_cli.spec.fields import per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -61,22 +62,6 @@ def _float_flag(value: str | None, flag: str, *, positive: bool) -> float | None
             f"finite number, got {value[:40]!r}"
         )
     return number
-
-
-def _int_flag(value: str | None, flag: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return positive_int(flag_value(value), maximum=10_000)
-    except FieldError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
-
-
-def _image_flag(value: str) -> tuple[int, ...]:
-    try:
-        return per_dim(flag_value(value))
-    except FieldError as exc:
-        raise UsageError(f"--image: {exc}") from None
 
 
 @app.command(
@@ -144,8 +129,10 @@ def spatial(
     chosen = choose_format(format, output, command="spatial")
     sigma_value = _float_flag(sigma, "--sigma", positive=True)
     tol_value = _float_flag(tolerance, "--tolerance", positive=False)
-    repeat_count = _int_flag(repeats, "--repeats")
-    image_dims = _image_flag(image) if image is not None else None
+    repeat_count: int | None = parse_flag(
+        repeats, "--repeats", lambda v: positive_int(v, maximum=10_000)
+    )
+    image_dims: tuple[int, ...] | None = parse_flag(image, "--image", per_dim)
     if not time:
         for flag, given in (("--image", image), ("--repeats", repeats)):
             if given is not None:

@@ -42,17 +42,15 @@ def timing_settings_from_flags(
 
     Without ``--threads`` the count is 1 where sepconv can set it, else the BLAS library's
     own count (see :func:`_pin_blas_threads`): the default never fails."""
+    from sepconv_cli.cli.options import parse_flag
     from sepconv_cli.errors import UsageError
     from sepconv_cli.execution.profiling import timing_settings
-    from sepconv_cli.spec.fields import FieldError, flag_value, positive_int
+    from sepconv_cli.spec.fields import positive_int
     from sepconv_cli.units import parse_bytes, parse_seconds
 
     thread_count = 1  # see ThreadsOption: steady, comparable single-thread times by default
     if threads is not None:
-        try:
-            thread_count = positive_int(flag_value(threads), maximum=4096)
-        except FieldError as exc:
-            raise UsageError(f"--threads: {exc}") from None
+        thread_count = parse_flag(threads, "--threads", lambda v: positive_int(v, maximum=4096))
     budget = None
     if time_budget is not None:
         # a bare number is seconds here (the metavar says SECONDS); --max-latency keeps
