@@ -1,9 +1,9 @@
 """``sepconv spatial``: spatially separable kernels (rank, factors, cost, timing).
 
 The command only parses its flags, calls the analysis (``sepconv_cli.analysis.spatial``)
-and emits one rendering (``sepconv_cli.output.spatial.render``). Both are imported when the
-command runs: they load NumPy (and Rich for the table), which registering the command, and
-so every other command's start-up, must not.
+and emits one rendering (``sepconv_cli.output.reports.render_spatial``). The analysis and
+the renderers are imported when the command runs: they load NumPy (and Rich for the
+table), which registering the command, and so every other command's start-up, must not.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sepconv_cli.cli.options import (
 )
 from sepconv_cli.errors import RuntimeFailure, UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.formats import choose_format
+from sepconv_cli.output.reports import SPATIAL, render_spatial
 from sepconv_cli.spec.fields import per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -126,7 +126,7 @@ def spatial(
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
-    chosen = choose_format(format, output, command="spatial")
+    chosen = SPATIAL.choose(format, output)
     sigma_value = _float_flag(sigma, "--sigma", positive=True)
     tol_value = _float_flag(tolerance, "--tolerance", positive=False)
     repeat_count: int | None = parse_flag(
@@ -141,7 +141,6 @@ def spatial(
     from sepconv_cli.analysis.spatial.correlate import check_image, with_timing
     from sepconv_cli.analysis.spatial.kernels import resolve_kernel
     from sepconv_cli.analysis.spatial.rank import analyse
-    from sepconv_cli.output.spatial import render
 
     analysis = analyse(resolve_kernel(kernel, sigma_value), tol_value)
     if time:
@@ -150,7 +149,7 @@ def spatial(
             f"timing {analysis.kernel.name} on a random {shape[0]}x{shape[1]} float32 image ..."
         )
         analysis = with_timing(analysis, shape, repeat_count)
-    emit(render(analysis, chosen), output)
+    emit(render_spatial(analysis, chosen), output)
     if analysis.timing is not None and not analysis.timing.allclose:
         raise RuntimeFailure(
             "the separable output differs from the full 2-D correlation (please report it)"

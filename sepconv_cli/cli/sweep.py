@@ -2,7 +2,7 @@
 
 The command only parses its flags (``--vary`` by ``spec.vary``), runs the sweep
 (``analysis.sweep``: ``run_sweep``, then ``time_points`` with ``--time``) and emits one
-rendering (``output.sweep.render``). A timed point carries its timing record in its
+rendering (``output.reports.render_sweep``). A timed point carries its timing record in its
 ``LayerReport``; the JSON writes it and the table shows the measured columns.
 """
 
@@ -40,7 +40,7 @@ from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.conventions import SWEEP_HELP_PREFIX
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.formats import choose_format
+from sepconv_cli.output.reports import SWEEP, render_sweep
 from sepconv_cli.spec.fields import channels_first_hint
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -99,9 +99,8 @@ def sweep(
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
-    chosen = choose_format(format, output, command="sweep")
+    chosen = SWEEP.choose(format, output)
     from sepconv_cli.analysis.sweep import run_sweep, time_points
-    from sepconv_cli.output.sweep import render, shows_progress
     from sepconv_cli.spec.vary import DEFAULT_VARY, parse_vary
 
     texts = vary or [DEFAULT_VARY]
@@ -128,6 +127,6 @@ def sweep(
         Messages.note(f"sepconv: note: --input {input}: {hint}")
     report = run_sweep(parse_vary(texts[0]), given, common)
     if settings is not None:
-        with ProgressBar("timing", enabled=shows_progress(chosen)) as bar:
+        with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
             report = time_points(report, settings, progress=bar.update)
-    emit(render(report, chosen), output)
+    emit(render_sweep(report, chosen), output)

@@ -17,6 +17,8 @@ from sepconv_cli.output.formats import Format, Rendered, ReportFormats
 
 if TYPE_CHECKING:
     from sepconv_cli.analysis.compare import Comparison
+    from sepconv_cli.analysis.spatial.model import Analysis
+    from sepconv_cli.analysis.sweep import SweepReport
     from sepconv_cli.counting.report import LayerReport, ProfileReport
     from sepconv_cli.execution.machine import Machine
     from sepconv_cli.output.validation import Validation
@@ -97,9 +99,30 @@ MACHINE: ReportFormats[Machine] = ReportFormats(
     },
 )
 
+SWEEP: ReportFormats[SweepReport] = ReportFormats(
+    "sweep",
+    {
+        Format.table: _lazy("sweep.table.sweep_table"),
+        Format.json: _lazy("sweep.data.sweep_json"),
+        Format.csv: _lazy("sweep.data.sweep_csv"),
+        Format.markdown: _lazy("sweep.markdown.sweep_markdown"),
+    },
+)
+SPATIAL: ReportFormats[Analysis] = ReportFormats(
+    "spatial",
+    {
+        Format.table: _lazy("spatial.table.spatial_table"),
+        Format.json: _lazy("spatial.data.spatial_json"),
+        Format.csv: _lazy("spatial.data.spatial_csv"),
+        Format.markdown: _lazy("spatial.markdown.spatial_markdown"),
+    },
+)
+
 render_cost = COST.render
 render_profile = PROFILE.render
 render_presets = PRESETS.render
 render_compare = COMPARE.render
 render_validation = VALIDATE.render
 render_machine = MACHINE.render
+render_sweep = SWEEP.render
+render_spatial = SPATIAL.render
