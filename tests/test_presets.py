@@ -428,3 +428,58 @@ def test_presets_ship_in_a_non_editable_install(tmp_path: Path) -> None:
     if "file" in doc:  # where the spec was read from: the unpacked wheel, not the checkout
         assert Path(doc["file"]).resolve().is_relative_to(site.resolve()), doc["file"]
     assert doc["totals"]["as_specified"]["params"] == 22_855_952  # Chollet 2017, Table 3
+
+
+# --------------------------------------------------------------------------- papers' figures
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_shufflenet_v2_as_its_authors_released_it_is_the_papers_146m() -> None:
+    # Ma et al. 2018, Table 5: ShuffleNetV2 1.0x, 146 M FLOPs (mult-adds), 2.3 M params.
+    # Megvii's released blocks.py gives a stride-2 unit's main branch (out - in) outputs and
+    # keeps `in` on the projection branch: stage2.0 concatenates 24 + 92 channels where
+    # torchvision concatenates 58 + 58. Hand arithmetic at the 28x28 output of that unit:
+    authors = (24 * 24 + 58 * 92) * 28 * 28
+    torchvision = (24 * 58 + 58 * 58) * 28 * 28
+    assert authors - torchvision == 906_304
+    torchvision_total = 144_907_992  # torchvision's count (tests/test_torchvision_presets.py)
+    doc = profile(str(EXAMPLES / "shufflenet_v2_megvii.yaml"))
+    macs = doc["totals"]["as_specified"]["macs"]
+    assert macs == torchvision_total + 906_304
+    assert round(millions(macs)) == 146
+    # Params: the two changed 1x1 convs (weights + batch-norm scale and shift) and no
+    # classifier bias, against torchvision's 2,278,604.
+    conv_and_bn = (24 * 24 + 2 * 24 + 58 * 92 + 2 * 92) - (24 * 58 + 2 * 58 + 58 * 58 + 2 * 58)
+    assert conv_and_bn == 1_156
+    assert doc["totals"]["as_specified"]["params"] == 2_278_604 + conv_and_bn - 1_000
+    assert round(doc["totals"]["as_specified"]["params"] / 1e5) / 10 == 2.3
+
+
+def _presets_page_rows() -> list[tuple[str, int, int]]:
+    page = (EXAMPLES.parent / "docs" / "presets.md").read_text(encoding="utf-8")
+    rows = []
+    for line in page.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("`"):
+            rows.append(
+                (
+                    cells[0].strip("`"),
+                    int(cells[1].replace(",", "")),
+                    int(cells[2].replace(",", "")),
+                )
+            )
+    return rows
+
+
+def test_presets_page_lists_every_preset() -> None:
+    names = {name for name, _, _ in _presets_page_rows()}
+    assert names == {item["name"] for item in presets_json()}
+
+
+@pytest.mark.parametrize("row", _presets_page_rows(), ids=lambda row: row[0])
+def test_presets_page_counts_are_what_profile_prints(row: tuple[str, int, int]) -> None:
+    name, macs, params = row
+    total = profile(name)["totals"]["as_specified"]
+    assert (total["macs"], total["params"]) == (macs, params)
