@@ -446,3 +446,45 @@ def test_cost_json_importtime_has_no_numpy() -> None:
     ]
     assert "sepconv_cli.counting.ops" in imported  # the check would see numpy if it were imported
     assert not [m for m in imported if m == "numpy" or m.startswith("numpy.")]
+
+
+# --------------------------------------------------------------------------- newer layer keys
+
+
+def test_per_side_padding_flag_is_tensorflows_same_at_stride_2() -> None:
+    # 56x56x64, 3x3, stride 2: TF "same" pads 0 before and 1 after (total
+    # max((28-1)*2 + 3 - 56, 0) = 1), so 0:1x0:1 and same give the same 28x28x64 layer:
+    # standard 28*28*64*64*9 = 28,901,376 MACs.
+    per_side = cost_json("-i", "56x56x64", "-k", "3", "-f", "64", "-s", "2", "-p", "0:1x0:1")
+    same = cost_json("-i", "56x56x64", "-k", "3", "-f", "64", "-s", "2", "-p", "same")
+    layer, reference = per_side["layers"][0], same["layers"][0]
+    assert layer["output_shape"] == [28, 28, 64]
+    assert layer["standard"]["macs"] == 28 * 28 * 64 * 64 * 9 == 28_901_376
+    assert layer["standard"] == reference["standard"]
+    assert layer["separable"] == reference["separable"]
+
+
+def test_activation_and_batch_norm_flags() -> None:
+    # seed layer 8x8x256 output: hardswish 5 FLOPs per element = 81,920, apart from the
+    # FLOPs; batch-norm 2 params per channel: standard +512, MACs unchanged.
+    doc = cost_json("--activation", "hardswish", "--batch-norm")
+    layer = doc["layers"][0]
+    assert layer["activation_function_flops"] == 5 * 8 * 8 * 256 == 81_920
+    assert layer["standard"]["macs"] == 1_228_800
+    assert layer["standard"]["params"] == 19_200 + 2 * 256
+    assert layer["standard"]["bn_params"] == 512
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag"),
+    [
+        (["--activation", "relu7"], "--activation"),
+        (["-p", "1:2:3"], "--padding"),
+        (["-p", "0:1x1:2x3:3"], "--padding"),
+    ],
+)
+def test_bad_new_flags_name_the_flag(flags: list[str], flag: str) -> None:
+    result = cost(*flags)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"sepconv: error: {flag}: ")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -343,3 +343,106 @@ def test_interactive_groups_change_shows_the_layer_as_written() -> None:
         "  standard MACs        3,276,800  (unchanged)",
         "  separable MACs         143,872  (unchanged)",
     ]
+
+
+# ------------------------------------------------------------------ under a width multiplier
+
+
+def mobilenet_v1_written_with_groups(depthwise_type: bool = False) -> str:
+    """MobileNetV1 (Howard et al. 2017, Table 1) with every depthwise layer written as a
+    ``conv`` whose groups equal its input channels (or, with ``depthwise_type``, as
+    ``type: depthwise``), and every pointwise as a 1×1 ``conv``."""
+    # (input channels, output channels, stride) of Table 1's 13 dw/pw pairs
+    pairs = [(32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1)]
+    pairs += [(256, 512, 2)] + [(512, 512, 1)] * 5 + [(512, 1024, 2), (1024, 1024, 1)]
+    lines = [
+        "name: MobileNetV1-groups",
+        "input: [224, 224, 3]",
+        "channel_divisor: 1",
+        "defaults: {padding: same, batch_norm: true}",
+        "layers:",
+        "  - {type: conv, kernel: 3, filters: 32, stride: 2}",
+    ]
+    for i, (cin, cout, stride) in enumerate(pairs):
+        if depthwise_type:
+            lines.append(f"  - {{type: depthwise, name: dw{i}, kernel: 3, stride: {stride}}}")
+        else:
+            lines.append(
+                f"  - {{type: conv, name: dw{i}, kernel: 3, filters: {cin}, groups: {cin}, "
+                f"stride: {stride}}}"
+            )
+        lines.append(f"  - {{type: conv, name: pw{i}, kernel: 1, filters: {cout}}}")
+    lines += ["  - {type: global_pool, mode: avg}", "  - {type: dense, units: 1000}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("alpha", "macs_m", "params_m"),
+    # Howard et al. 2017, Table 6: mult-adds (millions) and params (millions, one decimal)
+    [("0.75", 325, 2.6), ("0.5", 149, 1.3), ("0.25", 41, 0.5)],
+)
+def test_depthwise_written_as_groups_follows_the_width_multiplier(
+    tmp_path: Path, alpha: str, macs_m: int, params_m: float
+) -> None:
+    path = tmp_path / "mobilenet_v1_groups.yaml"
+    path.write_text(mobilenet_v1_written_with_groups(), encoding="utf-8")
+    doc = json.loads(invoke("profile", str(path), "--no-time", "--format", "json", "-a", alpha))
+    totals = doc["totals"]
+    # Table 6 prints whole millions, rounded or truncated (see tests/test_presets.py)
+    macs = totals["as_specified"]["macs"] / 1e6
+    assert macs_m in (round(macs), int(macs)), macs
+    assert (
+        round((totals["as_specified"]["params"] - totals["as_specified"]["bn_params"]) / 1e6, 1)
+        == params_m
+    )
+    # the same network written with `type: depthwise` gives the same report in every form
+    path.write_text(mobilenet_v1_written_with_groups(depthwise_type=True), encoding="utf-8")
+    as_depthwise = json.loads(
+        invoke("profile", str(path), "--no-time", "--format", "json", "-a", alpha)
+    )
+    assert without_type(as_depthwise) == without_type(doc)
+    # and the preset, written with `separable` layers, is the same network as specified
+    preset = json.loads(
+        invoke("profile", "mobilenet_v1", "--no-time", "--format", "json", "-a", alpha)
+    )
+    for key in ("macs", "params", "bn_params"):
+        assert totals["as_specified"][key] == preset["totals"]["as_specified"][key], key
+
+
+@pytest.mark.parametrize("alpha", ["0.5", "0.75", "1.5"])
+def test_grouped_conv_keeps_its_group_width_under_the_multiplier(
+    tmp_path: Path, alpha: str
+) -> None:
+    # RegNet's rule: 160 filters in groups of 16 channels; at width α the 3×3 has 160·α
+    # filters in (160·α)/16 groups, each still reading 16 channels. 28×28×64 input, same
+    # padding: 784 positions. channel_divisor 16 keeps every width a multiple of 16.
+    path = tmp_path / "grouped.yaml"
+    path.write_text(
+        "name: g\ninput: [28, 28, 64]\nchannel_divisor: 16\nlayers:\n"
+        "  - {type: conv, kernel: 1, filters: 160}\n"
+        "  - {type: conv, kernel: 3, filters: 160, groups: 10, padding: 1}\n",
+        encoding="utf-8",
+    )
+    doc = json.loads(invoke("profile", str(path), "--no-time", "--format", "json", "-a", alpha))
+    width = {"0.5": 80, "0.75": 128, "1.5": 240}[alpha]  # make_divisible(160·α, 16)
+    grouped = doc["layers"][1]
+    assert grouped["output_shape"] == [28, 28, width]
+    assert grouped["as_specified"]["macs"] == 784 * width * 16 * 9
+    assert grouped["standard"]["macs"] == 784 * width * width * 9
+
+
+def test_grouped_conv_whose_scaled_filters_break_the_groups_is_a_located_error(
+    tmp_path: Path,
+) -> None:
+    # 48 filters in groups of 12 outputs; at α = 0.5 with no rounding, 24 filters: fine; at
+    # α = 0.25, 12: one group; at α = 0.3, int(48·0.3) = 14 is not a multiple of 12.
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: g\ninput: [8, 8, 48]\nlayers:\n"
+        "  - {type: conv, kernel: 3, filters: 48, groups: 4}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["profile", str(path), "--no-time", "-a", "0.3"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"sepconv: error: {path}:4:")
+    assert "groups" in result.stderr and "12 output channels per group" in result.stderr

@@ -167,3 +167,63 @@ def test_the_overhead_rule_needs_both_a_short_time_and_a_far_roofline() -> None:
     slow = replace(report, timing=fake_timer(1.0, 1.0, OVERHEAD_FLOOR_S, 1.0)(report).timing)
     assert overhead_parts(slow, CEILINGS) == []
     assert overhead_parts(at_50us, {}) == []  # unknown ceilings: no verdict
+
+
+# --------------------------------------------------------------------------- the spec's newer keys
+
+
+def test_activation_adds_its_flops_apart_and_leaves_the_macs() -> None:
+    # relu6: 2 FLOPs per output element (docs/conventions.md), 8*8*256 = 16,384 elements
+    session = Session()
+    reply = session.handle("activation relu6")
+    assert not reply.error, reply.message
+    assert reply.message.splitlines()[0] == "activation none → relu6"
+    assert "standard MACs     1,228,800  (unchanged)" in reply.message
+    assert "activation FLOPs          0 → 32,768  (+32,768)" in reply.message
+    assert session.report().activation_function_flops == 2 * 8 * 8 * 256
+
+
+def test_batch_norm_adds_scale_and_shift_per_channel() -> None:
+    # standard: +2*256 = 512; separable: depthwise (3 channels) + pointwise (256) = +518
+    session = Session()
+    reply = session.handle("bn on")
+    assert reply.message.splitlines()[0] == "batch_norm off → on"
+    assert "standard params      19,200 → 19,712  (+512)" in reply.message
+    assert "separable params        843 →  1,361  (+518)" in reply.message
+    assert session.handle("batch_norm maybe").error
+
+
+def test_per_side_padding_as_before_after_pairs() -> None:
+    # 12 + 0 + 1 - 5 + 1 = 9 per dim: 9x9x256, standard 3*25*81*256 = 1,555,200
+    session = Session()
+    reply = session.handle("padding 0:1x0:1")
+    assert not reply.error, reply.message
+    assert session.report().standard.macs == 3 * 25 * 81 * 256 == 1_555_200
+    assert "output 8×8×256 → 9×9×256" in reply.message
+    refused = session.handle("padding 1:2:3")
+    assert refused.error and "padding" in refused.message
+
+
+@pytest.mark.parametrize(
+    ("word", "where"),
+    [
+        ("se_ratio", "inverted_residual, squeeze_excite layers"),
+        ("expanded", "inverted_residual layers"),
+        ("ceil_mode", "pool layers"),
+        ("output_size", "pool layers"),
+        ("merge", "branches layers"),
+        ("split", "branches layers"),
+        ("units", "dense layers"),
+    ],
+)
+def test_keys_of_other_layer_types_say_where_they_belong(word: str, where: str) -> None:
+    reply = Session().handle(f"{word} 2")
+    assert reply.error
+    assert reply.message.startswith(f"{word} is a key of {where}; ")
+    assert "sepconv profile FILE" in reply.message
+
+
+@pytest.mark.parametrize("word", ["depthwise", "squeeze_excite", "branches", "shuffle"])
+def test_layer_types_say_how_to_get_them(word: str) -> None:
+    reply = Session().handle(word)
+    assert reply.error and reply.message.startswith(f"{word} is a layer type; ")

@@ -37,13 +37,21 @@ PARAMETERS: dict[str, str] = {
     "batch": "batch",
     "dtype": "dtype",
     "bias": "bias",
+    "batch_norm": "batch_norm",
+    "bn": "batch_norm",
+    "activation": "activation",
+    "act": "activation",
 }
+# on/off keys and the words that turn them on or off
+SWITCHES = ("bias", "batch_norm")
+_ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 ACTIONS = ("table", "show", "time", "json", "reset", "help", "quit", "exit")
 
 HELP = """Change one parameter at a time, as key value or key=value:
   input 224x224x32   kernel 3 (or 3x5)   filters 512   stride 2
-  padding same|valid|1   dilation 2   groups 4   multiplier 2
-  bias on|off   batch 8   dtype float16
+  padding same|valid|1|0:1x0:1 (per side)   dilation 2   groups 4
+  multiplier 2   bias on|off   batch_norm on|off   activation relu6
+  batch 8   dtype float16
 Each change prints what changed and the new totals with their difference.
 Other commands:
   table   the full cost table (also show)
@@ -63,6 +71,8 @@ DEFAULT_TEXT: dict[str, str] = {
     "groups": "1",
     "depth_multiplier": "1",
     "bias": "off",
+    "batch_norm": "off",
+    "activation": "none",
     "batch": "1",
     "dtype": "float32",
 }
@@ -152,6 +162,9 @@ class Session:
             return Reply(report=self.report(), json=command == "json")
         key = PARAMETERS.get(command)
         if key is None:
+            elsewhere = not_one_convolution(command)
+            if elsewhere is not None:
+                return Reply(message=elsewhere, error=True)
             from sepconv_cli.spec.layers import did_you_mean
 
             hint = did_you_mean(command, {*PARAMETERS, *ACTIONS})
@@ -169,11 +182,12 @@ class Session:
     def set(self, key: str, raw: str) -> Reply:
         """Apply one change; an invalid one is refused and the layer stays as it was."""
         values = dict(self.values)
-        if key == "bias":
+        if key in SWITCHES:
             lowered = raw.lower()
-            if lowered not in ("on", "off", "true", "false", "yes", "no", "1", "0"):
-                return Reply(message=f"bias: expected on or off, got {raw!r}", error=True)
-            values["bias"] = lowered in ("on", "true", "yes", "1")
+            if lowered not in (*_ON, *_OFF):
+                word = KEY_WORDS.get(key, key)
+                return Reply(message=f"{word}: expected on or off, got {raw!r}", error=True)
+            values[key] = lowered in _ON
         else:
             values[key] = raw
         return self.apply(values)
@@ -211,6 +225,37 @@ class Session:
         if verdict is not None:
             return Reply(message=f"{medians_line(timed)}\n{verdict}", warning=True, timed=True)
         return Reply(report=timed, timed=True)
+
+
+def not_one_convolution(word: str) -> str | None:
+    """What to say when ``word`` is a spec key or layer type that is not one convolution's
+    (``se_ratio``, ``output_size``, ``merge``, ``depthwise``...): where it belongs and how to
+    use it, instead of "unknown command". ``None`` for a word the spec format does not have.
+
+    >>> not_one_convolution("ceil_mode").startswith("ceil_mode is a key of pool layers;")
+    True
+    """
+    from sepconv_cli.spec.layers import COMMON_KEYS, FIELDS, TYPES
+
+    if word in TYPES:
+        return (
+            f"{word} is a layer type; this session edits one convolution (groups = input "
+            "channels make it depthwise, kernel 1 pointwise): write other layers in a spec "
+            "file and run sepconv profile FILE"
+        )
+    owners = [kind for kind, (required, optional) in TYPES.items() if word in required | optional]
+    if word in COMMON_KEYS or "conv" in owners:
+        where = "the layers of a spec file"
+    elif owners:
+        where = f"{', '.join(owners)} layers"
+    elif word in FIELDS:
+        where = "a spec file"
+    else:
+        return None
+    return (
+        f"{word} is a key of {where}; this session edits one convolution: write the layer "
+        "in a spec file and run sepconv profile FILE"
+    )
 
 
 def _shown(key: str, values: dict[str, Any]) -> str:
@@ -252,6 +297,15 @@ def change_summary(
             ("as specified MACs", before.as_specified.macs, after.as_specified.macs),
             ("as specified params", before.as_specified.params, after.as_specified.params),
         ]
+    if before.activation_function_flops or after.activation_function_flops:
+        # kept apart from the MACs and FLOPs (docs/conventions.md): the same in every form
+        totals.append(
+            (
+                "activation FLOPs",
+                before.activation_function_flops,
+                after.activation_function_flops,
+            )
+        )
     was = max(len(f"{old:,}") for _, old, _ in totals)
     now = max((len(f"{new:,}") for _, old, new in totals if old != new), default=0)
     label = max(len(name) for name, _, _ in totals)
@@ -301,6 +355,8 @@ _EXAMPLES = {
     "batch": "8",
     "dtype": "float16",
     "bias": "on",
+    "batch_norm": "on",
+    "activation": "relu6",
 }
 
 
@@ -311,9 +367,13 @@ def completions(text: str, state: int, line: str) -> str | None:
         options = sorted({*PARAMETERS, *ACTIONS})
     else:
         key = PARAMETERS.get(words[0].lower(), "")
+        from sepconv_cli.spec.fields import ACTIVATIONS
+
         options = {
             "padding": ["same", "valid"],
             "bias": ["on", "off"],
+            "batch_norm": ["on", "off"],
+            "activation": list(ACTIVATIONS),
             "dtype": ["float32", "float64", "float16", "bfloat16", "int8"],
         }.get(key, [])
     matches = [o for o in options if o.startswith(text)]

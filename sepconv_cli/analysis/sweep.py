@@ -149,6 +149,8 @@ def _base_dict(layer: LayerSpec, parameter: str) -> dict[str, Any]:
         "groups": layer.groups,
         "depth_multiplier": layer.depth_multiplier,
         "bias": bool(layer.bias),
+        "batch_norm": layer.batch_norm != "none",
+        "activation": layer.activation,
         "batch": layer.batch or 1,
         "dtype": layer.dtype or "float32",
     }

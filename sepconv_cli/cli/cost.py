@@ -13,6 +13,8 @@ from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
+    ActivationOption,
+    BatchNormOption,
     BatchOption,
     BiasOption,
     DilationOption,
@@ -63,6 +65,8 @@ def cost(
     groups: GroupsOption = None,
     depth_multiplier: MultiplierOption = None,
     bias: BiasOption = None,
+    batch_norm: BatchNormOption = None,
+    activation: ActivationOption = None,
     batch: BatchOption = None,
     dtype: DtypeOption = None,
     name: Annotated[
@@ -75,7 +79,8 @@ def cost(
             metavar="FILE.yaml",
             help="Read layers from YAML: one mapping or a list, each with its own "
             "input (keys as the flags: input, kernel, filters, stride, padding, "
-            "dilation, groups, depth_multiplier, bias, batch, dtype, name).",
+            "dilation, groups, depth_multiplier, bias, batch_norm, activation, batch, "
+            "dtype, name).",
         ),
     ] = None,
     time: Annotated[
@@ -120,6 +125,8 @@ def cost(
         groups=groups,
         depth_multiplier=depth_multiplier,
         bias=bias,
+        batch_norm=batch_norm,
+        activation=activation,
         batch=batch,
         dtype=dtype,
         name=name,

@@ -128,8 +128,8 @@ PaddingOption = Annotated[
         "--padding",
         "-p",
         metavar="P",
-        help="valid, same (TensorFlow's rule), an int, or per dim "
-        "1x2 (symmetric). [default: valid]",
+        help="valid, same (TensorFlow's rule), an int, per dim 1x2 (symmetric), or "
+        "per side before:after per dim 0:1x0:1. [default: valid]",
     ),
 ]
 DilationOption = Annotated[
@@ -160,6 +160,23 @@ BiasOption = Annotated[
     typer.Option(
         "--bias/--no-bias",
         help="Count a bias (standard conv and the pointwise conv). [default: no-bias]",
+    ),
+]
+ActivationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--activation",
+        metavar="NAME",
+        help="Activation after the layer (none, relu, relu6, hardsigmoid, hardswish, "
+        "sigmoid, silu, gelu): no MACs; its FLOPs are reported apart. [default: none]",
+    ),
+]
+BatchNormOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--batch-norm/--no-batch-norm",
+        help="A batch-norm after each conv: 2 params per channel, 2 FLOPs per "
+        "element. [default: no-batch-norm]",
     ),
 ]
 BatchOption = Annotated[
@@ -233,6 +250,8 @@ class LayerFlags:
     groups: str | None = None
     depth_multiplier: str | None = None
     bias: bool | None = None
+    batch_norm: bool | None = None
+    activation: str | None = None
     batch: str | None = None
     dtype: str | None = None
     name: str | None = None

@@ -17,6 +17,8 @@ from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
     EXIT_CODES_NO_GATES_HELP,
+    ActivationOption,
+    BatchNormOption,
     BatchOption,
     BiasOption,
     DilationOption,
@@ -73,6 +75,8 @@ def sweep(
     groups: GroupsOption = None,
     depth_multiplier: MultiplierOption = None,
     bias: BiasOption = None,
+    batch_norm: BatchNormOption = None,
+    activation: ActivationOption = None,
     batch: BatchOption = None,
     dtype: DtypeOption = None,
     time: Annotated[
@@ -119,6 +123,8 @@ def sweep(
         groups=groups,
         depth_multiplier=depth_multiplier,
         bias=bias,
+        batch_norm=batch_norm,
+        activation=activation,
         batch=batch,
         dtype=dtype,
     ).split()

@@ -42,7 +42,7 @@ from sepconv_cli.counting.ops import (
     SqueezeExcite,
 )
 from sepconv_cli.counting.shapes import ShapeError, resolve_padding
-from sepconv_cli.counting.widths import Width, expanded_width, squeeze_width
+from sepconv_cli.counting.widths import Width, expanded_width, scaled_groups, squeeze_width
 from sepconv_cli.spec.fields import BatchNormMode
 from sepconv_cli.spec.layers import LayerSpec, Padding
 from sepconv_cli.units import shape_text
@@ -178,7 +178,8 @@ def _lower_conv(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     filters = width.channels(spec.filters or 0, spec.width_floor)
     padding = spec.padding or "valid"
     bias = bool(spec.bias)
-    conv = _window_conv(spec, shape, filters, groups=spec.groups, bias=bias, padding=padding)
+    groups = scaled_groups(spec, filters)
+    conv = _window_conv(spec, shape, filters, groups=groups, bias=bias, padding=padding)
     written = tuple(_with_bn([conv], spec.batch_norm, last=True))
     if prod(conv.kernel) == 1:
         return Forms("none", written, written, written)

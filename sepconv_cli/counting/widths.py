@@ -1,6 +1,6 @@
 """Channel widths: the width multiplier with a model's channel rounding (:class:`Width`,
-:func:`make_divisible`), and the widths a block derives from its spec: an inverted
-residual's expanded width and a squeeze-and-excite's squeeze width (issue 13).
+:func:`make_divisible`), and the widths a layer derives from its spec: a grouped conv's
+groups, an inverted residual's expanded width and a squeeze-and-excite's squeeze width.
 
 Pure arithmetic on Python ints and fractions; :mod:`sepconv_cli.counting.lowering` builds
 the operations at these widths.
@@ -50,6 +50,30 @@ def make_divisible(value: Fraction, divisor: int) -> int:
     if rounded < Fraction(9, 10) * value:
         rounded += divisor
     return rounded
+
+
+def scaled_groups(spec: LayerSpec, filters: int) -> int:
+    """A grouped conv's groups at its scaled width ``filters``: each group keeps its output
+    channels (``filters / groups`` as written). A depthwise conv written as ``groups: C``
+    (one output channel per group, or M with a multiplier) so stays depthwise, as
+    ``type: depthwise`` does, and a group width stays fixed as in RegNet. At the written
+    width the groups are as written.
+
+    Networks that keep the number of groups instead (ResNeXt's cardinality, ShuffleNetV1's
+    g) are written at each width.
+    """
+    written = spec.filters or 0
+    if spec.groups == 1 or filters == written or written % spec.groups:
+        return spec.groups  # a groups that does not divide the filters is refused later
+    per_group = written // spec.groups
+    if filters % per_group:
+        raise ShapeError(
+            f"under the width multiplier a grouped conv keeps {per_group} output channels "
+            f"per group (filters {written} / groups {spec.groups}), but its {filters} scaled "
+            f"filters are not a multiple of {per_group}",
+            "groups",
+        )
+    return filters // per_group
 
 
 def expanded_width(spec: LayerSpec, cin: int, width: Width) -> int:

@@ -29,6 +29,8 @@ BN_MODES: tuple[BatchNormMode, ...] = get_args(BatchNormMode)
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _DIMS_RE = re.compile(r"^\s*\d+(\s*[x×,]\s*\d+)+\s*$")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
+# per-side padding on the command line: before:after, one pair per spatial dim (0:1x1:2)
+_PAIRS_RE = re.compile(r"^\s*\d+\s*:\s*\d+(\s*[x×,]\s*\d+\s*:\s*\d+)*\s*$")
 
 
 class FieldError(ValueError):
@@ -38,9 +40,16 @@ class FieldError(ValueError):
 def flag_value(text: str) -> Any:
     """Turn a command-line string into the value a YAML file would hold.
 
-    ``"5"`` → 5, ``"3x5"`` → [3, 5], ``"0.75"`` → 0.75, anything else stays a string.
+    ``"5"`` → 5, ``"3x5"`` → [3, 5], ``"0.75"`` → 0.75, ``"0:1x1:2"`` → [[0, 1], [1, 2]]
+    (per-side padding: before:after per dim), anything else stays a string.
+
+    >>> flag_value("0:1x1:2"), flag_value("0:1")
+    ([[0, 1], [1, 2]], [[0, 1]])
     """
     stripped = text.strip()
+    if _PAIRS_RE.match(stripped) and len(stripped) < 400:
+        pairs = re.split(r"\s*[x×,]\s*", stripped)
+        return [[int(n) for n in pair.split(":")] for pair in pairs]
     if _INT_RE.match(stripped) and len(stripped) < 40:
         return int(stripped)
     if _DIMS_RE.match(stripped) and len(stripped) < 400:

@@ -33,6 +33,8 @@ FLAG_NAMES = {
     "dilation": "--dilation",
     "groups": "--groups",
     "depth_multiplier": "--depth-multiplier",
+    "batch_norm": "--batch-norm",
+    "activation": "--activation",
     "batch": "--batch",
     "dtype": "--dtype",
     "name": "--name",
