@@ -1,0 +1,42 @@
+"""Optional packages, imported only when a feature needs them, with the install line as the
+error when one is missing.
+
+Every import of ``onnx`` and ``onnxruntime`` in sepconv goes through here: a missing extra is
+one line naming what to install (exit 2), never an ImportError traceback, and no other
+command pays for the import at startup.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+
+from sepconv_cli.errors import UsageError
+
+# package -> (the extra that installs it, what needs it)
+EXTRAS: dict[str, tuple[str, str]] = {
+    "onnx": ("onnx", "ONNX model files"),
+    "onnxruntime": ("ort", "timing on ONNX Runtime"),
+}
+
+
+def require(package: str, context: str = "") -> ModuleType:
+    """Import ``package`` or raise a UsageError naming the extra to install.
+
+    ``context`` names what asked for it (``model.onnx``, ``--runtime onnxruntime``) and
+    starts the message, as a flag or file does in every other error.
+    """
+    try:
+        return import_module(package)
+    except ImportError as exc:
+        extra, needs = EXTRAS.get(package, (package, package))
+        where = f"{context}: " if context else ""
+        raise UsageError(
+            f"{where}{needs} need the {package} package, which is not installed "
+            f"({exc.msg}): pip install 'sepconv[{extra}]'"
+        ) from None
+
+
+def require_onnx(context: str = "") -> ModuleType:
+    """The ``onnx`` package (``sepconv[onnx]``)."""
+    return require("onnx", context)
