@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.optional import require_onnx
 
@@ -118,23 +120,87 @@ def load_graph(path: Path, input_shapes: dict[str, list[int]]) -> Graph:
             f"(its input is {inputs[0].name!r})"
         )
     notes = _pin_dims(inputs[0], input_shapes.get(inputs[0].name), path)
+    elem = inputs[0].type.tensor_type.elem_type
+    for _ in range(256):  # each fold of shape arithmetic lets inference see further
+        inferred = _infer(model, onnx, path)
+        result = Graph(
+            path=str(path),
+            nodes=list(inferred.graph.node),
+            input_name=inputs[0].name,
+            shapes=_shapes(inferred.graph),
+            constants=_constants(inferred.graph, onnx.numpy_helper),
+            static={t.name for t in inferred.graph.initializer},
+            dtype=DTYPES.get(elem, "float32"),
+            notes=notes,
+        )
+        _index(result, {o.name for o in inferred.graph.output})
+        folded = _fold(result, onnx)
+        result.constants.update(folded)
+        if not folded:
+            break
+        # the folded values as initializers, their nodes gone, and inference again
+        model.graph.initializer.extend(
+            onnx.numpy_helper.from_array(v, k) for k, v in folded.items()
+        )
+        kept = [n for n in model.graph.node if not all(o in folded for o in n.output if o)]
+        del model.graph.node[:]
+        model.graph.node.extend(kept)
+    return result
+
+
+def _infer(model: Any, onnx: Any, path: Path) -> Any:
     try:
-        model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as exc:
         raise UsageError(f"{path}: shape inference failed: {_first_line(exc)}") from None
-    elem = inputs[0].type.tensor_type.elem_type
-    result = Graph(
-        path=str(path),
-        nodes=list(model.graph.node),
-        input_name=inputs[0].name,
-        shapes=_shapes(model.graph),
-        constants=_constants(model.graph, onnx.numpy_helper),
-        static=set(initializers),
-        dtype=DTYPES.get(elem, "float32"),
-        notes=notes,
+
+
+def _fold(graph: Graph, onnx: Any) -> dict[str, Any]:
+    """Values of the static tensors computed by shape arithmetic (torch's ``chunk`` slices
+    at ``Shape → Gather → Div``), from the inferred shapes: each ``Shape`` becomes a
+    constant and onnx's reference evaluator runs the rest. A part it cannot run stays
+    unknown (its pattern then does not match, and the node is noted)."""
+    static = [
+        n
+        for n in graph.nodes
+        if n.op_type != "Constant" and n.output and all(t in graph.static for t in n.output)
+    ]
+    if not static:
+        return {}
+    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    nodes = []
+    available = set(graph.constants)
+    for node in static:
+        source = graph.shapes.get(graph.tensor(node.input[0])) if node.input else None
+        if node.op_type == "Shape" and source is not None:
+            available.update(node.output)
+            a = {x.name: helper.get_attribute_value(x) for x in node.attribute}
+            dims = list(source)[a.get("start", 0) : a.get("end", len(source))]
+            value = numpy_helper.from_array(np.array(dims, dtype=np.int64))
+            nodes.append(helper.make_node("Constant", [], [node.output[0]], value=value))
+        elif node.op_type != "Shape" and all(not t or t in available for t in node.input):
+            available.update(node.output)
+            nodes.append(node)
+    known = [numpy_helper.from_array(v, k) for k, v in graph.constants.items()]
+    wanted = [o for n in nodes for o in n.output if o and o not in graph.constants]
+    if not wanted:
+        return {}
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "static",
+            [],
+            [helper.make_value_info(o, onnx.TypeProto()) for o in wanted],
+            known,
+        )
     )
-    _index(result, {o.name for o in model.graph.output})
-    return result
+    try:
+        from onnx.reference import ReferenceEvaluator
+
+        values = ReferenceEvaluator(model).run(None, {})
+    except Exception:  # an op the evaluator lacks: leave these values unknown
+        return {}
+    return dict(zip(wanted, values, strict=True))
 
 
 def _pin_dims(value_info: Any, pinned: list[int] | None, path: Path) -> list[str]:

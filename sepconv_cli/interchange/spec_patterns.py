@@ -188,12 +188,12 @@ def dense(node: Any, graph: Graph) -> tuple[Fields, list[Any]] | None:
     weight = graph.shape(node.input[1])
     if node.op_type == "Gemm":
         a = attrs(node)
-        if a.get("transA", 0) or node.input[0] != data[0]:
+        if a.get("transA", 0) or graph.tensor(node.input[0]) != data[0]:
             return None
         units = weight[0] if a.get("transB", 0) else weight[1]
         bias = len(node.input) > 2 and bool(node.input[2])
         return {"type": "dense", "units": units, "bias": bias}, [node]
-    if node.op_type != "MatMul" or node.input[0] != data[0] or len(weight) != 2:
+    if node.op_type != "MatMul" or graph.tensor(node.input[0]) != data[0] or len(weight) != 2:
         return None
     nodes, bias = [node], False
     readers = graph.readers(node.output[0])
@@ -324,3 +324,30 @@ def is_flatten(graph: Graph, node: Any) -> bool:
         return False
     source, target = graph.shape(data[0]), graph.shape(node.output[0])
     return len(target) == 2 and target[0] == source[0] and math.prod(source) == math.prod(target)
+
+
+def channel_slices(graph: Graph, tensor: str, readers: list[Any]) -> list[Any] | None:
+    """Readers that are all ``Slice`` nodes cutting ``tensor``'s channels into consecutive
+    parts from first to last (torch's ``chunk``): them in channel order, else None."""
+    if len(readers) < 2 or any(n.op_type != "Slice" for n in readers):
+        return None
+    channels = graph.shape(tensor)[1]
+    parts = []
+    for node in readers:
+        values = [graph.constant(t) if t else None for t in list(node.input[1:5])]
+        if any(v is None for v in values[:3]) or len(node.input) < 4:
+            return None
+        starts, ends, axes = (int(v.reshape(-1)[0]) for v in values[:3])
+        steps = values[3] if len(values) > 3 and values[3] is not None else None
+        if axes % len(graph.shape(tensor)) != 1 or (
+            steps is not None and int(steps.reshape(-1)[0]) != 1
+        ):
+            return None
+        if any(v.size != 1 for v in values[:3]):
+            return None
+        parts.append((max(0, starts), min(channels, ends), node))
+    parts.sort(key=lambda p: p[0])
+    edges = [0, *(e for _, e, _ in parts)]
+    if [s for s, _, _ in parts] != edges[:-1] or edges[-1] != channels:
+        return None
+    return [n for _, _, n in parts]

@@ -157,8 +157,8 @@ class Walker:
         if P.is_flatten(g, node):
             items.append(Layer({}, [node]))  # no layer: dense flattens its input itself
             return node.output[0]
-        if op == "Split":
-            return self.split(node, tensor, items)
+        if op == "Split" and P.attrs(node).get("axis", 0) % len(g.shape(tensor)) == 1:
+            return self.split([node], list(node.output), items)
         act = P.activation(g, tensor)
         if act is not None and act[1][0] is node:
             last = _last_layer(items)
@@ -217,6 +217,9 @@ class Walker:
             last.fields["activation"] = act[0]
             last.nodes.extend(act[1])
             return act[2]
+        slices = P.channel_slices(g, tensor, readers)
+        if slices is not None:
+            return self.split(slices, [n.output[0] for n in slices], items)
         walked = [self.walk(tensor, reader, []) for reader in readers]
         join = walked[0][2]
         ends = [g.tensor(end) for _, end, _ in walked]
@@ -251,27 +254,23 @@ class Walker:
         items.append(block)
         return self._activation(items, join.output[0])
 
-    def split(self, node: Any, tensor: str, items: list[Item]) -> str:
-        """A Split along channels whose parts meet again at one Concat: ``branches`` with
-        ``split`` (``true`` for equal parts)."""
+    def split(self, nodes: list[Any], parts: list[str], items: list[Item]) -> str:
+        """Channel parts (a Split's outputs, or Slices in channel order) that meet again at
+        one Concat in their order: ``branches`` with ``split`` (``true`` for equal parts)."""
         g = self.graph
-        rank = len(g.shape(tensor))
-        if P.attrs(node).get("axis", 0) % rank != 1:
-            return self.unsupported(node, tensor, items)
-        walked = [self.walk(out, None, []) for out in node.output]
+        walked = [self.walk(out, None, []) for out in parts]
         join = walked[0][2]
         ends = [g.tensor(end) for _, end, _ in walked]
         if join is None or join.op_type != "Concat" or any(w[2] is not join for w in walked):
-            raise Stop(self._dag_note([node], "a Split whose parts do not meet at one Concat"))
+            raise Stop(self._dag_note(nodes, "channel parts that do not meet at one Concat"))
         if g.data_inputs(join) != ends:
-            raise Stop(self._dag_note([join], "a Concat of a Split's parts out of their order"))
-        sizes = [g.shape(out)[1] for out in node.output]
+            raise Stop(self._dag_note([join], "a Concat of channel parts out of their order"))
+        sizes = [g.shape(out)[1] for out in parts]
         split: Any = True if len(set(sizes)) == 1 else sizes
-        branches = [w[0] for w in walked]
-        out = self.merge(join, branches, items, split=split)
+        out = self.merge(join, [w[0] for w in walked], items, split=split)
         block = _last_layer(items)
         if block is not None:
-            block.nodes.append(node)
+            block.nodes.extend(nodes)
         return out
 
     def _dag_note(self, nodes: list[Any], why: str) -> Note:
