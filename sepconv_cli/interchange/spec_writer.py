@@ -24,7 +24,7 @@ from typing import Any
 from sepconv_cli.interchange.spec_graph import load_graph
 from sepconv_cli.interchange.spec_walk import Item, Layer, Note, Walker
 
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*\Z")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "none"}
 # keys written after the layer's own fields, in this order, for a block
 _NESTED = ("layers", "shortcut", "branches")
