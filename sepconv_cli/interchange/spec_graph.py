@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from sepconv_cli.errors import UsageError
-from sepconv_cli.interchange.optional import require_onnx
+from sepconv_cli.interchange.optional import require, require_onnx
 
 PASS_THROUGH = frozenset({"Identity", "Dropout"})
 # ONNX TensorProto element types -> the spec's dtype key
@@ -65,6 +65,7 @@ class Graph:
     consumers: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     alias: dict[str, str] = field(default_factory=dict)
     outputs: set[str] = field(default_factory=set)
+    opsets: list[Any] = field(default_factory=list)
 
     def tensor(self, name: str) -> str:
         """``name`` with pass-through nodes looked through."""
@@ -132,6 +133,7 @@ def load_graph(path: Path, input_shapes: dict[str, list[int]]) -> Graph:
             static={t.name for t in inferred.graph.initializer},
             dtype=DTYPES.get(elem, "float32"),
             notes=notes,
+            opsets=list(inferred.opset_import),
         )
         _index(result, {o.name for o in inferred.graph.output})
         folded = _fold(result, onnx)
@@ -192,12 +194,12 @@ def _fold(graph: Graph, onnx: Any) -> dict[str, Any]:
             [],
             [helper.make_value_info(o, onnx.TypeProto()) for o in wanted],
             known,
-        )
+        ),
+        opset_imports=graph.opsets,
     )
     try:
-        from onnx.reference import ReferenceEvaluator
-
-        values = ReferenceEvaluator(model).run(None, {})
+        reference = require("onnx.reference", graph.path)  # a submodule of onnx, there
+        values = reference.ReferenceEvaluator(model).run(None, {})
     except Exception:  # an op the evaluator lacks: leave these values unknown
         return {}
     return dict(zip(wanted, values, strict=True))

@@ -50,7 +50,8 @@ def attrs(node: Any) -> dict[str, Any]:
 
 def layer_name(node: Any, index: int) -> str:
     """A layer's name from its node: torch's ``/features/features.1/conv/conv.0/Conv`` gives
-    its module path ``features.1.conv.0``; a plain node name stays; an unnamed node is ``<op>_<index>``."""
+    its module path ``features.1.conv.0``; a plain node name stays; an unnamed node is
+    ``<op>_<index>``."""
     name = str(node.name).strip("/")
     parts = name.split("/")
     if len(parts) > 1 and parts[-1].split("_")[0] == node.op_type:
@@ -200,9 +201,9 @@ def dense(node: Any, graph: Graph) -> tuple[Fields, list[Any]] | None:
     if len(readers) == 1 and readers[0].op_type == "Add" and node.output[0] not in graph.outputs:
         add = readers[0]
         other = [t for t in add.input if graph.tensor(t) != graph.tensor(node.output[0])]
-        if len(other) == 1 and graph.constant(other[0]) is not None:
-            if graph.constant(other[0]).size == weight[1]:
-                nodes, bias = [node, add], True
+        value = graph.constant(other[0]) if len(other) == 1 else None
+        if value is not None and value.size == weight[1]:
+            nodes, bias = [node, add], True
     return {"type": "dense", "units": weight[1], "bias": bias}, nodes
 
 
@@ -222,9 +223,13 @@ def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
     if len(readers) == 2:
         gate = next((n for n in readers if n.op_type in GATES), None)
         mul = next((n for n in readers if n.op_type == "Mul"), None)
-        if gate is not None and mul is not None and len(graph.readers(gate.output[0])) == 1:
-            if sorted(graph.data_inputs(mul)) == sorted([graph.tensor(tensor), gate.output[0]]):
-                return GATES[gate.op_type], [gate, mul], mul.output[0]
+        if (
+            gate is not None
+            and mul is not None
+            and len(graph.readers(gate.output[0])) == 1
+            and sorted(graph.data_inputs(mul)) == sorted([graph.tensor(tensor), gate.output[0]])
+        ):
+            return GATES[gate.op_type], [gate, mul], str(mul.output[0])
     return None
 
 
@@ -335,15 +340,14 @@ def channel_slices(graph: Graph, tensor: str, readers: list[Any]) -> list[Any] |
     parts = []
     for node in readers:
         values = [graph.constant(t) if t else None for t in list(node.input[1:5])]
-        if any(v is None for v in values[:3]) or len(node.input) < 4:
+        bounds = [v for v in values[:3] if v is not None and v.size == 1]
+        if len(bounds) != 3:
             return None
-        starts, ends, axes = (int(v.reshape(-1)[0]) for v in values[:3])
-        steps = values[3] if len(values) > 3 and values[3] is not None else None
-        if axes % len(graph.shape(tensor)) != 1 or (
-            steps is not None and int(steps.reshape(-1)[0]) != 1
-        ):
+        starts, ends, axes = (int(v.reshape(-1)[0]) for v in bounds)
+        steps = values[3] if len(values) > 3 else None
+        if axes % len(graph.shape(tensor)) != 1 or (steps is not None and steps.size != 1):
             return None
-        if any(v.size != 1 for v in values[:3]):
+        if steps is not None and int(steps.reshape(-1)[0]) != 1:
             return None
         parts.append((max(0, starts), min(channels, ends), node))
     parts.sort(key=lambda p: p[0])

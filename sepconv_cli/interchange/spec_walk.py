@@ -124,20 +124,24 @@ class Walker:
             fields, comments = P.conv(node, g)
             nodes, out = [node], node.output[0]
             readers = g.readers(out)
-            if len(readers) == 1 and readers[0].op_type == "BatchNormalization":
-                if out not in g.outputs:
-                    fields["batch_norm"] = True
-                    nodes.append(readers[0])
-                    out = readers[0].output[0]
-            items.append(Layer({"type": fields.pop("type"), "name": name, **fields}, nodes))
-            items[-1].comments.extend(comments)
+            if (
+                len(readers) == 1
+                and readers[0].op_type == "BatchNormalization"
+                and out not in g.outputs
+            ):
+                fields["batch_norm"] = True
+                nodes.append(readers[0])
+                out = readers[0].output[0]
+            layer = Layer({"type": fields.pop("type"), "name": name, **fields}, nodes)
+            layer.comments.extend(comments)
+            items.append(layer)
             return self._activation(items, out)
         if op in ("MaxPool", "AveragePool"):
             pooled = P.pool(node, g)
             if pooled is not None:
                 fields, comments = pooled
-                items.append(Layer({"type": "pool", "name": name, **fields}, [node]))
-                items[-1].comments.extend(comments)
+                layer = Layer({"type": "pool", "name": name, **fields}, [node], comments=comments)
+                items.append(layer)
                 return self._activation(items, node.output[0])
         glob = P.global_pool(node, g)
         if glob is not None:
@@ -148,15 +152,15 @@ class Walker:
             if matched is not None:
                 fields, nodes = matched
                 items.append(Layer({"type": "dense", "name": name, **fields}, nodes))
-                return self._activation(items, nodes[-1].output[0])
+                return self._activation(items, str(nodes[-1].output[0]))
         shuffled = P.shuffle(g, node)
         if shuffled is not None:
             fields, nodes = shuffled
             items.append(Layer({"type": "shuffle", "name": name, **fields}, nodes))
-            return nodes[-1].output[0]
+            return str(nodes[-1].output[0])
         if P.is_flatten(g, node):
             items.append(Layer({}, [node]))  # no layer: dense flattens its input itself
-            return node.output[0]
+            return str(node.output[0])
         if op == "Split" and P.attrs(node).get("axis", 0) % len(g.shape(tensor)) == 1:
             return self.split([node], list(node.output), items)
         act = P.activation(g, tensor)
@@ -171,7 +175,7 @@ class Walker:
     def unsupported(self, node: Any, tensor: str, items: list[Item]) -> str:
         """A node the spec has no layer for: noted; passed over when it keeps the shape."""
         g = self.graph
-        out = node.output[0]
+        out = str(node.output[0])
         if len(node.output) == 1 and out in g.shapes and g.shape(out) == g.shape(tensor):
             items.append(
                 Note(
@@ -208,8 +212,9 @@ class Walker:
         if se is not None:
             fields, nodes, comments = se
             name = P.layer_name(nodes[-1], self.index[id(nodes[-1])])
-            items.append(Layer({"type": "squeeze_excite", "name": name, **fields}, nodes))
-            items[-1].comments.extend(comments)
+            items.append(
+                Layer({"type": "squeeze_excite", "name": name, **fields}, nodes, comments=comments)
+            )
             return self._activation(items, nodes[-1].output[0])
         act = P.activation(g, tensor)
         last = _last_layer(items)
