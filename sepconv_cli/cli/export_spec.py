@@ -9,7 +9,6 @@ import typer
 
 from sepconv_cli.cli.console import Messages, emit
 from sepconv_cli.cli.help import SepconvCommand
-from sepconv_cli.cli.options import OutputOption, QuietOption
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -26,7 +25,17 @@ def export_spec(
         Path,
         typer.Argument(metavar="MODEL.onnx", help="The ONNX model file.", dir_okay=False),
     ],
-    output: OutputOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the spec to FILE (atomically: a failed run leaves FILE as it was). "
+            "Default: stdout.",
+            dir_okay=False,
+        ),
+    ] = None,
     input_shape: Annotated[
         list[str] | None,
         typer.Option(
@@ -36,7 +45,14 @@ def export_spec(
             "is 1 otherwise, with a note). Repeatable.",
         ),
     ] = None,
-    quiet: QuietOption = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No notes on stderr (the parts not expressed are still reported).",
+        ),
+    ] = False,
 ) -> None:
     """Write an ONNX model as a sepconv YAML model spec that profile, compare and validate
     read: Conv (with its BatchNormalization and activation), pools, Gemm/MatMul, residual
