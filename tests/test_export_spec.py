@@ -231,3 +231,30 @@ def test_torchvision_mobilenet_v2(tmp_path: Path) -> None:
     _, stderr = export(path)
     assert stderr == ""
     assert counts(path.with_suffix(".yaml")) == (300_774_272, 3_504_872)
+
+
+def test_same_padding_and_input_shape(tmp_path: Path) -> None:
+    b = Builder(["N", 3, "H", "W"])  # type: ignore[list-item]
+    # SAME_UPPER is TensorFlow's "same"; SAME_LOWER on 8 → 4 with a 2×2 window pads 0 (even)
+    # but a 3×3 stride-2 window on 8 pads 1 in total, the odd pixel before: [[1, 0], [1, 0]]
+    y = b.conv("x", "up", 3, 4, 3, bn=False, strides=[2, 2], auto_pad="SAME_UPPER")
+    y = b.conv(y, "low", 4, 4, 3, bn=False, strides=[2, 2], auto_pad="SAME_LOWER")
+    model = b.save(tmp_path / "same.onnx", y)
+    out = tmp_path / "same.yaml"
+    args = ["export-spec", str(model), "-o", str(out), "--input-shape", "x=1x3x16x16"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    text = out.read_text()
+    assert "input: [16, 16, 3]" in text
+    assert "name: up, kernel: 3, filters: 4, stride: 2, padding: same}" in text
+    assert "name: low, kernel: 3, filters: 4, stride: 2, padding: [[1, 0], [1, 0]]}" in text
+    # up: 8·8·4·27 = 6,912 MACs, 108 params; low: 4·4·4·36 = 2,304 MACs, 144 params
+    assert counts(out) == (9_216, 252)
+
+
+def test_symbolic_dims_without_input_shape_are_refused(tmp_path: Path) -> None:
+    b = Builder(["N", 3, "H", "W"])  # type: ignore[list-item]
+    model = b.save(tmp_path / "sym.onnx", b.conv("x", "c", 3, 4, 1, bn=False))
+    result = runner.invoke(app, ["export-spec", str(model)])
+    assert result.exit_code == 2
+    assert "symbolic dims (H, W): give them with --input-shape x=" in result.stderr

@@ -23,7 +23,7 @@ app = typer.Typer()
 def export_spec(
     model: Annotated[
         Path,
-        typer.Argument(metavar="MODEL.onnx", help="The ONNX model file.", dir_okay=False),
+        typer.Argument(metavar="MODEL", help="The ONNX model file (.onnx).", dir_okay=False),
     ],
     output: Annotated[
         Path | None,
@@ -66,8 +66,15 @@ def export_spec(
     from sepconv_cli.interchange.spec_graph import parse_input_shapes
     from sepconv_cli.interchange.spec_writer import export_spec as write
 
+    from sepconv_cli.errors import UsageError
+    from sepconv_cli.output.files import check_output_path
+
     Messages.quiet = quiet
     shapes = parse_input_shapes(input_shape or [])
+    if not model.is_file():
+        raise UsageError(f"MODEL: no such file: {model}")
+    if output is not None:
+        check_output_path(output)  # before the work, as every command
     text, input_notes, not_expressed = write(model, shapes)
     for line in input_notes:
         Messages.note(f"sepconv: note: {model}: {line}")
