@@ -63,10 +63,9 @@ def export_spec(
     stderr, one line per kind; the file still loads. Needs the onnx package
     (pip install 'sepconv[onnx]').
     """
+    from sepconv_cli.errors import UsageError
     from sepconv_cli.interchange.spec_graph import parse_input_shapes
     from sepconv_cli.interchange.spec_writer import export_spec as write
-
-    from sepconv_cli.errors import UsageError
     from sepconv_cli.output.files import check_output_path
 
     Messages.quiet = quiet
