@@ -176,7 +176,10 @@ class Walker:
         """A node the spec has no layer for: noted; passed over when it keeps the shape."""
         g = self.graph
         out = str(node.output[0])
-        if len(node.output) == 1 and out in g.shapes and g.shape(out) == g.shape(tensor):
+        # extra outputs nothing reads (a training-mode BatchNormalization's running stats)
+        # do not matter
+        extra = [o for o in node.output[1:] if o and g.readers(o)]
+        if not extra and out in g.shapes and g.shape(out) == g.shape(tensor):
             items.append(
                 Note(
                     node.op_type,
@@ -186,11 +189,12 @@ class Walker:
                 )
             )
             return out
+        why = "has outputs read elsewhere" if extra else "changes the shape"
         raise Stop(
             Note(
                 node.op_type,
-                f"{node_label(node)}: the spec has no {node.op_type}, and it changes the "
-                "shape: the spec stops here",
+                f"{node_label(node)}: the spec has no {node.op_type}, and it {why}: "
+                "the spec stops here",
                 [node],
             )
         )
@@ -279,7 +283,7 @@ class Walker:
         return out
 
     def _dag_note(self, nodes: list[Any], why: str) -> Note:
-        labels = ", ".join(node_label(n) for n in nodes)
+        labels = ", ".join(node_label(n) for n in nodes[:6]) + (" ..." if len(nodes) > 6 else "")
         return Note("dag", f"{labels}: {why}; the spec cannot express this part of the graph")
 
 
