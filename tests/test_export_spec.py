@@ -258,3 +258,14 @@ def test_symbolic_dims_without_input_shape_are_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["export-spec", str(model)])
     assert result.exit_code == 2
     assert "symbolic dims (H, W): give them with --input-shape x=" in result.stderr
+
+
+def test_a_zero_pad_before_a_conv_is_its_padding(tmp_path: Path) -> None:
+    b = Builder([1, 3, 8, 8])
+    # TensorFlow's exports: Pad bottom and right by 1, then a valid 3×3 stride-2 conv
+    y = b.node("Pad", ["x", b.const([0, 0, 0, 0, 0, 0, 1, 1], np.int64)], "pad")
+    y = b.conv(y, "c", 3, 4, 3, bn=False, strides=[2, 2])
+    text, stderr = export(b.save(tmp_path / "pad.onnx", y))
+    assert "padding: [[0, 1], [0, 1]]" in text and stderr == ""
+    # out (8 + 1 - 3) // 2 + 1 = 4: 4·4·4·27 = 1,728 MACs, 108 params
+    assert counts(tmp_path / "pad.yaml") == (1_728, 108)

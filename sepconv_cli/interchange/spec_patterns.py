@@ -97,13 +97,18 @@ def same_pads(
     ]
 
 
-def _window(node: Any, graph: Graph, kernel: list[int]) -> tuple[Fields, list[str]]:
-    """stride, padding and dilation fields shared by Conv and the pools, and caveats."""
+def _window(
+    node: Any, graph: Graph, kernel: list[int], extra: list[int] | None = None
+) -> tuple[Fields, list[str]]:
+    """stride, padding and dilation fields shared by Conv and the pools, and caveats;
+    ``extra`` pads (a zero Pad before the node, ONNX's order) add to the node's own."""
     a = attrs(node)
     n = len(kernel)
     strides = list(a.get("strides", [1] * n))
     dilations = list(a.get("dilations", [1] * n))
     pads = list(a.get("pads", [0] * (2 * n)))
+    if extra is not None:
+        pads = [p + e for p, e in zip(pads, extra, strict=True)]
     notes: list[str] = []
     pad = padding(pads, n, a)
     auto = a.get("auto_pad", b"NOTSET")
@@ -121,13 +126,14 @@ def _window(node: Any, graph: Graph, kernel: list[int]) -> tuple[Fields, list[st
     return fields, notes
 
 
-def conv(node: Any, graph: Graph) -> tuple[Fields, list[str]]:
-    """A Conv's layer fields (without name, batch_norm and activation) and its caveats."""
+def conv(node: Any, graph: Graph, extra: list[int] | None = None) -> tuple[Fields, list[str]]:
+    """A Conv's layer fields (without name, batch_norm and activation) and its caveats;
+    ``extra``: the spatial pads of a zero Pad folded into it."""
     a = attrs(node)
     weight = graph.shape(node.input[1])
     cin = graph.shape(node.input[0])[1]
     cout, kernel, groups = weight[0], list(weight[2:]), int(a.get("group", 1))
-    window, notes = _window(node, graph, kernel)
+    window, notes = _window(node, graph, kernel, extra)
     bias = len(node.input) > 2 and bool(node.input[2])
     if groups == cin > 1 and cout % cin == 0:
         fields: Fields = {"type": "depthwise", "kernel": per_dim(kernel), **window}
@@ -355,3 +361,26 @@ def channel_slices(graph: Graph, tensor: str, readers: list[Any]) -> list[Any] |
     if [s for s, _, _ in parts] != edges[:-1] or edges[-1] != channels:
         return None
     return [n for _, _, n in parts]
+
+
+def zero_pad(graph: Graph, node: Any) -> tuple[Any, list[int]] | None:
+    """A ``Pad`` of zeros on the spatial dims only, read by one Conv without ``auto_pad``
+    (TensorFlow's exports pad this way): (the Conv, the spatial pads in ONNX's order)."""
+    if node.op_type != "Pad" or len(node.input) < 2 or (len(node.input) > 3 and node.input[3]):
+        return None
+    a = attrs(node)
+    mode = a.get("mode", b"constant")
+    pads = graph.constant(node.input[1])
+    value = graph.constant(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    readers = graph.readers(node.output[0])
+    if mode != b"constant" or pads is None or (value is not None and value.any()):
+        return None
+    if len(readers) != 1 or readers[0].op_type != "Conv" or node.output[0] in graph.outputs:
+        return None
+    if attrs(readers[0]).get("auto_pad", b"NOTSET") != b"NOTSET":
+        return None
+    flat = [int(p) for p in pads.reshape(-1)]
+    rank = len(flat) // 2
+    if min(flat) < 0 or any(flat[:2]) or any(flat[rank : rank + 2]):
+        return None
+    return readers[0], flat[2:rank] + flat[rank + 2 :]

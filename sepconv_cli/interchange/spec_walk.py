@@ -4,8 +4,9 @@ Rules:
 
 - The walk follows the data tensor from the graph input. A node with one data input is a
   layer (:mod:`~sepconv_cli.interchange.spec_patterns`): a Conv takes the BatchNormalization
-  and the activation that follow it alone (``batch_norm: true``, ``activation:``); an
-  activation after any other layer becomes that layer's ``activation``.
+  and the activation that follow it alone (``batch_norm: true``, ``activation:``), and a
+  zero ``Pad`` before it as its padding; an activation after any other layer becomes that
+  layer's ``activation``.
 - A tensor read by several nodes is a *fork*. A squeeze-and-excite and ``x·sigmoid(x)``
   are matched first; otherwise every branch is walked to the node where it joins the
   others. All branches must end at the same ``Add`` or ``Concat`` (channels), each at one of
@@ -120,22 +121,12 @@ class Walker:
         g = self.graph
         name = P.layer_name(node, self.index[id(node)])
         op = node.op_type
+        padded = P.zero_pad(g, node)
+        if padded is not None:  # the Pad's zeros are the conv's padding
+            conv, extra = padded
+            return self.conv(conv, P.layer_name(conv, self.index[id(conv)]), items, [node], extra)
         if op == "Conv":
-            fields, comments = P.conv(node, g)
-            nodes, out = [node], node.output[0]
-            readers = g.readers(out)
-            if (
-                len(readers) == 1
-                and readers[0].op_type == "BatchNormalization"
-                and out not in g.outputs
-            ):
-                fields["batch_norm"] = True
-                nodes.append(readers[0])
-                out = readers[0].output[0]
-            layer = Layer({"type": fields.pop("type"), "name": name, **fields}, nodes)
-            layer.comments.extend(comments)
-            items.append(layer)
-            return self._activation(items, out)
+            return self.conv(node, name, items)
         if op in ("MaxPool", "AveragePool"):
             pooled = P.pool(node, g)
             if pooled is not None:
@@ -171,6 +162,32 @@ class Walker:
                 last.nodes.extend(act[1])
                 return act[2]
         return self.unsupported(node, tensor, items)
+
+    def conv(
+        self,
+        node: Any,
+        name: str,
+        items: list[Item],
+        before: list[Any] | None = None,
+        extra: list[int] | None = None,
+    ) -> str:
+        """A Conv with the BatchNormalization and activation that follow it alone."""
+        g = self.graph
+        fields, comments = P.conv(node, g, extra)
+        nodes, out = [*(before or []), node], node.output[0]
+        readers = g.readers(out)
+        if (
+            len(readers) == 1
+            and readers[0].op_type == "BatchNormalization"
+            and out not in g.outputs
+        ):
+            fields["batch_norm"] = True
+            nodes.append(readers[0])
+            out = readers[0].output[0]
+        layer = Layer({"type": fields.pop("type"), "name": name, **fields}, nodes)
+        layer.comments.extend(comments)
+        items.append(layer)
+        return self._activation(items, out)
 
     def unsupported(self, node: Any, tensor: str, items: list[Item]) -> str:
         """A node the spec has no layer for: noted; passed over when it keeps the shape."""
