@@ -4,7 +4,9 @@ Rules:
 
 - The graph's NCHW input ``[N, C, *spatial]`` is the spec's channels-last
   ``input: [*spatial, C]``; ``batch`` is written when N > 1, ``dtype`` when it is not
-  float32. The layers are :mod:`~sepconv_cli.interchange.spec_walk`'s.
+  float32. A header comment says so, and warns that conv biases may be folded batch-norms
+  when the graph has conv biases and no BatchNormalization. The layers are
+  :mod:`~sepconv_cli.interchange.spec_walk`'s.
 - Simple layers are one flow mapping a line, like the presets; residual and branches
   blocks are block mappings with their nested lists.
 - Every part the spec cannot express is a ``#`` comment at its place in the file, naming
@@ -36,10 +38,19 @@ def export_spec(path: Path, input_shapes: dict[str, list[int]]) -> tuple[str, li
     items = Walker(graph).run()
     shape = graph.shape(graph.input_name)
     head = [
-        f"# Written by sepconv export-spec from {path.name}: the input {graph.input_name!r} "
-        f"{'x'.join(map(str, shape))} (NCHW) as channels-last [H, W, C].",
-        "# A conv's bias may be a batch-norm the exporter folded into it (torch.onnx.export",
-        "# in eval mode folds them): the spec then counts one param per channel, not two.",
+        f"# Written by sepconv export-spec from {path.name}: the input",
+        f"# {graph.input_name!r} {'x'.join(map(str, shape))} (NCHW) as channels-last [H, W, C].",
+    ]
+    ops = {n.op_type for n in graph.nodes}
+    if "BatchNormalization" not in ops and any(
+        n.op_type == "Conv" and len(n.input) > 2 and n.input[2] for n in graph.nodes
+    ):
+        head += [
+            "# No BatchNormalization nodes, and convs with biases: a bias may be a batch-norm",
+            "# the exporter folded (torch.onnx.export in eval mode does), counted as a bias,",
+            "# one param per channel, not a batch-norm's two.",
+        ]
+    head += [
         f"name: {scalar(path.stem)}",
         f"source: {scalar('ONNX model ' + path.name)}",
         f"input: {flow([*shape[2:], shape[1]])}",
