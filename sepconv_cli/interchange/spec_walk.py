@@ -201,7 +201,7 @@ class Walker:
                 Note(
                     node.op_type,
                     f"{node_label(node)}: the spec has no {node.op_type}; not counted "
-                    "(it keeps the shape, so the layers after it are exact)",
+                    "(it keeps the shape: the layers after it are counted as in the model)",
                     [node],
                 )
             )
