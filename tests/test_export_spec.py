@@ -283,3 +283,12 @@ def test_a_zero_pad_before_a_conv_is_its_padding(tmp_path: Path) -> None:
     assert "padding: [[0, 1], [0, 1]]" in text and stderr == ""
     # out (8 + 1 - 3) // 2 + 1 = 4: 4·4·4·27 = 1,728 MACs, 108 params
     assert counts(tmp_path / "pad.yaml") == (1_728, 108)
+
+
+def test_a_graph_with_no_expressible_layer_is_refused(tmp_path: Path) -> None:
+    b = Builder([1, 8, 8, 3])  # NHWC, as TensorFlow exports: a Transpose first
+    y = b.node("Transpose", ["x"], "to_nchw", perm=[0, 3, 1, 2])
+    y = b.conv(y, "c", 3, 4, 1, bn=False)
+    result = runner.invoke(app, ["export-spec", str(b.save(tmp_path / "nhwc.onnx", y))])
+    assert result.exit_code == 2
+    assert "to_nchw (Transpose)" in result.stderr and len(result.stderr.splitlines()) == 1

@@ -11,7 +11,8 @@ Rules:
   blocks are block mappings with their nested lists.
 - Every part the spec cannot express is a ``#`` comment at its place in the file, naming
   the nodes and their op types, and one stderr line per kind (op type, or an inexpressible
-  join); the file still loads.
+  join); the file still loads. A graph whose first node already stops the walk (an NHWC
+  model's leading Transpose) has no spec: one line, exit 2.
 - A string is written plain when YAML reads it back as the same string, else quoted.
 """
 
@@ -23,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.spec_graph import load_graph
 from sepconv_cli.interchange.spec_walk import Item, Layer, Note, Walker
 
@@ -36,6 +38,9 @@ def export_spec(path: Path, input_shapes: dict[str, list[int]]) -> tuple[str, li
     """(the YAML text, notes about the input, one line per kind of part not expressed)."""
     graph = load_graph(path, input_shapes)
     items = Walker(graph).run()
+    if not any(isinstance(i, Layer) and i.fields for i in items):
+        first = next((i.text for i in items if isinstance(i, Note)), "no layers")
+        raise UsageError(f"{path}: no layer the spec can express before the first stop: {first}")
     shape = graph.shape(graph.input_name)
     head = [
         f"# Written by sepconv export-spec from {path.name}: the input",
