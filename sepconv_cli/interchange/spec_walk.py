@@ -77,12 +77,14 @@ class Walker:
     def run(self) -> list[Item]:
         """Every layer node is in an item: written, or named in a note."""
         items: list[Item] = []
+        where = "not on the walk from the input"  # dead ends, other outputs
         try:
             items, _, join = self.walk(self.graph.input_name, None, items)
             if join is not None:
                 raise Stop(self._dag_note([join], "a join of tensors from outside one fork"))
         except Stop as stop:
             items.append(stop.note)
+            where = "after the stop"
         covered = {id(n) for n in covered_nodes(items)}
         rest = [n for n in self.graph.nodes if self.graph.is_layer_node(n) and id(n) not in covered]
         if rest:
@@ -90,7 +92,7 @@ class Walker:
             items.append(
                 Note(
                     "rest",
-                    f"not written: {len(rest)} node(s) after the stop ({', '.join(kinds)}): "
+                    f"not written: {len(rest)} node(s) {where} ({', '.join(kinds)}): "
                     + ", ".join(node_label(n) for n in rest[:20])
                     + (" ..." if len(rest) > 20 else ""),
                     rest,
