@@ -24,6 +24,7 @@ COMMANDS = (
     "compare",
     "validate",
     "schema",
+    "export-spec",
     "sweep",
     "spatial",
     "interactive",

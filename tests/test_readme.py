@@ -81,7 +81,7 @@ def cli_sections() -> dict[str, str]:
     """docs/cli.md's sections by command name (``""`` for ``## `sepconv` ``)."""
     out = {}
     for heading, body in sections(CLI_MD.read_text(encoding="utf-8"), "## ").items():
-        match = re.fullmatch(r"`sepconv ?(\w*)`", heading)
+        match = re.fullmatch(r"`sepconv ?([\w-]*)`", heading)
         if match:
             out[match[1]] = body
     return out

@@ -1,0 +1,82 @@
+"""``sepconv export-spec MODEL.onnx``: an ONNX model written out as a YAML model spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sepconv_cli.cli.console import Messages, emit
+from sepconv_cli.cli.help import SepconvCommand
+
+# this command's own Typer app; cli/app.py adds it to the root app (Typer's
+# one-file-per-command layout), so no command module imports the root app back
+app = typer.Typer()
+
+
+@app.command(
+    "export-spec",
+    cls=SepconvCommand,
+    short_help="Write an ONNX model as a YAML model spec (to edit and compare).",
+)
+def export_spec(
+    model: Annotated[
+        Path,
+        typer.Argument(metavar="MODEL", help="The ONNX model file (.onnx).", dir_okay=False),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the spec to FILE (atomically: a failed run leaves FILE as it was). "
+            "Default: stdout.",
+            dir_okay=False,
+        ),
+    ] = None,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input-shape",
+            metavar="NAME=DIMS",
+            help="Pin the input's symbolic dims, NCHW: input=1x3x224x224 (a symbolic batch "
+            "is 1 otherwise, with a note). Repeatable.",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No notes on stderr (the parts not expressed are still reported).",
+        ),
+    ] = False,
+) -> None:
+    """Write an ONNX model as a sepconv YAML model spec that profile, compare and validate
+    read: Conv (with its BatchNormalization and activation), pools, Gemm/MatMul, residual
+    adds, concatenated and split branches, channel shuffles and squeeze-and-excite.
+
+    A part the spec cannot express (an op it does not model, a graph that is neither a
+    residual nor branches) is named in a '# NOT EXPRESSED' comment at its place and on
+    stderr, one line per kind; the file still loads. Needs the onnx package
+    (pip install 'sepconv[onnx]').
+    """
+    from sepconv_cli.errors import UsageError
+    from sepconv_cli.interchange.spec_graph import parse_input_shapes
+    from sepconv_cli.interchange.spec_writer import export_spec as write
+    from sepconv_cli.output.files import check_output_path
+
+    Messages.quiet = quiet
+    shapes = parse_input_shapes(input_shape or [])
+    if not model.is_file():
+        raise UsageError(f"MODEL: no such file: {model}")
+    if output is not None:
+        check_output_path(output)  # before the work, as every command
+    text, input_notes, not_expressed = write(model, shapes)
+    for line in input_notes:
+        Messages.note(f"sepconv: note: {model}: {line}")
+    for line in not_expressed:
+        Messages.always(f"sepconv: warning: {line}")
+    emit(text, output)

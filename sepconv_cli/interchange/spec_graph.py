@@ -1,0 +1,286 @@
+"""An ONNX model loaded for writing it out as a spec: every tensor's shape, the constants,
+and who produces and who reads each data tensor.
+
+Rules:
+
+- Shapes come only from ``onnx.shape_inference.infer_shapes(strict_mode=True,
+  data_prop=True)``, run after the graph input's symbolic dims are pinned: by
+  ``--input-shape NAME=1x3x224x224``, and a symbolic batch (dim 0) by 1 otherwise (with a
+  note). Any other symbolic dim left is an error naming the input and the flag.
+- A tensor is *static* when it is an initializer, a ``Constant``'s output, a ``Shape``'s
+  output, or the output of a node whose inputs are all static (shape arithmetic). Static
+  nodes are not layers; they are skipped.
+- ``Identity`` and ``Dropout`` (inference: the identity) are *pass-through*: their output is
+  read as their input.
+- A node's *data inputs* are its non-static inputs; a data tensor's *consumers* are the
+  non-static nodes that read it.
+
+Nothing here imports onnx at module level (:func:`~sepconv_cli.interchange.optional.require_onnx`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.optional import require, require_onnx
+
+PASS_THROUGH = frozenset({"Identity", "Dropout"})
+# ONNX TensorProto element types -> the spec's dtype key
+DTYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16", 3: "int8"}
+
+
+def parse_input_shapes(values: list[str], flag: str = "--input-shape") -> dict[str, list[int]]:
+    """``NAME=1x3x224x224`` values (one per input) as ``{name: [1, 3, 224, 224]}``."""
+    shapes: dict[str, list[int]] = {}
+    for value in values:
+        name, sep, dims = value.rpartition("=")
+        parts = dims.lower().split("x")
+        if not sep or not name or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise UsageError(
+                f"{flag}: {value!r} is not NAME=DIMS with positive dims, like input=1x3x224x224"
+            )
+        shapes[name] = [int(p) for p in parts]
+    return shapes
+
+
+@dataclass
+class Graph:
+    """The loaded graph: nodes in topological order and the facts the walk needs."""
+
+    path: str
+    nodes: list[Any]
+    input_name: str
+    shapes: dict[str, tuple[int, ...]]
+    constants: dict[str, Any]
+    static: set[str]
+    dtype: str
+    notes: list[str] = field(default_factory=list)
+    producer: dict[str, Any] = field(default_factory=dict)
+    consumers: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    alias: dict[str, str] = field(default_factory=dict)
+    outputs: set[str] = field(default_factory=set)
+    opsets: list[Any] = field(default_factory=list)
+
+    def tensor(self, name: str) -> str:
+        """``name`` with pass-through nodes looked through."""
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def data_inputs(self, node: Any) -> list[str]:
+        """The node's inputs that carry data (not constants or shape arithmetic)."""
+        return [self.tensor(t) for t in node.input if t and self.tensor(t) not in self.static]
+
+    def readers(self, tensor: str) -> list[Any]:
+        """The non-static nodes that read ``tensor``, in graph order (each node once)."""
+        return self.consumers.get(self.tensor(tensor), [])
+
+    def shape(self, tensor: str) -> tuple[int, ...]:
+        """The tensor's inferred shape (an initializer's from its value)."""
+        name = self.tensor(tensor)
+        if name in self.shapes:
+            return self.shapes[name]
+        if name in self.constants:
+            return tuple(int(d) for d in self.constants[name].shape)
+        raise UsageError(f"{self.path}: shape inference left {name!r} without a shape")
+
+    def constant(self, tensor: str) -> Any | None:
+        """The value of a constant tensor as a NumPy array, or None when it is not one."""
+        return self.constants.get(self.tensor(tensor)) if tensor else None
+
+    def is_layer_node(self, node: Any) -> bool:
+        """A node the spec has to account for: neither static nor pass-through."""
+        return node.op_type not in PASS_THROUGH and not all(t in self.static for t in node.output)
+
+
+def load_graph(path: Path, input_shapes: dict[str, list[int]]) -> Graph:
+    """Read ``path`` and infer every shape; a file that is not a valid ONNX model, a model
+    with other than one data input, or a shape inference failure is one UsageError line."""
+    onnx = require_onnx(str(path))
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # DecodeError, ValidationError, OSError: all "not readable"
+        raise UsageError(f"{path}: not a valid ONNX model: {_first_line(exc)}") from None
+    graph = model.graph
+    initializers = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        names = ", ".join(i.name for i in inputs) or "none"
+        raise UsageError(f"{path}: the spec has one input; this model has {len(inputs)} ({names})")
+    unknown = set(input_shapes) - {inputs[0].name}
+    if unknown:
+        raise UsageError(
+            f"--input-shape: no input named {sorted(unknown)[0]!r} in {path} "
+            f"(its input is {inputs[0].name!r})"
+        )
+    notes = _pin_dims(inputs[0], input_shapes.get(inputs[0].name), path)
+    elem = inputs[0].type.tensor_type.elem_type
+    for _ in range(256):  # each fold of shape arithmetic lets inference see further
+        inferred = _infer(model, onnx, path)
+        result = Graph(
+            path=str(path),
+            nodes=list(inferred.graph.node),
+            input_name=inputs[0].name,
+            shapes=_shapes(inferred.graph),
+            constants=_constants(inferred.graph, onnx.numpy_helper),
+            static={t.name for t in inferred.graph.initializer},
+            dtype=DTYPES.get(elem, "float32"),
+            notes=notes,
+            opsets=list(inferred.opset_import),
+        )
+        _index(result, {o.name for o in inferred.graph.output})
+        folded = _fold(result, onnx)
+        result.constants.update(folded)
+        if not folded:
+            break
+        # the folded values as initializers, their nodes gone, and inference again
+        model.graph.initializer.extend(
+            onnx.numpy_helper.from_array(v, k) for k, v in folded.items()
+        )
+        kept = [n for n in model.graph.node if not all(o in folded for o in n.output if o)]
+        del model.graph.node[:]
+        model.graph.node.extend(kept)
+    return result
+
+
+def _infer(model: Any, onnx: Any, path: Path) -> Any:
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except Exception as exc:
+        raise UsageError(f"{path}: shape inference failed: {_first_line(exc)}") from None
+
+
+def _fold(graph: Graph, onnx: Any) -> dict[str, Any]:
+    """Values of the static tensors computed by shape arithmetic (torch's ``chunk`` slices
+    at ``Shape → Gather → Div``), from the inferred shapes: each ``Shape`` becomes a
+    constant and onnx's reference evaluator runs the rest. A part it cannot run stays
+    unknown (its pattern then does not match, and the node is noted)."""
+    static = [
+        n
+        for n in graph.nodes
+        if n.op_type != "Constant" and n.output and all(t in graph.static for t in n.output)
+    ]
+    if not static:
+        return {}
+    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    nodes = []
+    available = set(graph.constants)
+    for node in static:
+        source = graph.shapes.get(graph.tensor(node.input[0])) if node.input else None
+        if node.op_type == "Shape" and source is not None:
+            available.update(node.output)
+            a = {x.name: helper.get_attribute_value(x) for x in node.attribute}
+            dims = list(source)[a.get("start", 0) : a.get("end", len(source))]
+            value = numpy_helper.from_array(np.array(dims, dtype=np.int64))
+            nodes.append(helper.make_node("Constant", [], [node.output[0]], value=value))
+        elif node.op_type != "Shape" and all(not t or t in available for t in node.input):
+            available.update(node.output)
+            nodes.append(node)
+    known = [numpy_helper.from_array(v, k) for k, v in graph.constants.items()]
+    wanted = [o for n in nodes for o in n.output if o and o not in graph.constants]
+    if not wanted:
+        return {}
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "static",
+            [],
+            [helper.make_value_info(o, onnx.TypeProto()) for o in wanted],
+            known,
+        ),
+        opset_imports=graph.opsets,
+    )
+    try:
+        reference = require("onnx.reference", graph.path)  # a submodule of onnx, there
+        values = reference.ReferenceEvaluator(model).run(None, {})
+    except Exception:  # an op the evaluator lacks: leave these values unknown
+        return {}
+    return dict(zip(wanted, values, strict=True))
+
+
+def _pin_dims(value_info: Any, pinned: list[int] | None, path: Path) -> list[str]:
+    """Write fixed dims into the graph input before inference; return the notes to print."""
+    dims = value_info.type.tensor_type.shape.dim
+    name = value_info.name
+    if pinned is not None:
+        if len(pinned) != len(dims):
+            raise UsageError(
+                f"--input-shape: {name} has {len(dims)} dims in {path}, not {len(pinned)}"
+            )
+        for dim, size in zip(dims, pinned, strict=True):
+            if dim.HasField("dim_value") and dim.dim_value != size:
+                raise UsageError(
+                    f"--input-shape: {name}'s dims are fixed at "
+                    f"{'x'.join(str(d.dim_value) for d in dims)} in {path}"
+                )
+            dim.dim_value = size
+        return []
+    notes = []
+    if dims and not dims[0].HasField("dim_value"):
+        notes.append(
+            f"input {name!r}: symbolic batch {dims[0].dim_param or '?'!r} taken as 1 "
+            f"(--input-shape {name}=... to choose)"
+        )
+        dims[0].dim_value = 1
+    symbolic = [d.dim_param or "?" for d in dims if not d.HasField("dim_value")]
+    if symbolic:
+        raise UsageError(
+            f"{path}: input {name!r} has symbolic dims ({', '.join(symbolic)}): "
+            f"give them with --input-shape {name}=1x3x224x224"
+        )
+    return notes
+
+
+def _shapes(graph: Any) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for info in [*graph.input, *graph.value_info, *graph.output]:
+        dims = info.type.tensor_type.shape.dim
+        if info.type.HasField("tensor_type") and all(d.HasField("dim_value") for d in dims):
+            shapes[info.name] = tuple(d.dim_value for d in dims)
+    return shapes
+
+
+def _constants(graph: Any, numpy_helper: Any) -> dict[str, Any]:
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    values[node.output[0]] = numpy_helper.to_array(attr.t)
+    return values
+
+
+def _index(graph: Graph, outputs: set[str]) -> None:
+    """Static tensors, pass-through aliases, producers and data consumers."""
+    for node in graph.nodes:
+        if node.op_type in ("Constant", "Shape", "Size") or (
+            node.op_type not in PASS_THROUGH and all(not t or t in graph.static for t in node.input)
+        ):
+            graph.static.update(node.output)
+        elif node.op_type in PASS_THROUGH:
+            graph.alias[node.output[0]] = node.input[0]
+            if node.input[0] in graph.static:
+                graph.static.add(node.output[0])
+    graph.outputs = {graph.tensor(o) for o in outputs}
+    for node in graph.nodes:
+        if not graph.is_layer_node(node):
+            continue
+        for out in node.output:
+            graph.producer[out] = node
+        seen: set[str] = set()
+        for tensor in graph.data_inputs(node):
+            if tensor not in seen:
+                seen.add(tensor)
+                graph.consumers[tensor].append(node)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.splitlines()[0].split())

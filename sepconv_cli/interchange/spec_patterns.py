@@ -1,0 +1,386 @@
+"""ONNX nodes as spec layer fields: one function per pattern, each returning the layer's
+fields (channels-last, as the spec writes them) or None when the nodes do not match.
+
+Rules:
+
+- ``Conv``: the kernel from the weight's shape; ``group == Cin > 1`` is ``depthwise``
+  (``depth_multiplier`` when ``Cout = M·Cin``); a 1×1 ungrouped conv without padding is
+  ``pointwise``; anything else ``conv`` (with ``groups``). A third input is ``bias: true``.
+- Padding: ONNX's ``pads`` (all begins, then all ends) become an int when every side is
+  equal, one int per dim when each dim is symmetric, else ``[[before, after], ...]``.
+  ``auto_pad: SAME_UPPER`` always, and ``SAME_LOWER`` where the total pad is even, equal
+  TensorFlow's rule and are written ``same``; an odd ``SAME_LOWER`` pad is written out.
+- ``MaxPool``/``AveragePool``: ``pool`` with its stride always written (ONNX's default
+  stride is 1, the spec's the kernel).
+- Activations: ``Relu``, ``Clip(0, 6)`` (relu6), ``HardSigmoid``, ``HardSwish``,
+  ``Sigmoid``, ``Gelu``, and ``x·Sigmoid(x)`` (silu) or ``x·HardSigmoid(x)`` (hardswish).
+- Squeeze-and-excite: global average pool → Conv → activation → Conv → Sigmoid or
+  HardSigmoid → Mul with the input; ``se_channels`` is the first conv's output channels.
+- Channel shuffle: Reshape to ``[N, g, C/g, ...]`` → Transpose swapping axes 1 and 2 →
+  Reshape back to the input's shape.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sepconv_cli.interchange.spec_graph import Graph
+
+Fields = dict[str, Any]
+GLOBAL_POOLS = {"GlobalAveragePool": "avg", "GlobalMaxPool": "max"}
+REDUCE_POOLS = {"ReduceMean": "avg", "ReduceMax": "max"}
+SIMPLE_ACTIVATIONS = {
+    "Relu": "relu",
+    "HardSigmoid": "hardsigmoid",
+    "HardSwish": "hardswish",
+    "Sigmoid": "sigmoid",
+    "Gelu": "gelu",
+}
+GATES = {"Sigmoid": "silu", "HardSigmoid": "hardswish"}  # x·gate(x)
+
+
+def attrs(node: Any) -> dict[str, Any]:
+    """The node's attributes as Python values (ints, floats, lists, bytes)."""
+    from sepconv_cli.interchange.optional import require_onnx
+
+    helper = require_onnx().helper
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def layer_name(node: Any, index: int) -> str:
+    """A layer's name from its node: torch's ``/features/features.1/conv/conv.0/Conv`` gives
+    its module path ``features.1.conv.0``; a plain node name stays; an unnamed node is
+    ``<op>_<index>``."""
+    name = str(node.name).strip("/")
+    parts = name.split("/")
+    if len(parts) > 1 and parts[-1].split("_")[0] == node.op_type:
+        # torch writes each scope relative to its parent: features/features.1/conv/conv.0
+        path: list[str] = []
+        for part in parts[:-1]:
+            if path and part.startswith(path[-1] + "."):
+                path[-1] = part
+            else:
+                path.append(part)
+        return ".".join(path)
+    return name or f"{node.op_type.lower()}_{index}"
+
+
+def per_dim(values: list[int]) -> int | list[int]:
+    """One int when every spatial dim has the same value, else the list."""
+    return values[0] if len(set(values)) == 1 else list(values)
+
+
+def padding(pads: list[int], n: int, a: Fields) -> Any:
+    """The spec's padding for ONNX's ``pads`` / ``auto_pad``, or None for no padding."""
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto == "VALID":
+        return None
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        return "same"  # the caller checks SAME_LOWER's parity with same_is_tf
+    begins, ends = pads[:n], pads[n:]
+    if not any(pads):
+        return None
+    if begins == ends:
+        return per_dim(begins)
+    return [[b, e] for b, e in zip(begins, ends, strict=True)]
+
+
+def same_pads(
+    sizes: list[int], kernel: list[int], strides: list[int], dilations: list[int]
+) -> list[int]:
+    """The total SAME pad of each dim (ONNX's and TensorFlow's formula)."""
+    return [
+        max((math.ceil(i / s) - 1) * s + (k - 1) * d + 1 - i, 0)
+        for i, k, s, d in zip(sizes, kernel, strides, dilations, strict=True)
+    ]
+
+
+def _window(
+    node: Any, graph: Graph, kernel: list[int], extra: list[int] | None = None
+) -> tuple[Fields, list[str]]:
+    """stride, padding and dilation fields shared by Conv and the pools, and caveats;
+    ``extra`` pads (a zero Pad before the node, ONNX's order) add to the node's own."""
+    a = attrs(node)
+    n = len(kernel)
+    strides = list(a.get("strides", [1] * n))
+    dilations = list(a.get("dilations", [1] * n))
+    pads = list(a.get("pads", [0] * (2 * n)))
+    if extra is not None:
+        pads = [p + e for p, e in zip(pads, extra, strict=True)]
+    notes: list[str] = []
+    pad = padding(pads, n, a)
+    auto = a.get("auto_pad", b"NOTSET")
+    if pad == "same" and auto == b"SAME_LOWER":
+        sizes = list(graph.shape(node.input[0])[2:])
+        totals = same_pads(sizes, kernel, strides, dilations)
+        if any(t % 2 for t in totals):
+            # SAME_LOWER puts the odd pixel before, TensorFlow's "same" after
+            pad = [[t - t // 2, t // 2] for t in totals]
+            notes.append("auto_pad SAME_LOWER: the odd pad goes before, written out")
+    fields: Fields = {"stride": per_dim(strides)}
+    if pad is not None:
+        fields["padding"] = pad
+    fields["dilation"] = per_dim(dilations)
+    return fields, notes
+
+
+def conv(node: Any, graph: Graph, extra: list[int] | None = None) -> tuple[Fields, list[str]]:
+    """A Conv's layer fields (without name, batch_norm and activation) and its caveats;
+    ``extra``: the spatial pads of a zero Pad folded into it."""
+    a = attrs(node)
+    weight = graph.shape(node.input[1])
+    cin = graph.shape(node.input[0])[1]
+    cout, kernel, groups = weight[0], list(weight[2:]), int(a.get("group", 1))
+    window, notes = _window(node, graph, kernel, extra)
+    bias = len(node.input) > 2 and bool(node.input[2])
+    if groups == cin > 1 and cout % cin == 0:
+        fields: Fields = {"type": "depthwise", "kernel": per_dim(kernel), **window}
+        if cout // cin > 1:
+            fields["depth_multiplier"] = cout // cin
+    elif groups == 1 and set(kernel) == {1} and "padding" not in window:
+        fields = {"type": "pointwise", "filters": cout, "stride": window["stride"]}
+    else:
+        fields = {"type": "conv", "kernel": per_dim(kernel), "filters": cout, **window}
+        if groups > 1:
+            fields["groups"] = groups
+    if fields.get("dilation") == 1:
+        del fields["dilation"]
+    if fields.get("stride") == 1:
+        del fields["stride"]
+    if bias:
+        fields["bias"] = True
+    return fields, notes
+
+
+def pool(node: Any, graph: Graph) -> tuple[Fields, list[str]] | None:
+    """A MaxPool/AveragePool as a ``pool``; None for a dilated pool (no spec key)."""
+    a = attrs(node)
+    kernel = list(a["kernel_shape"])
+    window, notes = _window(node, graph, kernel)
+    if window.pop("dilation") != 1:
+        return None
+    mode = "max" if node.op_type == "MaxPool" else "avg"
+    fields: Fields = {"type": "pool", "mode": mode, "kernel": per_dim(kernel), **window}
+    if a.get("ceil_mode", 0):
+        fields["ceil_mode"] = True
+    if mode == "avg" and "padding" in window and not a.get("count_include_pad", 0):
+        notes.append("count_include_pad 0: each average divides by its window's unpadded size")
+    return fields, notes
+
+
+def global_pool(node: Any, graph: Graph) -> Fields | None:
+    """GlobalAverage/MaxPool, or ReduceMean/ReduceMax over every spatial axis."""
+    if node.op_type in GLOBAL_POOLS:
+        return {"type": "global_pool", "mode": GLOBAL_POOLS[node.op_type]}
+    if node.op_type not in REDUCE_POOLS:
+        return None
+    rank = len(graph.shape(node.input[0]))
+    axes = attrs(node).get("axes")
+    if axes is None and len(node.input) > 1:
+        value = graph.constant(node.input[1])
+        axes = None if value is None else [int(v) for v in value.reshape(-1)]
+    if axes is None or sorted(x % rank for x in axes) != list(range(2, rank)):
+        return None
+    return {"type": "global_pool", "mode": REDUCE_POOLS[node.op_type]}
+
+
+def dense(node: Any, graph: Graph) -> tuple[Fields, list[Any]] | None:
+    """Gemm, or MatMul (+ Add of a constant bias), on a 2-D input with a constant weight:
+    ``dense`` and the nodes it covers."""
+    data = graph.data_inputs(node)
+    if len(data) != 1 or len(graph.shape(data[0])) != 2:
+        return None
+    weight = graph.shape(node.input[1])
+    if node.op_type == "Gemm":
+        a = attrs(node)
+        if a.get("transA", 0) or graph.tensor(node.input[0]) != data[0]:
+            return None
+        units = weight[0] if a.get("transB", 0) else weight[1]
+        bias = len(node.input) > 2 and bool(node.input[2])
+        return {"type": "dense", "units": units, "bias": bias}, [node]
+    if node.op_type != "MatMul" or graph.tensor(node.input[0]) != data[0] or len(weight) != 2:
+        return None
+    nodes, bias = [node], False
+    readers = graph.readers(node.output[0])
+    if len(readers) == 1 and readers[0].op_type == "Add" and node.output[0] not in graph.outputs:
+        add = readers[0]
+        other = [t for t in add.input if graph.tensor(t) != graph.tensor(node.output[0])]
+        value = graph.constant(other[0]) if len(other) == 1 else None
+        if value is not None and value.size == weight[1]:
+            nodes, bias = [node, add], True
+    return {"type": "dense", "units": weight[1], "bias": bias}, nodes
+
+
+def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
+    """The activation applied to ``tensor`` alone: (spec name, nodes, output tensor)."""
+    if graph.tensor(tensor) in graph.outputs:
+        return None
+    readers = graph.readers(tensor)
+    if len(readers) == 1:
+        node = readers[0]
+        name = SIMPLE_ACTIVATIONS.get(node.op_type)
+        if node.op_type == "Clip" and _clip_range(node, graph) == (0.0, 6.0):
+            name = "relu6"
+        if name is not None and len(graph.data_inputs(node)) == 1:
+            return name, [node], node.output[0]
+        return None
+    if len(readers) == 2:
+        gate = next((n for n in readers if n.op_type in GATES), None)
+        mul = next((n for n in readers if n.op_type == "Mul"), None)
+        if (
+            gate is not None
+            and mul is not None
+            and len(graph.readers(gate.output[0])) == 1
+            and sorted(graph.data_inputs(mul)) == sorted([graph.tensor(tensor), gate.output[0]])
+        ):
+            return GATES[gate.op_type], [gate, mul], str(mul.output[0])
+    return None
+
+
+def _clip_range(node: Any, graph: Graph) -> tuple[float, float] | None:
+    a = attrs(node)
+    bounds = []
+    for position, key in ((1, "min"), (2, "max")):
+        value = None
+        if len(node.input) > position and node.input[position]:
+            constant = graph.constant(node.input[position])
+            value = None if constant is None else float(constant.reshape(-1)[0])
+        elif key in a:
+            value = float(a[key])
+        if value is None:
+            return None
+        bounds.append(value)
+    return bounds[0], bounds[1]
+
+
+def squeeze_excite(graph: Graph, tensor: str) -> tuple[Fields, list[Any], list[str]] | None:
+    """A squeeze-and-excite on ``tensor``: its fields, nodes and caveats, or None."""
+    readers = graph.readers(tensor)
+    if len(readers) != 2:
+        return None
+    pool_node = next((n for n in readers if global_pool(n, graph) is not None), None)
+    mul = next((n for n in readers if n.op_type == "Mul"), None)
+    if (
+        pool_node is None
+        or mul is None
+        or global_pool(pool_node, graph)
+        != {
+            "type": "global_pool",
+            "mode": "avg",
+        }
+    ):
+        return None
+    chain = [pool_node]
+    convs = []
+    current = pool_node.output[0]
+    for _ in range(2):
+        nxt = graph.readers(current)
+        if len(nxt) != 1 or nxt[0].op_type != "Conv" or len(graph.data_inputs(nxt[0])) != 1:
+            return None
+        convs.append(nxt[0])
+        chain.append(nxt[0])
+        current = nxt[0].output[0]
+        if len(convs) == 1:
+            act = activation(graph, current)
+            if act is None:
+                return None
+            chain.extend(act[1])
+            current = act[2]
+    gate = graph.readers(current)
+    if len(gate) != 1 or gate[0].op_type not in ("Sigmoid", "HardSigmoid"):
+        return None
+    if sorted(graph.data_inputs(mul)) != sorted([graph.tensor(tensor), gate[0].output[0]]):
+        return None
+    chain.extend([gate[0], mul])
+    notes = []
+    if not all(len(c.input) > 2 and c.input[2] for c in convs):
+        notes.append("the model's SE convs have no bias; the spec's SE counts one per channel")
+    squeeze = graph.shape(convs[0].input[1])[0]
+    return {"type": "squeeze_excite", "se_channels": squeeze}, chain, notes
+
+
+def shuffle(graph: Graph, node: Any) -> tuple[Fields, list[Any]] | None:
+    """Reshape → Transpose → Reshape as ShuffleNet's channel shuffle: ``shuffle`` and its
+    three nodes, or None."""
+    if node.op_type != "Reshape":
+        return None
+    source = graph.shape(graph.data_inputs(node)[0])
+    split = graph.shape(node.output[0])
+    transpose = graph.readers(node.output[0])
+    if len(source) < 3 or len(split) != len(source) + 1 or len(transpose) != 1:
+        return None
+    groups = split[1]
+    if split[0] != source[0] or split[1] * split[2] != source[1] or split[3:] != source[2:]:
+        return None
+    perm = list(attrs(transpose[0]).get("perm", []))
+    if transpose[0].op_type != "Transpose" or perm != [0, 2, 1, *range(3, len(split))]:
+        return None
+    back = graph.readers(transpose[0].output[0])
+    if len(back) != 1 or back[0].op_type != "Reshape":
+        return None
+    if graph.shape(back[0].output[0]) != source:
+        return None
+    return {"type": "shuffle", "groups": groups}, [node, transpose[0], back[0]]
+
+
+def is_flatten(graph: Graph, node: Any) -> bool:
+    """Flatten, Reshape or Squeeze to ``[N, rest]``: no cost, and the spec's ``dense``
+    flattens its input itself."""
+    if node.op_type not in ("Flatten", "Reshape", "Squeeze"):
+        return False
+    data = graph.data_inputs(node)
+    if len(data) != 1:
+        return False
+    source, target = graph.shape(data[0]), graph.shape(node.output[0])
+    return len(target) == 2 and target[0] == source[0] and math.prod(source) == math.prod(target)
+
+
+def channel_slices(graph: Graph, tensor: str, readers: list[Any]) -> list[Any] | None:
+    """Readers that are all ``Slice`` nodes cutting ``tensor``'s channels into consecutive
+    parts from first to last (torch's ``chunk``): them in channel order, else None."""
+    if len(readers) < 2 or any(n.op_type != "Slice" for n in readers):
+        return None
+    channels = graph.shape(tensor)[1]
+    parts = []
+    for node in readers:
+        values = [graph.constant(t) if t else None for t in list(node.input[1:5])]
+        bounds = [v for v in values[:3] if v is not None and v.size == 1]
+        if len(bounds) != 3:
+            return None
+        starts, ends, axes = (int(v.reshape(-1)[0]) for v in bounds)
+        steps = values[3] if len(values) > 3 else None
+        if axes % len(graph.shape(tensor)) != 1 or (steps is not None and steps.size != 1):
+            return None
+        if steps is not None and int(steps.reshape(-1)[0]) != 1:
+            return None
+        parts.append((max(0, starts), min(channels, ends), node))
+    parts.sort(key=lambda p: p[0])
+    edges = [0, *(e for _, e, _ in parts)]
+    if [s for s, _, _ in parts] != edges[:-1] or edges[-1] != channels:
+        return None
+    return [n for _, _, n in parts]
+
+
+def zero_pad(graph: Graph, node: Any) -> tuple[Any, list[int]] | None:
+    """A ``Pad`` of zeros on the spatial dims only, read by one Conv without ``auto_pad``
+    (TensorFlow's exports pad this way): (the Conv, the spatial pads in ONNX's order)."""
+    if node.op_type != "Pad" or len(node.input) < 2 or (len(node.input) > 3 and node.input[3]):
+        return None
+    a = attrs(node)
+    mode = a.get("mode", b"constant")
+    pads = graph.constant(node.input[1])
+    value = graph.constant(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    readers = graph.readers(node.output[0])
+    if mode != b"constant" or pads is None or (value is not None and value.any()):
+        return None
+    if len(readers) != 1 or readers[0].op_type != "Conv" or node.output[0] in graph.outputs:
+        return None
+    if attrs(readers[0]).get("auto_pad", b"NOTSET") != b"NOTSET":
+        return None
+    flat = [int(p) for p in pads.reshape(-1)]
+    rank = len(flat) // 2
+    if min(flat) < 0 or any(flat[:2]) or any(flat[rank : rank + 2]):
+        return None
+    return readers[0], flat[2:rank] + flat[rank + 2 :]

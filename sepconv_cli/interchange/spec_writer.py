@@ -1,0 +1,159 @@
+"""``sepconv export-spec``: an ONNX model written out as a sepconv YAML model spec.
+
+Rules:
+
+- The graph's NCHW input ``[N, C, *spatial]`` is the spec's channels-last
+  ``input: [*spatial, C]``; ``batch`` is written when N > 1, ``dtype`` when it is not
+  float32. A header comment says so, and warns that conv biases may be folded batch-norms
+  when the graph has conv biases and no BatchNormalization. The layers are
+  :mod:`~sepconv_cli.interchange.spec_walk`'s.
+- Simple layers are one flow mapping a line, like the presets; residual and branches
+  blocks are block mappings with their nested lists.
+- Every part the spec cannot express is a ``#`` comment at its place in the file, naming
+  the nodes and their op types, and one stderr line per kind (op type, or an inexpressible
+  join); the file still loads. A graph whose first node already stops the walk (an NHWC
+  model's leading Transpose) has no spec: one line, exit 2.
+- A string is written plain when YAML reads it back as the same string, else quoted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.spec_graph import load_graph
+from sepconv_cli.interchange.spec_walk import Item, Layer, Note, Walker
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*\Z")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "none"}
+# keys written after the layer's own fields, in this order, for a block
+_NESTED = ("layers", "shortcut", "branches")
+
+
+def export_spec(path: Path, input_shapes: dict[str, list[int]]) -> tuple[str, list[str], list[str]]:
+    """(the YAML text, notes about the input, one line per kind of part not expressed)."""
+    graph = load_graph(path, input_shapes)
+    items = Walker(graph).run()
+    if not any(isinstance(i, Layer) and i.fields for i in items):
+        first = next((i.text for i in items if isinstance(i, Note)), "no layers")
+        raise UsageError(f"{path}: no layer the spec can express before the first stop: {first}")
+    shape = graph.shape(graph.input_name)
+    head = [
+        f"# Written by sepconv export-spec from {path.name}: the input",
+        f"# {graph.input_name!r} {'x'.join(map(str, shape))} (NCHW) as channels-last [H, W, C].",
+    ]
+    ops = {n.op_type for n in graph.nodes}
+    if "BatchNormalization" not in ops and any(
+        n.op_type == "Conv" and len(n.input) > 2 and n.input[2] for n in graph.nodes
+    ):
+        head += [
+            "# No BatchNormalization nodes, and convs with biases: a bias may be a batch-norm",
+            "# the exporter folded (torch.onnx.export in eval mode does), counted as a bias,",
+            "# one param per channel, not a batch-norm's two.",
+        ]
+    head += [
+        f"name: {scalar(path.stem)}",
+        f"source: {scalar('ONNX model ' + path.name)}",
+        f"input: {flow([*shape[2:], shape[1]])}",
+    ]
+    if shape[0] > 1:
+        head.append(f"batch: {shape[0]}")
+    if graph.dtype != "float32":
+        head.append(f"dtype: {graph.dtype}")
+    lines = head + sequence("layers", items, 0)
+    return "\n".join(lines) + "\n", graph.notes, summary(items, path)
+
+
+def summary(items: list[Item], path: Path) -> list[str]:
+    """One stderr line per kind of note."""
+    kinds: dict[str, list[Note]] = defaultdict(list)
+    for note in notes(items):
+        kinds[note.kind].append(note)
+    lines = []
+    for kind, group in kinds.items():
+        if len(group) == 1:
+            lines.append(f"{path}: {group[0].text}")
+        else:
+            names = ", ".join(n.nodes[0].name or n.nodes[0].output[0] for n in group if n.nodes)
+            lines.append(
+                f"{path}: {len(group)} {kind} nodes the spec has no layer for, not counted "
+                f"(named in the file where each is): {names}"
+            )
+    return lines
+
+
+def notes(items: list[Item]) -> list[Note]:
+    found: list[Note] = []
+    for item in items:
+        if isinstance(item, Note):
+            found.append(item)
+        else:
+            for nested in (item.layers, item.shortcut, *(item.branches or [])):
+                found.extend(notes(nested or []))
+    return found
+
+
+def sequence(key: str, items: list[Item], indent: int) -> list[str]:
+    """``key:`` and its list of layers; ``key: []`` when it has none."""
+    pad = " " * indent
+    body = [line for item in items for line in entry(item, indent + 2)]
+    if not any(isinstance(i, Layer) and i.fields for i in items):
+        return [f"{pad}{key}: []", *body]
+    return [f"{pad}{key}:", *body]
+
+
+def entry(item: Item, indent: int) -> list[str]:
+    """The lines of one list entry (``- ...``), its comments first."""
+    pad = " " * indent
+    if isinstance(item, Note):
+        return [f"{pad}# NOT EXPRESSED: {item.text}"]
+    if not item.fields:  # a flatten: nothing to write
+        return []
+    lines = [f"{pad}# {c}" for c in item.comments]
+    if item.layers is None and item.branches is None:
+        return [*lines, f"{pad}- {flow(item.fields)}"]
+    first, *rest = item.fields.items()
+    lines.append(f"{pad}- {first[0]}: {value(first[1])}")
+    lines.extend(f"{pad}  {k}: {value(v)}" for k, v in rest)
+    if item.layers is not None:
+        lines.extend(sequence("layers", item.layers, indent + 2))
+    if item.shortcut is not None:
+        lines.extend(sequence("shortcut", item.shortcut, indent + 2))
+    if item.branches is not None:
+        lines.append(f"{pad}  branches:")
+        for branch in item.branches:
+            inner = [line for i in branch for line in entry(i, indent + 6)]
+            if any(isinstance(i, Layer) and i.fields for i in branch):
+                lines.extend([f"{pad}    -", *inner])
+            else:
+                lines.extend([f"{pad}    - []", *inner])
+    return lines
+
+
+def flow(data: Any) -> str:
+    """A flow-style YAML mapping or list on one line."""
+    if isinstance(data, dict):
+        return "{" + ", ".join(f"{k}: {value(v)}" for k, v in data.items()) + "}"
+    return "[" + ", ".join(value(v) for v in data) + "]"
+
+
+def value(data: Any) -> str:
+    if isinstance(data, bool):
+        return "true" if data else "false"
+    if isinstance(data, (dict, list, tuple)):
+        return flow(data)
+    if isinstance(data, str):
+        return scalar(data)
+    return str(data)
+
+
+def scalar(text: str) -> str:
+    """``text`` plain when YAML reads it back unchanged, else double-quoted (JSON's quoting
+    is valid YAML)."""
+    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return json.dumps(text)
