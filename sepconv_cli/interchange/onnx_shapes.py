@@ -57,8 +57,18 @@ class Tensors:
 
 
 def attributes(node: Any) -> dict[str, Any]:
-    onnx = require_onnx()
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    """A node's attributes by name (memoized per node: read several times per node)."""
+    key = id(node)
+    hit = _ATTRIBUTES.get(key)
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    value = require_onnx().helper.get_attribute_value
+    found = {a.name: value(a) for a in node.attribute}
+    _ATTRIBUTES[key] = (node, found)
+    return found
+
+
+_ATTRIBUTES: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
 def _text(value: Any) -> Any:
