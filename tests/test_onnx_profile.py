@@ -284,6 +284,25 @@ def test_shape_nodes_are_free_and_hidden(tmp_path: Path) -> None:
     assert data["uncounted_nodes"] == []
 
 
+def test_all_nodes_shows_the_free_nodes_without_changing_a_total(tmp_path: Path) -> None:
+    nodes = [
+        node("Conv", ["x", "w"], ["c"], "/conv/Conv"),
+        node("Flatten", ["c"], ["f"], "/Flatten"),
+        node("Identity", ["f"], ["y"], "/head/id/Identity"),
+    ]
+    path = save(tmp_path / "a.onnx", nodes, {"x": [1, 2, 3, 3]}, ["y"], [weight("w", 4, 2, 3, 3)])
+    hidden, shown = profile(path), profile(path, "--all-nodes")
+    assert [row["name"] for row in hidden["layers"]] == ["conv"]
+    assert [(row["name"], row["type"]) for row in shown["layers"]] == [
+        ("conv", "conv"),
+        ("flatten", "flatten"),
+        ("head.id", "identity"),
+    ]
+    assert shown["totals"] == hidden["totals"]
+    spec = runner.invoke(app, ["profile", "mobilenet_v1", "--no-time", "--all-nodes"])
+    assert spec.exit_code == 2 and "--all-nodes: only for ONNX models" in spec.output
+
+
 def test_nhwc_model_wrapped_in_transposes_counts_its_convs(tmp_path: Path) -> None:
     nodes = [
         node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
@@ -325,6 +344,9 @@ def test_symbolic_batch_defaults_to_one_with_a_note(tmp_path: Path) -> None:
     assert done.exit_code == 0
     assert "symbolic batch (N): counted with batch 1" in done.stderr
     assert json.loads(done.stdout)["batch"] == 1
+    batched = run(str(path), "--format", "json", "--batch", "4")
+    assert "symbolic batch" not in batched.stderr
+    assert json.loads(batched.stdout)["batch"] == 4
     pinned = profile(path, "--input-shape", "x=2x2x5x5")
     assert pinned["batch"] == 2
     assert pinned["totals"]["as_specified"]["activation_bytes"] > 0

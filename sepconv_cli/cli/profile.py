@@ -130,6 +130,14 @@ def profile(
             "lower bound).",
         ),
     ] = False,
+    all_nodes: Annotated[
+        bool,
+        typer.Option(
+            "--all-nodes",
+            help="ONNX models: also show the nodes that cost nothing (reshapes, transposes, "
+            "identities, shape arithmetic), hidden by default.",
+        ),
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
     """A whole network, layer by layer: both forms, ratios, totals and (by default) timed
@@ -161,6 +169,7 @@ def profile(
         resolution=parse_flag(resolution, "--resolution", per_dim),
         batch=parse_flag(batch, "--batch", positive_int),
         input_shapes=parse_input_shapes(input_shape or []),
+        all_nodes=all_nodes,
     )
     built, notes = load_model(model, options)
     for note in notes:

@@ -43,7 +43,16 @@ PoolKind = Literal["max", "avg"]
 
 ConvRole = Literal["conv", "depthwise", "pointwise"]
 Role = Literal[
-    ConvRole, "dense", "pool", "batch_norm", "add", "scale", "squeeze_excite", "concat", "shuffle"
+    ConvRole,
+    "dense",
+    "pool",
+    "batch_norm",
+    "add",
+    "scale",
+    "squeeze_excite",
+    "concat",
+    "shuffle",
+    "shape",
 ]
 """What an operation is, as reports and JSON name it and as execution picks its kernel."""
 
@@ -382,9 +391,27 @@ class Shuffle:
         return _cost(0, 0, 0, 0, elems, elems, itemsize)
 
 
+@dataclass(frozen=True)
+class Passthrough:
+    """A node of a model file that only relabels or moves data (a reshape, a transpose, an
+    identity, shape arithmetic), shown on request (``--all-nodes``): nothing is counted for
+    it, not even bytes, so showing it never changes a total."""
+
+    in_shape: tuple[int, ...]
+    result_shape: tuple[int, ...]
+    role: Literal["shape"] = "shape"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.result_shape
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        return Cost()
+
+
 # --------------------------------------------------------------------------- all operations
 
-Op = Conv | Dense | Pool | BatchNorm | Add | Scale | SqueezeExcite | Concat | Shuffle
+Op = Conv | Dense | Pool | BatchNorm | Add | Scale | SqueezeExcite | Concat | Shuffle | Passthrough
 
 
 # --------------------------------------------------------------------------- activations

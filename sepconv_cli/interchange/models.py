@@ -24,6 +24,7 @@ class ModelOptions:
     resolution: tuple[int, ...] | None = None
     batch: int | None = None
     input_shapes: dict[str, Shape] = field(default_factory=dict)
+    all_nodes: bool = False  # ONNX: rows for the free data-movement and shape nodes too
 
 
 def is_onnx(ref: str) -> bool:
@@ -50,9 +51,11 @@ def load_model(
             )
         from sepconv_cli.interchange.onnx_model import read_onnx
 
-        return read_onnx(Path(ref), options.input_shapes, options.batch)
+        return read_onnx(Path(ref), options.input_shapes, options.batch, options.all_nodes)
     if options.input_shapes:
         raise UsageError("--input-shape: only for ONNX models (a YAML spec states its input)")
+    if options.all_nodes:
+        raise UsageError("--all-nodes: only for ONNX models (a YAML spec's rows are its layers)")
     from sepconv_cli.spec.presets import resolve_model
 
     spec = resolve_model(ref, flag=flag)

@@ -39,9 +39,10 @@ def graph_inputs(model: Any) -> list[Any]:
 
 
 def pin_inputs(
-    model: Any, path: Path, pinned: dict[str, Shape], notes: list[str]
+    model: Any, path: Path, pinned: dict[str, Shape], notes: list[str], batch: int | None = None
 ) -> dict[str, Shape]:
-    """Every graph input's static shape; notes (for stderr) say what was defaulted."""
+    """Every graph input's static shape; a symbolic batch is ``batch`` (``--batch``) or 1,
+    and notes (for stderr) say what was defaulted."""
     inputs = graph_inputs(model)
     names = [v.name for v in inputs]
     unknown = sorted(set(pinned) - set(names))
@@ -80,12 +81,12 @@ def pin_inputs(
                 f"{'x'.join(map(str, _text_dims(dims)))}; pin them with "
                 f"--input-shape {value.name}=1x..."
             )
-        if free:
+        if free and batch is None:
             notes.append(
                 f"sepconv: note: {path}: input {value.name!r} has a symbolic batch "
                 f"({dims[0] or '?'}): counted with batch 1 (--input-shape or --batch to change)"
             )
-        shapes[value.name] = tuple(d if isinstance(d, int) else 1 for d in dims)
+        shapes[value.name] = tuple(d if isinstance(d, int) else batch or 1 for d in dims)
     return shapes
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from sepconv_cli.counting.lowering import Forms, lower
 from sepconv_cli.counting.network import Model, Row, Uncounted
-from sepconv_cli.counting.ops import Conv, Dense
+from sepconv_cli.counting.ops import Conv, Dense, Passthrough
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_inputs import graph_inputs, pin_inputs
@@ -72,6 +72,7 @@ class _Walk:
     producer: dict[str, int] = field(default_factory=dict)  # tensor -> row that made it
     uncounted: list[Uncounted] = field(default_factory=list)
     skip: set[int] = field(default_factory=set)  # nodes already absorbed (a SiLU's Mul)
+    all_nodes: bool = False  # data-movement and shape nodes get rows too (free ones)
     fused_bn: int = 0
     separate_bn: int = 0
     convs: int = 0
@@ -81,6 +82,8 @@ def module_path(node: Any, index: int) -> str:
     """The row name: the exporter's module path (``/layer1/layer1.0/conv1/Conv`` →
     ``layer1.0.conv1``), else the node's name, else ``OpType_index``."""
     name = node.name or ""
+    if name.startswith("/") and name.count("/") == 1:  # "/Flatten": an op of the top module
+        return node.op_type.lower()
     if name.startswith("/") and name.count("/") >= 2:
         modules: list[str] = []
         for part in (p for p in name.split("/")[1:-1] if p):
@@ -99,11 +102,13 @@ def read_onnx(
     path: Path,
     input_shapes: dict[str, Shape] | None = None,
     batch: int | None = None,
+    all_nodes: bool = False,
 ) -> tuple[Model, list[str]]:
-    """The model in ``path`` and the notes for stderr (a defaulted batch, a skipped check)."""
+    """The model in ``path`` and the notes for stderr (a defaulted batch, a skipped check).
+    ``all_nodes`` gives the free data-movement and shape nodes rows of their own."""
     proto = load_graph(path)
     notes: list[str] = []
-    shapes = pin_inputs(proto, path, input_shapes or {}, notes)
+    shapes = pin_inputs(proto, path, input_shapes or {}, notes, batch)
     tensors = Tensors(base_dir=path.parent)
     for tensor in proto.graph.initializer:
         tensors.initializers[tensor.name] = tensor
@@ -121,7 +126,7 @@ def read_onnx(
             readers.setdefault(name, []).append(i)
     for output in proto.graph.output:
         readers.setdefault(output.name, []).append(-1)
-    walk = _Walk(path, tensors, inferred, readers)
+    walk = _Walk(path, tensors, inferred, readers, all_nodes=all_nodes)
     nodes = list(proto.graph.node)
     for i in range(len(nodes)):
         if i not in walk.skip:
@@ -138,8 +143,9 @@ def read_onnx(
     opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
     producer = " ".join(p for p in (proto.producer_name, proto.producer_version) if p)
     model = Model(
-        name=proto.graph.name or path.stem,
-        source=f"ONNX file{f' from {producer}' if producer else ''}, opset {opset}",
+        name=path.stem,  # exporters' graph names say little ("main_graph", "torch_jit")
+        source=f"ONNX file{f' from {producer}' if producer else ''}, opset {opset}"
+        + (f", graph {proto.graph.name}" if proto.graph.name else ""),
         input_shape=channels_last(input_shape),
         batch=batch or input_shape[0],
         dtype=DTYPES.get(first.type.tensor_type.elem_type, "float32"),
@@ -177,6 +183,7 @@ def _visit(walk: _Walk, nodes: Sequence[Any], index: int) -> None:
         for output, value in zip(node.output, values, strict=False):
             tensors.values[output] = value
             tensors.shapes[output] = tuple(int(d) for d in value.shape)
+        _free_row(walk, node, name, where)
         return
     ins = [n for n in node.input if n]
     missing = [n for n in ins if n not in tensors.shapes]
@@ -207,6 +214,17 @@ def _visit(walk: _Walk, nodes: Sequence[Any], index: int) -> None:
     _place(walk, nodes, index, outcome, name, where)
 
 
+def _free_row(walk: _Walk, node: Any, name: str, where: str) -> None:
+    """With ``--all-nodes``, a row for a node that costs nothing (its forms count zero)."""
+    if not walk.all_nodes:
+        return
+    first = next((n for n in node.input if n), "")
+    in_shape = channels_last(walk.tensors.shapes.get(first, ()))
+    out_shape = channels_last(walk.tensors.shapes.get(node.output[0], ())) if node.output else ()
+    op = Passthrough(in_shape, out_shape)
+    walk.rows.append(_Row(name, node.op_type.lower(), in_shape, one(op), where))
+
+
 def _dims(shape: Shape) -> str:
     return "x".join(map(str, shape)) or "scalar"
 
@@ -223,6 +241,7 @@ def _place(
     node = nodes[index]
     out = node.output[0] if node.output else ""
     if isinstance(outcome, Hidden):
+        _free_row(walk, node, name, where)
         return
     if isinstance(outcome, NotCounted):
         walk.uncounted.append(Uncounted(node.name or f"#{index}", node.op_type, outcome.reason))
