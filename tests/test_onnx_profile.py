@@ -159,6 +159,28 @@ def test_gemm_and_matmul(tmp_path: Path) -> None:
     assert first(data)["as_specified"]["params"] == 160  # the weight once, not per token
 
 
+def test_conv_transpose(tmp_path: Path) -> None:
+    # 4×4×8 in, weight (Cin 8, Cout 4, 3, 3), stride 2, pads 1+1, output_padding 1:
+    # out = 2·(4-1) + 1 + 3 - 2 = 8 → 8×8×4. Every input value meets 4·9 weights:
+    # MACs = 16 positions · 8 · 4 · 9 = 4,608; params 8·4·9 + 4 bias = 292
+    convt = [
+        node(
+            "ConvTranspose",
+            ["x", "w", "b"],
+            ["y"],
+            "/up/ConvTranspose",
+            strides=[2, 2],
+            pads=[1, 1, 1, 1],
+            output_padding=[1, 1],
+        )
+    ]
+    inits = [weight("w", 8, 4, 3, 3), weight("b", 4)]
+    layer = first(profile(save(tmp_path / "t.onnx", convt, {"x": [1, 8, 4, 4]}, ["y"], inits)))
+    assert (layer["type"], layer["output_shape"]) == ("conv_transpose", [8, 8, 4])
+    assert layer["as_specified"]["macs"] == 4608
+    assert layer["as_specified"]["params"] == 292
+
+
 def test_pools(tmp_path: Path) -> None:
     nodes = [
         node("MaxPool", ["x"], ["a"], "max", kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),

@@ -83,7 +83,7 @@ def module_path(node: Any, index: int) -> str:
     ``layer1.0.conv1``), else the node's name, else ``OpType_index``."""
     name = node.name or ""
     if name.startswith("/") and name.count("/") == 1:  # "/Flatten": an op of the top module
-        return node.op_type.lower()
+        return str(node.op_type).lower()
     if name.startswith("/") and name.count("/") >= 2:
         modules: list[str] = []
         for part in (p for p in name.split("/")[1:-1] if p):

@@ -23,7 +23,18 @@ from math import prod
 from typing import Any
 
 from sepconv_cli.counting.lowering import Forms, lower
-from sepconv_cli.counting.ops import Add, BatchNorm, Concat, Conv, Dense, Op, Pool, PoolKind, Scale
+from sepconv_cli.counting.ops import (
+    Add,
+    BatchNorm,
+    Concat,
+    Conv,
+    ConvTranspose,
+    Dense,
+    Op,
+    Pool,
+    PoolKind,
+    Scale,
+)
 from sepconv_cli.counting.shapes import ShapeError, same_padding
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
@@ -158,13 +169,23 @@ def _conv_transpose_shape(node: Any, shapes: list[Shape]) -> list[Shape]:
     mode = text_attribute(node, "auto_pad", "NOTSET")
     out = []
     for i in range(rank):
+        if mode.startswith("SAME"):  # the input size times the stride
+            out.append(x[2 + i] * stride[i])
+            continue
         full = stride[i] * (x[2 + i] - 1) + extra[i] + (w[2 + i] - 1) * dilation[i] + 1
-        out.append(
-            full if mode != "NOTSET" and mode != "VALID" else full - pads[i] - pads[i + rank]
-        )
-        if mode.startswith("SAME"):
-            out[-1] = x[2 + i] * stride[i]
+        out.append(full - (0 if mode == "VALID" else pads[i] + pads[i + rank]))
     return [(x[0], w[1] * groups, *out)]
+
+
+def _conv_transpose(node: Any, shapes: list[Shape]) -> tuple[Outcome, list[Shape]]:
+    """A ``conv_transpose`` row: one form (the forms rule is about convolutions; a
+    transposed one has no separable what-if here)."""
+    x, w = shapes[0], shapes[1]
+    out = _conv_transpose_shape(node, shapes)[0]
+    groups = int(attributes(node).get("group", 1))
+    bias = len(node.input) > 2 and bool(node.input[2])
+    op = ConvTranspose(channels_last(x), out[1], tuple(w[2:]), tuple(out[2:]), groups, bias)
+    return Counted("conv_transpose", one(op)), [out]
 
 
 def _matmul(node: Any, shapes: list[Shape], tensors: Tensors) -> tuple[Outcome, list[Shape]]:
@@ -267,7 +288,7 @@ def count_node(
     if op == "Conv":
         return _conv(node, shapes, where, name)
     if op == "ConvTranspose":
-        return NotCounted("ConvTranspose is not counted yet"), _conv_transpose_shape(node, shapes)
+        return _conv_transpose(node, shapes)
     if op == "MatMul":
         return _matmul(node, shapes, tensors)
     if op == "Gemm":
