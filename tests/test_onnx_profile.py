@@ -428,6 +428,8 @@ def test_unsupported_op_is_named_and_strict_exits_2(tmp_path: Path) -> None:
         ("/softmax/Softmax", "Softmax"),
         ("/tanh/Tanh", "Tanh"),
     ]
+    markdown = run(str(path), "--format", "markdown", "-q")
+    assert "2 nodes of types Softmax, Tanh not counted" in markdown.stdout
     strict = run(str(path), "--strict")
     assert strict.exit_code == 2
     assert "--strict" in strict.output and "Softmax, Tanh" in strict.output
