@@ -435,6 +435,29 @@ def test_unsupported_op_is_named_and_strict_exits_2(tmp_path: Path) -> None:
     assert "--strict" in strict.output and "Softmax, Tanh" in strict.output
 
 
+def test_an_operator_of_another_domain_is_not_counted(tmp_path: Path) -> None:
+    graph = [node("Conv", ["x", "w"], ["y"], "fused", domain="com.example")]
+    onnx = pytest.importorskip("onnx")
+    path = tmp_path / "custom.onnx"
+    model = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            graph,
+            "g",
+            [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2, 5, 5])],
+            [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+            [weight("w", 4, 2, 3, 3)],
+        ),
+        opset_imports=[
+            onnx.helper.make_opsetid("", 17),
+            onnx.helper.make_opsetid("com.example", 1),
+        ],
+    )
+    onnx.save(model, str(path))
+    done = run(str(path), "-q")
+    assert done.exit_code == 2  # nothing left to count
+    assert "no node of this graph is one sepconv counts" in done.output
+
+
 def test_bad_files_are_one_line(tmp_path: Path) -> None:
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x00\xff not a protobuf \x12\x99")

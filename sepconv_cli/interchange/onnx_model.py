@@ -133,7 +133,10 @@ def read_onnx(
             _visit(walk, nodes, i)
     graph_notes.append(_bn_note(walk))
     if not walk.rows:
-        raise UsageError(f"{path}: no node of this graph is one sepconv counts")
+        kinds = ", ".join(sorted({u.op_type for u in walk.uncounted})) or "none"
+        raise UsageError(
+            f"{path}: no node of this graph is one sepconv counts (node types: {kinds})"
+        )
     first = graph_inputs(proto)[0]
     input_shape = shapes[first.name]
     rows = [

@@ -285,6 +285,8 @@ def count_node(
 ) -> tuple[Outcome, list[Shape]]:
     """What ``node`` counts, and its output shapes (ONNX order)."""
     op = node.op_type
+    if node.domain not in ("", "ai.onnx"):  # a runtime's own op, whatever its name
+        return NotCounted(f"an operator of the domain {node.domain}"), []
     if op == "Conv":
         return _conv(node, shapes, where, name)
     if op == "ConvTranspose":

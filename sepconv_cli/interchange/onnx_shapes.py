@@ -86,8 +86,13 @@ def fold(node: Any, tensors: Tensors) -> list[Any] | None:
         start, end = a.get("start", 0), a.get("end", len(shape))
         return [np.array(shape[start:end], dtype=np.int64)]
     inputs = [name for name in node.input if name]
+    if node.op_type != "Constant" and not inputs:
+        return None
+    # a computed input first: most nodes have one, and then no constant is read at all
+    if any(n not in tensors.values and n not in tensors.initializers for n in inputs):
+        return None
     known = [tensors.value(name) for name in inputs]
-    if node.op_type != "Constant" and (not inputs or any(v is None for v in known)):
+    if any(v is None for v in known):
         return None
     if node.op_type in ("RandomNormal", "RandomUniform", "Multinomial"):
         return None
