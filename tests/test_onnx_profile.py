@@ -204,6 +204,17 @@ def test_pools(tmp_path: Path) -> None:
     assert data["layers"][0]["as_specified"]["flops"] == 1296
 
 
+def test_ceil_mode_drops_a_last_window_that_starts_in_the_padding(tmp_path: Path) -> None:
+    # 5 wide, pads 1+1, k 2, s 2: ceil((5+2-2)/2)+1 = 4 windows, but the 4th starts at 6,
+    # in the right padding (5+1): dropped, 3 (PyTorch's and onnxruntime's rule; onnx's
+    # shape inference says 4, so the report says whose shape it took)
+    attrs = {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [1] * 4, "ceil_mode": 1}
+    pool = [node("MaxPool", ["x"], ["y"], "mp", **attrs)]
+    data = profile(save(tmp_path / "c.onnx", pool, {"x": [1, 1, 5, 5]}, ["y"]))
+    assert first(data)["output_shape"] == [3, 3, 1]
+    assert any("onnx shape inference gives 1x1x4x4" in n for n in data["graph_notes"])
+
+
 def test_elementwise_concat_reduce_mean(tmp_path: Path) -> None:
     nodes = [
         node("Conv", ["x", "w"], ["a"], "/a/Conv", pads=[1] * 4),

@@ -73,6 +73,7 @@ class _Walk:
     uncounted: list[Uncounted] = field(default_factory=list)
     skip: set[int] = field(default_factory=set)  # nodes already absorbed (a SiLU's Mul)
     all_nodes: bool = False  # data-movement and shape nodes get rows too (free ones)
+    notes: list[str] = field(default_factory=list)  # for the report's footer
     fused_bn: int = 0
     separate_bn: int = 0
     convs: int = 0
@@ -131,6 +132,7 @@ def read_onnx(
     for i in range(len(nodes)):
         if i not in walk.skip:
             _visit(walk, nodes, i)
+    graph_notes += walk.notes
     graph_notes.append(_bn_note(walk))
     if not walk.rows:
         kinds = ", ".join(sorted({u.op_type for u in walk.uncounted})) or "none"
@@ -206,7 +208,17 @@ def _visit(walk: _Walk, nodes: Sequence[Any], index: int) -> None:
             continue
         ours = outs[k] if k < len(outs) else None
         theirs = walk.inferred.get(output)
-        if ours is not None and theirs is not None and ours != theirs:
+        if ours is not None and theirs is not None and ours != theirs and _ceil_pool(node):
+            # onnx's inference keeps a last window that starts in the padding; onnxruntime
+            # and PyTorch drop it, as sepconv does: trust ours, and check no further (every
+            # later inferred shape builds on theirs)
+            walk.notes.append(
+                f"{where}: onnx shape inference gives {_dims(theirs)}, onnxruntime and "
+                f"PyTorch {_dims(ours)} (ceil_mode's last window starts in the padding); "
+                "shapes after it are sepconv's own, unchecked"
+            )
+            walk.inferred.clear()
+        elif ours is not None and theirs is not None and ours != theirs:
             raise UsageError(
                 f"{where}: sepconv computes output {output!r} as {_dims(ours)} but onnx "
                 f"shape inference gives {_dims(theirs)}"
@@ -226,6 +238,12 @@ def _free_row(walk: _Walk, node: Any, name: str, where: str) -> None:
     out_shape = channels_last(walk.tensors.shapes.get(node.output[0], ())) if node.output else ()
     op = Passthrough(in_shape, out_shape)
     walk.rows.append(_Row(name, node.op_type.lower(), in_shape, one(op), where))
+
+
+def _ceil_pool(node: Any) -> bool:
+    return node.op_type in ("MaxPool", "AveragePool") and any(
+        a.name == "ceil_mode" and a.i for a in node.attribute
+    )
 
 
 def _dims(shape: Shape) -> str:
