@@ -500,7 +500,7 @@ def test_keyboard_interrupt_in_process(
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    target = {"count": "build", "render": "render_profile"}[where]
+    target = {"count": "load_model", "render": "render_profile"}[where]
     if not hasattr(cmd_profile, target):
         pytest.skip(f"cmd_profile.{target} was renamed")
     monkeypatch.setattr(cmd_profile, target, interrupted)

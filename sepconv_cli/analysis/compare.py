@@ -163,7 +163,7 @@ def snapshot_from_json(data: Any, label: str) -> Snapshot:
 
 
 def load_snapshot(ref: str) -> Snapshot:
-    """A JSON report, a spec file or a preset name → counts (no timing for specs)."""
+    """A JSON report, a spec or ONNX file or a preset name → counts (no timing for specs)."""
     path = Path(ref)
     if path.suffix == ".json" or (path.is_file() and _looks_like_json(path)):
         if not path.is_file():
@@ -175,11 +175,11 @@ def load_snapshot(ref: str) -> Snapshot:
         except RecursionError:
             raise UsageError(f"{ref}: cannot read JSON report: nested too deeply") from None
         return snapshot_from_json(data, ref)
-    from sepconv_cli.counting.network import build
     from sepconv_cli.counting.report import profile_report
-    from sepconv_cli.spec.presets import resolve_model
+    from sepconv_cli.interchange.models import load_model
 
-    report = profile_report(build(resolve_model(ref, flag=ref)))
+    model, _notes = load_model(ref, flag=ref)
+    report = profile_report(model)
     layers = tuple(
         LayerValues(lr.row.name, lr.row.type, lr.as_specified.macs, lr.as_specified.params, None)
         for lr in report.layers

@@ -28,7 +28,7 @@ app = typer.Typer()
     cls=SepconvCommand,
     short_help="Per-layer and total deltas between two models or reports.",
     epilog="BASE and NEW are each a JSON report (sepconv profile --format json), a "
-    "model spec file or a preset name.\n\n" + EXIT_CODES_HELP,
+    "model spec file, an ONNX file or a preset name.\n\n" + EXIT_CODES_HELP,
 )
 def compare(
     base: Annotated[

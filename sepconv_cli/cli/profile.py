@@ -28,9 +28,10 @@ from sepconv_cli.cli.options import (
     parse_flag,
 )
 from sepconv_cli.cli.timing_flags import timing_from_flags
-from sepconv_cli.counting.network import build
 from sepconv_cli.counting.report import profile_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
+from sepconv_cli.interchange.models import ModelOptions, is_onnx, load_model
+from sepconv_cli.interchange.onnx_inputs import parse_input_shapes
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import PRESETS, PROFILE, render_presets, render_profile
 from sepconv_cli.spec.fields import number, per_dim, positive_int
@@ -55,7 +56,8 @@ def profile(
         str,
         typer.Argument(
             metavar="MODEL",
-            help="A model spec (YAML file) or a preset name: see 'sepconv presets'.",
+            help="A model spec (YAML file), an ONNX file (model.onnx: needs sepconv[onnx]) "
+            "or a preset name: see 'sepconv presets'.",
             autocompletion=complete_model,
         ),
     ],
@@ -83,14 +85,15 @@ def profile(
         typer.Option("--batch", "-b", metavar="N", help="Batch size (overrides the spec's)."),
     ] = None,
     time: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--time/--no-time",
             help="Execute every layer's "
             "standard and separable forms with NumPy and time them (--no-time: "
-            "count only, instantly).",
+            "count only, instantly). Default: timed, except an ONNX model (counted only).",
+            show_default=False,
         ),
-    ] = True,
+    ] = None,
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
     max_memory: MaxMemoryOption = None,
@@ -110,6 +113,31 @@ def profile(
             dir_okay=False,
         ),
     ] = None,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input-shape",
+            metavar="NAME=DIMS",
+            help="ONNX models: an input's shape, batch first (input=1x3x224x224), for symbolic "
+            "or unknown dims (repeatable). A symbolic batch alone defaults to 1.",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="ONNX models: exit 2 when any node is not counted (the totals would be a "
+            "lower bound).",
+        ),
+    ] = False,
+    all_nodes: Annotated[
+        bool,
+        typer.Option(
+            "--all-nodes",
+            help="ONNX models: also show the nodes that cost nothing (reshapes, transposes, "
+            "identities, shape arithmetic), hidden by default.",
+        ),
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
     """A whole network, layer by layer: both forms, ratios, totals and (by default) timed
@@ -119,6 +147,13 @@ def profile(
         check_output_path(output)
     chosen = PROFILE.choose(format, output)
     gates = budgets(max_macs, max_params, max_latency)
+    onnx_model = is_onnx(model)
+    if onnx_model and time:
+        raise UsageError(
+            "--time: ONNX models are counted, not timed (the NumPy executor runs YAML specs); "
+            "drop --time"
+        )
+    time = not onnx_model if time is None else time
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; drop --no-time")
     # before --plot's check imports matplotlib, which loads NumPy: the BLAS thread count
@@ -129,15 +164,23 @@ def profile(
 
         check_output_path(plot, "--plot")
         check_plot_path(plot)
-    from sepconv_cli.spec.presets import resolve_model
-
-    spec = resolve_model(model)
-    built = build(
-        spec,
-        width_multiplier=parse_width(width_multiplier),
+    options = ModelOptions(
+        width_multiplier=None if width_multiplier is None else parse_width(width_multiplier),
         resolution=parse_flag(resolution, "--resolution", per_dim),
         batch=parse_flag(batch, "--batch", positive_int),
+        input_shapes=parse_input_shapes(input_shape or []),
+        all_nodes=all_nodes,
     )
+    built, notes = load_model(model, options)
+    for note in notes:
+        Messages.note(note)
+    if onnx_model:
+        Messages.note(f"sepconv: note: {model}: ONNX models are counted, not timed")
+    if strict and built.uncounted:
+        kinds = ", ".join(sorted({u.op_type for u in built.uncounted}))
+        raise UsageError(
+            f"--strict: {model}: {len(built.uncounted)} node(s) of type(s) {kinds} not counted"
+        )
     report = profile_report(built)
     if settings is not None:
         from sepconv_cli.execution.machine import machine_info

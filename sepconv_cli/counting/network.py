@@ -48,6 +48,16 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Uncounted:
+    """A node of a model file (ONNX) that sepconv does not count: the totals are then a lower
+    bound, and reports say so."""
+
+    node: str
+    op_type: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Model:
     name: str
     source: str
@@ -57,6 +67,11 @@ class Model:
     rows: tuple[Row, ...]
     width_multiplier: Fraction = Fraction(1)
     file: str = ""
+    # read from a graph file (``"onnx"``) rather than a spec: its nodes not counted, and
+    # what the reader found that a report should state (batch-norm folded or not, ...)
+    graph_format: str = ""
+    uncounted: tuple[Uncounted, ...] = ()
+    graph_notes: tuple[str, ...] = ()
 
     @property
     def output_shape(self) -> tuple[int, ...]:

@@ -43,7 +43,17 @@ PoolKind = Literal["max", "avg"]
 
 ConvRole = Literal["conv", "depthwise", "pointwise"]
 Role = Literal[
-    ConvRole, "dense", "pool", "batch_norm", "add", "scale", "squeeze_excite", "concat", "shuffle"
+    ConvRole,
+    "dense",
+    "pool",
+    "batch_norm",
+    "add",
+    "scale",
+    "squeeze_excite",
+    "concat",
+    "shuffle",
+    "conv_transpose",
+    "shape",
 ]
 """What an operation is, as reports and JSON name it and as execution picks its kernel."""
 
@@ -382,9 +392,71 @@ class Shuffle:
         return _cost(0, 0, 0, 0, elems, elems, itemsize)
 
 
+@dataclass(frozen=True)
+class ConvTranspose:
+    """Transposed (fractionally strided) convolution, as a model file has it (ONNX
+    ``ConvTranspose``): each input value is multiplied by a ``Cout/groups × k`` slice of the
+    weight and scattered into the output, so MACs are
+    ``N · prod(in spatial) · Cin · (Cout/groups) · prod(k)`` whatever the stride and padding
+    (the padding only crops the output). Params ``Cin · (Cout/groups) · prod(k)``, plus
+    ``Cout`` with a bias; FLOPs ``2·MACs`` plus one per output value with a bias. The output
+    shape is the file's (``out_spatial``)."""
+
+    in_shape: tuple[int, ...]
+    out_channels: int
+    kernel: tuple[int, ...]
+    out_spatial: tuple[int, ...]
+    groups: int = 1
+    bias: bool = False
+    role: Literal["conv_transpose"] = "conv_transpose"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (*self.out_spatial, self.out_channels)
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        cin = self.in_shape[-1]
+        per_input = (self.out_channels // self.groups) * prod(self.kernel)
+        macs = batch * prod(self.in_shape) * per_input
+        out_elems = batch * prod(self.out_shape)
+        flops = 2 * macs + (out_elems if self.bias else 0)
+        params = cin * per_input + (self.out_channels if self.bias else 0)
+        return _cost(macs, flops, params, 0, batch * prod(self.in_shape), out_elems, itemsize)
+
+
+@dataclass(frozen=True)
+class Passthrough:
+    """A node of a model file that only relabels or moves data (a reshape, a transpose, an
+    identity, shape arithmetic), shown on request (``--all-nodes``): nothing is counted for
+    it, not even bytes, so showing it never changes a total."""
+
+    in_shape: tuple[int, ...]
+    result_shape: tuple[int, ...]
+    role: Literal["shape"] = "shape"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.result_shape
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        return Cost()
+
+
 # --------------------------------------------------------------------------- all operations
 
-Op = Conv | Dense | Pool | BatchNorm | Add | Scale | SqueezeExcite | Concat | Shuffle
+Op = (
+    Conv
+    | Dense
+    | Pool
+    | BatchNorm
+    | Add
+    | Scale
+    | SqueezeExcite
+    | Concat
+    | Shuffle
+    | ConvTranspose
+    | Passthrough
+)
 
 
 # --------------------------------------------------------------------------- activations

@@ -104,6 +104,11 @@ def profile_dict(report: ProfileReport) -> dict[str, Any]:
         },
         "machine": report.machine,
     }
+    if model.graph_format:  # read from a model file (ONNX): what it holds that is not counted
+        doc["uncounted_nodes"] = [
+            {"name": u.node, "op_type": u.op_type, "reason": u.reason} for u in model.uncounted
+        ]
+        doc["graph_notes"] = list(model.graph_notes)
     if report.timing is not None:
         doc["timing"] = report.timing.as_dict()
     return doc

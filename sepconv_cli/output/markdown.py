@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sepconv_cli.counting.report import LayerReport, ProfileReport, activation_line
 from sepconv_cli.output.csv import timing_columns
+from sepconv_cli.output.graph_notes import graph_footer
 from sepconv_cli.units import human, ms_number, shape_text, speedup_ascii
 
 if TYPE_CHECKING:
@@ -158,6 +159,9 @@ def profile_markdown(report: ProfileReport) -> str:
     acts = activation_line(t.activation_function_flops, [lr.row.activation for lr in report.layers])
     if acts:
         exact += f"\n{acts}.\n"
+    graph = graph_footer(report.model)  # a model file's uncounted nodes and findings
+    if graph:
+        exact += "\n" + graph
     return head + table + exact
 
 

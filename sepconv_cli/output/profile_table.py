@@ -17,6 +17,7 @@ from sepconv_cli.counting.cost import Cost
 from sepconv_cli.counting.report import ProfileReport, activation_line
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow, shorten
+from sepconv_cli.output.graph_notes import graph_footer
 from sepconv_cli.output.tables import better_style
 from sepconv_cli.units import human, seconds_cell, shape_cell, speedup_cell
 
@@ -172,6 +173,7 @@ def _profile_footer(report: ProfileReport) -> Text:
     if acts:
         text.append(acts + ".\n")
     text.append(conventions.PROFILE_FORMS_FOOTER)
+    text.append(graph_footer(report.model), style="")
     if t.standard.macs:
         text.append(
             f"Separable / standard: {t.separable.macs / t.standard.macs:.4f} of the MACs,"

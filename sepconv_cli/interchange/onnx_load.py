@@ -1,0 +1,104 @@
+"""Reading an ONNX file: the graph without its weights, constant values on demand, and
+onnx's own shape inference for the cross-check.
+
+The weights are never loaded: counting needs their shapes, which the graph records beside
+each initializer even when its data lives in external files. So a model over 2 GB (always
+stored with external data, protobuf's own limit) loads in the memory of its graph alone, and
+onnx's shape inference runs on that small proto. A constant's value (a Reshape's target
+shape, a Pad's pads) is read when a shape needs it, from the external file if it is there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.optional import require_onnx
+
+Shape = tuple[int, ...]
+
+
+def load_graph(path: Path) -> Any:
+    """The ``ModelProto`` of ``path`` without external data; a bad file is one line."""
+    onnx = require_onnx(str(path))
+    if not path.is_file():
+        raise UsageError(f"MODEL: no such file: {path}")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{path}: not a readable ONNX model ({reason})") from None
+    if not model.graph.node:
+        raise UsageError(f"{path}: not a readable ONNX model (the graph has no nodes)")
+    return model
+
+
+def tensor_array(tensor: Any, base_dir: Path) -> Any:
+    """The value of an initializer or Constant tensor as a NumPy array, reading external
+    data (relative to the model's folder) when the tensor keeps it outside the file."""
+    onnx = require_onnx()
+    external = onnx.external_data_helper
+    if external.uses_external_data(tensor):
+        copy = onnx.TensorProto()
+        copy.CopyFrom(tensor)
+        external.load_external_data_for_tensor(copy, str(base_dir))
+        tensor = copy
+    return onnx.numpy_helper.to_array(tensor)
+
+
+def pinned_copy(model: Any, inputs: dict[str, Shape]) -> Any:
+    """A copy of ``model`` whose graph inputs have the static ``inputs`` shapes (symbolic
+    dims replaced), for onnx's shape inference."""
+    onnx = require_onnx()
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for value in copy.graph.input:
+        shape = inputs.get(value.name)
+        if shape is None or not value.type.HasField("tensor_type"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        del dims[:]
+        for size in shape:
+            dims.add().dim_value = size
+    return copy
+
+
+def onnx_inferred_shapes(model: Any, inputs: dict[str, Shape]) -> tuple[dict[str, Shape], str]:
+    """Static output shapes that ``onnx.shape_inference`` (strict, with data propagation)
+    finds, by tensor name, and "" — or ``{}`` and the reason it could not run."""
+    onnx = require_onnx()
+    try:
+        inferred = onnx.shape_inference.infer_shapes(
+            pinned_copy(model, inputs), check_type=False, strict_mode=True, data_prop=True
+        )
+    except Exception as exc:  # InferenceError, ValidationError: the cross-check is skipped
+        reason = str(exc).strip().splitlines()
+        return {}, reason[0] if reason else type(exc).__name__
+    shapes: dict[str, Shape] = {}
+    for value in (*inferred.graph.value_info, *inferred.graph.output):
+        if not value.type.HasField("tensor_type"):
+            continue
+        tensor_type = value.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            continue
+        dims = tensor_type.shape.dim
+        if all(d.HasField("dim_value") for d in dims):
+            shapes[value.name] = tuple(d.dim_value for d in dims)
+    return shapes, ""
+
+
+def value_dims(value: Any) -> tuple[int | str | None, ...] | None:
+    """A graph input's dims as written: an int, a symbolic name, or None (unknown); None
+    when the input has no shape at all."""
+    if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+        return None
+    out: list[int | str | None] = []
+    for d in value.type.tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            out.append(d.dim_value)
+        elif d.HasField("dim_param"):
+            out.append(d.dim_param)
+        else:
+            out.append(None)
+    return tuple(out)

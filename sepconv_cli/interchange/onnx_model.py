@@ -1,0 +1,373 @@
+"""An ONNX graph → a :class:`~sepconv_cli.counting.network.Model` of rows, as a YAML spec
+builds one, so every report, format, gate and ``compare`` reads it unchanged.
+
+Walks the nodes in the graph's (topological) order, computing every output shape
+(:mod:`onnx_shapes`, :mod:`onnx_nodes`) and checking it against onnx's own shape inference:
+a disagreement is an error naming the node. Then, as the model reads:
+
+* a BatchNormalization right after a Conv (its only reader) joins the conv's row as the
+  YAML ``batch_norm`` does (so the separable form has one after each of its convs); when
+  there is none, the exporter folded it into the conv's bias, and the report says which;
+* an activation joins the row that produced its input (``x · sigmoid(x)`` is a SiLU,
+  ``x · hardsigmoid(x)`` a hard-swish), as a YAML ``activation``;
+* a MatMul's bias Add joins the MatMul;
+* rows are named by the module path the exporter recorded (``/layer1/layer1.0/conv1/Conv``
+  → ``layer1.0.conv1``), and consecutive identical blocks fold into one (:mod:`onnx_repeats`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sepconv_cli.counting.lowering import Forms, lower
+from sepconv_cli.counting.network import Model, Row, Uncounted
+from sepconv_cli.counting.ops import Conv, Dense, Passthrough
+from sepconv_cli.counting.widths import Width
+from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_inputs import graph_inputs, pin_inputs
+from sepconv_cli.interchange.onnx_load import Shape, load_graph, onnx_inferred_shapes
+from sepconv_cli.interchange.onnx_nodes import (
+    Activation,
+    Hidden,
+    NotCounted,
+    Outcome,
+    channels_last,
+    count_node,
+    one,
+)
+from sepconv_cli.interchange.onnx_repeats import fold_repeats
+from sepconv_cli.interchange.onnx_shapes import NodeShapeError, Tensors, fold
+
+DTYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16", 3: "int8", 2: "int8"}
+"""ONNX element types → sepconv dtypes (bytes per value); others count as float32."""
+
+
+MODULE_OPS = {"Add", "Sub", "Mul", "Div", "Concat", "MatMul"}
+"""Ops that are a step inside a module's forward (``/layer1/layer1.0/Add``), named after
+the module plus the op; any other node is named after its module (``/conv1/Conv``)."""
+
+
+@dataclass
+class _Row:
+    name: str
+    type: str
+    input_shape: Shape
+    forms: Forms
+    where: str
+    spec: Any = None
+    activation: str = "none"
+    bias_free_matmul: bool = False
+
+
+@dataclass
+class _Walk:
+    path: Path
+    tensors: Tensors
+    inferred: dict[str, Shape]
+    readers: dict[str, list[int]]
+    rows: list[_Row] = field(default_factory=list)
+    producer: dict[str, int] = field(default_factory=dict)  # tensor -> row that made it
+    uncounted: list[Uncounted] = field(default_factory=list)
+    skip: set[int] = field(default_factory=set)  # nodes already absorbed (a SiLU's Mul)
+    all_nodes: bool = False  # data-movement and shape nodes get rows too (free ones)
+    notes: list[str] = field(default_factory=list)  # for the report's footer
+    fused_bn: int = 0
+    separate_bn: int = 0
+    convs: int = 0
+
+
+def module_path(node: Any, index: int) -> str:
+    """The row name: the exporter's module path (``/layer1/layer1.0/conv1/Conv`` →
+    ``layer1.0.conv1``), else the node's name, else ``OpType_index``."""
+    name = node.name or ""
+    if name.startswith("/") and name.count("/") == 1:  # "/Flatten": an op of the top module
+        return str(node.op_type).lower()
+    if name.startswith("/") and name.count("/") >= 2:
+        modules: list[str] = []
+        for part in (p for p in name.split("/")[1:-1] if p):
+            if modules and part.startswith(modules[-1] + "."):
+                modules[-1] = part  # "layer1", "layer1.0": the second is the first's child
+            else:
+                modules.append(part)
+        if modules:
+            path = ".".join(modules)
+            # an op inside a module (a residual add) rather than the module itself
+            return f"{path}.{node.op_type.lower()}" if node.op_type in MODULE_OPS else path
+    return name or f"{node.op_type}_{index}"
+
+
+def read_onnx(
+    path: Path,
+    input_shapes: dict[str, Shape] | None = None,
+    batch: int | None = None,
+    all_nodes: bool = False,
+) -> tuple[Model, list[str]]:
+    """The model in ``path`` and the notes for stderr (a defaulted batch, a skipped check).
+    ``all_nodes`` gives the free data-movement and shape nodes rows of their own."""
+    proto = load_graph(path)
+    notes: list[str] = []
+    shapes = pin_inputs(proto, path, input_shapes or {}, notes, batch)
+    tensors = Tensors(base_dir=path.parent)
+    for tensor in proto.graph.initializer:
+        tensors.initializers[tensor.name] = tensor
+        tensors.shapes[tensor.name] = tuple(tensor.dims)
+    tensors.shapes.update(shapes)
+    inferred, failure = onnx_inferred_shapes(proto, shapes)
+    graph_notes: list[str] = []
+    if failure:
+        graph_notes.append(
+            f"onnx shape inference did not run ({failure}): shapes are sepconv's own, unchecked"
+        )
+    readers: dict[str, list[int]] = {}
+    for i, node in enumerate(proto.graph.node):
+        for name in node.input:
+            readers.setdefault(name, []).append(i)
+    for output in proto.graph.output:
+        readers.setdefault(output.name, []).append(-1)
+    walk = _Walk(path, tensors, inferred, readers, all_nodes=all_nodes)
+    nodes = list(proto.graph.node)
+    for i in range(len(nodes)):
+        if i not in walk.skip:
+            _visit(walk, nodes, i)
+    graph_notes += walk.notes
+    graph_notes.append(_bn_note(walk))
+    if not walk.rows:
+        kinds = ", ".join(sorted({u.op_type for u in walk.uncounted})) or "none"
+        raise UsageError(
+            f"{path}: no node of this graph is one sepconv counts (node types: {kinds})"
+        )
+    first = graph_inputs(proto)[0]
+    input_shape = shapes[first.name]
+    rows = [
+        Row(k, r.name, r.type, r.input_shape, r.forms, 1, r.where, r.activation)
+        for k, r in enumerate(walk.rows)
+    ]
+    opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    producer = " ".join(p for p in (proto.producer_name, proto.producer_version) if p)
+    model = Model(
+        name=path.stem,  # exporters' graph names say little ("main_graph", "torch_jit")
+        source=f"ONNX file{f' from {producer}' if producer else ''}, opset {opset}"
+        + (f", graph {proto.graph.name}" if proto.graph.name else ""),
+        input_shape=channels_last(input_shape),
+        batch=batch or input_shape[0],
+        dtype=DTYPES.get(first.type.tensor_type.elem_type, "float32"),
+        rows=tuple(fold_repeats(rows)),
+        file=str(path),
+        graph_format="onnx",
+        uncounted=tuple(walk.uncounted),
+        graph_notes=tuple(graph_notes),
+    )
+    return model, notes
+
+
+def _bn_note(walk: _Walk) -> str:
+    if walk.fused_bn or walk.separate_bn:
+        return (
+            f"Batch-norm: {walk.fused_bn + walk.separate_bn} BatchNormalization node(s) in the "
+            f"graph, counted as in YAML ({walk.fused_bn} after a conv, joined to its row; "
+            f"{walk.separate_bn} on their own)."
+        )
+    if walk.convs:
+        return (
+            "Batch-norm: no BatchNormalization node; if the model had any, the exporter "
+            "folded it into the convolutions' weights and biases (counted as their bias)."
+        )
+    return "Batch-norm: none in the graph."
+
+
+def _visit(walk: _Walk, nodes: Sequence[Any], index: int) -> None:
+    node = nodes[index]
+    tensors = walk.tensors
+    name = module_path(node, index)
+    where = f"{walk.path}: node {node.name or index} ({node.op_type})"
+    values = fold(node, tensors)
+    if values is not None:
+        for output, value in zip(node.output, values, strict=False):
+            tensors.values[output] = value
+            tensors.shapes[output] = tuple(int(d) for d in value.shape)
+        _free_row(walk, node, name, where)
+        return
+    ins = [n for n in node.input if n]
+    missing = [n for n in ins if n not in tensors.shapes]
+    outcome: Outcome
+    outs: list[Shape]
+    if node.op_type in ("If", "Loop", "Scan"):
+        outcome, outs = NotCounted("control flow (a subgraph) is not counted"), []
+    elif missing:
+        outcome, outs = NotCounted(f"the shape of its input {missing[0]!r} is unknown"), []
+    else:
+        try:
+            outcome, outs = count_node(node, [tensors.shapes[n] for n in ins], tensors, where, name)
+        except NodeShapeError as exc:
+            outcome, outs = NotCounted(str(exc)), []
+    for k, output in enumerate(node.output):
+        if not output:
+            continue
+        ours = outs[k] if k < len(outs) else None
+        theirs = walk.inferred.get(output)
+        if ours is not None and theirs is not None and ours != theirs and _ceil_pool(node):
+            # onnx's inference keeps a last window that starts in the padding; onnxruntime
+            # and PyTorch drop it, as sepconv does: trust ours, and check no further (every
+            # later inferred shape builds on theirs)
+            walk.notes.append(
+                f"{where}: onnx shape inference gives {_dims(theirs)}, onnxruntime and "
+                f"PyTorch {_dims(ours)} (ceil_mode's last window starts in the padding); "
+                "shapes after it are sepconv's own, unchecked"
+            )
+            walk.inferred.clear()
+        elif ours is not None and theirs is not None and ours != theirs:
+            raise UsageError(
+                f"{where}: sepconv computes output {output!r} as {_dims(ours)} but onnx "
+                f"shape inference gives {_dims(theirs)}"
+            )
+        shape = ours if ours is not None else theirs
+        if shape is not None:
+            tensors.shapes[output] = shape
+    _place(walk, nodes, index, outcome, name, where)
+
+
+def _free_row(walk: _Walk, node: Any, name: str, where: str) -> None:
+    """With ``--all-nodes``, a row for a node that costs nothing (its forms count zero)."""
+    if not walk.all_nodes:
+        return
+    first = next((n for n in node.input if n), "")
+    in_shape = channels_last(walk.tensors.shapes.get(first, ()))
+    out_shape = channels_last(walk.tensors.shapes.get(node.output[0], ())) if node.output else ()
+    op = Passthrough(in_shape, out_shape)
+    walk.rows.append(_Row(name, node.op_type.lower(), in_shape, one(op), where))
+
+
+def _ceil_pool(node: Any) -> bool:
+    return node.op_type in ("MaxPool", "AveragePool") and any(
+        a.name == "ceil_mode" and a.i for a in node.attribute
+    )
+
+
+def _dims(shape: Shape) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+def _only_reader(walk: _Walk, tensor: str) -> int | None:
+    """The row that produced ``tensor`` when nothing else reads it."""
+    row = walk.producer.get(tensor)
+    return row if row is not None and len(walk.readers.get(tensor, [])) == 1 else None
+
+
+def _place(
+    walk: _Walk, nodes: Sequence[Any], index: int, outcome: Outcome, name: str, where: str
+) -> None:
+    node = nodes[index]
+    out = node.output[0] if node.output else ""
+    if isinstance(outcome, Hidden):
+        _free_row(walk, node, name, where)
+        return
+    if isinstance(outcome, NotCounted):
+        walk.uncounted.append(Uncounted(node.name or f"#{index}", node.op_type, outcome.reason))
+        return
+    if isinstance(outcome, Activation):
+        _activation(walk, nodes, index, outcome.function)
+        return
+    if outcome.type == "batch_norm":
+        row = _only_reader(walk, node.input[0])
+        target = walk.rows[row] if row is not None else None
+        if (
+            row is not None
+            and target is not None
+            and target.spec is not None
+            and target.activation == "none"
+            and target.spec.batch_norm == "none"
+        ):
+            target.spec = replace(target.spec, batch_norm="each")
+            target.forms = lower(target.spec, target.input_shape, Width())
+            walk.producer[out] = row
+            walk.fused_bn += 1
+            return
+        walk.separate_bn += 1
+    if outcome.type in ("add",) and _matmul_bias(walk, node, out):
+        return
+    if outcome.type == "conv":
+        walk.convs += 1
+    first = next((n for n in node.input if n and n not in walk.tensors.initializers), "")
+    in_shape = walk.tensors.shapes.get(first, ())
+    kind = outcome.type
+    if kind == "conv":  # a 1×1 or depthwise Conv reads as the YAML types do
+        kind = {"conv": "conv"}.get(
+            outcome.forms.as_specified[0].role, outcome.forms.as_specified[0].role
+        )
+    walk.rows.append(
+        _Row(
+            name,
+            kind,
+            channels_last(in_shape),
+            outcome.forms,
+            where,
+            outcome.spec,
+            bias_free_matmul=outcome.bias_free_matmul,
+        )
+    )
+    walk.producer[out] = len(walk.rows) - 1
+
+
+def _matmul_bias(walk: _Walk, node: Any, out: str) -> bool:
+    """``MatMul → Add(bias vector)`` is a dense layer with a bias (a Linear): it joins the
+    MatMul's row."""
+    computed = [n for n in node.input if n not in walk.tensors.initializers]
+    bias = [n for n in node.input if n in walk.tensors.initializers]
+    if len(computed) != 1 or len(bias) != 1:
+        return False
+    row = _only_reader(walk, computed[0])
+    if row is None or not walk.rows[row].bias_free_matmul:
+        return False
+    target = walk.rows[row]
+    op = target.forms.as_specified[0]
+    biased: Dense | Conv
+    if isinstance(op, Dense):
+        biased, units = replace(op, bias=True), op.units
+    elif isinstance(op, Conv):
+        biased, units = replace(op, bias=True), op.out_channels
+    else:
+        return False
+    if walk.tensors.shapes.get(bias[0]) not in ((units,), (1, units)):
+        return False
+    target.forms = one(biased)
+    target.bias_free_matmul = False
+    walk.producer[out] = row
+    return True
+
+
+def _activation(walk: _Walk, nodes: Sequence[Any], index: int, function: str) -> None:
+    """Join ``function`` to the row that produced the input; ``x·σ(x)`` and ``x·hσ(x)``
+    (the Mul reading both) are one SiLU / hard-swish."""
+    node = nodes[index]
+    x, out = node.input[0], node.output[0]
+    readers = walk.readers.get(out, [])
+    x_readers = walk.readers.get(x, [])
+    if function in ("sigmoid", "hardsigmoid") and len(readers) == 1 and readers[0] >= 0:
+        mul = nodes[readers[0]]
+        if (
+            mul.op_type == "Mul"
+            and set(mul.input) == {x, out}
+            and sorted(x_readers) == sorted({index, readers[0]})
+        ):
+            row = walk.producer.get(x)
+            if row is not None and walk.rows[row].activation == "none":
+                walk.rows[row].activation = "silu" if function == "sigmoid" else "hardswish"
+                walk.producer[mul.output[0]] = row
+                walk.skip.add(readers[0])
+                walk.tensors.shapes[mul.output[0]] = walk.tensors.shapes[x]
+                return
+    row = _only_reader(walk, x)
+    if row is not None and walk.rows[row].activation == "none":
+        walk.rows[row].activation = function
+        walk.producer[out] = row
+        return
+    walk.uncounted.append(
+        Uncounted(
+            node.name or f"#{index}",
+            node.op_type,
+            "an activation on a tensor no counted row produced alone: its FLOPs are not counted",
+        )
+    )

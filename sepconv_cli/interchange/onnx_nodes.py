@@ -1,0 +1,349 @@
+"""One ONNX node → what sepconv counts for it, as the same operations a YAML spec lowers to.
+
+A node is one of:
+
+* :class:`Counted` — a row of the report: a convolution (lowered by
+  :func:`sepconv_cli.counting.lowering.lower` from a ``conv`` layer spec, so its three forms
+  follow the one forms rule), a matrix product, a pool, a batch-norm, an elementwise op or a
+  channel concat;
+* :class:`Activation` — an activation function, which joins the row that produced its input
+  (no MACs, its FLOPs apart: sepconv's activation convention);
+* :class:`Hidden` — data movement and shape arithmetic (Reshape, Transpose, Slice, Pad,
+  ...): no arithmetic, hidden from the table unless ``--all-nodes``;
+* :class:`NotCounted` — anything else, named in every report (never a silent zero).
+
+Shapes in and out are ONNX's (batch first, channels second); the operations get them
+channels-last with the batch apart, as everywhere in sepconv.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+from sepconv_cli.counting.lowering import Forms, lower
+from sepconv_cli.counting.ops import (
+    Add,
+    BatchNorm,
+    Concat,
+    Conv,
+    ConvTranspose,
+    Dense,
+    Op,
+    Pool,
+    PoolKind,
+    Scale,
+)
+from sepconv_cli.counting.shapes import ShapeError, same_padding
+from sepconv_cli.counting.widths import Width
+from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_load import Shape
+from sepconv_cli.interchange.onnx_shapes import (
+    SHAPE_ONLY,
+    NodeShapeError,
+    Tensors,
+    attributes,
+    rule_for,
+    text_attribute,
+)
+from sepconv_cli.spec.layers import LayerSpec
+
+
+@dataclass(frozen=True)
+class Counted:
+    type: str  # the row's type: conv, dense, pool, global_pool, batch_norm, add, ...
+    forms: Forms
+    spec: LayerSpec | None = None  # a Conv's layer spec: re-lowered with a following BN
+    bias_free_matmul: bool = False  # a MatMul: a following Add of a bias vector joins it
+
+
+@dataclass(frozen=True)
+class Activation:
+    function: str  # a key of counting.ops.ACTIVATION_FLOPS
+
+
+@dataclass(frozen=True)
+class Hidden:
+    pass
+
+
+@dataclass(frozen=True)
+class NotCounted:
+    reason: str
+
+
+Outcome = Counted | Activation | Hidden | NotCounted
+
+
+def channels_last(shape: Shape) -> Shape:
+    """ONNX ``(N, C, *spatial)`` → sepconv's ``(*spatial, C)``; ``(N, K)`` → ``(K,)``."""
+    if len(shape) >= 3:
+        return (*shape[2:], shape[1])
+    return tuple(shape[1:]) if len(shape) == 2 else tuple(shape)
+
+
+def batch_first(op_shape: Shape, batch: int, rank: int) -> Shape:
+    """A channels-last op shape back in ONNX's order (``rank`` dims, batch first)."""
+    if rank >= 3:
+        spatial = op_shape[:-1] or (1,) * (rank - 2)
+        return (batch, op_shape[-1], *spatial)
+    return (batch, *op_shape)
+
+
+def one(op: Op) -> Forms:
+    """A row whose three forms are this one operation."""
+    return Forms("none", (op,), (op,), (op,))
+
+
+def _pads(node: Any, spatial: Shape, kernel: Shape, stride: Shape, dilation: Shape) -> Any:
+    """ONNX padding → (before, after) per spatial dim: ``pads`` is all the begins, then all
+    the ends; SAME_UPPER is TensorFlow's ``same`` (the odd pad after), SAME_LOWER puts it
+    before; VALID is none."""
+    a = attributes(node)
+    mode = text_attribute(node, "auto_pad", "NOTSET")
+    rank = len(spatial)
+    if mode in ("SAME_UPPER", "SAME_LOWER"):
+        pairs = [
+            same_padding(*dims) for dims in zip(spatial, kernel, stride, dilation, strict=True)
+        ]
+        return tuple(p if mode == "SAME_UPPER" else (p[1], p[0]) for p in pairs)
+    if mode == "VALID":
+        return ((0, 0),) * rank
+    pads = [int(p) for p in a.get("pads", [0] * 2 * rank)]
+    return tuple((pads[i], pads[i + rank]) for i in range(rank))
+
+
+def _conv(node: Any, shapes: list[Shape], where: str, name: str) -> tuple[Outcome, list[Shape]]:
+    x, w = shapes[0], shapes[1]
+    a = attributes(node)
+    rank = len(x) - 2
+    if rank < 1 or len(w) != rank + 2:
+        raise NodeShapeError(f"input {x} and weight {w} are not an N-d convolution")
+    kernel = tuple(w[2:])
+    written = a.get("kernel_shape")
+    if written is not None and tuple(written) != kernel:
+        raise UsageError(
+            f"{where}: kernel_shape {tuple(written)} disagrees with the weight's kernel {kernel}"
+        )
+    groups = int(a.get("group", 1))
+    if w[1] * groups != x[1]:
+        raise UsageError(
+            f"{where}: the weight {w} with group {groups} needs {w[1] * groups} input "
+            f"channels, the input has {x[1]}"
+        )
+    stride = tuple(int(v) for v in a.get("strides", [1] * rank))
+    dilation = tuple(int(v) for v in a.get("dilations", [1] * rank))
+    pads = _pads(node, x[2:], kernel, stride, dilation)
+    spec = LayerSpec(
+        type="conv",
+        where=where,
+        name=name,
+        kernel=kernel,
+        filters=w[0],
+        stride=stride,
+        padding=pads,
+        dilation=dilation,
+        groups=groups,
+        bias=len(node.input) > 2 and bool(node.input[2]),
+    )
+    try:
+        forms = lower(spec, channels_last(x), Width())
+    except ShapeError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    return Counted("conv", forms, spec=spec), [batch_first(forms.out_shape, x[0], len(x))]
+
+
+def _conv_transpose_shape(node: Any, shapes: list[Shape]) -> list[Shape]:
+    """ConvTranspose's output: ``s·(n-1) + output_padding + (k-1)·d + 1 - pads``."""
+    x, w = shapes[0], shapes[1]
+    a = attributes(node)
+    rank = len(x) - 2
+    groups = int(a.get("group", 1))
+    if "output_shape" in a:
+        return [(x[0], w[1] * groups, *(int(v) for v in a["output_shape"][-rank:]))]
+    stride = [int(v) for v in a.get("strides", [1] * rank)]
+    dilation = [int(v) for v in a.get("dilations", [1] * rank)]
+    extra = [int(v) for v in a.get("output_padding", [0] * rank)]
+    pads = [int(v) for v in a.get("pads", [0] * 2 * rank)]
+    mode = text_attribute(node, "auto_pad", "NOTSET")
+    out = []
+    for i in range(rank):
+        if mode.startswith("SAME"):  # the input size times the stride
+            out.append(x[2 + i] * stride[i])
+            continue
+        full = stride[i] * (x[2 + i] - 1) + extra[i] + (w[2 + i] - 1) * dilation[i] + 1
+        out.append(full - (0 if mode == "VALID" else pads[i] + pads[i + rank]))
+    return [(x[0], w[1] * groups, *out)]
+
+
+def _conv_transpose(node: Any, shapes: list[Shape]) -> tuple[Outcome, list[Shape]]:
+    """A ``conv_transpose`` row: one form (the forms rule is about convolutions; a
+    transposed one has no separable what-if here)."""
+    x, w = shapes[0], shapes[1]
+    out = _conv_transpose_shape(node, shapes)[0]
+    groups = int(attributes(node).get("group", 1))
+    bias = len(node.input) > 2 and bool(node.input[2])
+    op = ConvTranspose(channels_last(x), out[1], tuple(w[2:]), tuple(out[2:]), groups, bias)
+    return Counted("conv_transpose", one(op)), [out]
+
+
+def _matmul(node: Any, shapes: list[Shape], tensors: Tensors) -> tuple[Outcome, list[Shape]]:
+    """A product with a constant 2-D weight ``(K, N)``: on ``(B, K)`` a dense layer, on
+    ``(B, ..., K)`` a pointwise convolution over the middle dims (a Linear on tokens);
+    a product of two computed tensors (attention) is not counted."""
+    from sepconv_cli.interchange.onnx_shapes import matmul_shape
+
+    a, b = shapes[0], shapes[1]
+    out = matmul_shape(a, b)
+    weight = node.input[1] in tensors.initializers
+    if not weight or len(b) != 2 or len(a) < 2:
+        return NotCounted("a product of two computed tensors (e.g. attention)"), [out]
+    units = b[1]
+    if len(a) == 2:
+        op: Op = Dense((a[1],), units, bias=False)
+    else:
+        ones = (1,) * (len(a) - 2)
+        zero = ((0, 0),) * len(ones)
+        op = Conv(tuple(a[1:]), units, ones, ones, ones, zero, role="pointwise")
+    return Counted("dense", one(op), bias_free_matmul=True), [out]
+
+
+def _gemm(node: Any, shapes: list[Shape], tensors: Tensors) -> tuple[Outcome, list[Shape]]:
+    """``Y = α·A'·B' + β·C`` with A' = (M, K): a dense layer when B is a weight."""
+    a = attributes(node)
+    left, right = shapes[0], shapes[1]
+    m, k = (left[1], left[0]) if a.get("transA", 0) else left
+    n = right[0] if a.get("transB", 0) else right[1]
+    if node.input[1] not in tensors.initializers:
+        return NotCounted("a product of two computed tensors"), [(m, n)]
+    bias = len(node.input) > 2 and bool(node.input[2])
+    return Counted("dense", one(Dense((k,), n, bias=bias))), [(m, n)]
+
+
+def _pool(node: Any, shapes: list[Shape]) -> tuple[Outcome, list[Shape]]:
+    x = shapes[0]
+    a = attributes(node)
+    rank = len(x) - 2
+    kind: PoolKind = "max" if node.op_type in ("MaxPool", "GlobalMaxPool") else "avg"
+    if node.op_type.startswith("Global"):
+        spatial = x[2:]
+        pool = Pool(channels_last(x), kind, spatial, spatial, ((0, 0),) * rank, global_=True)
+        return Counted("global_pool", one(pool)), [(x[0], x[1], *(1,) * rank)]
+    if any(int(d) != 1 for d in a.get("dilations", [1] * rank)):
+        raise NodeShapeError("a dilated pool is not counted")
+    kernel = tuple(int(v) for v in a["kernel_shape"])
+    stride = tuple(int(v) for v in a.get("strides", [1] * rank))  # ONNX's default: 1
+    pads = _pads(node, x[2:], kernel, stride, (1,) * rank)
+    pool = Pool(channels_last(x), kind, kernel, stride, pads, ceil_mode=bool(a.get("ceil_mode", 0)))
+    try:
+        out = pool.out_shape
+    except ShapeError as exc:
+        raise NodeShapeError(str(exc)) from None
+    return Counted("pool", one(pool)), [batch_first(out, x[0], len(x))] * len(node.output)
+
+
+def _clip_activation(node: Any, tensors: Tensors) -> Outcome:
+    a = attributes(node)
+    low, high = a.get("min"), a.get("max")
+    if len(node.input) > 1 and node.input[1]:
+        value = tensors.value(node.input[1])
+        low = None if value is None else float(value)
+    if len(node.input) > 2 and node.input[2]:
+        value = tensors.value(node.input[2])
+        high = None if value is None else float(value)
+    if low == 0 and high == 6:
+        return Activation("relu6")
+    if low == 0 and high is None:
+        return Activation("relu")
+    return NotCounted(f"Clip to ({low}, {high}) is no activation sepconv counts")
+
+
+ACTIVATIONS = {
+    "Relu": "relu",
+    "HardSigmoid": "hardsigmoid",
+    "HardSwish": "hardswish",
+    "Sigmoid": "sigmoid",
+    "Gelu": "gelu",
+}
+"""ONNX activation ops → sepconv's activation names (counting/ops.py ACTIVATION_FLOPS)."""
+
+
+def _elementwise(node: Any, shapes: list[Shape], out: Shape) -> Outcome:
+    """Add/Sub/Mul/Div: one FLOP per output value. Two tensors of the output's shape are an
+    ``add`` (it reads both); a broadcast one (a per-channel gate, a constant) a ``scale``."""
+    kind = node.op_type.lower()
+    if len(out) < 2:
+        return NotCounted("an elementwise op on a flat or scalar tensor")
+    if all(s == out for s in shapes):
+        return Counted(kind, one(Add(channels_last(out))))
+    return Counted(kind, one(Scale(channels_last(out))))
+
+
+def count_node(
+    node: Any, shapes: list[Shape], tensors: Tensors, where: str, name: str
+) -> tuple[Outcome, list[Shape]]:
+    """What ``node`` counts, and its output shapes (ONNX order)."""
+    op = node.op_type
+    if node.domain not in ("", "ai.onnx"):  # a runtime's own op, whatever its name
+        return NotCounted(f"an operator of the domain {node.domain}"), []
+    if op == "Conv":
+        return _conv(node, shapes, where, name)
+    if op == "ConvTranspose":
+        return _conv_transpose(node, shapes)
+    if op == "MatMul":
+        return _matmul(node, shapes, tensors)
+    if op == "Gemm":
+        return _gemm(node, shapes, tensors)
+    if op in ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"):
+        return _pool(node, shapes)
+    rule = rule_for(op)
+    if rule is None:
+        raise NodeShapeError(f"no counting rule for {op}")
+    outs = rule(node, shapes, tensors)
+    if op in SHAPE_ONLY:
+        return Hidden(), outs
+    if op == "BatchNormalization":
+        return Counted("batch_norm", one(BatchNorm(channels_last(shapes[0])))), outs[:1]
+    if op in ACTIVATIONS:
+        return Activation(ACTIVATIONS[op]), outs
+    if op == "Clip":
+        return _clip_activation(node, tensors), outs
+    if op in ("Add", "Sub", "Mul", "Div"):
+        return _elementwise(node, shapes, outs[0]), outs
+    if op == "Concat":
+        return _concat(node, shapes, outs[0]), outs
+    if op in ("Resize", "Upsample"):
+        mode = text_attribute(node, "mode", "nearest")
+        if mode == "nearest":
+            return Hidden(), outs
+        return NotCounted(f"{mode} interpolation's arithmetic is not counted"), outs
+    if op == "ReduceMean":
+        return _reduce_mean(node, shapes, tensors), outs
+    return NotCounted(f"no counting rule for {op}"), outs
+
+
+def _concat(node: Any, shapes: list[Shape], out: Shape) -> Outcome:
+    """A concat along channels is a row (it copies); along any other axis data movement."""
+    axis = int(attributes(node)["axis"])
+    if len(out) >= 3 and axis in (1, 1 - len(out)) and all(len(s) == len(out) for s in shapes):
+        return Counted("concat", one(Concat(tuple(channels_last(s) for s in shapes))))
+    return Hidden()
+
+
+def _reduce_mean(node: Any, shapes: list[Shape], tensors: Tensors) -> Outcome:
+    """A mean over every spatial dim is a global average pool (one FLOP per input value)."""
+    x = shapes[0]
+    spatial = set(range(2, len(x)))
+    a = attributes(node)
+    axes = a.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = tensors.value(node.input[1])
+        if axes is None:
+            return NotCounted("ReduceMean with computed axes")
+    picked = {int(v) % len(x) for v in axes} if axes is not None else set(range(len(x)))
+    if len(x) < 3 or picked != spatial or prod(x) == 0:
+        return NotCounted("ReduceMean over other than the spatial dims")
+    rank = len(x) - 2
+    pool = Pool(channels_last(x), "avg", x[2:], x[2:], ((0, 0),) * rank, global_=True)
+    return Counted("global_pool", one(pool))

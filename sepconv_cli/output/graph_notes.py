@@ -1,0 +1,28 @@
+"""The lines a report of a model read from a graph file (ONNX) adds: the nodes it did not
+count (the totals are then a lower bound) and what the reader found (batch-norm folded or
+not). Empty for a YAML spec."""
+
+from __future__ import annotations
+
+from sepconv_cli.counting.network import Model
+
+MAX_NAMED = 6
+
+
+def uncounted_line(model: Model) -> str:
+    """``N nodes of types X, Y not counted: totals are a lower bound`` (empty if none)."""
+    if not model.uncounted:
+        return ""
+    kinds = sorted({u.op_type for u in model.uncounted})
+    named = ", ".join(kinds[:MAX_NAMED]) + (", …" if len(kinds) > MAX_NAMED else "")
+    count = len(model.uncounted)
+    return (
+        f"{count} node{'s' if count != 1 else ''} of type{'s' if len(kinds) != 1 else ''} "
+        f"{named} not counted: totals are a lower bound (--format json lists them)."
+    )
+
+
+def graph_footer(model: Model) -> str:
+    """The footer lines for ``model`` (newline-terminated), or ""."""
+    lines = [uncounted_line(model), *model.graph_notes] if model.graph_format else []
+    return "".join(line + "\n" for line in lines if line)
