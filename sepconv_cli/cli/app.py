@@ -21,6 +21,7 @@ from sepconv_cli import __version__
 from sepconv_cli.cli import (
     compare,
     cost,
+    export,
     interactive,
     machine,
     profile,
@@ -166,7 +167,18 @@ def _main(
 
 # each command module owns its sub-app; added unnamed, its commands sit at the top level.
 # This order is the order of --help.
-for _command in (cost, profile, compare, validate, schema, sweep, spatial, interactive, machine):
+for _command in (
+    cost,
+    profile,
+    compare,
+    validate,
+    schema,
+    sweep,
+    spatial,
+    interactive,
+    export,
+    machine,
+):
     app.add_typer(_command.app)
 
 
