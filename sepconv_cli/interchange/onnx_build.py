@@ -123,6 +123,12 @@ class GraphBuilder:
         type_name, np_name = ONNX_DTYPES.get(self.dtype, ONNX_DTYPES["float32"])
         self.elem_type: int = getattr(self.onnx.TensorProto, type_name)
         self.np_dtype = np.dtype(np_name)
+        newest = self.onnx.defs.onnx_opset_version()
+        if not OPSET <= self.opset <= newest:
+            raise UsageError(
+                f"--opset: {self.opset} is not supported; {OPSET} to {newest} (the installed "
+                "onnx's newest)"
+            )
 
     def unique(self, name: str) -> str:
         """``name``, or ``name_1``, ``name_2`` … when taken (node and tensor names)."""
@@ -168,12 +174,6 @@ class GraphBuilder:
         """The ModelProto of everything built, at ``opset`` and the oldest IR version that
         opset allows (what every runtime of that opset reads)."""
         helper = self.onnx.helper
-        newest = self.onnx.defs.onnx_opset_version()
-        if not OPSET <= self.opset <= newest:
-            raise UsageError(
-                f"--opset: {self.opset} is not supported; {OPSET} to {newest} (the installed "
-                "onnx's newest)"
-            )
         graph = helper.make_graph(
             self.nodes, name, list(inputs), list(outputs), initializer=self.initializers
         )
@@ -322,6 +322,16 @@ def _part_name(op: Op, previous: str) -> str:
     }[type(op)]
 
 
+def _inverted_residual_roles(ops: Sequence[Op]) -> dict[int, str]:
+    """An inverted residual's convs by their place: ``expand`` (when there is one), the
+    middle conv by its role, ``project``."""
+    convs = [i for i, op in enumerate(ops) if isinstance(op, Conv)]
+    roles = {convs[-1]: "project"}
+    if len(convs) == 3:
+        roles[convs[0]] = "expand"
+    return roles
+
+
 def _activated_after(row: Row, ops: Sequence[Op]) -> set[int]:
     """Indices of the ops the row's activation follows: the last op; in an inverted
     residual every conv but the projection (after its batch-norm, when it has one)."""
@@ -365,11 +375,12 @@ def emit_row(
         if activation:
             out = emit_activation(g, row.activation, out, f"{name}/{row.activation}")
         return out
-    single = len(ops) == 1 and not isinstance(ops[0], SqueezeExcite)
+    single = len(ops) == 1
     activated = _activated_after(row, ops) if activation else set()
     x, previous = inputs[0], ""
+    roles = _inverted_residual_roles(ops) if row.type == "inverted_residual" else {}
     for i, op in enumerate(ops):
-        part = _part_name(op, previous)
+        part = roles.get(i) or _part_name(op, previous)
         node_name = name if single else f"{name}/{part}"
         x = _emit_op(g, op, x, inputs[0], node_name, where)
         previous = part if isinstance(op, Conv) else previous
