@@ -264,7 +264,8 @@ def small_reference(x: Array, w: Callable[[str], Array]) -> Array:
         return out
 
     def erf(v: Array) -> Array:
-        return np.array([math.erf(e) for e in v.ravel()]).reshape(v.shape)
+        out: Array = np.array([math.erf(e) for e in v.ravel()]).reshape(v.shape)
+        return out
 
     y = relu(conv2d(x, w("c1.weight"), w("c1.bias"), pads=((1, 2), (2, 1))))
     y = conv2d(y, w("dw/depthwise.weight"), None, pads=((1, 1), (1, 1)), groups=8)
