@@ -27,6 +27,7 @@ COMMANDS = (
     "sweep",
     "spatial",
     "interactive",
+    "export",
     "machine",
 )
 
