@@ -519,3 +519,96 @@ def test_other_commands_do_not_import_onnx() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "ONNX=\n" in done.stderr, done.stderr
+
+
+# --------------------------------------------------------------------------- other ranks, dtypes
+
+RANKS = {
+    "conv1d": """\
+name: one_d
+input: [16, 4]
+layers:
+  - {type: conv, name: c, kernel: 5, filters: 8, stride: 2, padding: same, activation: relu6}
+  - type: branches
+    name: br
+    merge: concat
+    branches: [[], [{type: depthwise, name: d, kernel: 3, padding: [[2, 0]], batch_norm: true}]]
+  - {type: pool, name: ad, mode: avg, output_size: 4}
+  - {type: global_pool, name: gap}
+""",
+    "conv3d": """\
+name: three_d
+input: [6, 7, 6, 4]
+layers:
+  - {type: conv, name: c, kernel: 3, filters: 8, padding: same, activation: silu}
+  - {type: shuffle, name: sh, groups: 2}
+  - {type: inverted_residual, name: ir, filters: 8, expansion: 2, se_ratio: 0.25,
+     activation: relu}
+  - {type: pool, name: p, mode: max, kernel: 2, ceil_mode: true}
+  - {type: dense, name: fc, units: 3}
+""",
+}
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("rank", sorted(RANKS))
+def test_one_and_three_dimensional_specs_export(tmp_path: Path, rank: str, form: Form) -> None:
+    path = tmp_path / f"{rank}.yaml"
+    path.write_text(RANKS[rank])
+    spec = load_model(path)
+    model = build(spec)
+    exported = export_model(spec, model, form)
+    onnx.checker.check_model(exported.model, full_check=True)
+    shapes = inferred_shapes(exported.model)
+    for row in model.rows:
+        (name,) = exported.row_outputs[row.index]
+        assert shapes[name] == nchw(row.output_shape, 1), row.name
+    assert exported.params == getattr(profile_report(model).totals, form).params
+    (out,) = ort_session(exported.model).run(None, {"input": seeded_input(model)})
+    assert out.shape == nchw(model.output_shape, 1)
+    assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    ("dtype", "element", "note"),
+    [
+        ("float32", "FLOAT", ""),
+        ("float16", "FLOAT16", ""),
+        ("float64", "FLOAT", "dtype float64: written as float32"),
+        ("bfloat16", "FLOAT", "dtype bfloat16: written as float32"),
+    ],
+)
+def test_the_specs_dtype_where_onnx_runtime_runs_it(
+    tmp_path: Path, dtype: str, element: str, note: str
+) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(
+        f"name: d\ninput: [8, 8, 4]\ndtype: {dtype}\nlayers:\n"
+        "  - {type: conv, name: c, kernel: 3, filters: 8, batch_norm: true, activation: gelu}\n"
+        "  - {type: global_pool, name: gap}\n"
+    )
+    out = tmp_path / "d.onnx"
+    done = runner.invoke(app, ["export", str(path), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    assert (note in done.stderr) if note else "written as" not in done.stderr
+    proto = onnx.load(str(out))
+    kind = getattr(onnx.TensorProto, element)
+    assert proto.graph.input[0].type.tensor_type.elem_type == kind
+    assert {t.data_type for t in proto.graph.initializer} == {kind}
+    x = np.ones((1, 4, 8, 8), onnx.helper.tensor_dtype_to_np_dtype(kind))
+    (y,) = ort_session(proto).run(None, {"input": x})
+    assert y.shape == (1, 8) and np.isfinite(y).all()
+
+
+def test_a_graph_past_two_gib_is_refused_with_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sepconv_cli.interchange import onnx_export
+
+    monkeypatch.setattr(onnx_export, "PROTOBUF_LIMIT", 10_000)  # bytes: the seed example's
+    out = tmp_path / "m.onnx"
+    done = runner.invoke(app, ["export", "seed_example", "-o", str(out)])
+    assert done.exit_code == 2
+    assert "past the 2 GiB an ONNX file can hold" in done.stderr
+    assert "--width-multiplier" in done.stderr
+    assert not out.exists()

@@ -38,8 +38,8 @@ The rules of the mapping:
   (each after its batch-norm).
 * Weights: NumPy ``default_rng(seed)`` uniform in ``±sqrt(3 / fan_in)`` (variance
   ``1 / fan_in``, so values stay finite through deep networks), batch-norm scale in
-  [0.5, 1.5] and variance in [0.5, 2]; in the spec's dtype where ONNX has it (float32,
-  float16, float64), else float32.
+  [0.5, 1.5] and variance in [0.5, 2]; float16 for a float16 spec, else float32 (ONNX
+  Runtime's CPU convolutions take no float64, ONNX's no bfloat16 or int8 at opset 17).
 * Names: every node is named ``<row>/<part>`` (``block3/depthwise``, ``block3/depthwise_bn``,
   ``block3/relu``), and a row of one node is named as the row, so a profile of the file
   reads like the spec; a node's output tensor has the node's name.
@@ -75,12 +75,12 @@ Form = Literal["as_specified", "standard", "separable"]
 FORMS: tuple[Form, ...] = ("as_specified", "standard", "separable")
 OPSET = 17
 
-# the spec's dtype → (ONNX element type name, NumPy dtype); bfloat16 and int8 have no ONNX
-# Conv (int8 needs quantized operators): float32
+# the spec's dtype → (ONNX element type name, NumPy dtype). The others are written as
+# float32: ONNX Runtime's CPU Conv has no float64 kernel, ONNX's Conv no bfloat16 before
+# opset 22, and int8 needs quantized operators
 ONNX_DTYPES: dict[str, tuple[str, str]] = {
     "float32": ("FLOAT", "float32"),
     "float16": ("FLOAT16", "float16"),
-    "float64": ("DOUBLE", "float64"),
 }
 
 # the inputs of each weighted op type that hold sepconv's parameters (mean and var of a

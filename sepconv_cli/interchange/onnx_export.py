@@ -168,7 +168,10 @@ def export_model(
         g.onnx.helper.set_model_props(proto, {"source": model.source})
     note = ""
     if model.dtype not in ONNX_DTYPES:
-        note = f"{model.dtype} has no ONNX Conv: the weights and tensors are float32"
+        note = (
+            f"dtype {model.dtype}: written as float32 (ONNX Runtime's CPU convolutions take "
+            "float32 and float16)"
+        )
     return Exported(proto, walker.outputs, note)
 
 
