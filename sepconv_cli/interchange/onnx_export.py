@@ -164,6 +164,7 @@ def export_model(
     inputs = [g.value_info("input", nchw(model.input_shape, model.batch))]
     outputs = [g.value_info("output", nchw(shape, model.batch))]
     proto = g.model(inputs, outputs, model.name or "sepconv")
+    annotate_shapes(g.onnx, proto)
     if model.source:
         g.onnx.helper.set_model_props(proto, {"source": model.source})
     note = ""
@@ -190,3 +191,25 @@ def serialize(model: Any, where: str) -> bytes:
         )
     data: bytes = model.SerializeToString()
     return data
+
+
+def annotate_shapes(onnx: Any, model: Any) -> None:
+    """Record every intermediate tensor's shape in ``model.graph.value_info`` (Netron shows
+    them on the edges), from ONNX's shape inference run on a copy whose weights are graph
+    inputs of the same shape: inference reads only their shapes, and the copy skips the
+    weights (hundreds of MB in a big standard form)."""
+    graph = model.graph
+    weights = [t for t in graph.initializer if t.data_type != onnx.TensorProto.INT64]
+    kept = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT64]
+    as_inputs = [
+        onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in weights
+    ]
+    copy = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            list(graph.node), graph.name, [*graph.input, *as_inputs], list(graph.output), kept
+        ),
+        opset_imports=list(model.opset_import),
+        ir_version=model.ir_version,
+    )
+    inferred = onnx.shape_inference.infer_shapes(copy)
+    graph.value_info.extend(inferred.graph.value_info)
