@@ -12,7 +12,7 @@ import typer
 
 from sepconv_cli.cli.console import Messages
 from sepconv_cli.cli.help import SepconvCommand, complete_model
-from sepconv_cli.cli.options import EXIT_CODES_HELP, QuietOption, parse_flag
+from sepconv_cli.cli.options import QuietNoGatesOption, parse_flag
 from sepconv_cli.cli.profile import parse_width
 from sepconv_cli.output.files import check_output_path, write_atomic_bytes
 from sepconv_cli.spec.fields import choice, per_dim, positive_int
@@ -26,11 +26,18 @@ FORMS = ("as_specified", "standard", "separable")
 # this command's own Typer app; cli/app.py adds it to the root app
 app = typer.Typer()
 
+# export has no gates: its own exit codes
+EXPORT_EXIT_CODES = (
+    "Exit codes: 0 written, 2 bad input or usage (also: the onnx package missing, a layer "
+    "with no ONNX form, a graph past 2 GiB), 3 runtime failure (e.g. not enough memory), "
+    "130 interrupted."
+)
+
 
 @app.command(
     cls=SepconvCommand,
     short_help="Write a spec or preset as an ONNX graph with seeded random weights.",
-    epilog=EXIT_CODES_HELP,
+    epilog=EXPORT_EXIT_CODES,
 )
 def export(
     model: Annotated[
@@ -97,7 +104,7 @@ def export(
             help="ONNX opset of the graph: 17 or newer, up to the installed onnx's. [default: 17]",
         ),
     ] = None,
-    quiet: QuietOption = False,
+    quiet: QuietNoGatesOption = False,
 ) -> None:
     """Write MODEL as an ONNX graph (NCHW, seeded random weights) that Netron opens and any
     runtime runs: node names are the spec's row names, and the graph's weights count as
