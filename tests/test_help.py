@@ -28,6 +28,7 @@ COMMANDS = (
     "sweep",
     "spatial",
     "interactive",
+    "export",
     "machine",
 )
 

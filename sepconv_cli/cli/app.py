@@ -21,6 +21,7 @@ from sepconv_cli import __version__
 from sepconv_cli.cli import (
     compare,
     cost,
+    export,
     export_spec,
     interactive,
     machine,
@@ -173,6 +174,7 @@ for _command in (
     compare,
     validate,
     schema,
+    export,
     export_spec,
     sweep,
     spatial,

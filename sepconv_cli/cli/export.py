@@ -1,0 +1,141 @@
+"""``sepconv export MODEL -o model.onnx``: a spec or preset as an ONNX graph with seeded
+random weights (needs the ``onnx`` extra, imported only here)."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from sepconv_cli.cli.console import Messages
+from sepconv_cli.cli.help import SepconvCommand, complete_model
+from sepconv_cli.cli.options import QuietNoGatesOption, parse_flag
+from sepconv_cli.cli.profile import parse_width
+from sepconv_cli.output.files import check_output_path, write_atomic_bytes
+from sepconv_cli.spec.fields import choice, per_dim, positive_int
+
+if TYPE_CHECKING:  # NumPy and onnx load only when the command runs
+    from sepconv_cli.interchange.onnx_build import Form
+
+# the forms, as --form names them (as interchange.onnx_build.FORMS, which imports NumPy)
+FORMS = ("as_specified", "standard", "separable")
+
+# this command's own Typer app; cli/app.py adds it to the root app
+app = typer.Typer()
+
+# export has no gates: its own exit codes
+EXPORT_EXIT_CODES = (
+    "Exit codes: 0 written, 2 bad input or usage (also: the onnx package missing, a layer "
+    "with no ONNX form, a graph past 2 GiB), 3 runtime failure (e.g. not enough memory), "
+    "130 interrupted."
+)
+
+
+@app.command(
+    cls=SepconvCommand,
+    short_help="Write a spec or preset as an ONNX graph with seeded random weights.",
+    epilog=EXPORT_EXIT_CODES,
+)
+def export(
+    model: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL",
+            help="A model spec (YAML file) or a preset name: see 'sepconv presets'.",
+            autocompletion=complete_model,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="The ONNX file to write (atomically).",
+            dir_okay=False,
+        ),
+    ],
+    form: Annotated[
+        str | None,
+        typer.Option(
+            "--form",
+            metavar="FORM",
+            help="Which form of every layer: as_specified (the spec as written), standard "
+            "(every k×k conv dense) or separable (every k×k conv depthwise + pointwise). "
+            "[default: as_specified]",
+            autocompletion=lambda incomplete: [f for f in FORMS if f.startswith(incomplete)],
+        ),
+    ] = None,
+    width_multiplier: Annotated[
+        str | None,
+        typer.Option(
+            "--width-multiplier",
+            "-a",
+            metavar="ALPHA",
+            help="Scale every layer's filters by ALPHA with the model's channel rounding.",
+        ),
+    ] = None,
+    resolution: Annotated[
+        str | None,
+        typer.Option(
+            "--resolution", "-r", metavar="R", help="Input spatial size: 160, or 160x128."
+        ),
+    ] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch", "-b", metavar="N", help="Batch size of the graph's input (the spec's)."
+        ),
+    ] = None,
+    seed: Annotated[
+        str | None,
+        typer.Option(
+            "--seed", metavar="N", help="Seed of the random weights (NumPy). [default: 0]"
+        ),
+    ] = None,
+    opset: Annotated[
+        str | None,
+        typer.Option(
+            "--opset",
+            metavar="N",
+            help="ONNX opset of the graph: 17 or newer, up to the installed onnx's. [default: 17]",
+        ),
+    ] = None,
+    quiet: QuietNoGatesOption = False,
+) -> None:
+    """Write MODEL as an ONNX graph (NCHW, seeded random weights) that Netron opens and any
+    runtime runs: node names are the spec's row names, and the graph's weights count as
+    sepconv's params."""
+    Messages.quiet = quiet
+    check_output_path(output)
+    chosen: Form = parse_flag(form, "--form", choice(FORMS)) or "as_specified"
+    seed_value = parse_flag(seed, "--seed", partial(positive_int, minimum=0)) or 0
+    opset_value = parse_flag(opset, "--opset", partial(positive_int, minimum=17)) or 17
+    from sepconv_cli.counting.network import build
+    from sepconv_cli.spec.presets import resolve_model
+
+    spec = resolve_model(model)
+    built = build(
+        spec,
+        width_multiplier=parse_width(width_multiplier),
+        resolution=parse_flag(resolution, "--resolution", per_dim),
+        batch=parse_flag(batch, "--batch", positive_int),
+    )
+    # after the cheap checks: onnx and NumPy load only now (startup stays as it is)
+    from sepconv_cli.interchange.onnx_export import export_model, serialize
+
+    start = time.perf_counter()
+    exported = export_model(spec, built, chosen, seed=seed_value, opset=opset_value)
+    data = serialize(exported.model, str(output))
+    if exported.dtype_note:
+        Messages.note(f"sepconv: {exported.dtype_note}")
+    write_atomic_bytes(output, data)
+    nodes = len(exported.model.graph.node)
+    elapsed = time.perf_counter() - start
+    Messages.note(
+        f"sepconv: wrote {output} ({chosen}, opset {opset_value}, {nodes} nodes, "
+        f"{exported.params:,} params, {len(data):,} bytes) in {elapsed:.1f} s"
+    )

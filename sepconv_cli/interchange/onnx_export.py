@@ -1,0 +1,226 @@
+"""A whole sepconv model → one ONNX graph (``sepconv export``), with the data flow of its
+residual and branches blocks wired as the spec writes them.
+
+The rows of a :class:`~sepconv_cli.counting.network.Model` are flat; the blocks' data flow
+is the spec's. :class:`_Walker` walks the spec's layers exactly as the network builder
+did, taking the rows in the order the builder made them:
+
+* a layer reads the previous layer's output;
+* a ``residual`` block runs its main path and its shortcut (the identity when absent)
+  from the block's input, then its ``add`` row adds the two;
+* a ``branches`` block runs every branch from the block's input, or from its part of the
+  channel split (one ``Split`` node on axis 1), an empty branch being the identity; its
+  merge row concatenates (``Concat``) or adds the branch outputs;
+* a repeat the builder folded into one row of ``repeat = n`` (its instances all see the
+  same shape) is unrolled again: n instances in sequence, each with its own weights, named
+  ``name[i]`` where the row says ``name[i..j]``.
+
+Each row's form is written by :func:`~sepconv_cli.interchange.onnx_build.emit_row`
+(the mapping of every operation is stated there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sepconv_cli.counting.network import Model, Row
+from sepconv_cli.interchange.onnx_build import (
+    ONNX_DTYPES,
+    OPSET,
+    ExportError,
+    Form,
+    GraphBuilder,
+    emit_row,
+    nchw,
+    weight_elements,
+)
+from sepconv_cli.spec.layers import LayerSpec, ModelSpec
+
+Tensor = tuple[str, tuple[int, ...]]  # an ONNX tensor name and its channels-last shape
+
+
+@dataclass(frozen=True)
+class Exported:
+    """The exported model and, per row index, the output tensor of each of its instances
+    (what a test compares with the row's shape)."""
+
+    model: Any
+    row_outputs: dict[int, list[str]] = field(default_factory=dict)
+    dtype_note: str = ""
+
+    @property
+    def params(self) -> int:
+        """The graph's parameters as sepconv counts them (:func:`weight_elements`)."""
+        return weight_elements(self.model)
+
+
+class _Walker:
+    def __init__(self, model: Model, form: Form, g: GraphBuilder) -> None:
+        self.rows = model.rows
+        self.form = form
+        self.g = g
+        self.pos = 0
+        self.renames: list[tuple[str, str]] = []  # folded "name[i..j]" → this instance's
+        self.outputs: dict[int, list[str]] = {}
+
+    def next_row(self) -> Row:
+        row = self.rows[self.pos]
+        self.pos += 1
+        return row
+
+    def node_name(self, row: Row) -> str:
+        name = row.name
+        for folded, instance in self.renames:
+            name = name.replace(folded, instance, 1)
+        return name
+
+    def emit(self, row: Row, inputs: Sequence[str]) -> str:
+        out = emit_row(self.g, row, self.form, inputs, self.node_name(row))
+        self.outputs.setdefault(row.index, []).append(out)
+        return out
+
+    def layers(self, layers: Sequence[LayerSpec], x: Tensor, prefix: str) -> Tensor:
+        for position, layer in enumerate(layers):
+            x = self.repeated(layer, x, prefix + (layer.name or f"{layer.type}_{position}"))
+        return x
+
+    def repeated(self, layer: LayerSpec, x: Tensor, base: str) -> Tensor:
+        """As the builder's ``repeated``. A run it folded (its rows named ``base[i..j]``)
+        is replayed: every instance reads the same rows, named ``base[k]``."""
+        remaining, instance = layer.repeat, 0
+        while remaining:
+            last = instance + remaining - 1
+            folded = f"{base}[{instance}..{last}]"
+            if remaining > 1 and folded in self.node_name(self.rows[self.pos]):
+                start = self.pos
+                for k in range(instance, last + 1):
+                    self.pos = start
+                    self.renames.append((folded, f"{base}[{k}]"))
+                    x = self.instance(layer, x, f"{base}[{k}]")
+                    self.renames.pop()
+                return x
+            name = base if layer.repeat == 1 else f"{base}[{instance}]"
+            x = self.instance(layer, x, name)
+            remaining, instance = remaining - 1, instance + 1
+        return x
+
+    def instance(self, layer: LayerSpec, x: Tensor, name: str) -> Tensor:
+        if layer.type == "residual":
+            main = self.layers(layer.layers, x, f"{name}.")
+            short = self.layers(layer.shortcut, x, f"{name}.shortcut.")
+            row = self.next_row()
+            return self.emit(row, [main[0], short[0]]), row.output_shape
+        if layer.type == "branches":
+            return self.branches(layer, x, name)
+        row = self.next_row()
+        return self.emit(row, [x[0]]), row.output_shape
+
+    def branches(self, layer: LayerSpec, x: Tensor, name: str) -> Tensor:
+        parts = self.split(layer, x, name)
+        outs = [
+            self.layers(branch, part, f"{name}.branch{i}.")
+            for i, (branch, part) in enumerate(zip(layer.branches, parts, strict=True))
+        ]
+        row = self.next_row()
+        return self.emit(row, [out[0] for out in outs]), row.output_shape
+
+    def split(self, layer: LayerSpec, x: Tensor, name: str) -> list[Tensor]:
+        count = len(layer.branches)
+        if layer.split is False:
+            return [x] * count
+        tensor, shape = x
+        channels = shape[-1]
+        sizes = [channels // count] * count if layer.split is True else list(layer.split)
+        g = self.g
+        split_name = g.unique(f"{name}/split")
+        outputs = [g.unique(f"{split_name}:{i}") for i in range(count)]
+        sizes_name = g.constant(f"{split_name}.sizes", np.array(sizes, np.int64))
+        g.nodes.append(
+            g.onnx.helper.make_node("Split", [tensor, sizes_name], outputs, name=split_name, axis=1)
+        )
+        return [(out, (*shape[:-1], size)) for out, size in zip(outputs, sizes, strict=True)]
+
+
+def export_model(
+    spec: ModelSpec,
+    model: Model,
+    form: Form = "as_specified",
+    seed: int = 0,
+    opset: int = OPSET,
+) -> Exported:
+    """``model`` (built from ``spec``) as an ONNX graph of ``form``: input ``input``
+    ``[N, C, *spatial]``, output ``output``, every row's instances in order."""
+    g = GraphBuilder(seed=seed, dtype=model.dtype, batch=model.batch, opset=opset)
+    g.used.update({"input", "output"})
+    walker = _Walker(model, form, g)
+    out, shape = walker.layers(spec.layers, ("input", model.input_shape), "")
+    if walker.pos != len(model.rows):  # the walk mirrors the builder: a bug if not
+        raise AssertionError(f"export walked {walker.pos} of {len(model.rows)} rows")
+    g.nodes.append(g.onnx.helper.make_node("Identity", [out], ["output"], name="output"))
+    inputs = [g.value_info("input", nchw(model.input_shape, model.batch))]
+    outputs = [g.value_info("output", nchw(shape, model.batch))]
+    proto = g.model(inputs, outputs, model.name or "sepconv")
+    annotate_shapes(g.onnx, proto)
+    if model.source:
+        g.onnx.helper.set_model_props(proto, {"source": model.source})
+    note = ""
+    if model.dtype not in ONNX_DTYPES:
+        note = (
+            f"dtype {model.dtype}: written as float32 (ONNX Runtime's CPU convolutions take "
+            "float32 and float16)"
+        )
+    return Exported(proto, walker.outputs, note)
+
+
+PROTOBUF_LIMIT = 2**31 - 1  # bytes: the most one serialized protobuf message may hold
+
+
+def serialize(model: Any, where: str) -> bytes:
+    """The model file's bytes; a model past protobuf's 2 GB is an error naming its size
+    (lower ``--width-multiplier`` or export the separable form).
+
+    The size is the weights' bytes (from their dims: protobuf's own ``ByteSize`` walks the
+    whole message, seconds for a big graph) plus the rest of the message.
+    """
+    from math import prod
+
+    weights = 0
+    for tensor in model.graph.initializer:
+        itemsize = {tensor.FLOAT16: 2, tensor.INT64: 8}.get(tensor.data_type, 4)
+        weights += prod(tensor.dims) * itemsize
+    # the nodes, names and shapes: well under a megabyte per thousand nodes
+    size = weights + 1024 * len(model.graph.node)
+    if size > PROTOBUF_LIMIT:
+        raise ExportError(
+            f"{where}: the graph is {size / 2**30:.1f} GiB with its weights, past the 2 GiB "
+            "an ONNX file can hold without external data; lower --width-multiplier or "
+            "export --form separable"
+        )
+    data: bytes = model.SerializeToString()
+    return data
+
+
+def annotate_shapes(onnx: Any, model: Any) -> None:
+    """Record every intermediate tensor's shape in ``model.graph.value_info`` (Netron shows
+    them on the edges), from ONNX's shape inference run on a copy whose weights are graph
+    inputs of the same shape: inference reads only their shapes, and the copy skips the
+    weights (hundreds of MB in a big standard form)."""
+    graph = model.graph
+    weights = [t for t in graph.initializer if t.data_type != onnx.TensorProto.INT64]
+    kept = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT64]
+    as_inputs = [
+        onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in weights
+    ]
+    copy = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            list(graph.node), graph.name, [*graph.input, *as_inputs], list(graph.output), kept
+        ),
+        opset_imports=list(model.opset_import),
+        ir_version=model.ir_version,
+    )
+    inferred = onnx.shape_inference.infer_shapes(copy)
+    graph.value_info.extend(inferred.graph.value_info)
