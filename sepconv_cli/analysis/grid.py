@@ -174,4 +174,3 @@ def time_grid(
         for i, point in enumerate(report.points)
     )
     return replace(report, points=points)
-

@@ -62,7 +62,9 @@ METRICS: dict[str, Metric] = {
             lambda v: f"{v:.4f}",
         ),
         Metric("fewer", "standard / separable MACs (× fewer)", _fewer, lambda v: f"{v:.1f}×"),
-        Metric("speedup", "measured speed-up (standard / separable time)", _speedup, "{:.2f}×".format),
+        Metric(
+            "speedup", "measured speed-up (standard / separable time)", _speedup, "{:.2f}×".format
+        ),
     )
 }
 DEFAULT_METRIC = "ratio"
