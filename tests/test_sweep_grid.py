@@ -133,12 +133,16 @@ def test_csv_header_and_rows() -> None:
 
 
 def pivot_rows(out: str) -> dict[str, list[str]]:
-    """``label │ cell │ cell`` lines of a Rich pivot, by row label."""
-    rows = {}
-    for line in out.splitlines():
-        cells = [c.strip() for c in line.strip("│ ").split("│")]
-        if len(cells) > 1 and cells[0].isdigit():
-            rows[cells[0]] = cells[1:]
+    """``label  cell  cell`` lines of the pivot table (from its header rule to the next blank
+    line), by row label."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("──")) + 1
+    rows: dict[str, list[str]] = {}
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        label, *cells = line.split()
+        rows[label] = cells
     return rows
 
 

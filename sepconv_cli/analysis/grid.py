@@ -106,7 +106,7 @@ def run_grid(axes: tuple[Vary, ...], given: dict[str, Any], common: dict[str, An
             values = tuple(axis.values[i] for axis, i in zip(axes, combination, strict=True))
             assert layer.input is not None
             try:
-                forms = lower(layer, layer.input, width)
+                forms = lower_uncached(layer, layer.input, width)
             except ShapeError as exc:
                 raise _blame(exc, parameters, values) from None
             row = Row(0, "layer", layer.type, layer.input, forms, 1, "flags")
@@ -119,6 +119,11 @@ def run_grid(axes: tuple[Vary, ...], given: dict[str, Any], common: dict[str, An
         if parameter != "size":
             base[_flag_key(parameter)] = None
     return GridReport(axes, base, tuple(points), dtype)
+
+
+# every point of a grid is a different layer, so ``lower``'s cache (keyed by the whole spec,
+# hashed at each call) could only miss: the grid calls the function under it
+lower_uncached = lower.__wrapped__
 
 
 def _fields(parameter: str, value: Value, base_input: tuple[int, ...]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+from rich import box as boxes
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
@@ -77,7 +78,8 @@ class GridView:
 
 
 def pivot_table(report: GridReport, model: Pivot) -> Table:
-    table = Table(header_style="bold")
+    # the look of every sepconv table (output.fit's compact SIMPLE_HEAD)
+    table = Table(box=boxes.SIMPLE_HEAD, header_style="bold", collapse_padding=True, pad_edge=False)
     table.add_column(model.corner, justify="right", style="bold", no_wrap=True)
     for label in model.column_labels:
         table.add_column(label, justify="right", no_wrap=True)
