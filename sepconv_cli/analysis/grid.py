@@ -21,7 +21,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.analysis.sweep import _BLAME, _base_dict
 from sepconv_cli.counting.lowering import lower
@@ -30,11 +30,12 @@ from sepconv_cli.counting.report import LayerReport, layer_report
 from sepconv_cli.counting.shapes import ShapeError
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
-from sepconv_cli.execution.profiling import time_report
-from sepconv_cli.execution.timing import TimingSettings
 from sepconv_cli.spec.flags import SEED_LAYER, layer_from_flags
 from sepconv_cli.spec.layers import FIELDS, LayerSpec
 from sepconv_cli.spec.vary import FLAGS, MAX_POINTS, Value, Vary, value_text, vary_error
+
+if TYPE_CHECKING:  # NumPy is loaded only to time (--time)
+    from sepconv_cli.execution.timing import TimingSettings
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,8 @@ def time_grid(
 ) -> GridReport:
     """``report`` with both forms executed and timed at every point (``progress`` is told
     before each point: done, total, name)."""
+    from sepconv_cli.execution.profiling import time_report
+
     total = len(report.points)
     points = tuple(
         replace(
