@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.counting.lowering import lower
 from sepconv_cli.counting.network import Row
@@ -20,12 +20,13 @@ from sepconv_cli.counting.report import LayerReport, layer_report
 from sepconv_cli.counting.shapes import ShapeError
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
-from sepconv_cli.execution.profiling import time_report
-from sepconv_cli.execution.timing import TimingSettings
 from sepconv_cli.spec.fields import padding_json
 from sepconv_cli.spec.flags import SEED_LAYER, layer_from_flags
 from sepconv_cli.spec.layers import LayerSpec
 from sepconv_cli.spec.vary import FLAGS, Value, Vary, value_json, value_text, vary_error
+
+if TYPE_CHECKING:  # NumPy is loaded only to time (--time)
+    from sepconv_cli.execution.timing import TimingSettings
 
 # the spec fields whose shape errors a sweep value can cause (see ``_point``)
 _BLAME = {
@@ -189,6 +190,8 @@ def time_points(
 ) -> SweepReport:
     """``report`` with both forms executed and timed at every point (``progress`` is told
     before each point: done, total, name)."""
+    from sepconv_cli.execution.profiling import time_report
+
     points = tuple(
         replace(
             point,

@@ -8,7 +8,9 @@ rendering (``output.reports.render_sweep``). A timed point carries its timing re
 
 from __future__ import annotations
 
-from typing import Annotated
+from math import prod
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -42,24 +44,39 @@ from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.conventions import SWEEP_HELP_PREFIX
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
-from sepconv_cli.output.reports import SWEEP, render_sweep
+from sepconv_cli.output.reports import SWEEP, render_grid, render_sweep
 from sepconv_cli.spec.fields import channels_first_hint
+
+if TYPE_CHECKING:
+    from sepconv_cli.execution.timing import TimingSettings
+    from sepconv_cli.output.formats import Format
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
 app = typer.Typer()
 
 VARY_HELP = (
-    "NAME=VALUES, the one parameter to vary: filters, kernel, input (full shapes), size "
+    "NAME=VALUES, a parameter to vary: filters, kernel, input (full shapes), size "
     "(spatial size, channels from --input), depth_multiplier (or multiplier), stride. "
     "VALUES: a comma-separated list of values (16,32,64 · 3x5 · 8x8x32) and inclusive "
-    "ranges 1..9, with a step 1..9:2 or a factor 8..512:x2. [default: filters=8..1024:x2]"
+    "ranges 1..9, with a step 1..9:2 or a factor 8..512:x2. Repeat --vary for a grid: "
+    "every combination, the last --vary changing fastest (at most 100,000 points). "
+    "[default: filters=8..1024:x2]"
+)
+METRIC_HELP = (
+    "What a grid's pivot cells show (two --vary; table, markdown and --plot): ratio "
+    "(separable/standard MACs), params-ratio, fewer (standard/separable MACs) or speedup "
+    "(needs --time). JSON and CSV carry them all. [default: ratio]"
+)
+PLOT_HELP = (
+    "Draw a grid of two --vary as a heat map of --metric (.png, .svg or .pdf). Needs "
+    "matplotlib: pip install 'sepconv[plot]'."
 )
 
 
 @app.command(
     cls=SepconvCommand,
-    short_help="Vary one layer parameter: how the MAC ratio saturates.",
+    short_help="Vary layer parameters: how the MAC ratio saturates.",
     epilog=SWEEP_HELP_PREFIX + CONVENTIONS_HELP + "\n\n" + EXIT_CODES_NO_GATES_HELP,
 )
 def sweep(
@@ -90,6 +107,12 @@ def sweep(
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
     max_memory: MaxMemoryOption = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", metavar="METRIC", help=METRIC_HELP)
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", metavar="FILE", dir_okay=False, help=PLOT_HELP)
+    ] = None,
     format: FormatOption = None,
     output: OutputOption = None,
     quiet: QuietNoGatesOption = False,
@@ -98,7 +121,8 @@ def sweep(
     ratio, as a table and a chart, so the saturation of 1/Cout + 1/k² shows at a glance.
 
     With no flags: the 12x12x3, 5x5 example with 8, 16, ..., 1024 filters; the ratio falls
-    towards 1/25 and no further.
+    towards 1/25 and no further. Several --vary make a grid of every combination: a pivot
+    table for two parameters, one row per point for more.
     """
     Messages.quiet = quiet
     if output is not None:
@@ -108,11 +132,9 @@ def sweep(
     from sepconv_cli.spec.vary import DEFAULT_VARY, parse_vary
 
     texts = vary or [DEFAULT_VARY]
-    if len(texts) > 1:
-        raise UsageError(
-            f"--vary: one parameter at a time (got {len(texts)}: "
-            f"{', '.join(t.partition('=')[0] for t in texts)})"
-        )
+    if len(texts) == 1 and (metric is not None or plot is not None):
+        flag = "--metric" if metric is not None else "--plot"
+        raise UsageError(f"{flag}: applies to a grid (two or more --vary); got one --vary")
     given, common = LayerFlags(
         input=input,
         kernel=kernel,
@@ -131,8 +153,59 @@ def sweep(
     settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
     if input is not None and (hint := channels_first_hint(input)):
         Messages.note(f"sepconv: note: --input {input}: {hint}")
+    if len(texts) > 1:
+        _grid(texts, given, common, settings, metric, plot, chosen, output)
+        return
     report = run_sweep(parse_vary(texts[0]), given, common)
     if settings is not None:
         with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
             report = time_points(report, settings, progress=bar.update)
     emit(render_sweep(report, chosen), output)
+
+
+def _grid(
+    texts: list[str],
+    given: dict[str, Any],
+    common: dict[str, Any],
+    settings: TimingSettings | None,
+    metric: str | None,
+    plot: Path | None,
+    chosen: Format,
+    output: Path | None,
+) -> None:
+    """Several --vary: the grid of every combination (``analysis.grid``)."""
+    from dataclasses import replace
+
+    from sepconv_cli.analysis.grid import check_timed_grid, run_grid, time_grid
+    from sepconv_cli.output.sweep.pivot import DEFAULT_METRIC, METRICS
+    from sepconv_cli.spec.layers import did_you_mean
+    from sepconv_cli.spec.vary import parse_grid
+
+    name = (metric or DEFAULT_METRIC).strip().lower().replace("_", "-")
+    if name not in METRICS:
+        raise UsageError(
+            f"--metric: unknown metric {metric!r}{did_you_mean(name, METRICS)}; expected "
+            f"one of {', '.join(METRICS)}"
+        )
+    if name == "speedup" and settings is None:
+        raise UsageError("--metric: speedup is measured: add --time")
+    axes = parse_grid(texts)
+    if plot is not None:
+        if len(axes) != 2:
+            raise UsageError(f"--plot: a heat map needs exactly two --vary (got {len(axes)})")
+        from sepconv_cli.output.plot import check_plot_path
+
+        check_output_path(plot, "--plot")
+        check_plot_path(plot)
+    if settings is not None:
+        check_timed_grid(prod(len(a.values) for a in axes))
+    report = replace(run_grid(axes, given, common), metric=name)
+    if settings is not None:
+        with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
+            report = time_grid(report, settings, progress=bar.update)
+    emit(render_grid(report, chosen), output)
+    if plot is not None:
+        from sepconv_cli.output.sweep.heatmap import write_heatmap
+
+        write_heatmap(report, plot)
+        Messages.note(f"sepconv: plot written to {plot}")

@@ -17,6 +17,7 @@ from sepconv_cli.output.formats import Format, Rendered, ReportFormats
 
 if TYPE_CHECKING:
     from sepconv_cli.analysis.compare import Comparison
+    from sepconv_cli.analysis.grid import GridReport
     from sepconv_cli.analysis.spatial.model import Analysis
     from sepconv_cli.analysis.sweep import SweepReport
     from sepconv_cli.counting.report import LayerReport, ProfileReport
@@ -108,6 +109,15 @@ SWEEP: ReportFormats[SweepReport] = ReportFormats(
         Format.markdown: _lazy("sweep.markdown.sweep_markdown"),
     },
 )
+GRID: ReportFormats[GridReport] = ReportFormats(
+    "sweep",
+    {
+        Format.table: _lazy("sweep.grid_table.grid_table"),
+        Format.json: _lazy("sweep.grid_data.grid_json"),
+        Format.csv: _lazy("sweep.grid_data.grid_csv"),
+        Format.markdown: _lazy("sweep.grid_markdown.grid_markdown"),
+    },
+)
 SPATIAL: ReportFormats[Analysis] = ReportFormats(
     "spatial",
     {
@@ -125,4 +135,5 @@ render_compare = COMPARE.render
 render_validation = VALIDATE.render
 render_machine = MACHINE.render
 render_sweep = SWEEP.render
+render_grid = GRID.render
 render_spatial = SPATIAL.render

@@ -14,6 +14,7 @@ the rest of ``spec/``. Every error is a ``UsageError`` that starts with ``--vary
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from sepconv_cli.spec import fields as F
 from sepconv_cli.spec.layers import did_you_mean
 
 DEFAULT_VARY = "filters=8..1024:x2"
-MAX_POINTS = 1000
+MAX_POINTS = 1000  # values of one --vary (and points of a timed sweep or grid)
+MAX_GRID_POINTS = 100_000  # points of a grid: the product of its --vary value counts
 
 # accepted spellings → the canonical parameter
 ALIASES = {
@@ -100,6 +102,39 @@ def parse_vary(text: str) -> Vary:
                 "(a..b:4) or a factor (a..b:x2)"
             )
     return Vary(parameter, tuple(values), text)
+
+
+def parse_grid(texts: list[str]) -> tuple[Vary, ...]:
+    """Several ``--vary`` flags: one axis each, in the order given; their cartesian product
+    is the grid (``analysis.grid``).
+
+    Refused, naming ``--vary``: a parameter varied twice (aliases included; ``input`` and
+    ``size`` both set the input), and a grid of more than :data:`MAX_GRID_POINTS` points.
+
+    >>> [v.parameter for v in parse_grid(["kernel=3,5", "cout=8..32:x2"])]
+    ['kernel', 'filters']
+    """
+    axes = tuple(parse_vary(text) for text in texts)
+    seen: dict[str, Vary] = {}
+    for axis in axes:
+        key = "input" if axis.parameter in ("input", "size") else axis.parameter
+        if key in seen:
+            first = seen[key]
+            what = (
+                f"{first.parameter} and {axis.parameter} both set the input; vary one of them"
+                if first.parameter != axis.parameter
+                else f"{axis.parameter} is varied twice; give each parameter once"
+            )
+            raise vary_error(f"{what} ({first.text}, {axis.text})")
+        seen[key] = axis
+    points = math.prod(len(axis.values) for axis in axes)
+    if points > MAX_GRID_POINTS:
+        sizes = " × ".join(f"{len(a.values)} {a.parameter}" for a in axes)
+        raise vary_error(
+            f"the grid has {points:,} points ({sizes}), more than {MAX_GRID_POINTS:,}; "
+            "use fewer values (a step a..b:4 or a factor a..b:x2)"
+        )
+    return axes
 
 
 def _item_values(parameter: str, item: str) -> list[Value]:

@@ -9,21 +9,34 @@ them.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sepconv_cli.analysis.grid import GridReport
 from sepconv_cli.analysis.sweep import SweepReport
 
 
 def describe_base(report: SweepReport) -> str:
     """``conv 5×5, 3→256 channels on 12×12×3, valid padding`` with the varied part left out."""
-    b = report.base
+    return describe_layer(report.base, size_varies=report.parameter == "size")
+
+
+def describe_grid(report: GridReport) -> str:
+    """The same for a grid: every varied part left out."""
+    return describe_layer(report.base, size_varies="size" in report.parameters)
+
+
+def describe_layer(b: dict[str, Any], size_varies: bool) -> str:
+    """The layer of a sweep's ``base`` (its varied fields None); with ``size_varies``, the
+    input's channels only."""
     parts = []
     if b["kernel"] is not None:
         k = b["kernel"]
         parts.append("kernel " + (f"{k}×{k}" if isinstance(k, int) else "×".join(map(str, k))))
     if b["filters"] is not None:
         parts.append(f"{b['filters']} filters")
-    if b["input"] is not None and report.parameter != "size":
+    if b["input"] is not None and not size_varies:
         parts.append("input " + "×".join(map(str, b["input"])))
-    elif report.parameter == "size" and b["input"] is not None:
+    elif size_varies and b["input"] is not None:
         parts.append(f"{b['input'][-1]} input channels")
     if b["stride"] not in (None, 1):
         parts.append(f"stride {b['stride']}")

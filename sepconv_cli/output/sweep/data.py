@@ -15,6 +15,7 @@ from typing import Any
 
 from sepconv_cli.analysis.sweep import Point, SweepReport
 from sepconv_cli.counting.conventions import sweep_conventions
+from sepconv_cli.counting.report import LayerReport
 from sepconv_cli.spec.vary import value_json, value_text
 from sepconv_cli.units import rounded_float
 
@@ -26,12 +27,15 @@ def _exact(value: Fraction | None) -> str | None:
 
 
 def point_dict(point: Point) -> dict[str, Any]:
-    r = point.report
+    return {"value": value_json(point.value), **report_dict(point.report)}
+
+
+def report_dict(r: LayerReport) -> dict[str, Any]:
+    """A point's counts, whatever its values (a sweep's point, a grid's)."""
     separable: dict[str, Any] = r.separable.total.as_dict()
     separable["depthwise"] = r.separable.depthwise.as_dict()
     separable["pointwise"] = r.separable.pointwise.as_dict()
     out: dict[str, Any] = {
-        "value": value_json(point.value),
         "input_shape": list(r.row.input_shape),
         "output_shape": list(r.row.output_shape),
         "standard": r.standard.as_dict(),
