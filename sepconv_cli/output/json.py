@@ -81,7 +81,9 @@ def cost_json(layers: Sequence[LayerReport], dtype: str | None = None) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def profile_dict(report: ProfileReport) -> dict[str, Any]:
+def profile_dict(report: ProfileReport, *, with_layers: bool = True) -> dict[str, Any]:
+    """``sepconv/profile/v1``; ``with_layers=False`` leaves ``layers`` empty (in its place,
+    for a caller that encodes the layers one by one)."""
     model = report.model
     itemsize = report.layers[0].itemsize if report.layers else 4
     doc: dict[str, Any] = {
@@ -95,7 +97,7 @@ def profile_dict(report: ProfileReport) -> dict[str, Any]:
         "dtype": model.dtype,
         "width_multiplier": float(model.width_multiplier),
         "conventions": conventions(model.dtype, itemsize),
-        "layers": [layer_dict(layer) for layer in report.layers],
+        "layers": [layer_dict(layer) for layer in report.layers] if with_layers else [],
         "totals": {
             "as_specified": report.totals.as_specified.as_dict(),
             "standard": report.totals.standard.as_dict(),
@@ -111,13 +113,30 @@ def profile_dict(report: ProfileReport) -> dict[str, Any]:
 
 PRETTY_JSON_LAYERS = 1000
 
+# json's C encoder, compact; made once (json.dumps builds a new encoder per call)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
 
 def profile_json(report: ProfileReport) -> str:
     """Indented for people; past PRETTY_JSON_LAYERS layers compact (json's C encoder only
     runs without indentation, and nobody reads 10,000 layers by eye)."""
     if len(report.layers) > PRETTY_JSON_LAYERS:
-        return json.dumps(profile_dict(report), separators=(",", ":")) + "\n"
+        return _compact_profile(report)
     return json.dumps(profile_dict(report), indent=2) + "\n"
+
+
+def _compact_profile(report: ProfileReport) -> str:
+    """The bytes ``json.dumps(profile_dict(report), separators=(",", ":"))`` gives, built
+    one layer at a time: the whole document's dicts (six cost objects per layer) are never
+    alive at once, so peak memory stays near the output's own size."""
+    doc = profile_dict(report, with_layers=False)
+    keys = list(doc)
+    at = keys.index("layers")
+    head = _COMPACT.encode({key: doc[key] for key in keys[:at]})
+    tail = _COMPACT.encode({key: doc[key] for key in keys[at + 1 :]})
+    assert head.endswith("}") and tail.startswith("{") and at and at + 1 < len(keys)
+    layers = ",".join([_COMPACT.encode(layer_dict(layer)) for layer in report.layers])
+    return f'{head[:-1]},"layers":[{layers}],{tail[1:]}\n'
 
 
 def presets_json(items: Sequence[Preset]) -> str:
