@@ -29,13 +29,18 @@ def path_text(path: PathKey) -> str:
     so a message stays on one line whatever the file's keys contain."""
     out = ""
     for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _NAME.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{part[:60]!r}]"
+        out = extend_path_text(out, part)
     return out
+
+
+def extend_path_text(text: str, part: str | int) -> str:
+    """The :func:`path_text` of a path one ``part`` longer than the one ``text`` renders
+    (a reader naming every field of a layer extends the layer's text, not rebuilds it)."""
+    if isinstance(part, int):
+        return f"{text}[{part}]"
+    if _NAME.match(part):
+        return f"{text}.{part}" if text else part
+    return f"{text}[{part[:60]!r}]"
 
 
 @dataclass(frozen=True)
@@ -120,12 +125,16 @@ def loads(text: str, file: str = "<string>") -> Document:
     PyYAML's pure-Python parser; both give the same documents, positions and errors:
 
     * the events, and so the values, positions and our own limits' errors, are the same;
-    * a syntax error is worded, and sometimes placed, differently by libyaml (which also
-      scans further ahead, so it can meet its own nesting limit before ours), so a file
+    * a syntax error is worded, and sometimes placed, differently by libyaml, so a file
       libyaml refuses within its first ``REPARSE_BYTES`` is read again by the pure-Python
       parser, whose error (or limit) is the one reported. The pure parser stops at the
       same error, so this costs at most a pure parse of ``REPARSE_BYTES``; past it,
-      libyaml's own wording is kept rather than spend seconds re-reading a broken file.
+      libyaml's own wording is kept rather than spend seconds re-reading a broken file;
+    * libyaml scans ahead and can meet its own nesting limit (1000) before our builder sees
+      our 65th level; the text it had read then nests past our limit, so libyaml reads
+      that text again alone (below its limit now) and our limit's error, at the event the
+      pure parser would stop at, is reported. (The pure parser is quadratic in flow
+      nesting: re-reading 1000 levels with it takes most of a second.)
     """
     import yaml  # imported here: counting from flags never needs it
 
@@ -134,6 +143,13 @@ def loads(text: str, file: str = "<string>") -> Document:
         return _parse(text, file, parser)
     except _SyntaxFailure as failure:
         pure = yaml.SafeLoader
+        if parser is not pure and failure.too_deep:
+            try:
+                _parse(text[: failure.index], file, parser)
+            except YamlError as ours:  # our limit, met before the cut's own syntax error
+                raise ours from None
+            except _SyntaxFailure:
+                pass
         if parser is not pure and failure.index <= REPARSE_BYTES:
             try:
                 _parse(text, file, pure)  # raises a limit's YamlError itself
@@ -150,10 +166,11 @@ REPARSE_BYTES = 64 * 1024
 class _SyntaxFailure(Exception):
     """The parser refused the text: ``error`` to report, at character ``index``."""
 
-    def __init__(self, error: YamlError, index: int) -> None:
+    def __init__(self, error: YamlError, index: int, too_deep: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
         self.index = index
+        self.too_deep = too_deep  # libyaml's own nesting limit
 
 
 def _parse(text: str, file: str, parser: Any) -> Document:
@@ -166,7 +183,9 @@ def _parse(text: str, file: str, parser: Any) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = _mark(file, exc.problem_mark) if exc.problem_mark else None
         index = exc.problem_mark.index if exc.problem_mark else len(text)
-        raise _SyntaxFailure(YamlError(_syntax_problem(exc), mark, file), index) from None
+        too_deep = "nesting depth" in str(exc.problem)
+        error = YamlError(_syntax_problem(exc), mark, file)
+        raise _SyntaxFailure(error, index, too_deep) from None
     except yaml.YAMLError as exc:
         error = YamlError(f"YAML error: {str(exc).splitlines()[0]}", file=file)
         raise _SyntaxFailure(error, len(text)) from None
