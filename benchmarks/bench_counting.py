@@ -14,7 +14,7 @@ each), and a ``repeat: 1000000000`` of a shape-preserving layer costing no more 
 commit before a change, ``git worktree add DIR COMMIT``), so one run prints before and
 after side by side and checks their JSON is byte-identical.
 
-    python benchmarks/bench_counting.py [--layers 10000] [--runs 5] [--before DIR]
+    python benchmarks/bench_counting.py [--layers 10000] [--runs 5] [--warmup 1] [--before DIR]
 """
 
 from __future__ import annotations
@@ -140,16 +140,17 @@ def process_figures(spec: Path, out: Path) -> list[Figure]:
     ]
 
 
-def whole_process(spec: Path, out: Path, runs: int, before: Path | None) -> None:
+def whole_process(spec: Path, out: Path, runs: int, warmup: int, before: Path | None) -> None:
     """Issue 16's three figures, each the median of ``runs`` whole processes."""
     codes = {"after": ROOT} if before is None else {"before": before, "after": ROOT}
     # each command runs `runs` times per code base, interleaved, so a busy spell of the
     # machine falls on both columns alike
     samples: dict[tuple[str, str], list[Run]] = {}
     commands = {" ".join(f.argv): f.argv for f in process_figures(spec, out)}
-    for name, code in codes.items():  # warm-up: imports compiled, files cached
-        for argv in commands.values():
-            run_process(argv, code, out / f"{name}.warm")
+    for _ in range(warmup):  # imports compiled, files cached
+        for name, code in codes.items():
+            for argv in commands.values():
+                run_process(argv, code, out / f"{name}.warm")
     for i in range(runs):
         for key, argv in commands.items():
             for name, code in codes.items():
@@ -232,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=10_000, help="layers of the big spec")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs first")
     parser.add_argument(
         "--before", type=Path, help="a checkout of older code: before/after columns"
     )
@@ -245,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             f"spec: {args.layers:,} layers, alternating conv and separable 3x3 at 56x56x64, "
             f"{spec.stat().st_size / MB:.2f} MB of YAML"
         )
-        whole_process(spec, tmp, args.runs, args.before)
+        whole_process(spec, tmp, args.runs, args.warmup, args.before)
         print("in this process:")
         in_process(tmp, args.layers, args.runs)
     return 0

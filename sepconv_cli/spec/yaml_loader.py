@@ -130,6 +130,8 @@ def loads(text: str, file: str = "<string>") -> Document:
       parser, whose error (or limit) is the one reported. The pure parser stops at the
       same error, so this costs at most a pure parse of ``REPARSE_BYTES``; past it,
       libyaml's own wording is kept rather than spend seconds re-reading a broken file;
+    * libyaml takes a tab after ``key:`` as a separator where PyYAML refuses it, so a
+      text with a tab (up to ``REPARSE_BYTES``) is parsed by the pure parser alone;
     * libyaml scans ahead and can meet its own nesting limit (1000) before our builder sees
       our 65th level; the text it had read then nests past our limit, so libyaml reads
       that text again alone (below its limit now) and our limit's error, at the event the
@@ -139,10 +141,12 @@ def loads(text: str, file: str = "<string>") -> Document:
     import yaml  # imported here: counting from flags never needs it
 
     parser = _loader()
+    pure = yaml.SafeLoader
+    if "\t" in text and len(text) <= REPARSE_BYTES:
+        parser = pure  # libyaml reads "key:<tab>value", PyYAML refuses it: PyYAML decides
     try:
         return _parse(text, file, parser)
     except _SyntaxFailure as failure:
-        pure = yaml.SafeLoader
         if parser is not pure and failure.too_deep:
             try:
                 _parse(text[: failure.index], file, parser)
