@@ -52,9 +52,10 @@ def _yaml_like_strings() -> Iterator[tuple[str, str]]:
     for source in sorted((ROOT / "tests").glob("*.py")):
         tree = ast.parse(source.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            text = node.value if isinstance(node, ast.Constant) else None
-            if isinstance(text, str) and "\n" in text and ": " in text:
-                yield f"{source.name}:{node.lineno}", text
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                if "\n" in text and ": " in text:
+                    yield f"{source.name}:{node.lineno}", text
 
 
 def corpus() -> dict[str, str]:
