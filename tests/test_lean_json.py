@@ -113,3 +113,9 @@ def test_the_cli_prints_the_compact_report_whole(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     report = profile_report(build(resolve_model(str(spec))))
     assert result.stdout == reference(json_output.profile_dict(report))
+
+
+def test_cost_total_is_the_field_wise_sum() -> None:
+    costs = [Cost(1, 2, 3, 4, 5, 6, 7, 8, 9), Cost(10, 20, 30, 40, 50, 60, 70, 80, 90)]
+    assert Cost.total(costs) == Cost(11, 22, 33, 44, 55, 66, 77, 88, 99)
+    assert Cost.total([]) == Cost()

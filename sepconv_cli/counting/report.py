@@ -224,11 +224,10 @@ def profile_report(model: Model) -> ProfileReport:
 
 
 def totals(layers: tuple[LayerReport, ...]) -> Totals:
-    zero = Cost()
     return Totals(
-        as_specified=sum((lr.as_specified for lr in layers), zero),
-        standard=sum((lr.standard for lr in layers), zero),
-        separable=sum((lr.separable.total for lr in layers), zero),
+        as_specified=Cost.total(lr.as_specified for lr in layers),
+        standard=Cost.total(lr.standard for lr in layers),
+        separable=Cost.total(lr.separable.total for lr in layers),
         activation_function_flops=sum(lr.activation_function_flops for lr in layers),
     )
 

@@ -68,9 +68,11 @@ def _counts(layer: LayerReport) -> dict[str, Any]:
     }
 
 
-def _counts_key(layer: LayerReport) -> tuple[Any, ...]:
-    """What :func:`_counts` reads (costs are frozen, compared by value)."""
-    return (layer.as_specified, layer.standard, layer.separable, layer.theory)
+def _counts_key(layer: LayerReport) -> tuple[int, ...]:
+    """What :func:`_counts` reads, by identity: rows that share lowered forms share these
+    objects (counting caches them), and hashing the costs by value cost more than the
+    encoding it saved. Only while the report keeps them alive are identities unique."""
+    return (id(layer.as_specified), id(layer.standard), id(layer.separable), id(layer.theory))
 
 
 def _row_tail(layer: LayerReport) -> dict[str, Any]:
@@ -164,7 +166,7 @@ def compact_profile_json(report: ProfileReport) -> str:
     head = _COMPACT.encode({key: doc[key] for key in keys[:at]})
     tail = _COMPACT.encode({key: doc[key] for key in keys[at + 1 :]})
     assert 0 < at < len(keys) - 1, "layers is neither first nor last"
-    counts: dict[tuple[Any, ...], str] = {}
+    counts: dict[tuple[int, ...], str] = {}
     pieces = [f'{head[:-1]},"layers":[']
     for layer in report.layers:
         pieces.append(_compact_layer(layer, counts))
@@ -177,7 +179,7 @@ def compact_profile_json(report: ProfileReport) -> str:
     return "".join(pieces)  # one join: the text is copied once, not once per concatenation
 
 
-def _compact_layer(layer: LayerReport, counts: dict[tuple[Any, ...], str]) -> str:
+def _compact_layer(layer: LayerReport, counts: dict[tuple[int, ...], str]) -> str:
     """``_COMPACT.encode(layer_dict(layer))``; ``counts`` keeps each distinct counts text
     (its braces stripped)."""
     key = _counts_key(layer)

@@ -175,6 +175,8 @@ class _Reader:
         ``se_channels`` or ``se_ratio``. A layer sets at most one of each pair (its own key
         hides the other one's default) and some types need one; ``se_ratio_of`` and
         ``se_divisor`` written on a layer need an ``se_ratio``."""
+        if kind not in ONE_OF and data.keys().isdisjoint(_ALTERNATIVE_KEYS):
+            return  # nothing to check (most layers): skip the loops below
         for first, second in EXCLUSIVE:
             if first in data and second in data:
                 raise self.error(
@@ -322,6 +324,9 @@ class _Reader:
                 )
         return out
 
+
+# the keys alternatives() reads: a layer with none of them (and no ONE_OF) has nothing to check
+_ALTERNATIVE_KEYS = frozenset(key for pair in EXCLUSIVE for key in pair) | set(RATIO_ONLY)
 
 # fields a flat default may set: every layer field but the structural ones
 _DEFAULT_KEYS = set().union(*(req | opt for req, opt in TYPES.values())) - set(STRUCTURAL)

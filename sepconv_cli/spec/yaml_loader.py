@@ -281,6 +281,8 @@ class _EventBuilder:
             "tag:yaml.org,2002:null": constructor.construct_yaml_null,
         }
         self.plain: dict[str, Any] = {}  # untagged plain scalar text -> its value
+        self.positions = self.doc.positions
+        self.keys = self.doc.keys
         self.handlers: dict[type, Any] = {
             yaml.ScalarEvent: self.on_scalar,
             yaml.MappingStartEvent: self.on_mapping,
@@ -310,7 +312,13 @@ class _EventBuilder:
             event = get_event()
 
     def on_scalar(self, event: Any) -> None:
-        self.add(self.scalar(event), event, 1)
+        if event.tag is None and event.implicit[0]:  # the common case, inline: plain text
+            value = self.plain.get(event.value, _UNKNOWN)
+            if value is _UNKNOWN:
+                value = self.scalar(event)
+        else:
+            value = self.scalar(event)
+        self.add(value, event, 1)
 
     def on_mapping(self, event: Any) -> None:
         self.open(event, True)
@@ -381,9 +389,9 @@ class _EventBuilder:
             else:
                 path = (*frame.path, frame.key)
                 container[frame.key] = value  # type: ignore[call-overload]
-                self.doc.keys[path] = frame.key_start
+                self.keys[path] = frame.key_start
                 frame.key = None
-        self.doc.positions.setdefault(path, (start.line, start.column))
+        self.positions.setdefault(path, (start.line, start.column))
         if event.anchor is not None and type(event) is self.yaml.ScalarEvent:
             self.anchors[event.anchor] = (value, 1, 0)
         return path
