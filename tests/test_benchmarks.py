@@ -47,3 +47,40 @@ def test_bench_kernels_runs_and_names_each_layers_kernel(
     for kind in kinds:
         assert any(line.startswith(kind) for line in out.splitlines()), kind
     assert "separable speed-up on the MobileNetV1 body" in out
+
+
+COUNTING = BENCH.parent / "bench_counting.py"
+
+
+@pytest.mark.skipif(not COUNTING.exists(), reason="benchmarks/ is not part of this checkout")
+def test_bench_counting_runs_and_prints_each_goal_beside_its_figure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A tiny spec, one run: the rows are there (goal and figure); no speed is asserted."""
+    spec = importlib.util.spec_from_file_location("bench_counting", COUNTING)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_counting"] = module
+    try:
+        spec.loader.exec_module(module)
+        code = module.main(["--layers", "20", "--runs", "1", "--warmup", "0"])
+    finally:
+        sys.modules.pop("bench_counting", None)
+    out = capsys.readouterr().out
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith("machine: ") and "cores, Python 3." in first
+    assert "libyaml: yes" in first or "libyaml: no" in first
+    goals = {
+        "profile --no-time --format json: wall": "<= 1 s",
+        "profile --no-time --format json: peak RSS": "<= 100 MB",
+        "profile --no-time table to a file: wall": "<= 2 s",
+    }
+    for label, goal in goals.items():
+        row = next(line for line in out.splitlines() if line.startswith(label))
+        figure = row[len(label) :].split()
+        assert figure[:3] == goal.split(), row
+        assert figure[4] in ("s", "MB") and figure[5] in ("meets", "MISSES"), row
+        float(figure[3])
+    assert "count 20 distinct layers (in memory)" in out
+    assert "count repeat: 1,000,000,000" in out

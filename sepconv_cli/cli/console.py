@@ -129,11 +129,16 @@ def content_width(content: Any, minimum: int = 80) -> int:
     return max(minimum, measuring.measure(content).maximum)
 
 
+_WRITE_CHUNK = 1 << 20  # characters
+
+
 def emit(text_or_renderable: Any, output: Path | None) -> None:
     """Print the report to stdout, or write it atomically to ``--output``."""
     if isinstance(text_or_renderable, str):
         if output is None:
-            sys.stdout.write(text_or_renderable)
+            # in slices: writing a 16 MB report at once encodes a second 16 MB copy
+            for start in range(0, len(text_or_renderable), _WRITE_CHUNK):
+                sys.stdout.write(text_or_renderable[start : start + _WRITE_CHUNK])
             sys.stdout.flush()
         else:
             write_atomic(output, text_or_renderable)

@@ -121,13 +121,13 @@ def activated_elements(row: Row) -> int:
     return sum(prod(op.out_shape) for op in convs[: upto + 1])
 
 
-def theory_for(row: Row) -> Fraction | None:
+def theory_for(forms: Forms) -> Fraction | None:
     """``1/Cout + 1/prod(k)`` when the law holds: the standard form is one dense k×k
     convolution (k > 1) and the separable form a depthwise k×k with M = 1 then a pointwise
     1×1 (a dense or grouped ``conv``, or a ``separable`` layer, with M = 1). It follows the
     forms, never the type the layer is written as."""
-    standard = [op for op in row.forms.standard if isinstance(op, Conv)]
-    separable = [op for op in row.forms.separable if isinstance(op, Conv)]
+    standard = [op for op in forms.standard if isinstance(op, Conv)]
+    separable = [op for op in forms.separable if isinstance(op, Conv)]
     if len(standard) != 1 or len(separable) != 2:
         return None
     conv, (depthwise, pointwise) = standard[0], separable
@@ -146,10 +146,12 @@ class _FormCosts:
     declared: Cost
     standard: Cost
     separable: SeparableCost
+    theory: Fraction | None
 
 
 def _form_costs(forms: Forms, batch: int, itemsize: int) -> _FormCosts:
-    """Costs of one instance of each form (forms that are the same ops are counted once)."""
+    """Costs of one instance of each form (forms that are the same ops are counted once),
+    and the law's ratio where it holds."""
 
     # each op costed once: the separable form's parts are its own ops again
     costed: dict[int, Cost] = {}
@@ -182,6 +184,7 @@ def _form_costs(forms: Forms, batch: int, itemsize: int) -> _FormCosts:
             pointwise=cost(parts["pointwise"]),
             other=cost(parts["other"]),
         ),
+        theory_for(forms),
     )
 
 
@@ -206,13 +209,15 @@ def layer_report(
         itemsize=itemsize,
         as_specified=costs.declared.times(n),
         standard=costs.standard.times(n),
-        separable=SeparableCost(
+        separable=sep
+        if n == 1
+        else SeparableCost(
             total=sep.total.times(n),
             depthwise=sep.depthwise.times(n),
             pointwise=sep.pointwise.times(n),
             other=sep.other.times(n),
         ),
-        theory=theory_for(row),
+        theory=costs.theory,
         dtype=dtype,
         activation_function_flops=activation_flops(
             row.activation, batch * activated_elements(row) * n
@@ -227,11 +232,10 @@ def profile_report(model: Model) -> ProfileReport:
 
 
 def totals(layers: tuple[LayerReport, ...]) -> Totals:
-    zero = Cost()
     return Totals(
-        as_specified=sum((lr.as_specified for lr in layers), zero),
-        standard=sum((lr.standard for lr in layers), zero),
-        separable=sum((lr.separable.total for lr in layers), zero),
+        as_specified=Cost.total(lr.as_specified for lr in layers),
+        standard=Cost.total(lr.standard for lr in layers),
+        separable=Cost.total(lr.separable.total for lr in layers),
         activation_function_flops=sum(lr.activation_function_flops for lr in layers),
     )
 

@@ -26,12 +26,14 @@ if TYPE_CHECKING:
 
 
 def layer_dict(layer: LayerReport) -> dict[str, Any]:
+    """One layer's JSON object: the row (:func:`_row_head`), its counts (:func:`_counts`),
+    then what follows the counts (:func:`_row_tail`), in that key order."""
+    return {**_row_head(layer), **_counts(layer), **_row_tail(layer)}
+
+
+def _row_head(layer: LayerReport) -> dict[str, Any]:
     row = layer.row
-    separable: dict[str, Any] = layer.separable.total.as_dict()
-    separable["depthwise"] = layer.separable.depthwise.as_dict()
-    separable["pointwise"] = layer.separable.pointwise.as_dict()
-    separable["other"] = layer.separable.other.as_dict()
-    out: dict[str, Any] = {
+    return {
         "index": row.index,
         "name": row.name,
         "type": row.type,
@@ -40,6 +42,16 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
         "input_shape": list(row.input_shape),
         "output_shape": list(row.output_shape),
         "batch": layer.batch,
+    }
+
+
+def _counts(layer: LayerReport) -> dict[str, Any]:
+    """Every form's costs and their ratios: a function of :func:`_counts_key` alone."""
+    separable: dict[str, Any] = layer.separable.total.as_dict()
+    separable["depthwise"] = layer.separable.depthwise.as_dict()
+    separable["pointwise"] = layer.separable.pointwise.as_dict()
+    separable["other"] = layer.separable.other.as_dict()
+    return {
         "as_specified": layer.as_specified.as_dict(),
         "standard": layer.standard.as_dict(),
         "separable": separable,
@@ -53,6 +65,19 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
                 else None
             ),
         },
+    }
+
+
+def _counts_key(layer: LayerReport) -> tuple[int, ...]:
+    """What :func:`_counts` reads, by identity: rows that share lowered forms share these
+    objects (counting caches them), and hashing the costs by value cost more than the
+    encoding it saved. Only while the report keeps them alive are identities unique."""
+    return (id(layer.as_specified), id(layer.standard), id(layer.separable), id(layer.theory))
+
+
+def _row_tail(layer: LayerReport) -> dict[str, Any]:
+    row = layer.row
+    out: dict[str, Any] = {
         # the activation function after the layer and its FLOPs (not in any form's flops)
         "activation": None if row.activation == "none" else row.activation,
         "activation_function_flops": layer.activation_function_flops,
@@ -81,7 +106,9 @@ def cost_json(layers: Sequence[LayerReport], dtype: str | None = None) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def profile_dict(report: ProfileReport) -> dict[str, Any]:
+def profile_dict(report: ProfileReport, *, with_layers: bool = True) -> dict[str, Any]:
+    """``sepconv/profile/v1``; ``with_layers=False`` leaves ``layers`` empty (in its place,
+    for a caller that encodes the layers one by one)."""
     model = report.model
     itemsize = report.layers[0].itemsize if report.layers else 4
     doc: dict[str, Any] = {
@@ -95,7 +122,7 @@ def profile_dict(report: ProfileReport) -> dict[str, Any]:
         "dtype": model.dtype,
         "width_multiplier": float(model.width_multiplier),
         "conventions": conventions(model.dtype, itemsize),
-        "layers": [layer_dict(layer) for layer in report.layers],
+        "layers": [layer_dict(layer) for layer in report.layers] if with_layers else [],
         "totals": {
             "as_specified": report.totals.as_specified.as_dict(),
             "standard": report.totals.standard.as_dict(),
@@ -116,13 +143,57 @@ def profile_dict(report: ProfileReport) -> dict[str, Any]:
 
 PRETTY_JSON_LAYERS = 1000
 
+# json's C encoder, compact; made once (json.dumps builds a new encoder per call)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
 
 def profile_json(report: ProfileReport) -> str:
     """Indented for people; past PRETTY_JSON_LAYERS layers compact (json's C encoder only
     runs without indentation, and nobody reads 10,000 layers by eye)."""
     if len(report.layers) > PRETTY_JSON_LAYERS:
-        return json.dumps(profile_dict(report), separators=(",", ":")) + "\n"
+        return compact_profile_json(report)
     return json.dumps(profile_dict(report), indent=2) + "\n"
+
+
+def compact_profile_json(report: ProfileReport) -> str:
+    """The bytes of ``json.dumps(profile_dict(report), separators=(",", ":")) + "\\n"``,
+    made in time and memory that grow with the model only as the output does.
+
+    Layers are encoded one at a time, so the whole document's dicts (six cost objects per
+    layer) are never alive at once; and a layer's counts (four fifths of its text) are
+    encoded once per distinct set of costs, since a big model repeats a few layers. The
+    pieces are compact JSON objects joined at their braces, which is what encoding the
+    merged dict gives (keys disjoint, order kept).
+    """
+    doc = profile_dict(report, with_layers=False)
+    keys = list(doc)
+    at = keys.index("layers")
+    head = _COMPACT.encode({key: doc[key] for key in keys[:at]})
+    tail = _COMPACT.encode({key: doc[key] for key in keys[at + 1 :]})
+    assert 0 < at < len(keys) - 1, "layers is neither first nor last"
+    counts: dict[tuple[int, ...], str] = {}
+    pieces = [f'{head[:-1]},"layers":[']
+    for layer in report.layers:
+        pieces.append(_compact_layer(layer, counts))
+        pieces.append(",")
+    closing = f"],{tail[1:]}\n"
+    if report.layers:
+        pieces[-1] = closing  # in place of the last layer's comma
+    else:
+        pieces.append(closing)
+    return "".join(pieces)  # one join: the text is copied once, not once per concatenation
+
+
+def _compact_layer(layer: LayerReport, counts: dict[tuple[int, ...], str]) -> str:
+    """``_COMPACT.encode(layer_dict(layer))``; ``counts`` keeps each distinct counts text
+    (its braces stripped)."""
+    key = _counts_key(layer)
+    body = counts.get(key)
+    if body is None:
+        body = counts[key] = _COMPACT.encode(_counts(layer))[1:-1]
+    head = _COMPACT.encode(_row_head(layer))
+    tail = _COMPACT.encode(_row_tail(layer))
+    return f"{head[:-1]},{body},{tail[1:]}"
 
 
 def presets_json(items: Sequence[Preset]) -> str:

@@ -53,7 +53,13 @@ from sepconv_cli.spec.layers import (
     did_you_mean,
     is_layer_type,
 )
-from sepconv_cli.spec.yaml_loader import Document, PathKey, YamlError, path_text
+from sepconv_cli.spec.yaml_loader import (
+    Document,
+    PathKey,
+    YamlError,
+    extend_path_text,
+    path_text,
+)
 
 
 class _Reader:
@@ -153,8 +159,13 @@ class _Reader:
             self.check_pool(path, values)
         if kind == "branches":
             self.check_branches(path, values)
-        where = self.where(path)
-        located = tuple((key, self.where((*path, key))) for key in data if key != "type")
+        text = path_text(path)
+        where = self.where(path, text)
+        located = tuple(
+            (key, self.where((*path, key), extend_path_text(text, key)))
+            for key in data
+            if key != "type"
+        )
         return LayerSpec(type=kind, where=where, field_where=located, **values)
 
     def alternatives(
@@ -164,6 +175,8 @@ class _Reader:
         ``se_channels`` or ``se_ratio``. A layer sets at most one of each pair (its own key
         hides the other one's default) and some types need one; ``se_ratio_of`` and
         ``se_divisor`` written on a layer need an ``se_ratio``."""
+        if kind not in ONE_OF and data.keys().isdisjoint(_ALTERNATIVE_KEYS):
+            return  # nothing to check (most layers): skip the loops below
         for first, second in EXCLUSIVE:
             if first in data and second in data:
                 raise self.error(
@@ -234,11 +247,19 @@ class _Reader:
                 f"gives {len(split)} channel counts for {count} branches (one per branch)",
             )
 
-    def where(self, path: PathKey) -> str:
-        """``file:line:col: layers[3]`` (or just ``file:line:col`` for a top-level layer)."""
-        mark = self.doc.mark(path)
-        parts = [str(mark) if mark else self.doc.file, path_text(path)]
-        return ": ".join(part for part in parts if part)
+    def where(self, path: PathKey, text: str | None = None) -> str:
+        """``file:line:col: layers[3]`` (or just ``file:line:col`` for a top-level layer);
+        ``text`` is ``path_text(path)`` when the caller has it. Made for every field of
+        every layer, so a written value's own position is read directly."""
+        found = self.doc.positions.get(path)
+        if found is not None:
+            spot = f"{self.doc.file}:{found[0] + 1}:{found[1] + 1}"
+        else:
+            mark = self.doc.mark(path)
+            spot = str(mark) if mark else self.doc.file
+        if text is None:
+            text = path_text(path)
+        return f"{spot}: {text}" if spot and text else spot or text
 
     def layer_list(self, path: PathKey, raw: Any, defaults: Defaults) -> tuple[LayerSpec, ...]:
         if not isinstance(raw, list):
@@ -303,6 +324,9 @@ class _Reader:
                 )
         return out
 
+
+# the keys alternatives() reads: a layer with none of them (and no ONE_OF) has nothing to check
+_ALTERNATIVE_KEYS = frozenset(key for pair in EXCLUSIVE for key in pair) | set(RATIO_ONLY)
 
 # fields a flat default may set: every layer field but the structural ones
 _DEFAULT_KEYS = set().union(*(req | opt for req, opt in TYPES.values())) - set(STRUCTURAL)

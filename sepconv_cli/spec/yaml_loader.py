@@ -29,13 +29,18 @@ def path_text(path: PathKey) -> str:
     so a message stays on one line whatever the file's keys contain."""
     out = ""
     for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _NAME.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{part[:60]!r}]"
+        out = extend_path_text(out, part)
     return out
+
+
+def extend_path_text(text: str, part: str | int) -> str:
+    """The :func:`path_text` of a path one ``part`` longer than the one ``text`` renders
+    (a reader naming every field of a layer extends the layer's text, not rebuilds it)."""
+    if isinstance(part, int):
+        return f"{text}[{part}]"
+    if _NAME.match(part):
+        return f"{text}.{part}" if text else part
+    return f"{text}[{part[:60]!r}]"
 
 
 @dataclass(frozen=True)
@@ -116,32 +121,95 @@ def loads(text: str, file: str = "<string>") -> Document:
     """Parse ``text`` as one YAML document with positions; empty documents are errors.
 
     One pass over the parser's event stream (no recursive composer, so nesting depth is
-    checked before it can matter, and libyaml does the parsing where available).
+    checked before it can matter). libyaml parses where PyYAML was built with it, else
+    PyYAML's pure-Python parser; both give the same documents, positions and errors:
+
+    * the events, and so the values, positions and our own limits' errors, are the same;
+    * a syntax error is worded, and sometimes placed, differently by libyaml, so a file
+      libyaml refuses within its first ``REPARSE_BYTES`` is read again by the pure-Python
+      parser, whose error (or limit) is the one reported. The pure parser stops at the
+      same error, so this costs at most a pure parse of ``REPARSE_BYTES``; past it,
+      libyaml's own wording is kept rather than spend seconds re-reading a broken file;
+    * libyaml takes a tab after ``key:`` as a separator where PyYAML refuses it, so a
+      text with a tab (up to ``REPARSE_BYTES``) is parsed by the pure parser alone;
+    * libyaml scans ahead and can meet its own nesting limit (1000) before our builder sees
+      our 65th level; the text it had read then nests past our limit, so libyaml reads
+      that text again alone (below its limit now) and our limit's error, at the event the
+      pure parser would stop at, is reported. (The pure parser is quadratic in flow
+      nesting: re-reading 1000 levels with it takes most of a second.)
     """
     import yaml  # imported here: counting from flags never needs it
 
-    builder = _EventBuilder(file)
+    parser = _loader()
+    pure = yaml.SafeLoader
+    if "\t" in text and len(text) <= REPARSE_BYTES:
+        parser = pure  # libyaml reads "key:<tab>value", PyYAML refuses it: PyYAML decides
     try:
-        for event in yaml.parse(text, Loader=_loader()):
-            builder.feed(event)
+        return _parse(text, file, parser)
+    except _SyntaxFailure as failure:
+        if parser is not pure and failure.too_deep:
+            try:
+                _parse(text[: failure.index], file, parser)
+            except YamlError as ours:  # our limit, met before the cut's own syntax error
+                raise ours from None
+            except _SyntaxFailure:
+                pass
+        if parser is not pure and failure.index <= REPARSE_BYTES:
+            try:
+                _parse(text, file, pure)  # raises a limit's YamlError itself
+            except _SyntaxFailure as again:
+                raise again.error from None
+        raise failure.error from None
+
+
+# a file libyaml refuses this early is read again by the pure parser for its wording (about
+# 0.1 s per 10 KiB on a slow machine: under a second)
+REPARSE_BYTES = 64 * 1024
+
+
+class _SyntaxFailure(Exception):
+    """The parser refused the text: ``error`` to report, at character ``index``."""
+
+    def __init__(self, error: YamlError, index: int, too_deep: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.index = index
+        self.too_deep = too_deep  # libyaml's own nesting limit
+
+
+def _parse(text: str, file: str, parser: Any) -> Document:
+    import yaml
+
+    builder = _EventBuilder(file)
+    loader = parser(text)
+    try:
+        builder.run(loader.get_event)
     except yaml.MarkedYAMLError as exc:
         mark = _mark(file, exc.problem_mark) if exc.problem_mark else None
-        problem = str(exc.problem or exc.context)
-        if "nesting depth" in problem:  # libyaml's own guard (1000), met while scanning ahead
-            problem = f"nesting deeper than the limit of {MAX_DEPTH} levels"
-        elif "tab character" in problem or "'\\t'" in problem:
-            # libyaml: "found a tab character that violates indentation"; pure PyYAML:
-            # "found character '\t' that cannot start any token" (after "key:" too)
-            problem = (
-                "YAML syntax error: a tab character; tabs are not allowed in YAML "
-                "indentation (indent with spaces)"
-            )
-        else:
-            problem = f"YAML syntax error: {problem}"
-        raise YamlError(problem, mark, file) from None
+        index = exc.problem_mark.index if exc.problem_mark else len(text)
+        too_deep = "nesting depth" in str(exc.problem)
+        error = YamlError(_syntax_problem(exc), mark, file)
+        raise _SyntaxFailure(error, index, too_deep) from None
     except yaml.YAMLError as exc:
-        raise YamlError(f"YAML error: {str(exc).splitlines()[0]}", file=file) from None
+        error = YamlError(f"YAML error: {str(exc).splitlines()[0]}", file=file)
+        raise _SyntaxFailure(error, len(text)) from None
+    finally:
+        loader.dispose()
     return builder.document()
+
+
+def _syntax_problem(exc: Any) -> str:
+    problem = str(exc.problem or exc.context)
+    if "nesting depth" in problem:  # libyaml's own guard (1000), met while scanning ahead
+        return f"nesting deeper than the limit of {MAX_DEPTH} levels"
+    if "tab character" in problem or "'\\t'" in problem:
+        # libyaml: "found a tab character that violates indentation"; pure PyYAML:
+        # "found character '\t' that cannot start any token" (after "key:" too)
+        return (
+            "YAML syntax error: a tab character; tabs are not allowed in YAML "
+            "indentation (indent with spaces)"
+        )
+    return f"YAML syntax error: {problem}"
 
 
 def _loader() -> Any:
@@ -185,6 +253,11 @@ class _EventBuilder:
     Every node counts towards MAX_NODES, and an alias counts the whole subtree it repeats,
     so anchor/alias bombs stop early. Only the standard scalar types are constructed (with
     PyYAML's YAML 1.1 rules); any other tag is refused.
+
+    Per event the work is constant: a dict dispatch on the event's type, and an untagged
+    plain scalar resolved once per distinct text (``plain``: resolution reads only the
+    text, and the values built are immutable), since a big spec repeats the same few
+    values (``3``, ``same``, ``conv``) tens of thousands of times.
     """
 
     def __init__(self, file: str) -> None:
@@ -207,6 +280,18 @@ class _EventBuilder:
             "tag:yaml.org,2002:bool": constructor.construct_yaml_bool,
             "tag:yaml.org,2002:null": constructor.construct_yaml_null,
         }
+        self.plain: dict[str, Any] = {}  # untagged plain scalar text -> its value
+        self.positions = self.doc.positions
+        self.keys = self.doc.keys
+        self.handlers: dict[type, Any] = {
+            yaml.ScalarEvent: self.on_scalar,
+            yaml.MappingStartEvent: self.on_mapping,
+            yaml.SequenceStartEvent: self.on_sequence,
+            yaml.MappingEndEvent: self.close,
+            yaml.SequenceEndEvent: self.close,
+            yaml.AliasEvent: self.alias,
+            yaml.DocumentStartEvent: self.start_document,
+        }
 
     def error(self, message: str, event: Any) -> YamlError:
         return YamlError(message, _mark(self.doc.file, event.start_mark))
@@ -216,45 +301,58 @@ class _EventBuilder:
             raise YamlError("empty document", file=self.doc.file)
         return self.doc
 
-    def feed(self, event: Any) -> None:
-        yaml = self.yaml
-        kind = type(event)
-        if kind is yaml.ScalarEvent:
-            self.add(self.scalar(event), event, 1)
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-            self.open(event, kind is yaml.MappingStartEvent)
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            frame = self.stack.pop()
-            if self.stack:
-                self.stack[-1].deepest = max(self.stack[-1].deepest, frame.deepest)
-            if frame.anchor is not None:
-                height = frame.deepest - frame.depth + 1
-                self.anchors[frame.anchor] = (frame.value, self.nodes - frame.nodes_before, height)
-        elif kind is yaml.AliasEvent:
-            if event.anchor not in self.anchors:
-                raise self.error(f"alias *{event.anchor} has no complete anchor before it", event)
-            value, size, height = self.anchors[event.anchor]
-            depth = len(self.stack) + height
-            if depth > MAX_DEPTH:
-                raise self.error(
-                    f"nesting deeper than the limit of {MAX_DEPTH} levels "
-                    f"(through alias *{event.anchor})",
-                    event,
-                )
-            if self.stack and height:
-                self.stack[-1].deepest = max(self.stack[-1].deepest, depth)
-            self.add(value, event, size)
-        elif kind is yaml.DocumentStartEvent:
-            self.documents += 1
-            if self.documents > 1:
-                raise self.error("more than one YAML document in the file", event)
+    def run(self, get_event: Any) -> None:
+        """Feed every event ``get_event`` gives until it gives None (the stream's end)."""
+        handlers = self.handlers
+        event = get_event()
+        while event is not None:
+            handler = handlers.get(type(event))
+            if handler is not None:  # stream start/end and document end carry nothing
+                handler(event)
+            event = get_event()
 
-    def count(self, size: int, event: Any) -> None:
-        self.nodes += size
-        if self.nodes > MAX_NODES:
+    def on_scalar(self, event: Any) -> None:
+        if event.tag is None and event.implicit[0]:  # the common case, inline: plain text
+            value = self.plain.get(event.value, _UNKNOWN)
+            if value is _UNKNOWN:
+                value = self.scalar(event)
+        else:
+            value = self.scalar(event)
+        self.add(value, event, 1)
+
+    def on_mapping(self, event: Any) -> None:
+        self.open(event, True)
+
+    def on_sequence(self, event: Any) -> None:
+        self.open(event, False)
+
+    def close(self, event: Any) -> None:
+        frame = self.stack.pop()
+        if self.stack:
+            self.stack[-1].deepest = max(self.stack[-1].deepest, frame.deepest)
+        if frame.anchor is not None:
+            height = frame.deepest - frame.depth + 1
+            self.anchors[frame.anchor] = (frame.value, self.nodes - frame.nodes_before, height)
+
+    def alias(self, event: Any) -> None:
+        if event.anchor not in self.anchors:
+            raise self.error(f"alias *{event.anchor} has no complete anchor before it", event)
+        value, size, height = self.anchors[event.anchor]
+        depth = len(self.stack) + height
+        if depth > MAX_DEPTH:
             raise self.error(
-                f"document expands to more than {MAX_NODES:,} nodes (alias expansion counts)", event
+                f"nesting deeper than the limit of {MAX_DEPTH} levels "
+                f"(through alias *{event.anchor})",
+                event,
             )
+        if self.stack and height:
+            self.stack[-1].deepest = max(self.stack[-1].deepest, depth)
+        self.add(value, event, size)
+
+    def start_document(self, event: Any) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            raise self.error("more than one YAML document in the file", event)
 
     def open(self, event: Any, is_mapping: bool) -> None:
         expected = _MAP if is_mapping else _SEQ
@@ -269,7 +367,11 @@ class _EventBuilder:
 
     def add(self, value: Any, event: Any, size: int) -> PathKey:
         """Place a finished value (or a new container) where the stream is; returns its path."""
-        self.count(size, event)
+        self.nodes += size
+        if self.nodes > MAX_NODES:
+            raise self.error(
+                f"document expands to more than {MAX_NODES:,} nodes (alias expansion counts)", event
+            )
         start = event.start_mark
         if not self.stack:
             self.doc.data = value
@@ -278,7 +380,7 @@ class _EventBuilder:
         else:
             frame = self.stack[-1]
             container = frame.value
-            if isinstance(container, list):
+            if type(container) is list:
                 path = (*frame.path, len(container))
                 container.append(value)
             elif frame.key is None:
@@ -286,13 +388,12 @@ class _EventBuilder:
                 return frame.path
             else:
                 path = (*frame.path, frame.key)
-                container[frame.key] = value
-                self.doc.keys[path] = frame.key_start
+                container[frame.key] = value  # type: ignore[call-overload]
+                self.keys[path] = frame.key_start
                 frame.key = None
-        self.doc.positions.setdefault(path, (start.line, start.column))
-        anchor: str | None = getattr(event, "anchor", None)
-        if anchor is not None and type(event) is self.yaml.ScalarEvent:
-            self.anchors[anchor] = (value, 1, 0)
+        self.positions.setdefault(path, (start.line, start.column))
+        if event.anchor is not None and type(event) is self.yaml.ScalarEvent:
+            self.anchors[event.anchor] = (value, 1, 0)
         return path
 
     def set_key(self, frame: _Frame, key: Any, event: Any) -> None:
@@ -313,6 +414,19 @@ class _EventBuilder:
 
     def scalar(self, event: Any) -> Any:
         tag = event.tag
+        if tag is None:
+            if not event.implicit[0]:  # quoted, untagged: a string, whatever it reads like
+                return event.value
+            known = self.plain.get(event.value, _UNKNOWN)
+            if known is not _UNKNOWN:
+                return known
+            value = self.resolved(event)
+            self.plain[event.value] = value
+            return value
+        return self.resolved(event)
+
+    def resolved(self, event: Any) -> Any:
+        tag = event.tag
         if tag is None or tag == "!":
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                 self.yaml.ScalarNode, event.value, event.implicit
@@ -332,4 +446,5 @@ class _EventBuilder:
             ) from None
 
 
+_UNKNOWN = object()
 _MERGE = object()
