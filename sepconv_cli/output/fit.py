@@ -37,6 +37,7 @@ from rich import box as boxes
 from rich.box import Box
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
+from rich.control import strip_control_codes
 from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
@@ -389,6 +390,7 @@ class FitTable:
         lefts = [0 if self.compact else 1] * len(kept)
         rights = [1] * (len(kept) - 1) + [0 if self.compact else 1]
         padded = [w + lefts[j] + rights[j] for j, w in enumerate(widths)]
+        justifies = [self.columns[i].justify for i in kept]
         coloured = console.color_system is not None and not console.no_color
         styles: dict[str, Style] = {}
 
@@ -405,29 +407,29 @@ class FitTable:
             cells: list[Cell], edges: tuple[str, str, str], style: str = ""
         ) -> list[Segment] | None:
             left_edge, right_edge, divider = edges
-            parts: list[tuple[str, Style | None]] = [(left_edge, None)]
+            parts: list[str] = [left_edge]
+            part_styles: list[Style | None] = [None]
             for j, cell in enumerate(cells):
-                if isinstance(cell, Text):
-                    if cell.spans or "\n" in cell.plain:
-                        return None
-                    plain, cell_style = cell.plain, style_of(cell.style) or style_of(style)
-                else:
-                    if "\n" in cell:
-                        return None
-                    plain, cell_style = cell, style_of(style)
-                excess = widths[j] - cell_len(plain)
-                justify = self.columns[kept[j]].justify
+                plain = _plain(cell)
+                if "\n" in plain or "\t" in plain or (isinstance(cell, Text) and cell.spans):
+                    return None  # more than one line or one style: Rich's to draw
+                excess = widths[j] - (len(plain) if plain.isascii() else cell_len(plain))
+                justify = justifies[j]
                 before = excess if justify == "right" else excess // 2 if justify == "center" else 0
-                after = excess - before
-                parts.append((" " * (lefts[j] + before), None))
-                parts.append((plain, cell_style))
-                parts.append((" " * (after + rights[j]), None))
-                if j < len(cells) - 1:
-                    parts.append((divider, None))
-            parts.append((right_edge, None))
+                parts += (
+                    " " * (lefts[j] + before),
+                    plain,
+                    " " * (excess - before + rights[j]),
+                    divider,
+                )
+                if coloured:
+                    own = style_of(cell.style) if isinstance(cell, Text) else None
+                    part_styles += (None, own or style_of(style), None, None)
+            parts[-1] = right_edge  # the last divider is the right edge
             if not coloured:
-                return [Segment("".join(text for text, _ in parts)), Segment.line()]
-            return [Segment(text, s) for text, s in parts if text] + [Segment.line()]
+                return [Segment("".join(parts)), Segment.line()]
+            segments = [Segment(t, s) for t, s in zip(parts, part_styles, strict=True) if t]
+            return [*segments, Segment.line()]
 
         out: list[list[Segment]] = []
 
@@ -474,9 +476,18 @@ def _text(cell: Cell) -> Text:
     return Text(cell) if isinstance(cell, str) else cell
 
 
+def _plain(cell: Cell) -> str:
+    """The characters a cell shows (Rich's Text drops control codes)."""
+    if isinstance(cell, Text):
+        return cell.plain
+    return cell if cell.isprintable() else strip_control_codes(cell)  # the first: fast
+
+
 def _cell_width(cell: Cell) -> int:
-    text = cell if isinstance(cell, Text) else Text(cell)
-    return max((Text(line).cell_len for line in text.plain.splitlines()), default=0)
+    plain = _plain(cell)
+    if "\n" not in plain:  # the common case, without a Text per line
+        return cell_len(plain)
+    return max((cell_len(line) for line in plain.splitlines()), default=0)
 
 
 @functools.cache
