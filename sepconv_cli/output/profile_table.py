@@ -116,11 +116,11 @@ def _is_terminal(console: Console) -> bool:
 
 
 def _alike(layer: LayerReport) -> Hashable:
-    """What makes two rows identical in the table: type, shapes and each form's counts."""
-    row, n = layer.row, layer.row.repeat
-    costs = (layer.as_specified, layer.standard, layer.separable.total)
-    per_layer = tuple(v // n for c in costs for v in (c.macs, c.params))  # exact: n × one
-    return (row.type, row.input_shape, row.output_shape, row.activation, per_layer)
+    """What makes two rows identical: the same type and activation, and the same operations
+    (shapes, kernels, strides, padding, groups) in every form. The counts follow from them;
+    the names and the repeat count do not enter (a group adds the repeats up)."""
+    row = layer.row
+    return (row.type, row.activation, row.forms)
 
 
 def _grouped(members: tuple[LayerReport, ...]) -> LayerReport:

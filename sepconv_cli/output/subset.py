@@ -7,10 +7,11 @@ Rule (``sepconv profile`` in a terminal, without ``--all``):
   :data:`MIN_ROWS` (a short terminal scrolls rather than show almost nothing) and at most
   :data:`MAX_ROWS` (a very tall one still gets a summary, not a listing).
 * A model with no more rows than that shows every row. Otherwise identical rows (the same
-  layer type, shapes and counts of every form: a generated or imported model repeats a few
-  kinds of layer many times) are grouped into one, and the groups and single rows with the
-  most MACs as specified are shown, in model order (a tie goes to the earlier row); the
-  note under the table says how many rows were left out and their share of the MACs.
+  layer type, activation and operations in every form: a generated or imported model
+  repeats a few kinds of layer many times) are grouped into one (not in a timed profile,
+  whose rows are each measured), and the groups and single rows with the most MACs as
+  specified are shown, in model order (a tie goes to the earlier row); the note under the
+  table says how many rows were left out and their share of the MACs.
 
 Written to a file or a pipe, or with ``--all``, a table shows every row; its totals always
 cover the whole model.
