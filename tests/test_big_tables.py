@@ -231,3 +231,31 @@ def test_the_lean_drawing_follows_richs_padding_and_justification(
         assert _render(toy(), width) == by_rich, width
         if width == 120:
             assert "[b]x[/b] :smile:" in by_rich
+
+
+def test_compare_in_a_short_terminal_shows_the_largest_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every kernel grows by 2: Δ MACs = ((k + 2)² - k²)·UNIT = 32, 24 and 16 UNIT for the
+    7×7, 5×5 and 3×3 rows."""
+    base = _distinct_spec(tmp_path / "base.yaml")
+    new = tmp_path / "new.yaml"
+    grown = re.sub(r"kernel: (\d)", lambda m: f"kernel: {int(m[1]) + 2}", base.read_text())
+    new.write_text(grown)
+    lines = _terminal(["compare", str(base), str(new)], tmp_path, 24, monkeypatch)
+    note = " ".join(" ".join(lines).split())
+    shown_count = int(re.search(r"30 changed rows shown as (\d+):", note)[1])  # type: ignore[index]
+    assert MIN_ROWS <= shown_count < 30
+    names = _changed_rows(lines)
+    threes = [i for i in range(30) if i not in SEVENS + FIVES]
+    extra = shown_count - 10  # after the ten largest, the earliest 3×3 rows (a tie)
+    assert names == sorted(SEVENS + FIVES + tuple(threes[:extra]))
+    left = (20 - extra) * 16
+    assert f"Left out: {20 - extra} rows with {left / 600:.1%} of the change in MACs" in note
+    everything = _terminal(["compare", str(base), str(new), "--all"], tmp_path, 24, monkeypatch)
+    assert _changed_rows(everything) == list(range(30))
+
+
+def _changed_rows(lines: list[str]) -> list[int]:
+    """The layer numbers of compare's rows (``l7`` → 7)."""
+    return [int(m[1]) for line in lines if (m := re.match(r"^\s*l(\d+)\s", line))]

@@ -472,6 +472,13 @@ class _Lines:
             yield from line
 
 
+def is_terminal(console: Console) -> bool:
+    """Whether ``console`` prints to a terminal (not ``--output``, a pipe or a file): the
+    stream's own answer, which FORCE_COLOR does not change."""
+    isatty = getattr(console.file, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
 def _text(cell: Cell) -> Text:
     return Text(cell) if isinstance(cell, str) else cell
 

@@ -26,7 +26,7 @@ from sepconv_cli.counting.report import (
     activation_line,
 )
 from sepconv_cli.output.csv import timing_columns
-from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow, shorten
+from sepconv_cli.output.fit import Both, Cell, FitTable, drop, is_terminal, narrow, shorten
 from sepconv_cli.output.subset import Subset, largest, rows_that_fit
 from sepconv_cli.output.tables import better_style
 from sepconv_cli.units import human, seconds_cell, shape_cell, speedup_cell
@@ -72,7 +72,7 @@ class ProfileTable:
         footer = _profile_footer(self.report)
         layers = list(self.report.layers)
         note: Text | None = None
-        if not self.show_all and _is_terminal(console):
+        if not self.show_all and is_terminal(console):
             fit = rows_that_fit(options.size.height, self._other_lines(console, options, footer))
             if len(layers) > fit:
                 subset = largest(
@@ -107,12 +107,6 @@ class ProfileTable:
         title = len(console.render_lines(Text(_title(self.report)), options, pad=False))
         written = len(console.render_lines(footer, options, pad=False))
         return frame + title + written + 3  # the subset note: up to three lines
-
-
-def _is_terminal(console: Console) -> bool:
-    """Whether the report goes to a terminal (not ``--output``, a pipe or a file)."""
-    isatty = getattr(console.file, "isatty", None)
-    return bool(isatty is not None and isatty())
 
 
 def _alike(layer: LayerReport) -> Hashable:
