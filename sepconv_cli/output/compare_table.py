@@ -48,9 +48,11 @@ class CompareTable:
         after = _after(result, len(result.changes) - len(changed))
         shown, note = changed, None
         if not self.show_all and is_terminal(console):
-            other = 8 + 3 + len(console.render_lines(after, options, pad=False))
-            fit = rows_that_fit(options.size.height, other)
-            if len(changed) > fit:
+            # title, the table's frame and totals (6), the width note (2), the prompt and
+            # the lines under the table; with a subset, its note (3) too
+            other = 1 + 6 + 2 + 1 + len(console.render_lines(after, options, pad=False))
+            if len(changed) > rows_that_fit(options.size.height, other):
+                fit = rows_that_fit(options.size.height, other + 3)
                 subset = largest(changed, fit, weight=lambda c: _size(c, metrics[0]))
                 shown = [unit.members[0] for unit in subset.units]
                 note = _subset_note(subset, sum(_size(c, metrics[0]) for c in changed), metrics)

@@ -31,6 +31,8 @@ from sepconv_cli.output.subset import Subset, largest, rows_that_fit
 from sepconv_cli.output.tables import better_style
 from sepconv_cli.units import human, seconds_cell, shape_cell, speedup_cell
 
+_NOTE_LINES = 3  # the note on the rows left out, at 80 columns
+
 _SHORT_TYPES = {
     "inverted_residual": "inv_res",
     "squeeze_excite": "se",
@@ -73,11 +75,11 @@ class ProfileTable:
         layers = list(self.report.layers)
         note: Text | None = None
         if not self.show_all and is_terminal(console):
-            fit = rows_that_fit(options.size.height, self._other_lines(console, options, footer))
-            if len(layers) > fit:
+            other = self._other_lines(console, options, footer)
+            if len(layers) > rows_that_fit(options.size.height, other):
                 subset = largest(
                     layers,
-                    fit,
+                    rows_that_fit(options.size.height, other + _NOTE_LINES),
                     weight=lambda lr: lr.as_specified.macs,
                     key=None if self.report.timing is not None else _alike,
                 )
@@ -102,11 +104,13 @@ class ProfileTable:
 
     def _other_lines(self, console: Console, options: ConsoleOptions, footer: Text) -> int:
         """The lines everything but the layer rows takes at this width (the table's
-        title, header, rules and totals, a width note, the subset note, the prompt)."""
-        frame = 6 + 1 + 1  # top, header, rule, section rule, totals, bottom; width note; prompt
+        title, header, rules and totals, a width note, the prompt), the subset note aside."""
+        # top, header, rule, section rule, totals, bottom; the width note (one or two
+        # lines at 80 columns); the prompt after the output
+        frame = 6 + 2 + 1
         title = len(console.render_lines(Text(_title(self.report)), options, pad=False))
         written = len(console.render_lines(footer, options, pad=False))
-        return frame + title + written + 3  # the subset note: up to three lines
+        return frame + title + written
 
 
 def _alike(layer: LayerReport) -> Hashable:
