@@ -12,7 +12,7 @@ from math import prod
 from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.counting.conventions import JSON_CONVENTIONS
-from sepconv_cli.counting.cost import Cost, chain
+from sepconv_cli.counting.cost import Cost
 from sepconv_cli.counting.lowering import Forms, lower
 from sepconv_cli.counting.network import Model, Row
 from sepconv_cli.counting.ops import (
@@ -21,6 +21,7 @@ from sepconv_cli.counting.ops import (
     Conv,
     Op,
     activation_flops,
+    ops_cost,
     theory_ratio,
 )
 from sepconv_cli.counting.shapes import ShapeError
@@ -151,17 +152,8 @@ class _FormCosts:
 def _form_costs(forms: Forms, batch: int, itemsize: int) -> _FormCosts:
     """Costs of one instance of each form (forms that are the same ops are counted once)."""
 
-    # each op costed once: the separable form's parts are its own ops again
-    costed: dict[int, Cost] = {}
-
-    def op_cost(op: Op) -> Cost:
-        found = costed.get(id(op))
-        if found is None:
-            found = costed[id(op)] = op.cost(batch, itemsize)
-        return found
-
     def cost(ops: tuple[Op, ...] | list[Op]) -> Cost:
-        return chain([op_cost(op) for op in ops])
+        return ops_cost(ops, batch, itemsize)
 
     declared = cost(forms.as_specified)
     standard = declared if forms.standard is forms.as_specified else cost(forms.standard)
