@@ -11,6 +11,7 @@ import io
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -165,23 +166,33 @@ def test_the_subset_rule() -> None:
     assert [(u.members, u.weight) for u in grouped.units] == [((5, 1, 9, 9, 7), 31), ((2,), 2)]
 
 
-def _render(renderable: object, width: int) -> str:
+def _render(renderable: object, width: int, colour: bool = False) -> str:
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, color_system=None, highlight=False)
+    console = Console(
+        file=buffer,
+        width=width,
+        color_system="truecolor" if colour else None,
+        force_terminal=colour,
+        highlight=False,
+    )
     console.print(renderable)
     return buffer.getvalue()
 
 
+@pytest.mark.parametrize("colour", [False, True], ids=["plain", "colour"])
 @pytest.mark.parametrize("width", [200, 120, 80, 60])
 def test_the_lean_drawing_is_richs_text_for_every_preset(
-    width: int, monkeypatch: pytest.MonkeyPatch
+    width: int, colour: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Byte for byte, colour codes included (a terminal with --all draws it lean)."""
     for preset in list_presets():
         report = profile_report(build(resolve_model(preset.name)))
+        whole = replace(profile_table(report), show_all=True)  # a terminal would cut it
         monkeypatch.setattr(fit, "LEAN_ROWS", 10**9)
-        by_rich = _render(profile_table(report), width)
+        by_rich = _render(whole, width, colour)
         monkeypatch.setattr(fit, "LEAN_ROWS", 0)
-        assert _render(profile_table(report), width) == by_rich, (preset.name, width)
+        again = replace(profile_table(report), show_all=True)
+        assert _render(again, width, colour) == by_rich, (preset.name, width)
 
 
 def test_the_lean_drawing_of_a_long_model_is_richs_text(tmp_path: Path) -> None:

@@ -416,19 +416,36 @@ class FitTable:
                 excess = widths[j] - (len(plain) if plain.isascii() else cell_len(plain))
                 justify = justifies[j]
                 before = excess if justify == "right" else excess // 2 if justify == "center" else 0
+                # as Rich: the justified text in the cell's style, the padding in the row's
                 parts += (
-                    " " * (lefts[j] + before),
-                    plain,
-                    " " * (excess - before + rights[j]),
+                    " " * lefts[j],
+                    " " * before + plain + " " * (excess - before),
+                    " " * rights[j],
                     divider,
                 )
                 if coloured:
+                    base = style_of(style)
                     own = style_of(cell.style) if isinstance(cell, Text) else None
-                    part_styles += (None, own or style_of(style), None, None)
+                    text_style = base + own if base and own else own or base
+                    part_styles += (base, text_style, base, None)
             parts[-1] = right_edge  # the last divider is the right edge
             if not coloured:
                 return [Segment("".join(parts)), Segment.line()]
-            segments = [Segment(t, s) for t, s in zip(parts, part_styles, strict=True) if t]
+            # unstyled neighbours in one segment: a long table's lines stay few objects
+            segments: list[Segment] = []
+            run: list[str] = []
+            for text, part_style in zip(parts, part_styles, strict=True):
+                if not text:
+                    continue
+                if part_style is None:
+                    run.append(text)
+                    continue
+                if run:
+                    segments.append(Segment("".join(run)))
+                    run = []
+                segments.append(Segment(text, part_style))
+            if run:
+                segments.append(Segment("".join(run)))
             return [*segments, Segment.line()]
 
         out: list[list[Segment]] = []
