@@ -18,6 +18,7 @@ from sepconv_cli.cli.options import (
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import COMPARE, render_compare
+from sepconv_cli.output.subset import every_row
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -65,6 +66,14 @@ def compare(
     ] = None,
     output: OutputOption = None,
     quiet: QuietOption = False,
+    all_rows: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="List every changed layer in the table even in a terminal (more than fit "
+            "show the largest changes there; files and pipes get every row).",
+        ),
+    ] = False,
 ) -> None:
     """Per-layer and total deltas of MACs, params and (when both are timed) time."""
     from sepconv_cli.analysis.compare import compare as run_compare
@@ -83,7 +92,8 @@ def compare(
         )
     if "time" in thresholds.named and "time" not in result.metrics:
         raise UsageError("--max-increase: time needs timing in both BASE and NEW JSON reports")
-    emit(render_compare(result, chosen), output)
+    rendered = render_compare(result, chosen)
+    emit(every_row(rendered) if all_rows else rendered, output)
     for failure in result.failures:
         Messages.always(f"sepconv: compare: {failure}")
     if result.failures:

@@ -34,6 +34,7 @@ from sepconv_cli.interchange.models import ModelOptions, is_onnx, load_model
 from sepconv_cli.interchange.onnx_inputs import parse_input_shapes
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import PRESETS, PROFILE, render_presets, render_profile
+from sepconv_cli.output.subset import every_row
 from sepconv_cli.spec.fields import number, per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
@@ -139,6 +140,14 @@ def profile(
         ),
     ] = False,
     quiet: QuietOption = False,
+    all_rows: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="List every layer in the table even in a terminal (a model with more rows "
+            "than fit shows its largest layers there; files and pipes get every row).",
+        ),
+    ] = False,
 ) -> None:
     """A whole network, layer by layer: both forms, ratios, totals and (by default) timed
     NumPy executions against this machine's roofline."""
@@ -193,7 +202,8 @@ def profile(
         for layer in report.layers:
             if layer.note:
                 Messages.note(f"sepconv: {layer.row.name}: {layer.note}")
-    emit(render_profile(report, chosen), output)
+    rendered = render_profile(report, chosen)
+    emit(every_row(rendered) if all_rows else rendered, output)
     if plot is not None:
         from sepconv_cli.output.plot import write_plot
 

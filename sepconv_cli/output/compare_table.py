@@ -8,25 +8,112 @@ markdown renderings, and the value and delta cells this table shares with them, 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 
-from sepconv_cli.analysis.compare import LABELS, Comparison, Delta
+from sepconv_cli.analysis.compare import LABELS, Comparison, Delta, LayerChange
 from sepconv_cli.output.compare_formats import fmt_delta, fmt_value
-from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow, shorten
+from sepconv_cli.output.fit import Both, Cell, FitTable, drop, is_terminal, narrow, shorten
+from sepconv_cli.output.subset import Subset, largest, rows_that_fit
 
 # the status column's narrow rendering, stated in the note when it is used
 _MARKS = {"matched": "", "added": "+", "removed": "-"}
 
 
-def compare_table(result: Comparison) -> RenderableType:
+def compare_table(result: Comparison) -> CompareTable:
     """Totals first, then the layers that changed (unchanged ones are counted, not listed).
 
     Narrower than its full width, the table lets go of, in this order: the base columns (new
     and Δ give them back), the status words (a + or - mark stays: added, removed), the
     middle of long layer names down to 12 characters, the new columns, then more of the
-    names (:mod:`sepconv_cli.output.fit`). The Δ columns are never left out."""
+    names (:mod:`sepconv_cli.output.fit`). The Δ columns are never left out. In a terminal,
+    more changed layers than fit show the largest changes in MACs
+    (:mod:`sepconv_cli.output.subset`; no grouping: each row is its own change)."""
+    return CompareTable(result)
+
+
+@dataclass(frozen=True)
+class CompareTable:
+    """The comparison as printed; ``show_all``: every changed layer anywhere (``--all``)."""
+
+    result: Comparison
+    show_all: bool = False
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        result, metrics = self.result, self.result.metrics
+        changed = _changed(result)
+        after = _after(result, len(result.changes) - len(changed))
+        shown, note = changed, None
+        if not self.show_all and is_terminal(console):
+            # title, the table's frame and totals (6), the width note (2), the prompt and
+            # the lines under the table; with a subset, its note (3) too
+            other = 1 + 6 + 2 + 1 + len(console.render_lines(after, options, pad=False))
+            if len(changed) > rows_that_fit(options.size.height, other):
+                fit = rows_that_fit(options.size.height, other + 3)
+                subset = largest(changed, fit, weight=lambda c: _size(c, metrics[0]))
+                shown = [unit.members[0] for unit in subset.units]
+                note = _subset_note(subset, sum(_size(c, metrics[0]) for c in changed), metrics)
+        yield _table(result, shown)
+        if note is not None:
+            yield note
+        yield after
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        changed = _changed(self.result)
+        unchanged = len(self.result.changes) - len(changed)
+        whole = Group(_table(self.result, changed), _after(self.result, unchanged))
+        return Measurement.get(console, options, whole)
+
+
+def _changed(result: Comparison) -> list[LayerChange]:
+    """The layers listed: added, removed, or with some metric changed."""
+    return [
+        c
+        for c in result.changes
+        if c.status != "matched" or any(c.delta(m).absolute for m in result.metrics)
+    ]
+
+
+def _size(change: LayerChange, metric: str) -> int:
+    """How big a change is: its |Δ| of ``metric`` (whole units: the ranking only)."""
+    return round(abs(change.delta(metric).absolute or 0))
+
+
+def _subset_note(subset: Subset[LayerChange], total: int, metrics: Sequence[str]) -> Text:
+    label = LABELS[metrics[0]]
+    text = (
+        f"{subset.total_rows:,} changed rows shown as {len(subset.units)}: the largest "
+        f"changes in {label}, in model order."
+    )
+    if subset.left_out_rows:
+        share = subset.left_out_weight / total if total else 0.0
+        text += (
+            f" Left out: {subset.left_out_rows:,} rows with {share:.1%} of the change in "
+            f"{label} (Δ counted without its sign)."
+        )
+    text += " Totals cover every layer; --all lists them all."
+    return Text(text, style="yellow")
+
+
+def _after(result: Comparison, unchanged: int) -> Group:
+    """The lines under the table: the unchanged count and the verdict."""
+    note = Text(
+        f"{unchanged} unchanged layer{'s' if unchanged != 1 else ''} not listed. "
+        "Values are the models as specified.",
+        style="dim",
+    )
+    verdict = (
+        Text("\n".join(f"✗ {f}" for f in result.failures), style="bold red")
+        if result.failures
+        else Text("")
+    )
+    return Group(note, verdict)
+
+
+def _table(result: Comparison, changed: Sequence[LayerChange]) -> FitTable:
     title = f"{result.base.label} → {result.new.label}" + (
         ""
         if result.base.model == result.new.model
@@ -49,13 +136,6 @@ def compare_table(result: Comparison) -> RenderableType:
         table.add_column(f"{metric}_base", f"{LABELS[metric]} base")
         table.add_column(f"{metric}_new", f"{LABELS[metric]} new")
         table.add_column(f"{metric}_delta", f"Δ {LABELS[metric]}")
-    unchanged = 0
-    changed = []
-    for change in result.changes:
-        if change.status == "matched" and not any(change.delta(m).absolute for m in metrics):
-            unchanged += 1
-            continue
-        changed.append(change)
     for i, change in enumerate(changed):
         table.add_row(
             change.name,
@@ -64,17 +144,7 @@ def compare_table(result: Comparison) -> RenderableType:
             end_section=i == len(changed) - 1,
         )
     table.add_row(Text("Total", style="bold"), "", *_delta_cells(metrics, result.total, "bold "))
-    note = Text(
-        f"{unchanged} unchanged layer{'s' if unchanged != 1 else ''} not listed. "
-        "Values are the models as specified.",
-        style="dim",
-    )
-    verdict = (
-        Text("\n".join(f"✗ {f}" for f in result.failures), style="bold red")
-        if result.failures
-        else Text("")
-    )
-    return Group(table, note, verdict)
+    return table
 
 
 def _delta_cells(

@@ -1,25 +1,38 @@
 """The Rich table of ``sepconv profile``: one row per layer, the totals, and the footer.
 
 Imported only for the table format (see :mod:`sepconv_cli.output.reports`); the fitting to
-the terminal's width is :mod:`sepconv_cli.output.fit`.
+the terminal's width is :mod:`sepconv_cli.output.fit`, the rows a terminal shows of a long
+model :mod:`sepconv_cli.output.subset`.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 
 from sepconv_cli.counting import conventions
 from sepconv_cli.counting.cost import Cost
-from sepconv_cli.counting.report import ProfileReport, activation_line
+from sepconv_cli.counting.report import (
+    LayerReport,
+    ProfileReport,
+    SeparableCost,
+    activation_line,
+)
 from sepconv_cli.output.csv import timing_columns
-from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow, shorten
+from sepconv_cli.output.fit import Both, Cell, FitTable, drop, is_terminal, narrow, shorten
 from sepconv_cli.output.graph_notes import graph_footer
+from sepconv_cli.output.subset import Subset, largest, rows_that_fit
 from sepconv_cli.output.tables import better_style
 from sepconv_cli.units import human, seconds_cell, shape_cell, speedup_cell
+
+_NOTE_LINES = 3  # the note on the rows left out, at 80 columns
 
 _SHORT_TYPES = {
     "inverted_residual": "inv_res",
@@ -37,7 +50,7 @@ def _bar(share: float, width: int = 6) -> str:
     return ("█" * full + ("" if rest == 0 else " ▏▎▍▌▋▊▉"[rest])).ljust(width)
 
 
-def profile_table(report: ProfileReport) -> RenderableType:
+def profile_table(report: ProfileReport) -> ProfileTable:
     """One row per layer: both forms side by side, the ratio and each layer's share of the
     MACs, and (timed) the measured times.
 
@@ -45,16 +58,125 @@ def profile_table(report: ProfileReport) -> RenderableType:
     percentage stays), the output shapes, the parameter columns, the types, the row numbers,
     then the middle of long layer names and the MAC share; a step no longer needed once a
     later one is taken comes back (:mod:`sepconv_cli.output.fit`). Never left out: the layer,
-    its × repeat count, the MACs of both forms, the ratio and the times."""
+    its × repeat count, the MACs of both forms, the ratio and the times. In a terminal, a
+    model with more rows than fit shows its largest rows (:mod:`sepconv_cli.output.subset`)."""
+    return ProfileTable(report)
+
+
+@dataclass(frozen=True)
+class ProfileTable:
+    """The profile as printed: the table (every row, or in a terminal the rows that fit),
+    the note on rows left out, and the footer. ``show_all``: every row anywhere."""
+
+    report: ProfileReport
+    show_all: bool = False
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        footer = _profile_footer(self.report)
+        layers = list(self.report.layers)
+        note: Text | None = None
+        if not self.show_all and is_terminal(console):
+            other = self._other_lines(console, options, footer)
+            if len(layers) > rows_that_fit(options.size.height, other):
+                subset = largest(
+                    layers,
+                    rows_that_fit(options.size.height, other + _NOTE_LINES),
+                    weight=lambda lr: lr.as_specified.macs,
+                    key=None if self.report.timing is not None else _alike,
+                )
+                layers = [_grouped(unit.members) for unit in subset.units]
+                note = _subset_note(subset, self.report.totals.as_specified.macs)
+        yield self.table() if note is None else _table(self.report, layers)
+        if note is not None:
+            yield note
+        yield footer
+
+    @functools.cached_property
+    def _every_row(self) -> FitTable:
+        return _table(self.report, self.report.layers)
+
+    def table(self) -> FitTable:
+        """The table of every row (built once: measured, then printed)."""
+        return self._every_row
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        whole = Group(self.table(), _profile_footer(self.report))
+        return Measurement.get(console, options, whole)
+
+    def _other_lines(self, console: Console, options: ConsoleOptions, footer: Text) -> int:
+        """The lines everything but the layer rows takes at this width (the table's
+        title, header, rules and totals, a width note, the prompt), the subset note aside."""
+        # top, header, rule, section rule, totals, bottom; the width note (one or two
+        # lines at 80 columns); the prompt after the output
+        frame = 6 + 2 + 1
+        title = len(console.render_lines(Text(_title(self.report)), options, pad=False))
+        written = len(console.render_lines(footer, options, pad=False))
+        return frame + title + written
+
+
+def _alike(layer: LayerReport) -> Hashable:
+    """What makes two rows identical: the same type and activation, and the same operations
+    (shapes, kernels, strides, padding, groups) in every form. The counts follow from them;
+    the names and the repeat count do not enter (a group adds the repeats up)."""
+    row = layer.row
+    return (row.type, row.activation, row.forms)
+
+
+def _grouped(members: tuple[LayerReport, ...]) -> LayerReport:
+    """Identical rows as one: the first row's index, both ends' names, every count added
+    (the × column counts the layers)."""
+    first = members[0]
+    if len(members) == 1:
+        return first
+    zero = Cost()
+    repeat = sum(m.row.repeat for m in members)
+    return replace(
+        first,
+        row=replace(first.row, name=f"{first.row.name} … {members[-1].row.name}", repeat=repeat),
+        as_specified=sum((m.as_specified for m in members), zero),
+        standard=sum((m.standard for m in members), zero),
+        separable=SeparableCost(
+            total=sum((m.separable.total for m in members), zero),
+            depthwise=sum((m.separable.depthwise for m in members), zero),
+            pointwise=sum((m.separable.pointwise for m in members), zero),
+            other=sum((m.separable.other for m in members), zero),
+        ),
+    )
+
+
+def _subset_note(subset: Subset[LayerReport], total_macs: int) -> Text:
+    shown = len(subset.units)
+    text = (
+        f"{subset.total_rows:,} rows shown as {shown}: the largest by MACs as specified, "
+        "in model order"
+        + ("; identical layers share a row (× counts them)" if subset.grouped else "")
+        + "."
+    )
+    if subset.left_out_rows:
+        share = subset.left_out_weight / total_macs if total_macs else 0.0
+        text += (
+            f" Left out: {subset.left_out_rows:,} rows with {share:.1%} of the MACs "
+            f"({subset.left_out_weight:,})."
+        )
+    text += " Totals cover every row; --all lists them all."
+    return Text(text, style="yellow")
+
+
+def _title(report: ProfileReport) -> str:
     model = report.model
-    timed = report.timing is not None
-    title = (
+    return (
         f"{model.name}: input {shape_cell(model.input_shape)}, batch {model.batch}, "
         f"{model.dtype}"
         + (f", width ×{float(model.width_multiplier):g}" if model.width_multiplier != 1 else "")
     )
+
+
+def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
+    """The table of ``layers`` (all of the model's, or the subset shown) and the model's
+    totals."""
+    timed = report.timing is not None
     table = FitTable(
-        title=title,
+        title=_title(report),
         steps=(
             narrow("share", label="the share bar"),
             drop("output"),
@@ -80,39 +202,9 @@ def profile_table(report: ProfileReport) -> RenderableType:
     table.add_column("sep_params", "Sep params")
     table.add_column("share", "MAC share", justify="left", min_width=13)
     total_macs = report.totals.as_specified.macs or 1
-    for layer in report.layers:
-        row = layer.row
-        share = layer.as_specified.macs / total_macs
-        ratio = layer.ratio_macs
-        sep_macs = layer.separable.total.macs
-        sep_params = layer.separable.total.params
-        cells: list[Cell | Both] = [
-            str(row.index),
-            row.name,
-            f"{row.repeat:,}" if row.repeat > 1 else "",
-            _SHORT_TYPES.get(row.type, row.type),
-            shape_cell(row.output_shape),
-            human(layer.standard.macs),
-            Text(human(sep_macs), style=better_style(sep_macs, layer.standard.macs)),
-            f"{float(ratio):.3f}" if ratio is not None else "-",
-        ]
-        if timed:
-            cols = timing_columns(layer.timing)
-            mark = " ~" if layer.timing is not None and layer.timing.noisy else ""
-            cells += [
-                _plain_ms(cols["standard_median_s"]),
-                Text(_plain_ms(cols["separable_median_s"]), style=_faster(cols)),
-                (speedup_cell(cols["speedup"]) + mark) if layer.timing else "not run",
-            ]
-        cells += [
-            human(layer.standard.params),
-            Text(human(sep_params), style=better_style(sep_params, layer.standard.params)),
-            Both(
-                Text(f"{_bar(share)} {share:5.1%}", style="cyan"),
-                Text(f"{share:5.1%}", style="cyan"),
-            ),
-        ]
-        table.add_row(*cells, end_section=layer is report.layers[-1])
+    last = len(layers) - 1
+    for i, layer in enumerate(layers):
+        table.add_row(*_layer_cells(layer, total_macs, timed), end_section=i == last)
     std, sep = report.totals.standard, report.totals.separable
     ratio_total = Fraction(sep.macs, std.macs) if std.macs else None
     bold = "bold"
@@ -142,7 +234,42 @@ def profile_table(report: ProfileReport) -> RenderableType:
         "",
     ]
     table.add_row(*total)
-    return Group(table, _profile_footer(report))
+    return table
+
+
+def _layer_cells(layer: LayerReport, total_macs: int, timed: bool) -> list[Cell | Both]:
+    row = layer.row
+    share = layer.as_specified.macs / total_macs
+    ratio = layer.ratio_macs
+    sep_macs = layer.separable.total.macs
+    sep_params = layer.separable.total.params
+    cells: list[Cell | Both] = [
+        str(row.index),
+        row.name,
+        f"{row.repeat:,}" if row.repeat > 1 else "",
+        _SHORT_TYPES.get(row.type, row.type),
+        shape_cell(row.output_shape),
+        human(layer.standard.macs),
+        Text(human(sep_macs), style=better_style(sep_macs, layer.standard.macs)),
+        f"{float(ratio):.3f}" if ratio is not None else "-",
+    ]
+    if timed:
+        cols = timing_columns(layer.timing)
+        mark = " ~" if layer.timing is not None and layer.timing.noisy else ""
+        cells += [
+            _plain_ms(cols["standard_median_s"]),
+            Text(_plain_ms(cols["separable_median_s"]), style=_faster(cols)),
+            (speedup_cell(cols["speedup"]) + mark) if layer.timing else "not run",
+        ]
+    cells += [
+        human(layer.standard.params),
+        Text(human(sep_params), style=better_style(sep_params, layer.standard.params)),
+        Both(
+            Text(f"{_bar(share)} {share:5.1%}", style="cyan"),
+            Text(f"{share:5.1%}", style="cyan"),
+        ),
+    ]
+    return cells
 
 
 def _faster(cols: dict[str, Any]) -> str:
