@@ -24,11 +24,11 @@ COMMANDS = (
     "compare",
     "validate",
     "schema",
+    "export",
     "export-spec",
     "sweep",
     "spatial",
     "interactive",
-    "export",
     "machine",
 )
 
