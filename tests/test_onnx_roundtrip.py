@@ -62,3 +62,44 @@ def test_preset_exported_and_read_back_counts_the_same(tmp_path: Path, preset: s
     for form in forms:
         for key in ("macs", "params", "bn_params"):
             assert graph[form][key] == spec[form][key], (form, key)
+
+
+def exported(tmp_path: Path, preset: str) -> Path:
+    path = tmp_path / f"{preset}.onnx"
+    result = runner.invoke(app, ["export", preset, "-o", str(path), "-q"])
+    assert result.exit_code == 0, result.stderr
+    return path
+
+
+def test_cost_of_an_onnx_file_compares_each_convolution(tmp_path: Path) -> None:
+    # the worked example: 12x12x3, 5x5, 256 filters: 256·3·25·64 = 1,228,800 standard,
+    # 3·25·64 + 256·3·64 = 53,952 separable
+    result = runner.invoke(
+        app, ["cost", "--spec", str(exported(tmp_path, "seed_example")), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    (layer,) = json.loads(result.stdout)["layers"]
+    assert layer["standard"]["macs"] == 1_228_800
+    assert layer["separable"]["macs"] == 53_952
+
+
+def test_cost_of_mobilenet_v1_onnx_lists_its_27_convolutions(tmp_path: Path) -> None:
+    # Table 1: a stem conv and 13 depthwise + pointwise pairs (the five identical 512 pairs
+    # folded into rows that repeat 5 times); every MAC but the classifier's
+    # 1024·1000 is in a convolution: 568,740,352 − 1,024,000 (Table 4's total, exact in
+    # tests/test_presets.py)
+    result = runner.invoke(
+        app, ["cost", "--spec", str(exported(tmp_path, "mobilenet_v1")), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    layers = json.loads(result.stdout)["layers"]
+    assert sum(layer["repeat"] for layer in layers) == 1 + 13 * 2
+    assert len(layers) == 1 + 9 * 2
+    assert sum(layer["as_specified"]["macs"] for layer in layers) == 568_740_352 - 1_024_000
+
+
+def test_cost_of_an_onnx_file_refuses_layer_flags(tmp_path: Path) -> None:
+    path = exported(tmp_path, "seed_example")
+    result = runner.invoke(app, ["cost", "--spec", str(path), "-k", "3"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("sepconv: error: --kernel: cannot be combined with --spec")

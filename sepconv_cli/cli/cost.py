@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,6 +40,7 @@ from sepconv_cli.cli.options import (
 from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.report import LayerReport, single_layer_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
+from sepconv_cli.interchange.models import is_onnx
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import COST, render_cost
 from sepconv_cli.spec.fields import channels_first_hint
@@ -80,7 +81,7 @@ def cost(
             help="Read layers from YAML: one mapping or a list, each with its own "
             "input (keys as the flags: input, kernel, filters, stride, padding, "
             "dilation, groups, depth_multiplier, bias, batch_norm, activation, batch, "
-            "dtype, name).",
+            "dtype, name). An ONNX file (needs sepconv[onnx]): each of its convolutions.",
         ),
     ] = None,
     time: Annotated[
@@ -133,8 +134,11 @@ def cost(
     ).split()
     if input is not None and (hint := channels_first_hint(input)):
         Messages.note(f"sepconv: note: --input {input}: {hint}")
-    layers = layers_from_flags_or_file(spec, given, common)
-    reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
+    if spec is not None and is_onnx(str(spec)):
+        reports = onnx_conv_reports(spec, given, common)
+    else:
+        layers = layers_from_flags_or_file(spec, given, common)
+        reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
     if settings is not None:
         # imported here: counting alone (no --time) never loads the timing code
         from sepconv_cli.execution.profiling import time_report
@@ -153,6 +157,36 @@ def cost(
         Messages.always(f"sepconv: budget: {failure}")
     if failures:
         raise typer.Exit(EXIT_GATE)
+
+
+def onnx_conv_reports(
+    spec: Path, given: dict[str, Any], common: dict[str, Any]
+) -> list[LayerReport]:
+    """``cost --spec model.onnx``: every convolution of the graph as a layer of its own,
+    counted as ``profile`` counts it (the rows that hold a Conv node), in graph order."""
+    from sepconv_cli.counting.ops import Conv
+    from sepconv_cli.counting.report import layer_report
+    from sepconv_cli.interchange.models import ModelOptions, load_model
+
+    if given:
+        flag = "--" + next(iter(given)).replace("_", "-")
+        raise UsageError(f"{flag}: cannot be combined with --spec (put it in the file)")
+    if not spec.exists():
+        raise UsageError(f"--spec: no such file: {spec}")
+    batch = common.get("batch")
+    options = ModelOptions(batch=None if batch is None else int(batch))
+    model, notes = load_model(str(spec), options, flag="--spec")
+    for note in notes:
+        Messages.note(f"sepconv: note: {note}")
+    dtype = str(common.get("dtype") or model.dtype)
+    reports = [
+        layer_report(row, model.batch, dtype)
+        for row in model.rows
+        if any(type(op) is Conv for op in row.forms.as_specified)
+    ]
+    if not reports:
+        raise UsageError(f"--spec: {spec} has no Conv node to compare (try sepconv profile)")
+    return reports
 
 
 def _as_specified_seconds(layer: LayerReport) -> float | None:
