@@ -30,6 +30,7 @@ COMMANDS = (
     "spatial",
     "interactive",
     "machine",
+    "bench",
 )
 
 

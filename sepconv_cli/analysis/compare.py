@@ -45,6 +45,8 @@ class Snapshot:
     label: str
     model: str
     layers: tuple[LayerValues, ...]
+    # what the times were measured on (runtime and device, base.runtime_key); None untimed
+    runtime: str | None = None
 
     @property
     def timed(self) -> bool:
@@ -159,7 +161,23 @@ def snapshot_from_json(data: Any, label: str) -> Snapshot:
                 time_s=_as_specified_time(layer),
             )
         )
-    return Snapshot(label, str(data.get("model", label)), tuple(layers))
+    timed = any(layer.time_s is not None for layer in layers)
+    runtime = _runtime_of(data, raw_layers) if timed else None
+    return Snapshot(label, str(data.get("model", label)), tuple(layers), runtime)
+
+
+def _runtime_of(data: dict[str, Any], layers: list[Any]) -> str:
+    """What a report's times ran on: its ``timing.runtime`` (profile) or its first timed
+    layer's (cost); NumPy when neither says (every report before runtimes existed)."""
+    from sepconv_cli.execution.runtimes.base import runtime_key
+
+    records = [data.get("timing")] + [
+        layer.get("timing") for layer in layers if isinstance(layer, dict)
+    ]
+    for record in records:
+        if isinstance(record, dict) and isinstance(record.get("runtime"), dict):
+            return runtime_key(record["runtime"])
+    return runtime_key(None)
 
 
 def load_snapshot(ref: str) -> Snapshot:
@@ -263,7 +281,25 @@ def parse_thresholds(values: list[str]) -> Thresholds:
     return Thresholds(out, frozenset(named))
 
 
-def compare(base: Snapshot, new: Snapshot, thresholds: Thresholds) -> Comparison:
+def mixed_runtimes(base: Snapshot, new: Snapshot) -> str | None:
+    """Why the two sides' times are not comparable (measured on different runtimes or
+    devices), or None when they are, or when either is untimed."""
+    if base.runtime is None or new.runtime is None or base.runtime == new.runtime:
+        return None
+    return f"BASE was timed on {base.runtime}, NEW on {new.runtime}"
+
+
+def compare(
+    base: Snapshot, new: Snapshot, thresholds: Thresholds, *, allow_mixed_runtimes: bool = False
+) -> Comparison:
+    """The deltas and gate failures. Times measured on different runtimes are refused
+    (exit 2) unless ``allow_mixed_runtimes``: the difference would be the runtime's."""
+    mixed = mixed_runtimes(base, new)
+    if mixed and not allow_mixed_runtimes:
+        raise UsageError(
+            f"compare: {mixed}: their times differ by runtime as much as by model; "
+            "--allow-mixed-runtimes compares them anyway"
+        )
     result = Comparison(base, new, match_layers(base, new))
     failures = []
     for metric in result.metrics:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sepconv_cli.counting.report import LayerReport
@@ -55,7 +56,8 @@ HELP = """Change one parameter at a time, as key value or key=value:
 Each change prints what changed and the new totals with their difference.
 Other commands:
   table   the full cost table (also show)
-  time    run both forms with NumPy and time them
+  time    run both forms with NumPy and time them; time onnxruntime (or
+          time torch, time numpy) times on that runtime from then on
   json    print the layer as JSON
   reset   back to the worked example (12x12x3 input, 5x5 kernel, 256 filters)
   help    this text
@@ -97,10 +99,18 @@ class Reply:
     done: bool = False
 
 
-def _default_timer(report: LayerReport) -> LayerReport:
-    from sepconv_cli.execution.profiling import time_report
+def _default_timer(report: LayerReport, runtime: str = "numpy") -> LayerReport:
+    from sepconv_cli.execution.profiling import time_report, timing_settings
 
-    return time_report(report)
+    settings = timing_settings()
+    if runtime != "numpy":  # one thread, as cost --runtime times by default
+        from dataclasses import replace
+
+        from sepconv_cli.execution.runtimes.registry import load_runtime
+
+        settings = replace(settings, runtime=runtime, threads=1)
+        load_runtime(runtime, settings.device, settings.threads, None)
+    return time_report(report, settings)
 
 
 def _default_ceilings() -> dict[str, Any]:
@@ -132,6 +142,7 @@ class Session:
     values: dict[str, Any] = field(default_factory=lambda: dict(SEED_LAYER))
     timer: Timer | None = None
     ceilings: Ceilings | None = None
+    runtime: str = "numpy"  # what ``time`` runs the forms on (``time onnxruntime`` sets it)
 
     def report(self) -> LayerReport:
         """The current layer's report; raises SepconvError for an invalid combination."""
@@ -154,6 +165,8 @@ class Session:
             return Reply(message=HELP)
         if command == "reset":
             return self.apply(dict(SEED_LAYER), note="reset to the worked example")
+        if command == "time" and args:
+            return self.time_on(args)
         if command in ("show", "table", "json", "time"):
             if args:
                 return Reply(message=f"{command} takes no value", error=True)
@@ -218,13 +231,25 @@ class Session:
         from sepconv_cli.execution.overhead import too_small_to_time
 
         try:
-            timed = (self.timer or _default_timer)(self.report())
+            timed = (self.timer or partial(_default_timer, runtime=self.runtime))(self.report())
         except SepconvError as exc:
             return Reply(message=f"cannot time this layer: {exc}", error=True)
         verdict = too_small_to_time(timed, (self.ceilings or _default_ceilings)())
         if verdict is not None:
             return Reply(message=f"{medians_line(timed)}\n{verdict}", warning=True, timed=True)
         return Reply(report=timed, timed=True)
+
+    def time_on(self, args: list[str]) -> Reply:
+        """``time RUNTIME``: time on that runtime, and keep it for the next ``time``."""
+        from sepconv_cli.execution.runtimes.base import RUNTIMES
+
+        if len(args) != 1 or args[0] not in RUNTIMES:
+            return Reply(message=f"usage: time [{'|'.join(RUNTIMES)}]", error=True)
+        previous, self.runtime = self.runtime, args[0]
+        reply = self.time()
+        if reply.error:
+            self.runtime = previous
+        return reply
 
 
 def not_one_convolution(word: str) -> str | None:
@@ -328,6 +353,8 @@ def change_summary(
 
 def medians_line(layer: LayerReport) -> str:
     """``Measured (NumPy, medians): standard 6.4 µs, separable 9.9 µs (depthwise …)``."""
+    from sepconv_cli.execution.runtimes.base import runtime_label
+
     timing = layer.timing
     if timing is None:
         return "not timed"
@@ -338,7 +365,8 @@ def medians_line(layer: LayerReport) -> str:
     ]
     inner = f" ({' + '.join(parts)})" if parts else ""
     return (
-        f"Measured (NumPy, medians): standard {fmt_seconds(timing.standard.median_s)}, "
+        f"Measured ({runtime_label(timing.runtime)}, medians): standard "
+        f"{fmt_seconds(timing.standard.median_s)}, "
         f"separable {fmt_seconds(timing.separable.median_s)}{inner}."
     )
 

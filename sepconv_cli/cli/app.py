@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from sepconv_cli import __version__
 from sepconv_cli.cli import (
+    bench,
     compare,
     cost,
     export,
@@ -180,6 +181,7 @@ for _command in (
     spatial,
     interactive,
     machine,
+    bench,
 ):
     app.add_typer(_command.app)
 

@@ -64,6 +64,14 @@ def compare(
             autocompletion=complete_format,
         ),
     ] = None,
+    allow_mixed_runtimes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mixed-runtimes",
+            help="Compare times measured on different runtimes or devices (--runtime, "
+            "--device); refused by default, as the difference would be the runtime's.",
+        ),
+    ] = False,
     output: OutputOption = None,
     quiet: QuietOption = False,
     all_rows: Annotated[
@@ -77,14 +85,17 @@ def compare(
 ) -> None:
     """Per-layer and total deltas of MACs, params and (when both are timed) time."""
     from sepconv_cli.analysis.compare import compare as run_compare
-    from sepconv_cli.analysis.compare import load_snapshot, parse_thresholds
+    from sepconv_cli.analysis.compare import load_snapshot, mixed_runtimes, parse_thresholds
 
     Messages.quiet = quiet
     if output is not None:
         check_output_path(output)
     chosen = COMPARE.choose(format, output)
     thresholds = parse_thresholds(max_increase or [])
-    result = run_compare(load_snapshot(base), load_snapshot(new), thresholds)
+    before, after = load_snapshot(base), load_snapshot(new)
+    result = run_compare(before, after, thresholds, allow_mixed_runtimes=allow_mixed_runtimes)
+    if (mixed := mixed_runtimes(before, after)) is not None:
+        Messages.note(f"sepconv: note: {mixed}: time deltas include the runtime's difference")
     if result.base.model != result.new.model:
         Messages.note(
             f"sepconv: note: comparing different models ({result.base.model} vs "

@@ -17,6 +17,7 @@ from sepconv_cli.cli.options import (
     BatchNormOption,
     BatchOption,
     BiasOption,
+    DeviceOption,
     DilationOption,
     DtypeOption,
     FiltersOption,
@@ -30,9 +31,11 @@ from sepconv_cli.cli.options import (
     MaxMemoryOption,
     MaxParamsOption,
     MultiplierOption,
+    OrtOptimizationOption,
     OutputOption,
     PaddingOption,
     QuietOption,
+    RuntimeOption,
     StrideOption,
     ThreadsOption,
     TimeBudgetOption,
@@ -95,6 +98,9 @@ def cost(
     ] = False,
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
+    runtime: RuntimeOption = None,
+    device: DeviceOption = None,
+    ort_optimization: OrtOptimizationOption = None,
     max_memory: MaxMemoryOption = None,
     format: FormatOption = None,
     output: OutputOption = None,
@@ -115,7 +121,16 @@ def cost(
     gates = budgets(max_macs, max_params, max_latency)
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; add --time")
-    settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
+    settings = timing_from_flags(
+        time,
+        threads,
+        time_budget,
+        max_memory,
+        off_hint="add --time",
+        runtime=runtime,
+        device=device,
+        ort_optimization=ort_optimization,
+    )
     given, common = LayerFlags(
         input=input,
         kernel=kernel,

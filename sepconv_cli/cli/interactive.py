@@ -80,8 +80,11 @@ def _loop(out: Any, session: Any) -> None:
     while True:
         try:
             line = input("sepconv> ")
-            if line.split()[:1] == ["time"]:
-                out.print("timing both forms with NumPy (about a second)...", style="dim")
+            words = line.split()
+            if words[:1] == ["time"]:
+                runtime = words[1] if len(words) == 2 else session.runtime
+                shown = "NumPy" if runtime == "numpy" else runtime
+                out.print(f"timing both forms with {shown} (about a second)...", style="dim")
             if _answer(out, session, session.handle(line)):
                 return
         except EOFError:

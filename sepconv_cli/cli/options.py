@@ -214,6 +214,37 @@ ThreadsOption = Annotated[
         "that distort small layers on virtual machines. [default: 1]",
     ),
 ]
+RuntimeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--runtime",
+        metavar="NAME",
+        help="What runs the forms when timing: numpy (sepconv's own kernels), onnxruntime "
+        "(an InferenceSession per form, weights as initializers; pip install "
+        "'sepconv[ort]') or torch (nn modules under inference_mode; torch is never "
+        "installed by sepconv). Each form must first agree with NumPy's output on the same "
+        "data (docs/runtimes.md). [default: numpy]",
+    ),
+]
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        metavar="DEVICE",
+        help="Where --runtime onnxruntime or torch runs: cpu, or cuda (ORT's CUDA "
+        "execution provider with I/O binding; torch with CUDA synchronization). Exit 2 "
+        "without a GPU. [default: cpu]",
+    ),
+]
+OrtOptimizationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ort-optimization",
+        metavar="LEVEL",
+        help="ONNX Runtime's graph optimization level with --runtime onnxruntime: "
+        "disable, basic, extended or all. [default: all, ORT's own]",
+    ),
+]
 MaxMemoryOption = Annotated[
     str | None,
     typer.Option(

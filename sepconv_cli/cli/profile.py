@@ -14,13 +14,16 @@ from sepconv_cli.cli.help import SepconvCommand, complete_model
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
+    DeviceOption,
     FormatOption,
     MaxLatencyOption,
     MaxMacsOption,
     MaxMemoryOption,
     MaxParamsOption,
+    OrtOptimizationOption,
     OutputOption,
     QuietOption,
+    RuntimeOption,
     ThreadsOption,
     TimeBudgetOption,
     complete_format,
@@ -97,6 +100,9 @@ def profile(
     ] = None,
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
+    runtime: RuntimeOption = None,
+    device: DeviceOption = None,
+    ort_optimization: OrtOptimizationOption = None,
     max_memory: MaxMemoryOption = None,
     format: FormatOption = None,
     output: OutputOption = None,
@@ -167,7 +173,16 @@ def profile(
         raise UsageError("--max-latency: needs a measured time; drop --no-time")
     # before --plot's check imports matplotlib, which loads NumPy: the BLAS thread count
     # can still be set then, with or without threadpoolctl
-    settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="drop --no-time")
+    settings = timing_from_flags(
+        time,
+        threads,
+        time_budget,
+        max_memory,
+        off_hint="drop --no-time",
+        runtime=runtime,
+        device=device,
+        ort_optimization=ort_optimization,
+    )
     if plot is not None:
         from sepconv_cli.output.plot import check_plot_path
 

@@ -23,6 +23,7 @@ from sepconv_cli.cli.options import (
     BatchNormOption,
     BatchOption,
     BiasOption,
+    DeviceOption,
     DilationOption,
     DtypeOption,
     FiltersOption,
@@ -33,9 +34,11 @@ from sepconv_cli.cli.options import (
     LayerFlags,
     MaxMemoryOption,
     MultiplierOption,
+    OrtOptimizationOption,
     OutputOption,
     PaddingOption,
     QuietNoGatesOption,
+    RuntimeOption,
     StrideOption,
     ThreadsOption,
     TimeBudgetOption,
@@ -106,6 +109,9 @@ def sweep(
     ] = False,
     time_budget: TimeBudgetOption = None,
     threads: ThreadsOption = None,
+    runtime: RuntimeOption = None,
+    device: DeviceOption = None,
+    ort_optimization: OrtOptimizationOption = None,
     max_memory: MaxMemoryOption = None,
     metric: Annotated[
         str | None, typer.Option("--metric", metavar="METRIC", help=METRIC_HELP)
@@ -150,7 +156,16 @@ def sweep(
         batch=batch,
         dtype=dtype,
     ).split()
-    settings = timing_from_flags(time, threads, time_budget, max_memory, off_hint="add --time")
+    settings = timing_from_flags(
+        time,
+        threads,
+        time_budget,
+        max_memory,
+        off_hint="add --time",
+        runtime=runtime,
+        device=device,
+        ort_optimization=ort_optimization,
+    )
     if input is not None and (hint := channels_first_hint(input)):
         Messages.note(f"sepconv: note: --input {input}: {hint}")
     if len(texts) > 1:

@@ -18,25 +18,87 @@ def timing_from_flags(
     max_memory: str | None,
     *,
     off_hint: str = "add --time",
+    runtime: str | None = None,
+    device: str | None = None,
+    ort_optimization: str | None = None,
 ) -> Any:
     """TimingSettings when timing is on; None when off, refusing timing flags given without
     it (never silently ignored)."""
     from sepconv_cli.errors import UsageError
 
     if enabled:
-        return timing_settings_from_flags(threads, time_budget, max_memory)
+        # NumPy's BLAS threads matter only when NumPy is what is timed
+        numpy_timed = runtime in (None, "numpy")
+        settings = timing_settings_from_flags(threads, time_budget, max_memory, note=numpy_timed)
+        return with_runtime(settings, runtime, device, ort_optimization, threads)
     for flag, value in (
         ("--threads", threads),
         ("--time-budget", time_budget),
         ("--max-memory", max_memory),
+        ("--runtime", runtime),
+        ("--device", device),
+        ("--ort-optimization", ort_optimization),
     ):
         if value is not None:
             raise UsageError(f"{flag}: only applies when timing ({off_hint})")
     return None
 
 
+def with_runtime(
+    settings: Any,
+    runtime: str | None,
+    device: str | None,
+    ort_optimization: str | None,
+    threads: str | None = None,
+) -> Any:
+    """``settings`` on the runtime ``--runtime`` names (``--device``, ``--ort-optimization``
+    checked against it), loaded now: a missing package or GPU is exit 2 before any work.
+    A runtime other than NumPy runs ``--threads`` threads (1 by default) of its own,
+    whatever the BLAS library NumPy loaded is stuck with."""
+    from dataclasses import replace
+
+    from sepconv_cli.errors import UsageError
+    from sepconv_cli.execution.runtimes.base import DEVICES, ORT_OPTIMIZATION, RUNTIMES
+
+    name = runtime or "numpy"
+    for flag, value, allowed in (
+        ("--runtime", name, RUNTIMES),
+        ("--device", device or "cpu", DEVICES),
+        ("--ort-optimization", ort_optimization or "all", tuple(ORT_OPTIMIZATION)),
+    ):
+        if value not in allowed:
+            raise UsageError(f"{flag}: {value!r} is not one of {', '.join(allowed)}")
+    if name == "numpy":
+        if device == "cuda":
+            raise UsageError(
+                "--device cuda: NumPy runs on the CPU; add --runtime onnxruntime or torch"
+            )
+        if ort_optimization is not None:
+            raise UsageError("--ort-optimization: only applies with --runtime onnxruntime")
+        return settings
+    if ort_optimization is not None and name != "onnxruntime":
+        raise UsageError("--ort-optimization: only applies with --runtime onnxruntime")
+    from sepconv_cli.cli.options import parse_flag
+    from sepconv_cli.spec.fields import positive_int
+
+    count = 1
+    if threads is not None:
+        count = parse_flag(threads, "--threads", lambda v: positive_int(v, maximum=4096))
+    settings = replace(
+        settings,
+        runtime=name,
+        device=device or "cpu",
+        ort_optimization=ort_optimization,
+        threads=count,
+    )
+    from sepconv_cli.execution.runtimes.registry import load_runtime
+
+    load_runtime(name, settings.device, settings.threads, ort_optimization)
+    return settings
+
+
 def timing_settings_from_flags(
-    threads: str | None, time_budget: str | None, max_memory: str | None
+    threads: str | None, time_budget: str | None, max_memory: str | None, *, note: bool = True
 ) -> Any:
     """Validate the timing flags (each error names its flag) into TimingSettings.
 
@@ -61,7 +123,7 @@ def timing_settings_from_flags(
         if budget > 3600:
             raise UsageError(f"--time-budget: at most 1 hour (3600 s), got {time_budget!r}")
     memory = parse_bytes(max_memory, "--max-memory") if max_memory is not None else None
-    thread_count = _pin_blas_threads(thread_count, explicit=threads is not None)
+    thread_count = _pin_blas_threads(thread_count, explicit=threads is not None, note=note)
     return timing_settings(threads=thread_count, budget_s=budget, max_memory=memory)
 
 
@@ -74,7 +136,7 @@ _BLAS_THREAD_VARIABLES = (
 )
 
 
-def _pin_blas_threads(threads: int, *, explicit: bool) -> int:
+def _pin_blas_threads(threads: int, *, explicit: bool, note: bool = True) -> int:
     """The thread count timing will really run with.
 
     With threadpoolctl, ``timing.thread_limit()`` sets ``threads`` around each measurement.
@@ -95,13 +157,13 @@ def _pin_blas_threads(threads: int, *, explicit: bool) -> int:
         for name in _BLAS_THREAD_VARIABLES:
             os.environ[name] = str(threads)
         return threads
-    if explicit:
+    if explicit and note:
         raise UsageError(
             "--threads: NumPy is already loaded, so only threadpoolctl can set the BLAS "
             "thread count (pip install 'sepconv[threads]')"
         )
     in_effect = blas_threads_in_effect()
-    if in_effect != threads:
+    if in_effect != threads and note:
         Messages.note(
             f"sepconv: note: timing with {in_effect} threads, not {threads}: NumPy was loaded "
             "before sepconv could set the BLAS thread count, and threadpoolctl is not "

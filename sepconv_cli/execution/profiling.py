@@ -64,9 +64,13 @@ def noisy_parts(record: LayerTiming) -> tuple[Part, ...]:
 
 def time_layer(layer: LayerReport, settings: TimingSettings) -> LayerReport:
     """One row timed (raises MemoryGuardError when it cannot run within the limit)."""
+    from sepconv_cli.execution.runtimes.base import DisagreementError
     from sepconv_cli.execution.timing import time_forms
 
-    record = time_forms(layer.row.forms, layer.batch, layer.dtype, settings)
+    try:
+        record = time_forms(layer.row.forms, layer.batch, layer.dtype, settings)
+    except DisagreementError as exc:  # the one line names the layer, form and runtime
+        raise DisagreementError(f"layer {layer.row.name}: {exc}") from None
     record = record.scaled(layer.row.repeat)
     record = replace(record, noisy=noisy_parts(record))
     if record.as_specified_s is not None:  # measured as written (scaled with the rest)
@@ -80,6 +84,7 @@ def time_layers(
 ) -> list[LayerReport]:
     """Time every row; rows that need too much memory keep their counts and get a note."""
     from sepconv_cli.execution.kernels import MemoryGuardError
+    from sepconv_cli.execution.runtimes.base import RuntimeUnsupportedError
 
     out = []
     for i, layer in enumerate(layers):
@@ -87,7 +92,7 @@ def time_layers(
             progress(i, len(layers), layer.row.name)
         try:
             out.append(time_layer(layer, settings))
-        except MemoryGuardError as exc:
+        except (MemoryGuardError, RuntimeUnsupportedError) as exc:
             out.append(replace(layer, note=f"not timed: {exc}"))
     if progress is not None:
         progress(len(layers), len(layers), "")
@@ -144,6 +149,7 @@ def timed_profile(
         separable_s=separable_s,
         settings=settings,
         speedup=standard_s / separable_s if separable_s > 0 else None,
+        runtime=next((t.runtime for t in (x.timing for x in layers) if t is not None), None),
     )
     return replace(
         report, layers=layers, totals=totals(layers), timing=summary, machine=machine or {}

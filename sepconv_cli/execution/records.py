@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from sepconv_cli.execution.runtimes.base import RuntimeInfo
+
 if TYPE_CHECKING:
     from sepconv_cli.execution.timing import TimingSettings
 
@@ -93,6 +95,8 @@ class LayerTiming:
     as_specified_s: float | None = None
     # per timed part, when the machine's ceilings are known (see profiling.add_roofline)
     roofline: dict[Part, PartRoofline] | None = None
+    # what ran it, when not NumPy (execution/runtimes): absent from NumPy's records
+    runtime: RuntimeInfo | None = None
 
     def part(self, name: Part) -> FormTiming:
         return {
@@ -129,6 +133,8 @@ class LayerTiming:
             out["as_specified_s"] = self.as_specified_s
         if self.roofline is not None:
             out["roofline"] = {name: part.as_dict() for name, part in self.roofline.items()}
+        if self.runtime is not None:
+            out["runtime"] = self.runtime.as_dict()
         return out
 
 
@@ -144,6 +150,7 @@ class ProfileTiming:
     separable_s: float
     settings: TimingSettings
     speedup: float | None = None  # standard_s / separable_s; None when nothing separable ran
+    runtime: RuntimeInfo | None = None  # what ran the layers, when not NumPy
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -161,4 +168,6 @@ class ProfileTiming:
         }
         if self.speedup is not None:
             out["speedup"] = self.speedup
+        if self.runtime is not None:
+            out["runtime"] = self.runtime.as_dict()
         return out

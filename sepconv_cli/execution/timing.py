@@ -79,6 +79,10 @@ class TimingSettings:
     threads: int | None = None
     max_memory: int | None = None  # bytes; None: execute.default_memory_limit()
     seed: int = 0  # random inputs and weights
+    # what runs the forms (execution/runtimes): numpy (sepconv's kernels), onnxruntime, torch
+    runtime: str = "numpy"
+    device: str = "cpu"  # cpu or cuda (runtimes other than numpy)
+    ort_optimization: str | None = None  # ORT graph optimization level; None: ORT's default
 
     def __post_init__(self) -> None:
         # an infinite budget is allowed (max_repeats still bounds it); NaN or an infinite
@@ -288,10 +292,17 @@ def time_forms(
     ``as_specified_s``. Each form runs once, checked against the counted shapes, before it
     is timed.
 
+    ``settings.runtime`` other than ``numpy`` runs the same plan on that runtime, after
+    checking it agrees with NumPy (:mod:`sepconv_cli.execution.runtimes.timed`).
+
     Raises :class:`~sepconv_cli.execution.kernels.MemoryGuardError` before allocating anything when
     the larger form needs more than ``settings.max_memory`` (default: a share of RAM), and
     :class:`~sepconv_cli.execution.kernels.UnsupportedDtypeError` for bfloat16 and int8.
     """
+    if settings.runtime != "numpy":
+        from sepconv_cli.execution.runtimes.timed import time_forms_on
+
+        return time_forms_on(forms, batch, dtype, settings, clock)
     dt = numpy_dtype(dtype)
     itemsize = DTYPE_BYTES[dtype]
     same = forms.standard == forms.separable

@@ -19,6 +19,7 @@ from sepconv_cli.counting import conventions
 from sepconv_cli.counting.ops import Conv
 from sepconv_cli.counting.report import LayerReport, activation_line
 from sepconv_cli.execution.overhead import OVERHEAD_FLOOR_S
+from sepconv_cli.execution.runtimes.base import runtime_label
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow
 from sepconv_cli.output.tables import better_style
 from sepconv_cli.units import fmt_ratio, human, human_bytes, seconds_cell, shape_cell
@@ -184,7 +185,7 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
     if timing is None:
         return [Text(layer.note, style="yellow")] if layer.note else []
     table = FitTable(
-        title="Measured on this machine (NumPy, seeded random data)",
+        title=f"Measured on this machine ({runtime_label(timing.runtime)}, seeded random data)",
         steps=(
             narrow("mac_share", "time_share", label="long headers"),
             drop("runs"),

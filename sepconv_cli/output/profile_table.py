@@ -25,6 +25,7 @@ from sepconv_cli.counting.report import (
     SeparableCost,
     activation_line,
 )
+from sepconv_cli.execution.runtimes.base import runtime_label
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, is_terminal, narrow, shorten
 from sepconv_cli.output.graph_notes import graph_footer
@@ -310,7 +311,8 @@ def _profile_footer(report: ProfileReport) -> Text:
     if timing is not None:
         predicted = t.standard.macs / t.separable.macs if t.separable.macs else 0
         text.append(
-            f"Measured (NumPy, medians): all standard {seconds_cell(timing.standard_s)}, "
+            f"Measured ({runtime_label(timing.runtime)}, medians): all standard "
+            f"{seconds_cell(timing.standard_s)}, "
             f"all separable {seconds_cell(timing.separable_s)}, as specified "
             f"{seconds_cell(timing.as_specified_s)}: speed-up {speedup_cell(timing.speedup)} for "
             f"{predicted:.1f}× fewer MACs.\n",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sepconv_cli.output.formats import Format, Rendered, ReportFormats
 
 if TYPE_CHECKING:
+    from sepconv_cli.analysis.bench import BenchReport
     from sepconv_cli.analysis.compare import Comparison
     from sepconv_cli.analysis.grid import GridReport
     from sepconv_cli.analysis.spatial.model import Analysis
@@ -128,6 +129,16 @@ SPATIAL: ReportFormats[Analysis] = ReportFormats(
     },
 )
 
+BENCH: ReportFormats[BenchReport] = ReportFormats(
+    "bench",
+    {
+        Format.table: _lazy("bench.bench_table"),
+        Format.json: _lazy("bench.bench_json"),
+        Format.csv: _lazy("bench.bench_csv"),
+        Format.markdown: _lazy("bench.bench_markdown"),
+    },
+)
+
 render_cost = COST.render
 render_profile = PROFILE.render
 render_presets = PRESETS.render
@@ -137,3 +148,4 @@ render_machine = MACHINE.render
 render_sweep = SWEEP.render
 render_grid = GRID.render
 render_spatial = SPATIAL.render
+render_bench = BENCH.render

@@ -35,8 +35,10 @@ def sweep_table(report: SweepReport) -> RenderableType:
     Narrower than its full width, the table lets go of, in this order: the three parameter
     columns, the theory, the output shapes, then the "fewer" column
     (:mod:`sepconv_cli.output.fit`); the value, both MACs, the ratio and the times stay."""
+    runtime = next((t.runtime for p in report.points if (t := p.report.timing)), None)
+    on = f"; timed on {runtime.label()}" if runtime is not None else ""  # NumPy: as before
     table = FitTable(
-        title=f"Sweep of {report.parameter}: {describe_base(report)}",
+        title=f"Sweep of {report.parameter}: {describe_base(report)}{on}",
         steps=(
             drop("std_params", "sep_params", "params_ratio"),
             drop("theory"),

@@ -1,0 +1,198 @@
+"""Per-layer times of MobileNetV1 (or V2) on NumPy, ONNX Runtime and PyTorch, and sepconv's
+ONNX Runtime times against a direct ``onnxruntime`` session of the same layer.
+
+Run on demand (not a test): ``python benchmarks/bench_runtimes.py [--model mobilenet_v2]
+[--budget 1] [--runtimes numpy,onnxruntime,torch] [--threads 1]``.
+
+Part 1, per layer (batch 1, float32, one thread by default): the median of the standard
+and the separable form on each runtime, the measured separable speed-up next to the MAC
+ratio, as ``sepconv profile --time --runtime R`` measures them (each form checked against
+NumPy first). A runtime that is not installed is left out, with a line saying so.
+
+Part 2, sepconv's overhead: for every separable layer, the separable form's median from
+part 1 (``profile ms``), then the same form as sepconv runs it on ONNX Runtime (one
+session, I/O binding) and a plain ``InferenceSession.run(None, feeds)`` over the export's
+one-layer graph (:func:`sepconv_cli.interchange.onnx_build.form_graph`: the same nodes, the
+same session options), both timed by :func:`~sepconv_cli.execution.timing.measure`,
+alternately, three times each, the best median kept (a shared machine's noise falls on
+both sides alike). The goal: sepconv within 1.2× of the direct session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from sepconv_cli.counting.network import build
+from sepconv_cli.counting.report import LayerReport, profile_report
+from sepconv_cli.errors import SepconvError
+from sepconv_cli.execution.kernels import prepare_chain
+from sepconv_cli.execution.profiling import time_layer
+from sepconv_cli.execution.runtimes.base import RUNTIMES
+from sepconv_cli.execution.runtimes.registry import load_runtime
+from sepconv_cli.execution.timing import TimingSettings, measure
+from sepconv_cli.spec.presets import resolve_model
+
+
+def installed(runtime: str) -> bool:
+    if runtime == "numpy":
+        return True
+    try:
+        importlib.import_module(runtime)
+    except ImportError:
+        return False
+    return True
+
+
+def ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.3f}"
+
+
+def time_rows(
+    layers: list[LayerReport], runtime: str, settings: TimingSettings
+) -> dict[str, LayerReport]:
+    settings = replace(settings, runtime=runtime)
+    if runtime != "numpy":
+        load_runtime(runtime, "cpu", settings.threads, None)
+    out = {}
+    for layer in layers:
+        try:
+            out[layer.row.name] = time_layer(layer, settings)
+        except SepconvError as exc:
+            print(f"  {runtime}: {layer.row.name} not timed: {exc}")
+    return out
+
+
+def per_layer_table(
+    layers: list[LayerReport], timed: dict[str, dict[str, LayerReport]], runtimes: list[str]
+) -> None:
+    head = f"{'layer':<12} {'MAC ratio':>9}"
+    for rt in runtimes:
+        short = {"numpy": "np", "onnxruntime": "ort", "torch": "torch"}[rt]
+        head += f" {short + ' std ms':>12} {short + ' sep ms':>12} {short + ' ×':>7}"
+    print(head)
+    print("-" * len(head))
+    sums = {rt: [0.0, 0.0] for rt in runtimes}
+    for layer in layers:
+        name = layer.row.name
+        sep_macs = layer.separable.total.macs
+        ratio = layer.standard.macs / sep_macs if sep_macs else 0
+        line = f"{name:<12} {ratio:>8.1f}×"
+        for rt in runtimes:
+            t = timed[rt].get(name)
+            if t is None or t.timing is None:
+                line += f" {'-':>12} {'-':>12} {'-':>7}"
+                continue
+            std, sep = t.timing.standard.median_s, t.timing.separable.median_s
+            sums[rt][0] += std
+            sums[rt][1] += sep
+            line += f" {ms(std):>12} {ms(sep):>12} {std / sep if sep else 0:>6.2f}×"
+        print(line)
+    macs_std = sum(layer.standard.macs for layer in layers)
+    macs_sep = sum(layer.separable.total.macs for layer in layers)
+    line = f"{'total':<12} {macs_std / max(macs_sep, 1):>8.1f}×"
+    for rt in runtimes:
+        std, sep = sums[rt]
+        line += f" {ms(std):>12} {ms(sep):>12} {std / sep if sep else 0:>6.2f}×"
+    print(line)
+    print("(a row repeated n times counts n times; × = standard / separable median)")
+
+
+def direct_session(layer: LayerReport, threads: int) -> Any:
+    """A plain ``InferenceSession.run`` over the export's one-layer separable graph, with
+    a dict of feeds, as a user timing the layer by hand would call it."""
+    import onnxruntime as ort
+
+    from sepconv_cli.interchange.onnx_build import form_graph, nchw
+
+    model = form_graph(layer.row, "separable", seed=0, batch=layer.batch)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    x = np.random.default_rng(0).standard_normal(nchw(layer.row.input_shape, layer.batch))
+    feeds = {"input": x.astype(np.float32)}
+    return lambda: session.run(None, feeds)
+
+
+def sepconv_runner(layer: LayerReport, threads: int) -> Any:
+    """The separable form exactly as sepconv times it on ONNX Runtime (I/O binding)."""
+    ops = layer.row.forms.separable
+    chain = prepare_chain(ops, layer.batch, "float32", np.random.default_rng(0))
+    rt = load_runtime("onnxruntime", "cpu", threads, None)
+    return rt.prepare(ops, chain.x, [step.weights for step in chain.steps])
+
+
+def overhead_table(
+    layers: list[LayerReport], ort_timed: dict[str, LayerReport], threads: int, seconds: float
+) -> float:
+    """Per separable layer: sepconv's profile median, then sepconv's runner and the direct
+    session each timed by the same routine, alternately, three times (best median kept)."""
+    print(f"{'layer':<12} {'profile ms':>10} {'sepconv ms':>10} {'direct ms':>10} {'ratio':>6}")
+    settings = TimingSettings(threads=threads, budget_s=seconds)
+    worst = 0.0
+    for layer in layers:
+        timed = ort_timed.get(layer.row.name)
+        if timed is None or timed.timing is None or layer.row.form != "separable":
+            continue
+        profiled = timed.timing.separable.median_s / layer.row.repeat  # one instance
+        ours_fn, direct_fn = sepconv_runner(layer, threads), direct_session(layer, threads)
+        ours, direct = [], []
+        for _ in range(3):
+            ours.append(measure(ours_fn, settings).median_s)
+            direct.append(measure(direct_fn, settings).median_s)
+        ratio = min(ours) / min(direct)
+        worst = max(worst, ratio)
+        print(
+            f"{layer.row.name:<12} {ms(profiled):>10} {ms(min(ours)):>10} "
+            f"{ms(min(direct)):>10} {ratio:>5.2f}×"
+        )
+    print(f"worst ratio sepconv / direct session: {worst:.2f}× (goal: at most 1.2×)")
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="mobilenet_v1")
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES))
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds per layer")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--layers", type=int, default=0, help="only the first N rows")
+    parser.add_argument("--direct-seconds", type=float, default=0.3, help="per measurement")
+    args = parser.parse_args(argv)
+
+    report = profile_report(build(resolve_model(args.model)))
+    layers = [lr for lr in report.layers if lr.standard.macs]
+    if args.layers:
+        layers = layers[: args.layers]
+    wanted = [rt.strip() for rt in args.runtimes.split(",") if rt.strip()]
+    runtimes = [rt for rt in wanted if installed(rt)]
+    for rt in wanted:
+        if rt not in runtimes:
+            print(f"{rt}: not installed, left out")
+    settings = TimingSettings(threads=args.threads, budget_s=args.budget)
+    print(
+        f"{args.model}, batch 1, float32, {args.threads} thread(s), {args.budget:g} s per "
+        "layer per runtime; medians in ms"
+    )
+    timed = {rt: time_rows(layers, rt, settings) for rt in runtimes}
+    for rt in runtimes:
+        if rt != "numpy":
+            print(f"{rt}: {load_runtime(rt, 'cpu', args.threads, None).info.label()}")
+    per_layer_table(layers, timed, runtimes)
+    if "onnxruntime" in runtimes:
+        print()
+        print("sepconv's ONNX Runtime separable times vs a direct InferenceSession.run")
+        overhead_table(layers, timed["onnxruntime"], args.threads, args.direct_seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""``sepconv bench MODEL --runtime numpy,onnxruntime,torch``: one model's layers timed on
+several runtimes, in one table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sepconv_cli.cli.console import Messages, ProgressBar, emit
+from sepconv_cli.cli.help import SepconvCommand, complete_model
+from sepconv_cli.cli.options import (
+    EXIT_CODES_HELP,
+    DeviceOption,
+    FormatOption,
+    MaxMemoryOption,
+    OrtOptimizationOption,
+    OutputOption,
+    QuietOption,
+    ThreadsOption,
+    TimeBudgetOption,
+    parse_flag,
+)
+from sepconv_cli.errors import UsageError
+from sepconv_cli.output.files import check_output_path
+from sepconv_cli.output.reports import BENCH, render_bench
+from sepconv_cli.spec.fields import per_dim, positive_int
+
+# this command's own Typer app; cli/app.py adds it to the root app
+app = typer.Typer()
+
+
+@app.command(
+    cls=SepconvCommand,
+    short_help="A model timed on NumPy, ONNX Runtime and PyTorch, layer by layer.",
+    epilog=EXIT_CODES_HELP,
+)
+def bench(
+    model: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL",
+            help="A model spec (YAML file) or a preset name: see 'sepconv presets'.",
+            autocompletion=complete_model,
+        ),
+    ],
+    runtime: Annotated[
+        str | None,
+        typer.Option(
+            "--runtime",
+            metavar="NAMES",
+            help="Comma-separated runtimes, in the order to show them: numpy, onnxruntime, "
+            "torch. [default: numpy and every other one installed]",
+        ),
+    ] = None,
+    resolution: Annotated[
+        str | None,
+        typer.Option(
+            "--resolution", "-r", metavar="R", help="Input spatial size: 160, or 160x128."
+        ),
+    ] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option("--batch", "-b", metavar="N", help="Batch size (overrides the spec's)."),
+    ] = None,
+    time_budget: TimeBudgetOption = None,
+    threads: ThreadsOption = None,
+    device: DeviceOption = None,
+    ort_optimization: OrtOptimizationOption = None,
+    max_memory: MaxMemoryOption = None,
+    format: FormatOption = None,
+    output: OutputOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Each layer's standard and separable medians on every runtime named, the measured
+    speed-up next to the MAC ratio, and each layer's share of the time next to its share of
+    the MACs (docs/runtimes.md)."""
+    from dataclasses import replace
+
+    from sepconv_cli.analysis.bench import bench as run_bench
+    from sepconv_cli.analysis.bench import parse_runtimes
+    from sepconv_cli.cli.timing_flags import timing_settings_from_flags, with_runtime
+
+    Messages.quiet = quiet
+    if output is not None:
+        check_output_path(output)
+    chosen = BENCH.choose(format, output)
+    names = parse_runtimes(runtime, _installed)
+    if ort_optimization is not None and "onnxruntime" not in names:
+        raise UsageError("--ort-optimization: only applies with --runtime onnxruntime")
+    if device == "cuda" and names == ["numpy"]:
+        raise UsageError("--device cuda: NumPy runs on the CPU; add onnxruntime or torch")
+    settings = timing_settings_from_flags(threads, time_budget, max_memory, note="numpy" in names)
+    for name in names:  # each checked and loaded now: exit 2 before any timing
+        if name != "numpy":
+            optimization = ort_optimization if name == "onnxruntime" else None
+            settings = with_runtime(settings, name, device, optimization, threads)
+    settings = replace(settings, runtime="numpy", ort_optimization=ort_optimization)
+    from sepconv_cli.counting.network import build
+    from sepconv_cli.counting.report import profile_report
+    from sepconv_cli.spec.presets import resolve_model
+
+    built = build(
+        resolve_model(model),
+        resolution=parse_flag(resolution, "--resolution", per_dim),
+        batch=parse_flag(batch, "--batch", positive_int),
+    )
+    with ProgressBar(f"timing {built.name}", enabled=not chosen.for_programs) as bar:
+        report = run_bench(profile_report(built), names, settings, bar.update)
+    emit(render_bench(report, chosen), output)
+
+
+def _installed(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(name) is not None

@@ -1,0 +1,181 @@
+"""Timing on ONNX Runtime: each form is a one-form ONNX graph run by an InferenceSession.
+
+Rules
+-----
+* The graph is built with the export's own emitters (:mod:`sepconv_cli.interchange.
+  onnx_build`: opset 17, NCHW, the same Conv/BatchNormalization/Gemm/pool nodes ``sepconv
+  export`` writes), its weights as initializers, as a deployed model holds them. The
+  initializers are NumPy's own weights (converted by :mod:`.layouts`), so the agreement
+  check compares one computation. An ``Add`` adds the graph's input (an inverted
+  residual's shortcut).
+* Session: ``intra_op_num_threads`` = ``--threads`` (ORT's own choice when unset),
+  ``inter_op_num_threads`` 1, sequential execution; graph optimization level from
+  ``--ort-optimization`` (``disable|basic|extended|all``), else ORT's default (``all``,
+  which on x86 wraps convolutions in NCHWc reorders: part of what a deployed model pays).
+* I/O binding: the input is bound once and the output bound to a buffer allocated once
+  (on the GPU for ``--device cuda``), so a timed call is ``run_with_iobinding`` and
+  nothing else: no copies, no allocation of the result, no Python dict of feeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool
+from sepconv_cli.errors import UsageError
+from sepconv_cli.execution.buffers import Array
+from sepconv_cli.execution.runtimes import layouts
+from sepconv_cli.execution.runtimes.base import ORT_OPTIMIZATION, RuntimeInfo
+from sepconv_cli.interchange.onnx_build import (
+    GraphBuilder,
+    emit_batch_norm,
+    emit_conv,
+    emit_dense,
+    emit_pool,
+    nchw,
+)
+from sepconv_cli.interchange.optional import require
+
+CONTEXT = "--runtime onnxruntime"
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+@dataclass
+class _GivenWeights(GraphBuilder):
+    """A GraphBuilder whose weights are given (by initializer name), not drawn."""
+
+    given: dict[str, Array] = field(default_factory=dict)
+
+    def weight(self, name: str, shape: Sequence[int], fan_in: int) -> str:
+        return self._given(name, shape)
+
+    def uniform(self, name: str, shape: Sequence[int], low: float, high: float) -> str:
+        return self._given(name, shape)
+
+    def _given(self, name: str, shape: Sequence[int]) -> str:
+        values = self.given[name]
+        assert values.shape == tuple(shape), (name, values.shape, shape)
+        return self.constant(name, values.astype(self.np_dtype, copy=False))
+
+
+def _initializers(ops: Sequence[Op], weights: Sequence[dict[str, Array]]) -> dict[str, Array]:
+    """NumPy's weights, converted, under the names the emitters give node ``op{i}``'s."""
+    out: dict[str, Array] = {}
+    for i, (op, w) in enumerate(zip(ops, weights, strict=True)):
+        name = f"op{i}"
+        if isinstance(op, Conv):
+            out[f"{name}.weight"] = layouts.conv_weight(op, w["w"])
+        elif isinstance(op, Dense):
+            out[f"{name}.weight"] = layouts.dense_weight(op, w["w"])
+        elif isinstance(op, BatchNorm):
+            for key, values in layouts.batch_norm_params(w).items():
+                out[f"{name}.{key}"] = values
+        if "b" in w:
+            out[f"{name}.bias"] = np.asarray(w["b"])
+    return out
+
+
+def form_model(ops: Sequence[Op], weights: Sequence[dict[str, Array]], batch: int) -> Any:
+    """The ONNX model of a linear sequence of ``ops`` (input ``input``, output ``output``,
+    node ``i`` named ``op{i}``) with NumPy's weights as its initializers."""
+    g = _GivenWeights(batch=batch, given=_initializers(ops, weights))
+    g.used.update({"input", "output"})
+    x = "input"
+    for i, op in enumerate(ops):
+        name = f"op{i}"
+        if isinstance(op, Conv):
+            x = emit_conv(g, op, x, name)
+        elif isinstance(op, BatchNorm):
+            x = emit_batch_norm(g, op, x, name)
+        elif isinstance(op, Dense):
+            x = emit_dense(g, op, x, name)
+        elif isinstance(op, Pool):
+            x = emit_pool(g, op, x, name, name)
+        elif isinstance(op, Add):
+            x = g.node("Add", [x, "input"], name)
+        else:  # registry.check_supported refused it already
+            raise TypeError(f"no ONNX Runtime form for {type(op).__name__}")
+    g.nodes.append(g.onnx.helper.make_node("Identity", [x], ["output"], name="output"))
+    inputs = [g.value_info("input", nchw(ops[0].in_shape, batch))]
+    outputs = [g.value_info("output", nchw(ops[-1].out_shape, batch))]
+    return g.model(inputs, outputs, "form")
+
+
+class OrtRunner:
+    """One form in one InferenceSession, input and output bound once."""
+
+    def __init__(self, runtime: OrtRuntime, model: Any, x: Array, out_shape: tuple[int, ...]):
+        ort = runtime.ort
+        self.session = ort.InferenceSession(
+            model.SerializeToString(), runtime.session_options(), providers=[runtime.provider]
+        )
+        self.binding = self.session.io_binding()
+        x_first = layouts.to_channels_first(x)
+        if runtime.device == "cuda":
+            self.x = ort.OrtValue.ortvalue_from_numpy(x_first, "cuda", 0)
+            self.out = ort.OrtValue.ortvalue_from_shape_and_type(out_shape, np.float32, "cuda", 0)
+            self.binding.bind_ortvalue_input("input", self.x)
+            self.binding.bind_ortvalue_output("output", self.out)
+        else:
+            self.x = x_first  # kept alive: ORT reads it in place
+            self.out = np.empty(out_shape, np.float32)
+            self.binding.bind_cpu_input("input", x_first)
+            self.binding.bind_output(
+                "output", "cpu", 0, np.float32, list(out_shape), self.out.ctypes.data
+            )
+
+    def __call__(self) -> None:
+        self.session.run_with_iobinding(self.binding)
+
+    def output(self) -> Array:
+        self()
+        out = self.out if isinstance(self.out, np.ndarray) else self.out.numpy()
+        return layouts.to_channels_last(np.array(out))
+
+
+class OrtRuntime:
+    """ONNX Runtime on the CPU or (``--device cuda``) the CUDA execution provider."""
+
+    def __init__(self, device: str, threads: int | None, optimization: str | None):
+        self.ort = require("onnxruntime", CONTEXT)
+        require("onnx", CONTEXT)  # the graphs are built with onnx.helper
+        self.device = device
+        self.provider = PROVIDERS[device]
+        if self.provider not in self.ort.get_available_providers():
+            raise UsageError(
+                f"--device {device}: this onnxruntime has no {self.provider} (available: "
+                f"{', '.join(self.ort.get_available_providers())}); a GPU needs the "
+                "onnxruntime-gpu package and a CUDA device"
+            )
+        self.threads = threads
+        self.optimization = optimization
+        self.info = RuntimeInfo(
+            runtime="onnxruntime",
+            version=str(self.ort.__version__),
+            device=device,
+            provider=self.provider,
+            threads=threads,
+            optimization=optimization or "all",
+        )
+
+    def session_options(self) -> Any:
+        options = self.ort.SessionOptions()
+        if self.threads is not None:
+            options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = self.ort.ExecutionMode.ORT_SEQUENTIAL
+        if self.optimization is not None:
+            level = ORT_OPTIMIZATION[self.optimization]
+            options.graph_optimization_level = getattr(self.ort.GraphOptimizationLevel, level)
+        return options
+
+    def prepare(
+        self, ops: Sequence[Op], x: Array, weights: Sequence[dict[str, Array]]
+    ) -> OrtRunner:
+        batch = x.shape[0]
+        model = form_model(ops, weights, batch)
+        return OrtRunner(self, model, x, nchw(ops[-1].out_shape, batch))

@@ -1,0 +1,193 @@
+"""``time_forms`` on a runtime other than NumPy: the same plan, budget and statistics,
+another executor.
+
+Rules
+-----
+* Every form (standard, separable, as written when it is neither) is first prepared with
+  NumPy's kernels on the seeded input and weights NumPy's own timing uses and run once:
+  that output is the reference. The runtime is given the same input and weights
+  (:mod:`.layouts`), run once, and must agree (:data:`base.AGREEMENT_RTOL`,
+  :data:`base.AGREEMENT_ATOL`), or :class:`base.DisagreementError` names the form and
+  runtime (the caller adds the layer).
+* Then it is timed by :func:`sepconv_cli.execution.timing.measure`: warm-up, auto-ranged
+  loops, median and spread, the layer's budget split as NumPy's is.
+* The separable form's parts: its depthwise convolutions (each with the batch-norm after
+  it) and its pointwise ones, each contiguous run of a part one graph or module chain fed
+  the input NumPy's chain gives it; a part's time is its runs called one after another.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from sepconv_cli.counting.lowering import Forms
+from sepconv_cli.counting.ops import DTYPE_BYTES, Op
+from sepconv_cli.execution.buffers import Array
+from sepconv_cli.execution.kernels import (
+    Chain,
+    check_memory,
+    estimate_bytes,
+    numpy_dtype,
+    prepare_chain,
+)
+from sepconv_cli.execution.records import LayerTiming
+from sepconv_cli.execution.runtimes.base import (
+    AGREEMENT_ATOL,
+    AGREEMENT_RTOL,
+    RUNTIME_DTYPES,
+    DisagreementError,
+    RuntimeUnsupportedError,
+)
+from sepconv_cli.execution.runtimes.registry import Runner, Runtime, check_supported, load_runtime
+from sepconv_cli.execution.timing import (
+    _SHARES,
+    Clock,
+    Stats,
+    TimingSettings,
+    _flops,
+    _is_depthwise,
+    _is_pointwise,
+    measure,
+    part_indices,
+)
+
+
+def disagreement(result: Array, reference: Array) -> float:
+    """The largest ``|result - reference|`` beyond the tolerance's relative part, over the
+    largest ``|reference|``: at most ``AGREEMENT_ATOL`` when the two agree."""
+    ref = reference.astype(np.float64)
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    excess = np.abs(result.astype(np.float64) - ref) - AGREEMENT_RTOL * np.abs(ref)
+    worst = float(np.max(excess)) if excess.size else 0.0
+    return max(worst, 0.0) / (scale or 1.0)
+
+
+def check_agreement(result: Array, reference: Array, form: str, runtime: str) -> None:
+    if result.shape != reference.shape:
+        raise DisagreementError(
+            f"form {form}: {runtime} gives shape {result.shape}, NumPy {reference.shape}"
+        )
+    off = disagreement(result, reference)
+    if not off <= AGREEMENT_ATOL:  # NaN included
+        raise DisagreementError(
+            f"form {form}: {runtime}'s output differs from NumPy's on the same data by "
+            f"{off:.2g} of its largest value (tolerance {AGREEMENT_ATOL:g} + "
+            f"{AGREEMENT_RTOL:g} relative)"
+        )
+
+
+def _runs(indices: Sequence[int]) -> list[list[int]]:
+    """Consecutive indices grouped: [0, 1, 4, 5] → [[0, 1], [4, 5]]."""
+    out: list[list[int]] = []
+    for i in indices:
+        if out and out[-1][-1] == i - 1:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def _agreed(
+    rt: Runtime, ops: Sequence[Op], chain: Chain, form: str
+) -> tuple[Runner, Callable[[Sequence[int]], Callable[[], None]]]:
+    """The form on the runtime, checked against NumPy's output, and a maker of its parts."""
+    reference = chain.checked().copy()
+    weights = [step.weights for step in chain.steps]
+    name = rt.info.runtime
+    try:
+        runner = rt.prepare(ops, chain.x, weights)
+        result = runner.output()
+    except (RuntimeUnsupportedError, MemoryError):
+        raise
+    except Exception as exc:  # the runtime's own refusal: one line, never a traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RuntimeUnsupportedError(
+            f"--runtime {name}: form {form} does not run there: {type(exc).__name__}: {first[:200]}"
+        ) from None
+    check_agreement(result, reference, form, name)
+
+    def part(indices: Sequence[int]) -> Callable[[], None]:
+        runners = [
+            rt.prepare([ops[i] for i in run], chain.steps[run[0]].x, [weights[i] for i in run])
+            for run in _runs(indices)
+        ]
+
+        def call() -> None:
+            for r in runners:
+                r()
+
+        return call
+
+    return runner, part
+
+
+def time_forms_on(
+    forms: Forms, batch: int, dtype: str, settings: TimingSettings, clock: Clock | None = None
+) -> LayerTiming:
+    """:func:`sepconv_cli.execution.timing.time_forms` on ``settings.runtime``."""
+    name = settings.runtime
+    if dtype not in RUNTIME_DTYPES:
+        raise RuntimeUnsupportedError(
+            f"--runtime {name}: times {', '.join(RUNTIME_DTYPES)} only, not {dtype}"
+        )
+    same = forms.standard == forms.separable
+    apart = forms.as_specified_apart
+    for ops in (forms.standard, forms.separable, forms.as_specified):
+        check_supported(ops, name)
+    rt = load_runtime(name, settings.device, settings.threads, settings.ort_optimization)
+    dt = numpy_dtype(dtype)
+    itemsize = DTYPE_BYTES[dtype]
+    # NumPy's reference chain and the runtime's copy of it are alive together
+    needed = max(estimate_bytes(f, batch, dt) for f in (forms.standard, forms.separable))
+    check_memory(2 * needed, settings.max_memory)
+    dw_idx = [] if same else part_indices(forms.separable, _is_depthwise)
+    pw_idx = [] if same else part_indices(forms.separable, _is_pointwise)
+    planned = (
+        ["standard"]
+        + ([] if same else ["separable"])
+        + (["depthwise"] if dw_idx else [])
+        + (["pointwise"] if pw_idx else [])
+        + (["as_specified"] if apart else [])
+    )
+    now = clock or time.perf_counter
+    start = now()
+
+    def bench(fn: Callable[[], object], part: str) -> Stats:
+        left = max(settings.budget_s - (now() - start), 0.0)
+        share = _SHARES[part] / sum(_SHARES[n] for n in planned[planned.index(part) :])
+        return measure(fn, settings, left * share, clock)
+
+    none = Stats.of([], 1)
+    rng = np.random.default_rng(settings.seed)
+    chain = prepare_chain(forms.standard, batch, dt, rng)
+    runner, _ = _agreed(rt, forms.standard, chain, "standard")
+    standard = bench(runner, "standard")
+    separable, depthwise, pointwise = standard, none, none
+    if not same:
+        chain = prepare_chain(forms.separable, batch, dt, rng)
+        runner, part = _agreed(rt, forms.separable, chain, "separable")
+        separable = bench(runner, "separable")
+        if dw_idx:
+            depthwise = bench(part(dw_idx), "depthwise")
+        if pw_idx:
+            pointwise = bench(part(pw_idx), "pointwise")
+    written: Stats | None = None
+    if apart:
+        chain = prepare_chain(forms.as_specified, batch, dt, rng)
+        runner, _ = _agreed(rt, forms.as_specified, chain, "as_specified")
+        written = bench(runner, "as_specified")
+
+    speedup = standard.median_s / separable.median_s if separable.median_s > 0 else 0.0
+    sep = forms.separable
+    return LayerTiming(
+        standard=standard.timing(_flops(forms.standard, batch, itemsize)),
+        separable=separable.timing(_flops(sep, batch, itemsize)),
+        depthwise=depthwise.timing(_flops([sep[i] for i in dw_idx], batch, itemsize)),
+        pointwise=pointwise.timing(_flops([sep[i] for i in pw_idx], batch, itemsize)),
+        speedup=speedup,
+        as_specified_s=None if written is None else written.median_s,
+        runtime=rt.info,
+    )

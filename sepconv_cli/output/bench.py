@@ -1,0 +1,155 @@
+"""``sepconv bench``'s report in every format: one row per layer, per runtime its standard
+and separable medians, its measured speed-up next to the MAC ratio and its share of the
+time next to its share of the MACs (:mod:`sepconv_cli.analysis.bench`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from sepconv_cli.analysis.bench import BenchReport, bench_dict
+from sepconv_cli.output.fit import FitTable, drop
+from sepconv_cli.output.markdown import md_table
+from sepconv_cli.units import ms_number, seconds_cell, speedup_cell
+
+SHORT = {"numpy": "NumPy", "onnxruntime": "ORT", "torch": "torch"}
+
+
+def _share(value: float | None) -> str:
+    return f"{value * 100:.1f}%" if value is not None else "-"
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.2f}×" if value is not None else "-"
+
+
+def _rows(report: BenchReport, seconds: Callable[[Any], str] = seconds_cell) -> list[list[str]]:
+    """Per layer: name, MAC ratio, MAC share, then per runtime std, sep, speed-up, share."""
+    rows = []
+    for i, layer in enumerate(report.layers):
+        cells = [layer.row.name, _ratio(report.mac_ratio(i)), _share(report.mac_share(i))]
+        for run in report.runs:
+            cells += [
+                seconds(run.seconds(i, "standard")),
+                seconds(run.seconds(i, "separable")),
+                speedup_cell(run.speedup(i)),
+                _share(run.time_share(i)),
+            ]
+        rows.append(cells)
+    return rows
+
+
+def _totals(report: BenchReport, seconds: Callable[[Any], str] = seconds_cell) -> list[str]:
+    std = sum(layer.standard.macs for layer in report.layers)
+    sep = sum(layer.separable.total.macs for layer in report.layers)
+    cells = ["total", _ratio(std / sep if sep else None), "100.0%"]
+    for run in report.runs:
+        s, p = run.total("standard"), run.total("separable")
+        cells += [seconds(s), seconds(p), speedup_cell(s / p if p else None), "100.0%"]
+    return cells
+
+
+def bench_table(report: BenchReport) -> RenderableType:
+    table = FitTable(
+        title=f"{report.model} on {len(report.runs)} runtime(s): medians per layer",
+        steps=tuple(
+            drop(f"{run.name}_std", f"{run.name}_sep", label=f"{SHORT[run.name]} times")
+            for run in reversed(report.runs)
+        ),
+    )
+    table.add_column("layer", "Layer", justify="left", name=True)
+    table.add_column("mac_ratio", "MAC ratio")
+    table.add_column("mac_share", "MACs %")
+    for run in report.runs:
+        short = SHORT[run.name]
+        table.add_column(f"{run.name}_std", f"{short} std")
+        table.add_column(f"{run.name}_sep", f"{short} sep")
+        table.add_column(f"{run.name}_x", f"{short} ×")
+        table.add_column(f"{run.name}_share", f"{short} %")
+    rows = _rows(report)
+    for n, cells in enumerate(rows):
+        table.add_row(*cells, end_section=n == len(rows) - 1)
+    table.add_row(*_totals(report), style="bold")
+    lines = Text()
+    lines.append(
+        "MAC ratio = standard / separable MACs; × = standard / separable median (the measured "
+        "speed-up); MACs % and R % = the layer's share of the model's MACs and of R's time, "
+        "as specified.\n"
+    )
+    for run in report.runs:
+        lines.append(f"{SHORT[run.name]}: {run.info.label()}\n")
+    notes = [
+        f"{layer.row.name} on {SHORT[run.name]}: {layer.note}"
+        for run in report.runs
+        for layer in run.layers
+        if layer.note
+    ]
+    for note in notes[:6]:
+        lines.append(note + "\n", style="yellow")
+    if len(notes) > 6:
+        lines.append(f"… and {len(notes) - 6} more rows not timed (--format json lists them)\n")
+    return Group(table, lines)
+
+
+def bench_json(report: BenchReport) -> str:
+    return json.dumps(bench_dict(report), indent=2) + "\n"
+
+
+CSV_COLUMNS = (
+    "layer",
+    "runtime",
+    "standard_macs",
+    "separable_macs",
+    "mac_ratio",
+    "mac_share",
+    "standard_s",
+    "separable_s",
+    "speedup",
+    "time_share",
+)
+
+
+def bench_csv(report: BenchReport) -> str:
+    """One row per layer and runtime (long form: easy to pivot)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+
+    def num(value: float | None) -> Any:
+        return "" if value is None else round(value, 9)
+
+    for i, layer in enumerate(report.layers):
+        for run in report.runs:
+            writer.writerow(
+                [
+                    layer.row.name,
+                    run.name,
+                    layer.standard.macs,
+                    layer.separable.total.macs,
+                    num(report.mac_ratio(i)),
+                    num(report.mac_share(i)),
+                    num(run.seconds(i, "standard")),
+                    num(run.seconds(i, "separable")),
+                    num(run.speedup(i)),
+                    num(run.time_share(i)),
+                ]
+            )
+    return buffer.getvalue()
+
+
+def bench_markdown(report: BenchReport) -> str:
+    header = ["Layer", "MAC ratio", "MACs %"]
+    for run in report.runs:
+        short = SHORT[run.name]
+        header += [f"{short} std ms", f"{short} sep ms", f"{short} ×", f"{short} %"]
+    rows = [*_rows(report, ms_number), _totals(report, ms_number)]
+    out = f"## {report.model}: time per layer on {len(report.runs)} runtime(s)\n\n"
+    out += md_table(header, rows, "l" + "r" * (len(header) - 1))
+    out += "\n" + "\n".join(f"- {SHORT[r.name]}: {r.info.label()}" for r in report.runs) + "\n"
+    return out
