@@ -35,13 +35,22 @@ def instance_numbers(first: str, last: str) -> tuple[str, str] | None:
 
 
 def range_name(first: str, last: str) -> str:
-    """The name of rows ``first`` … ``last``: their one differing number as ``[a..b]``."""
+    """The name of rows ``first`` … ``last``: their one differing number as ``[a..b]``,
+    or as ``a..b`` when the names already bracket it (``block5[0]/expand`` … ``block5[1]/
+    expand`` → ``block5[0..1]/expand``, as sepconv names a spec's repeats).
+
+    >>> range_name("layer3.1.conv1", "layer3.5.conv1"), range_name("b[0]/x", "b[2]/x")
+    ('layer3.[1..5].conv1', 'b[0..2]/x')
+    """
     a, b = re.split(r"(\d+)", first), re.split(r"(\d+)", last)
     numbers = instance_numbers(first, last)
     if numbers is None:
         return first if first == last else f"{first}..{last}"
     i = next(k for k, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
-    return "".join(a[:i]) + f"[{numbers[0]}..{numbers[1]}]" + "".join(a[i + 1 :])
+    before, after = "".join(a[:i]), "".join(a[i + 1 :])
+    if before.endswith("[") and after.startswith("]"):
+        return f"{before}{numbers[0]}..{numbers[1]}{after}"
+    return f"{before}[{numbers[0]}..{numbers[1]}]{after}"
 
 
 def _same_instances(rows: Sequence[Row], start: int, size: int, n: int) -> bool:
