@@ -103,3 +103,25 @@ def test_cost_of_an_onnx_file_refuses_layer_flags(tmp_path: Path) -> None:
     result = runner.invoke(app, ["cost", "--spec", str(path), "-k", "3"])
     assert result.exit_code == 2
     assert result.stderr.startswith("sepconv: error: --kernel: cannot be combined with --spec")
+
+
+def test_cost_of_an_onnx_file_passes_the_readers_notes_on_once(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    weights = helper.make_tensor("W", TensorProto.FLOAT, [8, 3, 3, 3], [0.5] * 216)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "W"], ["y"], name="conv", pads=[1, 1, 1, 1])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [weights],
+    )
+    path = tmp_path / "symbolic.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    result = runner.invoke(app, ["cost", "--spec", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert "symbolic batch" in result.stderr
+    assert "sepconv: note: sepconv:" not in result.stderr
+    # 16x16 output, 8 filters, 3 channels, 3x3: 256·8·3·9 = 55,296
+    assert json.loads(result.stdout)["layers"][0]["standard"]["macs"] == 55_296

@@ -192,7 +192,7 @@ def onnx_conv_reports(
     options = ModelOptions(batch=None if batch is None else int(batch))
     model, notes = load_model(str(spec), options, flag="--spec")
     for note in notes:
-        Messages.note(f"sepconv: note: {note}")
+        Messages.note(note)
     dtype = str(common.get("dtype") or model.dtype)
     reports = [
         layer_report(row, model.batch, dtype)
