@@ -13,10 +13,10 @@ from types import ModuleType
 
 from sepconv_cli.errors import UsageError
 
-# package -> (the extra that installs it, what needs it)
+# package -> (the extra that installs it, what needs it, with its verb)
 EXTRAS: dict[str, tuple[str, str]] = {
-    "onnx": ("onnx", "ONNX model files"),
-    "onnxruntime": ("ort", "timing on ONNX Runtime"),
+    "onnx": ("onnx", "ONNX model files need"),
+    "onnxruntime": ("ort", "timing on ONNX Runtime needs"),
 }
 
 
@@ -29,10 +29,10 @@ def require(package: str, context: str = "") -> ModuleType:
     try:
         return import_module(package)
     except ImportError as exc:
-        extra, needs = EXTRAS.get(package, (package, package))
+        extra, needs = EXTRAS.get(package, (package, "this needs"))
         where = f"{context}: " if context else ""
         raise UsageError(
-            f"{where}{needs} need the {package} package, which is not installed "
+            f"{where}{needs} the {package} package, which is not installed "
             f"({exc.msg}): pip install 'sepconv[{extra}]'"
         ) from None
 
