@@ -213,7 +213,8 @@ def profile(
     for note in notes:
         Messages.note(note)
     if onnx_model:
-        Messages.note(f"sepconv: note: {model}: ONNX models are counted, not timed")
+        timed = "; --whole-model times its whole graph" if whole_model else ""
+        Messages.note(f"sepconv: note: {model}: ONNX models are counted, not timed{timed}")
     if strict and built.uncounted:
         kinds = ", ".join(sorted({u.op_type for u in built.uncounted}))
         raise UsageError(

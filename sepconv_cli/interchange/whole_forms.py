@@ -27,9 +27,10 @@ FORMS = ("as_specified", "standard", "separable")
 
 @dataclass(frozen=True)
 class FormGraphs:
-    """Per form, the serialized ONNX graph (None when not made) and why not."""
+    """Per form, the serialized ONNX graph or the file that holds it (None when not made)
+    and why not."""
 
-    graphs: dict[str, bytes | None]
+    graphs: dict[str, bytes | Path | None]
     notes: tuple[str, ...] = ()
     skipped: dict[str, str] = field(default_factory=dict)  # form → why it was not made
 
@@ -40,7 +41,7 @@ def spec_graphs(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraphs:
 
     from sepconv_cli.interchange.onnx_build import ExportError
 
-    graphs: dict[str, bytes | None] = {}
+    graphs: dict[str, bytes | Path | None] = {}
     skipped: dict[str, str] = {}
     for form in FORMS:
         try:
@@ -60,7 +61,8 @@ def onnx_file_graphs(
     from sepconv_cli.spec.reader import model_from_document
     from sepconv_cli.spec.yaml_loader import loads
 
-    graphs: dict[str, bytes | None] = {"as_specified": path.read_bytes()}
+    # the file itself, by path: ORT finds external weights beside it
+    graphs: dict[str, bytes | Path | None] = {"as_specified": path}
     why = ""
     try:
         text, _, unexpressed = export_spec(path, input_shapes)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.errors import RuntimeFailure
@@ -130,12 +131,16 @@ def _input_shape(dims: Sequence[Any], name: str, batch: int) -> tuple[int, ...]:
 class _Graph:
     """One graph in one session, inputs and outputs bound once."""
 
-    def __init__(self, runtime: Any, data: bytes, batch: int, shapes: dict[str, Any], seed: int):
+    def __init__(
+        self, runtime: Any, data: bytes | Path, batch: int, shapes: dict[str, Any], seed: int
+    ):
         import numpy as np
 
         ort = runtime.ort
         self.session = ort.InferenceSession(
-            data, runtime.session_options(), providers=[runtime.provider]
+            str(data) if isinstance(data, Path) else data,
+            runtime.session_options(),
+            providers=[runtime.provider],
         )
         rng = np.random.default_rng(seed)
         feeds: dict[str, Any] = {}
@@ -176,12 +181,15 @@ class _Graph:
         self.session.run_with_iobinding(self.binding)
 
 
-def _declared_output(data: bytes) -> tuple[int, ...] | None:
+def _declared_output(data: bytes | Path) -> tuple[int, ...] | None:
     """The first output's shape as the graph declares it, when every dim is a number."""
     from sepconv_cli.interchange.optional import require
 
     onnx = require("onnx", "--whole-model")
-    model = onnx.load_from_string(data, load_external_data=False)
+    if isinstance(data, Path):
+        model = onnx.load(str(data), load_external_data=False)
+    else:
+        model = onnx.load_from_string(data)
     dims = model.graph.output[0].type.tensor_type.shape.dim
     shape = tuple(d.dim_value for d in dims)
     return shape if shape and all(d > 0 for d in shape) else None
