@@ -172,7 +172,7 @@ def test_whole_model_errors_are_one_line(spec: Path, args: list[str], flag: str)
         pytest.skip("onnxruntime is not installed")
     if "--no-time" in args:
         args = [*args, "--runtime", "onnxruntime"]
-    code, out, err = run("profile", str(spec), *args)
+    code, _, err = run("profile", str(spec), *args)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"sepconv: error: {flag}:")

@@ -37,9 +37,8 @@ class FormGraphs:
 
 def spec_graphs(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraphs:
     """Each form of ``model`` (built from ``spec``) exported, seeded weights."""
-    from sepconv_cli.interchange.onnx_export import export_model, serialize
-
     from sepconv_cli.interchange.onnx_build import ExportError
+    from sepconv_cli.interchange.onnx_export import export_model, serialize
 
     graphs: dict[str, bytes | Path | None] = {}
     skipped: dict[str, str] = {}

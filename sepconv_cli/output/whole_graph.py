@@ -5,7 +5,6 @@ are layers; the whole graph is none of them)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from sepconv_cli.execution.runtimes.whole_graph import FORM_LABELS, WholeGraph
 from sepconv_cli.output.formats import Format, Rendered
@@ -61,5 +60,5 @@ def with_whole_graph(rendered: Rendered, format: Format, whole: WholeGraph | Non
         from rich.console import Group
         from rich.text import Text
 
-        return Group(rendered, Text("\n".join(footer_lines(whole))))  # type: ignore[arg-type]
+        return Group(rendered, Text("\n".join(footer_lines(whole))))
     return rendered
