@@ -12,11 +12,14 @@ from sepconv_cli.units import seconds_cell
 
 
 def _ms(seconds: float | None) -> str:
-    """A footer's time: ``3.1 ms`` (two significant decimals below 10 ms)."""
+    """A footer's time to about three significant digits: ``0.062 ms``, ``3.10 ms``,
+    ``12.3 ms``, ``1.234 s``."""
     if seconds is None:
         return "-"
     ms = seconds * 1e3
-    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms" if ms < 1000 else seconds_cell(seconds)
+    if ms >= 1000:
+        return seconds_cell(seconds)
+    return f"{ms:.3f} ms" if ms < 1 else f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms"
 
 
 def footer_lines(whole: WholeGraph) -> list[str]:
