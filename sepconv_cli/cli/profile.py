@@ -183,7 +183,10 @@ def profile(
     if whole_model and runtime != "onnxruntime":
         raise UsageError("--whole-model: runs the model on ONNX Runtime; add --runtime onnxruntime")
     if whole_model and not time and not onnx_model:
-        raise UsageError("--whole-model: is shown beside the layers' timed sum; drop --no-time")
+        raise UsageError(
+            "--whole-model: times the whole graph beside the sum of the timed layers; "
+            "drop --no-time"
+        )
     # before --plot's check imports matplotlib, which loads NumPy: the BLAS thread count
     # can still be set then, with or without threadpoolctl
     # an ONNX file's layers are not timed; its whole graph is, with the same settings
