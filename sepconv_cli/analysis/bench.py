@@ -12,6 +12,9 @@ Rules
   specified. A share is of the rows that runtime timed.
 * Runtimes are named in the order given; each is loaded before any timing (a missing one is
   exit 2 with its install line).
+* With onnxruntime among them (and ``--whole-model``, the default), the model's three forms
+  also run end to end as one ORT session each (:mod:`sepconv_cli.analysis.whole_model`),
+  beside the sum of that runtime's per-layer medians.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from sepconv_cli.counting.report import LayerReport, ProfileReport
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.runtimes.base import RUNTIMES, RuntimeInfo
+from sepconv_cli.execution.runtimes.whole_graph import WholeGraph
 from sepconv_cli.execution.timing import TimingSettings
 
 Progress = Callable[[int, int, str], None]
@@ -62,6 +66,7 @@ class BenchReport:
     counted: ProfileReport
     runs: tuple[RuntimeRun, ...]
     settings: TimingSettings
+    whole: WholeGraph | None = None  # the forms run whole on onnxruntime (--whole-model)
 
     @property
     def layers(self) -> tuple[LayerReport, ...]:
@@ -104,8 +109,10 @@ def bench(
     runtimes: Sequence[str],
     settings: TimingSettings,
     progress: Progress | None = None,
+    whole_ref: str | None = None,
 ) -> BenchReport:
-    """Every row of ``counted`` timed on each runtime in turn."""
+    """Every row of ``counted`` timed on each runtime in turn; with ``whole_ref`` (the
+    model's reference) and onnxruntime among the runtimes, its forms run whole too."""
     from sepconv_cli.execution.profiling import time_layers
     from sepconv_cli.execution.runtimes.registry import load_runtime
 
@@ -127,7 +134,19 @@ def bench(
 
         timed = time_layers(counted.layers, chosen, step)
         runs.append(RuntimeRun(name, infos[name], tuple(timed)))
-    return BenchReport(counted.model.name, counted, tuple(runs), settings)
+    whole = None
+    ort = next((run for run in runs if run.name == "onnxruntime"), None)
+    if whole_ref is not None and ort is not None:
+        from sepconv_cli.analysis.whole_model import whole_model
+
+        if progress is not None:
+            progress(len(runtimes), len(runtimes), "onnxruntime: whole graphs")
+        chosen = replace(settings, runtime="onnxruntime")
+        whole = whole_model(whole_ref, counted.model, chosen).with_sums(
+            {part: ort.total(part) for part in ("as_specified", "standard", "separable")},
+            sum(layer.timing is None for layer in ort.layers),
+        )
+    return BenchReport(counted.model.name, counted, tuple(runs), settings, whole)
 
 
 def bench_dict(report: BenchReport) -> dict[str, Any]:
@@ -173,7 +192,7 @@ def bench_dict(report: BenchReport) -> dict[str, Any]:
         }
         for run in report.runs
     }
-    return {
+    out: dict[str, Any] = {
         "schema": "sepconv/bench/v1",
         "model": report.model,
         "batch": report.counted.model.batch,
@@ -187,3 +206,6 @@ def bench_dict(report: BenchReport) -> dict[str, Any]:
         "layers": layers,
         "totals": totals,
     }
+    if report.whole is not None:
+        out["whole_graph"] = report.whole.as_dict()
+    return out

@@ -3,6 +3,7 @@ several runtimes, in one table."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -70,6 +71,25 @@ def bench(
     max_memory: MaxMemoryOption = None,
     format: FormatOption = None,
     output: OutputOption = None,
+    whole_model: Annotated[
+        bool,
+        typer.Option(
+            "--whole-model/--no-whole-model",
+            help="With onnxruntime among the runtimes: also run each form of the model end to "
+            "end as one ONNX Runtime session, beside the sum of its layers. [default: on]",
+            show_default=False,
+        ),
+    ] = True,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            help="Also draw each runtime's measured speed-up next to the MAC ratio, per "
+            "layer (.png, .svg or .pdf). Needs matplotlib: pip install 'sepconv[plot]'.",
+            dir_okay=False,
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Each layer's standard and separable medians on every runtime named, the measured
@@ -90,6 +110,11 @@ def bench(
         raise UsageError("--ort-optimization: only applies with --runtime onnxruntime")
     if device == "cuda" and names == ["numpy"]:
         raise UsageError("--device cuda: NumPy runs on the CPU; add onnxruntime or torch")
+    if plot is not None:
+        from sepconv_cli.output.plot import check_plot_path
+
+        check_output_path(plot, "--plot")
+        check_plot_path(plot)
     settings = timing_settings_from_flags(threads, time_budget, max_memory, note="numpy" in names)
     for name in names:  # each checked and loaded now: exit 2 before any timing
         if name != "numpy":
@@ -106,8 +131,14 @@ def bench(
         batch=parse_flag(batch, "--batch", positive_int),
     )
     with ProgressBar(f"timing {built.name}", enabled=not chosen.for_programs) as bar:
-        report = run_bench(profile_report(built), names, settings, bar.update)
+        whole_ref = model if whole_model else None
+        report = run_bench(profile_report(built), names, settings, bar.update, whole_ref)
     emit(render_bench(report, chosen), output)
+    if plot is not None:
+        from sepconv_cli.output.bench_plot import write_bench_plot
+
+        write_bench_plot(report, plot)
+        Messages.note(f"sepconv: plot written to {plot}")
 
 
 def _installed(name: str) -> bool:

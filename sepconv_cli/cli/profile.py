@@ -145,6 +145,15 @@ def profile(
             "identities, shape arithmetic), hidden by default.",
         ),
     ] = False,
+    whole_model: Annotated[
+        bool,
+        typer.Option(
+            "--whole-model",
+            help="With --runtime onnxruntime: also run the whole model end to end as one ONNX "
+            "Runtime session in each form (as specified, standard, separable) and show its "
+            "time beside the sum of the layers' (an ONNX file: its own graph as specified).",
+        ),
+    ] = False,
     quiet: QuietOption = False,
     all_rows: Annotated[
         bool,
@@ -171,10 +180,18 @@ def profile(
     time = not onnx_model if time is None else time
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; drop --no-time")
+    if whole_model and runtime != "onnxruntime":
+        raise UsageError("--whole-model: runs the model on ONNX Runtime; add --runtime onnxruntime")
+    if whole_model and not time and not onnx_model:
+        raise UsageError(
+            "--whole-model: times the whole graph beside the sum of the timed layers; "
+            "drop --no-time"
+        )
     # before --plot's check imports matplotlib, which loads NumPy: the BLAS thread count
     # can still be set then, with or without threadpoolctl
+    # an ONNX file's layers are not timed; its whole graph is, with the same settings
     settings = timing_from_flags(
-        time,
+        time or whole_model,
         threads,
         time_budget,
         max_memory,
@@ -199,13 +216,15 @@ def profile(
     for note in notes:
         Messages.note(note)
     if onnx_model:
-        Messages.note(f"sepconv: note: {model}: ONNX models are counted, not timed")
+        timed = "; --whole-model times its whole graph" if whole_model else ""
+        Messages.note(f"sepconv: note: {model}: ONNX models are counted, not timed{timed}")
     if strict and built.uncounted:
         kinds = ", ".join(sorted({u.op_type for u in built.uncounted}))
         raise UsageError(
             f"--strict: {model}: {len(built.uncounted)} node(s) of type(s) {kinds} not counted"
         )
     report = profile_report(built)
+    whole_settings, settings = settings, settings if time else None
     if settings is not None:
         from sepconv_cli.execution.machine import machine_info
         from sepconv_cli.execution.profiling import timed_profile
@@ -217,8 +236,23 @@ def profile(
         for layer in report.layers:
             if layer.note:
                 Messages.note(f"sepconv: {layer.row.name}: {layer.note}")
+    whole = None
+    if whole_model:
+        from sepconv_cli.analysis.whole_model import whole_model as run_whole
+
+        with ProgressBar(f"timing {built.name} whole", enabled=not chosen.for_programs) as bar:
+            whole = run_whole(
+                model, built, whole_settings, options.input_shapes, lambda f: bar.update(0, 1, f)
+            )
+        if report.timing is not None:
+            t = report.timing
+            sums = {"as_specified": t.as_specified_s, "standard": t.standard_s}
+            whole = whole.with_sums({**sums, "separable": t.separable_s}, t.layers_not_timed)
+    from sepconv_cli.output.whole_graph import with_whole_graph
+
     rendered = render_profile(report, chosen)
-    emit(every_row(rendered) if all_rows else rendered, output)
+    rendered = every_row(rendered) if all_rows else rendered
+    emit(with_whole_graph(rendered, chosen, whole), output)
     if plot is not None:
         from sepconv_cli.output.plot import write_plot
 

@@ -16,6 +16,7 @@ from rich.text import Text
 from sepconv_cli.analysis.bench import BenchReport, bench_dict
 from sepconv_cli.output.fit import FitTable, drop
 from sepconv_cli.output.markdown import md_table
+from sepconv_cli.output.whole_graph import footer_lines
 from sepconv_cli.units import ms_number, seconds_cell, speedup_cell
 
 SHORT = {"numpy": "NumPy", "onnxruntime": "ORT", "torch": "torch"}
@@ -94,6 +95,8 @@ def bench_table(report: BenchReport) -> RenderableType:
         lines.append(note + "\n", style="yellow")
     if len(notes) > 6:
         lines.append(f"… and {len(notes) - 6} more rows not timed (--format json lists them)\n")
+    if report.whole is not None:
+        lines.append("\n".join(footer_lines(report.whole)) + "\n")
     return Group(table, lines)
 
 
@@ -152,4 +155,6 @@ def bench_markdown(report: BenchReport) -> str:
     out = f"## {report.model}: time per layer on {len(report.runs)} runtime(s)\n\n"
     out += md_table(header, rows, "l" + "r" * (len(header) - 1))
     out += "\n" + "\n".join(f"- {SHORT[r.name]}: {r.info.label()}" for r in report.runs) + "\n"
+    if report.whole is not None:
+        out += "".join(f"- {line}\n" for line in footer_lines(report.whole))
     return out

@@ -1,0 +1,42 @@
+"""``--whole-model``: a model's three forms run end to end on ONNX Runtime, each beside the
+sum of its layers timed one by one (docs/runtimes.md#whole-graph-against-the-sum-of-layers).
+
+The graphs come from :mod:`sepconv_cli.interchange.whole_forms` (a spec's export, or an ONNX
+file itself), the timing from :mod:`sepconv_cli.execution.runtimes.whole_graph`; this module
+pairs each whole graph with the per-layer sums the command already measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sepconv_cli.counting.network import Model
+from sepconv_cli.execution.runtimes.whole_graph import WholeGraph
+from sepconv_cli.execution.timing import TimingSettings
+
+
+def whole_model(
+    ref: str,
+    built: Model,
+    settings: TimingSettings,
+    input_shapes: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> WholeGraph:
+    """The model ``ref`` names (``built`` from it) run whole in each form on ORT."""
+    from sepconv_cli.execution.runtimes.whole_graph import time_whole_graphs
+    from sepconv_cli.interchange.models import is_onnx
+    from sepconv_cli.interchange.onnx_build import nchw
+    from sepconv_cli.interchange.whole_forms import onnx_file_graphs, spec_graphs
+
+    shapes = {name: list(dims) for name, dims in (input_shapes or {}).items()}
+    if is_onnx(ref):
+        graphs = onnx_file_graphs(Path(ref), shapes, built.batch, settings.seed)
+        expected = None  # the file's own output, as its graph declares it
+    else:
+        from sepconv_cli.spec.presets import resolve_model
+
+        graphs = spec_graphs(resolve_model(ref), built, settings.seed)
+        expected = nchw(built.output_shape, built.batch)
+    return time_whole_graphs(graphs, expected, built.batch, settings, shapes, progress)

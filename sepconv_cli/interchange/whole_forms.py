@@ -1,0 +1,85 @@
+"""A whole model as three ONNX graphs, one per form (``as_specified``, ``standard``,
+``separable``): what ``--whole-model`` runs end to end.
+
+Rules
+-----
+* A YAML spec or preset: each form is :func:`~sepconv_cli.interchange.onnx_export.
+  export_model` of the model (seeded weights, as ``sepconv export --form F`` writes it).
+* An ONNX file: its ``as_specified`` graph is the file itself, run as it is. Its standard
+  and separable graphs need the model written as a spec first (``sepconv export-spec``'s
+  walk) and that spec exported in the other form; when the walk cannot express every part
+  of the graph, or the spec it writes does not build, those two forms are not made and
+  one line says why: a what-if graph that leaves parts out would be timed as if it were the
+  model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sepconv_cli.counting.network import Model, build
+from sepconv_cli.errors import SepconvError
+from sepconv_cli.spec.layers import ModelSpec
+
+FORMS = ("as_specified", "standard", "separable")
+
+
+@dataclass(frozen=True)
+class FormGraphs:
+    """Per form, the serialized ONNX graph or the file that holds it (None when not made)
+    and why not."""
+
+    graphs: dict[str, bytes | Path | None]
+    notes: tuple[str, ...] = ()
+    skipped: dict[str, str] = field(default_factory=dict)  # form → why it was not made
+
+
+def spec_graphs(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraphs:
+    """Each form of ``model`` (built from ``spec``) exported, seeded weights."""
+    from sepconv_cli.interchange.onnx_build import ExportError
+    from sepconv_cli.interchange.onnx_export import export_model, serialize
+
+    graphs: dict[str, bytes | Path | None] = {}
+    skipped: dict[str, str] = {}
+    for form in FORMS:
+        try:
+            exported = export_model(spec, model, form, seed=seed)  # type: ignore[arg-type]
+            graphs[form] = serialize(exported.model, f"form {form}")
+        except ExportError as exc:  # e.g. a standard form past ONNX's 2 GiB: that form only
+            graphs[form] = None
+            skipped[form] = f"{form} whole graph not timed: {exc}"
+    return FormGraphs(graphs, tuple(skipped.values()), skipped)
+
+
+def onnx_file_graphs(
+    path: Path, input_shapes: dict[str, list[int]], batch: int | None, seed: int = 0
+) -> FormGraphs:
+    """The file as specified; its standard and separable forms through its spec, or why not."""
+    from sepconv_cli.interchange.spec_writer import export_spec
+    from sepconv_cli.spec.reader import model_from_document
+    from sepconv_cli.spec.yaml_loader import loads
+
+    # the file itself, by path: ORT finds external weights beside it
+    graphs: dict[str, bytes | Path | None] = {"as_specified": path}
+    why = ""
+    try:
+        text, _, unexpressed = export_spec(path, input_shapes)
+        if unexpressed:
+            why = (
+                f"export-spec cannot write all of {path.name} as a spec ({len(unexpressed)} "
+                f"kind(s) of part left out: {unexpressed[0]})"
+            )
+        else:
+            spec = model_from_document(loads(text, str(path)))
+            model = build(spec, batch=batch)
+    except SepconvError as exc:
+        why = f"{path.name} does not convert to a spec: {exc}"
+    if why:
+        reason = f"standard and separable whole graphs not timed: {why}"
+        skipped = {"standard": reason, "separable": reason}
+        return FormGraphs({**graphs, "standard": None, "separable": None}, (reason,), skipped)
+    made = spec_graphs(spec, model, seed)
+    forms = {**made.graphs, "as_specified": graphs["as_specified"]}
+    skipped = {k: v for k, v in made.skipped.items() if k != "as_specified"}
+    return FormGraphs(forms, tuple(skipped.values()), skipped)
