@@ -123,6 +123,6 @@ def test_time_shares_are_of_the_parts_and_add_up_when_the_whole_form_is_faster()
     rows = {
         line.split()[1]: line.split()[-1]
         for line in text.splitlines()
-        if "= depthwise" in line or "+ pointwise" in line
+        if line.lstrip().startswith(("= depthwise", "+ pointwise"))
     }
     assert rows == {"depthwise": "30%", "pointwise": "70%"}
