@@ -32,13 +32,21 @@ from sepconv_cli.cli import (
     sweep,
     validate,
 )
+from sepconv_cli.cli.coercion import plain_options
 from sepconv_cli.cli.help import command_summary
 from sepconv_cli.cli.options import EXIT_CODES_HELP
 from sepconv_cli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, EXIT_USAGE, SepconvError
 
 
 class SepconvGroup(TyperGroup):
-    """Turns every expected failure into one line on stderr and an exit code."""
+    """Turns every expected failure into one line on stderr and an exit code. Its own
+    options (``--version``, completion) are coerced without Pydantic, as every command's
+    are (:mod:`sepconv_cli.cli.coercion`)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        # every option, --help and completion included (Typer and Click add them late)
+        params: list[Any] = plain_options(super().get_params(ctx))
+        return params
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
