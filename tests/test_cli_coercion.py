@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ def _command() -> Any:
         text: Annotated[str | None, typer.Option("--text")] = None,
         vary: Annotated[list[str] | None, typer.Option("--vary")] = None,
         path: Annotated[Path | None, typer.Option("--path")] = None,
+        out: Annotated[Path | None, typer.Option("--out", dir_okay=False)] = None,
         flag: Annotated[bool | None, typer.Option("--flag/--no-flag")] = None,
     ) -> None:
         """A command with one parameter of each kind sepconv uses."""
@@ -52,7 +54,11 @@ def _params(command: Any) -> dict[str, Any]:
         ("vary", ("kernel=1..3", "filters=8..16:8")),
         ("vary", None),
         ("path", "out.json"),
+        ("path", ""),
+        ("path", "~/a b"),
         ("path", None),
+        ("out", "out.json"),
+        ("out", str(ROOT)),  # a directory where a file is wanted: Typer's error
         ("flag", None),
     ],
 )
@@ -61,10 +67,20 @@ def test_plain_coercion_equals_typers(name: str, value: Any) -> None:
     param = _params(command)[name]
     assert type(param) is not TyperOption  # SepconvCommand gave it the plain coercion
     ctx = command.make_context("run", ["x"])
-    ours = param.get_runtime_param().coerce(value, param=param, ctx=ctx)
-    typers = super(type(param), param).get_runtime_param().coerce(value, param=param, ctx=ctx)
+    ours = _outcome(lambda: param.get_runtime_param().coerce(value, param=param, ctx=ctx))
+    typers = _outcome(
+        lambda: super(type(param), param).get_runtime_param().coerce(value, param=param, ctx=ctx)
+    )
     assert ours == typers
     assert type(ours) is type(typers)
+
+
+def _outcome(coerce: Callable[[], Any]) -> Any:
+    """The coerced value, or the error's type and message."""
+    try:
+        return coerce()
+    except Exception as exc:
+        return (type(exc), str(exc))
 
 
 def test_help_option_is_plain_too() -> None:
@@ -92,6 +108,18 @@ def test_plain_options_leaves_other_classes() -> None:
     ],
 )
 def test_commands_do_not_import_pydantic(argv: list[str]) -> None:
+    assert _pydantic_modules_after(argv) == "[]"
+
+
+def test_an_output_file_does_not_import_pydantic(tmp_path: Path) -> None:
+    out = tmp_path / "report.txt"
+    argv = ["profile", "mobilenet_v1", "--no-time", "--output", str(out)]
+    assert _pydantic_modules_after(argv) == "[]"
+    assert out.read_text(encoding="utf-8").startswith("MobileNetV1: input 224×224×3")
+
+
+def _pydantic_modules_after(argv: list[str]) -> str:
+    """The Pydantic modules a process has imported after running ``sepconv ARGV``."""
     script = (
         "import sys\n"
         "from sepconv_cli.cli.app import main\n"
@@ -104,7 +132,7 @@ def test_commands_do_not_import_pydantic(argv: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert done.stderr.strip().splitlines()[-1] == "[]"
+    return done.stderr.strip().splitlines()[-1]
 
 
 def test_an_argument_falls_back_to_typer() -> None:

@@ -10,15 +10,17 @@ cases themselves, with exactly what Typer's coercion returns for them:
 * no value (an option left out): ``None``, or ``()`` for a multi-value parameter (Typer's
   ``RuntimeParam.coerce`` does the same before it reaches Pydantic);
 * a ``str`` parameter given a ``str``: the string itself;
-* a ``list[str]`` parameter given strings: a list of them.
+* a ``list[str]`` parameter given strings: a list of them;
+* a ``Path`` parameter given text (``--output``, ``--plot``): Typer's own path checks on
+  ``Path(text)``, the value its Pydantic step would hand them.
 
-Every other case (a ``Path`` given a value, an int, a parser, a custom Click type) goes to
-Typer's own coercion unchanged. tests/test_cli_coercion.py checks each case against Typer's
-own result.
+Every other case (an int, a parser, a custom Click type) goes to Typer's own coercion
+unchanged. tests/test_cli_coercion.py checks each case against Typer's own result.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from typer.core import TyperArgument, TyperOption
@@ -49,7 +51,23 @@ class _Coercion:
                 and all(type(item) is str for item in value)
             ):
                 return list(value)
+            if annotation is Path and info.path_type is None and type(value) is str:
+                checked = _typer_path_checks(value, param, ctx)
+                if checked is not None:
+                    return checked
         return self.fallback().coerce(value, param=param, ctx=ctx)
+
+
+def _typer_path_checks(value: str, param: Any, ctx: Any) -> Any:
+    """A ``Path`` parameter's text through Typer's own path checks (``exists``,
+    ``dir_okay``, ``resolve_path`` ...), given the ``Path(text)`` that its Pydantic step
+    makes of the text; None when this Typer has no such function (then Typer coerces)."""
+    try:
+        from typer._param_types import coerce_cli_path
+    except ImportError:  # another Typer: its own coercion, whatever it costs
+        return None
+    info = param.type_descriptor.parameter_info
+    return coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
 
 
 # One method on each class rather than a mixin: a mixin base, even slot-free, makes the
