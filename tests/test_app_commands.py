@@ -60,3 +60,12 @@ def test_a_command_imports_no_other_command_module() -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stderr.strip().splitlines()[-1] == "['sepconv_cli.cli.sweep']"
+
+
+def test_the_whole_app_is_built_once() -> None:
+    from sepconv_cli.cli import app as module
+
+    assert module.app is module.app
+    assert module._app_for([]) is module.app  # the root help: every command
+    assert module._app_for(["profle"]) is module.app  # an unknown name: Click's suggestions
+    assert module._app_for(["cost"]) is not module.app  # one command: its module alone

@@ -197,10 +197,17 @@ app: typer.Typer
 first time it is read, so that importing this module for :func:`main` imports no command."""
 
 
+def _whole_app() -> typer.Typer:
+    """``app``, built the first time it is needed and kept."""
+    built: typer.Typer | None = globals().get("app")
+    if built is None:
+        built = globals()["app"] = root_app()
+    return built
+
+
 def __getattr__(name: str) -> Any:
     if name == "app":
-        whole = globals()["app"] = root_app()
-        return whole
+        return _whole_app()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -211,8 +218,7 @@ def _app_for(argv: Sequence[str]) -> typer.Typer:
     tenth of a second of every run."""
     module = _MODULE_OF.get(argv[0]) if argv else None
     if module is None or "_SEPCONV_COMPLETE" in os.environ:
-        whole: typer.Typer = __getattr__("app")
-        return whole
+        return _whole_app()
     return root_app((module,))
 
 
