@@ -1,44 +1,41 @@
 """The ``sepconv`` root app: error handling, ``--version``, and the commands added in order.
 
 With :mod:`sepconv_cli.cli.entry`, the only place that exits. Each command lives in its own
-module of this package with its own Typer app, added here.
+module of this package with its own Typer app, added here (:data:`COMMANDS`). A run of one
+command imports and builds that command's module alone (:func:`main`); ``app``, the whole
+CLI, is built when something asks for it (the root help, completion, an unknown name).
 Exit codes: 0 ok · 1 a gate failed · 2 bad input or usage · 3 runtime failure ·
 130 interrupted. stdout carries the report only; messages go to stderr.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
 from sepconv_cli import __version__
-from sepconv_cli.cli import (
-    bench,
-    compare,
-    cost,
-    export,
-    export_spec,
-    interactive,
-    machine,
-    profile,
-    schema,
-    spatial,
-    sweep,
-    validate,
-)
+from sepconv_cli.cli.coercion import plain_options
 from sepconv_cli.cli.help import command_summary
 from sepconv_cli.cli.options import EXIT_CODES_HELP
 from sepconv_cli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, EXIT_USAGE, SepconvError
 
 
 class SepconvGroup(TyperGroup):
-    """Turns every expected failure into one line on stderr and an exit code."""
+    """Turns every expected failure into one line on stderr and an exit code. Its own
+    options (``--version``, completion) are coerced without Pydantic, as every command's
+    are (:mod:`sepconv_cli.cli.coercion`)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        # every option, --help and completion included (Typer and Click add them late)
+        params: list[Any] = plain_options(super().get_params(ctx))
+        return params
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
@@ -136,17 +133,25 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-app = typer.Typer(
-    cls=SepconvGroup,
-    name="sepconv",
-    help="Convolution cost calculator and profiler: standard vs depthwise-separable "
-    "multiplications, FLOPs, parameters and bytes, per layer and per model.\n\n" + EXIT_CODES_HELP,
-    no_args_is_help=True,
-    add_completion=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "cost": ("cost",),
+    "profile": ("profile", "presets"),
+    "compare": ("compare",),
+    "validate": ("validate",),
+    "schema": ("schema",),
+    "export": ("export",),
+    "export_spec": ("export-spec",),
+    "sweep": ("sweep",),
+    "spatial": ("spatial",),
+    "interactive": ("interactive",),
+    "machine": ("machine",),
+    "bench": ("bench",),
+}
+"""Each command module of this package (its own Typer app, added unnamed: its commands sit
+at the top level) and the commands it defines, in the order of ``--help``
+(tests/test_app_commands.py checks the names against the modules)."""
+
+_MODULE_OF = {command: module for module, names in COMMANDS.items() for command in names}
 
 
 def _version(value: bool) -> None:
@@ -155,7 +160,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     version: Annotated[
         bool,
@@ -167,26 +171,61 @@ def _main(
     """sepconv: what depthwise-separable convolution saves, counted exactly and measured."""
 
 
-# each command module owns its sub-app; added unnamed, its commands sit at the top level.
-# This order is the order of --help.
-for _command in (
-    cost,
-    profile,
-    compare,
-    validate,
-    schema,
-    export,
-    export_spec,
-    sweep,
-    spatial,
-    interactive,
-    machine,
-    bench,
-):
-    app.add_typer(_command.app)
+def root_app(modules: Iterable[str] = COMMANDS) -> typer.Typer:
+    """The root app with the commands of ``modules`` (names of :data:`COMMANDS`), each module
+    imported here."""
+    root = typer.Typer(
+        cls=SepconvGroup,
+        name="sepconv",
+        help="Convolution cost calculator and profiler: standard vs depthwise-separable "
+        "multiplications, FLOPs, parameters and bytes, per layer and per model.\n\n"
+        + EXIT_CODES_HELP,
+        no_args_is_help=True,
+        add_completion=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root.callback()(_main)
+    for module in modules:
+        root.add_typer(importlib.import_module(f"sepconv_cli.cli.{module}").app)
+    return root
+
+
+app: typer.Typer
+"""The whole CLI (every command): declared here, built by the module's ``__getattr__`` the
+first time it is read, so that importing this module for :func:`main` imports no command."""
+
+
+def _whole_app() -> typer.Typer:
+    """``app``, built the first time it is needed and kept."""
+    built: typer.Typer | None = globals().get("app")
+    if built is None:
+        built = globals()["app"] = root_app()
+    return built
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return _whole_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _app_for(argv: Sequence[str]) -> typer.Typer:
+    """The app a run with ``argv`` needs: when its first word names a command (and no shell
+    completion is asked for), the root with that command's module alone. Importing and
+    building every command (a dozen modules, their dependencies, a Click command each) was a
+    tenth of a second of every run."""
+    module = _MODULE_OF.get(argv[0]) if argv else None
+    if module is None or "_SEPCONV_COMPLETE" in os.environ:
+        return _whole_app()
+    return root_app((module,))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
-    command: Callable[..., Any] = typer.main.get_command(app)
-    command(args=list(argv) if argv is not None else None, prog_name="sepconv")
+    args = list(argv) if argv is not None else None
+    command: Callable[..., Any] = typer.main.get_command(
+        _app_for(args if args is not None else sys.argv[1:])
+    )
+    command(args=args, prog_name="sepconv")

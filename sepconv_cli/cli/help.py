@@ -13,8 +13,10 @@ from typing import Any
 
 from typer.core import TyperArgument, TyperCommand
 
+from sepconv_cli.cli.coercion import PlainArgument, plain_options
 
-class _Argument(TyperArgument):
+
+class _Argument(PlainArgument):
     """A Typer argument shown by its metavar only."""
 
     def display_type_rich(self, ctx: Any) -> str | None:
@@ -28,14 +30,20 @@ class _Argument(TyperArgument):
 
 
 class SepconvCommand(TyperCommand):
-    """A Typer command whose arguments read as ``MODEL`` in the usage line and help."""
+    """A Typer command whose arguments read as ``MODEL`` in the usage line and help, and
+    whose text values reach it without loading Pydantic (:mod:`sepconv_cli.cli.coercion`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for param in self.params:
             if type(param) is TyperArgument:
-                # same fields, other display methods: no state to convert
+                # same fields, other methods: no state to convert
                 param.__class__ = _Argument
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        # every option, --help included (Click makes it here, after __init__)
+        params: list[Any] = plain_options(super().get_params(ctx))
+        return params
 
 
 def command_summary(command: Any) -> str:

@@ -68,6 +68,8 @@ class _Reader:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.problems: list[str] = []
+        # validate_layer's result per distinct layer mapping of plain values (_signature)
+        self.validated: dict[tuple[Any, ...], tuple[LayerType, dict[str, Any]]] = {}
 
     def collect(self, read: Callable[[], Any]) -> Any:
         """Run ``read``; on a SpecError remember the message and return None, so one run
@@ -99,6 +101,27 @@ class _Reader:
         self, path: PathKey, raw: Any, defaults: Defaults, *, single: bool = False
     ) -> LayerSpec:
         data = self.mapping(path, raw, "a layer")
+        signature = _signature(data, defaults, single)
+        known = self.validated.get(signature) if signature is not None else None
+        if known is None:
+            known = self.validate_layer(path, data, defaults, single)
+            if signature is not None:
+                self.validated[signature] = known
+        kind, values = known
+        text = path_text(path)
+        where = self.where(path, text)
+        located = tuple(
+            (key, self.where((*path, key), extend_path_text(text, key)))
+            for key in data
+            if key != "type"
+        )
+        return LayerSpec(type=kind, where=where, field_where=located, **values)
+
+    def validate_layer(
+        self, path: PathKey, data: Mapping[str, Any], defaults: Defaults, single: bool
+    ) -> tuple[LayerType, dict[str, Any]]:
+        """A layer mapping's type and field values, every check made (errors located at
+        ``path``); what a LayerSpec needs beyond them is where it was written."""
         kind = data.get("type", "conv" if single else None)
         if kind is None:
             raise self.error(path, f"missing 'type' (one of {', '.join(TYPES)})")
@@ -159,14 +182,7 @@ class _Reader:
             self.check_pool(path, values)
         if kind == "branches":
             self.check_branches(path, values)
-        text = path_text(path)
-        where = self.where(path, text)
-        located = tuple(
-            (key, self.where((*path, key), extend_path_text(text, key)))
-            for key in data
-            if key != "type"
-        )
-        return LayerSpec(type=kind, where=where, field_where=located, **values)
+        return kind, values
 
     def alternatives(
         self, path: PathKey, kind: LayerType, data: Mapping[str, Any], values: dict[str, Any]
@@ -325,6 +341,30 @@ class _Reader:
         return out
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _signature(data: Mapping[str, Any], defaults: Defaults, single: bool) -> tuple[Any, ...] | None:
+    """What a layer mapping's validation depends on, when every value is a plain scalar
+    (None otherwise: lists and nested layers are validated each time).
+
+    A generated or imported model writes the same few layer mappings thousands of times, and
+    validating one (its keys, defaults and every field's validator) is pure: the same
+    mapping, defaults and kind of file give the same type and values, or the same error,
+    whose position alone differs. So :meth:`_Reader.layer` validates each distinct mapping
+    once and only locates the others; a mapping that fails is never stored, so each one
+    still reports its own error. Each value's type is part of the key: ``True == 1`` and
+    ``3.0 == 3`` in Python, but not to the validators. ``defaults`` is keyed by identity: a
+    reader's defaults object lives as long as the reader.
+    """
+    items: list[Any] = [single, id(defaults)]
+    for key, value in data.items():
+        if type(value) not in _SCALARS:
+            return None
+        items.append((key, type(value), value))
+    return tuple(items)
+
+
 # the keys alternatives() reads: a layer with none of them (and no ONE_OF) has nothing to check
 _ALTERNATIVE_KEYS = frozenset(key for pair in EXCLUSIVE for key in pair) | set(RATIO_ONLY)
 
@@ -418,8 +458,9 @@ def cost_layers(doc: Document) -> list[LayerSpec]:
     if not items:
         raise reader.error((), "expected a layer mapping or a list of them, got an empty list")
     out = []
+    defaults = Defaults()  # one object for every layer: _signature keys on its identity
     for path, item in zip(paths, items, strict=True):
-        layer = reader.layer(path, item, Defaults(), single=True)
+        layer = reader.layer(path, item, defaults, single=True)
         if layer.type not in CONV_TYPES:
             raise reader.error(
                 (*path, "type"),

@@ -283,15 +283,6 @@ class _EventBuilder:
         self.plain: dict[str, Any] = {}  # untagged plain scalar text -> its value
         self.positions = self.doc.positions
         self.keys = self.doc.keys
-        self.handlers: dict[type, Any] = {
-            yaml.ScalarEvent: self.on_scalar,
-            yaml.MappingStartEvent: self.on_mapping,
-            yaml.SequenceStartEvent: self.on_sequence,
-            yaml.MappingEndEvent: self.close,
-            yaml.SequenceEndEvent: self.close,
-            yaml.AliasEvent: self.alias,
-            yaml.DocumentStartEvent: self.start_document,
-        }
 
     def error(self, message: str, event: Any) -> YamlError:
         return YamlError(message, _mark(self.doc.file, event.start_mark))
@@ -302,8 +293,22 @@ class _EventBuilder:
         return self.doc
 
     def run(self, get_event: Any) -> None:
-        """Feed every event ``get_event`` gives until it gives None (the stream's end)."""
-        handlers = self.handlers
+        """Feed every event ``get_event`` gives until it gives None (the stream's end).
+
+        The dispatch table is local, not an attribute: bound methods of the builder kept on
+        the builder would make it a reference cycle, and the document it holds (a position
+        for every value) would then outlive the load until a cyclic collection, instead of
+        being freed when its last reference goes."""
+        yaml = self.yaml
+        handlers: dict[type, Any] = {
+            yaml.ScalarEvent: self.on_scalar,
+            yaml.MappingStartEvent: self.on_mapping,
+            yaml.SequenceStartEvent: self.on_sequence,
+            yaml.MappingEndEvent: self.close,
+            yaml.SequenceEndEvent: self.close,
+            yaml.AliasEvent: self.alias,
+            yaml.DocumentStartEvent: self.start_document,
+        }
         event = get_event()
         while event is not None:
             handler = handlers.get(type(event))

@@ -35,15 +35,16 @@ def report_dict(r: LayerReport) -> dict[str, Any]:
     separable: dict[str, Any] = r.separable.total.as_dict()
     separable["depthwise"] = r.separable.depthwise.as_dict()
     separable["pointwise"] = r.separable.pointwise.as_dict()
+    ratio = r.ratio_macs  # a Fraction made per read: once here, for both of its keys
     out: dict[str, Any] = {
         "input_shape": list(r.row.input_shape),
         "output_shape": list(r.row.output_shape),
         "standard": r.standard.as_dict(),
         "separable": separable,
         "ratio": {
-            "macs": rounded_float(r.ratio_macs),
+            "macs": rounded_float(ratio),
             "params": rounded_float(r.ratio_params),
-            "macs_exact": _exact(r.ratio_macs),
+            "macs_exact": _exact(ratio),
         },
         "theory": rounded_float(r.theory),
         "theory_exact": _exact(r.theory),
