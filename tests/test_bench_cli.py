@@ -110,3 +110,20 @@ def test_bench_with_a_missing_runtime_is_exit_2(
     monkeypatch.setitem(sys.modules, "torch", None)
     code, _out, err = run("bench", str(spec), "--runtime", "numpy,torch", *FAST)
     assert code == 2 and "pip install torch (the CPU-only build is enough)" in err
+
+
+def test_the_bench_command_loads_no_numpy_before_it_sets_the_blas_threads() -> None:
+    # NumPy fixes its BLAS thread count when it is loaded; without threadpoolctl sepconv can
+    # only set it before then, so importing the command must not load NumPy
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sepconv_cli.cli.bench, sepconv_cli.analysis.bench\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

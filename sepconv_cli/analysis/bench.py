@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.counting.report import LayerReport, ProfileReport
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.runtimes.base import RUNTIMES, RuntimeInfo
 from sepconv_cli.execution.runtimes.whole_graph import WholeGraph
-from sepconv_cli.execution.timing import TimingSettings
+
+if TYPE_CHECKING:  # the type only: execution.timing loads NumPy, which must wait until the
+    # bench command has set the BLAS thread count
+    from sepconv_cli.execution.timing import TimingSettings
 
 Progress = Callable[[int, int, str], None]
 
