@@ -178,7 +178,9 @@ def test_profile_records_the_runtime_and_notes_what_it_cannot_run(tmp_path: Path
     spec.write_text(
         "input: [8, 8, 8]\nlayers:\n"
         "  - {type: conv, kernel: 3, filters: 8, padding: same, name: c1}\n"
-        "  - {type: squeeze_excite, se_ratio: 0.25, name: se}\n",
+        "  - {type: squeeze_excite, se_ratio: 0.25, name: se}\n"
+        "  - {type: branches, name: cat, merge: concat, branches: [[], [{type: pointwise,"
+        " filters: 4}]]}\n",
         encoding="utf-8",
     )
     code, out, err = run("profile", str(spec), *FAST, "--runtime", "onnxruntime",
@@ -186,8 +188,42 @@ def test_profile_records_the_runtime_and_notes_what_it_cannot_run(tmp_path: Path
     assert code == 0, err
     data = json.loads(out)
     assert data["timing"]["runtime"]["name"] == "onnxruntime"
-    se = next(layer for layer in data["layers"] if layer["name"] == "se")
-    assert "timing" not in se and "timed with NumPy only" in se["note"]
+    rows = {layer["name"]: layer for layer in data["layers"]}
+    assert rows["se"]["timing"]["runtime"]["name"] == "onnxruntime"
+    concat = rows["cat.concat"]
+    assert "timing" not in concat and "timed with NumPy only" in concat["note"]
+
+
+ORT = pytest.mark.skipif(not _has("onnxruntime"), reason="onnxruntime not installed")
+
+# rows whose forms hold a squeeze-and-excite or a shuffle: ONNX Runtime runs them (without
+# the SE's activations, as NumPy's kernels run it), torch does not yet
+SE_AND_SHUFFLE = """name: se
+input: [12, 12, 16]
+layers:
+  - {type: inverted_residual, expanded: 48, filters: 16, se_ratio: 0.25, se_divisor: 8}
+  - {type: squeeze_excite, se_ratio: 0.25}
+  - {type: shuffle, groups: 4}
+"""
+
+
+@ORT
+def test_squeeze_excite_and_shuffle_agree_on_onnxruntime(tmp_path: Path) -> None:
+    from sepconv_cli.counting.network import build
+    from sepconv_cli.spec.presets import load_model
+
+    path = tmp_path / "se.yaml"
+    path.write_text(SE_AND_SHUFFLE, encoding="utf-8")
+    rt = load_runtime("onnxruntime", "cpu", 1, None)
+    for row in build(load_model(path)).rows:
+        for name in ("standard", "separable", "as_specified"):
+            ops = getattr(row.forms, name)
+            check_supported(ops, "onnxruntime")
+            chain = prepare_chain(ops, 1, "float32", np.random.default_rng(5))
+            runner_, _ = _agreed(rt, ops, chain, name)  # raises on disagreement
+            assert runner_.output().shape == chain.out.shape
+        with pytest.raises(RuntimeUnsupportedError, match=r"^--runtime torch: "):
+            check_supported(row.forms.as_specified, "torch")
 
 
 @pytest.mark.parametrize(

@@ -110,14 +110,12 @@ def bench(
         raise UsageError("--ort-optimization: only applies with --runtime onnxruntime")
     if device == "cuda" and names == ["numpy"]:
         raise UsageError("--device cuda: NumPy runs on the CPU; add onnxruntime or torch")
-    # before --plot's check imports matplotlib, which loads NumPy: the BLAS thread count
-    # can only be set before NumPy is loaded (without threadpoolctl)
-    settings = timing_settings_from_flags(threads, time_budget, max_memory, note="numpy" in names)
-    if plot is not None:
+    if plot is not None:  # checks only: matplotlib is not imported (it would load NumPy)
         from sepconv_cli.output.plot import check_plot_path
 
         check_output_path(plot, "--plot")
         check_plot_path(plot)
+    settings = timing_settings_from_flags(threads, time_budget, max_memory, note="numpy" in names)
     for name in names:  # each checked and loaded now: exit 2 before any timing
         if name != "numpy":
             optimization = ort_optimization if name == "onnxruntime" else None

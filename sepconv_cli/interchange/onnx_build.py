@@ -267,14 +267,21 @@ def emit_pool(g: GraphBuilder, op: Pool, x: str, name: str, where: str) -> str:
     return g.node(f"{kind}Pool", [x], name, **attrs)
 
 
-def emit_squeeze_excite(g: GraphBuilder, op: SqueezeExcite, x: str, name: str) -> str:
+def emit_squeeze_excite(
+    g: GraphBuilder, op: SqueezeExcite, x: str, name: str, activations: bool = True
+) -> str:
+    """Pool, squeeze 1×1 conv, ReLU, excite 1×1 conv, sigmoid gate, channel-wise multiply.
+    ``activations=False`` leaves out the ReLU and the gate, as timing leaves out every
+    activation (the NumPy kernels run none), so the two can be checked against each other."""
     _, squeeze, excite, _ = op.parts
     pooled = g.node("GlobalAveragePool", [x], f"{name}/pool")
     s = emit_conv(g, squeeze, pooled, f"{name}/squeeze")
-    s = g.node("Relu", [s], f"{name}/relu")
+    if activations:
+        s = g.node("Relu", [s], f"{name}/relu")
     e = emit_conv(g, excite, s, f"{name}/excite")
-    gate = g.node("Sigmoid", [e], f"{name}/gate")
-    return g.node("Mul", [x, gate], f"{name}/scale")
+    if activations:
+        e = g.node("Sigmoid", [e], f"{name}/gate")
+    return g.node("Mul", [x, e], f"{name}/scale")
 
 
 def emit_shuffle(g: GraphBuilder, op: Shuffle, x: str, name: str) -> str:

@@ -7,6 +7,7 @@ with the non-interactive Agg backend, so plotting works without a display.
 from __future__ import annotations
 
 import io
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,14 @@ def check_plot_path(path: Path) -> None:
     """Fail before any work: wrong extension, or matplotlib missing."""
     if path.suffix.lower() not in FORMATS:
         raise UsageError(f"--plot: {path.name} must end in {', '.join(FORMATS)}")
+    # found, not imported: importing matplotlib loads NumPy, which must wait until the
+    # command has set the BLAS thread count
     try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise UsageError(
-            f"--plot: needs matplotlib, which is not installed; {INSTALL_HINT}"
-        ) from None
+        found = find_spec("matplotlib") is not None
+    except (ImportError, ValueError):  # a broken or blocked install counts as missing
+        found = False
+    if not found:
+        raise UsageError(f"--plot: needs matplotlib, which is not installed; {INSTALL_HINT}")
 
 
 def render_plot(report: ProfileReport, machine: dict[str, Any] | None, fmt: str) -> bytes:

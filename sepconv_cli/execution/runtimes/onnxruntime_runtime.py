@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool
+from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool, Shuffle, SqueezeExcite
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes import layouts
@@ -36,6 +36,8 @@ from sepconv_cli.interchange.onnx_build import (
     emit_conv,
     emit_dense,
     emit_pool,
+    emit_shuffle,
+    emit_squeeze_excite,
     nchw,
 )
 from sepconv_cli.interchange.optional import require
@@ -67,6 +69,12 @@ def _initializers(ops: Sequence[Op], weights: Sequence[dict[str, Array]]) -> dic
     out: dict[str, Array] = {}
     for i, (op, w) in enumerate(zip(ops, weights, strict=True)):
         name = f"op{i}"
+        if isinstance(op, SqueezeExcite):
+            _, squeeze, excite, _ = op.parts
+            for part, conv in (("squeeze", squeeze), ("excite", excite)):
+                out[f"{name}/{part}.weight"] = layouts.conv_weight(conv, w[f"{part}_w"])
+                out[f"{name}/{part}.bias"] = np.asarray(w[f"{part}_b"])
+            continue
         if isinstance(op, Conv):
             out[f"{name}.weight"] = layouts.conv_weight(op, w["w"])
         elif isinstance(op, Dense):
@@ -97,6 +105,10 @@ def form_model(ops: Sequence[Op], weights: Sequence[dict[str, Array]], batch: in
             x = emit_pool(g, op, x, name, name)
         elif isinstance(op, Add):
             x = g.node("Add", [x, "input"], name)
+        elif isinstance(op, SqueezeExcite):
+            x = emit_squeeze_excite(g, op, x, name, activations=False)
+        elif isinstance(op, Shuffle):
+            x = emit_shuffle(g, op, x, name)
         else:  # registry.check_supported refused it already
             raise TypeError(f"no ONNX Runtime form for {type(op).__name__}")
     g.nodes.append(g.onnx.helper.make_node("Identity", [x], ["output"], name="output"))

@@ -17,13 +17,23 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Protocol
 
-from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool
+from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool, Shuffle, SqueezeExcite
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes.base import RuntimeInfo, RuntimeUnsupportedError
 
-# the operations the runtimes other than NumPy run (what ONNX Runtime and torch run the
-# same way NumPy does; a squeeze-and-excite's gate, a shuffle or a concat are not timed)
-SUPPORTED_OPS: tuple[type[Op], ...] = (Conv, BatchNorm, Dense, Pool, Add)
+# the operations each runtime other than NumPy runs the same way NumPy does (a linear chain
+# of one input: a concat, which joins branches, is timed with NumPy only)
+_EVERY_RUNTIME: tuple[type[Op], ...] = (Conv, BatchNorm, Dense, Pool, Add)
+SUPPORTED_OPS: dict[str, tuple[type[Op], ...]] = {
+    # a squeeze-and-excite without its activations, as NumPy runs it; a channel shuffle
+    "onnxruntime": (*_EVERY_RUNTIME, SqueezeExcite, Shuffle),
+    "torch": _EVERY_RUNTIME,
+}
+_WHAT_RUNS = {
+    "onnxruntime": "conv, batch-norm, dense, pooling, residual add, squeeze-and-excite and "
+    "shuffle run on onnxruntime",
+    "torch": "conv, batch-norm, dense, pooling and residual add run on torch",
+}
 
 
 class Runner(Protocol):
@@ -42,11 +52,12 @@ class Runtime(Protocol):
 
 def check_supported(ops: Sequence[Op], runtime: str) -> None:
     """Refuse (one line) a form with an operation this runtime is not used for here."""
+    supported = SUPPORTED_OPS.get(runtime, _EVERY_RUNTIME)
     for op in ops:
-        if not isinstance(op, SUPPORTED_OPS):
+        if not isinstance(op, supported):
+            what = _WHAT_RUNS.get(runtime, "")
             raise RuntimeUnsupportedError(
-                f"--runtime {runtime}: a {op.role} operation is timed with NumPy only "
-                "(conv, batch-norm, dense, pooling and residual add run on every runtime)"
+                f"--runtime {runtime}: a {op.role} operation is timed with NumPy only ({what})"
             )
 
 
