@@ -21,13 +21,11 @@ from rich.text import Text
 
 from sepconv_cli.analysis.grid import GridReport
 from sepconv_cli.counting.conventions import SWEEP_FOOTER
-from sepconv_cli.output.csv import timing_columns
-from sepconv_cli.output.fit import Cell, FitTable, drop
+from sepconv_cli.output.fit import FitTable
 from sepconv_cli.output.sweep.captions import describe_grid
 from sepconv_cli.output.sweep.pivot import Pivot, pivot
-from sepconv_cli.output.tables import better_style
+from sepconv_cli.output.sweep.table import POINT_STEPS, add_point_columns, point_cells
 from sepconv_cli.spec.vary import value_text
-from sepconv_cli.units import human, ms_number, shape_cell
 
 
 def grid_title(report: GridReport) -> str:
@@ -89,58 +87,13 @@ def pivot_table(report: GridReport, model: Pivot) -> Table:
 
 
 def long_table(report: GridReport) -> FitTable:
-    """One row per point; narrower than its full width it lets go of the parameter columns,
-    the theory, the output shapes, then the "fewer" column, as the sweep table does."""
-    table = FitTable(
-        title=grid_title(report),
-        steps=(
-            drop("std_params", "sep_params", "params_ratio"),
-            drop("theory"),
-            drop("output"),
-            drop("fewer"),
-        ),
-    )
+    """One row per point: every varied parameter's value, then a sweep table's columns
+    (:func:`~sepconv_cli.output.sweep.table.add_point_columns`), dropped in its order."""
+    table = FitTable(title=grid_title(report), steps=POINT_STEPS)
     for i, parameter in enumerate(report.parameters):
         table.add_column(f"value{i}", parameter)
-    table.add_column("output", "Output", justify="left")
     timed = any(p.report.timing for p in report.points)
-    names = [
-        ("std_macs", "Std MACs"),
-        ("sep_macs", "Sep MACs"),
-        ("ratio", "Ratio"),
-        ("theory", "Theory"),
-        ("fewer", "Fewer"),
-    ]
-    if timed:
-        names += [("std_ms", "Std ms"), ("sep_ms", "Sep ms"), ("speedup", "Speed-up")]
-    names += [("std_params", "Std params"), ("sep_params", "Sep params")]
-    names += [("params_ratio", "Params ratio")]
-    for key, name in names:
-        table.add_column(key, name)
+    add_point_columns(table, timed)
     for p in report.points:
-        r = p.report
-        ratio, params_ratio = r.ratio_macs, r.ratio_params
-        sep_macs, sep_params = r.separable.total.macs, r.separable.total.params
-        cells: list[Cell] = [value_text(v) for v in p.values]
-        cells += [
-            shape_cell(r.row.output_shape),
-            human(r.standard.macs),
-            Text(human(sep_macs), style=better_style(sep_macs, r.standard.macs)),
-            f"{float(ratio):.4f}" if ratio is not None else "-",
-            f"{float(r.theory):.4f}" if r.theory is not None else "-",
-            f"{float(1 / ratio):.1f}×" if ratio else "-",
-        ]
-        if timed:
-            cols = timing_columns(r.timing)
-            cells += [
-                ms_number(cols["standard_median_s"]),
-                ms_number(cols["separable_median_s"]),
-                f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-",
-            ]
-        cells += [
-            human(r.standard.params),
-            Text(human(sep_params), style=better_style(sep_params, r.standard.params)),
-            f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
-        ]
-        table.add_row(*cells)
+        table.add_row(*(value_text(v) for v in p.values), *point_cells(p.report, timed))
     return table

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from sepconv_cli.analysis.sweep import SweepReport
 from sepconv_cli.counting.conventions import SWEEP_FOOTER
+from sepconv_cli.counting.report import LayerReport
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.fit import Cell, FitTable, drop
 from sepconv_cli.output.sweep.captions import describe_base
@@ -28,27 +29,21 @@ from sepconv_cli.output.tables import better_style
 from sepconv_cli.spec.vary import value_text
 from sepconv_cli.units import human, ms_number, shape_cell
 
+# narrower than its full width, a table of points lets go of, in this order: the three
+# parameter columns, the theory, the output shapes, then the "fewer" column
+POINT_STEPS = (
+    drop("std_params", "sep_params", "params_ratio"),
+    drop("theory"),
+    drop("output"),
+    drop("fewer"),
+)
 
-def sweep_table(report: SweepReport) -> RenderableType:
-    """One row per value (human units; exact counts in the other formats), then the chart.
 
-    Narrower than its full width, the table lets go of, in this order: the three parameter
-    columns, the theory, the output shapes, then the "fewer" column
-    (:mod:`sepconv_cli.output.fit`); the value, both MACs, the ratio and the times stay."""
-    runtime = next((t.runtime for p in report.points if (t := p.report.timing)), None)
-    on = f"; timed on {runtime.label()}" if runtime is not None else ""  # NumPy: as before
-    table = FitTable(
-        title=f"Sweep of {report.parameter}: {describe_base(report)}{on}",
-        steps=(
-            drop("std_params", "sep_params", "params_ratio"),
-            drop("theory"),
-            drop("output"),
-            drop("fewer"),
-        ),
-    )
-    table.add_column("value", report.parameter)
+def add_point_columns(table: FitTable, timed: bool) -> None:
+    """The columns of one point after its value(s): output shape, both MACs, the ratio, the
+    theory, "fewer", the times when ``timed``, both params and their ratio (the sweep table
+    and the grid's long table)."""
     table.add_column("output", "Output", justify="left")
-    timed = any(p.report.timing for p in report.points)
     names = [
         ("std_macs", "Std MACs"),
         ("sep_macs", "Sep MACs"),
@@ -62,32 +57,51 @@ def sweep_table(report: SweepReport) -> RenderableType:
     names += [("params_ratio", "Params ratio")]
     for key, name in names:
         table.add_column(key, name)
-    for p in report.points:
-        r = p.report
-        ratio, params_ratio = r.ratio_macs, r.ratio_params
-        sep_macs, sep_params = r.separable.total.macs, r.separable.total.params
-        cells: list[Cell] = [
-            value_text(p.value),
-            shape_cell(r.row.output_shape),
-            human(r.standard.macs),
-            Text(human(sep_macs), style=better_style(sep_macs, r.standard.macs)),
-            f"{float(ratio):.4f}" if ratio is not None else "-",
-            f"{float(r.theory):.4f}" if r.theory is not None else "-",
-            f"{float(1 / ratio):.1f}×" if ratio else "-",
-        ]
-        if timed:
-            cols = timing_columns(r.timing)
-            cells += [
-                ms_number(cols["standard_median_s"]),
-                ms_number(cols["separable_median_s"]),
-                f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-",
-            ]
+
+
+def point_cells(r: LayerReport, timed: bool) -> list[Cell]:
+    """One point's cells for :func:`add_point_columns`' columns."""
+    ratio, params_ratio = r.ratio_macs, r.ratio_params
+    sep_macs, sep_params = r.separable.total.macs, r.separable.total.params
+    cells: list[Cell] = [
+        shape_cell(r.row.output_shape),
+        human(r.standard.macs),
+        Text(human(sep_macs), style=better_style(sep_macs, r.standard.macs)),
+        f"{float(ratio):.4f}" if ratio is not None else "-",
+        f"{float(r.theory):.4f}" if r.theory is not None else "-",
+        f"{float(1 / ratio):.1f}×" if ratio else "-",
+    ]
+    if timed:
+        cols = timing_columns(r.timing)
         cells += [
-            human(r.standard.params),
-            Text(human(sep_params), style=better_style(sep_params, r.standard.params)),
-            f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
+            ms_number(cols["standard_median_s"]),
+            ms_number(cols["separable_median_s"]),
+            f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-",
         ]
-        table.add_row(*cells)
+    cells += [
+        human(r.standard.params),
+        Text(human(sep_params), style=better_style(sep_params, r.standard.params)),
+        f"{float(params_ratio):.4f}" if params_ratio is not None else "-",
+    ]
+    return cells
+
+
+def sweep_table(report: SweepReport) -> RenderableType:
+    """One row per value (human units; exact counts in the other formats), then the chart.
+
+    Narrower than its full width, the table lets go of, in this order: the three parameter
+    columns, the theory, the output shapes, then the "fewer" column
+    (:mod:`sepconv_cli.output.fit`); the value, both MACs, the ratio and the times stay."""
+    runtime = next((t.runtime for p in report.points if (t := p.report.timing)), None)
+    on = f"; timed on {runtime.label()}" if runtime is not None else ""  # NumPy: as before
+    table = FitTable(
+        title=f"Sweep of {report.parameter}: {describe_base(report)}{on}", steps=POINT_STEPS
+    )
+    table.add_column("value", report.parameter)
+    timed = any(p.report.timing for p in report.points)
+    add_point_columns(table, timed)
+    for p in report.points:
+        table.add_row(value_text(p.value), *point_cells(p.report, timed))
     footer = Text(SWEEP_FOOTER, style="dim")
     return Group(table, footer, Text(""), sweep_chart(report))
 
