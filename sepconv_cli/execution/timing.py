@@ -53,6 +53,7 @@ from sepconv_cli.execution.kernels import (
     prepare_chain,
 )
 from sepconv_cli.execution.records import FormTiming, LayerTiming
+from sepconv_cli.execution.runtimes.base import RuntimeInfo
 
 Clock = Callable[[], float]
 
@@ -273,6 +274,76 @@ _SHARES = {
 }
 
 
+@dataclass(frozen=True)
+class MeasurementPlan:
+    """Which measurements a layer's timing takes, in order, and how they share its budget:
+    the standard form; unless both forms are the same operations, the separable form and
+    its depthwise and pointwise parts (those it has); the layer as written when it is
+    neither form. NumPy's :func:`time_forms` and the other runtimes'
+    (:mod:`sepconv_cli.execution.runtimes.timed`) both follow it."""
+
+    forms: Forms
+    same: bool
+    apart: bool
+    dw_idx: list[int]
+    pw_idx: list[int]
+    planned: list[str]
+
+    @classmethod
+    def of(cls, forms: Forms) -> MeasurementPlan:
+        same = forms.standard == forms.separable
+        apart = forms.as_specified_apart
+        dw_idx = [] if same else part_indices(forms.separable, _is_depthwise)
+        pw_idx = [] if same else part_indices(forms.separable, _is_pointwise)
+        planned = (
+            ["standard"]
+            + ([] if same else ["separable"])
+            + (["depthwise"] if dw_idx else [])
+            + (["pointwise"] if pw_idx else [])
+            + (["as_specified"] if apart else [])
+        )
+        return cls(forms, same, apart, dw_idx, pw_idx, planned)
+
+    def bencher(
+        self, settings: TimingSettings, clock: Clock | None = None
+    ) -> Callable[[Callable[[], object], str], Stats]:
+        """``bench(fn, name)``: measure ``fn`` for measurement ``name`` within its share of
+        what is left of the budget (a measurement that ends early leaves the rest to those
+        after it)."""
+        now = clock or time.perf_counter
+        start = now()
+
+        def bench(fn: Callable[[], object], name: str) -> Stats:
+            left = max(settings.budget_s - (now() - start), 0.0)
+            later = self.planned[self.planned.index(name) :]
+            share = _SHARES[name] / sum(_SHARES[n] for n in later)
+            return measure(fn, settings, left * share, clock)
+
+        return bench
+
+    def timing(
+        self,
+        batch: int,
+        itemsize: int,
+        measured: tuple[Stats, Stats, Stats, Stats, Stats | None],
+        runtime: RuntimeInfo | None = None,
+    ) -> LayerTiming:
+        """The record of ``measured`` (standard, separable, depthwise, pointwise, as
+        written), each with the GFLOP/s of the operations it ran."""
+        standard, separable, depthwise, pointwise, written = measured
+        sep = self.forms.separable
+        speedup = standard.median_s / separable.median_s if separable.median_s > 0 else 0.0
+        return LayerTiming(
+            standard=standard.timing(_flops(self.forms.standard, batch, itemsize)),
+            separable=separable.timing(_flops(sep, batch, itemsize)),
+            depthwise=depthwise.timing(_flops([sep[i] for i in self.dw_idx], batch, itemsize)),
+            pointwise=pointwise.timing(_flops([sep[i] for i in self.pw_idx], batch, itemsize)),
+            speedup=speedup,
+            as_specified_s=None if written is None else written.median_s,
+            runtime=runtime,
+        )
+
+
 def time_forms(
     forms: Forms, batch: int, dtype: str, settings: TimingSettings, clock: Clock | None = None
 ) -> LayerTiming:
@@ -305,8 +376,8 @@ def time_forms(
         return time_forms_on(forms, batch, dtype, settings, clock)
     dt = numpy_dtype(dtype)
     itemsize = DTYPE_BYTES[dtype]
-    same = forms.standard == forms.separable
-    apart = forms.as_specified_apart
+    plan = MeasurementPlan.of(forms)
+    same, apart, dw_idx, pw_idx = plan.same, plan.apart, plan.dw_idx, plan.pw_idx
     threads = settings.threads or 1
     needed = max(
         estimate_bytes(forms.standard, batch, dt, threads),
@@ -314,23 +385,7 @@ def time_forms(
         estimate_bytes(forms.as_specified, batch, dt, threads) if apart else 0,
     )
     check_memory(needed, settings.max_memory)
-    dw_idx = [] if same else part_indices(forms.separable, _is_depthwise)
-    pw_idx = [] if same else part_indices(forms.separable, _is_pointwise)
-    planned = (
-        ["standard"]
-        + ([] if same else ["separable"])
-        + (["depthwise"] if dw_idx else [])
-        + (["pointwise"] if pw_idx else [])
-        + (["as_specified"] if apart else [])
-    )
-    now = clock or time.perf_counter
-    start = now()
-
-    def bench(fn: Callable[[], object], name: str) -> Stats:
-        left = max(settings.budget_s - (now() - start), 0.0)
-        share = _SHARES[name] / sum(_SHARES[n] for n in planned[planned.index(name) :])
-        return measure(fn, settings, left * share, clock)
-
+    bench = plan.bencher(settings, clock)
     none = Stats.of([], 1)
     with thread_limit(settings.threads):
         rng = np.random.default_rng(settings.seed)
@@ -357,12 +412,4 @@ def time_forms(
             written = bench(chain, "as_specified")
             chain = None
 
-    speedup = standard.median_s / separable.median_s if separable.median_s > 0 else 0.0
-    return LayerTiming(
-        standard=standard.timing(_flops(forms.standard, batch, itemsize)),
-        separable=separable.timing(_flops(forms.separable, batch, itemsize)),
-        depthwise=depthwise.timing(_flops([forms.separable[i] for i in dw_idx], batch, itemsize)),
-        pointwise=pointwise.timing(_flops([forms.separable[i] for i in pw_idx], batch, itemsize)),
-        speedup=speedup,
-        as_specified_s=None if written is None else written.median_s,
-    )
+    return plan.timing(batch, itemsize, (standard, separable, depthwise, pointwise, written))

@@ -18,7 +18,6 @@ Rules
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -42,17 +41,7 @@ from sepconv_cli.execution.runtimes.base import (
     RuntimeUnsupportedError,
 )
 from sepconv_cli.execution.runtimes.registry import Runner, Runtime, check_supported, load_runtime
-from sepconv_cli.execution.timing import (
-    _SHARES,
-    Clock,
-    Stats,
-    TimingSettings,
-    _flops,
-    _is_depthwise,
-    _is_pointwise,
-    measure,
-    part_indices,
-)
+from sepconv_cli.execution.timing import Clock, MeasurementPlan, Stats, TimingSettings
 
 
 def disagreement(result: Array, reference: Array) -> float:
@@ -133,8 +122,8 @@ def time_forms_on(
         raise RuntimeUnsupportedError(
             f"--runtime {name}: times {', '.join(RUNTIME_DTYPES)} only, not {dtype}"
         )
-    same = forms.standard == forms.separable
-    apart = forms.as_specified_apart
+    plan = MeasurementPlan.of(forms)
+    same, apart, dw_idx, pw_idx = plan.same, plan.apart, plan.dw_idx, plan.pw_idx
     for ops in (forms.standard, forms.separable, forms.as_specified):
         check_supported(ops, name)
     rt = load_runtime(name, settings.device, settings.threads, settings.ort_optimization)
@@ -143,23 +132,7 @@ def time_forms_on(
     # NumPy's reference chain and the runtime's copy of it are alive together
     needed = max(estimate_bytes(f, batch, dt) for f in (forms.standard, forms.separable))
     check_memory(2 * needed, settings.max_memory)
-    dw_idx = [] if same else part_indices(forms.separable, _is_depthwise)
-    pw_idx = [] if same else part_indices(forms.separable, _is_pointwise)
-    planned = (
-        ["standard"]
-        + ([] if same else ["separable"])
-        + (["depthwise"] if dw_idx else [])
-        + (["pointwise"] if pw_idx else [])
-        + (["as_specified"] if apart else [])
-    )
-    now = clock or time.perf_counter
-    start = now()
-
-    def bench(fn: Callable[[], object], part: str) -> Stats:
-        left = max(settings.budget_s - (now() - start), 0.0)
-        share = _SHARES[part] / sum(_SHARES[n] for n in planned[planned.index(part) :])
-        return measure(fn, settings, left * share, clock)
-
+    bench = plan.bencher(settings, clock)
     none = Stats.of([], 1)
     rng = np.random.default_rng(settings.seed)
     chain = prepare_chain(forms.standard, batch, dt, rng)
@@ -180,14 +153,5 @@ def time_forms_on(
         runner, _ = _agreed(rt, forms.as_specified, chain, "as_specified")
         written = bench(runner, "as_specified")
 
-    speedup = standard.median_s / separable.median_s if separable.median_s > 0 else 0.0
-    sep = forms.separable
-    return LayerTiming(
-        standard=standard.timing(_flops(forms.standard, batch, itemsize)),
-        separable=separable.timing(_flops(sep, batch, itemsize)),
-        depthwise=depthwise.timing(_flops([sep[i] for i in dw_idx], batch, itemsize)),
-        pointwise=pointwise.timing(_flops([sep[i] for i in pw_idx], batch, itemsize)),
-        speedup=speedup,
-        as_specified_s=None if written is None else written.median_s,
-        runtime=rt.info,
-    )
+    measured = (standard, separable, depthwise, pointwise, written)
+    return plan.timing(batch, itemsize, measured, rt.info)
