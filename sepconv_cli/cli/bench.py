@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from sepconv_cli.cli.console import Messages, ProgressBar, emit
-from sepconv_cli.cli.help import SepconvCommand, complete_model
+from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
     EXIT_CODES_HELP,
     DeviceOption,
@@ -18,6 +18,8 @@ from sepconv_cli.cli.options import (
     OrtOptimizationOption,
     OutputOption,
     QuietOption,
+    ResolutionOption,
+    SpecModelArgument,
     ThreadsOption,
     TimeBudgetOption,
     parse_flag,
@@ -37,14 +39,7 @@ app = typer.Typer()
     epilog=EXIT_CODES_HELP,
 )
 def bench(
-    model: Annotated[
-        str,
-        typer.Argument(
-            metavar="MODEL",
-            help="A model spec (YAML file) or a preset name: see 'sepconv presets'.",
-            autocompletion=complete_model,
-        ),
-    ],
+    model: SpecModelArgument,
     runtime: Annotated[
         str | None,
         typer.Option(
@@ -54,12 +49,7 @@ def bench(
             "torch. [default: numpy and every other one installed]",
         ),
     ] = None,
-    resolution: Annotated[
-        str | None,
-        typer.Option(
-            "--resolution", "-r", metavar="R", help="Input spatial size: 160, or 160x128."
-        ),
-    ] = None,
+    resolution: ResolutionOption = None,
     batch: Annotated[
         str | None,
         typer.Option("--batch", "-b", metavar="N", help="Batch size (overrides the spec's)."),

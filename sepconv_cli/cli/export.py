@@ -11,8 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sepconv_cli.cli.console import Messages
-from sepconv_cli.cli.help import SepconvCommand, complete_model
-from sepconv_cli.cli.options import QuietNoGatesOption, parse_flag
+from sepconv_cli.cli.help import SepconvCommand
+from sepconv_cli.cli.options import (
+    QuietNoGatesOption,
+    ResolutionOption,
+    SpecModelArgument,
+    parse_flag,
+)
 from sepconv_cli.cli.profile import parse_width
 from sepconv_cli.output.files import check_output_path, write_atomic_bytes
 from sepconv_cli.spec.fields import choice, per_dim, positive_int
@@ -40,14 +45,7 @@ EXPORT_EXIT_CODES = (
     epilog=EXPORT_EXIT_CODES,
 )
 def export(
-    model: Annotated[
-        str,
-        typer.Argument(
-            metavar="MODEL",
-            help="A model spec (YAML file) or a preset name: see 'sepconv presets'.",
-            autocompletion=complete_model,
-        ),
-    ],
+    model: SpecModelArgument,
     output: Annotated[
         Path,
         typer.Option(
@@ -78,12 +76,7 @@ def export(
             help="Scale every layer's filters by ALPHA with the model's channel rounding.",
         ),
     ] = None,
-    resolution: Annotated[
-        str | None,
-        typer.Option(
-            "--resolution", "-r", metavar="R", help="Input spatial size: 160, or 160x128."
-        ),
-    ] = None,
+    resolution: ResolutionOption = None,
     batch: Annotated[
         str | None,
         typer.Option(

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sepconv_cli.cli.help import complete_model
 from sepconv_cli.counting.conventions import HELP_EPILOG
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.formats import FORMAT_NAMES
@@ -154,6 +155,20 @@ MultiplierOption = Annotated[
         metavar="M",
         help="Depth multiplier M of the separable form's depthwise conv. [default: 1]",
     ),
+]
+# a spec file or a preset (bench, export; profile and compare also take ONNX files and
+# reports, and say so in their own help)
+SpecModelArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="MODEL",
+        help="A model spec (YAML file) or a preset name: see 'sepconv presets'.",
+        autocompletion=complete_model,
+    ),
+]
+ResolutionOption = Annotated[
+    str | None,
+    typer.Option("--resolution", "-r", metavar="R", help="Input spatial size: 160, or 160x128."),
 ]
 BiasOption = Annotated[
     bool | None,
