@@ -30,13 +30,12 @@ def whole_model(
     from sepconv_cli.interchange.onnx_build import nchw
     from sepconv_cli.interchange.whole_forms import onnx_file_graphs, spec_graphs
 
-    shapes = {name: list(dims) for name, dims in (input_shapes or {}).items()}
     if is_onnx(ref):
-        graphs = onnx_file_graphs(Path(ref), shapes, built.batch, settings.seed)
+        graphs = onnx_file_graphs(Path(ref), input_shapes or {}, built.batch, settings.seed)
         expected = None  # the file's own output, as its graph declares it
     else:
         from sepconv_cli.spec.presets import resolve_model
 
         graphs = spec_graphs(resolve_model(ref), built, settings.seed)
         expected = nchw(built.output_shape, built.batch)
-    return time_whole_graphs(graphs, expected, built.batch, settings, shapes, progress)
+    return time_whole_graphs(graphs, expected, built.batch, settings, input_shapes, progress)

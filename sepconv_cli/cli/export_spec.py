@@ -64,7 +64,7 @@ def export_spec(
     (pip install 'sepconv[onnx]').
     """
     from sepconv_cli.errors import UsageError
-    from sepconv_cli.interchange.spec_graph import parse_input_shapes
+    from sepconv_cli.interchange.onnx_inputs import parse_input_shapes
     from sepconv_cli.interchange.spec_writer import export_spec as write
     from sepconv_cli.output.files import check_output_path
 

@@ -28,25 +28,12 @@ from typing import Any
 import numpy as np
 
 from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.interchange.optional import require, require_onnx
 
 PASS_THROUGH = frozenset({"Identity", "Dropout"})
 # ONNX TensorProto element types -> the spec's dtype key
 DTYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16", 3: "int8"}
-
-
-def parse_input_shapes(values: list[str], flag: str = "--input-shape") -> dict[str, list[int]]:
-    """``NAME=1x3x224x224`` values (one per input) as ``{name: [1, 3, 224, 224]}``."""
-    shapes: dict[str, list[int]] = {}
-    for value in values:
-        name, sep, dims = value.rpartition("=")
-        parts = dims.lower().split("x")
-        if not sep or not name or not all(p.isdigit() and int(p) > 0 for p in parts):
-            raise UsageError(
-                f"{flag}: {value!r} is not NAME=DIMS with positive dims, like input=1x3x224x224"
-            )
-        shapes[name] = [int(p) for p in parts]
-    return shapes
 
 
 @dataclass
@@ -99,7 +86,7 @@ class Graph:
         return node.op_type not in PASS_THROUGH and not all(t in self.static for t in node.output)
 
 
-def load_graph(path: Path, input_shapes: dict[str, list[int]]) -> Graph:
+def load_graph(path: Path, input_shapes: dict[str, Shape]) -> Graph:
     """Read ``path`` and infer every shape; a file that is not a valid ONNX model, a model
     with other than one data input, or a shape inference failure is one UsageError line."""
     onnx = require_onnx(str(path))
@@ -205,7 +192,7 @@ def _fold(graph: Graph, onnx: Any) -> dict[str, Any]:
     return dict(zip(wanted, values, strict=True))
 
 
-def _pin_dims(value_info: Any, pinned: list[int] | None, path: Path) -> list[str]:
+def _pin_dims(value_info: Any, pinned: Shape | None, path: Path) -> list[str]:
     """Write fixed dims into the graph input before inference; return the notes to print."""
     dims = value_info.type.tensor_type.shape.dim
     name = value_info.name

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.interchange.spec_graph import load_graph
 from sepconv_cli.interchange.spec_walk import Item, Layer, Note, Walker
 
@@ -34,7 +35,7 @@ _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "non
 _NESTED = ("layers", "shortcut", "branches")
 
 
-def export_spec(path: Path, input_shapes: dict[str, list[int]]) -> tuple[str, list[str], list[str]]:
+def export_spec(path: Path, input_shapes: dict[str, Shape]) -> tuple[str, list[str], list[str]]:
     """(the YAML text, notes about the input, one line per kind of part not expressed)."""
     graph = load_graph(path, input_shapes)
     items = Walker(graph).run()

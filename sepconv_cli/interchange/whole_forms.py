@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sepconv_cli.counting.network import Model, build
 from sepconv_cli.errors import SepconvError
+from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.spec.layers import ModelSpec
 
 FORMS = ("as_specified", "standard", "separable")
@@ -53,7 +54,7 @@ def spec_graphs(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraphs:
 
 
 def onnx_file_graphs(
-    path: Path, input_shapes: dict[str, list[int]], batch: int | None, seed: int = 0
+    path: Path, input_shapes: dict[str, Shape], batch: int | None, seed: int = 0
 ) -> FormGraphs:
     """The file as specified; its standard and separable forms through its spec, or why not."""
     from sepconv_cli.interchange.spec_writer import export_spec
