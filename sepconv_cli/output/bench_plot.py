@@ -12,10 +12,10 @@ or a wrong extension before any timing.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from sepconv_cli.analysis.bench import BenchReport
+from sepconv_cli.output.plot import figure_bytes
 
 RUNTIME_LABELS = {"numpy": "NumPy", "onnxruntime": "ONNX Runtime", "torch": "PyTorch"}
 
@@ -62,11 +62,7 @@ def render_bench_plot(report: BenchReport, fmt: str) -> bytes:
     ax.set_xlabel("separable speed-up (×, log scale; left of 1×: separable is slower)")
     ax.legend(loc="lower right", fontsize="small")
     ax.set_title(f"{report.model}: measured speed-up vs MAC ratio, per layer")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=120)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_bytes(fig, fmt)
 
 
 def write_bench_plot(report: BenchReport, path: Path) -> None:

@@ -49,6 +49,14 @@ def render_plot(report: ProfileReport, machine: dict[str, Any] | None, fmt: str)
         f"(input {'×'.join(map(str, report.model.input_shape))}, "
         f"batch {report.model.batch})"
     )
+    return figure_bytes(fig, fmt)
+
+
+def figure_bytes(fig: Any, fmt: str) -> bytes:
+    """A finished figure laid out and saved as ``png``/``svg``/``pdf`` bytes (120 dpi), then
+    closed: every sepconv chart (profile, sweep grid, bench) ends here."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=120)

@@ -8,10 +8,10 @@ while they stay legible (up to 20 × 20); a point without the metric is left bla
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from sepconv_cli.analysis.grid import GridReport
+from sepconv_cli.output.plot import figure_bytes
 from sepconv_cli.output.sweep.captions import describe_grid
 from sepconv_cli.output.sweep.pivot import pivot
 
@@ -54,11 +54,7 @@ def render_heatmap(report: GridReport, fmt: str) -> bytes:
     ax.set_title(
         f"{model.metric.title}\n{describe_grid(report)}", fontsize=10, loc="left", wrap=True
     )
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=120)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_bytes(fig, fmt)
 
 
 def write_heatmap(report: GridReport, path: Path) -> None:
