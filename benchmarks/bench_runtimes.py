@@ -127,7 +127,8 @@ def sepconv_runner(layer: LayerReport, threads: int) -> Any:
     ops = layer.row.forms.separable
     chain = prepare_chain(ops, layer.batch, "float32", np.random.default_rng(0))
     rt = load_runtime("onnxruntime", "cpu", threads, None)
-    return rt.prepare(ops, chain.x, [step.weights for step in chain.steps])
+    steps = chain.steps
+    return rt.prepare(ops, chain.x, [s.weights for s in steps], [s.operands for s in steps])
 
 
 def overhead_table(

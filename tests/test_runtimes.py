@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,13 @@ import pytest
 from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
+from sepconv_cli.counting.lowering import Forms
+from sepconv_cli.counting.ops import Add, Concat, Conv, ConvTranspose, Op, Scale
 from sepconv_cli.counting.report import single_layer_report
-from sepconv_cli.execution.kernels import prepare_chain
+from sepconv_cli.execution.kernels import NotExecutableError, check_executable, prepare_chain
 from sepconv_cli.execution.runtimes import layouts
-from sepconv_cli.execution.runtimes.base import DisagreementError, RuntimeUnsupportedError
-from sepconv_cli.execution.runtimes.registry import check_supported, load_runtime
+from sepconv_cli.execution.runtimes.base import DisagreementError
+from sepconv_cli.execution.runtimes.registry import load_runtime
 from sepconv_cli.execution.runtimes.timed import _agreed, check_agreement
 from sepconv_cli.execution.timing import TimingSettings, time_forms
 from sepconv_cli.spec.flags import layer_from_flags
@@ -92,7 +94,7 @@ def test_every_form_agrees_with_numpy(runtime: str, case: str) -> None:
     rt = load_runtime(runtime, "cpu", 1, None)
     for name in ("standard", "separable", "as_specified"):
         ops = getattr(forms, name)
-        check_supported(ops, runtime)
+        check_executable(ops)
         chain = prepare_chain(ops, batch, "float32", np.random.default_rng(3))
         runner_, part = _agreed(rt, ops, chain, name)  # raises on disagreement
         assert runner_.output().shape == chain.out.shape
@@ -123,12 +125,14 @@ def test_agreement_tolerance_is_relative_to_the_largest_value() -> None:
         check_agreement(reference[:, :1], reference, "standard", "x")
 
 
-def test_unsupported_operations_are_refused_in_one_line() -> None:
-    layer = single_layer_report(
-        layer_from_flags({"type": "squeeze_excite", "input": "4x4x8", "se_ratio": "0.25"})
-    )
-    with pytest.raises(RuntimeUnsupportedError, match=r"^--runtime torch: a .* is timed with"):
-        check_supported(layer.row.forms.standard, "torch")
+@pytest.mark.parametrize("runtime", ["numpy", *RUNTIMES])
+def test_an_operation_nothing_executes_is_refused_in_one_line(runtime: str) -> None:
+    """A transposed convolution (an ONNX file's) is counted; no runtime here executes it."""
+    op = ConvTranspose((4, 4, 8), 4, (3, 3), (8, 8))
+    forms = Forms("none", (op,), (op,), (op,))
+    settings = TimingSettings(budget_s=0.01, runtime=runtime)
+    with pytest.raises(NotExecutableError, match=r"^a conv_transpose operation is counted, not"):
+        time_forms(forms, 1, "float32", settings)
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -173,7 +177,7 @@ def test_numpy_json_has_no_runtime_record() -> None:
 
 
 @pytest.mark.skipif(not _has("onnxruntime"), reason="onnxruntime not installed")
-def test_profile_records_the_runtime_and_notes_what_it_cannot_run(tmp_path: Path) -> None:
+def test_profile_records_the_runtime_on_every_row(tmp_path: Path) -> None:
     spec = tmp_path / "m.yaml"
     spec.write_text(
         "input: [8, 8, 8]\nlayers:\n"
@@ -188,42 +192,82 @@ def test_profile_records_the_runtime_and_notes_what_it_cannot_run(tmp_path: Path
     assert code == 0, err
     data = json.loads(out)
     assert data["timing"]["runtime"]["name"] == "onnxruntime"
+    assert data["timing"]["layers_not_timed"] == 0
     rows = {layer["name"]: layer for layer in data["layers"]}
-    assert rows["se"]["timing"]["runtime"]["name"] == "onnxruntime"
-    concat = rows["cat.concat"]
-    assert "timing" not in concat and "timed with NumPy only" in concat["note"]
+    assert len(rows) == 4, list(rows)  # c1, se, the pointwise branch, cat.concat
+    for name in rows:
+        assert rows[name]["timing"]["runtime"]["name"] == "onnxruntime", name
+        assert "note" not in rows[name]
 
 
 ORT = pytest.mark.skipif(not _has("onnxruntime"), reason="onnxruntime not installed")
 
-# rows whose forms hold a squeeze-and-excite or a shuffle: ONNX Runtime runs them (without
-# the SE's activations, as NumPy's kernels run it), torch does not yet
-SE_AND_SHUFFLE = """name: se
+# every row kind that reads more than its input or is more than a conv: a squeeze-and-excite
+# (inside an inverted residual and on its own), a shuffle, a concat of branches (one of them
+# the identity) and an add of branches
+ROW_KINDS = """name: kinds
 input: [12, 12, 16]
 layers:
   - {type: inverted_residual, expanded: 48, filters: 16, se_ratio: 0.25, se_divisor: 8}
   - {type: squeeze_excite, se_ratio: 0.25}
   - {type: shuffle, groups: 4}
+  - {type: branches, merge: concat, branches: [[], [{type: pointwise, filters: 8}]]}
+  - {type: branches, merge: add, branches: [[], [{type: conv, kernel: 3, filters: 24,
+     padding: same}]]}
 """
 
 
-@ORT
-def test_squeeze_excite_and_shuffle_agree_on_onnxruntime(tmp_path: Path) -> None:
+def _agrees(runtime: str, ops: Sequence[Op], name: str, seed: int = 5) -> None:
+    rt = load_runtime(runtime, "cpu", 1, None)
+    check_executable(ops)
+    chain = prepare_chain(ops, 2, "float32", np.random.default_rng(seed))
+    runner_, part = _agreed(rt, ops, chain, name)  # raises on disagreement
+    assert runner_.output().shape == chain.out.shape
+    part(range(1, len(ops)))()  # a part that starts inside the chain runs too
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_every_row_kind_agrees_with_numpy(runtime: str, tmp_path: Path) -> None:
     from sepconv_cli.counting.network import build
     from sepconv_cli.spec.presets import load_model
 
-    path = tmp_path / "se.yaml"
-    path.write_text(SE_AND_SHUFFLE, encoding="utf-8")
-    rt = load_runtime("onnxruntime", "cpu", 1, None)
-    for row in build(load_model(path)).rows:
+    path = tmp_path / "kinds.yaml"
+    path.write_text(ROW_KINDS, encoding="utf-8")
+    rows = build(load_model(path)).rows
+    kinds = {op.role for row in rows for op in row.forms.as_specified}
+    assert {"squeeze_excite", "shuffle", "concat", "add"} <= kinds, kinds
+    for row in rows:
         for name in ("standard", "separable", "as_specified"):
-            ops = getattr(row.forms, name)
-            check_supported(ops, "onnxruntime")
-            chain = prepare_chain(ops, 1, "float32", np.random.default_rng(5))
-            runner_, _ = _agreed(rt, ops, chain, name)  # raises on disagreement
-            assert runner_.output().shape == chain.out.shape
-        with pytest.raises(RuntimeUnsupportedError, match=r"^--runtime torch: "):
-            check_supported(row.forms.as_specified, "torch")
+            _agrees(runtime, getattr(row.forms, name), f"{row.name} {name}")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_second_operands_are_numpys_own(runtime: str) -> None:
+    """A residual that is not the form's input, a gate, a concat of three: the runtime must
+    read NumPy's seeded tensors (zeros or fresh random ones would disagree)."""
+    conv = Conv((6, 6, 4), 8, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))
+    _agrees(runtime, [conv, Add((6, 6, 8))], "residual")
+    _agrees(runtime, [conv, Scale((6, 6, 8))], "gate")
+    _agrees(runtime, [conv, Concat(((6, 6, 8), (6, 6, 3), (6, 6, 5)))], "concat")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_an_ignored_operand_is_caught(runtime: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the runtime were handed other data than NumPy's (here: the gate zeroed), the
+    agreement check stops the run."""
+    from sepconv_cli.execution import elementwise
+
+    real = elementwise.build_scale
+
+    def zero_gate_for_runtime(*args: Any, **kwargs: Any) -> Any:
+        prepared = real(*args, **kwargs)
+        prepared.operands = {"gate": np.zeros_like(prepared.operands["gate"])}
+        return prepared
+
+    monkeypatch.setattr(elementwise, "build_scale", zero_gate_for_runtime)
+    conv = Conv((6, 6, 4), 8, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))
+    with pytest.raises(DisagreementError, match="form gate: "):
+        _agrees(runtime, [conv, Scale((6, 6, 8))], "gate")
 
 
 @pytest.mark.parametrize(

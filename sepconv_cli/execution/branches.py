@@ -37,7 +37,8 @@ def build_concat(
 ) -> Prepared:
     bufs = plan_concat(op, batch, dt)
     arrays = allocate(bufs, rng)
-    parts = [x, *(arrays[f"branch{i}"] for i in range(1, len(op.in_shapes)))]
+    others = {f"branch{i}": arrays[f"branch{i}"] for i in range(1, len(op.in_shapes))}
+    parts = [x, *others.values()]
     out = arrays["out"]
     return Prepared(
         op,
@@ -48,6 +49,7 @@ def build_concat(
         sum(b.nbytes for b in bufs),
         (batch, *op.out_shape),
         "concat",
+        others,
     )
 
 

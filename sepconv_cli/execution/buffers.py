@@ -10,7 +10,7 @@ steps (closures over preallocated arrays, so a timed call allocates nothing).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 from typing import Any, Literal
 
@@ -71,6 +71,8 @@ class Prepared:
 
     ``x`` is read at every call, so writing into it (or chaining it to another operation's
     ``out``) changes what the next call computes. ``nbytes`` counts what was allocated here.
+    ``operands`` are the other tensors the call reads (an add's residual, a scale's gate, the
+    other branches a concat joins), by name, so another runtime can be given the same data.
     """
 
     op: Op
@@ -81,6 +83,7 @@ class Prepared:
     nbytes: int
     expected_shape: tuple[int, ...]
     kernel: str = ""
+    operands: dict[str, Array] = field(default_factory=dict)
 
     def __call__(self) -> Array:
         self.run()

@@ -98,6 +98,7 @@ def build_add(
         out.nbytes,
         (batch, *op.out_shape),
         "add",
+        {"residual": residual},
     )
 
 
@@ -131,4 +132,5 @@ def build_scale(
         sum(b.nbytes for b in bufs),
         (batch, *op.out_shape),
         "scale",
+        {"gate": g},
     )

@@ -90,9 +90,11 @@ __all__ = [
     "Chain",
     "ExecutionShapeError",
     "MemoryGuardError",
+    "NotExecutableError",
     "Prepared",
     "UnsupportedDtypeError",
     "available_memory",
+    "check_executable",
     "check_memory",
     "default_memory_limit",
     "estimate_bytes",
@@ -110,6 +112,12 @@ SUPPORTED_DTYPES = tuple(name for name in DTYPES if name not in _NOT_EXECUTABLE)
 
 class UnsupportedDtypeError(UsageError):
     """Timing was asked for in a precision NumPy cannot compute in."""
+
+
+class NotExecutableError(UsageError):
+    """A layer with an operation sepconv counts but no kernel here runs (an ONNX file's
+    transposed convolution), or with no operation at all: a profile row's note, exit 2 for
+    one layer. The other runtimes run exactly what NumPy runs, so this holds for them too."""
 
 
 def numpy_dtype(name: str) -> np.dtype[Any]:
@@ -370,6 +378,17 @@ _KERNELS: dict[type[Op], _Kernel[Any]] = {
         lambda op, r: branches.build_shuffle(op, r.batch, r.dt, r.rng, r.x),
     ),
 }
+
+
+def check_executable(ops: Sequence[Op]) -> None:
+    """Refuse (one line) a form that has nothing to run or an operation with no kernel."""
+    if not ops:
+        raise NotExecutableError("nothing to execute: the layer has no counted operation")
+    for op in ops:
+        if type(op) not in _KERNELS:
+            raise NotExecutableError(
+                f"a {op.role} operation is counted, not executed (no kernel here runs it)"
+            )
 
 
 def _kernel_for(op: Op) -> _Kernel[Any]:

@@ -47,6 +47,7 @@ from sepconv_cli.execution.kernels import (
     Chain,
     Prepared,
     _conv_kind,
+    check_executable,
     check_memory,
     estimate_bytes,
     numpy_dtype,
@@ -366,10 +367,14 @@ def time_forms(
     ``settings.runtime`` other than ``numpy`` runs the same plan on that runtime, after
     checking it agrees with NumPy (:mod:`sepconv_cli.execution.runtimes.timed`).
 
-    Raises :class:`~sepconv_cli.execution.kernels.MemoryGuardError` before allocating anything when
+    Raises :class:`~sepconv_cli.execution.kernels.NotExecutableError` for a form with an
+    operation no kernel runs (on every runtime: each runs what NumPy runs),
+    :class:`~sepconv_cli.execution.kernels.MemoryGuardError` before allocating anything when
     the larger form needs more than ``settings.max_memory`` (default: a share of RAM), and
     :class:`~sepconv_cli.execution.kernels.UnsupportedDtypeError` for bfloat16 and int8.
     """
+    for ops in (forms.standard, forms.separable, forms.as_specified):
+        check_executable(ops)
     if settings.runtime != "numpy":
         from sepconv_cli.execution.runtimes.timed import time_forms_on
 

@@ -6,15 +6,17 @@ Rules
   onnx_build`: opset 17, NCHW, the same Conv/BatchNormalization/Gemm/pool nodes ``sepconv
   export`` writes), its weights as initializers, as a deployed model holds them. The
   initializers are NumPy's own weights (converted by :mod:`.layouts`), so the agreement
-  check compares one computation. An ``Add`` adds the graph's input (an inverted
-  residual's shortcut).
+  check compares one computation. An operation that reads a second tensor reads NumPy's
+  own: an ``Add`` adds the graph's input when its residual is the form's input (an inverted
+  residual's shortcut), a ``Concat`` joins the other branches' outputs and a ``Scale``
+  multiplies by its gate, each a further graph input bound once, as the input is.
 * Session: ``intra_op_num_threads`` = ``--threads`` (ORT's own choice when unset),
   ``inter_op_num_threads`` 1, sequential execution; graph optimization level from
   ``--ort-optimization`` (``disable|basic|extended|all``), else ORT's default (``all``,
   which on x86 wraps convolutions in NCHWc reorders: part of what a deployed model pays).
-* I/O binding: the input is bound once and the output bound to a buffer allocated once
-  (on the GPU for ``--device cuda``), so a timed call is ``run_with_iobinding`` and
-  nothing else: no copies, no allocation of the result, no Python dict of feeds.
+* I/O binding: the inputs are bound once and the output bound to a buffer allocated once
+  (on the GPU for ``--device cuda``), so a timed call is ``run_with_iobinding`` and nothing
+  else: no copies, no allocation of the result, no Python dict of feeds.
 """
 
 from __future__ import annotations
@@ -25,7 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool, Shuffle, SqueezeExcite
+from sepconv_cli.counting.ops import (
+    Add,
+    BatchNorm,
+    Concat,
+    Conv,
+    Dense,
+    Op,
+    Pool,
+    Scale,
+    Shuffle,
+    SqueezeExcite,
+)
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes import layouts
@@ -87,55 +100,90 @@ def _initializers(ops: Sequence[Op], weights: Sequence[dict[str, Array]]) -> dic
     return out
 
 
-def form_model(ops: Sequence[Op], weights: Sequence[dict[str, Array]], batch: int) -> Any:
+def form_model(
+    ops: Sequence[Op],
+    weights: Sequence[dict[str, Array]],
+    operands: Sequence[dict[str, Array]],
+    x: Array,
+) -> tuple[Any, dict[str, Array]]:
     """The ONNX model of a linear sequence of ``ops`` (input ``input``, output ``output``,
-    node ``i`` named ``op{i}``) with NumPy's weights as its initializers."""
+    node ``i`` named ``op{i}``) with NumPy's weights as its initializers, and the further
+    inputs it reads (name → NumPy's channels-last array): an operation's ``operands``, except
+    an add's residual that is the form's input ``x`` itself, which reads ``input``."""
+    batch = x.shape[0]
     g = _GivenWeights(batch=batch, given=_initializers(ops, weights))
     g.used.update({"input", "output"})
-    x = "input"
-    for i, op in enumerate(ops):
+    extra: dict[str, Array] = {}
+
+    def operand(i: int, key: str, values: Array) -> str:
+        if key == "residual" and values is x:
+            return "input"
+        extra[f"op{i}.{key}"] = values
+        return f"op{i}.{key}"
+
+    y = "input"
+    for i, (op, given) in enumerate(zip(ops, operands, strict=True)):
         name = f"op{i}"
         if isinstance(op, Conv):
-            x = emit_conv(g, op, x, name)
+            y = emit_conv(g, op, y, name)
         elif isinstance(op, BatchNorm):
-            x = emit_batch_norm(g, op, x, name)
+            y = emit_batch_norm(g, op, y, name)
         elif isinstance(op, Dense):
-            x = emit_dense(g, op, x, name)
+            y = emit_dense(g, op, y, name)
         elif isinstance(op, Pool):
-            x = emit_pool(g, op, x, name, name)
+            y = emit_pool(g, op, y, name, name)
         elif isinstance(op, Add):
-            x = g.node("Add", [x, "input"], name)
+            y = g.node("Add", [y, operand(i, "residual", given["residual"])], name)
+        elif isinstance(op, Scale):
+            y = g.node("Mul", [y, operand(i, "gate", given["gate"])], name)
+        elif isinstance(op, Concat):
+            others = [operand(i, key, values) for key, values in given.items()]
+            y = g.node("Concat", [y, *others], name, axis=1)
         elif isinstance(op, SqueezeExcite):
-            x = emit_squeeze_excite(g, op, x, name, activations=False)
+            y = emit_squeeze_excite(g, op, y, name, activations=False)
         elif isinstance(op, Shuffle):
-            x = emit_shuffle(g, op, x, name)
+            y = emit_shuffle(g, op, y, name)
         else:  # registry.check_supported refused it already
             raise TypeError(f"no ONNX Runtime form for {type(op).__name__}")
-    g.nodes.append(g.onnx.helper.make_node("Identity", [x], ["output"], name="output"))
+    g.used.update(extra)
+    g.nodes.append(g.onnx.helper.make_node("Identity", [y], ["output"], name="output"))
     inputs = [g.value_info("input", nchw(ops[0].in_shape, batch))]
+    inputs += [g.value_info(n, layouts.to_channels_first(v).shape) for n, v in extra.items()]
     outputs = [g.value_info("output", nchw(ops[-1].out_shape, batch))]
-    return g.model(inputs, outputs, "form")
+    return g.model(inputs, outputs, "form"), extra
 
 
 class OrtRunner:
     """One form in one InferenceSession, input and output bound once."""
 
-    def __init__(self, runtime: OrtRuntime, model: Any, x: Array, out_shape: tuple[int, ...]):
+    def __init__(
+        self,
+        runtime: OrtRuntime,
+        model: Any,
+        inputs: dict[str, Array],
+        out_shape: tuple[int, ...],
+    ):
         ort = runtime.ort
         self.session = ort.InferenceSession(
             model.SerializeToString(), runtime.session_options(), providers=[runtime.provider]
         )
         self.binding = self.session.io_binding()
-        x_first = layouts.to_channels_first(x)
-        if runtime.device == "cuda":
-            self.x = ort.OrtValue.ortvalue_from_numpy(x_first, "cuda", 0)
+        self.inputs: list[Any] = []  # kept alive: ORT reads them in place
+        cuda = runtime.device == "cuda"
+        for name, values in inputs.items():
+            first = layouts.to_channels_first(values)
+            if cuda:
+                value = ort.OrtValue.ortvalue_from_numpy(first, "cuda", 0)
+                self.binding.bind_ortvalue_input(name, value)
+                self.inputs.append(value)
+            else:
+                self.binding.bind_cpu_input(name, first)
+                self.inputs.append(first)
+        if cuda:
             self.out = ort.OrtValue.ortvalue_from_shape_and_type(out_shape, np.float32, "cuda", 0)
-            self.binding.bind_ortvalue_input("input", self.x)
             self.binding.bind_ortvalue_output("output", self.out)
         else:
-            self.x = x_first  # kept alive: ORT reads it in place
             self.out = np.empty(out_shape, np.float32)
-            self.binding.bind_cpu_input("input", x_first)
             self.binding.bind_output(
                 "output", "cpu", 0, np.float32, list(out_shape), self.out.ctypes.data
             )
@@ -186,8 +234,11 @@ class OrtRuntime:
         return options
 
     def prepare(
-        self, ops: Sequence[Op], x: Array, weights: Sequence[dict[str, Array]]
+        self,
+        ops: Sequence[Op],
+        x: Array,
+        weights: Sequence[dict[str, Array]],
+        operands: Sequence[dict[str, Array]],
     ) -> OrtRunner:
-        batch = x.shape[0]
-        model = form_model(ops, weights, batch)
-        return OrtRunner(self, model, x, nchw(ops[-1].out_shape, batch))
+        model, extra = form_model(ops, weights, operands, x)
+        return OrtRunner(self, model, {"input": x, **extra}, nchw(ops[-1].out_shape, x.shape[0]))

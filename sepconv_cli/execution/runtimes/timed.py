@@ -6,9 +6,10 @@ Rules
 * Every form (standard, separable, as written when it is neither) is first prepared with
   NumPy's kernels on the seeded input and weights NumPy's own timing uses and run once:
   that output is the reference. The runtime is given the same input and weights
-  (:mod:`.layouts`), run once, and must agree (:data:`base.AGREEMENT_RTOL`,
-  :data:`base.AGREEMENT_ATOL`), or :class:`base.DisagreementError` names the form and
-  runtime (the caller adds the layer).
+  (:mod:`.layouts`) and the other tensors NumPy's operations read (``operands``: a
+  residual, a gate, the other branches of a concat), run once, and must agree
+  (:data:`base.AGREEMENT_RTOL`, :data:`base.AGREEMENT_ATOL`), or
+  :class:`base.DisagreementError` names the form and runtime (the caller adds the layer).
 * Then it is timed by :func:`sepconv_cli.execution.timing.measure`: warm-up, auto-ranged
   loops, median and spread, the layer's budget split as NumPy's is.
 * The separable form's parts: its depthwise convolutions (each with the batch-norm after
@@ -40,7 +41,7 @@ from sepconv_cli.execution.runtimes.base import (
     DisagreementError,
     RuntimeUnsupportedError,
 )
-from sepconv_cli.execution.runtimes.registry import Runner, Runtime, check_supported, load_runtime
+from sepconv_cli.execution.runtimes.registry import Runner, Runtime, load_runtime
 from sepconv_cli.execution.timing import Clock, MeasurementPlan, Stats, TimingSettings
 
 
@@ -85,9 +86,10 @@ def _agreed(
     """The form on the runtime, checked against NumPy's output, and a maker of its parts."""
     reference = chain.checked().copy()
     weights = [step.weights for step in chain.steps]
+    operands = [step.operands for step in chain.steps]
     name = rt.info.runtime
     try:
-        runner = rt.prepare(ops, chain.x, weights)
+        runner = rt.prepare(ops, chain.x, weights, operands)
         result = runner.output()
     except (RuntimeUnsupportedError, MemoryError):
         raise
@@ -100,7 +102,12 @@ def _agreed(
 
     def part(indices: Sequence[int]) -> Callable[[], None]:
         runners = [
-            rt.prepare([ops[i] for i in run], chain.steps[run[0]].x, [weights[i] for i in run])
+            rt.prepare(
+                [ops[i] for i in run],
+                chain.steps[run[0]].x,
+                [weights[i] for i in run],
+                [operands[i] for i in run],
+            )
             for run in _runs(indices)
         ]
 
@@ -124,8 +131,6 @@ def time_forms_on(
         )
     plan = MeasurementPlan.of(forms)
     same, apart, dw_idx, pw_idx = plan.same, plan.apart, plan.dw_idx, plan.pw_idx
-    for ops in (forms.standard, forms.separable, forms.as_specified):
-        check_supported(ops, name)
     rt = load_runtime(name, settings.device, settings.threads, settings.ort_optimization)
     dt = numpy_dtype(dtype)
     itemsize = DTYPE_BYTES[dtype]

@@ -8,7 +8,14 @@ Rules
   ``ConstantPad`` before it. BatchNorm → ``nn.BatchNorm{1,2,3}d`` in eval mode; Dense →
   ``Flatten`` + ``nn.Linear``; pooling → ``nn.MaxPool``/``nn.AvgPool`` (average over the
   real elements: ``count_include_pad=False``; symmetric pads only), ``AdaptiveAvgPool`` /
-  ``AdaptiveMaxPool`` for global and adaptive pools; an ``Add`` adds the form's input.
+  ``AdaptiveMaxPool`` for global and adaptive pools. Squeeze-and-excite → adaptive average
+  pool, two 1×1 ``nn.Conv`` with bias, and the multiply of the input by their result
+  (without its activation and gate, as NumPy runs it); shuffle → view, transpose and a
+  contiguous copy (torchvision's ``channel_shuffle``).
+* Operations that read a second tensor read NumPy's own, held on the device: an ``Add``
+  adds the form's input when its residual is that input (an inverted residual's shortcut),
+  else its residual; a ``Scale`` multiplies by its gate; a ``Concat`` is ``torch.cat`` of
+  the chain's tensor and the other branches' outputs.
 * The modules hold NumPy's own weights (converted by :mod:`.layouts`), so the agreement
   check compares one computation.
 * Threads: ``torch.set_num_threads(--threads)`` (torch's own count when unset). On
@@ -20,12 +27,23 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from sepconv_cli.counting.ops import Add, BatchNorm, Conv, Dense, Op, Pool
+from sepconv_cli.counting.ops import (
+    Add,
+    BatchNorm,
+    Concat,
+    Conv,
+    Dense,
+    Op,
+    Pool,
+    Scale,
+    Shuffle,
+    SqueezeExcite,
+)
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes import layouts
@@ -33,6 +51,8 @@ from sepconv_cli.execution.runtimes.base import RuntimeInfo, RuntimeUnsupportedE
 from sepconv_cli.interchange.optional import require_torch
 
 CONTEXT = "--runtime torch"
+
+Step = Callable[[Any], Any]  # one operation: the tensor it reads → the tensor it makes
 
 
 def _pad_layer(nn: Any, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Any:
@@ -133,33 +153,75 @@ class TorchRuntime:
         extra = {"count_include_pad": False} if op.kind == "avg" else {}
         return pool(op.kernel, op.stride, before, ceil_mode=op.ceil_mode, **extra)
 
+    def _squeeze_excite(self, op: SqueezeExcite, w: dict[str, Array]) -> Step:
+        _, squeeze, excite, _ = op.parts  # the pool: an adaptive one here
+        rank = len(op.in_shape) - 1
+        average = getattr(self.torch.nn, f"AdaptiveAvgPool{rank}d")(1)
+        down = self._module(squeeze, {"w": w["squeeze_w"], "b": w["squeeze_b"]})
+        up = self._module(excite, {"w": w["excite_w"], "b": w["excite_b"]})
+        return lambda y: y * up(down(average(y)))
+
+    def _step(
+        self, op: Op, w: dict[str, Array], operands: dict[str, Array], x: Array, x_on: Any
+    ) -> Step:
+        """``op`` as a function of the chain's tensor; ``x`` is the form's input (NumPy's)
+        and ``x_on`` the same on the device."""
+        torch = self.torch
+        if isinstance(op, Add):
+            residual = operands["residual"]
+            r = x_on if residual is x else self._tensor(layouts.to_channels_first(residual))
+            return lambda y: y + r
+        if isinstance(op, Scale):
+            gate = self._tensor(layouts.to_channels_first(operands["gate"]))
+            return lambda y: y * gate
+        if isinstance(op, Concat):
+            others = [self._tensor(layouts.to_channels_first(v)) for v in operands.values()]
+            return lambda y: torch.cat([y, *others], 1)
+        if isinstance(op, Shuffle):
+            groups = op.groups
+
+            def shuffle(y: Any) -> Any:
+                n, c, *spatial = y.shape
+                grouped = y.view(n, groups, c // groups, *spatial).transpose(1, 2)
+                return grouped.contiguous().view(n, c, *spatial)
+
+            return shuffle
+        if isinstance(op, SqueezeExcite):
+            return self._squeeze_excite(op, w)
+        module: Step = self._module(op, w)
+        return module
+
     def prepare(
-        self, ops: Sequence[Op], x: Array, weights: Sequence[dict[str, Array]]
+        self,
+        ops: Sequence[Op],
+        x: Array,
+        weights: Sequence[dict[str, Array]],
+        operands: Sequence[dict[str, Array]],
     ) -> TorchRunner:
         with self.torch.inference_mode():
-            modules = [
-                None if isinstance(op, Add) else self._module(op, w)
-                for op, w in zip(ops, weights, strict=True)
+            x_on = self._tensor(layouts.to_channels_first(x))
+            steps = [
+                self._step(op, w, given, x, x_on)
+                for op, w, given in zip(ops, weights, operands, strict=True)
             ]
-            adds = [isinstance(op, Add) for op in ops]
-            return TorchRunner(self, modules, adds, self._tensor(layouts.to_channels_first(x)))
+            return TorchRunner(self, steps, x_on)
 
 
 class TorchRunner:
-    """A form's modules called in order on an input that stays on the device."""
+    """A form's steps called in order on an input that stays on the device."""
 
-    def __init__(self, runtime: TorchRuntime, modules: list[Any], adds: list[bool], x: Any):
+    def __init__(self, runtime: TorchRuntime, steps: list[Step], x: Any):
         self.torch = runtime.torch
         self.cuda = runtime.device == "cuda"
-        self.steps = list(zip(modules, adds, strict=True))
+        self.steps = steps
         self.x = x
         self.out: Any = None
 
     def __call__(self) -> None:
         with self.torch.inference_mode():
             y = self.x
-            for module, add in self.steps:
-                y = y + self.x if add else module(y)
+            for step in self.steps:
+                y = step(y)
             self.out = y
             if self.cuda:
                 self.torch.cuda.synchronize()
