@@ -485,7 +485,6 @@ def test_flags_an_onnx_model_cannot_honour(tmp_path: Path) -> None:
     for flags, named in (
         (["-a", "0.5"], "--width-multiplier:"),
         (["-r", "160"], "--resolution:"),
-        (["--time"], "--time:"),
     ):
         done = run(path, *flags)
         assert done.exit_code == 2, flags
@@ -497,7 +496,7 @@ def test_flags_an_onnx_model_cannot_honour(tmp_path: Path) -> None:
 def test_not_timed_by_default_with_a_note(tmp_path: Path) -> None:
     done = run(str(conv_model(tmp_path / "c.onnx", [1, 2, 5, 5], [4, 2, 3, 3])))
     assert done.exit_code == 0
-    assert "ONNX models are counted, not timed" in done.stderr
+    assert "an ONNX model's layers are counted, not timed, unless --time" in done.stderr
     assert "Measured" not in done.stdout
 
 
@@ -546,3 +545,60 @@ def test_other_commands_do_not_import_onnx() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "ONNX=\n" in done.stderr, done.stderr
+
+
+FAST = ["--time", "--time-budget", "0.05s"]
+
+
+def _has_ort() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_time_times_an_onnx_models_rows(tmp_path: Path) -> None:
+    """With --time an ONNX file's rows are timed like a spec's: the 3×3 conv 2 → 4 in both
+    forms (its separable form has a depthwise and a pointwise part)."""
+    data = profile(conv_model(tmp_path / "c.onnx", [1, 2, 5, 5], [4, 2, 3, 3]), *FAST)
+    assert data["timing"]["layers_timed"] == 1 and data["timing"]["layers_not_timed"] == 0
+    timing = first(data)["timing"]
+    assert timing["standard"]["median_s"] > 0
+    assert timing["separable"]["depthwise"]["runs"] >= 1
+    assert timing["separable"]["pointwise"]["runs"] >= 1
+
+
+def test_a_row_nothing_executes_is_not_timed_and_says_why(tmp_path: Path) -> None:
+    nodes = [
+        node("Conv", ["x", "w"], ["a"], "conv", pads=[1, 1, 1, 1]),
+        node("ConvTranspose", ["a", "wt"], ["y"], "up", strides=[2, 2]),
+    ]
+    inits = [weight("w", 4, 2, 3, 3), weight("wt", 4, 3, 2, 2)]
+    path = save(tmp_path / "t.onnx", nodes, {"x": [1, 2, 5, 5]}, ["y"], inits)
+    done = run(str(path), *FAST, "--format", "json")
+    assert done.exit_code == 0, done.output
+    rows = {layer["name"]: layer for layer in json.loads(done.stdout)["layers"]}
+    assert rows["conv"]["timing"]["standard"]["median_s"] > 0
+    assert "timing" not in rows["up"]
+    assert rows["up"]["note"] == (
+        "not timed: a conv_transpose operation is counted, not executed (no kernel here runs it)"
+    )
+    assert "sepconv: up: not timed: a conv_transpose operation" in done.stderr
+
+
+@pytest.mark.skipif(not _has_ort(), reason="onnxruntime not installed")
+def test_an_onnx_model_on_onnxruntime_per_layer_and_in_bench(tmp_path: Path) -> None:
+    path = str(conv_model(tmp_path / "c.onnx", [1, 2, 5, 5], [4, 2, 3, 3], pads=[1, 1, 1, 1]))
+    data = profile(Path(path), *FAST, "--runtime", "onnxruntime")
+    assert first(data)["timing"]["runtime"]["name"] == "onnxruntime"
+    done = runner.invoke(app, ["bench", path, "--runtime", "numpy,onnxruntime",
+                               "--time-budget", "0.05s", "--format", "json", "-q"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    bench = json.loads(done.stdout)
+    (layer,) = bench["layers"]
+    assert layer["macs"]["as_specified"] == 25 * 4 * 2 * 9  # 5×5 out, 4 filters, 2·3·3
+    for name in ("numpy", "onnxruntime"):
+        assert layer["runtimes"][name]["standard_s"] > 0, name
+    as_specified = bench["whole_graph"]["forms"]["as_specified"]  # the file itself, whole
+    assert as_specified["median_s"] > 0 and as_specified["sum_of_layers_s"] > 0

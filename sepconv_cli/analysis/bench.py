@@ -113,9 +113,11 @@ def bench(
     settings: TimingSettings,
     progress: Progress | None = None,
     whole_ref: str | None = None,
+    input_shapes: dict[str, Any] | None = None,
 ) -> BenchReport:
     """Every row of ``counted`` timed on each runtime in turn; with ``whole_ref`` (the
-    model's reference) and onnxruntime among the runtimes, its forms run whole too."""
+    model's reference; ``input_shapes`` as ``--input-shape`` gave them for an ONNX file)
+    and onnxruntime among the runtimes, its forms run whole too."""
     from sepconv_cli.execution.profiling import time_layers
     from sepconv_cli.execution.runtimes.registry import load_runtime
 
@@ -145,7 +147,7 @@ def bench(
         if progress is not None:
             progress(len(runtimes), len(runtimes), "onnxruntime: whole graphs")
         chosen = replace(settings, runtime="onnxruntime")
-        whole = whole_model(whole_ref, counted.model, chosen).with_sums(
+        whole = whole_model(whole_ref, counted.model, chosen, input_shapes).with_sums(
             {part: ort.total(part) for part in ("as_specified", "standard", "separable")},
             sum(layer.timing is None for layer in ort.layers),
         )

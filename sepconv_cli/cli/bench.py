@@ -14,12 +14,13 @@ from sepconv_cli.cli.options import (
     EXIT_CODES_HELP,
     DeviceOption,
     FormatOption,
+    InputShapeOption,
     MaxMemoryOption,
+    ModelArgument,
     OrtOptimizationOption,
     OutputOption,
     QuietOption,
     ResolutionOption,
-    SpecModelArgument,
     ThreadsOption,
     TimeBudgetOption,
     parse_flag,
@@ -39,7 +40,7 @@ app = typer.Typer()
     epilog=EXIT_CODES_HELP,
 )
 def bench(
-    model: SpecModelArgument,
+    model: ModelArgument,
     runtime: Annotated[
         str | None,
         typer.Option(
@@ -50,6 +51,7 @@ def bench(
         ),
     ] = None,
     resolution: ResolutionOption = None,
+    input_shape: InputShapeOption = None,
     batch: Annotated[
         str | None,
         typer.Option("--batch", "-b", metavar="N", help="Batch size (overrides the spec's)."),
@@ -111,18 +113,23 @@ def bench(
             optimization = ort_optimization if name == "onnxruntime" else None
             settings = with_runtime(settings, name, device, optimization, threads)
     settings = replace(settings, runtime="numpy", ort_optimization=ort_optimization)
-    from sepconv_cli.counting.network import build
     from sepconv_cli.counting.report import profile_report
-    from sepconv_cli.spec.presets import resolve_model
+    from sepconv_cli.interchange.models import ModelOptions, load_model
+    from sepconv_cli.interchange.onnx_inputs import parse_input_shapes
 
-    built = build(
-        resolve_model(model),
+    options = ModelOptions(
         resolution=parse_flag(resolution, "--resolution", per_dim),
         batch=parse_flag(batch, "--batch", positive_int),
+        input_shapes=parse_input_shapes(input_shape or []),
     )
+    built, notes = load_model(model, options)
+    for note in notes:
+        Messages.note(note)
     with ProgressBar(f"timing {built.name}", enabled=not chosen.for_programs) as bar:
         whole_ref = model if whole_model else None
-        report = run_bench(profile_report(built), names, settings, bar.update, whole_ref)
+        report = run_bench(
+            profile_report(built), names, settings, bar.update, whole_ref, options.input_shapes
+        )
     emit(render_bench(report, chosen), output)
     if plot is not None:
         from sepconv_cli.output.bench_plot import write_bench_plot

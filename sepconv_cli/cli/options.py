@@ -166,6 +166,24 @@ SpecModelArgument = Annotated[
         autocompletion=complete_model,
     ),
 ]
+ModelArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="MODEL",
+        help="A model spec (YAML file), an ONNX file (model.onnx: needs sepconv[onnx]) "
+        "or a preset name: see 'sepconv presets'.",
+        autocompletion=complete_model,
+    ),
+]
+InputShapeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input-shape",
+        metavar="NAME=DIMS",
+        help="ONNX models: an input's shape, batch first (input=1x3x224x224), for symbolic "
+        "or unknown dims (repeatable). A symbolic batch alone defaults to 1.",
+    ),
+]
 ResolutionOption = Annotated[
     str | None,
     typer.Option("--resolution", "-r", metavar="R", help="Input spatial size: 160, or 160x128."),

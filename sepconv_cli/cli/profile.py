@@ -10,16 +10,18 @@ import typer
 
 from sepconv_cli.analysis.budgets import budget_failures, budgets
 from sepconv_cli.cli.console import Messages, ProgressBar, emit
-from sepconv_cli.cli.help import SepconvCommand, complete_model
+from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
     CONVENTIONS_HELP,
     EXIT_CODES_HELP,
     DeviceOption,
     FormatOption,
+    InputShapeOption,
     MaxLatencyOption,
     MaxMacsOption,
     MaxMemoryOption,
     MaxParamsOption,
+    ModelArgument,
     OrtOptimizationOption,
     OutputOption,
     QuietOption,
@@ -56,15 +58,7 @@ def parse_width(value: str | None) -> Fraction:
     epilog=CONVENTIONS_HELP + "\n\n" + EXIT_CODES_HELP,
 )
 def profile(
-    model: Annotated[
-        str,
-        typer.Argument(
-            metavar="MODEL",
-            help="A model spec (YAML file), an ONNX file (model.onnx: needs sepconv[onnx]) "
-            "or a preset name: see 'sepconv presets'.",
-            autocompletion=complete_model,
-        ),
-    ],
+    model: ModelArgument,
     width_multiplier: Annotated[
         str | None,
         typer.Option(
@@ -93,8 +87,9 @@ def profile(
         typer.Option(
             "--time/--no-time",
             help="Execute every layer's "
-            "standard and separable forms with NumPy and time them (--no-time: "
-            "count only, instantly). Default: timed, except an ONNX model (counted only).",
+            "standard and separable forms (with NumPy, or --runtime) and time them (--no-time: "
+            "count only, instantly). Default: timed, except an ONNX model (counted unless "
+            "--time).",
             show_default=False,
         ),
     ] = None,
@@ -120,15 +115,7 @@ def profile(
             dir_okay=False,
         ),
     ] = None,
-    input_shape: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input-shape",
-            metavar="NAME=DIMS",
-            help="ONNX models: an input's shape, batch first (input=1x3x224x224), for symbolic "
-            "or unknown dims (repeatable). A symbolic batch alone defaults to 1.",
-        ),
-    ] = None,
+    input_shape: InputShapeOption = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -172,11 +159,6 @@ def profile(
     chosen = PROFILE.choose(format, output)
     gates = budgets(max_macs, max_params, max_latency)
     onnx_model = is_onnx(model)
-    if onnx_model and time:
-        raise UsageError(
-            "--time: ONNX models are counted, not timed (the NumPy executor runs YAML specs); "
-            "drop --time"
-        )
     time = not onnx_model if time is None else time
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; drop --no-time")
@@ -189,7 +171,8 @@ def profile(
         )
     # before --plot's check imports matplotlib, which loads NumPy: the BLAS thread count
     # can still be set then, with or without threadpoolctl
-    # an ONNX file's layers are not timed; its whole graph is, with the same settings
+    # an ONNX file's layers are timed only with --time; its whole graph is, with the same
+    # settings
     settings = timing_from_flags(
         time or whole_model,
         threads,
@@ -215,9 +198,12 @@ def profile(
     built, notes = load_model(model, options)
     for note in notes:
         Messages.note(note)
-    if onnx_model:
+    if onnx_model and not time:
         timed = "; --whole-model times its whole graph" if whole_model else ""
-        Messages.note(f"sepconv: note: {model}: ONNX models are counted, not timed{timed}")
+        Messages.note(
+            f"sepconv: note: {model}: an ONNX model's layers are counted, not timed, unless "
+            f"--time{timed}"
+        )
     if strict and built.uncounted:
         kinds = ", ".join(sorted({u.op_type for u in built.uncounted}))
         raise UsageError(

@@ -82,8 +82,9 @@ def time_layer(layer: LayerReport, settings: TimingSettings) -> LayerReport:
 def time_layers(
     layers: Sequence[LayerReport], settings: TimingSettings, progress: Progress | None = None
 ) -> list[LayerReport]:
-    """Time every row; rows that need too much memory keep their counts and get a note."""
-    from sepconv_cli.execution.kernels import MemoryGuardError
+    """Time every row; rows that need too much memory, or that no kernel executes, keep
+    their counts and get a note."""
+    from sepconv_cli.execution.kernels import MemoryGuardError, NotExecutableError
     from sepconv_cli.execution.runtimes.base import RuntimeUnsupportedError
 
     out = []
@@ -92,7 +93,7 @@ def time_layers(
             progress(i, len(layers), layer.row.name)
         try:
             out.append(time_layer(layer, settings))
-        except (MemoryGuardError, RuntimeUnsupportedError) as exc:
+        except (MemoryGuardError, NotExecutableError, RuntimeUnsupportedError) as exc:
             out.append(replace(layer, note=f"not timed: {exc}"))
     if progress is not None:
         progress(len(layers), len(layers), "")

@@ -328,8 +328,9 @@ def _profile_footer(report: ProfileReport) -> Text:
             )
         if timing.layers_not_timed:
             text.append(
-                f"{timing.layers_not_timed} layer(s) not run (memory limit): their "
-                "times count as 0 above.\n",
+                f"{timing.layers_not_timed} layer(s) not run (over the memory limit, or an "
+                "operation no kernel executes: each row's note says which): their times "
+                "count as 0 above.\n",
                 style="yellow",
             )
     from sepconv_cli.output.roofline_note import footer_line  # the ceilings' source
