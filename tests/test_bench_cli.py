@@ -127,3 +127,21 @@ def test_the_bench_command_loads_no_numpy_before_it_sets_the_blas_threads() -> N
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_long_layer_names_are_cut_not_wrapped_at_80_columns(tmp_path: Path) -> None:
+    """An ONNX file's node names are long: at 80 columns the name is cut in the middle, and
+    every layer stays one line (no number wraps onto a second)."""
+    names = [f"features.{i}.block.{i}.conv_with_a_long_exported_name" for i in range(3)]
+    path = tmp_path / "long.yaml"
+    layers = "".join(f"  - {{type: conv, kernel: 3, filters: 8, name: {n}}}\n" for n in names)
+    path.write_text(f"name: long\ninput: [16, 16, 8]\nlayers:\n{layers}", encoding="utf-8")
+    result = runner.invoke(app, ["bench", str(path), "--runtime", "numpy", *FAST],
+                           env={"COLUMNS": "80"})  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rule = next(i for i, line in enumerate(lines) if line.strip().startswith("─"))
+    body = lines[rule + 1 : rule + 1 + len(names)]
+    assert all(line.lstrip().startswith("featu") and "…" in line for line in body), body
+    assert lines[rule + 1 + len(names)].strip() == ""  # then the blank line before the total

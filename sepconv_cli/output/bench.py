@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from sepconv_cli.analysis.bench import BenchReport, bench_dict
-from sepconv_cli.output.fit import FitTable, drop
+from sepconv_cli.output.fit import FitTable, drop, shorten
 from sepconv_cli.output.markdown import md_table
 from sepconv_cli.output.whole_graph import footer_lines
 from sepconv_cli.units import ms_number, seconds_cell, speedup_cell
@@ -59,9 +59,15 @@ def _totals(report: BenchReport, seconds: Callable[[Any], str] = seconds_cell) -
 def bench_table(report: BenchReport) -> RenderableType:
     table = FitTable(
         title=f"{report.model} on {len(report.runs)} runtime(s): medians per layer",
-        steps=tuple(
-            drop(f"{run.name}_std", f"{run.name}_sep", label=f"{SHORT[run.name]} times")
-            for run in reversed(report.runs)
+        # the times go first (the speed-ups and shares are the point), then long layer
+        # names (an ONNX file's node names) are cut in the middle rather than wrap a number
+        steps=(
+            *(
+                drop(f"{run.name}_std", f"{run.name}_sep", label=f"{SHORT[run.name]} times")
+                for run in reversed(report.runs)
+            ),
+            shorten("layer", 14),
+            shorten("layer", 11),
         ),
     )
     table.add_column("layer", "Layer", justify="left", name=True)
