@@ -386,3 +386,49 @@ def test_a_runtime_failure_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
         "[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED"
     )
     assert "Traceback" not in err and "second line" not in err
+
+
+@ORT
+def test_ort_binding_reads_the_bound_array_in_place() -> None:
+    """Bound once, no copy on the timed path: changing the bound host array changes what the
+    next call computes (the GPU path makes the same OrtValue calls with "cuda")."""
+    import onnx
+    import onnxruntime as ort
+
+    from sepconv_cli.execution.runtimes.ort_binding import bind_once
+
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Relu", ["x"], ["y"])],
+        "relu",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 3])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3])],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.full((2, 3), -1.0, np.float32)
+    bound = bind_once(ort, session, "cpu", {"x": x}, [("y", (2, 3), np.float32)])
+    bound()
+    assert (bound.first_output() == 0).all()
+    x[...] = 2.0  # the same memory ORT reads
+    bound()
+    assert (bound.first_output() == 2).all()
+
+
+@pytest.mark.skipif(not _has("torch"), reason="no torch")
+def test_every_timed_torch_call_on_a_gpu_synchronizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel launch returns before the kernel ends: on --device cuda each call waits for
+    it. Checked on the CPU by counting the synchronize calls a cuda runner makes."""
+    import torch
+
+    calls: list[int] = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: calls.append(1))
+    forms, batch = _forms(LAYERS["2d"])
+    chain = prepare_chain(forms.standard, batch, "float32", np.random.default_rng(0))
+    rt = load_runtime("torch", "cpu", 1, None)
+    steps = chain.steps
+    runner_ = rt.prepare(forms.standard, chain.x, [s.weights for s in steps],
+                         [s.operands for s in steps])  # fmt: skip
+    runner_.cuda = True  # type: ignore[attr-defined]
+    for _ in range(3):
+        runner_()
+    assert len(calls) == 3

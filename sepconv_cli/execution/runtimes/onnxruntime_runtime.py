@@ -14,9 +14,10 @@ Rules
   ``inter_op_num_threads`` 1, sequential execution; graph optimization level from
   ``--ort-optimization`` (``disable|basic|extended|all``), else ORT's default (``all``,
   which on x86 wraps convolutions in NCHWc reorders: part of what a deployed model pays).
-* I/O binding: the inputs are bound once and the output bound to a buffer allocated once
-  (on the GPU for ``--device cuda``), so a timed call is ``run_with_iobinding`` and nothing
-  else: no copies, no allocation of the result, no Python dict of feeds.
+* I/O binding (:mod:`.ort_binding`, one code path for CPU and GPU): the inputs are bound
+  once and the output bound to a buffer allocated once on the session's device, so a timed
+  call is ``run_with_iobinding`` and nothing else: no copies, no allocation of the result,
+  no Python dict of feeds.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes import layouts
 from sepconv_cli.execution.runtimes.base import ORT_OPTIMIZATION, RuntimeInfo
+from sepconv_cli.execution.runtimes.ort_binding import bind_once
 from sepconv_cli.interchange.onnx_build import (
     GraphBuilder,
     emit_batch_norm,
@@ -154,7 +156,8 @@ def form_model(
 
 
 class OrtRunner:
-    """One form in one InferenceSession, input and output bound once."""
+    """One form in one InferenceSession, inputs and output bound once
+    (:mod:`.ort_binding`)."""
 
     def __init__(
         self,
@@ -164,37 +167,20 @@ class OrtRunner:
         out_shape: tuple[int, ...],
     ):
         ort = runtime.ort
-        self.session = ort.InferenceSession(
+        session = ort.InferenceSession(
             model.SerializeToString(), runtime.session_options(), providers=[runtime.provider]
         )
-        self.binding = self.session.io_binding()
-        self.inputs: list[Any] = []  # kept alive: ORT reads them in place
-        cuda = runtime.device == "cuda"
-        for name, values in inputs.items():
-            first = layouts.to_channels_first(values)
-            if cuda:
-                value = ort.OrtValue.ortvalue_from_numpy(first, "cuda", 0)
-                self.binding.bind_ortvalue_input(name, value)
-                self.inputs.append(value)
-            else:
-                self.binding.bind_cpu_input(name, first)
-                self.inputs.append(first)
-        if cuda:
-            self.out = ort.OrtValue.ortvalue_from_shape_and_type(out_shape, np.float32, "cuda", 0)
-            self.binding.bind_ortvalue_output("output", self.out)
-        else:
-            self.out = np.empty(out_shape, np.float32)
-            self.binding.bind_output(
-                "output", "cpu", 0, np.float32, list(out_shape), self.out.ctypes.data
-            )
+        first = {name: layouts.to_channels_first(values) for name, values in inputs.items()}
+        self.bound = bind_once(
+            ort, session, runtime.device, first, [("output", out_shape, np.float32)]
+        )
 
     def __call__(self) -> None:
-        self.session.run_with_iobinding(self.binding)
+        self.bound()
 
     def output(self) -> Array:
         self()
-        out = self.out if isinstance(self.out, np.ndarray) else self.out.numpy()
-        return layouts.to_channels_last(np.array(out))
+        return layouts.to_channels_last(self.bound.first_output())
 
 
 class OrtRuntime:

@@ -16,9 +16,9 @@ Rules
   one), the same for all three forms. Values are not compared: each form has its own
   weights, and each layer's values were already checked against NumPy's by the per-layer
   timing. A mismatch is :class:`RuntimeFailure` (exit 3) naming the form.
-* A whole graph includes every operation, those the per-layer timing leaves to NumPy
-  (squeeze-and-excite, shuffle, concat) and the activations; the sum of layers counts only
-  the rows timed on ORT (the footer says how many were not).
+* A whole graph includes every operation, the activations too (the per-layer timing runs
+  none); the sum of layers counts only the rows timed on ORT (the footer says how many
+  were not: over the memory limit, or an operation no kernel runs).
 
 This module imports NumPy and onnxruntime only inside its functions: renderers read its
 records.
@@ -136,6 +136,8 @@ class _Graph:
     ):
         import numpy as np
 
+        from sepconv_cli.execution.runtimes.ort_binding import bind_once
+
         ort = runtime.ort
         self.session = ort.InferenceSession(
             str(data) if isinstance(data, Path) else data,
@@ -154,31 +156,14 @@ class _Graph:
                 feeds[value.name] = np.zeros(shape, dtype)
         first = self.session.run(None, feeds)  # also learns every output's shape
         self.output_shape = tuple(int(d) for d in first[0].shape)
-        self.binding = self.session.io_binding()
-        device = "cuda" if runtime.device == "cuda" else "cpu"
-        self.keep: list[Any] = []  # bound buffers, kept alive: ORT reads and writes them
-        for name, x in feeds.items():
-            if device == "cuda":
-                value = ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0)
-                self.binding.bind_ortvalue_input(name, value)
-                self.keep.append(value)
-            else:
-                self.binding.bind_cpu_input(name, x)
-                self.keep.append(x)
-        for meta, out in zip(self.session.get_outputs(), first, strict=True):
-            if device == "cuda":
-                value = ort.OrtValue.ortvalue_from_shape_and_type(out.shape, out.dtype, "cuda", 0)
-                self.binding.bind_ortvalue_output(meta.name, value)
-                self.keep.append(value)
-            else:
-                buffer = np.empty_like(out)
-                self.binding.bind_output(
-                    meta.name, "cpu", 0, buffer.dtype, list(buffer.shape), buffer.ctypes.data
-                )
-                self.keep.append(buffer)
+        outputs = [
+            (meta.name, tuple(out.shape), out.dtype)
+            for meta, out in zip(self.session.get_outputs(), first, strict=True)
+        ]
+        self.bound = bind_once(ort, self.session, runtime.device, feeds, outputs)
 
     def __call__(self) -> None:
-        self.session.run_with_iobinding(self.binding)
+        self.bound()
 
 
 def _declared_output(data: bytes | Path) -> tuple[int, ...] | None:
