@@ -71,7 +71,8 @@ def time_rows(
 def per_layer_table(
     layers: list[LayerReport], timed: dict[str, dict[str, LayerReport]], runtimes: list[str]
 ) -> None:
-    head = f"{'layer':<12} {'MAC ratio':>9}"
+    width = max(12, *(len(layer.row.name) for layer in layers))
+    head = f"{'layer':<{width}} {'MAC ratio':>9}"
     for rt in runtimes:
         short = {"numpy": "np", "onnxruntime": "ort", "torch": "torch"}[rt]
         head += f" {short + ' std ms':>12} {short + ' sep ms':>12} {short + ' ×':>7}"
@@ -81,8 +82,8 @@ def per_layer_table(
     for layer in layers:
         name = layer.row.name
         sep_macs = layer.separable.total.macs
-        ratio = layer.standard.macs / sep_macs if sep_macs else 0
-        line = f"{name:<12} {ratio:>8.1f}×"
+        ratio = f"{layer.standard.macs / sep_macs:.1f}×" if sep_macs else "-"
+        line = f"{name:<{width}} {ratio:>9}"
         for rt in runtimes:
             t = timed[rt].get(name)
             if t is None or t.timing is None:
@@ -95,7 +96,7 @@ def per_layer_table(
         print(line)
     macs_std = sum(layer.standard.macs for layer in layers)
     macs_sep = sum(layer.separable.total.macs for layer in layers)
-    line = f"{'total':<12} {macs_std / max(macs_sep, 1):>8.1f}×"
+    line = f"{'total':<{width}} {macs_std / max(macs_sep, 1):>8.1f}×"
     for rt in runtimes:
         std, sep = sums[rt]
         line += f" {ms(std):>12} {ms(sep):>12} {std / sep if sep else 0:>6.2f}×"
@@ -170,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     report = profile_report(build(resolve_model(args.model)))
-    layers = [lr for lr in report.layers if lr.standard.macs]
+    # every row, those without MACs too (a shuffle, a concat: data movement, timed as well)
+    layers = list(report.layers)
     if args.layers:
         layers = layers[: args.layers]
     wanted = [rt.strip() for rt in args.runtimes.split(",") if rt.strip()]

@@ -255,12 +255,19 @@ def test_concat_kernel_concatenates_along_channels() -> None:
     np.testing.assert_array_equal(out[..., :3], x)
 
 
-def test_shuffle_kernel_interleaves_the_groups() -> None:
-    op = Shuffle((1, 1, 6), 2)
-    x = np.arange(6, dtype=np.float32).reshape(1, 1, 1, 6)
+@pytest.mark.parametrize(
+    ("groups", "expected"),
+    # torch's channel_shuffle of [0..5], by hand: output channel j*g + k is input k*(6/g) + j
+    [(2, [0, 3, 1, 4, 2, 5]), (3, [0, 2, 4, 1, 3, 5]), (6, [0, 1, 2, 3, 4, 5])],
+)
+def test_shuffle_kernel_interleaves_the_groups(groups: int, expected: list[int]) -> None:
+    op = Shuffle((2, 3, 6), groups)
+    x = np.tile(np.arange(6, dtype=np.float32), (1, 2, 3, 1))  # every pixel [0..5]
     step = prepare(op, 1, "float32", np.random.default_rng(0), x=x)
-    # torch's channel_shuffle of [0..5] in 2 groups: [0, 3, 1, 4, 2, 5]
-    assert step.checked().ravel().tolist() == [0, 3, 1, 4, 2, 5]
+    out = step.checked()
+    assert out.shape == (1, 2, 3, 6)
+    for pixel in out.reshape(6, 6):
+        assert pixel.tolist() == expected
 
 
 def test_schema_knows_branches_and_shuffle() -> None:

@@ -8,8 +8,8 @@ Rules
   once, the output written once).
 * A channel split needs no kernel: each branch reads its slice of the input in place.
 * Shuffle: channels viewed as ``(groups, C/groups)`` and written transposed,
-  ``(C/groups, groups)``, as one strided copy (``np.copyto``) into a prepared output —
-  torch's ``channel_shuffle``.
+  ``(C/groups, groups)`` — torch's ``channel_shuffle`` — as one strided copy per group
+  (``np.copyto``) into a prepared output.
 * Both run in the tensors' own dtype; nothing is computed, so every dtype is exact.
 """
 
@@ -62,16 +62,26 @@ def build_shuffle(
 ) -> Prepared:
     bufs = plan_shuffle(op, batch, dt)
     out = allocate(bufs, rng)["out"]
-    lead = x.shape[:-1]
     per_group = op.in_shape[-1] // op.groups
-    source = x.reshape(*lead, op.groups, per_group).swapaxes(-1, -2)
-    target = out.reshape(*lead, per_group, op.groups)
+    # output channel j*groups + k is input channel k*per_group + j: group k's channels go,
+    # in order, to every groups-th output channel from k. One copy per group keeps the inner
+    # loop per_group long; a single copy over a (per_group, groups) view loops over groups
+    # (2 in ShuffleNet) innermost and is ~5x slower
+    copies = [
+        (out[..., k :: op.groups], x[..., k * per_group : (k + 1) * per_group])
+        for k in range(op.groups)
+    ]
+
+    def run() -> None:
+        for target, source in copies:
+            np.copyto(target, source)
+
     return Prepared(
         op,
         x,
         out,
         {},
-        lambda: np.copyto(target, source),
+        run,
         out.nbytes,
         (batch, *op.out_shape),
         "shuffle",
