@@ -199,14 +199,18 @@ def test_not_an_onnx_file(tmp_path: Path) -> None:
     bad.write_bytes(b"\x00not a model")
     result = runner.invoke(app, ["export-spec", str(bad)])
     assert result.exit_code == 2
-    assert len(result.stderr.splitlines()) == 1 and "not a valid ONNX model" in result.stderr
+    # the same line as `sepconv profile bad.onnx` (one reader for both)
+    assert len(result.stderr.splitlines()) == 1 and "bad.onnx: not a readable ONNX model (" in (
+        result.stderr
+    )
 
 
 def test_symbolic_batch_is_one_with_a_note(tmp_path: Path) -> None:
     b = Builder(["N", 3, 8, 8])  # type: ignore[list-item]
     y = b.conv("x", "c", 3, 4, 1, bn=False)
     text, stderr = export(b.save(tmp_path / "n.onnx", y))
-    assert "input: [8, 8, 3]" in text and "symbolic batch 'N' taken as 1" in stderr
+    assert "input: [8, 8, 3]" in text
+    assert "input 'x' has a symbolic batch (N): taken as 1 (--input-shape to change)" in stderr
 
 
 # torchvision builder -> (params, conv + linear MACs): MobileNetV2's are its docs' num_params
@@ -271,7 +275,10 @@ def test_symbolic_dims_without_input_shape_are_refused(tmp_path: Path) -> None:
     model = b.save(tmp_path / "sym.onnx", b.conv("x", "c", 3, 4, 1, bn=False))
     result = runner.invoke(app, ["export-spec", str(model)])
     assert result.exit_code == 2
-    assert "symbolic dims (H, W): give them with --input-shape x=" in result.stderr
+    # the same line as profile's (one pinning rule for both)
+    assert "input 'x' has symbolic dims Nx3xHxW; pin them with --input-shape x=1x" in (
+        result.stderr
+    )
 
 
 def test_a_zero_pad_before_a_conv_is_its_padding(tmp_path: Path) -> None:

@@ -375,7 +375,7 @@ def test_symbolic_batch_defaults_to_one_with_a_note(tmp_path: Path) -> None:
     path = conv_model(tmp_path / "n.onnx", ["N", 2, 5, 5], [4, 2, 3, 3])
     done = run(str(path), "--format", "json")
     assert done.exit_code == 0
-    assert "symbolic batch (N): counted with batch 1" in done.stderr
+    assert "symbolic batch (N): taken as 1 (--input-shape or --batch to change)" in done.stderr
     assert json.loads(done.stdout)["batch"] == 1
     batched = run(str(path), "--format", "json", "--batch", "4")
     assert "symbolic batch" not in batched.stderr

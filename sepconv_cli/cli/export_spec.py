@@ -76,7 +76,7 @@ def export_spec(
         check_output_path(output)  # before the work, as every command
     text, input_notes, not_expressed = write(model, shapes)
     for line in input_notes:
-        Messages.note(f"sepconv: note: {model}: {line}")
+        Messages.note(line)
     for line in not_expressed:
         Messages.always(f"sepconv: warning: {line}")
     emit(text, output)

@@ -39,10 +39,17 @@ def graph_inputs(model: Any) -> list[Any]:
 
 
 def pin_inputs(
-    model: Any, path: Path, pinned: dict[str, Shape], notes: list[str], batch: int | None = None
+    model: Any,
+    path: Path,
+    pinned: dict[str, Shape],
+    notes: list[str],
+    batch: int | None = None,
+    *,
+    batch_flag: bool = True,
 ) -> dict[str, Shape]:
     """Every graph input's static shape; a symbolic batch is ``batch`` (``--batch``) or 1,
-    and notes (for stderr) say what was defaulted."""
+    and notes (for stderr) say what was defaulted (naming ``--batch`` where the command
+    has it: ``batch_flag``)."""
     inputs = graph_inputs(model)
     names = [v.name for v in inputs]
     unknown = sorted(set(pinned) - set(names))
@@ -82,9 +89,10 @@ def pin_inputs(
                 f"--input-shape {value.name}=1x..."
             )
         if free and batch is None:
+            flags = "--input-shape or --batch" if batch_flag else "--input-shape"
             notes.append(
                 f"sepconv: note: {path}: input {value.name!r} has a symbolic batch "
-                f"({dims[0] or '?'}): counted with batch 1 (--input-shape or --batch to change)"
+                f"({dims[0] or '?'}): taken as 1 ({flags} to change)"
             )
         shapes[value.name] = tuple(d if isinstance(d, int) else batch or 1 for d in dims)
     return shapes

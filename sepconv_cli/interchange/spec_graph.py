@@ -3,10 +3,13 @@ and who produces and who reads each data tensor.
 
 Rules:
 
+- The file is read as ``profile`` reads it (the graph without its external data, which is
+  read only for the constants), then checked with ``onnx.checker``.
 - Shapes come only from ``onnx.shape_inference.infer_shapes(strict_mode=True,
-  data_prop=True)``, run after the graph input's symbolic dims are pinned: by
-  ``--input-shape NAME=1x3x224x224``, and a symbolic batch (dim 0) by 1 otherwise (with a
-  note). Any other symbolic dim left is an error naming the input and the flag.
+  data_prop=True)``, run after the graph input's symbolic dims are pinned as ``profile``
+  pins them: by ``--input-shape NAME=1x3x224x224``, and a symbolic batch (dim 0) by 1
+  otherwise (with a note). Any other symbolic dim left is an error naming the input and
+  the flag.
 - A tensor is *static* when it is an initializer, a ``Constant``'s output, a ``Shape``'s
   output, or the output of a node whose inputs are all static (shape arithmetic). Static
   nodes are not layers; they are skipped.
@@ -28,7 +31,9 @@ from typing import Any
 import numpy as np
 
 from sepconv_cli.errors import UsageError
-from sepconv_cli.interchange.onnx_load import Shape
+from sepconv_cli.interchange.onnx_inputs import graph_inputs, pin_inputs
+from sepconv_cli.interchange.onnx_load import Shape, pinned_copy, tensor_array
+from sepconv_cli.interchange.onnx_load import load_graph as read_model
 from sepconv_cli.interchange.optional import require, require_onnx
 
 PASS_THROUGH = frozenset({"Identity", "Dropout"})
@@ -88,26 +93,22 @@ class Graph:
 
 def load_graph(path: Path, input_shapes: dict[str, Shape]) -> Graph:
     """Read ``path`` and infer every shape; a file that is not a valid ONNX model, a model
-    with other than one data input, or a shape inference failure is one UsageError line."""
+    with other than one data input, or a shape inference failure is one UsageError line.
+    The file is read and its inputs pinned as ``profile`` reads them
+    (:mod:`~sepconv_cli.interchange.onnx_load`, :func:`~sepconv_cli.interchange.onnx_inputs.
+    pin_inputs`): the same messages, the same defaults."""
     onnx = require_onnx(str(path))
+    model = read_model(path)
     try:
-        model = onnx.load(str(path))
         onnx.checker.check_model(model)
-    except Exception as exc:  # DecodeError, ValidationError, OSError: all "not readable"
+    except Exception as exc:  # ValidationError: one line
         raise UsageError(f"{path}: not a valid ONNX model: {_first_line(exc)}") from None
-    graph = model.graph
-    initializers = {t.name for t in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in initializers]
+    inputs = graph_inputs(model)
     if len(inputs) != 1:
         names = ", ".join(i.name for i in inputs) or "none"
         raise UsageError(f"{path}: the spec has one input; this model has {len(inputs)} ({names})")
-    unknown = set(input_shapes) - {inputs[0].name}
-    if unknown:
-        raise UsageError(
-            f"--input-shape: no input named {sorted(unknown)[0]!r} in {path} "
-            f"(its input is {inputs[0].name!r})"
-        )
-    notes = _pin_dims(inputs[0], input_shapes.get(inputs[0].name), path)
+    notes: list[str] = []
+    model = pinned_copy(model, pin_inputs(model, path, input_shapes, notes, batch_flag=False))
     elem = inputs[0].type.tensor_type.elem_type
     for _ in range(256):  # each fold of shape arithmetic lets inference see further
         inferred = _infer(model, onnx, path)
@@ -116,7 +117,7 @@ def load_graph(path: Path, input_shapes: dict[str, Shape]) -> Graph:
             nodes=list(inferred.graph.node),
             input_name=inputs[0].name,
             shapes=_shapes(inferred.graph),
-            constants=_constants(inferred.graph, onnx.numpy_helper),
+            constants=_constants(inferred.graph, path.parent, onnx.numpy_helper),
             static={t.name for t in inferred.graph.initializer},
             dtype=DTYPES.get(elem, "float32"),
             notes=notes,
@@ -192,39 +193,6 @@ def _fold(graph: Graph, onnx: Any) -> dict[str, Any]:
     return dict(zip(wanted, values, strict=True))
 
 
-def _pin_dims(value_info: Any, pinned: Shape | None, path: Path) -> list[str]:
-    """Write fixed dims into the graph input before inference; return the notes to print."""
-    dims = value_info.type.tensor_type.shape.dim
-    name = value_info.name
-    if pinned is not None:
-        if len(pinned) != len(dims):
-            raise UsageError(
-                f"--input-shape: {name} has {len(dims)} dims in {path}, not {len(pinned)}"
-            )
-        for dim, size in zip(dims, pinned, strict=True):
-            if dim.HasField("dim_value") and dim.dim_value != size:
-                raise UsageError(
-                    f"--input-shape: {name}'s dims are fixed at "
-                    f"{'x'.join(str(d.dim_value) for d in dims)} in {path}"
-                )
-            dim.dim_value = size
-        return []
-    notes = []
-    if dims and not dims[0].HasField("dim_value"):
-        notes.append(
-            f"input {name!r}: symbolic batch {dims[0].dim_param or '?'!r} taken as 1 "
-            f"(--input-shape {name}=... to choose)"
-        )
-        dims[0].dim_value = 1
-    symbolic = [d.dim_param or "?" for d in dims if not d.HasField("dim_value")]
-    if symbolic:
-        raise UsageError(
-            f"{path}: input {name!r} has symbolic dims ({', '.join(symbolic)}): "
-            f"give them with --input-shape {name}=1x3x224x224"
-        )
-    return notes
-
-
 def _shapes(graph: Any) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
     for info in [*graph.input, *graph.value_info, *graph.output]:
@@ -234,8 +202,8 @@ def _shapes(graph: Any) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _constants(graph: Any, numpy_helper: Any) -> dict[str, Any]:
-    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+def _constants(graph: Any, base_dir: Path, numpy_helper: Any) -> dict[str, Any]:
+    values = {t.name: tensor_array(t, base_dir) for t in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant":
             for attr in node.attribute:
