@@ -2,7 +2,10 @@
 ONNX Runtime times against a direct ``onnxruntime`` session of the same layer.
 
 Run on demand (not a test): ``python benchmarks/bench_runtimes.py [--model mobilenet_v2]
-[--budget 1] [--runtimes numpy,onnxruntime,torch] [--threads 1]``.
+[--budget 1] [--runtimes numpy,onnxruntime,torch] [--threads 1] [--device cuda]``.
+With ``--device cuda`` ONNX Runtime and torch run on the GPU (NumPy stays on the CPU, for
+the CPU's side of the comparison), and the direct session of part 2 runs on the GPU too,
+its feeds copied at every call as ``InferenceSession.run`` copies them.
 
 Part 1, per layer (batch 1, float32, one thread by default): the median of the standard
 and the separable form on each runtime, the measured separable speed-up next to the MAC
@@ -56,9 +59,10 @@ def ms(seconds: float | None) -> str:
 def time_rows(
     layers: list[LayerReport], runtime: str, settings: TimingSettings
 ) -> dict[str, LayerReport]:
-    settings = replace(settings, runtime=runtime)
+    device = "cpu" if runtime == "numpy" else settings.device
+    settings = replace(settings, runtime=runtime, device=device)
     if runtime != "numpy":
-        load_runtime(runtime, "cpu", settings.threads, None)
+        load_runtime(runtime, device, settings.threads, None)
     out = {}
     for layer in layers:
         try:
@@ -104,7 +108,7 @@ def per_layer_table(
     print("(a row repeated n times counts n times; × = standard / separable median)")
 
 
-def direct_session(layer: LayerReport, threads: int) -> Any:
+def direct_session(layer: LayerReport, threads: int, device: str = "cpu") -> Any:
     """A plain ``InferenceSession.run`` over the export's one-layer separable graph, with
     a dict of feeds, as a user timing the layer by hand would call it."""
     import onnxruntime as ort
@@ -115,25 +119,28 @@ def direct_session(layer: LayerReport, threads: int) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    provider = "CUDAExecutionProvider" if device == "cuda" else "CPUExecutionProvider"
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=[provider])
     x = np.random.default_rng(0).standard_normal(nchw(layer.row.input_shape, layer.batch))
     feeds = {"input": x.astype(np.float32)}
     return lambda: session.run(None, feeds)
 
 
-def sepconv_runner(layer: LayerReport, threads: int) -> Any:
+def sepconv_runner(layer: LayerReport, threads: int, device: str = "cpu") -> Any:
     """The separable form exactly as sepconv times it on ONNX Runtime (I/O binding)."""
     ops = layer.row.forms.separable
     chain = prepare_chain(ops, layer.batch, "float32", np.random.default_rng(0))
-    rt = load_runtime("onnxruntime", "cpu", threads, None)
+    rt = load_runtime("onnxruntime", device, threads, None)
     steps = chain.steps
     return rt.prepare(ops, chain.x, [s.weights for s in steps], [s.operands for s in steps])
 
 
 def overhead_table(
-    layers: list[LayerReport], ort_timed: dict[str, LayerReport], threads: int, seconds: float
+    layers: list[LayerReport],
+    ort_timed: dict[str, LayerReport],
+    threads: int,
+    seconds: float,
+    device: str = "cpu",
 ) -> float | None:
     """Per separable layer: sepconv's profile median, then sepconv's runner and the direct
     session each timed by the same routine, alternately, three times (best median kept)."""
@@ -145,7 +152,8 @@ def overhead_table(
         if timed is None or timed.timing is None or layer.row.form != "separable":
             continue
         profiled = timed.timing.separable.median_s / layer.row.repeat  # one instance
-        ours_fn, direct_fn = sepconv_runner(layer, threads), direct_session(layer, threads)
+        ours_fn = sepconv_runner(layer, threads, device)
+        direct_fn = direct_session(layer, threads, device)
         ours, direct = [], []
         for _ in range(3):
             ours.append(measure(ours_fn, settings).median_s)
@@ -171,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--layers", type=int, default=0, help="only the first N rows")
     parser.add_argument("--direct-seconds", type=float, default=0.3, help="per measurement")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args(argv)
 
     report = profile_report(build(resolve_model(args.model)))
@@ -183,20 +192,27 @@ def main(argv: list[str] | None = None) -> int:
     for rt in wanted:
         if rt not in runtimes:
             print(f"{rt}: not installed, left out")
-    settings = TimingSettings(threads=args.threads, budget_s=args.budget)
+    settings = TimingSettings(threads=args.threads, budget_s=args.budget, device=args.device)
+    where = "" if args.device == "cpu" else f", onnxruntime and torch on {args.device}"
     print(
         f"{args.model}, batch 1, float32, {args.threads} thread(s), {args.budget:g} s per "
-        "layer per runtime; medians in ms"
+        f"layer per runtime{where}; medians in ms"
     )
+    for rt in [rt for rt in runtimes if rt != "numpy"]:
+        try:  # a runtime that cannot run here (--device cuda without a GPU) is left out
+            load_runtime(rt, args.device, args.threads, None)
+        except SepconvError as exc:
+            print(f"{rt}: left out: {exc}")
+            runtimes.remove(rt)
     timed = {rt: time_rows(layers, rt, settings) for rt in runtimes}
     for rt in runtimes:
         if rt != "numpy":
-            print(f"{rt}: {load_runtime(rt, 'cpu', args.threads, None).info.label()}")
+            print(f"{rt}: {load_runtime(rt, args.device, args.threads, None).info.label()}")
     per_layer_table(layers, timed, runtimes)
     if "onnxruntime" in runtimes:
         print()
         print("sepconv's ONNX Runtime separable times vs a direct InferenceSession.run")
-        overhead_table(layers, timed["onnxruntime"], args.threads, args.direct_seconds)
+        overhead_table(layers, timed["onnxruntime"], args.threads, args.direct_seconds, args.device)
     return 0
 
 

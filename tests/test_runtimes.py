@@ -432,3 +432,42 @@ def test_every_timed_torch_call_on_a_gpu_synchronizes(monkeypatch: pytest.Monkey
     for _ in range(3):
         runner_()
     assert len(calls) == 3
+
+
+def _gpu(runtime: str) -> bool:
+    """A CUDA device this runtime can use here."""
+    if not _has(runtime):
+        return False
+    if runtime == "torch":
+        return bool(__import__("torch").cuda.is_available())
+    return "CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers()
+
+
+GPU_RUNTIMES = [
+    pytest.param(name, marks=pytest.mark.skipif(not _gpu(name), reason=f"no GPU for {name}"))
+    for name in ("onnxruntime", "torch")
+]
+
+
+@pytest.mark.parametrize("runtime", GPU_RUNTIMES)
+@pytest.mark.parametrize("case", ["2d", "strided_same", "depthwise_multiplier", "3d"])
+def test_every_form_agrees_with_numpy_on_a_gpu(runtime: str, case: str) -> None:
+    """Run only where a GPU is (benchmarks/gpu_check.sh runs it there)."""
+    forms, batch = _forms(LAYERS[case])
+    rt = load_runtime(runtime, "cuda", None, None)
+    assert rt.info.device == "cuda"
+    for name in ("standard", "separable", "as_specified"):
+        ops = getattr(forms, name)
+        chain = prepare_chain(ops, batch, "float32", np.random.default_rng(3))
+        runner_, part = _agreed(rt, ops, chain, name)
+        assert runner_.output().shape == chain.out.shape
+        part(range(len(ops)))()
+
+
+@pytest.mark.parametrize("runtime", GPU_RUNTIMES)
+def test_cost_on_a_gpu_records_the_device(runtime: str) -> None:
+    code, out, err = run("cost", *SMALL, "--time", *FAST, "--runtime", runtime,
+                         "--device", "cuda", "--format", "json")  # fmt: skip
+    assert code == 0, err
+    record = json.loads(out)["layers"][0]["timing"]["runtime"]
+    assert record["device"] == "cuda"
