@@ -602,3 +602,20 @@ def test_an_onnx_model_on_onnxruntime_per_layer_and_in_bench(tmp_path: Path) -> 
         assert layer["runtimes"][name]["standard_s"] > 0, name
     as_specified = bench["whole_graph"]["forms"]["as_specified"]  # the file itself, whole
     assert as_specified["median_s"] > 0 and as_specified["sum_of_layers_s"] > 0
+
+
+def test_compare_says_what_reading_the_file_said(tmp_path: Path) -> None:
+    """compare prints the ONNX reader's notes and the nodes it did not count, as profile
+    does (the totals it compares are then a lower bound)."""
+    nodes = [
+        node("Conv", ["x", "w"], ["a"], "conv"),
+        node("LeakyRelu", ["a"], ["y"], "leaky"),
+    ]
+    path = save(tmp_path / "l.onnx", nodes, {"x": ["N", 2, 5, 5]}, ["y"], [weight("w", 4, 2, 3, 3)])
+    done = runner.invoke(app, ["compare", str(path), str(path)])
+    assert done.exit_code == 0, done.output
+    assert "input 'x' has a symbolic batch (N): taken as 1" in done.stderr
+    assert (
+        f"sepconv: note: {path}: 1 node of type LeakyRelu not counted: totals are a lower bound"
+        in done.stderr
+    )

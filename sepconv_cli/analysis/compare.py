@@ -47,6 +47,10 @@ class Snapshot:
     layers: tuple[LayerValues, ...]
     # what the times were measured on (runtime and device, base.runtime_key); None untimed
     runtime: str | None = None
+    # what reading a model file said (its reader's notes, for stderr) and the op types of
+    # the nodes it did not count, one per node (its totals are then a lower bound)
+    notes: tuple[str, ...] = ()
+    uncounted: tuple[str, ...] = ()
 
     @property
     def timed(self) -> bool:
@@ -196,13 +200,14 @@ def load_snapshot(ref: str) -> Snapshot:
     from sepconv_cli.counting.report import profile_report
     from sepconv_cli.interchange.models import load_model
 
-    model, _notes = load_model(ref, flag=ref)
+    model, notes = load_model(ref, flag=ref)
     report = profile_report(model)
     layers = tuple(
         LayerValues(lr.row.name, lr.row.type, lr.as_specified.macs, lr.as_specified.params, None)
         for lr in report.layers
     )
-    return Snapshot(ref, report.model.name, layers)
+    uncounted = tuple(u.op_type for u in model.uncounted)
+    return Snapshot(ref, report.model.name, layers, notes=tuple(notes), uncounted=uncounted)
 
 
 def _looks_like_json(path: Path) -> bool:

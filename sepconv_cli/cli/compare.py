@@ -17,6 +17,7 @@ from sepconv_cli.cli.options import (
 )
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.output.files import check_output_path
+from sepconv_cli.output.graph_notes import uncounted_text
 from sepconv_cli.output.reports import COMPARE, render_compare
 from sepconv_cli.output.subset import every_row
 
@@ -93,6 +94,11 @@ def compare(
     chosen = COMPARE.choose(format, output)
     thresholds = parse_thresholds(max_increase or [])
     before, after = load_snapshot(base), load_snapshot(new)
+    for side in (before, after):  # what reading a model file said, as profile says it
+        for note in side.notes:
+            Messages.note(note)
+        if side.uncounted:
+            Messages.note(f"sepconv: note: {side.label}: {uncounted_text(side.uncounted)}")
     result = run_compare(before, after, thresholds, allow_mixed_runtimes=allow_mixed_runtimes)
     if (mixed := mixed_runtimes(before, after)) is not None:
         Messages.note(f"sepconv: note: {mixed}: time deltas include the runtime's difference")

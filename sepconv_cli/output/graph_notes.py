@@ -4,6 +4,8 @@ not). Empty for a YAML spec."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sepconv_cli.counting.network import Model
 
 MAX_NAMED = 6
@@ -11,11 +13,16 @@ MAX_NAMED = 6
 
 def uncounted_line(model: Model) -> str:
     """``N nodes of types X, Y not counted: totals are a lower bound`` (empty if none)."""
-    if not model.uncounted:
+    return uncounted_text([u.op_type for u in model.uncounted])
+
+
+def uncounted_text(op_types: Sequence[str]) -> str:
+    """The same line for the op types of the nodes not counted, one per node."""
+    if not op_types:
         return ""
-    kinds = sorted({u.op_type for u in model.uncounted})
+    kinds = sorted(set(op_types))
     named = ", ".join(kinds[:MAX_NAMED]) + (", …" if len(kinds) > MAX_NAMED else "")
-    count = len(model.uncounted)
+    count = len(op_types)
     return (
         f"{count} node{'s' if count != 1 else ''} of type{'s' if len(kinds) != 1 else ''} "
         f"{named} not counted: totals are a lower bound (--format json lists them)."
