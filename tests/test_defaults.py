@@ -167,7 +167,7 @@ def test_residual_is_a_field_and_a_type(tmp_path: Path) -> None:
         ("{conv: {kernal: 3}}", "2:19", "defaults.conv.kernal: unknown key (did you mean"),
         ("{conv: {padding: -1}}", "2:28", "defaults.conv.padding: expected an integer >= 0"),
         ("{activation: relu}", "2:12", "defaults.activation: give activations per type"),
-        ("{pool: {activation: tanh}}", "2:31", "defaults.pool.activation: expected one of"),
+        ("{pool: {activation: elu}}", "2:31", "defaults.pool.activation: expected one of"),
     ],
 )
 def test_bad_defaults_are_located(tmp_path: Path, defaults: str, where: str, message: str) -> None:

@@ -612,3 +612,40 @@ def test_a_graph_past_two_gib_is_refused_with_its_size(
     assert "past the 2 GiB an ONNX file can hold" in done.stderr
     assert "--width-multiplier" in done.stderr
     assert not out.exists()
+
+
+def test_tanh_and_leaky_relu_export_and_read_back(tmp_path: Path) -> None:
+    """``tanh`` is ``Tanh``; ``leaky_relu`` is ``LeakyRelu`` at PyTorch's slope 0.01 (the
+    spec records none). ORT's output equals the formula on the graph's own weights, and the
+    file read back has the spec's activations and activation FLOPs."""
+    spec_path = tmp_path / "act.yaml"
+    spec_path.write_text(
+        "name: act\ninput: [6, 6, 3]\nlayers:\n"
+        "  - {type: conv, name: c, kernel: 3, filters: 4, padding: 1, bias: true,"
+        " activation: tanh}\n"
+        "  - {type: pointwise, name: p, filters: 5, bias: true, activation: leaky_relu}\n"
+    )
+    out = tmp_path / "act.onnx"
+    done = runner.invoke(app, ["export", str(spec_path), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    proto = onnx.load(str(out))
+    kinds = {n.op_type: n for n in proto.graph.node}
+    assert "Tanh" in kinds and "LeakyRelu" in kinds
+    assert onnx.helper.get_attribute_value(kinds["LeakyRelu"].attribute[0]) == pytest.approx(0.01)
+    weights = {
+        t.name: onnx.numpy_helper.to_array(t).astype(np.float64) for t in proto.graph.initializer
+    }
+    x = np.random.default_rng(0).standard_normal((1, 3, 6, 6)).astype(np.float32)
+    (got,) = ort_session(proto).run(None, {"input": x})
+    hidden = np.tanh(conv2d(x.astype(np.float64), weights["c.weight"], weights["c.bias"],
+                            pads=((1, 1), (1, 1))))  # fmt: skip
+    pointwise = conv2d(hidden, weights["p.weight"], weights["p.bias"])
+    want = np.where(pointwise > 0, pointwise, 0.01 * pointwise)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    back = runner.invoke(app, ["profile", str(out), "--format", "json", "-q"])
+    assert back.exit_code == 0, back.output
+    rows = {row["name"]: row for row in __import__("json").loads(back.stdout)["layers"]}
+    assert (rows["c"]["activation"], rows["p"]["activation"]) == ("tanh", "leaky_relu")
+    # by hand: 6·6·4 values · 1 FLOP, 6·6·5 values · 2 FLOPs
+    assert rows["c"]["activation_function_flops"] == 144
+    assert rows["p"]["activation_function_flops"] == 360

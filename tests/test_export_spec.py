@@ -126,6 +126,14 @@ def test_resnet_basic_block_with_projection(tmp_path: Path) -> None:
     assert counts(tmp_path / "r.yaml") == (57_344, 3_680)
 
 
+def test_tanh_and_leaky_relu_are_activations(tmp_path: Path) -> None:
+    b = Builder([1, 3, 8, 8])
+    y = b.conv("x", "c1", 3, 4, 3, act="Tanh", pads=[1, 1, 1, 1])
+    y = b.conv(y, "c2", 4, 4, 1, act="LeakyRelu")  # ONNX's default slope 0.01
+    text, stderr = export(b.save(tmp_path / "a.onnx", y))
+    assert "activation: tanh" in text and "activation: leaky_relu" in text and stderr == ""
+
+
 def test_inverted_residual_with_se_and_hardswish(tmp_path: Path) -> None:
     b = Builder([1, 16, 8, 8])
     y = b.conv("x", "expand", 16, 32, 1, act="HardSwish")

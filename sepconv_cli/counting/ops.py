@@ -506,6 +506,8 @@ ACTIVATION_FLOPS: dict[str, int] = {
     "sigmoid": 4,  # 1 / (1 + exp(-x)): negate, exp, add, divide
     "silu": 5,  # x · sigmoid(x)
     "gelu": 5,  # x / 2 · (1 + erf(x / √2)): divide, erf, add, multiply, halve
+    "tanh": 1,  # a primitive, counted as one like exp and erf
+    "leaky_relu": 2,  # max(x, a·x): multiply, max (whatever the slope a)
 }
 """FLOPs per element of each activation function: one per arithmetic operation of its
 formula, an ``exp`` or ``erf`` counted as one (sepconv's convention, stated in

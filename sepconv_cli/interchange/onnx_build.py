@@ -33,9 +33,10 @@ The rules of the mapping:
 * Activations: ``relu`` → ``Relu``; ``relu6`` → ``Clip(0, 6)``; ``hardsigmoid`` →
   ``HardSigmoid(alpha = 1/6, beta = 1/2)``; ``hardswish`` → ``HardSwish``; ``sigmoid`` →
   ``Sigmoid``; ``silu`` → ``x · Sigmoid(x)``; ``gelu`` → ``x/2 · (1 + Erf(x/√2))`` (opset
-  17 has no ``Gelu``). Placed as the spec places them (docs/spec-format.md): after the
-  row's output, except in an inverted residual, after its expansion and its depthwise
-  (each after its batch-norm).
+  17 has no ``Gelu``); ``tanh`` → ``Tanh``; ``leaky_relu`` → ``LeakyRelu(alpha = 0.01)``
+  (PyTorch's default slope: the spec, which counts, does not record one). Placed as the
+  spec places them (docs/spec-format.md): after the row's output, except in an inverted
+  residual, after its expansion and its depthwise (each after its batch-norm).
 * Weights: NumPy ``default_rng(seed)`` uniform in ``±sqrt(3 / fan_in)`` (variance
   ``1 / fan_in``, so values stay finite through deep networks), batch-norm scale in
   [0.5, 1.5] and variance in [0.5, 2]; float16 for a float16 spec, else float32 (ONNX
@@ -90,6 +91,9 @@ PARAM_INPUTS: dict[str, tuple[int, ...]] = {
     "Gemm": (1, 2),
     "BatchNormalization": (1, 2),
 }
+
+
+LEAKY_RELU_SLOPE = 0.01  # torch.nn.LeakyReLU's default; a slope costs the same FLOPs
 
 
 class ExportError(UsageError):
@@ -320,6 +324,10 @@ def emit_activation(g: GraphBuilder, function: str, x: str, name: str) -> str:
         one = g.node("Add", [erf, g.scalar(f"{name}.one", 1.0)], f"{name}_add")
         half = g.node("Mul", [x, g.scalar(f"{name}.half", 0.5)], f"{name}_half")
         return g.node("Mul", [half, one], name)
+    if function == "tanh":
+        return g.node("Tanh", [x], name)
+    if function == "leaky_relu":  # the spec has no slope: PyTorch's default
+        return g.node("LeakyRelu", [x], name, alpha=LEAKY_RELU_SLOPE)
     raise ExportError(f"activation {function!r} has no ONNX form here")
 
 

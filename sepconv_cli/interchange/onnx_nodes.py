@@ -265,6 +265,8 @@ ACTIVATIONS = {
     "HardSwish": "hardswish",
     "Sigmoid": "sigmoid",
     "Gelu": "gelu",
+    "Tanh": "tanh",
+    "LeakyRelu": "leaky_relu",  # any slope: the same FLOPs
 }
 """ONNX activation ops → sepconv's activation names (counting/ops.py ACTIVATION_FLOPS)."""
 

@@ -13,7 +13,8 @@ Rules:
 - ``MaxPool``/``AveragePool``: ``pool`` with its stride always written (ONNX's default
   stride is 1, the spec's the kernel).
 - Activations: ``Relu``, ``Clip(0, 6)`` (relu6), ``HardSigmoid``, ``HardSwish``,
-  ``Sigmoid``, ``Gelu``, and ``x·Sigmoid(x)`` (silu) or ``x·HardSigmoid(x)`` (hardswish).
+  ``Sigmoid``, ``Gelu``, ``Tanh``, ``LeakyRelu`` (any slope), and ``x·Sigmoid(x)`` (silu)
+  or ``x·HardSigmoid(x)`` (hardswish).
 - Squeeze-and-excite: global average pool → Conv → activation → Conv → Sigmoid or
   HardSigmoid → Mul with the input; ``se_channels`` is the first conv's output channels.
 - Channel shuffle: Reshape to ``[N, g, C/g, ...]`` → Transpose swapping axes 1 and 2 →
@@ -25,18 +26,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sepconv_cli.interchange.onnx_nodes import ACTIVATIONS
 from sepconv_cli.interchange.spec_graph import Graph
 
 Fields = dict[str, Any]
 GLOBAL_POOLS = {"GlobalAveragePool": "avg", "GlobalMaxPool": "max"}
 REDUCE_POOLS = {"ReduceMean": "avg", "ReduceMax": "max"}
-SIMPLE_ACTIVATIONS = {
-    "Relu": "relu",
-    "HardSigmoid": "hardsigmoid",
-    "HardSwish": "hardswish",
-    "Sigmoid": "sigmoid",
-    "Gelu": "gelu",
-}
+# ONNX activation ops → spec activations: the profile reader's own table
+SIMPLE_ACTIVATIONS = ACTIVATIONS
 GATES = {"Sigmoid": "silu", "HardSigmoid": "hardswish"}  # x·gate(x)
 
 

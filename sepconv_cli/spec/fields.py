@@ -20,7 +20,18 @@ DTYPES = tuple(DTYPE_BYTES)
 POOL_MODES = ("max", "avg")
 # activation functions a layer may name (``none``: linear); FLOPs per element are stated in
 # counting/conventions.py (ACTIVATIONS)
-ACTIVATIONS = ("none", "relu", "relu6", "hardsigmoid", "hardswish", "sigmoid", "silu", "gelu")
+ACTIVATIONS = (
+    "none",
+    "relu",
+    "relu6",
+    "hardsigmoid",
+    "hardswish",
+    "sigmoid",
+    "silu",
+    "gelu",
+    "tanh",
+    "leaky_relu",
+)
 
 BatchNormMode = Literal["none", "each", "output"]
 """Where a layer's batch-norm goes: nowhere, after each convolution, or after the last only."""
