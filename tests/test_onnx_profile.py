@@ -621,3 +621,103 @@ def test_compare_says_what_reading_the_file_said(tmp_path: Path) -> None:
         f"sepconv: note: {path}: 1 node of type Elu not counted: totals are a lower bound"
         in done.stderr
     )
+
+
+def _scalar(name: str, value: float) -> Any:
+    import numpy as np
+    import onnx
+
+    return onnx.numpy_helper.from_array(np.array(value, np.float32), name)
+
+
+@pytest.mark.parametrize(
+    ("axis", "inputs", "params", "flops"),
+    [
+        # by hand, 120 values: normalized over the last dim (6): 20 groups; 7 FLOPs a value
+        # (mean add, subtract, square, variance add, ·1/sqrt, ·scale, +bias), 4 a group
+        (-1, ["x", "s6", "b6"], 12, 7 * 120 + 4 * 20),
+        # over dims 1.. (4·5·6 = 120): one group; a scale, no bias: 6 a value
+        (1, ["x", "s120"], 120, 6 * 120 + 4 * 1),
+    ],
+)
+def test_layer_norm_rows(
+    tmp_path: Path, axis: int, inputs: list[str], params: int, flops: int
+) -> None:
+    nodes = [node("LayerNormalization", inputs, ["y"], "ln", axis=axis)]
+    inits = [weight("s6", 6), weight("b6", 6), weight("s120", 4, 5, 6)]
+    data = profile(save(tmp_path / "ln.onnx", nodes, {"x": [1, 4, 5, 6]}, ["y"], inits))
+    (row,) = data["layers"]
+    assert row["type"] == "layer_norm" and data["uncounted_nodes"] == []
+    for form in ("as_specified", "standard", "separable"):
+        assert row[form]["macs"] == 0
+        assert row[form]["params"] == params
+        assert row[form]["flops"] == flops
+
+
+def test_an_initializer_shared_through_identity_is_still_a_weight(tmp_path: Path) -> None:
+    """torch.onnx shares equal-valued initializers (zero biases) through Identity nodes:
+    each Linear's bias Add still joins its MatMul, and counts once per Linear."""
+    nodes = [
+        node("Identity", ["b"], ["b1"]),
+        node("Identity", ["b"], ["b2"]),
+        node("MatMul", ["x", "w1"], ["m1"], "/fc1/MatMul"),
+        node("Add", ["b1", "m1"], ["a1"], "/fc1/Add"),
+        node("MatMul", ["a1", "w2"], ["m2"], "/fc2/MatMul"),
+        node("Add", ["b2", "m2"], ["y"], "/fc2/Add"),
+    ]
+    inits = [weight("w1", 8, 4), weight("w2", 4, 4), weight("b", 4)]
+    data = profile(save(tmp_path / "s.onnx", nodes, {"x": [1, 3, 8]}, ["y"], inits))
+    assert [row["type"] for row in data["layers"]] == ["dense", "dense"]
+    # 8·4 + 4 and 4·4 + 4: each Linear has its own bias, shared or not in the file
+    assert [row["as_specified"]["params"] for row in data["layers"]] == [36, 20]
+
+
+@pytest.mark.parametrize(
+    ("op", "operand", "params"),
+    [
+        ("Mul", "gamma", 4),  # a layer scale (4, 1, 1): a learned per-channel tensor
+        ("Add", "gamma", 4),  # a bias on its own
+        ("Mul", "half", 0),  # a scalar: a constant
+        ("Div", "gamma", 0),  # an input's std folded into the graph: a constant
+    ],
+)
+def test_elementwise_initializers_as_parameters(
+    tmp_path: Path, op: str, operand: str, params: int
+) -> None:
+    nodes = [node("Conv", ["x", "w"], ["c"], "conv"), node(op, ["c", operand], ["y"], "op")]
+    inits = [weight("w", 4, 2, 3, 3), weight("gamma", 4, 1, 1), _scalar("half", 0.5)]
+    data = profile(save(tmp_path / "e.onnx", nodes, {"x": [1, 2, 5, 5]}, ["y"], inits))
+    assert data["layers"][1]["as_specified"]["params"] == params
+    assert data["layers"][1]["as_specified"]["flops"] == 3 * 3 * 4  # one per output value
+
+
+def _gelu_nodes(divisor: str) -> list[Any]:
+    """torch.onnx's GELU below opset 20: x/√2 → Erf → +1 → ·x → ·0.5."""
+    return [
+        node("MatMul", ["x", "w"], ["m"], "/fc/MatMul"),
+        node("Div", ["m", divisor], ["d"], "/act/Div"),
+        node("Erf", ["d"], ["e"], "/act/Erf"),
+        node("Add", ["e", "one"], ["a"], "/act/Add"),
+        node("Mul", ["m", "a"], ["p"], "/act/Mul"),
+        node("Mul", ["p", "half"], ["y"], "/act/Mul_1"),
+    ]
+
+
+def test_a_decomposed_gelu_is_one_activation(tmp_path: Path) -> None:
+    inits = [
+        weight("w", 8, 16),
+        _scalar("sqrt2", 2**0.5),
+        _scalar("two", 2.0),
+        _scalar("one", 1.0),
+        _scalar("half", 0.5),
+    ]
+    path = save(tmp_path / "g.onnx", _gelu_nodes("sqrt2"), {"x": [1, 4, 8]}, ["y"], inits)
+    data = profile(path)
+    (row,) = data["layers"]
+    assert (row["type"], row["activation"]) == ("dense", "gelu")
+    assert row["activation_function_flops"] == 5 * 4 * 16  # gelu's 5 per value, 64 values
+    assert data["uncounted_nodes"] == []
+    # not GELU (x/2, not x/√2): elementwise rows, and the Erf is named as not counted
+    other = profile(save(tmp_path / "n.onnx", _gelu_nodes("two"), {"x": [1, 4, 8]}, ["y"], inits))
+    assert [u["op_type"] for u in other["uncounted_nodes"]] == ["Erf"]
+    assert other["layers"][0]["activation"] is None

@@ -78,3 +78,20 @@ def test_torchvision_export_counts(tmp_path: Path, name: str, macs: int, params:
     assert unfused["totals"]["as_specified"]["macs"] == macs
     assert unfused["totals"]["as_specified"]["params"] == params
     assert unfused["totals"]["as_specified"]["bn_params"] == 2 * bn_channels
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the TorchScript exporter
+def test_convnext_tiny_counts_exactly(tmp_path: Path) -> None:
+    """ConvNeXt-Tiny: depthwise 7×7 convs, layer norms on channels-last tensors, Linear
+    layers on tokens, a learned layer scale. Its export shares equal-valued initializers
+    (zero biases, unit norm scales) through Identity nodes. Every parameter and MAC is
+    counted: torchvision's own numbers, from torch itself (FlopCounterMode halved, numel)."""
+    tv = import_torchvision()
+    model = _export(tv, "convnext_tiny", tmp_path / "convnext.onnx", training=False)
+    reference_params, flops, _ = torch_counts(model, (224, 224, 3))
+    data = _profile(tmp_path / "convnext.onnx")
+    assert data["uncounted_nodes"] == []
+    assert data["totals"]["as_specified"]["macs"] == flops // 2  # 4,455,531,264
+    assert data["totals"]["as_specified"]["params"] == reference_params  # 28,589,128
+    norms = [row for row in data["layers"] if row["type"] == "layer_norm"]
+    assert sum(row["repeat"] for row in norms) == 23  # stem, 3 downsamplings, 18 blocks, head

@@ -148,6 +148,19 @@ ACTIVATIONS = Convention(
     "and not timed",
 )
 
+LAYER_NORM = Convention(
+    key="layer_norm",
+    title="Layer norm (ONNX files)",
+    doc="An ONNX `LayerNormalization` (ConvNeXt, transformers) is a `layer_norm` row: no "
+    "MACs; as parameters its scale and its bias, one per normalized position each; as FLOPs "
+    "one per arithmetic operation of (x − mean) / sqrt(var + eps) · scale + bias: per value "
+    "the add into the mean, the subtraction, the square, the add into the variance and the "
+    "multiply by 1/sqrt (5), plus 1 for the scale and 1 for the bias; per normalized group "
+    "4 (two divisions by n, the add of eps, the reciprocal square root). Unlike a "
+    "batch-norm it cannot fold into the convolution before it (its statistics are computed "
+    "at inference), and it is counted, not timed.",
+)
+
 PARAMS = Convention(
     key="params",
     title="Parameters",
@@ -328,6 +341,7 @@ RULES: tuple[Convention, ...] = (
     FLOPS,
     AVERAGE_POOL,
     ACTIVATIONS,
+    LAYER_NORM,
     PARAMS,
     BYTES,
     SEPARABLE,

@@ -267,9 +267,13 @@ class BatchNorm:
 
 @dataclass(frozen=True)
 class Add:
-    """Element-wise residual add of two tensors of ``in_shape``."""
+    """Element-wise residual add of two tensors of ``in_shape``. ``params``: the second
+    operand is a learned tensor of that many values rather than an activation (an ONNX
+    file's ``Add`` of an initializer: a position embedding, a bias on its own); it is then
+    read as weights, once, not per item."""
 
     in_shape: tuple[int, ...]
+    params: int = 0
     role: Literal["add"] = "add"
 
     @property
@@ -278,7 +282,43 @@ class Add:
 
     def cost(self, batch: int, itemsize: int) -> Cost:
         elems = batch * prod(self.in_shape)
+        if self.params:
+            return _cost(0, elems, self.params, 0, elems, elems, itemsize)
         return _cost(0, elems, 0, 0, 2 * elems, elems, itemsize)
+
+
+@dataclass(frozen=True)
+class LayerNorm:
+    """Layer normalization (Ba et al. 2016; ConvNeXt, transformers) of a tensor of
+    ``in_shape``: each group of ``normalized`` values (the trailing dims the model
+    normalizes over) by its own mean and variance, then, where the model has them, times a
+    learned scale and plus a learned bias, one of each per normalized position.
+
+    No MACs. Params: ``normalized`` for the scale and as many for the bias. FLOPs, one per
+    arithmetic operation of y = (x − mean) / sqrt(var + eps) · scale + bias (sepconv's
+    convention, as for activations): per value the add into the mean, the subtraction, the
+    square, the add into the variance and the multiply by 1/sqrt — 5 — plus 1 for the scale
+    and 1 for the bias; per group 4 (the two divisions by n, the add of eps, the reciprocal
+    square root counted as one). A layer norm's statistics are computed at inference, so
+    unlike a batch-norm it does not fold into the convolution before it.
+    """
+
+    in_shape: tuple[int, ...]
+    normalized: int
+    scale: bool = True
+    bias: bool = True
+    role: Literal["layer_norm"] = "layer_norm"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        elems = batch * prod(self.in_shape)
+        groups = elems // self.normalized
+        per_value = 5 + int(self.scale) + int(self.bias)
+        params = self.normalized * (int(self.scale) + int(self.bias))
+        return _cost(0, per_value * elems + 4 * groups, params, 0, elems, elems, itemsize)
 
 
 # --------------------------------------------------------------------------- squeeze-and-excite
@@ -291,10 +331,12 @@ class Scale:
 
     An elementwise op like the residual add: one FLOP per output element, no MACs, no
     parameters; it reads both the tensor and the gate and writes a tensor
-    of ``in_shape``.
+    of ``in_shape``. ``params``: the gate is a learned tensor of that many values (an ONNX
+    file's ``Mul`` by an initializer: ConvNeXt's layer scale), read once as weights.
     """
 
     in_shape: tuple[int, ...]
+    params: int = 0
     role: Literal["scale"] = "scale"
 
     @property
@@ -307,6 +349,8 @@ class Scale:
 
     def cost(self, batch: int, itemsize: int) -> Cost:
         elems = batch * prod(self.in_shape)
+        if self.params:  # a learned gate: weights, read once
+            return _cost(0, elems, self.params, 0, elems, elems, itemsize)
         return _cost(0, elems, 0, 0, elems + batch * self.in_shape[-1], elems, itemsize)
 
 
@@ -485,6 +529,7 @@ Op = (
     | Dense
     | Pool
     | BatchNorm
+    | LayerNorm
     | Add
     | Scale
     | SqueezeExcite

@@ -77,6 +77,8 @@ class _Walk:
     fused_bn: int = 0
     separate_bn: int = 0
     convs: int = 0
+    # Constant nodes by output: a pattern may need a constant the walk has not reached yet
+    constants: dict[str, Any] = field(default_factory=dict)
 
 
 def module_path(node: Any, index: int) -> str:
@@ -114,6 +116,13 @@ def read_onnx(
     for tensor in proto.graph.initializer:
         tensors.initializers[tensor.name] = tensor
         tensors.shapes[tensor.name] = tuple(tensor.dims)
+    # torch.onnx shares initializers of equal values (zero biases, unit norm scales) through
+    # Identity nodes: such an output is that initializer to every rule that asks whether an
+    # input is a weight (a MatMul's bias, a norm's scale), and counts once per reader
+    for node in proto.graph.node:
+        if node.op_type == "Identity" and node.input and node.input[0] in tensors.initializers:
+            tensors.initializers[node.output[0]] = tensors.initializers[node.input[0]]
+            tensors.shapes[node.output[0]] = tensors.shapes[node.input[0]]
     tensors.shapes.update(shapes)
     inferred, failure = onnx_inferred_shapes(proto, shapes)
     graph_notes: list[str] = []
@@ -129,6 +138,7 @@ def read_onnx(
         readers.setdefault(output.name, []).append(-1)
     walk = _Walk(path, tensors, inferred, readers, all_nodes=all_nodes)
     nodes = list(proto.graph.node)
+    walk.constants = {n.output[0]: n for n in nodes if n.op_type == "Constant" and n.output}
     for i in range(len(nodes)):
         if i not in walk.skip:
             _visit(walk, nodes, i)
@@ -189,6 +199,8 @@ def _visit(walk: _Walk, nodes: Sequence[Any], index: int) -> None:
             tensors.values[output] = value
             tensors.shapes[output] = tuple(int(d) for d in value.shape)
         _free_row(walk, node, name, where)
+        return
+    if node.op_type == "Div" and _decomposed_gelu(walk, nodes, index):
         return
     ins = [n for n in node.input if n]
     missing = [n for n in ins if n not in tensors.shapes]
@@ -335,6 +347,62 @@ def _matmul_bias(walk: _Walk, node: Any, out: str) -> bool:
     target.forms = one(biased)
     target.bias_free_matmul = False
     walk.producer[out] = row
+    return True
+
+
+def _scalar_is(walk: _Walk, name: str, expected: float) -> bool:
+    """``name`` is a one-value constant equal to ``expected`` (to float32's precision)."""
+    value = walk.tensors.value(name)
+    if value is None and name in walk.constants:  # a Constant node later in the graph
+        folded = fold(walk.constants[name], walk.tensors)
+        value = folded[0] if folded else None
+    return value is not None and value.size == 1 and abs(float(value) - expected) < 1e-5
+
+
+def _sole_reader(walk: _Walk, nodes: Sequence[Any], tensor: str, op_type: str) -> int | None:
+    """The index of the one node that reads ``tensor``, when it is an ``op_type``."""
+    readers = walk.readers.get(tensor, [])
+    if len(readers) == 1 and readers[0] >= 0 and nodes[readers[0]].op_type == op_type:
+        return readers[0]
+    return None
+
+
+def _decomposed_gelu(walk: _Walk, nodes: Sequence[Any], index: int) -> bool:
+    """GELU as exporters write it below opset 20, which has no ``Gelu``:
+    ``Div(x, √2) → Erf → Add 1 → Mul x → Mul 0.5`` (torch.onnx's order) is one ``gelu``
+    activation on the row that produced x, as a ``Gelu`` node is: its FLOPs apart, by the
+    activation convention, instead of four elementwise rows and an ``Erf`` not counted."""
+    div = nodes[index]
+    x = div.input[0]
+    if len(div.input) != 2 or not _scalar_is(walk, div.input[1], 2**0.5):
+        return False
+    erf = _sole_reader(walk, nodes, div.output[0], "Erf")
+    add = _sole_reader(walk, nodes, nodes[erf].output[0], "Add") if erf is not None else None
+    if erf is None or add is None:
+        return False
+    one = [n for n in nodes[add].input if n != nodes[erf].output[0]]
+    mul = _sole_reader(walk, nodes, nodes[add].output[0], "Mul")
+    if len(one) != 1 or not _scalar_is(walk, one[0], 1.0) or mul is None:
+        return False
+    half = _sole_reader(walk, nodes, nodes[mul].output[0], "Mul")
+    if set(nodes[mul].input) != {x, nodes[add].output[0]} or half is None:
+        return False
+    other = [n for n in nodes[half].input if n != nodes[mul].output[0]]
+    if len(other) != 1 or not _scalar_is(walk, other[0], 0.5):
+        return False
+    row = walk.producer.get(x)
+    if (
+        row is None
+        or walk.rows[row].activation != "none"
+        or sorted(walk.readers.get(x, [])) != sorted([index, mul])
+    ):
+        return False
+    walk.rows[row].activation = "gelu"
+    shape = walk.tensors.shapes[x]
+    for i in (index, erf, add, mul, half):
+        walk.tensors.shapes[nodes[i].output[0]] = shape
+    walk.skip.update((erf, add, mul, half))
+    walk.producer[nodes[half].output[0]] = row
     return True
 
 

@@ -30,6 +30,7 @@ from sepconv_cli.counting.ops import (
     Conv,
     ConvTranspose,
     Dense,
+    LayerNorm,
     Op,
     Pool,
     PoolKind,
@@ -271,15 +272,25 @@ ACTIVATIONS = {
 """ONNX activation ops → sepconv's activation names (counting/ops.py ACTIVATION_FLOPS)."""
 
 
-def _elementwise(node: Any, shapes: list[Shape], out: Shape) -> Outcome:
+def _elementwise(node: Any, shapes: list[Shape], out: Shape, tensors: Tensors) -> Outcome:
     """Add/Sub/Mul/Div: one FLOP per output value. Two tensors of the output's shape are an
-    ``add`` (it reads both); a broadcast one (a per-channel gate, a constant) a ``scale``."""
+    ``add`` (it reads both); a broadcast one (a per-channel gate, a constant) a ``scale``.
+
+    An ``Add`` or ``Mul`` of an initializer of more than one value (ConvNeXt's layer scale,
+    a position embedding, a bias on its own) counts its values as parameters, as PyTorch
+    counts those ``nn.Parameter``s; a scalar is a constant (``x + 3`` in a hard-swish), and
+    ``Sub``/``Div`` by an initializer are taken as constants too (an input's mean and std
+    folded into the graph)."""
     kind = node.op_type.lower()
     if len(out) < 2:
         return NotCounted("an elementwise op on a flat or scalar tensor")
+    params = 0
+    if node.op_type in ("Add", "Mul"):
+        weights = [tensors.shapes[n] for n in node.input if n in tensors.initializers]
+        params = sum(prod(dims) for dims in weights if prod(dims) > 1)
     if all(s == out for s in shapes):
-        return Counted(kind, one(Add(channels_last(out))))
-    return Counted(kind, one(Scale(channels_last(out))))
+        return Counted(kind, one(Add(channels_last(out), params=params)))
+    return Counted(kind, one(Scale(channels_last(out), params=params)))
 
 
 def count_node(
@@ -307,12 +318,14 @@ def count_node(
         return Hidden(), outs
     if op == "BatchNormalization":
         return Counted("batch_norm", one(BatchNorm(channels_last(shapes[0])))), outs[:1]
+    if op == "LayerNormalization":
+        return _layer_norm(node, shapes, tensors), outs
     if op in ACTIVATIONS:
         return Activation(ACTIVATIONS[op]), outs
     if op == "Clip":
         return _clip_activation(node, tensors), outs
     if op in ("Add", "Sub", "Mul", "Div"):
-        return _elementwise(node, shapes, outs[0]), outs
+        return _elementwise(node, shapes, outs[0], tensors), outs
     if op == "Concat":
         return _concat(node, shapes, outs[0]), outs
     if op in ("Resize", "Upsample"):
@@ -323,6 +336,26 @@ def count_node(
     if op == "ReduceMean":
         return _reduce_mean(node, shapes, tensors), outs
     return NotCounted(f"no counting rule for {op}"), outs
+
+
+def _layer_norm(node: Any, shapes: list[Shape], tensors: Tensors) -> Outcome:
+    """``LayerNormalization`` over the dims from ``axis`` on (default the last): a
+    ``layer_norm`` row; its scale (an input ONNX requires) and its bias (optional) are
+    parameters when they are initializers. The shape is ONNX's own order, batch dropped:
+    the dims normalized are the trailing ones (after a Transpose to channels-last,
+    ConvNeXt's and every transformer's: the channels)."""
+    x = shapes[0]
+    axis = int(attributes(node).get("axis", -1))
+    axis = axis + len(x) if axis < 0 else axis
+    if not 1 <= axis < len(x):
+        return NotCounted(f"a layer norm over axis {axis} (the batch) is not counted")
+
+    def learned(position: int) -> bool:
+        name = node.input[position] if position < len(node.input) else ""
+        return bool(name) and name in tensors.initializers
+
+    op = LayerNorm(tuple(x[1:]), prod(x[axis:]), scale=learned(1), bias=learned(2))
+    return Counted("layer_norm", one(op))
 
 
 def _concat(node: Any, shapes: list[Shape], out: Shape) -> Outcome:
