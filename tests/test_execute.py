@@ -796,3 +796,24 @@ def test_memory_guard_message_and_default_limit() -> None:
     check_memory(10, 11)
     limit = default_memory_limit()
     assert 0 < limit < 1 << 50
+
+
+@pytest.mark.parametrize(("normalized", "bias"), [(6, True), (120, False)])
+def test_layer_norm_kernel_matches_the_formula(normalized: int, bias: bool) -> None:
+    """(x − mean) / sqrt(var + 1e-5) · scale + bias over the trailing values, in float64
+    by hand, against the kernel's float32 run on the same data and weights."""
+    from sepconv_cli.counting.ops import LayerNorm
+    from sepconv_cli.execution.kernels import prepare
+
+    op = LayerNorm((4, 5, 6), normalized, bias=bias)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 4, 5, 6)).astype(np.float32)
+    prepared = prepare(op, 2, "float32", rng, x=x)
+    got = prepared.checked()
+    rows = x.astype(np.float64).reshape(-1, normalized)
+    mean = rows.mean(axis=1, keepdims=True)
+    var = ((rows - mean) ** 2).mean(axis=1, keepdims=True)
+    want = (rows - mean) / np.sqrt(var + 1e-5) * prepared.weights["scale"]
+    if bias:
+        want = want + prepared.weights["bias"]
+    np.testing.assert_allclose(got.reshape(-1, normalized), want, rtol=1e-5, atol=1e-5)

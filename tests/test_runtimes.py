@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
 from sepconv_cli.counting.lowering import Forms
-from sepconv_cli.counting.ops import Add, Concat, Conv, ConvTranspose, Op, Scale
+from sepconv_cli.counting.ops import Add, Concat, Conv, ConvTranspose, LayerNorm, Op, Scale
 from sepconv_cli.counting.report import single_layer_report
 from sepconv_cli.execution.kernels import NotExecutableError, check_executable, prepare_chain
 from sepconv_cli.execution.runtimes import layouts
@@ -249,6 +249,19 @@ def test_second_operands_are_numpys_own(runtime: str) -> None:
     _agrees(runtime, [conv, Add((6, 6, 8))], "residual")
     _agrees(runtime, [conv, Scale((6, 6, 8))], "gate")
     _agrees(runtime, [conv, Concat(((6, 6, 8), (6, 6, 3), (6, 6, 5)))], "concat")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize(
+    "op",
+    [
+        LayerNorm((4, 5, 6), 6),  # ConvNeXt's: channels-last tokens, scale and bias
+        LayerNorm((4, 5, 6), 120, bias=False),  # over every dim, a scale only
+        LayerNorm((10,), 10, scale=False, bias=False),  # a flat tensor, nothing learned
+    ],
+)
+def test_layer_norms_agree_with_numpy(runtime: str, op: LayerNorm) -> None:
+    _agrees(runtime, [op], "layer_norm")
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

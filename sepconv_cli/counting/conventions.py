@@ -158,7 +158,7 @@ LAYER_NORM = Convention(
     "multiply by 1/sqrt (5), plus 1 for the scale and 1 for the bias; per normalized group "
     "4 (two divisions by n, the add of eps, the reciprocal square root). Unlike a "
     "batch-norm it cannot fold into the convolution before it (its statistics are computed "
-    "at inference), and it is counted, not timed.",
+    "at inference); `--time` runs it (its one form) on the tensor in the file's layout.",
 )
 
 PARAMS = Convention(

@@ -300,7 +300,9 @@ class LayerNorm:
     square, the add into the variance and the multiply by 1/sqrt — 5 — plus 1 for the scale
     and 1 for the bias; per group 4 (the two divisions by n, the add of eps, the reciprocal
     square root counted as one). A layer norm's statistics are computed at inference, so
-    unlike a batch-norm it does not fold into the convolution before it.
+    unlike a batch-norm it does not fold into the convolution before it. ``in_shape`` is the
+    tensor's own layout (an ONNX file's order, batch dropped; the normalized dims trailing),
+    not necessarily channels-last.
     """
 
     in_shape: tuple[int, ...]

@@ -13,7 +13,8 @@ Rules
   gain); every other convolution and the dense layer are BLAS GEMMs
   (:mod:`sepconv_cli.execution.gemm`: im2col, or the input itself for a pointwise
   convolution); batch-norm and the residual add are elementwise passes
-  (:mod:`sepconv_cli.execution.elementwise`); pooling is :mod:`sepconv_cli.execution.pooling`.
+  (:mod:`sepconv_cli.execution.elementwise`); pooling is :mod:`sepconv_cli.execution.pooling`;
+  a layer norm (an ONNX file's) :mod:`sepconv_cli.execution.layer_norm`.
   A squeeze-and-excite runs its parts with those kernels
   (:mod:`sepconv_cli.execution.squeeze_excite`); a branches block's concat and the channel
   shuffle are copies (:mod:`sepconv_cli.execution.branches`).
@@ -29,7 +30,8 @@ Rules
   ``(*kernel, Cin, M)`` with output channel ``c*M + m``; dense ``w`` is ``(features, units)``;
   ``b`` is the bias; batch-norm has ``scale`` and ``shift`` of shape ``(C,)``;
   squeeze-and-excite has ``squeeze_w`` ``(*ones, C, S)``, ``squeeze_b`` ``(S,)``,
-  ``excite_w`` ``(*ones, S, C)`` and ``excite_b`` ``(C,)``.
+  ``excite_w`` ``(*ones, S, C)`` and ``excite_b`` ``(C,)``; a layer norm ``scale`` and
+  ``bias`` of shape ``(normalized,)``.
 * Padding is exactly ``op.pads`` as (before, after) per dim, so TensorFlow's asymmetric
   ``same`` padding is reproduced. Pads are zeros, except in pooling
   (:mod:`sepconv_cli.execution.pooling` says how max and average pooling treat them).
@@ -59,6 +61,7 @@ from sepconv_cli.counting.ops import (
     Concat,
     Conv,
     Dense,
+    LayerNorm,
     Op,
     Pool,
     Scale,
@@ -66,7 +69,15 @@ from sepconv_cli.counting.ops import (
     SqueezeExcite,
 )
 from sepconv_cli.errors import UsageError
-from sepconv_cli.execution import branches, depthwise, elementwise, gemm, pooling, squeeze_excite
+from sepconv_cli.execution import (
+    branches,
+    depthwise,
+    elementwise,
+    gemm,
+    layer_norm,
+    pooling,
+    squeeze_excite,
+)
 from sepconv_cli.execution.buffers import (
     Array,
     Buffer,
@@ -295,7 +306,9 @@ def run_form(
 
 # --------------------------------------------------------------------------- one kernel per op
 
-OpT = TypeVar("OpT", Conv, Dense, Pool, BatchNorm, Add, Scale, SqueezeExcite, Concat, Shuffle)
+OpT = TypeVar(
+    "OpT", Conv, Dense, Pool, BatchNorm, LayerNorm, Add, Scale, SqueezeExcite, Concat, Shuffle
+)
 
 
 @dataclass(frozen=True)
@@ -360,6 +373,10 @@ _KERNELS: dict[type[Op], _Kernel[Any]] = {
     BatchNorm: _Kernel[BatchNorm](
         lambda op, batch, dt, threads: elementwise.plan_batch_norm(op, batch, dt),
         lambda op, r: elementwise.build_batch_norm(op, r.batch, r.dt, r.rng, r.x, r.weights),
+    ),
+    LayerNorm: _Kernel[LayerNorm](
+        lambda op, batch, dt, threads: layer_norm.plan(op, batch, dt),
+        lambda op, r: layer_norm.build(op, r.batch, r.dt, r.rng, r.x, r.weights),
     ),
     Add: _Kernel[Add](_plan_add, _build_add_request),
     Scale: _Kernel[Scale](

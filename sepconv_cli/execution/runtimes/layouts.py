@@ -11,17 +11,21 @@ so agreement compares one computation, not two random draws:
 * dense ``(features, units)`` with features in channels-last order → ``(units, features)``
   with features in channels-first order (what flattening an NCHW tensor gives);
 * batch-norm ``scale``, ``shift`` → ``scale``, ``bias``, ``mean = 0``, ``var = 1 - eps``
-  (so ``scale / sqrt(var + eps)`` is ``scale``: NumPy's folded inference form).
+  (so ``scale / sqrt(var + eps)`` is ``scale``: NumPy's folded inference form);
+* a form of layer norms (an ONNX file's) keeps its tensor's own layout, the file's, whose
+  normalized dims are the trailing ones: no NCHW conversion, and its ``scale`` and
+  ``bias`` reshaped from ``(normalized,)`` to those trailing dims.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
 from typing import Any
 
 import numpy as np
 
-from sepconv_cli.counting.ops import Conv, Dense
+from sepconv_cli.counting.ops import Conv, Dense, LayerNorm, Op
 from sepconv_cli.execution.buffers import Array
 
 BN_EPSILON = 1e-5  # ONNX's and torch's default
@@ -74,3 +78,26 @@ def batch_norm_params(weights: dict[str, Array]) -> dict[str, Array]:
         "mean": np.zeros_like(scale),
         "var": np.full_like(scale, 1 - BN_EPSILON, dtype=dt),
     }
+
+
+def keeps_layout(ops: Sequence[Op]) -> bool:
+    """A form of layer norms runs on its tensor as the file lays it out."""
+    return bool(ops) and all(isinstance(op, LayerNorm) for op in ops)
+
+
+def to_runtime(x: Array, ops: Sequence[Op]) -> Array:
+    """NumPy's input for ``ops`` in the layout the runtime is given."""
+    return np.ascontiguousarray(x) if keeps_layout(ops) else to_channels_first(x)
+
+
+def from_runtime(y: Array, ops: Sequence[Op]) -> Array:
+    """The runtime's output of ``ops`` in NumPy's layout."""
+    return np.asarray(y) if keeps_layout(ops) else to_channels_last(y)
+
+
+def normalized_dims(op: LayerNorm) -> tuple[int, ...]:
+    """The trailing dims of ``op.in_shape`` whose product is ``op.normalized``."""
+    for k in range(1, len(op.in_shape) + 1):
+        if prod(op.in_shape[-k:]) == op.normalized:
+            return tuple(op.in_shape[-k:])
+    raise ValueError(f"no trailing dims of {op.in_shape} hold {op.normalized} values")

@@ -9,7 +9,9 @@ Rules
   check compares one computation. An operation that reads a second tensor reads NumPy's
   own: an ``Add`` adds the graph's input when its residual is the form's input (an inverted
   residual's shortcut), a ``Concat`` joins the other branches' outputs and a ``Scale``
-  multiplies by its gate, each a further graph input bound once, as the input is.
+  multiplies by its gate, each a further graph input bound once, as the input is. A layer
+  norm (an ONNX file's) is ``LayerNormalization`` over its trailing dims, on its tensor in
+  the file's own layout (:func:`.layouts.keeps_layout`).
 * Session: ``intra_op_num_threads`` = ``--threads`` (ORT's own choice when unset),
   ``inter_op_num_threads`` 1, sequential execution; graph optimization level from
   ``--ort-optimization`` (``disable|basic|extended|all``), else ORT's default (``all``,
@@ -34,6 +36,7 @@ from sepconv_cli.counting.ops import (
     Concat,
     Conv,
     Dense,
+    LayerNorm,
     Op,
     Pool,
     Scale,
@@ -41,6 +44,7 @@ from sepconv_cli.counting.ops import (
     SqueezeExcite,
 )
 from sepconv_cli.errors import UsageError
+from sepconv_cli.execution import layer_norm
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes import layouts
 from sepconv_cli.execution.runtimes.base import ORT_OPTIMIZATION, RuntimeInfo
@@ -97,6 +101,12 @@ def _initializers(ops: Sequence[Op], weights: Sequence[dict[str, Array]]) -> dic
         elif isinstance(op, BatchNorm):
             for key, values in layouts.batch_norm_params(w).items():
                 out[f"{name}.{key}"] = values
+        elif isinstance(op, LayerNorm):
+            dims = layouts.normalized_dims(op)
+            for key in ("scale", "bias"):
+                if key in w:
+                    out[f"{name}.{key}"] = np.ascontiguousarray(w[key]).reshape(dims)
+            continue
         if "b" in w:
             out[f"{name}.bias"] = np.asarray(w["b"])
     return out
@@ -145,14 +155,38 @@ def form_model(
             y = emit_squeeze_excite(g, op, y, name, activations=False)
         elif isinstance(op, Shuffle):
             y = emit_shuffle(g, op, y, name)
-        else:  # registry.check_supported refused it already
+        elif isinstance(op, LayerNorm):
+            y = _emit_layer_norm(g, op, y, name)
+        else:  # kernels.check_executable refused it already
             raise TypeError(f"no ONNX Runtime form for {type(op).__name__}")
     g.used.update(extra)
     g.nodes.append(g.onnx.helper.make_node("Identity", [y], ["output"], name="output"))
-    inputs = [g.value_info("input", nchw(ops[0].in_shape, batch))]
+    first = layouts.to_runtime(x, ops).shape
+    inputs = [g.value_info("input", first)]
     inputs += [g.value_info(n, layouts.to_channels_first(v).shape) for n, v in extra.items()]
-    outputs = [g.value_info("output", nchw(ops[-1].out_shape, batch))]
+    outputs = [g.value_info("output", _runtime_shape(ops, batch))]
     return g.model(inputs, outputs, "form"), extra
+
+
+def _runtime_shape(ops: Sequence[Op], batch: int) -> tuple[int, ...]:
+    """The form's output shape as the runtime holds it (NCHW, or a layer norm's own)."""
+    out = ops[-1].out_shape
+    return (batch, *out) if layouts.keeps_layout(ops) else nchw(out, batch)
+
+
+def _emit_layer_norm(g: _GivenWeights, op: LayerNorm, x: str, name: str) -> str:
+    """``LayerNormalization`` over the trailing dims, NumPy's scale and bias (ones for a
+    model without a learned scale: ONNX requires the input)."""
+    dims = layouts.normalized_dims(op)
+    scale = (
+        g.constant(f"{name}.scale", g.given[f"{name}.scale"].astype(np.float32))
+        if op.scale
+        else g.constant(f"{name}.scale", np.ones(dims, np.float32))
+    )
+    inputs = [x, scale]
+    if op.bias:
+        inputs.append(g.constant(f"{name}.bias", g.given[f"{name}.bias"].astype(np.float32)))
+    return g.node("LayerNormalization", inputs, name, axis=-len(dims), epsilon=layer_norm.EPSILON)
 
 
 class OrtRunner:
@@ -163,16 +197,18 @@ class OrtRunner:
         self,
         runtime: OrtRuntime,
         model: Any,
+        ops: Sequence[Op],
         inputs: dict[str, Array],
         out_shape: tuple[int, ...],
     ):
+        """``inputs`` are in the runtime's layout already (:func:`layouts.to_runtime`)."""
         ort = runtime.ort
         session = ort.InferenceSession(
             model.SerializeToString(), runtime.session_options(), providers=[runtime.provider]
         )
-        first = {name: layouts.to_channels_first(values) for name, values in inputs.items()}
+        self.ops = ops
         self.bound = bind_once(
-            ort, session, runtime.device, first, [("output", out_shape, np.float32)]
+            ort, session, runtime.device, inputs, [("output", out_shape, np.float32)]
         )
 
     def __call__(self) -> None:
@@ -180,7 +216,7 @@ class OrtRunner:
 
     def output(self) -> Array:
         self()
-        return layouts.to_channels_last(self.bound.first_output())
+        return layouts.from_runtime(self.bound.first_output(), self.ops)
 
 
 class OrtRuntime:
@@ -227,4 +263,6 @@ class OrtRuntime:
         operands: Sequence[dict[str, Array]],
     ) -> OrtRunner:
         model, extra = form_model(ops, weights, operands, x)
-        return OrtRunner(self, model, {"input": x, **extra}, nchw(ops[-1].out_shape, x.shape[0]))
+        inputs = {"input": layouts.to_runtime(x, ops)}
+        inputs.update({k: layouts.to_channels_first(v) for k, v in extra.items()})
+        return OrtRunner(self, model, ops, inputs, _runtime_shape(ops, x.shape[0]))

@@ -11,7 +11,8 @@ Rules
   ``AdaptiveMaxPool`` for global and adaptive pools. Squeeze-and-excite → adaptive average
   pool, two 1×1 ``nn.Conv`` with bias, and the multiply of the input by their result
   (without its activation and gate, as NumPy runs it); shuffle → view, transpose and a
-  contiguous copy (torchvision's ``channel_shuffle``).
+  contiguous copy (torchvision's ``channel_shuffle``); a layer norm (an ONNX file's) →
+  ``F.layer_norm`` over its trailing dims, on its tensor in the file's own layout.
 * Operations that read a second tensor read NumPy's own, held on the device: an ``Add``
   adds the form's input when its residual is that input (an inverted residual's shortcut),
   else its residual; a ``Scale`` multiplies by its gate; a ``Concat`` is ``torch.cat`` of
@@ -38,6 +39,7 @@ from sepconv_cli.counting.ops import (
     Concat,
     Conv,
     Dense,
+    LayerNorm,
     Op,
     Pool,
     Scale,
@@ -45,6 +47,7 @@ from sepconv_cli.counting.ops import (
     SqueezeExcite,
 )
 from sepconv_cli.errors import UsageError
+from sepconv_cli.execution import layer_norm
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes import layouts
 from sepconv_cli.execution.runtimes.base import RuntimeInfo, RuntimeUnsupportedError
@@ -188,6 +191,12 @@ class TorchRuntime:
             return shuffle
         if isinstance(op, SqueezeExcite):
             return self._squeeze_excite(op, w)
+        if isinstance(op, LayerNorm):
+            dims = layouts.normalized_dims(op)
+            scale = self._tensor(w["scale"].reshape(dims)) if op.scale else None
+            bias = self._tensor(w["bias"].reshape(dims)) if op.bias else None
+            functional = torch.nn.functional
+            return lambda y: functional.layer_norm(y, dims, scale, bias, layer_norm.EPSILON)
         module: Step = self._module(op, w)
         return module
 
@@ -199,21 +208,22 @@ class TorchRuntime:
         operands: Sequence[dict[str, Array]],
     ) -> TorchRunner:
         with self.torch.inference_mode():
-            x_on = self._tensor(layouts.to_channels_first(x))
+            x_on = self._tensor(layouts.to_runtime(x, ops))
             steps = [
                 self._step(op, w, given, x, x_on)
                 for op, w, given in zip(ops, weights, operands, strict=True)
             ]
-            return TorchRunner(self, steps, x_on)
+            return TorchRunner(self, steps, x_on, ops)
 
 
 class TorchRunner:
     """A form's steps called in order on an input that stays on the device."""
 
-    def __init__(self, runtime: TorchRuntime, steps: list[Step], x: Any):
+    def __init__(self, runtime: TorchRuntime, steps: list[Step], x: Any, ops: Sequence[Op]):
         self.torch = runtime.torch
         self.cuda = runtime.device == "cuda"
         self.steps = steps
+        self.ops = ops
         self.x = x
         self.out: Any = None
 
@@ -228,4 +238,4 @@ class TorchRunner:
 
     def output(self) -> Array:
         self()
-        return layouts.to_channels_last(self.out.cpu().numpy())
+        return layouts.from_runtime(self.out.cpu().numpy(), self.ops)
