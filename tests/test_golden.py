@@ -60,6 +60,7 @@ GOLDEN_MODELS = [
     "mnasnet1_0",
     "resnet50",
     "shufflenet_v2_x1_0",
+    "convnext_tiny",
 ]
 
 

@@ -37,6 +37,7 @@ PRESETS = (
     "mnasnet1_0",
     "resnet50",
     "shufflenet_v2_x1_0",
+    "convnext_tiny",
 )
 WRITTEN_WITH_SEPARABLE_LAYERS = {"seed_example", "mobilenet_v1", "xception"}
 

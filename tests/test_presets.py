@@ -31,6 +31,7 @@ PRESETS = (
     "mnasnet1_0",
     "resnet50",
     "shufflenet_v2_x1_0",
+    "convnext_tiny",
 )
 runner = CliRunner()
 
@@ -483,3 +484,34 @@ def test_presets_page_counts_are_what_profile_prints(row: tuple[str, int, int]) 
     name, macs, params = row
     total = profile(name)["totals"]["as_specified"]
     assert (total["macs"], total["params"]) == (macs, params)
+
+
+# --------------------------------------------------------------------------- ConvNeXt-Tiny
+
+
+def test_convnext_tiny_by_hand() -> None:
+    """Liu et al. 2022 as torchvision builds it; torchvision's docs publish 28,589,128 params
+    and 4.46 GFLOPS (its FLOPs are multiply-accumulates). By hand: a block of width C on an
+    S×S map is a depthwise 7×7 (49·C MACs per position), a 1×1 to 4C and one back (8·C² per
+    position); parameters 8C² + 58C (the convs' weights and biases 49C + C + 4C² + 4C +
+    4C² + C, the layer norm's 2C, the layer scale's C)."""
+    doc = profile("convnext_tiny")
+    stages = ((56, 96, 3), (28, 192, 3), (14, 384, 9), (7, 768, 3))
+    macs = 56 * 56 * 96 * 3 * 4 * 4  # the 4×4 stride-4 stem
+    params = 96 * 3 * 16 + 96 + 2 * 96  # the stem conv with its bias, its layer norm
+    for i, (size, width, blocks) in enumerate(stages):
+        macs += blocks * size * size * width * (49 + 8 * width)
+        params += blocks * (8 * width * width + 58 * width)
+        if i:  # a layer norm, then a 2×2 stride-2 conv from the previous width
+            previous = stages[i - 1][1]
+            macs += size * size * width * previous * 4
+            params += 2 * previous + 4 * previous * width + width
+    macs += 768 * 1000  # the classifier
+    params += 2 * 768 + 768 * 1000 + 1000  # its layer norm and the linear layer
+    assert params == 28_589_128  # torchvision's published count
+    assert round(macs / 1e9, 2) == 4.46  # torchvision's published GFLOPS
+    assert doc["totals"]["as_specified"]["macs"] == macs == 4_455_531_264
+    assert doc["totals"]["as_specified"]["params"] == params
+    norms = [row for row in doc["layers"] if row["type"] == "layer_norm"]
+    # the stem's, three downsamplings', one per block, the head's
+    assert sum(row["repeat"] for row in norms) == 1 + 3 + (3 + 3 + 9 + 3) + 1

@@ -265,6 +265,14 @@ def test_layer_norms_agree_with_numpy(runtime: str, op: LayerNorm) -> None:
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_layer_norm_inside_an_nchw_chain_agrees(runtime: str) -> None:
+    """After a conv the runtime's tensor is NCHW: the norm over the channels runs between
+    two transposes (torchvision's LayerNorm2d), still NumPy's computation."""
+    conv = Conv((6, 6, 4), 8, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))
+    _agrees(runtime, [conv, LayerNorm((6, 6, 8), 8), Scale((6, 6, 8), params=8)], "chain")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_an_ignored_operand_is_caught(runtime: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """If the runtime were handed other data than NumPy's (here: the gate zeroed), the
     agreement check stops the run."""

@@ -32,6 +32,7 @@ EXPECTED: dict[str, tuple[str, int, int]] = {
     "mobilenet_v3_small": ("mobilenet_v3_small", 2_542_856, 56_510_400),
     "efficientnet_b0": ("efficientnet_b0", 5_288_548, 385_814_752),
     "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", 2_278_604, 144_907_992),
+    "convnext_tiny": ("convnext_tiny", 28_589_128, 4_455_531_264),
 }
 
 runner = CliRunner()

@@ -35,9 +35,11 @@ from sepconv_cli.counting.ops import (
     Conv,
     ConvRole,
     Dense,
+    LayerNorm,
     Op,
     Pool,
     PoolKind,
+    Scale,
     Shuffle,
     SqueezeExcite,
 )
@@ -50,7 +52,8 @@ from sepconv_cli.units import shape_text
 DeclaredForm = Literal["standard", "grouped", "separable", "depthwise", "none"]
 """Which form a layer is as written. It follows the operation, never the type it is written
 as: "none" when its three forms are the same operations (any 1×1 convolution, ``pointwise``,
-``dense``, ``pool``, ``global_pool``, ``squeeze_excite``, a residual block's add); otherwise
+``dense``, ``pool``, ``global_pool``, ``squeeze_excite``, ``layer_norm``, ``layer_scale``, a
+residual block's add); otherwise
 "depthwise" for a depthwise k×k (``type: depthwise``, or a ``conv`` with groups = input
 channels > 1), "separable" for ``separable`` and ``inverted_residual``, "grouped" for a
 ``conv`` with 1 < groups < input channels (as written it is neither of the other two forms),
@@ -337,6 +340,21 @@ def _lower_squeeze_excite(spec: LayerSpec, shape: tuple[int, ...], width: Width)
     return Forms("none", ops, ops, ops)
 
 
+def _lower_layer_norm(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """A layer norm over the channels (ConvNeXt's, on channels-last tensors): a learned
+    scale, and a bias unless ``bias: false``; one form."""
+    bias = True if spec.bias is None else spec.bias
+    ops = (LayerNorm(shape, shape[-1], scale=True, bias=bias),)
+    return Forms("none", ops, ops, ops)
+
+
+def _lower_layer_scale(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """A learned per-channel scale (ConvNeXt's ``layer_scale``, CaiT's): C parameters, one
+    multiply per value; one form."""
+    ops = (Scale(shape, params=shape[-1]),)
+    return Forms("none", ops, ops, ops)
+
+
 _LOWERERS = {
     "conv": _lower_conv,
     "separable": _lower_separable,
@@ -348,4 +366,6 @@ _LOWERERS = {
     "dense": _lower_dense,
     "pool": _lower_pool,
     "global_pool": _lower_global_pool,
+    "layer_norm": _lower_layer_norm,
+    "layer_scale": _lower_layer_scale,
 }

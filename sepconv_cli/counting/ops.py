@@ -311,9 +311,25 @@ class LayerNorm:
     bias: bool = True
     role: Literal["layer_norm"] = "layer_norm"
 
+    def __post_init__(self) -> None:
+        self.normalized_shape  # noqa: B018 - raises now if no trailing dims hold the count
+
     @property
     def out_shape(self) -> tuple[int, ...]:
         return self.in_shape
+
+    @property
+    def normalized_shape(self) -> tuple[int, ...]:
+        """The trailing dims of ``in_shape`` whose product is ``normalized`` (the shape of
+        the scale and the bias)."""
+        for k in range(1, len(self.in_shape) + 1):
+            if prod(self.in_shape[-k:]) == self.normalized:
+                return tuple(self.in_shape[-k:])
+        raise ShapeError(
+            f"no trailing dims of {self.in_shape} hold the {self.normalized} values a layer "
+            "norm normalizes",
+            "input",
+        )
 
     def cost(self, batch: int, itemsize: int) -> Cost:
         elems = batch * prod(self.in_shape)

@@ -63,6 +63,7 @@ from sepconv_cli.counting.ops import (
     Concat,
     Conv,
     Dense,
+    LayerNorm,
     Op,
     Pool,
     Scale,
@@ -90,6 +91,9 @@ PARAM_INPUTS: dict[str, tuple[int, ...]] = {
     "Conv": (1, 2),
     "Gemm": (1, 2),
     "BatchNormalization": (1, 2),
+    "LayerNormalization": (1, 2),
+    "Mul": (0, 1),  # a layer scale's gamma (an initializer of more than one value)
+    "Add": (0, 1),
 }
 
 
@@ -234,6 +238,42 @@ def emit_batch_norm(g: GraphBuilder, op: BatchNorm, x: str, name: str) -> str:
     return g.node("BatchNormalization", [x, scale, shift, mean, var], name)
 
 
+LAYER_NORM_EPSILON = 1e-5  # ONNX's and PyTorch's default
+
+
+def emit_layer_norm(
+    g: GraphBuilder, op: LayerNorm, x: str, name: str, *, channels_first: bool = True
+) -> str:
+    """``LayerNormalization`` over the trailing dims of ``op.in_shape`` (channels-last).
+    On an NCHW tensor (``channels_first``) it is wrapped in the two ``Transpose``s that
+    bring the channels last and back, as torchvision's ``LayerNorm2d`` exports; a model
+    without a learned scale gets ones (ONNX requires the input)."""
+    dims = op.normalized_shape
+    rank = len(op.in_shape) + 1  # with the batch
+    if channels_first and rank > 2:
+        x = g.node("Transpose", [x], f"{name}_to_last", perm=[0, *range(2, rank), 1])
+    scale = (
+        g.uniform(f"{name}.scale", dims, 0.5, 1.5)
+        if op.scale
+        else g.constant(f"{name}.scale", np.ones(dims, g.np_dtype))
+    )
+    inputs = [x, scale]
+    if op.bias:
+        inputs.append(g.weight(f"{name}.bias", dims, 10))
+    y = g.node("LayerNormalization", inputs, name, axis=-len(dims), epsilon=LAYER_NORM_EPSILON)
+    if channels_first and rank > 2:
+        y = g.node("Transpose", [y], f"{name}_to_first", perm=[0, rank - 1, *range(1, rank - 1)])
+    return y
+
+
+def emit_scale(g: GraphBuilder, op: Scale, x: str, name: str) -> str:
+    """A learned per-channel scale (``layer_scale``): ``Mul`` by a ``(C, 1, …, 1)``
+    initializer."""
+    channels = op.in_shape[-1]
+    shape = (channels, *(1 for _ in op.in_shape[:-1]))
+    return g.node("Mul", [x, g.uniform(f"{name}.gamma", shape, 0.5, 1.5)], name)
+
+
 def emit_dense(g: GraphBuilder, op: Dense, x: str, name: str) -> str:
     features = prod(op.in_shape)
     if len(op.in_shape) > 1:  # a spatial input: Gemm takes [N, features]
@@ -348,6 +388,7 @@ def _part_name(op: Op, previous: str) -> str:
         SqueezeExcite: "se",
         Shuffle: "shuffle",
         Concat: "concat",
+        LayerNorm: "norm",
     }[type(op)]
 
 
@@ -433,6 +474,10 @@ def _emit_op(g: GraphBuilder, op: Op, x: str, row_input: str, name: str, where: 
         return emit_shuffle(g, op, x, name)
     if isinstance(op, Add):  # an inverted residual's add of its input
         return g.node("Add", [x, row_input], name)
+    if isinstance(op, LayerNorm):
+        return emit_layer_norm(g, op, x, name)
+    if isinstance(op, Scale) and op.params:
+        return emit_scale(g, op, x, name)
     raise ExportError(f"{where}: a {op.role} operation has no ONNX form on its own")
 
 
@@ -474,12 +519,16 @@ def form_graph(
 
 def weight_elements(model: Any) -> int:
     """Parameters of an ONNX model counted as sepconv counts them: the elements of the
-    initializers a Conv or Gemm reads as weight and bias, and a BatchNormalization as scale
-    and shift (its mean and variance are state, not parameters)."""
+    initializers a Conv or Gemm reads as weight and bias, a BatchNormalization or
+    LayerNormalization as scale and shift (a batch-norm's mean and variance are state, not
+    parameters), and an Add or Mul of more than one value (a layer scale; a scalar such as
+    GELU's 0.5 is a constant)."""
     sizes = {t.name: prod(t.dims) for t in model.graph.initializer}
     total = 0
     for node in model.graph.node:
+        elementwise = node.op_type in ("Add", "Mul")
         for index in PARAM_INPUTS.get(node.op_type, ()):
             if index < len(node.input) and node.input[index] in sizes:
-                total += sizes[node.input[index]]
+                size = sizes[node.input[index]]
+                total += 0 if elementwise and size <= 1 else size
     return total

@@ -369,9 +369,11 @@ def _sole_reader(walk: _Walk, nodes: Sequence[Any], tensor: str, op_type: str) -
 
 def _decomposed_gelu(walk: _Walk, nodes: Sequence[Any], index: int) -> bool:
     """GELU as exporters write it below opset 20, which has no ``Gelu``:
-    ``Div(x, √2) → Erf → Add 1 → Mul x → Mul 0.5`` (torch.onnx's order) is one ``gelu``
-    activation on the row that produced x, as a ``Gelu`` node is: its FLOPs apart, by the
-    activation convention, instead of four elementwise rows and an ``Erf`` not counted."""
+    ``x/√2 → Erf → +1``, multiplied by ``x`` and by 0.5 in either order
+    (torch.onnx: ``(x · (erf + 1)) · 0.5``; sepconv's export: ``(x · 0.5) · (erf + 1)``), is
+    one ``gelu`` activation on the row that produced x, as a ``Gelu`` node is: its FLOPs
+    apart, by the activation convention, instead of four elementwise rows and an ``Erf``
+    not counted."""
     div = nodes[index]
     x = div.input[0]
     if len(div.input) != 2 or not _scalar_is(walk, div.input[1], 2**0.5):
@@ -381,28 +383,42 @@ def _decomposed_gelu(walk: _Walk, nodes: Sequence[Any], index: int) -> bool:
     if erf is None or add is None:
         return False
     one = [n for n in nodes[add].input if n != nodes[erf].output[0]]
-    mul = _sole_reader(walk, nodes, nodes[add].output[0], "Mul")
-    if len(one) != 1 or not _scalar_is(walk, one[0], 1.0) or mul is None:
+    final = _sole_reader(walk, nodes, nodes[add].output[0], "Mul")
+    if len(one) != 1 or not _scalar_is(walk, one[0], 1.0) or final is None:
         return False
-    half = _sole_reader(walk, nodes, nodes[mul].output[0], "Mul")
-    if set(nodes[mul].input) != {x, nodes[add].output[0]} or half is None:
-        return False
-    other = [n for n in nodes[half].input if n != nodes[mul].output[0]]
-    if len(other) != 1 or not _scalar_is(walk, other[0], 0.5):
-        return False
+    (other,) = [n for n in nodes[final].input if n != nodes[add].output[0]] or [""]
+
+    def halves(i: int | None, tensor: str) -> bool:
+        """Node ``i`` is ``tensor · 0.5``."""
+        if i is None or nodes[i].op_type != "Mul" or tensor not in nodes[i].input:
+            return False
+        rest = [n for n in nodes[i].input if n != tensor]
+        return len(rest) == 1 and _scalar_is(walk, rest[0], 0.5)
+
+    if other == x:  # torch.onnx: the half after the product
+        half = _sole_reader(walk, nodes, nodes[final].output[0], "Mul")
+        if not halves(half, nodes[final].output[0]):
+            return False
+        assert half is not None
+        absorbed, last, x_readers = (erf, add, final, half), half, [index, final]
+    else:  # the half first, on x, not yet visited
+        first = next((j for j in walk.readers.get(x, []) if nodes[j].output[0] == other), None)
+        if first is None or first < index or not halves(first, x):
+            return False
+        absorbed, last, x_readers = (erf, add, first, final), final, [index, first]
     row = walk.producer.get(x)
     if (
         row is None
         or walk.rows[row].activation != "none"
-        or sorted(walk.readers.get(x, [])) != sorted([index, mul])
+        or sorted(walk.readers.get(x, [])) != sorted(x_readers)
     ):
         return False
     walk.rows[row].activation = "gelu"
     shape = walk.tensors.shapes[x]
-    for i in (index, erf, add, mul, half):
+    for i in (index, *absorbed):
         walk.tensors.shapes[nodes[i].output[0]] = shape
-    walk.skip.update((erf, add, mul, half))
-    walk.producer[nodes[half].output[0]] = row
+    walk.skip.update(absorbed)
+    walk.producer[nodes[last].output[0]] = row
     return True
 
 

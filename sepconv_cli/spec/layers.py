@@ -38,6 +38,8 @@ LayerType = Literal[
     "residual",
     "branches",
     "shuffle",
+    "layer_norm",
+    "layer_scale",
 ]
 """A layer's ``type`` key; :data:`TYPES` lists each one's fields, in this order."""
 
@@ -236,6 +238,9 @@ TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, opti
     "residual": ({"layers"}, {"shortcut"}),
     "branches": ({"branches", "merge"}, {"split"}),
     "shuffle": ({"groups"}, set()),
+    # ConvNeXt's: a layer norm over the channels, a learned per-channel scale
+    "layer_norm": (set(), {"bias"}),
+    "layer_scale": (set(), set()),
 }
 COMMON_KEYS = {"type", "name", "repeat", "activation"}
 SINGLE_LAYER_KEYS = {"input", "batch", "dtype"}

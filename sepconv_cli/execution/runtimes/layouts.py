@@ -93,11 +93,3 @@ def to_runtime(x: Array, ops: Sequence[Op]) -> Array:
 def from_runtime(y: Array, ops: Sequence[Op]) -> Array:
     """The runtime's output of ``ops`` in NumPy's layout."""
     return np.asarray(y) if keeps_layout(ops) else to_channels_last(y)
-
-
-def normalized_dims(op: LayerNorm) -> tuple[int, ...]:
-    """The trailing dims of ``op.in_shape`` whose product is ``op.normalized``."""
-    for k in range(1, len(op.in_shape) + 1):
-        if prod(op.in_shape[-k:]) == op.normalized:
-            return tuple(op.in_shape[-k:])
-    raise ValueError(f"no trailing dims of {op.in_shape} hold {op.normalized} values")

@@ -44,7 +44,6 @@ from sepconv_cli.counting.ops import (
     SqueezeExcite,
 )
 from sepconv_cli.errors import UsageError
-from sepconv_cli.execution import layer_norm
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes import layouts
 from sepconv_cli.execution.runtimes.base import ORT_OPTIMIZATION, RuntimeInfo
@@ -54,6 +53,7 @@ from sepconv_cli.interchange.onnx_build import (
     emit_batch_norm,
     emit_conv,
     emit_dense,
+    emit_layer_norm,
     emit_pool,
     emit_shuffle,
     emit_squeeze_excite,
@@ -102,7 +102,7 @@ def _initializers(ops: Sequence[Op], weights: Sequence[dict[str, Array]]) -> dic
             for key, values in layouts.batch_norm_params(w).items():
                 out[f"{name}.{key}"] = values
         elif isinstance(op, LayerNorm):
-            dims = layouts.normalized_dims(op)
+            dims = op.normalized_shape
             for key in ("scale", "bias"):
                 if key in w:
                     out[f"{name}.{key}"] = np.ascontiguousarray(w[key]).reshape(dims)
@@ -156,7 +156,7 @@ def form_model(
         elif isinstance(op, Shuffle):
             y = emit_shuffle(g, op, y, name)
         elif isinstance(op, LayerNorm):
-            y = _emit_layer_norm(g, op, y, name)
+            y = emit_layer_norm(g, op, y, name, channels_first=not layouts.keeps_layout(ops))
         else:  # kernels.check_executable refused it already
             raise TypeError(f"no ONNX Runtime form for {type(op).__name__}")
     g.used.update(extra)
@@ -172,21 +172,6 @@ def _runtime_shape(ops: Sequence[Op], batch: int) -> tuple[int, ...]:
     """The form's output shape as the runtime holds it (NCHW, or a layer norm's own)."""
     out = ops[-1].out_shape
     return (batch, *out) if layouts.keeps_layout(ops) else nchw(out, batch)
-
-
-def _emit_layer_norm(g: _GivenWeights, op: LayerNorm, x: str, name: str) -> str:
-    """``LayerNormalization`` over the trailing dims, NumPy's scale and bias (ones for a
-    model without a learned scale: ONNX requires the input)."""
-    dims = layouts.normalized_dims(op)
-    scale = (
-        g.constant(f"{name}.scale", g.given[f"{name}.scale"].astype(np.float32))
-        if op.scale
-        else g.constant(f"{name}.scale", np.ones(dims, np.float32))
-    )
-    inputs = [x, scale]
-    if op.bias:
-        inputs.append(g.constant(f"{name}.bias", g.given[f"{name}.bias"].astype(np.float32)))
-    return g.node("LayerNormalization", inputs, name, axis=-len(dims), epsilon=layer_norm.EPSILON)
 
 
 class OrtRunner:

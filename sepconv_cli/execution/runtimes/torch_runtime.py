@@ -164,8 +164,34 @@ class TorchRuntime:
         up = self._module(excite, {"w": w["excite_w"], "b": w["excite_b"]})
         return lambda y: y * up(down(average(y)))
 
+    def _layer_norm(self, op: LayerNorm, w: dict[str, Array], channels_first: bool) -> Step:
+        """``F.layer_norm`` over the trailing (channels-last) dims; on an NCHW tensor between
+        the two permutes that bring the channels last and back (torchvision's
+        ``LayerNorm2d``)."""
+        dims = op.normalized_shape
+        scale = self._tensor(w["scale"].reshape(dims)) if op.scale else None
+        bias = self._tensor(w["bias"].reshape(dims)) if op.bias else None
+        functional = self.torch.nn.functional
+        rank = len(op.in_shape) + 1
+        if not channels_first or rank <= 2:
+            return lambda y: functional.layer_norm(y, dims, scale, bias, layer_norm.EPSILON)
+        last = (0, *range(2, rank), 1)
+        first = (0, rank - 1, *range(1, rank - 1))
+
+        def normalize(y: Any) -> Any:
+            z = functional.layer_norm(y.permute(last), dims, scale, bias, layer_norm.EPSILON)
+            return z.permute(first)  # a view, as LayerNorm2d returns it
+
+        return normalize
+
     def _step(
-        self, op: Op, w: dict[str, Array], operands: dict[str, Array], x: Array, x_on: Any
+        self,
+        op: Op,
+        w: dict[str, Array],
+        operands: dict[str, Array],
+        x: Array,
+        x_on: Any,
+        channels_first: bool,
     ) -> Step:
         """``op`` as a function of the chain's tensor; ``x`` is the form's input (NumPy's)
         and ``x_on`` the same on the device."""
@@ -192,11 +218,7 @@ class TorchRuntime:
         if isinstance(op, SqueezeExcite):
             return self._squeeze_excite(op, w)
         if isinstance(op, LayerNorm):
-            dims = layouts.normalized_dims(op)
-            scale = self._tensor(w["scale"].reshape(dims)) if op.scale else None
-            bias = self._tensor(w["bias"].reshape(dims)) if op.bias else None
-            functional = torch.nn.functional
-            return lambda y: functional.layer_norm(y, dims, scale, bias, layer_norm.EPSILON)
+            return self._layer_norm(op, w, channels_first)
         module: Step = self._module(op, w)
         return module
 
@@ -209,8 +231,9 @@ class TorchRuntime:
     ) -> TorchRunner:
         with self.torch.inference_mode():
             x_on = self._tensor(layouts.to_runtime(x, ops))
+            channels_first = not layouts.keeps_layout(ops)
             steps = [
-                self._step(op, w, given, x, x_on)
+                self._step(op, w, given, x, x_on, channels_first)
                 for op, w, given in zip(ops, weights, operands, strict=True)
             ]
             return TorchRunner(self, steps, x_on, ops)
