@@ -61,6 +61,7 @@ GOLDEN_MODELS = [
     "resnet50",
     "shufflenet_v2_x1_0",
     "convnext_tiny",
+    "efficientnet_v2_s",
 ]
 
 

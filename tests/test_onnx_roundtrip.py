@@ -38,6 +38,7 @@ PRESETS = (
     "resnet50",
     "shufflenet_v2_x1_0",
     "convnext_tiny",
+    "efficientnet_v2_s",
 )
 WRITTEN_WITH_SEPARABLE_LAYERS = {"seed_example", "mobilenet_v1", "xception"}
 

@@ -32,6 +32,7 @@ PRESETS = (
     "resnet50",
     "shufflenet_v2_x1_0",
     "convnext_tiny",
+    "efficientnet_v2_s",
 )
 runner = CliRunner()
 
@@ -515,3 +516,20 @@ def test_convnext_tiny_by_hand() -> None:
     norms = [row for row in doc["layers"] if row["type"] == "layer_norm"]
     # the stem's, three downsamplings', one per block, the head's
     assert sum(row["repeat"] for row in norms) == 1 + 3 + (3 + 3 + 9 + 3) + 1
+
+
+# --------------------------------------------------------------------------- EfficientNetV2-S
+
+
+def test_efficientnet_v2_s_is_torchvisions() -> None:
+    """torchvision's docs publish 21,458,488 params and 8.37 GFLOPS (multiply-accumulates)
+    for efficientnet_v2_s at its 384×384 evaluation size."""
+    doc = profile("efficientnet_v2_s")
+    assert doc["input_shape"] == [384, 384, 3]
+    assert doc["totals"]["as_specified"]["params"] == 21_458_488
+    assert round(doc["totals"]["as_specified"]["macs"] / 1e9, 2) == 8.37
+    # the first Fused-MBConv of stage 2, by hand: a dense 3×3 conv 24 → 96 at stride 2
+    # (192×192 → 96×96) then a 1×1 to 48: 96·96·96·(24·9) + 96·96·48·96 MACs
+    fused, project = layer(doc, "features.2.0.fused"), layer(doc, "features.2.0.project")
+    assert fused["as_specified"]["macs"] == 96 * 96 * 96 * 24 * 9
+    assert project["as_specified"]["macs"] == 96 * 96 * 48 * 96

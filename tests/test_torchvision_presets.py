@@ -33,6 +33,7 @@ EXPECTED: dict[str, tuple[str, int, int]] = {
     "efficientnet_b0": ("efficientnet_b0", 5_288_548, 385_814_752),
     "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", 2_278_604, 144_907_992),
     "convnext_tiny": ("convnext_tiny", 28_589_128, 4_455_531_264),
+    "efficientnet_v2_s": ("efficientnet_v2_s", 21_458_488, 8_365_617_152),
 }
 
 runner = CliRunner()
@@ -58,7 +59,8 @@ def test_preset_equals_torchvision(preset: str) -> None:
 def test_preset_equals_a_fresh_torchvision_count(preset: str) -> None:
     torchvision = import_torchvision()
     model = getattr(torchvision.models, EXPECTED[preset][0])()
-    params, flops, _ = torch_counts(model, (224, 224, 3))
+    size = 384 if preset == "efficientnet_v2_s" else 224  # its weights' evaluation size
+    params, flops, _ = torch_counts(model, (size, size, 3))
     macs, odd = divmod(flops, 2)
     assert odd == 0
     total = totals(preset)
