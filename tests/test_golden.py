@@ -62,6 +62,7 @@ GOLDEN_MODELS = [
     "shufflenet_v2_x1_0",
     "convnext_tiny",
     "efficientnet_v2_s",
+    "regnet_y_400mf",
 ]
 
 

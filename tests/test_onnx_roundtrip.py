@@ -39,6 +39,7 @@ PRESETS = (
     "shufflenet_v2_x1_0",
     "convnext_tiny",
     "efficientnet_v2_s",
+    "regnet_y_400mf",
 )
 WRITTEN_WITH_SEPARABLE_LAYERS = {"seed_example", "mobilenet_v1", "xception"}
 

@@ -33,6 +33,7 @@ PRESETS = (
     "shufflenet_v2_x1_0",
     "convnext_tiny",
     "efficientnet_v2_s",
+    "regnet_y_400mf",
 )
 runner = CliRunner()
 
@@ -533,3 +534,20 @@ def test_efficientnet_v2_s_is_torchvisions() -> None:
     fused, project = layer(doc, "features.2.0.fused"), layer(doc, "features.2.0.project")
     assert fused["as_specified"]["macs"] == 96 * 96 * 96 * 24 * 9
     assert project["as_specified"]["macs"] == 96 * 96 * 48 * 96
+
+
+# --------------------------------------------------------------------------- RegNetY-400MF
+
+
+def test_regnet_y_400mf_is_torchvisions() -> None:
+    """torchvision's docs publish 4,344,144 params and 0.4 GFLOPS for regnet_y_400mf."""
+    doc = profile("regnet_y_400mf")
+    assert doc["totals"]["as_specified"]["params"] == 4_344_144
+    assert round(doc["totals"]["as_specified"]["macs"] / 1e9, 1) == 0.4
+    # a grouped 3×3 of group width 8, by hand: stage 4's, 440 channels in 55 groups at 7×7
+    # (after its first block): 7·7·440·(8·9) MACs as written; dense 7·7·440·440·9; separable
+    # 7·7·440·9 + 7·7·440·440
+    grouped = layer(doc, "trunk_output.block4[0..4].b")
+    assert grouped["as_specified"]["macs"] == 5 * 7 * 7 * 440 * 8 * 9
+    assert grouped["standard"]["macs"] == 5 * 7 * 7 * 440 * 440 * 9
+    assert grouped["separable"]["macs"] == 5 * (7 * 7 * 440 * 9 + 7 * 7 * 440 * 440)

@@ -34,6 +34,7 @@ EXPECTED: dict[str, tuple[str, int, int]] = {
     "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", 2_278_604, 144_907_992),
     "convnext_tiny": ("convnext_tiny", 28_589_128, 4_455_531_264),
     "efficientnet_v2_s": ("efficientnet_v2_s", 21_458_488, 8_365_617_152),
+    "regnet_y_400mf": ("regnet_y_400mf", 4_344_144, 401_842_848),
 }
 
 runner = CliRunner()
