@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,11 @@ def seeded_input(model: Model, seed: int = 1) -> Array:
 def test_every_preset_exports_in_every_form(preset: str, form: Form) -> None:
     spec = resolve_model(preset)
     model = build(spec)
+    if getattr(profile_report(model).totals, form).params > 100_000_000:
+        # EfficientNetV2-S's standard form (every depthwise dense) holds 410 M weights: a
+        # 1.6 GB graph and 6.5 GB of memory to check and run. At a quarter of the width it
+        # has the same rows and node kinds, and a sixteenth of the weights
+        model = build(spec, width_multiplier=Fraction(1, 4))
     exported = export_model(spec, model, form, seed=0)
     proto = exported.model
     data = proto.SerializeToString()  # once: the checker and ORT read the same bytes
