@@ -71,7 +71,7 @@ class Builder:
             y = self.node(act, [y], name + "/" + act)
         return y
 
-    def save(self, path: Path, output: str) -> Path:
+    def save(self, path: Path, output: str, opset: int = 17) -> Path:
         graph = helper.make_graph(
             self.nodes,
             "g",
@@ -79,7 +79,7 @@ class Builder:
             [helper.make_tensor_value_info(output, FLOAT, ["n", "c", "h", "w"])],
             self.inits,
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
         onnx.save(model, str(path))
         return path
 
@@ -307,3 +307,50 @@ def test_a_graph_with_no_expressible_layer_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["export-spec", str(b.save(tmp_path / "nhwc.onnx", y))])
     assert result.exit_code == 2
     assert "to_nchw (Transpose)" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def _convnext_block(b: Builder, x: str, c: int, written_out_gelu: bool) -> str:
+    """ConvNeXt's block as torch.onnx writes it: a depthwise 7×7, then on channels-last
+    tokens a layer norm, a Linear to 4C, GELU, a Linear back; the layer scale and the
+    residual add back in NCHW."""
+    y = b.conv(x, "blk/dw", c, c, 7, bias=True, bn=False, group=c, pads=[3] * 4)
+    y = b.node("Transpose", [y], "blk/to_last", perm=[0, 2, 3, 1])
+    y = b.node("LayerNormalization", [y, b.const(np.ones(c)), b.const(np.zeros(c))], "blk/ln",
+               axis=-1)  # fmt: skip
+    y = b.node("MatMul", [y, b.const(b.rng.standard_normal((c, 4 * c)))], "blk/fc1")
+    y = b.node("Add", [b.const(np.zeros(4 * c)), y], "blk/fc1_bias")
+    if written_out_gelu:  # opset 17: x/√2 → Erf → +1 → ·x → ·0.5
+        d = b.node("Div", [y, b.const(2**0.5)], "blk/gelu_div")
+        e = b.node("Erf", [d], "blk/gelu_erf")
+        a = b.node("Add", [e, b.const(1.0)], "blk/gelu_add")
+        m = b.node("Mul", [y, a], "blk/gelu_mul")
+        y = b.node("Mul", [m, b.const(0.5)], "blk/gelu")
+    else:
+        y = b.node("Gelu", [y], "blk/gelu")
+    y = b.node("MatMul", [y, b.const(b.rng.standard_normal((4 * c, c)))], "blk/fc2")
+    y = b.node("Add", [b.const(np.zeros(c)), y], "blk/fc2_bias")
+    y = b.node("Transpose", [y], "blk/to_first", perm=[0, 3, 1, 2])
+    y = b.node("Mul", [b.const(np.full((c, 1, 1), 1e-6)), y], "blk/Mul")
+    return b.node("Add", [y, x], "blk/Add")
+
+
+@pytest.mark.parametrize("written_out_gelu", [False, True])
+def test_a_convnext_block_through_its_channels_last_region(
+    tmp_path: Path, written_out_gelu: bool
+) -> None:
+    b = Builder([1, 8, 6, 6])
+    y = _convnext_block(b, "x", 8, written_out_gelu)
+    opset = 17 if written_out_gelu else 20  # opset 20 has Gelu; 17's exporters write it out
+    text, stderr = export(b.save(tmp_path / "cnx.onnx", y, opset))
+    assert stderr == "" and "NOT EXPRESSED" not in text
+    for line in (
+        "type: residual",
+        "type: layer_norm",
+        "type: layer_scale",
+        "filters: 32, bias: true, activation: gelu",
+        "filters: 8, bias: true",
+    ):
+        assert line in text, (line, text)  # fmt: skip
+    # by hand, 6×6 positions, C = 8: depthwise 49·8 + two Linears 2·8·32 MACs per position;
+    # params: depthwise 49·8 + 8, norm 16, Linears 8·32 + 32 + 32·8 + 8, layer scale 8
+    assert counts(tmp_path / "cnx.yaml") == (36 * (49 * 8 + 2 * 8 * 32), 400 + 16 + 552 + 8)

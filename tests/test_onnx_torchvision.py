@@ -95,3 +95,13 @@ def test_convnext_tiny_counts_exactly(tmp_path: Path) -> None:
     assert data["totals"]["as_specified"]["params"] == reference_params  # 28,589,128
     norms = [row for row in data["layers"] if row["type"] == "layer_norm"]
     assert sum(row["repeat"] for row in norms) == 23  # stem, 3 downsamplings, 18 blocks, head
+    # and written as a spec (its channels-last regions, its written-out GELU), the same
+    spec = tmp_path / "convnext.yaml"
+    done = CliRunner().invoke(
+        app, ["export-spec", str(tmp_path / "convnext.onnx"), "-o", str(spec)]
+    )
+    assert done.exit_code == 0 and "NOT EXPRESSED" not in spec.read_text(), done.output
+    from_spec = _profile(spec)["totals"]
+    assert from_spec["as_specified"]["macs"] == flops // 2
+    assert from_spec["as_specified"]["params"] == reference_params
+    assert from_spec["activation_function_flops"] == data["totals"]["activation_function_flops"]

@@ -224,6 +224,9 @@ def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
             return name, [node], node.output[0]
         return None
     if len(readers) == 2:
+        gelu = _written_out_gelu(graph, tensor, readers)
+        if gelu is not None:
+            return "gelu", gelu, str(gelu[-1].output[0])
         gate = next((n for n in readers if n.op_type in GATES), None)
         mul = next((n for n in readers if n.op_type == "Mul"), None)
         if (
@@ -234,6 +237,118 @@ def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
         ):
             return GATES[gate.op_type], [gate, mul], str(mul.output[0])
     return None
+
+
+def _is_scalar(graph: Graph, tensor: str, expected: float) -> bool:
+    value = graph.constant(tensor)
+    return value is not None and value.size == 1 and abs(float(value) - expected) < 1e-5
+
+
+def _sole(graph: Graph, tensor: str, op_type: str) -> Any | None:
+    readers = graph.readers(tensor)
+    return readers[0] if len(readers) == 1 and readers[0].op_type == op_type else None
+
+
+def _written_out_gelu(graph: Graph, tensor: str, readers: list[Any]) -> list[Any] | None:
+    """GELU below opset 20: ``x/√2 → Erf → +1``, times ``x`` and 0.5 (either order), the
+    nodes in order, or None. (The profile reader's rule, onnx_model._decomposed_gelu.)"""
+    x = graph.tensor(tensor)
+    div = next((n for n in readers if n.op_type == "Div"), None)
+    if (
+        div is None
+        or graph.tensor(div.input[0]) != x
+        or not _is_scalar(graph, div.input[1], 2**0.5)
+    ):
+        return None
+    erf = _sole(graph, div.output[0], "Erf")
+    add = _sole(graph, erf.output[0], "Add") if erf is not None else None
+    if erf is None or add is None:
+        return None
+    ones = [t for t in add.input if graph.tensor(t) != graph.tensor(erf.output[0])]
+    final = _sole(graph, add.output[0], "Mul")
+    if len(ones) != 1 or not _is_scalar(graph, ones[0], 1.0) or final is None:
+        return None
+    other = next((n for n in readers if n is not div), None)
+    if other is None or other.op_type != "Mul":
+        return None
+
+    def half_of(node: Any, source: str) -> bool:
+        rest = [t for t in node.input if graph.tensor(t) != graph.tensor(source)]
+        return len(rest) == 1 and _is_scalar(graph, rest[0], 0.5)
+
+    if other is final:  # (x · (erf + 1)) · 0.5
+        half = _sole(graph, final.output[0], "Mul")
+        if half is None or not half_of(half, final.output[0]):
+            return None
+        return [div, erf, add, final, half]
+    # (x · 0.5) · (erf + 1)
+    if not half_of(other, x) or graph.tensor(other.output[0]) not in {
+        graph.tensor(t) for t in final.input
+    }:
+        return None
+    return [div, erf, add, other, final]
+
+
+def channel_transpose(graph: Graph, node: Any) -> str | None:
+    """``"last"`` for a Transpose that moves the channels last (NCHW → NHWC), ``"first"``
+    for the one that moves them back, else None: a layout change, not a layer (the spec's
+    shapes are channels-last throughout)."""
+    if node.op_type != "Transpose":
+        return None
+    perm = list(attrs(node).get("perm", []))
+    rank = len(perm)
+    if rank < 3:
+        return None
+    if perm == [0, *range(2, rank), 1]:
+        return "last"
+    if perm == [0, rank - 1, *range(1, rank - 1)]:
+        return "first"
+    return None
+
+
+def layer_norm(node: Any, graph: Graph) -> Fields | None:
+    """A ``LayerNormalization`` over the last dim with a learned scale (and bias): the
+    spec's ``layer_norm``, when its input is channels-last (the caller knows)."""
+    if node.op_type != "LayerNormalization" or len(graph.data_inputs(node)) != 1:
+        return None
+    rank = len(graph.shape(node.input[0]))
+    if int(attrs(node).get("axis", -1)) not in (-1, rank - 1):
+        return None
+    if len(node.input) < 2 or graph.constant(node.input[1]) is None:
+        return None
+    bias = len(node.input) > 2 and bool(node.input[2])
+    return {"type": "layer_norm"} if bias else {"type": "layer_norm", "bias": False}
+
+
+def token_linear(node: Any, graph: Graph) -> tuple[Fields, list[Any]] | None:
+    """A MatMul by a ``(C, N)`` weight (+ the Add of its bias) on a channels-last tensor of
+    rank 3 or more: a Linear on tokens, the spec's ``pointwise`` of N filters."""
+    data = graph.data_inputs(node)
+    if node.op_type != "MatMul" or len(data) != 1 or graph.tensor(node.input[0]) != data[0]:
+        return None
+    weight = graph.shape(node.input[1])
+    if len(weight) != 2 or len(graph.shape(data[0])) < 3:
+        return None
+    nodes, bias = [node], False
+    readers = graph.readers(node.output[0])
+    if len(readers) == 1 and readers[0].op_type == "Add" and node.output[0] not in graph.outputs:
+        add = readers[0]
+        other = [t for t in add.input if graph.tensor(t) != graph.tensor(node.output[0])]
+        value = graph.constant(other[0]) if len(other) == 1 else None
+        if value is not None and value.size == weight[1]:
+            nodes, bias = [node, add], True
+    return {"type": "pointwise", "filters": weight[1], "bias": bias}, nodes
+
+
+def layer_scale(node: Any, graph: Graph, channels: int) -> Fields | None:
+    """A ``Mul`` by a learned tensor of one value per channel: ``layer_scale``."""
+    if node.op_type != "Mul" or len(graph.data_inputs(node)) != 1:
+        return None
+    values = [graph.constant(t) for t in node.input]
+    learned = [v for v in values if v is not None]
+    if len(learned) != 1 or learned[0].size != channels or channels < 2:
+        return None
+    return {"type": "layer_scale"}
 
 
 def _clip_range(node: Any, graph: Graph) -> tuple[float, float] | None:

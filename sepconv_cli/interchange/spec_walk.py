@@ -14,6 +14,12 @@ Rules:
   its ``shortcut``, identity when empty), more is ``branches`` with ``merge: add``; a Concat
   is ``branches`` with ``merge: concat`` in the Concat's input order. A ``Split`` along
   channels whose outputs meet again at a Concat is ``branches`` with ``split``.
+- A ``Transpose`` that moves the channels last (NCHW → NHWC) opens a channels-last region
+  and the one that moves them back closes it: layout, not layers (the spec's shapes are
+  channels-last throughout). Inside one, a ``LayerNormalization`` over the last dim is a
+  ``layer_norm``, a ``MatMul`` by a ``(C, N)`` weight (+ its bias ``Add``) a ``pointwise``
+  of N filters (a Linear on tokens), a ``Mul`` by one learned value per channel a
+  ``layer_scale`` (as it is outside one): ConvNeXt's block and its ``LayerNorm2d``.
 - A node the spec cannot express becomes a :class:`Note` at its place: when its output has
   its input's shape the walk goes on past it; otherwise (or at a join the spec cannot
   express) the walk stops there, and every node after it is named in a last note.
@@ -73,6 +79,9 @@ class Walker:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.index = {id(n): i for i, n in enumerate(graph.nodes)}
+        # tensors held channels-last (after a Transpose that moves the channels last, as
+        # ConvNeXt's blocks and LayerNorm2d do): their channels are the last dim
+        self.last: set[str] = set()
 
     def run(self) -> list[Item]:
         """Every layer node is in an item: written, or named in a note."""
@@ -127,6 +136,25 @@ class Walker:
         if padded is not None:  # the Pad's zeros are the conv's padding
             conv, extra = padded
             return self.conv(conv, P.layer_name(conv, self.index[id(conv)]), items, [node], extra)
+        layout = P.channel_transpose(g, node)
+        if layout == "last" and g.tensor(tensor) not in self.last:
+            items.append(Layer({}, [node]))  # no layer: the spec's shapes are channels-last
+            self.last.add(g.tensor(node.output[0]))
+            return str(node.output[0])
+        if layout == "first" and g.tensor(tensor) in self.last:
+            items.append(Layer({}, [node]))
+            return str(node.output[0])
+        if g.tensor(tensor) in self.last:
+            out = self.channels_last(node, name, items)
+            if out is not None:
+                self.last.add(g.tensor(out))
+                return out
+        if op == "Mul" and len(g.shape(tensor)) > 1:
+            scaled = P.layer_scale(node, g, g.shape(tensor)[1])
+            if scaled is not None:
+                # torch names the Mul after its block: the layer is the block's layer_scale
+                items.append(Layer({**scaled, "name": f"{name}.layer_scale"}, [node]))
+                return str(node.output[0])
         if op == "Conv":
             return self.conv(node, name, items)
         if op in ("MaxPool", "AveragePool"):
@@ -164,6 +192,23 @@ class Walker:
                 last.nodes.extend(act[1])
                 return act[2]
         return self.unsupported(node, tensor, items)
+
+    def channels_last(self, node: Any, name: str, items: list[Item]) -> str | None:
+        """A node on a channels-last tensor: a layer norm over the channels, a Linear on
+        tokens (a pointwise conv), a layer scale; None for anything else."""
+        g = self.graph
+        fields = P.layer_norm(node, g)
+        nodes = [node]
+        if fields is None:
+            linear = P.token_linear(node, g)
+            if linear is not None:
+                fields, nodes = linear
+        if fields is None:
+            fields = P.layer_scale(node, g, g.shape(node.input[0])[-1])
+        if fields is None:
+            return None
+        items.append(Layer({"type": fields.pop("type"), "name": name, **fields}, nodes))
+        return self._activation(items, str(nodes[-1].output[0]))
 
     def conv(
         self,
