@@ -4,7 +4,8 @@ apart (sepconv's stated per-element convention) so the fvcore-compatible totals 
 Per-element FLOPs are the operations of each formula, counted by hand here: relu max(x, 0)
 1; relu6 min(max(x, 0), 6) 2; hardsigmoid min(max(x + 3, 0), 6) / 6 4; hardswish
 x·hardsigmoid(x) 5; sigmoid 1 / (1 + exp(-x)) 4; silu x·sigmoid(x) 5; gelu
-x/2·(1 + erf(x/√2)) 5; tanh 1 (a primitive, as exp and erf are); leaky_relu max(x, a·x) 2.
+x/2·(1 + erf(x/√2)) 5; tanh 1 (a primitive, as exp and erf are); leaky_relu max(x, a·x) 2;
+softmax exp(x - max) / sum 5 (compare into the max, subtract, exp, add into the sum, divide).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ PER_ELEMENT = {
     "gelu": 5,
     "tanh": 1,
     "leaky_relu": 2,
+    "softmax": 5,
 }
 FORMS = ("as_specified", "standard", "separable")
 

@@ -187,17 +187,17 @@ def test_asymmetric_pads(tmp_path: Path) -> None:
 def test_unsupported_ops_are_named_in_the_file_and_on_stderr(tmp_path: Path) -> None:
     b = Builder([1, 3, 8, 8])
     y = b.conv("x", "c1", 3, 4, 1, bn=False)
-    y = b.node("Softmax", [y], "soft", axis=1)
+    y = b.node("LogSoftmax", [y], "soft", axis=1)
     scales = b.const([1.0, 1.0, 2.0, 2.0])
     y = b.node("Resize", [y, "", scales], "up")
     y = b.conv(y, "c2", 4, 4, 1, bn=False)
     text, stderr = export(b.save(tmp_path / "u.onnx", y))
-    assert "# NOT EXPRESSED: soft (Softmax)" in text
+    assert "# NOT EXPRESSED: soft (LogSoftmax)" in text
     assert "# NOT EXPRESSED: up (Resize)" in text
     assert "c2 (Conv)" in text  # named as not written, after the stop
     lines = stderr.splitlines()
-    assert any("Softmax" in line for line in lines) and any("Resize" in line for line in lines)
-    assert len(lines) == 3  # one per kind: Softmax, Resize, the rest
+    assert any("LogSoftmax" in line for line in lines) and any("Resize" in line for line in lines)
+    assert len(lines) == 3  # one per kind: LogSoftmax, Resize, the rest
     # only c1 is written: 64·3·4 = 768 MACs, 12 params
     assert counts(tmp_path / "u.yaml") == (768, 12)
 

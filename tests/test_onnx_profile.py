@@ -245,6 +245,7 @@ def test_elementwise_concat_reduce_mean(tmp_path: Path) -> None:
         ([node("Sigmoid", ["c"], ["y"])], "sigmoid", 4),
         ([node("Tanh", ["c"], ["y"])], "tanh", 1),
         ([node("LeakyRelu", ["c"], ["y"], alpha=0.2)], "leaky_relu", 2),  # any slope
+        ([node("Softmax", ["c"], ["y"], axis=1)], "softmax", 5),
     ],
 )
 def test_activations_join_their_row(
@@ -427,25 +428,25 @@ def test_unsupported_op_is_named_and_strict_exits_2(tmp_path: Path) -> None:
     nodes = [
         node("Conv", ["x", "w"], ["c"], "/conv/Conv"),
         node("Flatten", ["c"], ["f"]),
-        node("Softmax", ["f"], ["s"], "/softmax/Softmax"),
+        node("LogSoftmax", ["f"], ["s"], "/softmax/LogSoftmax"),
         node("Elu", ["s"], ["y"], "/elu/Elu"),
     ]
     path = save(tmp_path / "u.onnx", nodes, {"x": [1, 2, 3, 3]}, ["y"], [weight("w", 4, 2, 3, 3)])
     table = run(str(path), "-q")
     assert table.exit_code == 0
-    assert "2 nodes of types Elu, Softmax not counted: totals are a lower bound" in " ".join(
+    assert "2 nodes of types Elu, LogSoftmax not counted: totals are a lower bound" in " ".join(
         table.stdout.split()
     )
     data = profile(path)
     assert [(u["name"], u["op_type"]) for u in data["uncounted_nodes"]] == [
-        ("/softmax/Softmax", "Softmax"),
+        ("/softmax/LogSoftmax", "LogSoftmax"),
         ("/elu/Elu", "Elu"),
     ]
     markdown = run(str(path), "--format", "markdown", "-q")
-    assert "2 nodes of types Elu, Softmax not counted" in markdown.stdout
+    assert "2 nodes of types Elu, LogSoftmax not counted" in markdown.stdout
     strict = run(str(path), "--strict")
     assert strict.exit_code == 2
-    assert "--strict" in strict.output and "Elu, Softmax" in strict.output
+    assert "--strict" in strict.output and "Elu, LogSoftmax" in strict.output
 
 
 def test_an_operator_of_another_domain_is_not_counted(tmp_path: Path) -> None:

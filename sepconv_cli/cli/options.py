@@ -201,7 +201,8 @@ ActivationOption = Annotated[
         "--activation",
         metavar="NAME",
         help="Activation after the layer (none, relu, relu6, hardsigmoid, hardswish, "
-        "sigmoid, silu, gelu, tanh, leaky_relu): no MACs; its FLOPs are reported apart. "
+        "sigmoid, silu, gelu, tanh, leaky_relu, softmax): no MACs; its FLOPs are reported "
+        "apart. "
         "[default: none]",
     ),
 ]

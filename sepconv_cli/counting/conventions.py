@@ -132,7 +132,9 @@ ACTIVATIONS = Convention(
     "min(max(x, 0), 6) 2, `hardsigmoid` min(max(x + 3, 0), 6) / 6 4, `hardswish` "
     "x·hardsigmoid(x) 5, `sigmoid` 1 / (1 + exp(−x)) 4, `silu` x·sigmoid(x) 5, `gelu` "
     "x/2·(1 + erf(x/√2)) 5, `tanh` 1 (a primitive, like `exp`), `leaky_relu` max(x, a·x) 2 "
-    "(whatever its slope a), `none` 0 (ptflops and mmcv count every ReLU-like function as "
+    "(whatever its slope a), `softmax` exp(x − max) / Σ over the channels 5 (the compare "
+    "into the max, the subtraction, the exp, the add into the sum, the division), `none` 0 "
+    "(ptflops and mmcv count every ReLU-like function as "
     "1; fvcore, whose totals sepconv's `flops` match, counts none). The activated elements "
     "are the layer's output (a `residual` block's: after its add), except in an "
     "`inverted_residual`, where they are the expansion's and the depthwise's outputs (the "
@@ -141,7 +143,8 @@ ACTIVATIONS = Convention(
     "`macs` and `flops` stay fvcore's. Activations are counted, not timed: `--time` runs "
     "the forms without them.",
     json="no MACs or params; FLOPs per activated element relu 1, relu6 2, hardsigmoid 4, "
-    "hardswish 5, sigmoid 4, silu 5, gelu 5, tanh 1, leaky_relu 2, reported apart as "
+    "hardswish 5, sigmoid 4, silu 5, gelu 5, tanh 1, leaky_relu 2, softmax 5, reported "
+    "apart as "
     "activation_function_flops "
     "(not in flops); not timed",
     footer="Activation FLOPs (relu 1 per element … gelu 5) are counted apart, not in FLOPs, "

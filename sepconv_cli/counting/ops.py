@@ -571,6 +571,9 @@ ACTIVATION_FLOPS: dict[str, int] = {
     "gelu": 5,  # x / 2 · (1 + erf(x / √2)): divide, erf, add, multiply, halve
     "tanh": 1,  # a primitive, counted as one like exp and erf
     "leaky_relu": 2,  # max(x, a·x): multiply, max (whatever the slope a)
+    # exp(x - max) / sum over the channels: the compare into the max, the subtraction, the
+    # exp, the add into the sum, the division (a classifier's last activation, Keras-style)
+    "softmax": 5,
 }
 """FLOPs per element of each activation function: one per arithmetic operation of its
 formula, an ``exp`` or ``erf`` counted as one (sepconv's convention, stated in

@@ -34,9 +34,10 @@ The rules of the mapping:
   ``HardSigmoid(alpha = 1/6, beta = 1/2)``; ``hardswish`` → ``HardSwish``; ``sigmoid`` →
   ``Sigmoid``; ``silu`` → ``x · Sigmoid(x)``; ``gelu`` → ``x/2 · (1 + Erf(x/√2))`` (opset
   17 has no ``Gelu``); ``tanh`` → ``Tanh``; ``leaky_relu`` → ``LeakyRelu(alpha = 0.01)``
-  (PyTorch's default slope: the spec, which counts, does not record one). Placed as the
-  spec places them (docs/spec-format.md): after the row's output, except in an inverted
-  residual, after its expansion and its depthwise (each after its batch-norm).
+  (PyTorch's default slope: the spec, which counts, does not record one); ``softmax`` →
+  ``Softmax(axis = 1)``, over the channels. Placed as the spec places them
+  (docs/spec-format.md): after the row's output, except in an inverted residual, after its
+  expansion and its depthwise (each after its batch-norm).
 * Weights: NumPy ``default_rng(seed)`` uniform in ``±sqrt(3 / fan_in)`` (variance
   ``1 / fan_in``, so values stay finite through deep networks), batch-norm scale in
   [0.5, 1.5] and variance in [0.5, 2]; float16 for a float16 spec, else float32 (ONNX
@@ -368,6 +369,8 @@ def emit_activation(g: GraphBuilder, function: str, x: str, name: str) -> str:
         return g.node("Tanh", [x], name)
     if function == "leaky_relu":  # the spec has no slope: PyTorch's default
         return g.node("LeakyRelu", [x], name, alpha=LEAKY_RELU_SLOPE)
+    if function == "softmax":  # over the channels: axis 1 of NCHW, of a dense layer's (N, C)
+        return g.node("Softmax", [x], name, axis=1)
     raise ExportError(f"activation {function!r} has no ONNX form here")
 
 

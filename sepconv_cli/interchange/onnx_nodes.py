@@ -268,6 +268,8 @@ ACTIVATIONS = {
     "Gelu": "gelu",
     "Tanh": "tanh",
     "LeakyRelu": "leaky_relu",  # any slope: the same FLOPs
+    "Softmax": "softmax",  # on a counted row's output alone (a classifier's); attention's
+    # scores come from a product sepconv does not count, so that Softmax stays named
 }
 """ONNX activation ops → sepconv's activation names (counting/ops.py ACTIVATION_FLOPS)."""
 

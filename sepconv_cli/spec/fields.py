@@ -31,6 +31,7 @@ ACTIVATIONS = (
     "gelu",
     "tanh",
     "leaky_relu",
+    "softmax",
 )
 
 BatchNormMode = Literal["none", "each", "output"]
