@@ -199,15 +199,21 @@ def dense(node: Any, graph: Graph) -> tuple[Fields, list[Any]] | None:
         return {"type": "dense", "units": units, "bias": bias}, [node]
     if node.op_type != "MatMul" or graph.tensor(node.input[0]) != data[0] or len(weight) != 2:
         return None
-    nodes, bias = [node], False
+    nodes = with_bias(node, graph, weight[1])
+    return {"type": "dense", "units": weight[1], "bias": len(nodes) > 1}, nodes
+
+
+def with_bias(node: Any, graph: Graph, units: int) -> list[Any]:
+    """A MatMul and the ``Add`` of its constant bias of ``units`` values that alone reads it
+    (a Linear), or the MatMul alone."""
     readers = graph.readers(node.output[0])
     if len(readers) == 1 and readers[0].op_type == "Add" and node.output[0] not in graph.outputs:
         add = readers[0]
         other = [t for t in add.input if graph.tensor(t) != graph.tensor(node.output[0])]
         value = graph.constant(other[0]) if len(other) == 1 else None
-        if value is not None and value.size == weight[1]:
-            nodes, bias = [node, add], True
-    return {"type": "dense", "units": weight[1], "bias": bias}, nodes
+        if value is not None and value.size == units:
+            return [node, add]
+    return [node]
 
 
 def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
@@ -329,15 +335,8 @@ def token_linear(node: Any, graph: Graph) -> tuple[Fields, list[Any]] | None:
     weight = graph.shape(node.input[1])
     if len(weight) != 2 or len(graph.shape(data[0])) < 3:
         return None
-    nodes, bias = [node], False
-    readers = graph.readers(node.output[0])
-    if len(readers) == 1 and readers[0].op_type == "Add" and node.output[0] not in graph.outputs:
-        add = readers[0]
-        other = [t for t in add.input if graph.tensor(t) != graph.tensor(node.output[0])]
-        value = graph.constant(other[0]) if len(other) == 1 else None
-        if value is not None and value.size == weight[1]:
-            nodes, bias = [node, add], True
-    return {"type": "pointwise", "filters": weight[1], "bias": bias}, nodes
+    nodes = with_bias(node, graph, weight[1])
+    return {"type": "pointwise", "filters": weight[1], "bias": len(nodes) > 1}, nodes
 
 
 def layer_scale(node: Any, graph: Graph, channels: int) -> Fields | None:
