@@ -309,6 +309,7 @@ class LayerNorm:
     normalized: int
     scale: bool = True
     bias: bool = True
+    epsilon: float = 1e-5  # added to the variance: ONNX's and PyTorch's default; no count
     role: Literal["layer_norm"] = "layer_norm"
 
     def __post_init__(self) -> None:

@@ -4,8 +4,8 @@ Rules
 -----
 * The tensor ``(N, *in_shape)`` is viewed as rows of the ``normalized`` trailing values the
   model normalizes over (its own layout: the op's ``in_shape`` is the file's order, batch
-  dropped). Per row: ``out = (x - mean) / sqrt(var + eps) * scale + bias``, ``eps`` 1e-5
-  (ONNX's and PyTorch's default; the time does not depend on it), ``scale`` and ``bias``
+  dropped). Per row: ``out = (x - mean) / sqrt(var + eps) * scale + bias``, ``eps`` the
+  op's ``epsilon`` (the time does not depend on it), ``scale`` and ``bias``
   of shape ``(normalized,)`` where the model has them.
 * The statistics and the result are computed in place in prepared buffers (nothing is
   allocated on the timed path): the row means and variances ``(rows, 1)``, the squares,
@@ -22,8 +22,6 @@ import numpy as np
 
 from sepconv_cli.counting.ops import LayerNorm
 from sepconv_cli.execution.buffers import Array, Buffer, Prepared, allocate
-
-EPSILON = 1e-5
 
 
 def plan(op: LayerNorm, batch: int, dt: np.dtype[Any]) -> list[Buffer]:
@@ -65,7 +63,7 @@ def build(
         np.subtract(rows, mean, out=centred, casting="unsafe")
         np.square(centred, out=squares, dtype=squares.dtype)
         np.mean(squares, axis=1, keepdims=True, out=var)
-        np.add(var, EPSILON, out=var)
+        np.add(var, op.epsilon, out=var)
         np.sqrt(var, out=var)
         np.divide(centred, var, out=centred, casting="unsafe")
         if scale is not None:

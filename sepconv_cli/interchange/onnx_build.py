@@ -239,9 +239,6 @@ def emit_batch_norm(g: GraphBuilder, op: BatchNorm, x: str, name: str) -> str:
     return g.node("BatchNormalization", [x, scale, shift, mean, var], name)
 
 
-LAYER_NORM_EPSILON = 1e-5  # ONNX's and PyTorch's default
-
-
 def emit_layer_norm(
     g: GraphBuilder, op: LayerNorm, x: str, name: str, *, channels_first: bool = True
 ) -> str:
@@ -261,7 +258,7 @@ def emit_layer_norm(
     inputs = [x, scale]
     if op.bias:
         inputs.append(g.weight(f"{name}.bias", dims, 10))
-    y = g.node("LayerNormalization", inputs, name, axis=-len(dims), epsilon=LAYER_NORM_EPSILON)
+    y = g.node("LayerNormalization", inputs, name, axis=-len(dims), epsilon=op.epsilon)
     if channels_first and rank > 2:
         y = g.node("Transpose", [y], f"{name}_to_first", perm=[0, rank - 1, *range(1, rank - 1)])
     return y

@@ -356,7 +356,8 @@ def _layer_norm(node: Any, shapes: list[Shape], tensors: Tensors) -> Outcome:
         name = node.input[position] if position < len(node.input) else ""
         return bool(name) and name in tensors.initializers
 
-    op = LayerNorm(tuple(x[1:]), prod(x[axis:]), scale=learned(1), bias=learned(2))
+    epsilon = float(attributes(node).get("epsilon", 1e-5))
+    op = LayerNorm(tuple(x[1:]), prod(x[axis:]), learned(1), learned(2), epsilon)
     return Counted("layer_norm", one(op))
 
 

@@ -47,7 +47,6 @@ from sepconv_cli.counting.ops import (
     SqueezeExcite,
 )
 from sepconv_cli.errors import UsageError
-from sepconv_cli.execution import layer_norm
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes import layouts
 from sepconv_cli.execution.runtimes.base import RuntimeInfo, RuntimeUnsupportedError
@@ -174,12 +173,12 @@ class TorchRuntime:
         functional = self.torch.nn.functional
         rank = len(op.in_shape) + 1
         if not channels_first or rank <= 2:
-            return lambda y: functional.layer_norm(y, dims, scale, bias, layer_norm.EPSILON)
+            return lambda y: functional.layer_norm(y, dims, scale, bias, op.epsilon)
         last = (0, *range(2, rank), 1)
         first = (0, rank - 1, *range(1, rank - 1))
 
         def normalize(y: Any) -> Any:
-            z = functional.layer_norm(y.permute(last), dims, scale, bias, layer_norm.EPSILON)
+            z = functional.layer_norm(y.permute(last), dims, scale, bias, op.epsilon)
             return z.permute(first)  # a view, as LayerNorm2d returns it
 
         return normalize
