@@ -38,6 +38,7 @@ from sepconv_cli.execution.kernels import prepare_chain
 from sepconv_cli.execution.profiling import time_layer
 from sepconv_cli.execution.runtimes.base import RUNTIMES
 from sepconv_cli.execution.runtimes.registry import load_runtime
+from sepconv_cli.execution.runtimes.timed import prepare_steps
 from sepconv_cli.execution.timing import TimingSettings, measure
 from sepconv_cli.spec.presets import resolve_model
 
@@ -131,8 +132,7 @@ def sepconv_runner(layer: LayerReport, threads: int, device: str = "cpu") -> Any
     ops = layer.row.forms.separable
     chain = prepare_chain(ops, layer.batch, "float32", np.random.default_rng(0))
     rt = load_runtime("onnxruntime", device, threads, None)
-    steps = chain.steps
-    return rt.prepare(ops, chain.x, [s.weights for s in steps], [s.operands for s in steps])
+    return prepare_steps(rt, ops, chain, range(len(ops)))
 
 
 def overhead_table(

@@ -27,7 +27,7 @@ from sepconv_cli.execution.kernels import NotExecutableError, check_executable, 
 from sepconv_cli.execution.runtimes import layouts
 from sepconv_cli.execution.runtimes.base import DisagreementError
 from sepconv_cli.execution.runtimes.registry import load_runtime
-from sepconv_cli.execution.runtimes.timed import _agreed, check_agreement
+from sepconv_cli.execution.runtimes.timed import _agreed, check_agreement, prepare_steps
 from sepconv_cli.execution.timing import TimingSettings, time_forms
 from sepconv_cli.spec.flags import layer_from_flags
 
@@ -446,9 +446,7 @@ def test_every_timed_torch_call_on_a_gpu_synchronizes(monkeypatch: pytest.Monkey
     forms, batch = _forms(LAYERS["2d"])
     chain = prepare_chain(forms.standard, batch, "float32", np.random.default_rng(0))
     rt = load_runtime("torch", "cpu", 1, None)
-    steps = chain.steps
-    runner_ = rt.prepare(forms.standard, chain.x, [s.weights for s in steps],
-                         [s.operands for s in steps])  # fmt: skip
+    runner_ = prepare_steps(rt, forms.standard, chain, range(len(forms.standard)))
     runner_.cuda = True  # type: ignore[attr-defined]
     for _ in range(3):
         runner_()

@@ -80,16 +80,26 @@ def _runs(indices: Sequence[int]) -> list[list[int]]:
     return out
 
 
+def prepare_steps(rt: Runtime, ops: Sequence[Op], chain: Chain, run: Sequence[int]) -> Runner:
+    """``ops[i]`` for ``i`` in ``run`` (consecutive) on the runtime, fed what NumPy's chain
+    gave the first of them, and the weights and second tensors NumPy's steps hold."""
+    steps = [chain.steps[i] for i in run]
+    return rt.prepare(
+        [ops[i] for i in run],
+        steps[0].x,
+        [step.weights for step in steps],
+        [step.operands for step in steps],
+    )
+
+
 def _agreed(
     rt: Runtime, ops: Sequence[Op], chain: Chain, form: str
 ) -> tuple[Runner, Callable[[Sequence[int]], Callable[[], None]]]:
     """The form on the runtime, checked against NumPy's output, and a maker of its parts."""
     reference = chain.checked().copy()
-    weights = [step.weights for step in chain.steps]
-    operands = [step.operands for step in chain.steps]
     name = rt.info.runtime
     try:
-        runner = rt.prepare(ops, chain.x, weights, operands)
+        runner = prepare_steps(rt, ops, chain, range(len(ops)))
         result = runner.output()
     except (RuntimeUnsupportedError, MemoryError):
         raise
@@ -101,15 +111,7 @@ def _agreed(
     check_agreement(result, reference, form, name)
 
     def part(indices: Sequence[int]) -> Callable[[], None]:
-        runners = [
-            rt.prepare(
-                [ops[i] for i in run],
-                chain.steps[run[0]].x,
-                [weights[i] for i in run],
-                [operands[i] for i in run],
-            )
-            for run in _runs(indices)
-        ]
+        runners = [prepare_steps(rt, ops, chain, run) for run in _runs(indices)]
 
         def call() -> None:
             for r in runners:
