@@ -37,6 +37,7 @@ from sepconv_cli.interchange.onnx_nodes import (
     channels_last,
     count_node,
     one,
+    written_out_gelu,
 )
 from sepconv_cli.interchange.onnx_repeats import fold_repeats
 from sepconv_cli.interchange.onnx_shapes import NodeShapeError, Tensors, fold
@@ -350,75 +351,45 @@ def _matmul_bias(walk: _Walk, node: Any, out: str) -> bool:
     return True
 
 
-def _scalar_is(walk: _Walk, name: str, expected: float) -> bool:
-    """``name`` is a one-value constant equal to ``expected`` (to float32's precision)."""
-    value = walk.tensors.value(name)
-    if value is None and name in walk.constants:  # a Constant node later in the graph
-        folded = fold(walk.constants[name], walk.tensors)
-        value = folded[0] if folded else None
-    return value is not None and value.size == 1 and abs(float(value) - expected) < 1e-5
+class _GraphOutput:
+    """A graph output among a tensor's readers: no node, so no pattern takes it."""
 
-
-def _sole_reader(walk: _Walk, nodes: Sequence[Any], tensor: str, op_type: str) -> int | None:
-    """The index of the one node that reads ``tensor``, when it is an ``op_type``."""
-    readers = walk.readers.get(tensor, [])
-    if len(readers) == 1 and readers[0] >= 0 and nodes[readers[0]].op_type == op_type:
-        return readers[0]
-    return None
+    op_type = ""
 
 
 def _decomposed_gelu(walk: _Walk, nodes: Sequence[Any], index: int) -> bool:
-    """GELU as exporters write it below opset 20, which has no ``Gelu``:
-    ``x/√2 → Erf → +1``, multiplied by ``x`` and by 0.5 in either order
-    (torch.onnx: ``(x · (erf + 1)) · 0.5``; sepconv's export: ``(x · 0.5) · (erf + 1)``), is
-    one ``gelu`` activation on the row that produced x, as a ``Gelu`` node is: its FLOPs
-    apart, by the activation convention, instead of four elementwise rows and an ``Erf``
-    not counted."""
-    div = nodes[index]
-    x = div.input[0]
-    if len(div.input) != 2 or not _scalar_is(walk, div.input[1], 2**0.5):
-        return False
-    erf = _sole_reader(walk, nodes, div.output[0], "Erf")
-    add = _sole_reader(walk, nodes, nodes[erf].output[0], "Add") if erf is not None else None
-    if erf is None or add is None:
-        return False
-    one = [n for n in nodes[add].input if n != nodes[erf].output[0]]
-    final = _sole_reader(walk, nodes, nodes[add].output[0], "Mul")
-    if len(one) != 1 or not _scalar_is(walk, one[0], 1.0) or final is None:
-        return False
-    (other,) = [n for n in nodes[final].input if n != nodes[add].output[0]] or [""]
+    """The GELU exporters write out below opset 20 (onnx_nodes.written_out_gelu), starting at
+    the ``Div`` ``nodes[index]``: one ``gelu`` activation on the row that produced x, as a
+    ``Gelu`` node is (its FLOPs apart, by the activation convention), instead of four
+    elementwise rows and an ``Erf`` not counted."""
+    position = {id(node): i for i, node in enumerate(nodes)}
 
-    def halves(i: int | None, tensor: str) -> bool:
-        """Node ``i`` is ``tensor · 0.5``."""
-        if i is None or nodes[i].op_type != "Mul" or tensor not in nodes[i].input:
-            return False
-        rest = [n for n in nodes[i].input if n != tensor]
-        return len(rest) == 1 and _scalar_is(walk, rest[0], 0.5)
+    def readers(tensor: str) -> list[Any]:
+        return [nodes[i] if i >= 0 else _GraphOutput() for i in walk.readers.get(tensor, [])]
 
-    if other == x:  # torch.onnx: the half after the product
-        half = _sole_reader(walk, nodes, nodes[final].output[0], "Mul")
-        if not halves(half, nodes[final].output[0]):
-            return False
-        assert half is not None
-        absorbed, last, x_readers = (erf, add, final, half), half, [index, final]
-    else:  # the half first, on x, not yet visited
-        first = next((j for j in walk.readers.get(x, []) if nodes[j].output[0] == other), None)
-        if first is None or first < index or not halves(first, x):
-            return False
-        absorbed, last, x_readers = (erf, add, first, final), final, [index, first]
+    def scalar(tensor: str) -> float | None:
+        value = walk.tensors.value(tensor)
+        if value is None and tensor in walk.constants:  # a Constant node later in the graph
+            folded = fold(walk.constants[tensor], walk.tensors)
+            value = folded[0] if folded else None
+        return float(value) if value is not None and value.size == 1 else None
+
+    x = nodes[index].input[0]
+    matched = written_out_gelu(x, readers, scalar, lambda a, b: a == b)
+    if matched is None or matched[0] is not nodes[index]:
+        return False
+    later = [position[id(node)] for node in matched[1:]]
     row = walk.producer.get(x)
-    if (
-        row is None
-        or walk.rows[row].activation != "none"
-        or sorted(walk.readers.get(x, [])) != sorted(x_readers)
-    ):
+    # each node not visited yet (the x · 0.5 of sepconv's order might come first), and x
+    # the output of a row with no activation of its own
+    if min(later) < index or row is None or walk.rows[row].activation != "none":
         return False
     walk.rows[row].activation = "gelu"
     shape = walk.tensors.shapes[x]
-    for i in (index, *absorbed):
-        walk.tensors.shapes[nodes[i].output[0]] = shape
-    walk.skip.update(absorbed)
-    walk.producer[nodes[last].output[0]] = row
+    for node in matched:
+        walk.tensors.shapes[node.output[0]] = shape
+    walk.skip.update(later)
+    walk.producer[matched[-1].output[0]] = row
     return True
 
 

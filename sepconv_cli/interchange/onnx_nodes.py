@@ -18,6 +18,7 @@ channels-last with the batch apart, as everywhere in sepconv.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
 from typing import Any
@@ -272,6 +273,63 @@ ACTIVATIONS = {
     # scores come from a product sepconv does not count, so that Softmax stays named
 }
 """ONNX activation ops → sepconv's activation names (counting/ops.py ACTIVATION_FLOPS)."""
+
+
+def written_out_gelu(
+    x: str,
+    readers: Callable[[str], list[Any]],
+    scalar: Callable[[str], float | None],
+    same: Callable[[str, str], bool],
+) -> list[Any] | None:
+    """GELU as exporters write it below opset 20, which has no ``Gelu``: ``x/√2 → Erf → +1``,
+    multiplied by ``x`` and by 0.5 in either order (torch.onnx: ``(x · (erf + 1)) · 0.5``;
+    sepconv's export: ``(x · 0.5) · (erf + 1)``). The five nodes, in that order, when ``x``
+    is read by exactly the ``Div`` and the ``Mul`` that starts the product, else None.
+
+    One rule for both ONNX readers: ``readers(t)`` gives the nodes reading tensor ``t`` (a
+    graph output among them as a node of no op type), ``scalar(t)`` a one-value constant's
+    value or None, ``same`` whether two names are one tensor."""
+
+    def is_value(tensor: str, expected: float) -> bool:
+        value = scalar(tensor)
+        return value is not None and abs(value - expected) < 1e-5
+
+    def sole(tensor: str, op_type: str) -> Any | None:
+        found = readers(tensor)
+        return found[0] if len(found) == 1 and found[0].op_type == op_type else None
+
+    def others(node: Any, tensor: str) -> list[str]:
+        return [t for t in node.input if not same(t, tensor)]
+
+    def halves(node: Any | None, tensor: str) -> bool:
+        """``node`` is ``tensor · 0.5``."""
+        if node is None or node.op_type != "Mul":
+            return False
+        rest = others(node, tensor)
+        return len(rest) == 1 and len(node.input) == 2 and is_value(rest[0], 0.5)
+
+    first = readers(x)
+    div = next((n for n in first if n.op_type == "Div"), None)
+    if len(first) != 2 or div is None or not same(div.input[0], x):
+        return None
+    if len(div.input) != 2 or not is_value(div.input[1], 2**0.5):
+        return None
+    erf = sole(div.output[0], "Erf")
+    add = sole(erf.output[0], "Add") if erf is not None else None
+    if erf is None or add is None:
+        return None
+    ones = others(add, erf.output[0])
+    final = sole(add.output[0], "Mul")
+    if len(ones) != 1 or not is_value(ones[0], 1.0) or final is None:
+        return None
+    other = first[1] if first[0] is div else first[0]
+    if other is final:  # (x · (erf + 1)) · 0.5: the product reads x itself
+        half = sole(final.output[0], "Mul")
+        return [div, erf, add, final, half] if halves(half, final.output[0]) else None
+    # (x · 0.5) · (erf + 1)
+    if not halves(other, x) or not any(same(t, other.output[0]) for t in final.input):
+        return None
+    return [div, erf, add, other, final]
 
 
 def _elementwise(node: Any, shapes: list[Shape], out: Shape, tensors: Tensors) -> Outcome:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sepconv_cli.interchange.onnx_nodes import ACTIVATIONS
+from sepconv_cli.interchange.onnx_nodes import ACTIVATIONS, written_out_gelu
 from sepconv_cli.interchange.spec_graph import Graph
 
 Fields = dict[str, Any]
@@ -230,7 +230,7 @@ def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
             return name, [node], node.output[0]
         return None
     if len(readers) == 2:
-        gelu = _written_out_gelu(graph, tensor, readers)
+        gelu = _written_out_gelu(graph, tensor)
         if gelu is not None:
             return "gelu", gelu, str(gelu[-1].output[0])
         gate = next((n for n in readers if n.op_type in GATES), None)
@@ -245,54 +245,18 @@ def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
     return None
 
 
-def _is_scalar(graph: Graph, tensor: str, expected: float) -> bool:
-    value = graph.constant(tensor)
-    return value is not None and value.size == 1 and abs(float(value) - expected) < 1e-5
+def _written_out_gelu(graph: Graph, tensor: str) -> list[Any] | None:
+    """The GELU exporters write out below opset 20 (onnx_nodes.written_out_gelu) on
+    ``tensor``: its nodes in order, or None."""
 
+    def scalar(name: str) -> float | None:
+        value = graph.constant(name)
+        return float(value) if value is not None and value.size == 1 else None
 
-def _sole(graph: Graph, tensor: str, op_type: str) -> Any | None:
-    readers = graph.readers(tensor)
-    return readers[0] if len(readers) == 1 and readers[0].op_type == op_type else None
+    def same(a: str, b: str) -> bool:
+        return graph.tensor(a) == graph.tensor(b)
 
-
-def _written_out_gelu(graph: Graph, tensor: str, readers: list[Any]) -> list[Any] | None:
-    """GELU below opset 20: ``x/√2 → Erf → +1``, times ``x`` and 0.5 (either order), the
-    nodes in order, or None. (The profile reader's rule, onnx_model._decomposed_gelu.)"""
-    x = graph.tensor(tensor)
-    div = next((n for n in readers if n.op_type == "Div"), None)
-    if (
-        div is None
-        or graph.tensor(div.input[0]) != x
-        or not _is_scalar(graph, div.input[1], 2**0.5)
-    ):
-        return None
-    erf = _sole(graph, div.output[0], "Erf")
-    add = _sole(graph, erf.output[0], "Add") if erf is not None else None
-    if erf is None or add is None:
-        return None
-    ones = [t for t in add.input if graph.tensor(t) != graph.tensor(erf.output[0])]
-    final = _sole(graph, add.output[0], "Mul")
-    if len(ones) != 1 or not _is_scalar(graph, ones[0], 1.0) or final is None:
-        return None
-    other = next((n for n in readers if n is not div), None)
-    if other is None or other.op_type != "Mul":
-        return None
-
-    def half_of(node: Any, source: str) -> bool:
-        rest = [t for t in node.input if graph.tensor(t) != graph.tensor(source)]
-        return len(rest) == 1 and _is_scalar(graph, rest[0], 0.5)
-
-    if other is final:  # (x · (erf + 1)) · 0.5
-        half = _sole(graph, final.output[0], "Mul")
-        if half is None or not half_of(half, final.output[0]):
-            return None
-        return [div, erf, add, final, half]
-    # (x · 0.5) · (erf + 1)
-    if not half_of(other, x) or graph.tensor(other.output[0]) not in {
-        graph.tensor(t) for t in final.input
-    }:
-        return None
-    return [div, erf, add, other, final]
+    return written_out_gelu(graph.tensor(tensor), graph.readers, scalar, same)
 
 
 def channel_transpose(graph: Graph, node: Any) -> str | None:
