@@ -91,3 +91,14 @@ def _build_each_cli_once() -> Iterator[None]:
         if build is not None:
             patch.setattr(typer.testing, "_get_command", functools.cache(build))
         yield
+
+
+@pytest.fixture
+def fresh_runtimes() -> Iterator[None]:
+    """Runtimes are loaded once per process (registry.load_runtime caches them): a test that
+    hides a package, or checks what loading says, needs a fresh load, and leaves none."""
+    from sepconv_cli.execution.runtimes.registry import load_runtime
+
+    load_runtime.cache_clear()
+    yield
+    load_runtime.cache_clear()

@@ -13,7 +13,6 @@ import pytest
 from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
-from sepconv_cli.execution.runtimes.registry import load_runtime
 
 runner = CliRunner()
 FAST = ["--time-budget", "0.02s"]
@@ -39,9 +38,8 @@ def spec(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _fresh_runtimes() -> None:
-    load_runtime.cache_clear()
+# every test here loads runtimes afresh (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_runtimes")
 
 
 def runtimes() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +79,8 @@ def _forms(values: dict[str, Any]) -> Any:
     return layer.row.forms, layer.batch
 
 
-@pytest.fixture(autouse=True)
-def _fresh_runtimes() -> Iterator[None]:
-    """Runtimes are cached per process; a test that hides a package needs a fresh load."""
-    load_runtime.cache_clear()
-    yield
-    load_runtime.cache_clear()
+# every test here loads runtimes afresh (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_runtimes")
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

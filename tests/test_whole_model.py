@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
 from sepconv_cli.execution.runtimes.base import RuntimeInfo
-from sepconv_cli.execution.runtimes.registry import load_runtime
 from sepconv_cli.execution.runtimes.whole_graph import WholeForm, WholeGraph
 from sepconv_cli.output.whole_graph import footer_lines
 
@@ -46,9 +45,8 @@ def spec(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _fresh_runtimes() -> None:
-    load_runtime.cache_clear()
+# every test here loads runtimes afresh (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_runtimes")
 
 
 def check_form(entry: dict[str, Any], shape: list[int], summed: bool) -> None:
