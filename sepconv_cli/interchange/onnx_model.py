@@ -362,7 +362,6 @@ def _decomposed_gelu(walk: _Walk, nodes: Sequence[Any], index: int) -> bool:
     the ``Div`` ``nodes[index]``: one ``gelu`` activation on the row that produced x, as a
     ``Gelu`` node is (its FLOPs apart, by the activation convention), instead of four
     elementwise rows and an ``Erf`` not counted."""
-    position = {id(node): i for i, node in enumerate(nodes)}
 
     def readers(tensor: str) -> list[Any]:
         return [nodes[i] if i >= 0 else _GraphOutput() for i in walk.readers.get(tensor, [])]
@@ -378,6 +377,8 @@ def _decomposed_gelu(walk: _Walk, nodes: Sequence[Any], index: int) -> bool:
     matched = written_out_gelu(x, readers, scalar, lambda a, b: a == b)
     if matched is None or matched[0] is not nodes[index]:
         return False
+    # (a match is rare: the node positions are looked up only then)
+    position = {id(node): i for i, node in enumerate(nodes)}
     later = [position[id(node)] for node in matched[1:]]
     row = walk.producer.get(x)
     # each node not visited yet (the x · 0.5 of sepconv's order might come first), and x
