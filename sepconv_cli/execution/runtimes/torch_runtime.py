@@ -133,7 +133,8 @@ class TorchRuntime:
             return nn.Sequential(nn.Flatten(), linear) if len(op.in_shape) > 1 else linear
         if isinstance(op, Pool):
             return self._pool(op)
-        raise TypeError(f"no torch form for {type(op).__name__}")  # check_supported refused it
+        # kernels.check_executable refused anything else before any runtime was asked
+        raise TypeError(f"no torch form for {type(op).__name__}")
 
     def _pool(self, op: Pool) -> Any:
         nn = self.torch.nn
