@@ -16,9 +16,10 @@ from sepconv_cli.cli.options import (
     QuietNoGatesOption,
     ResolutionOption,
     SpecModelArgument,
+    WidthMultiplierOption,
     parse_flag,
+    parse_width,
 )
-from sepconv_cli.cli.profile import parse_width
 from sepconv_cli.output.files import check_output_path, write_atomic_bytes
 from sepconv_cli.spec.fields import choice, per_dim, positive_int
 
@@ -67,15 +68,7 @@ def export(
             autocompletion=lambda incomplete: [f for f in FORMS if f.startswith(incomplete)],
         ),
     ] = None,
-    width_multiplier: Annotated[
-        str | None,
-        typer.Option(
-            "--width-multiplier",
-            "-a",
-            metavar="ALPHA",
-            help="Scale every layer's filters by ALPHA with the model's channel rounding.",
-        ),
-    ] = None,
+    width_multiplier: WidthMultiplierOption = None,
     resolution: ResolutionOption = None,
     batch: Annotated[
         str | None,

@@ -9,6 +9,7 @@ import typer
 
 from sepconv_cli.cli.console import Messages, emit
 from sepconv_cli.cli.help import SepconvCommand
+from sepconv_cli.cli.options import InputShapeOption
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -36,15 +37,7 @@ def export_spec(
             dir_okay=False,
         ),
     ] = None,
-    input_shape: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input-shape",
-            metavar="NAME=DIMS",
-            help="Pin the input's symbolic dims, NCHW: input=1x3x224x224 (a symbolic batch "
-            "is 1 otherwise, with a note). Repeatable.",
-        ),
-    ] = None,
+    input_shape: InputShapeOption = None,
     quiet: Annotated[
         bool,
         typer.Option(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from sepconv_cli.cli.help import complete_model
 from sepconv_cli.counting.conventions import HELP_EPILOG
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.formats import FORMAT_NAMES
-from sepconv_cli.spec.fields import FieldError, flag_value
+from sepconv_cli.spec.fields import FieldError, flag_value, number
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 a budget or comparison gate failed, 2 bad input or usage, "
@@ -173,6 +174,16 @@ ModelArgument = Annotated[
         help="A model spec (YAML file), an ONNX file (model.onnx: needs sepconv[onnx]) "
         "or a preset name: see 'sepconv presets'.",
         autocompletion=complete_model,
+    ),
+]
+WidthMultiplierOption = Annotated[
+    str | None,
+    typer.Option(
+        "--width-multiplier",
+        "-a",
+        metavar="ALPHA",
+        help="Scale every layer's filters by ALPHA with the model's channel rounding "
+        "(MobileNet's width multiplier).",
     ),
 ]
 InputShapeOption = Annotated[
@@ -344,3 +355,9 @@ def parse_flag(value: str | None, flag: str, validator: Callable[[Any], Any]) ->
         return validator(flag_value(value))
     except FieldError as exc:
         raise UsageError(f"{flag}: {exc}") from None
+
+
+def parse_width(value: str | None) -> Fraction:
+    """``--width-multiplier``: a positive number up to 100, exact (1 when not given)."""
+    width = parse_flag(value, "--width-multiplier", lambda v: number(v, maximum=100))
+    return Fraction(1) if width is None else Fraction(str(width))

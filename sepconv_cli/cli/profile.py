@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 
@@ -28,9 +27,11 @@ from sepconv_cli.cli.options import (
     RuntimeOption,
     ThreadsOption,
     TimeBudgetOption,
+    WidthMultiplierOption,
     complete_format,
     format_help,
     parse_flag,
+    parse_width,
 )
 from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.report import profile_report
@@ -40,16 +41,11 @@ from sepconv_cli.interchange.onnx_inputs import parse_input_shapes
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import PRESETS, PROFILE, render_presets, render_profile
 from sepconv_cli.output.subset import every_row
-from sepconv_cli.spec.fields import number, per_dim, positive_int
+from sepconv_cli.spec.fields import per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
 app = typer.Typer()
-
-
-def parse_width(value: str | None) -> Fraction:
-    width = parse_flag(value, "--width-multiplier", lambda v: number(v, maximum=100))
-    return Fraction(1) if width is None else Fraction(str(width))
 
 
 @app.command(
@@ -59,16 +55,7 @@ def parse_width(value: str | None) -> Fraction:
 )
 def profile(
     model: ModelArgument,
-    width_multiplier: Annotated[
-        str | None,
-        typer.Option(
-            "--width-multiplier",
-            "-a",
-            metavar="ALPHA",
-            help="Scale every layer's filters by ALPHA with the model's channel rounding "
-            "(MobileNet's width multiplier).",
-        ),
-    ] = None,
+    width_multiplier: WidthMultiplierOption = None,
     resolution: Annotated[
         str | None,
         typer.Option(
