@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -213,6 +213,8 @@ def test_cost_random_flags(flags: dict[str, str], fmt: str, bias: list[str]) -> 
         max_size=9,
     )
 )
+# found by this test: a grouped conv whose dilation leaves no output was a traceback
+@example(flags={"--filters": "3", "--groups": "3", "--dilation": "6x7"})
 def test_cost_plausible_flags(flags: dict[str, str]) -> None:
     """Small positive values: mostly valid layers, so the counting paths run too."""
     argv = ["cost", *(f"{flag}={value}" for flag, value in flags.items()), "--format", "json"]

@@ -172,7 +172,14 @@ def lower(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     handler = _LOWERERS.get(spec.type)
     if handler is None:  # residual blocks are expanded by network.py, never lowered whole
         raise ShapeError(f"cannot lower a {spec.type} layer on its own", "type")
-    return handler(spec, shape, width)
+    forms = handler(spec, shape, width)
+    # every operation's output shape now, in every form: an empty one (a dilation too wide
+    # for the input) is a ShapeError naming this layer's field here, not later in counting,
+    # where no caller knows which flag or file position to blame
+    for ops in (forms.as_specified, forms.standard, forms.separable):
+        for op in ops:
+            op.out_shape  # noqa: B018 - the check is the computation
+    return forms
 
 
 def _lower_conv(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
@@ -308,7 +315,6 @@ def _lower_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     ):
         raise ShapeError("pool padding must be at most half the kernel", "padding")
     ops = (Pool(shape, mode, kernel, stride, pads, ceil_mode=spec.ceil_mode),)
-    ops[0].out_shape  # noqa: B018 - raises ShapeError now, naming this layer, if empty
     return Forms("none", ops, ops, ops)
 
 
