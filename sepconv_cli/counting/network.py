@@ -37,6 +37,10 @@ class Row:
     repeat: int = 1
     where: str = ""
     activation: str = "none"  # the activation function after the row's layer (or add)
+    # items this row runs on when they are not the model's batch: a model file's node whose
+    # leading dim holds windows or patches (MobileViT's (4, 256, 64) tokens), or a node on
+    # constants that runs once whatever the batch; None = the model's batch
+    batch: int | None = None
 
     @property
     def output_shape(self) -> tuple[int, ...]:

@@ -34,6 +34,7 @@ from sepconv_cli.counting.shapes import (
     ceil_window_output,
     window_output,
 )
+from sepconv_cli.counting.tensor_ops import Elementwise, Product, Recurrent, Reduce
 
 # bytes per value: defined with the dtypes a spec accepts, re-exported for the counting code
 from sepconv_cli.spec.fields import DTYPE_BYTES as DTYPE_BYTES
@@ -53,6 +54,10 @@ Role = Literal[
     "shuffle",
     "conv_transpose",
     "shape",
+    "product",
+    "recurrent",
+    "elementwise",
+    "reduce",
 ]
 """What an operation is, as reports and JSON name it and as execution picks its kernel."""
 
@@ -556,6 +561,10 @@ Op = (
     | Shuffle
     | ConvTranspose
     | Passthrough
+    | Product
+    | Recurrent
+    | Elementwise
+    | Reduce
 )
 
 

@@ -194,13 +194,16 @@ def layer_report(
     """Counts of every form of ``row``, times its repeat. ``cache`` (keyed by the forms'
     identity) lets rows that share lowered forms share their counting."""
     itemsize = DTYPE_BYTES[dtype]
-    hit = cache.get(id(row.forms)) if cache is not None else None
+    # a row with items of its own (windows in a file's leading dim) is counted on those
+    batch = row.batch if row.batch is not None else batch
+    shared = cache if row.batch is None else None  # the cache holds costs at the model batch
+    hit = shared.get(id(row.forms)) if shared is not None else None
     if hit is not None and hit[0] is row.forms:
         costs = hit[1]
     else:
         costs = _form_costs(row.forms, batch, itemsize)
-        if cache is not None:
-            cache[id(row.forms)] = (row.forms, costs)
+        if shared is not None:
+            shared[id(row.forms)] = (row.forms, costs)
     n = row.repeat
     sep = costs.separable
     return LayerReport(

@@ -66,15 +66,25 @@ def pinned_copy(model: Any, inputs: dict[str, Shape]) -> Any:
 
 def onnx_inferred_shapes(model: Any, inputs: dict[str, Shape]) -> tuple[dict[str, Shape], str]:
     """Static output shapes that ``onnx.shape_inference`` (strict, with data propagation)
-    finds, by tensor name, and "" — or ``{}`` and the reason it could not run."""
+    finds, by tensor name, and "" — or, where strict inference fails, what its lenient pass
+    finds (every node it has a rule for) and the reason strict failed; ``{}`` and the reason
+    when neither runs."""
     onnx = require_onnx()
+    pinned = pinned_copy(model, inputs)
+    failure = ""
     try:
         inferred = onnx.shape_inference.infer_shapes(
-            pinned_copy(model, inputs), check_type=False, strict_mode=True, data_prop=True
+            pinned, check_type=False, strict_mode=True, data_prop=True
         )
-    except Exception as exc:  # InferenceError, ValidationError: the cross-check is skipped
+    except Exception as exc:  # InferenceError, ValidationError: try it lenient
         reason = str(exc).strip().splitlines()
-        return {}, reason[0] if reason else type(exc).__name__
+        failure = reason[0] if reason else type(exc).__name__
+        try:  # without strict mode it infers what it can and skips the node it can't
+            inferred = onnx.shape_inference.infer_shapes(
+                pinned, check_type=False, strict_mode=False, data_prop=True
+            )
+        except Exception:
+            return {}, failure
     shapes: dict[str, Shape] = {}
     for value in (*inferred.graph.value_info, *inferred.graph.output):
         if not value.type.HasField("tensor_type"):
@@ -83,9 +93,9 @@ def onnx_inferred_shapes(model: Any, inputs: dict[str, Shape]) -> tuple[dict[str
         if not tensor_type.HasField("shape"):
             continue
         dims = tensor_type.shape.dim
-        if all(d.HasField("dim_value") for d in dims):
+        if all(d.HasField("dim_value") and d.dim_value >= 0 for d in dims):
             shapes[value.name] = tuple(d.dim_value for d in dims)
-    return shapes, ""
+    return shapes, failure
 
 
 def value_dims(value: Any) -> tuple[int | str | None, ...] | None:

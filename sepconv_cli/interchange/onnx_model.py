@@ -40,15 +40,36 @@ from sepconv_cli.interchange.onnx_nodes import (
     written_out_gelu,
 )
 from sepconv_cli.interchange.onnx_repeats import fold_repeats
-from sepconv_cli.interchange.onnx_shapes import NodeShapeError, Tensors, fold
+from sepconv_cli.interchange.onnx_shapes import NodeShapeError, Tensors, fold, mark_weights
+from sepconv_cli.interchange.onnx_tensor_nodes import (
+    ELEMENTWISE_FLOPS,
+    REDUCTIONS,
+    elementwise,
+    items_of,
+    per_item,
+)
 
 DTYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16", 3: "int8", 2: "int8"}
 """ONNX element types → sepconv dtypes (bytes per value); others count as float32."""
 
 
-MODULE_OPS = {"Add", "Sub", "Mul", "Div", "Concat", "MatMul"}
+MODULE_OPS = frozenset(
+    {"Add", "Sub", "Mul", "Div", "Concat", "MatMul", "Einsum", "Softmax"}
+    | set(ELEMENTWISE_FLOPS)
+    | REDUCTIONS
+)
 """Ops that are a step inside a module's forward (``/layer1/layer1.0/Add``), named after
 the module plus the op; any other node is named after its module (``/conv1/Conv``)."""
+
+RELABELS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
+"""Data movement that keeps every value: an activation after one is still its row's."""
+
+FILE_ORDER = frozenset({"dense", "matmul", "recurrent", "elementwise", "activation", "reduce"})
+"""Row types whose operation has no channel axis of its own (a product, a function of every
+value): their shapes read in the file's order, batch apart, not channels-last."""
+
+MAC_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "Einsum", "LSTM", "GRU", "RNN"})
+"""Nodes that carry multiply-accumulates: counted even when every input is a constant."""
 
 
 @dataclass
@@ -61,6 +82,7 @@ class _Row:
     spec: Any = None
     activation: str = "none"
     bias_free_matmul: bool = False
+    batch: int | None = None  # the row's own items (windows in dim 0), when not the model's
 
 
 @dataclass
@@ -80,6 +102,11 @@ class _Walk:
     convs: int = 0
     # Constant nodes by output: a pattern may need a constant the walk has not reached yet
     constants: dict[str, Any] = field(default_factory=dict)
+    batch: int = 1  # the model's: its first input's leading dim
+    # a data-movement node's output → its input, when it is that input's only reader (a
+    # classifier's Reshape before its Softmax): an activation still joins the row behind it
+    alias: dict[str, str] = field(default_factory=dict)
+    constant_work: list[str] = field(default_factory=list)  # MAC nodes on constants only
 
 
 def module_path(node: Any, index: int) -> str:
@@ -127,7 +154,12 @@ def read_onnx(
     tensors.shapes.update(shapes)
     inferred, failure = onnx_inferred_shapes(proto, shapes)
     graph_notes: list[str] = []
-    if failure:
+    if failure and inferred:
+        graph_notes.append(
+            f"onnx's strict shape inference stopped ({failure}): the shapes its lenient pass "
+            "found check sepconv's; the others are sepconv's own, unchecked"
+        )
+    elif failure:
         graph_notes.append(
             f"onnx shape inference did not run ({failure}): shapes are sepconv's own, unchecked"
         )
@@ -137,23 +169,31 @@ def read_onnx(
             readers.setdefault(name, []).append(i)
     for output in proto.graph.output:
         readers.setdefault(output.name, []).append(-1)
+    first = graph_inputs(proto)[0]
+    input_shape = shapes[first.name]
     walk = _Walk(path, tensors, inferred, readers, all_nodes=all_nodes)
+    walk.batch = input_shape[0] if input_shape else 1
     nodes = list(proto.graph.node)
+    mark_weights(nodes, tensors)
     walk.constants = {n.output[0]: n for n in nodes if n.op_type == "Constant" and n.output}
     for i in range(len(nodes)):
         if i not in walk.skip:
             _visit(walk, nodes, i)
     graph_notes += walk.notes
+    if walk.constant_work:
+        graph_notes.append(
+            f"{len(walk.constant_work)} node(s) with MACs read only constants "
+            f"({', '.join(walk.constant_work[:3])}{', …' if len(walk.constant_work) > 3 else ''}"
+            "): counted as rows, once, though a runtime may fold them"
+        )
     graph_notes.append(_bn_note(walk))
     if not walk.rows:
         kinds = ", ".join(sorted({u.op_type for u in walk.uncounted})) or "none"
         raise UsageError(
             f"{path}: no node of this graph is one sepconv counts (node types: {kinds})"
         )
-    first = graph_inputs(proto)[0]
-    input_shape = shapes[first.name]
     rows = [
-        Row(k, r.name, r.type, r.input_shape, r.forms, 1, r.where, r.activation)
+        Row(k, r.name, r.type, r.input_shape, r.forms, 1, r.where, r.activation, batch=r.batch)
         for k, r in enumerate(walk.rows)
     ]
     opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
@@ -162,7 +202,7 @@ def read_onnx(
         name=path.stem,  # exporters' graph names say little ("main_graph", "torch_jit")
         source=f"ONNX file{f' from {producer}' if producer else ''}, opset {opset}"
         + (f", graph {proto.graph.name}" if proto.graph.name else ""),
-        input_shape=channels_last(input_shape),
+        input_shape=_shown_input(proto, first.name, input_shape),
         batch=batch or input_shape[0],
         dtype=DTYPES.get(first.type.tensor_type.elem_type, "float32"),
         rows=tuple(fold_repeats(rows)),
@@ -172,6 +212,20 @@ def read_onnx(
         graph_notes=tuple(graph_notes),
     )
     return model, notes
+
+
+def _shown_input(proto: Any, name: str, shape: Shape) -> Shape:
+    """The model's input as the report shows it, channels-last with the batch apart: an
+    NCHW input turned (``(1, 3, 224, 224)`` → ``224×224×3``), an NHWC one (a TensorFlow
+    export, whose first reader transposes it to NCHW) as it is."""
+    readers = [n for n in proto.graph.node if name in n.input]
+    to_nchw = bool(readers) and all(
+        n.op_type == "Transpose"
+        and [a.ints for a in n.attribute if a.name == "perm"]
+        == [[0, len(shape) - 1, *range(1, len(shape) - 1)]]
+        for n in readers
+    )
+    return tuple(shape[1:]) if to_nchw and len(shape) >= 3 else channels_last(shape)
 
 
 def _bn_note(walk: _Walk) -> str:
@@ -193,14 +247,18 @@ def _visit(walk: _Walk, nodes: Sequence[Any], index: int) -> None:
     node = nodes[index]
     tensors = walk.tensors
     name = module_path(node, index)
-    where = f"{walk.path}: node {node.name or index} ({node.op_type})"
+    where = _where(walk, node, index)
     values = fold(node, tensors)
     if values is not None:
         for output, value in zip(node.output, values, strict=False):
             tensors.values[output] = value
             tensors.shapes[output] = tuple(int(d) for d in value.shape)
-        _free_row(walk, node, name, where)
-        return
+        if node.op_type not in MAC_OPS:
+            _free_row(walk, node, name, where)
+            return
+        # work on constants alone (EdgeNeXt's positional encoding): a runtime may fold it,
+        # but the model holds it, so it is a row (counted once), never dropped
+        walk.constant_work.append(node.name or f"#{index}")
     if node.op_type == "Div" and _decomposed_gelu(walk, nodes, index):
         return
     ins = [n for n in node.input if n]
@@ -242,6 +300,10 @@ def _visit(walk: _Walk, nodes: Sequence[Any], index: int) -> None:
     _place(walk, nodes, index, outcome, name, where)
 
 
+def _where(walk: _Walk, node: Any, index: int) -> str:
+    return f"{walk.path}: node {node.name or index} ({node.op_type})"
+
+
 def _free_row(walk: _Walk, node: Any, name: str, where: str) -> None:
     """With ``--all-nodes``, a row for a node that costs nothing (its forms count zero)."""
     if not walk.all_nodes:
@@ -275,6 +337,9 @@ def _place(
     node = nodes[index]
     out = node.output[0] if node.output else ""
     if isinstance(outcome, Hidden):
+        data = node.input[0] if node.input else ""
+        if node.op_type in RELABELS and data and len(walk.readers.get(data, [])) == 1:
+            walk.alias[out] = walk.alias.get(data, data)
         _free_row(walk, node, name, where)
         return
     if isinstance(outcome, NotCounted):
@@ -303,22 +368,30 @@ def _place(
         return
     if outcome.type == "conv":
         walk.convs += 1
-    first = next((n for n in node.input if n and n not in walk.tensors.initializers), "")
+    first = next((n for n in node.input if n and not walk.tensors.is_weight(n)), "")
     in_shape = walk.tensors.shapes.get(first, ())
+    if outcome.items is not None:
+        items = outcome.items
+    else:
+        items = items_of(walk.tensors.shapes.get(out, in_shape))
     kind = outcome.type
     if kind == "conv":  # a 1×1 or depthwise Conv reads as the YAML types do
         kind = {"conv": "conv"}.get(
             outcome.forms.as_specified[0].role, outcome.forms.as_specified[0].role
         )
+    # a layout-free operation's input reads in the file's own order, batch apart
+    shown = per_item(in_shape) if kind in FILE_ORDER else channels_last(in_shape)
     walk.rows.append(
         _Row(
             name,
             kind,
-            channels_last(in_shape),
+            shown,
             outcome.forms,
             where,
             outcome.spec,
+            activation=outcome.activation,
             bias_free_matmul=outcome.bias_free_matmul,
+            batch=None if items == walk.batch else items,
         )
     )
     walk.producer[out] = len(walk.rows) - 1
@@ -327,8 +400,8 @@ def _place(
 def _matmul_bias(walk: _Walk, node: Any, out: str) -> bool:
     """``MatMul → Add(bias vector)`` is a dense layer with a bias (a Linear): it joins the
     MatMul's row."""
-    computed = [n for n in node.input if n not in walk.tensors.initializers]
-    bias = [n for n in node.input if n in walk.tensors.initializers]
+    computed = [n for n in node.input if not walk.tensors.is_weight(n)]
+    bias = [n for n in node.input if walk.tensors.is_weight(n)]
     if len(computed) != 1 or len(bias) != 1:
         return False
     row = _only_reader(walk, computed[0])
@@ -416,14 +489,19 @@ def _activation(walk: _Walk, nodes: Sequence[Any], index: int, function: str) ->
                 walk.tensors.shapes[mul.output[0]] = walk.tensors.shapes[x]
                 return
     row = _only_reader(walk, x)
+    if row is None and x in walk.alias:  # through a Reshape or Flatten only it reads
+        row = _only_reader(walk, walk.alias[x])
     if row is not None and walk.rows[row].activation == "none":
         walk.rows[row].activation = function
         walk.producer[out] = row
         return
-    walk.uncounted.append(
-        Uncounted(
-            node.name or f"#{index}",
-            node.op_type,
-            "an activation on a tensor no counted row produced alone: its FLOPs are not counted",
+    # on a tensor that something else reads too (Xception's ReLU before a separable conv,
+    # whose input also feeds the shortcut): a row of its own, its FLOPs the activation's
+    shapes = [walk.tensors.shapes[n] for n in node.input if n in walk.tensors.shapes]
+    if not shapes or out not in walk.tensors.shapes:
+        walk.uncounted.append(
+            Uncounted(node.name or f"#{index}", node.op_type, "the shape of its input is unknown")
         )
-    )
+        return
+    outcome = elementwise(node, shapes, walk.tensors.shapes[out], walk.tensors, function)
+    _place(walk, nodes, index, outcome, module_path(node, index), _where(walk, node, index))

@@ -41,13 +41,23 @@ from sepconv_cli.counting.shapes import ShapeError, same_padding
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_load import Shape
+from sepconv_cli.interchange.onnx_shape_rules import SHAPE_ONLY, rule_for
 from sepconv_cli.interchange.onnx_shapes import (
-    SHAPE_ONLY,
     NodeShapeError,
     Tensors,
     attributes,
-    rule_for,
+    matmul_shape,
     text_attribute,
+)
+from sepconv_cli.interchange.onnx_tensor_nodes import (
+    ELEMENTWISE_FLOPS,
+    RECURRENT,
+    REDUCTIONS,
+    einsum,
+    elementwise,
+    product,
+    recurrent,
+    reduction,
 )
 from sepconv_cli.spec.layers import LayerSpec
 
@@ -58,6 +68,9 @@ class Counted:
     forms: Forms
     spec: LayerSpec | None = None  # a Conv's layer spec: re-lowered with a following BN
     bias_free_matmul: bool = False  # a MatMul: a following Add of a bias vector joins it
+    # the items the operation runs on, when not its output's leading dim (an LSTM's batch)
+    items: int | None = None
+    activation: str = "none"  # an activation function's own row (no row made its input)
 
 
 @dataclass(frozen=True)
@@ -191,16 +204,16 @@ def _conv_transpose(node: Any, shapes: list[Shape]) -> tuple[Outcome, list[Shape
 
 
 def _matmul(node: Any, shapes: list[Shape], tensors: Tensors) -> tuple[Outcome, list[Shape]]:
-    """A product with a constant 2-D weight ``(K, N)``: on ``(B, K)`` a dense layer, on
-    ``(B, ..., K)`` a pointwise convolution over the middle dims (a Linear on tokens);
-    a product of two computed tensors (attention) is not counted."""
-    from sepconv_cli.interchange.onnx_shapes import matmul_shape
-
+    """A product with a 2-D weight ``(K, N)`` (an initializer, a ``Constant``, or one the
+    exporter stored transposed or cast): on ``(B, K)`` a dense layer, on ``(B, ..., K)`` a
+    pointwise convolution over the middle dims (a Linear on tokens). Any other product (of
+    two computed tensors, as attention's; a batched weight) is a ``matmul`` row of
+    ``prod(out) · K`` MACs."""
     a, b = shapes[0], shapes[1]
     out = matmul_shape(a, b)
-    weight = node.input[1] in tensors.initializers
+    weight = tensors.is_weight(node.input[1]) and not tensors.is_weight(node.input[0])
     if not weight or len(b) != 2 or len(a) < 2:
-        return NotCounted("a product of two computed tensors (e.g. attention)"), [out]
+        return product(node, shapes, out, a[-1], tensors)
     units = b[1]
     if len(a) == 2:
         op: Op = Dense((a[1],), units, bias=False)
@@ -215,10 +228,12 @@ def _gemm(node: Any, shapes: list[Shape], tensors: Tensors) -> tuple[Outcome, li
     """``Y = α·A'·B' + β·C`` with A' = (M, K): a dense layer when B is a weight."""
     a = attributes(node)
     left, right = shapes[0], shapes[1]
+    if len(left) != 2 or len(right) != 2:
+        raise NodeShapeError(f"Gemm needs two matrices, not {left} and {right}")
     m, k = (left[1], left[0]) if a.get("transA", 0) else left
     n = right[0] if a.get("transB", 0) else right[1]
-    if node.input[1] not in tensors.initializers:
-        return NotCounted("a product of two computed tensors"), [(m, n)]
+    if not tensors.is_weight(node.input[1]) or a.get("transA", 0):
+        return product(node, shapes[:2], (m, n), k, tensors)
     bias = len(node.input) > 2 and bool(node.input[2])
     return Counted("dense", one(Dense((k,), n, bias=bias))), [(m, n)]
 
@@ -245,7 +260,7 @@ def _pool(node: Any, shapes: list[Shape]) -> tuple[Outcome, list[Shape]]:
     return Counted("pool", one(pool)), [batch_first(out, x[0], len(x))] * len(node.output)
 
 
-def _clip_activation(node: Any, tensors: Tensors) -> Outcome:
+def _clip_activation(node: Any, tensors: Tensors, out: Shape) -> Outcome:
     a = attributes(node)
     low, high = a.get("min"), a.get("max")
     if len(node.input) > 1 and node.input[1]:
@@ -258,7 +273,7 @@ def _clip_activation(node: Any, tensors: Tensors) -> Outcome:
         return Activation("relu6")
     if low == 0 and high is None:
         return Activation("relu")
-    return NotCounted(f"Clip to ({low}, {high}) is no activation sepconv counts")
+    return elementwise(node, [tensors.shapes[n] for n in node.input if n], out, tensors)
 
 
 ACTIVATIONS = {
@@ -343,10 +358,10 @@ def _elementwise(node: Any, shapes: list[Shape], out: Shape, tensors: Tensors) -
     folded into the graph)."""
     kind = node.op_type.lower()
     if len(out) < 2:
-        return NotCounted("an elementwise op on a flat or scalar tensor")
+        return elementwise(node, shapes, out, tensors)
     params = 0
     if node.op_type in ("Add", "Mul"):
-        weights = [tensors.shapes[n] for n in node.input if n in tensors.initializers]
+        weights = [tensors.shapes[n] for n in node.input if tensors.is_weight(n)]
         params = sum(prod(dims) for dims in weights if prod(dims) > 1)
     if all(s == out for s in shapes):
         return Counted(kind, one(Add(channels_last(out), params=params)))
@@ -368,6 +383,10 @@ def count_node(
         return _matmul(node, shapes, tensors)
     if op == "Gemm":
         return _gemm(node, shapes, tensors)
+    if op == "Einsum":
+        return einsum(node, shapes, tensors)
+    if op in RECURRENT:
+        return recurrent(node, shapes, tensors)
     if op in ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"):
         return _pool(node, shapes)
     rule = rule_for(op)
@@ -383,7 +402,7 @@ def count_node(
     if op in ACTIVATIONS:
         return Activation(ACTIVATIONS[op]), outs
     if op == "Clip":
-        return _clip_activation(node, tensors), outs
+        return _clip_activation(node, tensors, outs[0]), outs
     if op in ("Add", "Sub", "Mul", "Div"):
         return _elementwise(node, shapes, outs[0], tensors), outs
     if op == "Concat":
@@ -394,7 +413,11 @@ def count_node(
             return Hidden(), outs
         return NotCounted(f"{mode} interpolation's arithmetic is not counted"), outs
     if op == "ReduceMean":
-        return _reduce_mean(node, shapes, tensors), outs
+        return _reduce_mean(node, shapes, tensors, outs[0]), outs
+    if op in REDUCTIONS:
+        return reduction(node, shapes, outs[0]), outs
+    if op in ELEMENTWISE_FLOPS:
+        return elementwise(node, shapes, outs[0], tensors), outs
     return NotCounted(f"no counting rule for {op}"), outs
 
 
@@ -412,7 +435,7 @@ def _layer_norm(node: Any, shapes: list[Shape], tensors: Tensors) -> Outcome:
 
     def learned(position: int) -> bool:
         name = node.input[position] if position < len(node.input) else ""
-        return bool(name) and name in tensors.initializers
+        return bool(name) and tensors.is_weight(name)
 
     epsilon = float(attributes(node).get("epsilon", 1e-5))
     op = LayerNorm(tuple(x[1:]), prod(x[axis:]), learned(1), learned(2), epsilon)
@@ -427,8 +450,9 @@ def _concat(node: Any, shapes: list[Shape], out: Shape) -> Outcome:
     return Hidden()
 
 
-def _reduce_mean(node: Any, shapes: list[Shape], tensors: Tensors) -> Outcome:
-    """A mean over every spatial dim is a global average pool (one FLOP per input value)."""
+def _reduce_mean(node: Any, shapes: list[Shape], tensors: Tensors, out: Shape) -> Outcome:
+    """A mean over every spatial dim is a global average pool (one FLOP per input value);
+    over other dims, a reduction (the same FLOPs)."""
     x = shapes[0]
     spatial = set(range(2, len(x)))
     a = attributes(node)
@@ -439,7 +463,7 @@ def _reduce_mean(node: Any, shapes: list[Shape], tensors: Tensors) -> Outcome:
             return NotCounted("ReduceMean with computed axes")
     picked = {int(v) % len(x) for v in axes} if axes is not None else set(range(len(x)))
     if len(x) < 3 or picked != spatial or prod(x) == 0:
-        return NotCounted("ReduceMean over other than the spatial dims")
+        return reduction(node, shapes, out)
     rank = len(x) - 2
     pool = Pool(channels_last(x), "avg", x[2:], x[2:], ((0, 0),) * rank, global_=True)
     return Counted("global_pool", one(pool))

@@ -1,15 +1,15 @@
-"""sepconv's own output shapes for ONNX's data-movement and elementwise nodes, and the values
-of the shape-only subgraphs (``Shape → Gather → Concat → Reshape``) that decide them.
+"""What is known about a graph's tensors as the walk goes (:class:`Tensors`: shapes, small
+constants' values, which tensors are weights), and the values of the shape-only subgraphs
+(``Shape → Gather → Concat → Reshape``) that decide shapes (:func:`fold`).
 
 Shapes here are ONNX's own (batch first, NCHW); the counting rows turn them channels-last.
 A node whose inputs are all known values (constants, a ``Shape``'s output) is evaluated with
-``onnx.reference`` and costs nothing: an exporter or runtime folds it. The convolutions,
-pools and matrix products get their shapes from the counting ops (:mod:`onnx_nodes`).
+``onnx.reference`` and costs nothing: an exporter or runtime folds it. Each node type's
+output shape rule is :mod:`onnx_shape_rules`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
@@ -36,6 +36,14 @@ class Tensors:
     shapes: dict[str, Shape] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     initializers: dict[str, Any] = field(default_factory=dict)  # name -> TensorProto
+    # learned tensors: the initializers, Constant nodes' values, and what a Transpose, Cast,
+    # Reshape, DequantizeLinear... of one makes (a weight the exporter stored transposed)
+    weights: set[str] = field(default_factory=set)
+
+    def is_weight(self, name: str) -> bool:
+        """Whether ``name`` is a learned tensor (its values are the model's, not computed
+        from the input)."""
+        return name in self.weights or name in self.initializers
 
     def value(self, name: str) -> Any | None:
         """The value of ``name`` if it is a known small constant, else None."""
@@ -132,223 +140,38 @@ def matmul_shape(a: Shape, b: Shape) -> Shape:
     return out
 
 
-def _axis(axis: int, rank: int) -> int:
-    return axis + rank if axis < 0 else axis
-
-
-def _axes(node: Any, tensors: Tensors, position: int) -> list[int] | None:
-    a = attributes(node)
-    if "axes" in a:
-        return [int(x) for x in a["axes"]]
-    if position < len(node.input) and node.input[position]:
-        return [int(x) for x in tensors.need(node, position, "axes")]
-    return None
-
-
-def _reshape(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    target = [int(x) for x in tensors.need(node, 1, "target shape")]
-    source = shapes[0]
-    allow_zero = attributes(node).get("allowzero", 0)
-    dims = [source[i] if d == 0 and not allow_zero else d for i, d in enumerate(target)]
-    if -1 in dims:
-        known = prod(d for d in dims if d != -1)
-        dims[dims.index(-1)] = prod(source) // known if known else 0
-    if prod(dims) != prod(source):
-        raise NodeShapeError(f"cannot reshape {source} to {tuple(target)}")
-    return [tuple(dims)]
-
-
-def _flatten(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    s = shapes[0]
-    axis = _axis(attributes(node).get("axis", 1), len(s))
-    return [(prod(s[:axis]), prod(s[axis:]))]
-
-
-def _transpose(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    s = shapes[0]
-    perm = attributes(node).get("perm", list(range(len(s)))[::-1])
-    return [tuple(s[p] for p in perm)]
-
-
-def _squeeze(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    s = shapes[0]
-    axes = _axes(node, tensors, 1)
-    drop = (
-        {_axis(a, len(s)) for a in axes}
-        if axes is not None
-        else {i for i, d in enumerate(s) if d == 1}
-    )
-    return [tuple(d for i, d in enumerate(s) if i not in drop)]
-
-
-def _unsqueeze(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    s = list(shapes[0])
-    axes = _axes(node, tensors, 1) or []
-    rank = len(s) + len(axes)
-    for a in sorted(_axis(a, rank) for a in axes):
-        s.insert(a, 1)
-    return [tuple(s)]
-
-
-def _concat(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    first = shapes[0]
-    axis = _axis(attributes(node)["axis"], len(first))
-    return [(*first[:axis], sum(s[axis] for s in shapes), *first[axis + 1 :])]
-
-
-def _split(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    s = shapes[0]
-    a = attributes(node)
-    axis = _axis(a.get("axis", 0), len(s))
-    if "split" in a:
-        sizes = [int(x) for x in a["split"]]
-    elif len(node.input) > 1 and node.input[1]:
-        sizes = [int(x) for x in tensors.need(node, 1, "split sizes")]
-    else:
-        parts = len(node.output)
-        chunk = -(-s[axis] // parts)
-        sizes = [min(chunk, s[axis] - i * chunk) for i in range(parts)]
-    return [(*s[:axis], size, *s[axis + 1 :]) for size in sizes]
-
-
-def _slice(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    s = list(shapes[0])
-    a = attributes(node)
-    if "starts" in a:  # opset < 10: attributes
-        starts, ends = a["starts"], a["ends"]
-        axes = a.get("axes", list(range(len(starts))))
-        steps = [1] * len(starts)
-    else:
-        starts = [int(x) for x in tensors.need(node, 1, "starts")]
-        ends = [int(x) for x in tensors.need(node, 2, "ends")]
-        axes = _axes(node, tensors, 3) or list(range(len(starts)))
-        has_steps = len(node.input) > 4 and node.input[4]
-        steps = [int(x) for x in tensors.need(node, 4, "steps")] if has_steps else [1] * len(starts)
-    for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
-        axis = _axis(axis, len(s))
-        s[axis] = len(range(*slice(start, end, step).indices(s[axis])))
-    return [tuple(s)]
-
-
-def _pad(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    s = list(shapes[0])
-    a = attributes(node)
-    pads = a["pads"] if "pads" in a else [int(x) for x in tensors.need(node, 1, "pads")]
-    axes = _axes(node, tensors, 3) or list(range(len(s)))
-    half = len(pads) // 2
-    for i, axis in enumerate(axes):
-        axis = _axis(axis, len(s))
-        s[axis] += int(pads[i]) + int(pads[i + half])
-    return [tuple(s)]
-
-
-def _resize(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    s = shapes[0]
-    if len(node.input) > 3 and node.input[3]:
-        sizes = [int(x) for x in tensors.need(node, 3, "sizes")]
-        return [tuple(sizes)]
-    scales = tensors.need(node, 2 if node.op_type == "Resize" else 1, "scales")
-    return [tuple(int(d * float(f)) for d, f in zip(s, scales, strict=True))]
-
-
-def _reduce(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    s = shapes[0]
-    a = attributes(node)
-    axes = _axes(node, tensors, 1)
-    keep = a.get("keepdims", 1)
-    picked = {_axis(x, len(s)) for x in axes} if axes else set(range(len(s)))
-    if keep:
-        return [tuple(1 if i in picked else d for i, d in enumerate(s))]
-    return [tuple(d for i, d in enumerate(s) if i not in picked)]
-
-
-def _gather(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    data, indices = shapes[0], shapes[1]
-    axis = _axis(attributes(node).get("axis", 0), len(data))
-    return [(*data[:axis], *indices, *data[axis + 1 :])]
-
-
-def _same(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    return [shapes[0]]
-
-
-def _elementwise(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    return [broadcast(*shapes)]
-
-
-def _expand(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    target = tuple(int(x) for x in tensors.need(node, 1, "target shape"))
-    return [broadcast(shapes[0], target)]
-
-
-ShapeRule = Callable[[Any, list[Shape], Tensors], list[Shape]]
-
-SHAPE_ONLY: dict[str, ShapeRule] = {
-    "Reshape": _reshape,
-    "Flatten": _flatten,
-    "Transpose": _transpose,
-    "Squeeze": _squeeze,
-    "Unsqueeze": _unsqueeze,
-    "Split": _split,
-    "Slice": _slice,
-    "Pad": _pad,
-    "Identity": _same,
-    "Dropout": _same,
-    "Cast": _same,
-    "Gather": _gather,
-    "Expand": _expand,
-}
-"""Nodes that only move or relabel data: no arithmetic, so no MACs and no FLOPs (a copy at
-most). They are hidden from the table unless ``--all-nodes``."""
-
-OTHER_RULES: dict[str, ShapeRule] = {
-    "Concat": _concat,
-    "Resize": _resize,
-    "Upsample": _resize,
-    "ReduceMean": _reduce,
-    "Add": _elementwise,
-    "Sub": _elementwise,
-    "Mul": _elementwise,
-    "Div": _elementwise,
-}
-"""Shape rules for nodes that are counted (or may be): :mod:`onnx_nodes` decides their cost."""
-
-UNARY = {
-    "Relu",
-    "Clip",
-    "HardSigmoid",
-    "HardSwish",
-    "Sigmoid",
-    "Gelu",
-    "Tanh",
-    "LeakyRelu",
-    "Elu",
-    "Selu",
-    "Softplus",
-    "Erf",
-    "Softmax",
-    "LogSoftmax",
-    "BatchNormalization",
-    "LayerNormalization",
-    "InstanceNormalization",
-    "Sqrt",
-    "Exp",
-    "Neg",
-    "Abs",
-    "Reciprocal",
-}
-"""Nodes whose (first) output has their first input's shape."""
-
-
-def rule_for(op_type: str) -> ShapeRule | None:
-    if op_type in SHAPE_ONLY:
-        return SHAPE_ONLY[op_type]
-    if op_type in OTHER_RULES:
-        return OTHER_RULES[op_type]
-    if op_type in UNARY:
-        return _same
-    return None
-
-
 def text_attribute(node: Any, name: str, default: str) -> str:
     return str(_text(attributes(node).get(name, default)))
+
+
+WEIGHT_CARRIERS = frozenset(
+    {
+        "Identity",
+        "Transpose",
+        "Cast",
+        "CastLike",
+        "Reshape",
+        "Squeeze",
+        "Unsqueeze",
+        "Flatten",
+        "Dropout",
+        "DequantizeLinear",
+    }
+)
+"""Nodes whose output is a weight when their data input is one: an exporter's Linear
+weight stored transposed (``Transpose(W)``), cast to half precision, or dequantized."""
+
+
+def mark_weights(nodes: Any, tensors: Tensors) -> None:
+    """Add to ``tensors.weights`` every learned tensor the graph makes from its
+    initializers: a ``Constant`` node's value, and the output of a
+    :data:`WEIGHT_CARRIERS` node whose every input is a weight (in topological order, so a
+    chain of them carries too)."""
+    for node in nodes:
+        outputs = [o for o in node.output if o]
+        if node.op_type == "Constant" or (
+            node.op_type in WEIGHT_CARRIERS
+            and node.input
+            and all(tensors.is_weight(n) for n in node.input if n)
+        ):
+            tensors.weights.update(outputs)
