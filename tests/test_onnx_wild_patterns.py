@@ -206,3 +206,23 @@ def test_reductions_and_comparisons(tmp_path: Path) -> None:
     data = profile(path)
     assert data["uncounted_nodes"] == []
     assert data["totals"]["as_specified"]["flops"] == 3 * 2 * 7 * 3
+
+
+def test_the_final_check_refuses_a_total_that_lost_a_node(tmp_path: Path) -> None:
+    """onnx_audit: a Conv of 1·4·3·3 outputs × 2·3·3 products (648 MACs by hand) that the
+    rows lost, or counted otherwise, or rows that do not sum to their nodes, is refused."""
+    from sepconv_cli.errors import RuntimeFailure
+    from sepconv_cli.interchange.onnx_audit import check_counts, independent_macs
+
+    conv = node("Conv", ["x", "w"], ["y"], "conv")
+    shapes = {"x": (1, 2, 5, 5), "w": (4, 2, 3, 3), "y": (1, 4, 3, 3)}
+    independent = independent_macs([conv], shapes)
+    assert independent == {0: 648}
+    check_counts("m.onnx", [conv], independent, {0: 648}, set(), 648)
+    check_counts("m.onnx", [conv], independent, {}, {0}, 0)  # named as not counted: fine
+    with pytest.raises(RuntimeFailure, match="no row counts it"):
+        check_counts("m.onnx", [conv], independent, {}, set(), 0)
+    with pytest.raises(RuntimeFailure, match="its row counts 162"):
+        check_counts("m.onnx", [conv], independent, {0: 162}, set(), 162)
+    with pytest.raises(RuntimeFailure, match="the rows count 0 MACs"):
+        check_counts("m.onnx", [conv], independent, {0: 648}, set(), 0)

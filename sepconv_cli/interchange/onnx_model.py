@@ -24,9 +24,10 @@ from typing import Any
 
 from sepconv_cli.counting.lowering import Forms, lower
 from sepconv_cli.counting.network import Model, Row, Uncounted
-from sepconv_cli.counting.ops import Conv, Dense, Passthrough
+from sepconv_cli.counting.ops import Conv, Dense, Passthrough, ops_cost
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_audit import check_counts, independent_macs
 from sepconv_cli.interchange.onnx_inputs import graph_inputs, pin_inputs
 from sepconv_cli.interchange.onnx_load import Shape, load_graph, onnx_inferred_shapes
 from sepconv_cli.interchange.onnx_nodes import (
@@ -107,6 +108,10 @@ class _Walk:
     # classifier's Reshape before its Softmax): an activation still joins the row behind it
     alias: dict[str, str] = field(default_factory=dict)
     constant_work: list[str] = field(default_factory=list)  # MAC nodes on constants only
+    # for the final check (onnx_audit): MACs the rows count for each MAC node, by position,
+    # and the positions of the nodes named as not counted
+    node_macs: dict[int, int] = field(default_factory=dict)
+    named: set[int] = field(default_factory=set)
 
 
 def module_path(node: Any, index: int) -> str:
@@ -179,6 +184,7 @@ def read_onnx(
     for i in range(len(nodes)):
         if i not in walk.skip:
             _visit(walk, nodes, i)
+    _check(walk, proto, nodes, shapes)
     graph_notes += walk.notes
     if walk.constant_work:
         graph_notes.append(
@@ -212,6 +218,23 @@ def read_onnx(
         graph_notes=tuple(graph_notes),
     )
     return model, notes
+
+
+def _check(walk: _Walk, proto: Any, nodes: Sequence[Any], inputs: dict[str, Shape]) -> None:
+    """The final check (:mod:`onnx_audit`): every MAC node counted as onnx's shapes say,
+    or named; the rows' sum the sum of their nodes."""
+    known: dict[str, Shape] = {t.name: tuple(t.dims) for t in proto.graph.initializer}
+    known.update(
+        {n: walk.tensors.shapes[n] for n in walk.tensors.weights if n in walk.tensors.shapes}
+    )
+    known.update(inputs)
+    known.update(walk.inferred)
+    rows_total = sum(
+        ops_cost(r.forms.as_specified, walk.batch if r.batch is None else r.batch, 4).macs
+        for r in walk.rows
+    )
+    independent = independent_macs(nodes, known)
+    check_counts(str(walk.path), nodes, independent, walk.node_macs, walk.named, rows_total)
 
 
 def _shown_input(proto: Any, name: str, shape: Shape) -> Shape:
@@ -344,6 +367,7 @@ def _place(
         return
     if isinstance(outcome, NotCounted):
         walk.uncounted.append(Uncounted(node.name or f"#{index}", node.op_type, outcome.reason))
+        walk.named.add(index)
         return
     if isinstance(outcome, Activation):
         _activation(walk, nodes, index, outcome.function)
@@ -374,6 +398,8 @@ def _place(
         items = outcome.items
     else:
         items = items_of(walk.tensors.shapes.get(out, in_shape))
+    if node.op_type in MAC_OPS:
+        walk.node_macs[index] = ops_cost(outcome.forms.as_specified, items, 4).macs
     kind = outcome.type
     if kind == "conv":  # a 1×1 or depthwise Conv reads as the YAML types do
         kind = {"conv": "conv"}.get(
