@@ -145,7 +145,7 @@ def read_onnx(
     proto = load_graph(path)
     notes: list[str] = []
     shapes = pin_inputs(proto, path, input_shapes or {}, notes, batch)
-    tensors = Tensors(base_dir=path.parent)
+    tensors = Tensors(base_dir=path.parent, opset=_opset(proto))
     for tensor in proto.graph.initializer:
         tensors.initializers[tensor.name] = tensor
         tensors.shapes[tensor.name] = tuple(tensor.dims)
@@ -202,7 +202,7 @@ def read_onnx(
         Row(k, r.name, r.type, r.input_shape, r.forms, 1, r.where, r.activation, batch=r.batch)
         for k, r in enumerate(walk.rows)
     ]
-    opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    opset = _opset(proto)
     producer = " ".join(p for p in (proto.producer_name, proto.producer_version) if p)
     model = Model(
         name=path.stem,  # exporters' graph names say little ("main_graph", "torch_jit")
@@ -218,6 +218,11 @@ def read_onnx(
         graph_notes=tuple(graph_notes),
     )
     return model, notes
+
+
+def _opset(proto: Any) -> int:
+    """The model's default-domain opset (0 when it names none)."""
+    return max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
 
 
 def _check(walk: _Walk, proto: Any, nodes: Sequence[Any], inputs: dict[str, Shape]) -> None:

@@ -39,6 +39,7 @@ class Tensors:
     # learned tensors: the initializers, Constant nodes' values, and what a Transpose, Cast,
     # Reshape, DequantizeLinear... of one makes (a weight the exporter stored transposed)
     weights: set[str] = field(default_factory=set)
+    opset: int = 0  # the file's default-domain opset: its nodes are evaluated at it (0: latest)
 
     def is_weight(self, name: str) -> bool:
         """Whether ``name`` is a learned tensor (its values are the model's, not computed
@@ -104,14 +105,29 @@ def fold(node: Any, tensors: Tensors) -> list[Any] | None:
         return None
     if node.op_type in ("RandomNormal", "RandomUniform", "Multinomial"):
         return None
+    return evaluate(node, dict(zip(inputs, known, strict=True)), tensors.opset)
+
+
+def evaluate(node: Any, feeds: dict[str, Any], opset: int = 0) -> list[Any] | None:
+    """``node``'s outputs on the values ``feeds``, by ``onnx.reference`` at the file's
+    ``opset`` (an opset-11 ``Unsqueeze`` takes its axes as an attribute, a newer one as an
+    input), or None when the reference runtime cannot run it."""
     reference = require("onnx.reference")
     try:
-        outputs = reference.ReferenceEvaluator(node).run(
-            None, dict(zip(inputs, known, strict=True))
-        )
+        if not opset:
+            return list(reference.ReferenceEvaluator(node).run(None, feeds))
+        onnx = require_onnx()
+        helper = onnx.helper
+        inputs = [
+            helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(v.dtype), None)
+            for name, v in feeds.items()
+        ]
+        outputs = [helper.make_value_info(o, onnx.TypeProto()) for o in node.output if o]
+        graph = helper.make_graph([node], "fold", inputs, outputs)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        return list(reference.ReferenceEvaluator(model).run(None, feeds))
     except Exception:  # an op the reference runtime lacks: its shape is found another way
         return None
-    return list(outputs)
 
 
 def broadcast(*shapes: Shape) -> Shape:
