@@ -10,6 +10,7 @@ shape, a Pad's pads) is read when a shape needs it, from the external file if it
 
 from __future__ import annotations
 
+from math import prod
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,15 @@ def tensor_array(tensor: Any, base_dir: Path) -> Any:
     return onnx.numpy_helper.to_array(tensor)
 
 
-def pinned_copy(model: Any, inputs: dict[str, Shape]) -> Any:
-    """A copy of ``model`` whose graph inputs have the static ``inputs`` shapes (symbolic
-    dims replaced), for onnx's shape inference."""
+def pinned_copy(model: Any, inputs: dict[str, Shape], in_place: bool = False) -> Any:
+    """A copy of ``model`` (or ``model`` itself, ``in_place``) whose graph inputs have the
+    static ``inputs`` shapes (symbolic dims replaced), for onnx's shape inference."""
     onnx = require_onnx()
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
+    if in_place:
+        copy = model
+    else:
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
     for value in copy.graph.input:
         shape = inputs.get(value.name)
         if shape is None or not value.type.HasField("tensor_type"):
@@ -64,13 +68,60 @@ def pinned_copy(model: Any, inputs: dict[str, Shape]) -> Any:
     return copy
 
 
+SMALL_INITIALIZER = 4096
+"""Initializers up to this many values travel into the copy shape inference reads (its data
+propagation may need their values: a Reshape's target); larger ones only as typed inputs."""
+
+
+def _inference_copy(model: Any, inputs: dict[str, Shape]) -> Any:
+    """A copy of ``model`` for shape inference, pinned to ``inputs``, that leaves the weights
+    out: each large initializer becomes a graph input of its type and dims, which is all
+    inference reads of it. The copy, and the bytes inference serializes, stay the size of the
+    graph, not of the weights (a 7 MB model's inference took 33 MB more with them)."""
+    onnx = require_onnx()
+    copy = onnx.ModelProto()
+    graph = model.graph
+    # the model minus its graph's initializers: copy it with them detached for a moment
+    kept = list(graph.initializer)
+    del graph.initializer[:]
+    try:
+        copy.CopyFrom(model)
+    finally:
+        graph.initializer.extend(kept)
+    declared = {value.name for value in copy.graph.input}
+    make_input = onnx.helper.make_tensor_value_info
+    for tensor in kept:
+        if prod(tensor.dims) <= SMALL_INITIALIZER:
+            copy.graph.initializer.append(tensor)
+        elif tensor.name not in declared:
+            copy.graph.input.append(make_input(tensor.name, tensor.data_type, tensor.dims))
+    # weights some exporters (paddle2onnx) keep in Constant nodes: inputs too
+    nodes = list(copy.graph.node)
+    large = [
+        node
+        for node in nodes
+        if node.op_type == "Constant"
+        and len(node.attribute) == 1
+        and node.attribute[0].name == "value"
+        and prod(node.attribute[0].t.dims) > SMALL_INITIALIZER
+    ]
+    if large:
+        drop = {id(node) for node in large}
+        del copy.graph.node[:]
+        copy.graph.node.extend(node for node in nodes if id(node) not in drop)
+        for node in large:
+            value = node.attribute[0].t
+            copy.graph.input.append(make_input(node.output[0], value.data_type, value.dims))
+    return pinned_copy(copy, inputs, in_place=True)
+
+
 def onnx_inferred_shapes(model: Any, inputs: dict[str, Shape]) -> tuple[dict[str, Shape], str]:
     """Static output shapes that ``onnx.shape_inference`` (strict, with data propagation)
     finds, by tensor name, and "" — or, where strict inference fails, what its lenient pass
     finds (every node it has a rule for) and the reason strict failed; ``{}`` and the reason
     when neither runs."""
     onnx = require_onnx()
-    pinned = pinned_copy(model, inputs)
+    pinned = _inference_copy(model, inputs)
     failure = ""
     try:
         inferred = onnx.shape_inference.infer_shapes(

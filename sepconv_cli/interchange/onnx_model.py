@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from math import prod
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,13 @@ from sepconv_cli.interchange.onnx_nodes import (
     written_out_gelu,
 )
 from sepconv_cli.interchange.onnx_repeats import fold_repeats
-from sepconv_cli.interchange.onnx_shapes import NodeShapeError, Tensors, fold, mark_weights
+from sepconv_cli.interchange.onnx_shapes import (
+    FOLD_LIMIT,
+    NodeShapeError,
+    Tensors,
+    fold,
+    mark_weights,
+)
 from sepconv_cli.interchange.onnx_tensor_nodes import (
     ELEMENTWISE_FLOPS,
     REDUCTIONS,
@@ -276,6 +283,11 @@ def _visit(walk: _Walk, nodes: Sequence[Any], index: int) -> None:
     tensors = walk.tensors
     name = module_path(node, index)
     where = _where(walk, node, index)
+    large = _large_constant(node)
+    if large is not None:  # a weight kept in a Constant node (paddle2onnx): its shape only
+        tensors.shapes[node.output[0]] = large
+        _free_row(walk, node, name, where)
+        return
     values = fold(node, tensors)
     if values is not None:
         for output, value in zip(node.output, values, strict=False):
@@ -326,6 +338,17 @@ def _visit(walk: _Walk, nodes: Sequence[Any], index: int) -> None:
         if shape is not None:
             tensors.shapes[output] = shape
     _place(walk, nodes, index, outcome, name, where)
+
+
+def _large_constant(node: Any) -> Shape | None:
+    """The dims of a ``Constant`` node's value when it is larger than any shape arithmetic
+    needs (a weight): read as a shape, never as values."""
+    if node.op_type != "Constant" or len(node.attribute) != 1:
+        return None
+    attribute = node.attribute[0]
+    if attribute.name != "value" or prod(attribute.t.dims) <= FOLD_LIMIT:
+        return None
+    return tuple(int(d) for d in attribute.t.dims)
 
 
 def _where(walk: _Walk, node: Any, index: int) -> str:

@@ -105,7 +105,29 @@ def fold(node: Any, tensors: Tensors) -> list[Any] | None:
         return None
     if node.op_type in ("RandomNormal", "RandomUniform", "Multinomial"):
         return None
+    if node.op_type == "Constant":  # most folded nodes: read directly, no evaluator
+        value = constant_value(node, tensors.base_dir)
+        if value is not None:
+            return [value]
     return evaluate(node, dict(zip(inputs, known, strict=True)), tensors.opset)
+
+
+def constant_value(node: Any, base_dir: Path) -> Any | None:
+    """A ``Constant`` node's value as a NumPy array (its ``value`` tensor, or one of the
+    scalar and list forms), or None for a form left to the reference runtime."""
+    import numpy as np
+
+    for attribute in node.attribute:
+        name = attribute.name
+        if name == "value":
+            return tensor_array(attribute.t, base_dir)
+        if name in ("value_float", "value_int"):
+            kind = np.float32 if name == "value_float" else np.int64
+            return np.array(attribute.f if name == "value_float" else attribute.i, kind)
+        if name in ("value_floats", "value_ints"):
+            values = attribute.floats if name == "value_floats" else attribute.ints
+            return np.array(list(values), np.float32 if name == "value_floats" else np.int64)
+    return None
 
 
 def evaluate(node: Any, feeds: dict[str, Any], opset: int = 0) -> list[Any] | None:
