@@ -13,10 +13,13 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sepconv_cli.errors import UsageError
 from sepconv_cli.units import fmt_count, fmt_percent, fmt_seconds, parse_percent
+
+if TYPE_CHECKING:
+    from sepconv_cli.interchange.models import ModelOptions
 
 METRICS = ("macs", "params", "time")
 LABELS = {"macs": "MACs", "params": "Params", "time": "Time"}
@@ -184,8 +187,9 @@ def _runtime_of(data: dict[str, Any], layers: list[Any]) -> str:
     return runtime_key(None)
 
 
-def load_snapshot(ref: str) -> Snapshot:
-    """A JSON report, a spec or ONNX file or a preset name → counts (no timing for specs)."""
+def load_snapshot(ref: str, options: ModelOptions | None = None) -> Snapshot:
+    """A JSON report, a spec or ONNX file or a preset name → counts (no timing for specs);
+    ``options`` (``--input-shape``, ``--input-value``) apply to an ONNX file only."""
     path = Path(ref)
     if path.suffix == ".json" or (path.is_file() and _looks_like_json(path)):
         if not path.is_file():
@@ -198,9 +202,9 @@ def load_snapshot(ref: str) -> Snapshot:
             raise UsageError(f"{ref}: cannot read JSON report: nested too deeply") from None
         return snapshot_from_json(data, ref)
     from sepconv_cli.counting.report import profile_report
-    from sepconv_cli.interchange.models import load_model
+    from sepconv_cli.interchange.models import is_onnx, load_model
 
-    model, notes = load_model(ref, flag=ref)
+    model, notes = load_model(ref, options if is_onnx(ref) else None, flag=ref)
     report = profile_report(model)
     layers = tuple(
         LayerValues(lr.row.name, lr.row.type, lr.as_specified.macs, lr.as_specified.params, None)

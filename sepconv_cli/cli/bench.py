@@ -15,6 +15,7 @@ from sepconv_cli.cli.options import (
     DeviceOption,
     FormatOption,
     InputShapeOption,
+    InputValueOption,
     MaxMemoryOption,
     ModelArgument,
     OrtOptimizationOption,
@@ -52,6 +53,7 @@ def bench(
     ] = None,
     resolution: ResolutionOption = None,
     input_shape: InputShapeOption = None,
+    input_value: InputValueOption = None,
     batch: Annotated[
         str | None,
         typer.Option("--batch", "-b", metavar="N", help="Batch size (overrides the spec's)."),
@@ -115,12 +117,13 @@ def bench(
     settings = replace(settings, runtime="numpy", ort_optimization=ort_optimization)
     from sepconv_cli.counting.report import profile_report
     from sepconv_cli.interchange.models import ModelOptions, load_model
-    from sepconv_cli.interchange.onnx_inputs import parse_input_shapes
+    from sepconv_cli.interchange.onnx_inputs import parse_input_shapes, parse_input_values
 
     options = ModelOptions(
         resolution=parse_flag(resolution, "--resolution", per_dim),
         batch=parse_flag(batch, "--batch", positive_int),
         input_shapes=parse_input_shapes(input_shape or []),
+        input_values=parse_input_values(input_value or []),
     )
     built, notes = load_model(model, options)
     for note in notes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,8 @@ from sepconv_cli.cli.console import Messages, emit
 from sepconv_cli.cli.help import SepconvCommand, complete_model
 from sepconv_cli.cli.options import (
     EXIT_CODES_HELP,
+    InputShapeOption,
+    InputValueOption,
     OutputOption,
     QuietOption,
     complete_format,
@@ -20,6 +22,9 @@ from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.graph_notes import uncounted_text
 from sepconv_cli.output.reports import COMPARE, render_compare
 from sepconv_cli.output.subset import every_row
+
+if TYPE_CHECKING:
+    from sepconv_cli.interchange.models import ModelOptions
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -73,6 +78,8 @@ def compare(
             "--device); refused by default, as the difference would be the runtime's.",
         ),
     ] = False,
+    input_shape: InputShapeOption = None,
+    input_value: InputValueOption = None,
     output: OutputOption = None,
     quiet: QuietOption = False,
     all_rows: Annotated[
@@ -93,7 +100,8 @@ def compare(
         check_output_path(output)
     chosen = COMPARE.choose(format, output)
     thresholds = parse_thresholds(max_increase or [])
-    before, after = load_snapshot(base), load_snapshot(new)
+    options = _model_options(base, new, input_shape or [], input_value or [])
+    before, after = load_snapshot(base, options), load_snapshot(new, options)
     for side in (before, after):  # what reading a model file said, as profile says it
         for note in side.notes:
             Messages.note(note)
@@ -115,3 +123,19 @@ def compare(
         Messages.always(f"sepconv: compare: {failure}")
     if result.failures:
         raise typer.Exit(EXIT_GATE)
+
+
+def _model_options(base: str, new: str, shapes: list[str], values: list[str]) -> ModelOptions:
+    """``--input-shape`` and ``--input-value``, for the ONNX files among BASE and NEW (a
+    JSON report or a spec has no inputs to pin)."""
+    from sepconv_cli.interchange.models import ModelOptions, is_onnx
+    from sepconv_cli.interchange.onnx_inputs import parse_input_shapes, parse_input_values
+
+    options = ModelOptions(
+        input_shapes=parse_input_shapes(shapes), input_values=parse_input_values(values)
+    )
+    if not (is_onnx(base) or is_onnx(new)):
+        for flag, given in (("--input-shape", shapes), ("--input-value", values)):
+            if given:
+                raise UsageError(f"{flag}: only for ONNX models (neither BASE nor NEW is one)")
+    return options

@@ -24,6 +24,8 @@ from sepconv_cli.cli.options import (
     FormatOption,
     GroupsOption,
     InputOption,
+    InputShapeOption,
+    InputValueOption,
     KernelOption,
     LayerFlags,
     MaxLatencyOption,
@@ -44,6 +46,8 @@ from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.report import LayerReport, single_layer_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.interchange.models import is_onnx
+from sepconv_cli.interchange.onnx_inputs import InputValue, parse_input_shapes, parse_input_values
+from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import COST, render_cost
 from sepconv_cli.spec.fields import channels_first_hint
@@ -87,6 +91,8 @@ def cost(
             "dtype, name). An ONNX file (needs sepconv[onnx]): each of its convolutions.",
         ),
     ] = None,
+    input_shape: InputShapeOption = None,
+    input_value: InputValueOption = None,
     time: Annotated[
         bool,
         typer.Option(
@@ -149,9 +155,13 @@ def cost(
     ).split()
     if input is not None and (hint := channels_first_hint(input)):
         Messages.note(f"sepconv: note: --input {input}: {hint}")
+    shapes, values = parse_input_shapes(input_shape or []), parse_input_values(input_value or [])
     if spec is not None and is_onnx(str(spec)):
-        reports = onnx_conv_reports(spec, given, common)
+        reports = onnx_conv_reports(spec, given, common, shapes, values)
     else:
+        for flag, pinned in (("--input-shape", shapes), ("--input-value", values)):
+            if pinned:
+                raise UsageError(f"{flag}: only for an ONNX model (--spec model.onnx)")
         layers = layers_from_flags_or_file(spec, given, common)
         reports = [single_layer_report(layer, i) for i, layer in enumerate(layers)]
     if settings is not None:
@@ -175,10 +185,15 @@ def cost(
 
 
 def onnx_conv_reports(
-    spec: Path, given: dict[str, Any], common: dict[str, Any]
+    spec: Path,
+    given: dict[str, Any],
+    common: dict[str, Any],
+    shapes: dict[str, Shape] | None = None,
+    values: dict[str, InputValue] | None = None,
 ) -> list[LayerReport]:
     """``cost --spec model.onnx``: every convolution of the graph as a layer of its own,
-    counted as ``profile`` counts it (the rows that hold a Conv node), in graph order."""
+    counted as ``profile`` counts it (the rows that hold a Conv node), in graph order;
+    ``shapes`` and ``values``: ``--input-shape`` and ``--input-value``."""
     from sepconv_cli.counting.ops import Conv
     from sepconv_cli.counting.report import layer_report
     from sepconv_cli.interchange.models import ModelOptions, load_model
@@ -189,7 +204,11 @@ def onnx_conv_reports(
     if not spec.exists():
         raise UsageError(f"--spec: no such file: {spec}")
     batch = common.get("batch")
-    options = ModelOptions(batch=None if batch is None else int(batch))
+    options = ModelOptions(
+        batch=None if batch is None else int(batch),
+        input_shapes=shapes or {},
+        input_values=values or {},
+    )
     model, notes = load_model(str(spec), options, flag="--spec")
     for note in notes:
         Messages.note(note)

@@ -9,7 +9,7 @@ import typer
 
 from sepconv_cli.cli.console import Messages, emit
 from sepconv_cli.cli.help import SepconvCommand
-from sepconv_cli.cli.options import InputShapeOption
+from sepconv_cli.cli.options import InputShapeOption, InputValueOption
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -38,6 +38,7 @@ def export_spec(
         ),
     ] = None,
     input_shape: InputShapeOption = None,
+    input_value: InputValueOption = None,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -57,17 +58,18 @@ def export_spec(
     (pip install 'sepconv[onnx]').
     """
     from sepconv_cli.errors import UsageError
-    from sepconv_cli.interchange.onnx_inputs import parse_input_shapes
+    from sepconv_cli.interchange.onnx_inputs import parse_input_shapes, parse_input_values
     from sepconv_cli.interchange.spec_writer import export_spec as write
     from sepconv_cli.output.files import check_output_path
 
     Messages.quiet = quiet
     shapes = parse_input_shapes(input_shape or [])
+    values = parse_input_values(input_value or [])
     if not model.is_file():
         raise UsageError(f"MODEL: no such file: {model}")
     if output is not None:
         check_output_path(output)  # before the work, as every command
-    text, input_notes, not_expressed = write(model, shapes)
+    text, input_notes, not_expressed = write(model, shapes, values)
     for line in input_notes:
         Messages.note(line)
     for line in not_expressed:

@@ -195,6 +195,16 @@ InputShapeOption = Annotated[
         "or unknown dims (repeatable). A symbolic batch alone defaults to 1.",
     ),
 ]
+InputValueOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input-value",
+        metavar="NAME=V",
+        help="ONNX models: the value of a scalar or 1-D input (sr=16000; a list: "
+        "scales=1,1,2,2), which pins its shape too (repeatable). An If the value decides "
+        "is counted as the branch it takes.",
+    ),
+]
 ResolutionOption = Annotated[
     str | None,
     typer.Option("--resolution", "-r", metavar="R", help="Input spatial size: 160, or 160x128."),

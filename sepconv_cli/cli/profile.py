@@ -16,6 +16,7 @@ from sepconv_cli.cli.options import (
     DeviceOption,
     FormatOption,
     InputShapeOption,
+    InputValueOption,
     MaxLatencyOption,
     MaxMacsOption,
     MaxMemoryOption,
@@ -37,7 +38,7 @@ from sepconv_cli.cli.timing_flags import timing_from_flags
 from sepconv_cli.counting.report import profile_report
 from sepconv_cli.errors import EXIT_GATE, UsageError
 from sepconv_cli.interchange.models import ModelOptions, is_onnx, load_model
-from sepconv_cli.interchange.onnx_inputs import parse_input_shapes
+from sepconv_cli.interchange.onnx_inputs import parse_input_shapes, parse_input_values
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import PRESETS, PROFILE, render_presets, render_profile
 from sepconv_cli.output.subset import every_row
@@ -103,6 +104,7 @@ def profile(
         ),
     ] = None,
     input_shape: InputShapeOption = None,
+    input_value: InputValueOption = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -180,6 +182,7 @@ def profile(
         resolution=parse_flag(resolution, "--resolution", per_dim),
         batch=parse_flag(batch, "--batch", positive_int),
         input_shapes=parse_input_shapes(input_shape or []),
+        input_values=parse_input_values(input_value or []),
         all_nodes=all_nodes,
     )
     built, notes = load_model(model, options)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sepconv_cli.counting.network import Model, build
 from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_inputs import InputValue
 from sepconv_cli.interchange.onnx_load import Shape
 
 
@@ -24,6 +25,7 @@ class ModelOptions:
     resolution: tuple[int, ...] | None = None
     batch: int | None = None
     input_shapes: dict[str, Shape] = field(default_factory=dict)
+    input_values: dict[str, InputValue] = field(default_factory=dict)  # --input-value
     all_nodes: bool = False  # ONNX: rows for the free data-movement and shape nodes too
 
 
@@ -36,7 +38,7 @@ def load_model(
 ) -> tuple[Model, list[str]]:
     """The model ``ref`` names, and notes for stderr. Flags an ONNX graph cannot honour
     (``-a``, ``-r``: its channels and sizes are fixed in its weights and shape arithmetic)
-    are one-line errors; ``--input-shape`` is for ONNX files only."""
+    are one-line errors; ``--input-shape`` and ``--input-value`` are for ONNX files only."""
     options = options or ModelOptions()
     if is_onnx(ref):
         if options.width_multiplier is not None and options.width_multiplier != 1:
@@ -51,9 +53,17 @@ def load_model(
             )
         from sepconv_cli.interchange.onnx_model import read_onnx
 
-        return read_onnx(Path(ref), options.input_shapes, options.batch, options.all_nodes)
+        return read_onnx(
+            Path(ref),
+            options.input_shapes,
+            options.batch,
+            options.all_nodes,
+            input_values=options.input_values,
+        )
     if options.input_shapes:
         raise UsageError("--input-shape: only for ONNX models (a YAML spec states its input)")
+    if options.input_values:
+        raise UsageError("--input-value: only for ONNX models (a YAML spec states its input)")
     if options.all_nodes:
         raise UsageError("--all-nodes: only for ONNX models (a YAML spec's rows are its layers)")
     from sepconv_cli.spec.presets import resolve_model

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from sepconv_cli.errors import UsageError
-from sepconv_cli.interchange.onnx_inputs import graph_inputs, pin_inputs
+from sepconv_cli.interchange.onnx_control import fold_control_flow
+from sepconv_cli.interchange.onnx_inputs import InputValue, check_input_names, pin_inputs
 from sepconv_cli.interchange.onnx_load import Shape, pinned_copy, tensor_array
 from sepconv_cli.interchange.onnx_load import load_graph as read_model
 from sepconv_cli.interchange.optional import require, require_onnx
@@ -91,24 +92,33 @@ class Graph:
         return node.op_type not in PASS_THROUGH and not all(t in self.static for t in node.output)
 
 
-def load_graph(path: Path, input_shapes: dict[str, Shape]) -> Graph:
+def load_graph(
+    path: Path,
+    input_shapes: dict[str, Shape],
+    input_values: dict[str, InputValue] | None = None,
+) -> Graph:
     """Read ``path`` and infer every shape; a file that is not a valid ONNX model, a model
-    with other than one data input, or a shape inference failure is one UsageError line.
-    The file is read and its inputs pinned as ``profile`` reads them
-    (:mod:`~sepconv_cli.interchange.onnx_load`, :func:`~sepconv_cli.interchange.onnx_inputs.
-    pin_inputs`): the same messages, the same defaults."""
+    with other than one data input (an input given a value is not one), or a shape inference
+    failure is one UsageError line. The file is read, its inputs pinned and the ``If`` nodes
+    they decide folded as ``profile`` reads them (:mod:`~sepconv_cli.interchange.onnx_load`,
+    :func:`~sepconv_cli.interchange.onnx_inputs.pin_inputs`,
+    :func:`~sepconv_cli.interchange.onnx_control.fold_control_flow`): the same messages, the
+    same defaults."""
     onnx = require_onnx(str(path))
     model = read_model(path)
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # ValidationError: one line
         raise UsageError(f"{path}: not a valid ONNX model: {_first_line(exc)}") from None
-    inputs = graph_inputs(model)
+    values = input_values or {}
+    inputs = check_input_names(model, path, input_shapes, values)
+    inputs = [i for i in inputs if i.name not in values]
     if len(inputs) != 1:
         names = ", ".join(i.name for i in inputs) or "none"
         raise UsageError(f"{path}: the spec has one input; this model has {len(inputs)} ({names})")
     notes: list[str] = []
-    model = pinned_copy(model, pin_inputs(model, path, input_shapes, notes, batch_flag=False))
+    shapes = pin_inputs(model, path, input_shapes, notes, batch_flag=False, values=values)
+    model = pinned_copy(fold_control_flow(model, path, shapes, values, notes), shapes)
     elem = inputs[0].type.tensor_type.elem_type
     for _ in range(256):  # each fold of shape arithmetic lets inference see further
         inferred = _infer(model, onnx, path)

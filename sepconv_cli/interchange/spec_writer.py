@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_inputs import InputValue
 from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.interchange.spec_graph import load_graph
 from sepconv_cli.interchange.spec_walk import Item, Layer, Note, Walker
@@ -35,9 +36,12 @@ _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "non
 _NESTED = ("layers", "shortcut", "branches")
 
 
-def export_spec(path: Path, input_shapes: dict[str, Shape]) -> tuple[str, list[str], list[str]]:
-    """(the YAML text, notes about the input, one line per kind of part not expressed)."""
-    graph = load_graph(path, input_shapes)
+def export_spec(
+    path: Path, input_shapes: dict[str, Shape], input_values: dict[str, InputValue] | None = None
+) -> tuple[str, list[str], list[str]]:
+    """(the YAML text, notes about the input, one line per kind of part not expressed);
+    ``input_values``: ``--input-value``'s."""
+    graph = load_graph(path, input_shapes, input_values)
     items = Walker(graph).run()
     if not any(isinstance(i, Layer) and i.fields for i in items):
         first = next((i.text for i in items if isinstance(i, Note)), "no layers")

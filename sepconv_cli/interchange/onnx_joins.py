@@ -1,0 +1,84 @@
+"""Nodes that join a row the walk already made, as a YAML layer's parts are one layer: a
+MatMul's bias Add, the GELU exporters write out below opset 20.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from sepconv_cli.counting.ops import Conv, Dense
+from sepconv_cli.interchange.onnx_nodes import one, written_out_gelu
+from sepconv_cli.interchange.onnx_shapes import fold
+from sepconv_cli.interchange.onnx_walk_state import Walk, only_reader
+
+
+def join_matmul_bias(walk: Walk, node: Any, out: str) -> bool:
+    """``MatMul → Add(bias vector)`` is a dense layer with a bias (a Linear): it joins the
+    MatMul's row."""
+    computed = [n for n in node.input if not walk.tensors.is_weight(n)]
+    bias = [n for n in node.input if walk.tensors.is_weight(n)]
+    if len(computed) != 1 or len(bias) != 1:
+        return False
+    row = only_reader(walk, computed[0])
+    if row is None or not walk.rows[row].bias_free_matmul:
+        return False
+    target = walk.rows[row]
+    op = target.forms.as_specified[0]
+    biased: Dense | Conv
+    if isinstance(op, Dense):
+        biased, units = replace(op, bias=True), op.units
+    elif isinstance(op, Conv):
+        biased, units = replace(op, bias=True), op.out_channels
+    else:
+        return False
+    if walk.tensors.shapes.get(bias[0]) not in ((units,), (1, units)):
+        return False
+    target.forms = one(biased)
+    target.bias_free_matmul = False
+    walk.producer[out] = row
+    return True
+
+
+class _GraphOutput:
+    """A graph output among a tensor's readers: no node, so no pattern takes it."""
+
+    op_type = ""
+
+
+def join_decomposed_gelu(walk: Walk, nodes: Sequence[Any], index: int) -> bool:
+    """The GELU exporters write out below opset 20 (onnx_nodes.written_out_gelu), starting at
+    the ``Div`` ``nodes[index]``: one ``gelu`` activation on the row that produced x, as a
+    ``Gelu`` node is (its FLOPs apart, by the activation convention), instead of four
+    elementwise rows and an ``Erf`` not counted."""
+
+    def readers(tensor: str) -> list[Any]:
+        return [nodes[i] if i >= 0 else _GraphOutput() for i in walk.readers.get(tensor, [])]
+
+    def scalar(tensor: str) -> float | None:
+        value = walk.tensors.value(tensor)
+        if value is None and tensor in walk.constants:  # a Constant node later in the graph
+            folded = fold(walk.constants[tensor], walk.tensors)
+            value = folded[0] if folded else None
+        return float(value) if value is not None and value.size == 1 else None
+
+    x = nodes[index].input[0]
+    matched = written_out_gelu(x, readers, scalar, lambda a, b: a == b)
+    if matched is None or matched[0] is not nodes[index]:
+        return False
+    # (a match is rare: the node positions are looked up only then)
+    position = {id(node): i for i, node in enumerate(nodes)}
+    later = [position[id(node)] for node in matched[1:]]
+    row = walk.producer.get(x)
+    # each node not visited yet (the x · 0.5 of sepconv's order might come first), and x
+    # the output of a row with no activation of its own
+    if min(later) < index or row is None or walk.rows[row].activation != "none":
+        return False
+    walk.rows[row].activation = "gelu"
+    shape = walk.tensors.shapes[x]
+    for node in matched:
+        walk.tensors.shapes[node.output[0]] = shape
+    walk.skip.update(later)
+    walk.producer[matched[-1].output[0]] = row
+    return True

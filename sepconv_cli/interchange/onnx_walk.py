@@ -1,0 +1,253 @@
+"""The walk over an ONNX graph's nodes, in the graph's (topological) order: each node's
+output shapes (:mod:`onnx_shape_rules`, :mod:`onnx_nodes`), checked against onnx's own
+inference, and the row it makes or joins (:func:`visit`, :func:`place`).
+
+* a BatchNormalization right after a Conv (its only reader) joins the conv's row as the
+  YAML ``batch_norm`` does (so the separable form has one after each of its convs);
+* an activation joins the row that produced its input (``x · sigmoid(x)`` is a SiLU,
+  ``x · hardsigmoid(x)`` a hard-swish), as a YAML ``activation``; on a tensor something
+  else reads too, it is a row of its own;
+* a MatMul's bias Add and a written-out GELU join their row (:mod:`onnx_joins`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from math import prod
+from typing import Any
+
+from sepconv_cli.counting.lowering import lower
+from sepconv_cli.counting.network import Uncounted
+from sepconv_cli.counting.ops import Passthrough, ops_cost
+from sepconv_cli.counting.widths import Width
+from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_joins import join_decomposed_gelu, join_matmul_bias
+from sepconv_cli.interchange.onnx_load import Shape
+from sepconv_cli.interchange.onnx_nodes import (
+    Activation,
+    Hidden,
+    NotCounted,
+    Outcome,
+    channels_last,
+    count_node,
+    one,
+)
+from sepconv_cli.interchange.onnx_shapes import FOLD_LIMIT, NodeShapeError, fold
+from sepconv_cli.interchange.onnx_tensor_nodes import elementwise, items_of, per_item
+from sepconv_cli.interchange.onnx_walk_state import (
+    FILE_ORDER,
+    MAC_OPS,
+    RELABELS,
+    Walk,
+    WalkRow,
+    module_path,
+    only_reader,
+)
+
+
+def visit(walk: Walk, nodes: Sequence[Any], index: int) -> None:
+    node = nodes[index]
+    tensors = walk.tensors
+    name = module_path(node, index)
+    where = where_of(walk, node, index)
+    large = _large_constant(node)
+    if large is not None:  # a weight kept in a Constant node (paddle2onnx): its shape only
+        tensors.shapes[node.output[0]] = large
+        free_row(walk, node, name, where)
+        return
+    values = fold(node, tensors)
+    if values is not None:
+        for output, value in zip(node.output, values, strict=False):
+            tensors.values[output] = value
+            tensors.shapes[output] = tuple(int(d) for d in value.shape)
+        if node.op_type not in MAC_OPS:
+            free_row(walk, node, name, where)
+            return
+        # work on constants alone (EdgeNeXt's positional encoding): a runtime may fold it,
+        # but the model holds it, so it is a row (counted once), never dropped
+        walk.constant_work.append(node.name or f"#{index}")
+    if node.op_type == "Div" and join_decomposed_gelu(walk, nodes, index):
+        return
+    ins = [n for n in node.input if n]
+    missing = [n for n in ins if n not in tensors.shapes]
+    outcome: Outcome
+    outs: list[Shape]
+    if node.op_type in ("If", "Loop", "Scan"):
+        outcome, outs = NotCounted("control flow (a subgraph) is not counted"), []
+    elif missing:
+        outcome, outs = NotCounted(f"the shape of its input {missing[0]!r} is unknown"), []
+    else:
+        try:
+            outcome, outs = count_node(node, [tensors.shapes[n] for n in ins], tensors, where, name)
+        except NodeShapeError as exc:
+            outcome, outs = NotCounted(str(exc)), []
+    for k, output in enumerate(node.output):
+        if not output:
+            continue
+        ours = outs[k] if k < len(outs) else None
+        theirs = walk.inferred.get(output)
+        if ours is not None and theirs is not None and ours != theirs and _ceil_pool(node):
+            # onnx's inference keeps a last window that starts in the padding; onnxruntime
+            # and PyTorch drop it, as sepconv does: trust ours, and check no further (every
+            # later inferred shape builds on theirs)
+            walk.notes.append(
+                f"{where}: onnx shape inference gives {_dims(theirs)}, onnxruntime and "
+                f"PyTorch {_dims(ours)} (ceil_mode's last window starts in the padding); "
+                "shapes after it are sepconv's own, unchecked"
+            )
+            walk.inferred.clear()
+        elif ours is not None and theirs is not None and ours != theirs:
+            raise UsageError(
+                f"{where}: sepconv computes output {output!r} as {_dims(ours)} but onnx "
+                f"shape inference gives {_dims(theirs)}"
+            )
+        shape = ours if ours is not None else theirs
+        if shape is not None:
+            tensors.shapes[output] = shape
+    _place(walk, nodes, index, outcome, name, where)
+
+
+def _large_constant(node: Any) -> Shape | None:
+    """The dims of a ``Constant`` node's value when it is larger than any shape arithmetic
+    needs (a weight): read as a shape, never as values."""
+    if node.op_type != "Constant" or len(node.attribute) != 1:
+        return None
+    attribute = node.attribute[0]
+    if attribute.name != "value" or prod(attribute.t.dims) <= FOLD_LIMIT:
+        return None
+    return tuple(int(d) for d in attribute.t.dims)
+
+
+def where_of(walk: Walk, node: Any, index: int) -> str:
+    return f"{walk.path}: node {node.name or index} ({node.op_type})"
+
+
+def free_row(walk: Walk, node: Any, name: str, where: str) -> None:
+    """With ``--all-nodes``, a row for a node that costs nothing (its forms count zero)."""
+    if not walk.all_nodes:
+        return
+    first = next((n for n in node.input if n), "")
+    in_shape = channels_last(walk.tensors.shapes.get(first, ()))
+    out_shape = channels_last(walk.tensors.shapes.get(node.output[0], ())) if node.output else ()
+    op = Passthrough(in_shape, out_shape)
+    walk.rows.append(WalkRow(name, node.op_type.lower(), in_shape, one(op), where))
+
+
+def _ceil_pool(node: Any) -> bool:
+    return node.op_type in ("MaxPool", "AveragePool") and any(
+        a.name == "ceil_mode" and a.i for a in node.attribute
+    )
+
+
+def _dims(shape: Shape) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+def _place(
+    walk: Walk, nodes: Sequence[Any], index: int, outcome: Outcome, name: str, where: str
+) -> None:
+    node = nodes[index]
+    out = node.output[0] if node.output else ""
+    if isinstance(outcome, Hidden):
+        data = node.input[0] if node.input else ""
+        if node.op_type in RELABELS and data and len(walk.readers.get(data, [])) == 1:
+            walk.alias[out] = walk.alias.get(data, data)
+        free_row(walk, node, name, where)
+        return
+    if isinstance(outcome, NotCounted):
+        walk.uncounted.append(Uncounted(node.name or f"#{index}", node.op_type, outcome.reason))
+        walk.named.add(index)
+        return
+    if isinstance(outcome, Activation):
+        _activation(walk, nodes, index, outcome.function)
+        return
+    if outcome.type == "batch_norm":
+        row = only_reader(walk, node.input[0])
+        target = walk.rows[row] if row is not None else None
+        if (
+            row is not None
+            and target is not None
+            and target.spec is not None
+            and target.activation == "none"
+            and target.spec.batch_norm == "none"
+        ):
+            target.spec = replace(target.spec, batch_norm="each")
+            target.forms = lower(target.spec, target.input_shape, Width())
+            walk.producer[out] = row
+            walk.fused_bn += 1
+            return
+        walk.separate_bn += 1
+    if outcome.type in ("add",) and join_matmul_bias(walk, node, out):
+        return
+    if outcome.type == "conv":
+        walk.convs += 1
+    first = next((n for n in node.input if n and not walk.tensors.is_weight(n)), "")
+    in_shape = walk.tensors.shapes.get(first, ())
+    if outcome.items is not None:
+        items = outcome.items
+    else:
+        items = items_of(walk.tensors.shapes.get(out, in_shape))
+    if node.op_type in MAC_OPS:
+        walk.node_macs[index] = ops_cost(outcome.forms.as_specified, items, 4).macs
+    kind = outcome.type
+    if kind == "conv":  # a 1×1 or depthwise Conv reads as the YAML types do
+        kind = {"conv": "conv"}.get(
+            outcome.forms.as_specified[0].role, outcome.forms.as_specified[0].role
+        )
+    # a layout-free operation's input reads in the file's own order, batch apart
+    shown = per_item(in_shape) if kind in FILE_ORDER else channels_last(in_shape)
+    walk.rows.append(
+        WalkRow(
+            name,
+            kind,
+            shown,
+            outcome.forms,
+            where,
+            outcome.spec,
+            activation=outcome.activation,
+            bias_free_matmul=outcome.bias_free_matmul,
+            batch=None if items == walk.batch else items,
+        )
+    )
+    walk.producer[out] = len(walk.rows) - 1
+
+
+def _activation(walk: Walk, nodes: Sequence[Any], index: int, function: str) -> None:
+    """Join ``function`` to the row that produced the input; ``x·σ(x)`` and ``x·hσ(x)``
+    (the Mul reading both) are one SiLU / hard-swish."""
+    node = nodes[index]
+    x, out = node.input[0], node.output[0]
+    readers = walk.readers.get(out, [])
+    x_readers = walk.readers.get(x, [])
+    if function in ("sigmoid", "hardsigmoid") and len(readers) == 1 and readers[0] >= 0:
+        mul = nodes[readers[0]]
+        if (
+            mul.op_type == "Mul"
+            and set(mul.input) == {x, out}
+            and sorted(x_readers) == sorted({index, readers[0]})
+        ):
+            row = walk.producer.get(x)
+            if row is not None and walk.rows[row].activation == "none":
+                walk.rows[row].activation = "silu" if function == "sigmoid" else "hardswish"
+                walk.producer[mul.output[0]] = row
+                walk.skip.add(readers[0])
+                walk.tensors.shapes[mul.output[0]] = walk.tensors.shapes[x]
+                return
+    row = only_reader(walk, x)
+    if row is None and x in walk.alias:  # through a Reshape or Flatten only it reads
+        row = only_reader(walk, walk.alias[x])
+    if row is not None and walk.rows[row].activation == "none":
+        walk.rows[row].activation = function
+        walk.producer[out] = row
+        return
+    # on a tensor that something else reads too (Xception's ReLU before a separable conv,
+    # whose input also feeds the shortcut): a row of its own, its FLOPs the activation's
+    shapes = [walk.tensors.shapes[n] for n in node.input if n in walk.tensors.shapes]
+    if not shapes or out not in walk.tensors.shapes:
+        walk.uncounted.append(
+            Uncounted(node.name or f"#{index}", node.op_type, "the shape of its input is unknown")
+        )
+        return
+    outcome = elementwise(node, shapes, walk.tensors.shapes[out], walk.tensors, function)
+    _place(walk, nodes, index, outcome, module_path(node, index), where_of(walk, node, index))
