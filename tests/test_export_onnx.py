@@ -274,9 +274,10 @@ def small_reference(x: Array, w: Callable[[str], Array]) -> Array:
         return out
 
     y = relu(conv2d(x, w("c1.weight"), w("c1.bias"), pads=((1, 2), (2, 1))))
-    y = conv2d(y, w("dw/depthwise.weight"), None, pads=((1, 1), (1, 1)), groups=8)
-    y = np.clip(batch_norm(y, w, "dw/depthwise_bn"), 0, 6)
-    y = conv2d(y, w("pw.weight"), None)
+    # the depthwise and the pointwise it feeds: one row, "dw+pw"
+    y = conv2d(y, w("dw+pw/depthwise.weight"), None, pads=((1, 1), (1, 1)), groups=8)
+    y = np.clip(batch_norm(y, w, "dw+pw/depthwise_bn"), 0, 6)
+    y = conv2d(y, w("dw+pw/pointwise.weight"), None)
     # residual: identity shortcut, add, then GELU
     main = conv2d(y, w("res.a.weight"), None, pads=((1, 1), (1, 1)), groups=2)
     added = main + y

@@ -139,11 +139,19 @@ def test_depthwise_written_two_ways_gives_the_same_profile_json(
 ) -> None:
     head = "{name: a, type: conv, kernel: 1, filters: 4}"
     tail = "{name: c, type: pointwise, filters: 16}"
-    as_dw = profile_doc(tmp_path, [head, dw_layer, tail], "[8, 8, 4]")
-    as_conv = profile_doc(tmp_path, [head, conv_layer, tail], "[8, 8, 4]")
-    assert [row["type"] for row in as_conv["layers"]] == ["conv", "conv", "pointwise"]
-    assert [row["type"] for row in as_dw["layers"]] == ["conv", "depthwise", "pointwise"]
-    assert without_type(as_dw) == without_type(as_conv)
+    pool = "{name: p, type: pool, kernel: 1}"
+    # alone (a pool after it), and as the depthwise of a pair with the pointwise it feeds
+    for layers, types in (
+        ([head, "DW", pool, tail], (["conv", "conv", "pool", "pointwise"], "depthwise")),
+        ([head, "DW", tail], (["conv", "separable"], "separable")),
+    ):
+        as_dw = profile_doc(tmp_path, [dw_layer if x == "DW" else x for x in layers], "[8, 8, 4]")
+        as_conv = profile_doc(
+            tmp_path, [conv_layer if x == "DW" else x for x in layers], "[8, 8, 4]"
+        )
+        assert [row["type"] for row in as_conv["layers"]] == types[0]
+        assert [row["type"] for row in as_dw["layers"]][1] == types[1]
+        assert without_type(as_dw) == without_type(as_conv)
 
 
 def test_profile_totals_of_a_depthwise_block_by_hand(tmp_path: Path) -> None:
@@ -157,11 +165,18 @@ def test_profile_totals_of_a_depthwise_block_by_hand(tmp_path: Path) -> None:
     totals = profile_doc(tmp_path, layers, "[8, 8, 4]")["totals"]
     # b as written = separable: 64·8·1·9 = 4,608 MACs; 8·9 = 72 weights + 2·8 batch-norm
     written = (1_024 + 4_608 + 8_192, 16 + 72 + 16 + 128)
-    # b standard: the dense 4 → 8 conv, 64·8·4·9 = 18,432 MACs; 8·4·9 = 288 + 16
-    dense = (1_024 + 18_432 + 8_192, 16 + 288 + 16 + 128)
+    # b and c, the 1×1 it feeds, are one depthwise-separable conv: standard, one dense
+    # 3×3 conv 4 → 16, 64·16·4·9 = 36,864 MACs, 16·4·9 = 576 weights (c has no batch-norm)
+    dense = (1_024 + 36_864, 16 + 576)
     for form, want in (("as_specified", written), ("separable", written), ("standard", dense)):
         assert (totals[form]["macs"], totals[form]["params"]) == want, form
     assert totals["as_specified"]["bn_params"] == 16
+    # with a pool between them, b alone: the dense 4 → 8 conv, 64·8·4·9 = 18,432 MACs;
+    # 8·4·9 = 288 + 16, and c is its own row
+    layers.insert(2, "{name: p, type: pool, kernel: 1}")
+    totals = profile_doc(tmp_path, layers, "[8, 8, 4]")["totals"]
+    alone = (1_024 + 18_432 + 8_192, 16 + 288 + 16 + 128)
+    assert (totals["standard"]["macs"], totals["standard"]["params"]) == alone
 
 
 def test_a_disagreeing_depth_multiplier_on_a_depthwise_conv_is_a_located_error(

@@ -249,8 +249,9 @@ def test_inverted_residual_with_residual_add(tmp_path: Path) -> None:
     assert row["as_specified"]["params"] == 16 * 96 + 96 * 9 + 96 * 16
     # the add is 1 FLOP per output element (64·16); no bias, no batch-norm declared
     assert row["as_specified"]["flops"] == 2 * (expand + dw + project) + 64 * 16
-    # standard form: the depthwise replaced by a full 3x3 conv on the expanded width
-    assert row["standard"]["macs"] == expand + 64 * 96 * 96 * 9 + project
+    # standard form: the depthwise and the projection it feeds as one dense 3x3 conv from
+    # the expanded width to the output, 96 → 16
+    assert row["standard"]["macs"] == expand + 64 * 16 * 96 * 9
     assert row["separable"]["depthwise"]["macs"] == dw
     assert row["separable"]["pointwise"]["macs"] == expand + project
 
@@ -282,7 +283,7 @@ def test_inverted_residual_expansion_one(tmp_path: Path) -> None:
     dw, project = 36 * 32 * 9, 36 * 32 * 16
     assert row["as_specified"]["macs"] == dw + project
     assert row["as_specified"]["params"] == 32 * 9 + 32 * 16
-    assert row["standard"]["macs"] == 36 * 32 * 32 * 9 + project
+    assert row["standard"]["macs"] == 36 * 16 * 32 * 9  # one dense 3x3 conv 32 → 16
     # t = 1 and 16 → 16 channels at stride 1: no expansion, but the residual add
     row = one(tmp_path, "[6, 6, 16]", "{type: inverted_residual, expansion: 1, filters: 16}")
     macs = 36 * 16 * 9 + 36 * 16 * 16

@@ -94,7 +94,19 @@ def test_convnext_tiny_counts_exactly(tmp_path: Path) -> None:
     assert data["totals"]["as_specified"]["macs"] == flops // 2  # 4,455,531,264
     assert data["totals"]["as_specified"]["params"] == reference_params  # 28,589,128
     norms = [row for row in data["layers"] if row["type"] == "layer_norm"]
-    assert sum(row["repeat"] for row in norms) == 23  # stem, 3 downsamplings, 18 blocks, head
+    assert sum(row["repeat"] for row in norms) == 5  # stem, 3 downsamplings, head
+    # each of the 18 blocks' depthwise 7×7 → layer norm → Linear C → 4C is one
+    # depthwise-separable row (the pairs rule): its standard form one dense 7×7 C → 4C
+    pairs = [row for row in data["layers"] if row["type"] == "separable"]
+    assert sum(row["repeat"] for row in pairs) == 18
+    stages = ((56, 96, 3), (28, 192, 3), (14, 384, 9), (7, 768, 3))  # size, C, blocks
+    dense = sum(n * s * s * 4 * c * c * 49 for s, c, n in stages)
+    # every other conv is dense already (the 4×4 stem, the 2×2 downsamplings) or has one
+    # form: its standard MACs are as written
+    others = data["totals"]["as_specified"]["macs"] - sum(
+        row["as_specified"]["macs"] for row in pairs
+    )
+    assert data["totals"]["standard"]["macs"] == dense + others
     # and written as a spec (its channels-last regions, its written-out GELU), the same
     spec = tmp_path / "convnext.yaml"
     done = CliRunner().invoke(

@@ -515,8 +515,12 @@ def test_convnext_tiny_by_hand() -> None:
     assert doc["totals"]["as_specified"]["macs"] == macs == 4_455_531_264
     assert doc["totals"]["as_specified"]["params"] == params
     norms = [row for row in doc["layers"] if row["type"] == "layer_norm"]
-    # the stem's, three downsamplings', one per block, the head's
-    assert sum(row["repeat"] for row in norms) == 1 + 3 + (3 + 3 + 9 + 3) + 1
+    # the stem's, three downsamplings', the head's; a block's own sits between its
+    # depthwise and the 1×1 it feeds, one depthwise-separable row (docs/conventions.md)
+    assert sum(row["repeat"] for row in norms) == 1 + 3 + 1
+    pairs = [row for row in doc["layers"] if row["name"].endswith("dwconv+norm+pwconv1")]
+    assert [row["type"] for row in pairs] == ["separable"] * 4
+    assert sum(row["repeat"] for row in pairs) == 3 + 3 + 9 + 3
 
 
 # --------------------------------------------------------------------------- EfficientNetV2-S

@@ -1,7 +1,9 @@
 """The counting conventions, stated once: every text that tells a reader how sepconv counts.
-One module on purpose, though over 400 lines: it is one table of rules and the texts made
+One module on purpose, though near 500 lines: it is one table of rules and the texts made
 from it, and a rule reworded here must be read next to every rendering it feeds (JSON,
-``--help``, footers, the docs page); split, a rule and its wording would drift apart.
+``--help``, footers); split, a rule and its wording would drift apart. Only the page that
+lays every rule out in full, ``docs/conventions.md``, is rendered in a module of its own
+(:mod:`sepconv_cli.counting.conventions_page`), from these rules.
 
 Each :class:`Convention` is one rule in all the words sepconv prints it in: its JSON
 ``conventions`` entry, its clause of the ``--help`` epilog, its phrase in the tables'
@@ -14,18 +16,19 @@ assembled from :data:`RULES`, so a rule is reworded in one place and every outpu
   :data:`SWEEP_HELP_PREFIX` — what ``sweep --help`` puts before it.
 * :data:`COST_FOOTER`, :data:`PROFILE_FORMS_FOOTER`, :data:`PROFILE_COUNTS_FOOTER`,
   :data:`SWEEP_FOOTER` (the Rich tables) and :data:`SWEEP_MARKDOWN_NOTE`.
-* :func:`markdown` — ``docs/conventions.md``; ``python -m sepconv_cli.counting.conventions``
-  rewrites that file and ``tests/test_docs.py`` fails when it is stale.
+* :func:`markdown` — ``docs/conventions.md`` (rendered by :mod:`.conventions_page`);
+  ``python -m sepconv_cli.counting.conventions`` rewrites that file and
+  ``tests/test_docs.py`` fails when it is stale.
 
 The JSON strings are a contract (scripts read them): change one only on purpose, knowing it
 changes every report. The arithmetic itself lives in :mod:`sepconv_cli.counting.ops` (one
-class per operation) and :mod:`sepconv_cli.counting.lowering`
-(the three forms of each layer type). Pure Python; never imports NumPy.
+class per operation), :mod:`sepconv_cli.counting.lowering` (the three forms of each layer
+type) and :mod:`sepconv_cli.counting.pairing` (a depthwise and the 1×1 it feeds as one
+convolution). Pure Python; never imports NumPy.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +141,9 @@ ACTIVATIONS = Convention(
     "1; fvcore, whose totals sepconv's `flops` match, counts none). The activated elements "
     "are the layer's output (a `residual` block's: after its add), except in an "
     "`inverted_residual`, where they are the expansion's and the depthwise's outputs (the "
-    "projection is linear, as in MobileNetV2). They are the same in every form. These FLOPs "
+    "projection is linear, as in MobileNetV2), and in a depthwise-separable pair (below), "
+    "where the depthwise's activation is on the depthwise's output as written and the 1×1's "
+    "on the row's output. They are the same in every form. These FLOPs "
     "are kept apart, as `activation_function_flops` per layer and in the totals, so "
     "`macs` and `flops` stay fvcore's. Activations are counted, not timed: `--time` runs "
     "the forms without them.",
@@ -236,8 +241,13 @@ FORMS = Convention(
     "| `depthwise` (multiplier M), or `conv` with groups = Cin and filters = Cin·M | "
     "`depthwise` | the dense k×k conv `Cin → Cin·M` (groups = 1) | the layer as written |\n"
     "| `separable` | `separable` | the dense k×k conv (groups = 1) | the layer as written |\n"
-    "| `inverted_residual` | `separable` | its depthwise replaced by the dense k×k conv on "
-    "the expanded width | the layer as written |\n"
+    "| a depthwise then the 1×1 it alone feeds (one row, type `separable`: "
+    "[below](#a-depthwise-and-the-11-convolution-it-feeds)) | `separable` | one dense k×k "
+    "conv from the depthwise's input to the 1×1's output channels | the two as written |\n"
+    "| `inverted_residual` | `separable` | its depthwise and projection as one dense k×k "
+    "conv from the expanded width to the output channels (with a squeeze-and-excite "
+    "between them, its depthwise alone as the dense k×k conv on the expanded width) | the "
+    "layer as written |\n"
     "| any 1×1 conv, `pointwise`, `dense`, `pool`, `global_pool` | `none` | the layer as "
     "written | the layer as written |\n"
     "\n"
@@ -257,6 +267,49 @@ FORMS = Convention(
     footer="Std = every k×k conv dense (groups 1). Sep = every k×k conv as depthwise + "
     "pointwise (a depthwise conv is its own)",
     short="As specified = the layer as written; Standard = the same conv with groups = 1",
+)
+
+PAIRS = Convention(
+    key="pairs",
+    title="A depthwise and the 1×1 convolution it feeds",
+    doc="A depthwise k×k convolution (k > 1) whose output goes only into one 1×1 "
+    "convolution (groups 1, stride 1, no padding), through its batch-norm, its activation "
+    "and a layer norm at most, is one depthwise-separable convolution, counted as one row "
+    "of type `separable`. Its `as_specified` and `separable` forms are the two "
+    "convolutions as written, with their norms; its `standard` form is one dense k×k "
+    "convolution (groups 1; the depthwise's kernel, stride, padding and dilation) from the "
+    "depthwise's input channels to the 1×1's output channels, with the 1×1's bias and "
+    "batch-norm (the depthwise's bias and batch-norm, and a layer norm between, have no "
+    "place in it). That is the rule a `separable` layer follows, so MobileNet written with "
+    "`separable` layers, with `depthwise` and `pointwise` layers, or read from its ONNX "
+    "file has the same three forms (its standard form the paper's Conv MobileNet, 4,866 M "
+    "mult-adds). Both activations stay counted in every form (see Activation functions).\n"
+    "\n"
+    "- In a spec: a `depthwise` layer (or a `conv` whose groups equal its input channels) "
+    "followed in the same list (the model's layers, a block's main path or shortcut, a "
+    "branch) by a `pointwise` layer (or a `conv` with kernel 1), with at most one "
+    "`layer_norm` without an activation between them (ConvNeXt's block), none with a "
+    "`repeat` other than 1. The row is named by its layers' names joined by `+` "
+    "(`dw+pw`, `dwconv+norm+pwconv1`).\n"
+    "- An `inverted_residual`: its depthwise and its projection, unless a "
+    "squeeze-and-excite stands between them.\n"
+    "- In an ONNX file: a depthwise `Conv` whose output, through `BatchNormalization`, an "
+    "activation or `LayerNormalization`, is read only by one 1×1 `Conv` (or a `MatMul` on "
+    "channels-last tokens, a 1×1 convolution).\n"
+    "\n"
+    "A depthwise followed by anything else keeps the rule of the table above (its "
+    "standard form the dense k×k `Cin → Cin·M`, the 1×1 a row of its own): a "
+    "squeeze-and-excite between the two (MBConv), an output that also feeds a shortcut or "
+    "another branch (a `residual` or `branches` block after it), a pool, a grouped or "
+    "strided 1×1, or nothing.",
+    json="a depthwise k x k conv whose output goes only (through batch-norm, layer norm or "
+    "activation) into one 1x1 conv is one separable row: as_specified = separable = the two "
+    "as written; standard = one dense k x k conv from the depthwise's input to the 1x1's "
+    "output channels, with the 1x1's norm",
+    help="a depthwise k×k feeding only a 1×1 conv is one separable conv, its standard form "
+    "one dense k×k",
+    footer="A depthwise and the 1×1 conv it alone feeds are one row, whose Std is one dense "
+    "k×k conv",
 )
 
 ONE_BY_ONE = Convention(
@@ -295,8 +348,10 @@ SQUEEZE_EXCITE = Convention(
 THEORY_RATIO = Convention(
     key="theory",
     title="The theory ratio",
-    doc=f"For a `conv` (dense or grouped: its standard form is dense either way) or a "
-    f"`separable` layer with k > 1 and depth multiplier M = 1, separable MACs / standard "
+    doc=f"For a `conv` (dense or grouped: its standard form is dense either way), a "
+    f"`separable` layer or a depthwise-separable pair (an `inverted_residual` without "
+    f"expansion or squeeze-and-excite among them) with k > 1 and depth multiplier M = 1, "
+    f"separable MACs / standard "
     f"MACs is exactly `{THEORY}` (MobileNet, Xception). Reports print it as the theory "
     "(JSON `ratio.theory`, and `ratio.theory_exact` as a fraction); other layers have none "
     "(`null`), among them a convolution that already is depthwise.",
@@ -349,6 +404,7 @@ RULES: tuple[Convention, ...] = (
     BYTES,
     SEPARABLE,
     FORMS,
+    PAIRS,
     ONE_BY_ONE,
     SQUEEZE_EXCITE,
     THEORY_RATIO,
@@ -377,7 +433,10 @@ def sweep_conventions(dtype: str, itemsize: int) -> dict[str, str | int]:
 
 # ------------------------------------------------------------------ --help
 
-HELP_EPILOG = f"{LAYOUT.help}. {MACS.help}; {FLOPS.help}. {SEPARABLE.help}; {THEORY_RATIO.help}."
+HELP_EPILOG = (
+    f"{LAYOUT.help}. {MACS.help}; {FLOPS.help}. {SEPARABLE.help}; {THEORY_RATIO.help}; "
+    f"{PAIRS.help}."
+)
 SWEEP_HELP_PREFIX = f"{RATIO.help}. "
 
 # ------------------------------------------------------------------ table footers
@@ -394,7 +453,7 @@ COST_FOOTER = "\n".join(
 DEPTHWISE_NOTE = "Already depthwise (groups = input channels): it is its own separable form."
 # one line each: the terminal wraps them at its own width (a fixed wrap width wrapped twice
 # on an 80-column terminal)
-PROFILE_FORMS_FOOTER = f"{FORMS.footer}. {RATIO.short}.\n"
+PROFILE_FORMS_FOOTER = f"{FORMS.footer}. {PAIRS.footer}. {RATIO.short}.\n"
 PROFILE_COUNTS_FOOTER = f"{MACS.footer}; {PARAMS.footer}. {REPEAT.footer}."
 SWEEP_FOOTER = f"{RATIO.footer}. {THEORY_RATIO.footer}.\n{MACS.footer}. {SEPARABLE.short}."
 SWEEP_MARKDOWN_NOTE = f"\n{RATIO.footer}; theory = {THEORY} (exact when {_THEORY_HOLDS}).\n"
@@ -405,74 +464,17 @@ DOC_PATH = Path("docs") / "conventions.md"
 
 
 def markdown() -> str:
-    """``docs/conventions.md``: every rule in full, with the words each output uses."""
-    out = [
-        "# Counting conventions",
-        "",
-        "<!-- Generated from sepconv_cli/counting/conventions.py by "
-        "`python -m sepconv_cli.counting.conventions`: edit that module, not this file. -->",
-        "",
-        "How sepconv counts. These rules are stated once, in "
-        "`sepconv_cli/counting/conventions.py`; the JSON `conventions` object, the `--help` "
-        "text of `cost`, `profile` and `sweep`, the table footers and this page are all "
-        "produced from it. The arithmetic is in `sepconv_cli/counting/ops.py` (one class per "
-        "operation) and `sepconv_cli/counting/lowering.py` (the forms of each layer type).",
-        "",
-    ]
-    for rule in RULES:
-        out += [f"## {rule.title}", "", rule.doc, ""]
-        said = [
-            (f"JSON `conventions.{rule.key}`", rule.json),
-            ("`--help`", rule.help),
-            ("Table footers", rule.footer),
-            ("Shorter footers", rule.short),
-        ]
-        lines = [f"- {where}: {_quoted(text)}" for where, text in said if text]
-        if rule.json and not rule.in_report_json:
-            lines[0] += " (`sweep` JSON only)"
-        out += [*lines, ""] if lines else []
-    out += [
-        "## The `conventions` object",
-        "",
-        "`sepconv cost --format json` and `sepconv profile --format json` carry the rules as "
-        "`conventions`, with the value type of the report (`sepconv sweep` adds `ratio`). "
-        "For the default `float32`:",
-        "",
-        "```json",
-        json.dumps(report_conventions("float32", 4), indent=2),
-        "```",
-        "",
-    ]
-    return "\n".join(out)
+    """``docs/conventions.md``: every rule in full (:mod:`.conventions_page` renders it)."""
+    from sepconv_cli.counting.conventions_page import markdown as page
 
-
-def _quoted(text: str) -> str:
-    return "`" + text + "`" if "`" not in text else '"' + text + '"'
+    return page()
 
 
 def main(argv: list[str]) -> int:
     """Write ``docs/conventions.md`` (or the path given); ``--check`` only compares."""
-    import argparse
+    from sepconv_cli.counting.conventions_page import main as write
 
-    parser = argparse.ArgumentParser(
-        prog="python -m sepconv_cli.counting.conventions",
-        description="Write docs/conventions.md from the conventions table.",
-    )
-    parser.add_argument("path", nargs="?", type=Path, help="where to write (docs/conventions.md)")
-    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when stale")
-    args = parser.parse_args(argv)
-    path = args.path or Path(__file__).resolve().parents[2] / DOC_PATH
-    text = markdown()
-    if args.check:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if current != text:
-            print(
-                f"{path} is stale: run python -m sepconv_cli.counting.conventions", file=sys.stderr
-            )
-            return 1
-        return 0
-    path.write_text(text, encoding="utf-8")
-    return 0
+    return write(argv, Path(__file__).resolve().parents[2] / DOC_PATH)
 
 
 if __name__ == "__main__":

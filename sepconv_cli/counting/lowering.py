@@ -15,6 +15,11 @@ layer is written as, so the same operation written two ways (``type: depthwise``
 A 1×1 convolution has no spatial part to separate, and dense, pooling and add layers no
 convolution: their three forms are the same operations (form "none").
 
+A depthwise k×k that feeds one 1×1 convolution is one depthwise-separable convolution, whose
+standard form is one dense k×k conv: a spec's ``depthwise`` then ``pointwise`` layers are
+paired in :mod:`sepconv_cli.counting.pairing`; an inverted residual pairs its own depthwise
+and projection here (unless a squeeze-and-excite stands between them).
+
 Batch-norm, where declared, follows each convolution (``batch_norm: true``) or only the
 layer's last one (``batch_norm: output``, as Xception's ``SeparableConv2D → BN``).
 
@@ -97,7 +102,7 @@ def _with_bn(ops: list[Op], mode: BatchNormMode, last: bool) -> list[Op]:
     return ops
 
 
-def _window_conv(
+def window_conv(
     spec: LayerSpec,
     shape: tuple[int, ...],
     out: int,
@@ -119,6 +124,21 @@ def _window_conv(
     elif role == "conv" and is_depthwise(shape[-1], groups):
         role = "depthwise"  # a `conv` with groups = Cin is a depthwise conv, whatever its type
     return Conv(shape, out, k, s, d, pads, groups=groups, bias=bias, role=role)
+
+
+def dense_like(conv: Conv, out_channels: int, *, bias: bool = False) -> Conv:
+    """The dense convolution (groups = 1) with ``conv``'s input, kernel, stride, dilation
+    and padding, to ``out_channels``: the standard form of a depthwise-separable pair."""
+    return Conv(
+        conv.in_shape,
+        out_channels,
+        conv.kernel,
+        conv.stride,
+        conv.dilation,
+        conv.pads,
+        bias=bias,
+        role="pointwise" if prod(conv.kernel) == 1 else "conv",
+    )
 
 
 def is_depthwise(in_channels: int, groups: int) -> bool:
@@ -146,7 +166,7 @@ def separable_ops(
 ) -> list[Op]:
     """Depthwise k×k (multiplier M) → [BN] → pointwise 1×1 → [BN]."""
     cin = shape[-1]
-    dw = _window_conv(
+    dw = window_conv(
         spec, shape, cin * spec.depth_multiplier, groups=cin, role="depthwise", padding=padding
     )
     ops = _with_bn([dw], spec.batch_norm, last=False)
@@ -189,14 +209,14 @@ def _lower_conv(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     padding = spec.padding or "valid"
     bias = bool(spec.bias)
     groups = scaled_groups(spec, filters)
-    conv = _window_conv(spec, shape, filters, groups=groups, bias=bias, padding=padding)
+    conv = window_conv(spec, shape, filters, groups=groups, bias=bias, padding=padding)
     written = tuple(_with_bn([conv], spec.batch_norm, last=True))
     if prod(conv.kernel) == 1:
         return Forms("none", written, written, written)
     if conv.groups == 1:
         separable = tuple(separable_ops(spec, shape, filters, bias, padding))
         return Forms("standard", written, written, separable)
-    dense = _window_conv(spec, shape, filters, bias=bias, padding=padding)
+    dense = window_conv(spec, shape, filters, bias=bias, padding=padding)
     standard = tuple(_with_bn([dense], spec.batch_norm, last=True))
     if conv.role == "depthwise":
         _check_multiplier(spec, conv)
@@ -223,7 +243,7 @@ def _lower_separable(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> F
     padding = spec.padding or "valid"
     bias = bool(spec.bias)
     separable = tuple(separable_ops(spec, shape, filters, bias, padding))
-    full = _window_conv(spec, shape, filters, bias=bias, padding=padding)
+    full = window_conv(spec, shape, filters, bias=bias, padding=padding)
     if prod(full.kernel) == 1:
         # nothing spatial to separate: the depthwise 1×1 would only add work
         standard = tuple(_with_bn([full], spec.batch_norm, last=True))
@@ -238,11 +258,11 @@ def _lower_depthwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> F
     out = cin * spec.depth_multiplier
     padding = spec.padding or "valid"
     bias = bool(spec.bias)
-    dw = _window_conv(spec, shape, out, groups=cin, bias=bias, role="depthwise", padding=padding)
+    dw = window_conv(spec, shape, out, groups=cin, bias=bias, role="depthwise", padding=padding)
     declared = tuple(_with_bn([dw], spec.batch_norm, last=True))
     if prod(dw.kernel) == 1:
         return Forms("none", declared, declared, declared)
-    full = _window_conv(spec, shape, out, bias=bias, padding=padding)
+    full = window_conv(spec, shape, out, bias=bias, padding=padding)
     return Forms(
         "depthwise", declared, tuple(_with_bn([full], spec.batch_norm, last=True)), declared
     )
@@ -261,8 +281,12 @@ def _lower_inverted_residual(spec: LayerSpec, shape: tuple[int, ...], width: Wid
     channels match (MobileNetV3 and EfficientNet's MBConv when it has an SE).
 
     The expanded width is :func:`expanded_width`; the expansion is skipped when it equals
-    the input width (or t = 1). The standard form replaces the depthwise by a full k×k conv
-    on the expanded width; the squeeze-and-excite is the same in every form.
+    the input width (or t = 1). The depthwise and the projection are one depthwise-separable
+    convolution (the pairs rule, :mod:`sepconv_cli.counting.pairing`): the standard form
+    replaces both by one dense k×k conv from the expanded width to the output channels, with
+    the projection's batch-norm. With a squeeze-and-excite between them they are not a pair:
+    the standard form replaces the depthwise alone by a dense k×k conv on the expanded width,
+    and the squeeze-and-excite is the same in every form.
     """
     cin = shape[-1]
     filters = width.channels(spec.filters or 0, spec.width_floor)
@@ -274,10 +298,9 @@ def _lower_inverted_residual(spec: LayerSpec, shape: tuple[int, ...], width: Wid
     if hidden != cin or (spec.expanded is None and spec.expansion != 1):
         head = _with_bn([_one_by_one(shape, hidden)], bn, last=False)
     mid_shape = head[-1].out_shape if head else shape
-    dw = _window_conv(
+    dw = window_conv(
         spec, mid_shape, hidden, groups=hidden, role="depthwise", kernel=kernel, padding=padding
     )
-    full = _window_conv(spec, mid_shape, hidden, kernel=kernel, padding=padding)
     squeeze = squeeze_width(spec, cin, hidden, width)
 
     def tail(middle: Conv) -> tuple[Op, ...]:
@@ -285,12 +308,21 @@ def _lower_inverted_residual(spec: LayerSpec, shape: tuple[int, ...], width: Wid
         if squeeze is not None:
             ops.append(SqueezeExcite(middle.out_shape, squeeze))
         ops = _with_bn([*ops, _one_by_one(middle.out_shape, filters)], bn, last=True)
+        return with_add(ops)
+
+    def with_add(ops: list[Op]) -> tuple[Op, ...]:
         if spec.residual and ops[-1].out_shape == shape:
             ops.append(Add(shape))
         return tuple(ops)
 
     separable = tail(dw)
-    return Forms("separable", separable, tail(full), separable)
+    if squeeze is None and prod(dw.kernel) > 1:
+        # the depthwise feeds the projection alone: one depthwise-separable convolution,
+        # whose standard form is one dense k×k conv from the expanded width to the output
+        standard = with_add(_with_bn([*head, dense_like(dw, filters)], bn, last=True))
+    else:  # a squeeze-and-excite between them (or a 1×1): the depthwise alone is dense
+        standard = tail(window_conv(spec, mid_shape, hidden, kernel=kernel, padding=padding))
+    return Forms("separable", separable, standard, separable)
 
 
 def _lower_dense(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:

@@ -1,6 +1,8 @@
 """Shape propagation through a model: specs → report rows, with repeats and residual blocks.
 
-Rows are the unit of reporting: one per distinct layer instance. A repeated layer whose
+Rows are the unit of reporting: one per distinct layer instance, except that a depthwise
+layer and the pointwise layer it feeds are one row (one depthwise-separable convolution:
+:mod:`sepconv_cli.counting.pairing`). A repeated layer whose
 output shape equals its input shape makes identical instances from then on, so the rest of
 the repeat collapses into one row with ``repeat = n`` whose counts cover all n (counting
 cost does not grow with the repeat count). Layers that change the shape are unrolled, up to
@@ -16,6 +18,7 @@ from math import prod
 
 from sepconv_cli.counting.lowering import DeclaredForm, Forms, lower
 from sepconv_cli.counting.ops import Add, Concat
+from sepconv_cli.counting.pairing import PAIR_TYPE, Pair, spec_pair
 from sepconv_cli.counting.shapes import ShapeError
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
@@ -37,6 +40,10 @@ class Row:
     repeat: int = 1
     where: str = ""
     activation: str = "none"  # the activation function after the row's layer (or add)
+    # a depthwise-separable pair (counting/pairing.py): the depthwise's activation, on its
+    # output inside the row (counted in every form), and how many spec layers the row is
+    inner_activation: str = "none"
+    span: int = 1
     # items this row runs on when they are not the model's batch: a model file's node whose
     # leading dim holds windows or patches (MobileViT's (4, 256, 64) tokens), or a node on
     # constants that runs once whatever the batch; None = the model's batch
@@ -45,6 +52,11 @@ class Row:
     @property
     def output_shape(self) -> tuple[int, ...]:
         return self.forms.out_shape
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """Every activation function the row applies, in order ("none" left out)."""
+        return tuple(f for f in (self.inner_activation, self.activation) if f != "none")
 
     @property
     def form(self) -> DeclaredForm:
@@ -115,10 +127,30 @@ class _Builder:
     def layers(
         self, layers: Sequence[LayerSpec], shape: tuple[int, ...], prefix: str
     ) -> tuple[int, ...]:
-        for position, layer in enumerate(layers):
+        position = 0
+        while position < len(layers):
+            pair = spec_pair(layers, position, shape, self.width)
+            if pair is not None:  # a depthwise and the pointwise it feeds: one row
+                self.emit_pair(pair, pair.name(prefix, position), shape)
+                shape = pair.forms.out_shape
+                position += pair.span
+                continue
+            layer = layers[position]
             base = prefix + (layer.name or f"{layer.type}_{position}")
             shape = self.repeated(layer, shape, base)
+            position += 1
         return shape
+
+    def emit_pair(self, pair: Pair, name: str, shape: tuple[int, ...]) -> None:
+        """The one row of a depthwise-separable pair: the pointwise's activation after it,
+        the depthwise's inside it."""
+        self.emit(name, pair.depthwise, shape, pair.forms, PAIR_TYPE)
+        self.rows[-1] = replace(
+            self.rows[-1],
+            activation=pair.pointwise.activation,
+            inner_activation=pair.depthwise.activation,
+            span=pair.span,
+        )
 
     def repeated(self, layer: LayerSpec, shape: tuple[int, ...], base: str) -> tuple[int, ...]:
         """Apply ``layer`` ``layer.repeat`` times (nested repeats multiply when folded)."""

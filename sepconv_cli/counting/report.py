@@ -121,6 +121,29 @@ def activated_elements(row: Row) -> int:
     return sum(prod(op.out_shape) for op in convs[: upto + 1])
 
 
+def inner_activated_elements(row: Row) -> int:
+    """Values one instance of a depthwise-separable pair's row passes through the
+    depthwise's activation (``row.inner_activation``), per item: the depthwise's output, as
+    written. The standard form has no such tensor; the activation counts the same in every
+    form all the same (conventions: the pair is one convolution, its activations are the
+    written ones)."""
+    if row.inner_activation == "none":
+        return 0
+    depthwise = next(
+        op for op in row.forms.as_specified if isinstance(op, Conv) and op.role == "depthwise"
+    )
+    return prod(depthwise.out_shape)
+
+
+def row_activation_flops(row: Row, batch: int) -> int:
+    """FLOPs of every activation function of ``row``'s instances (its repeat included):
+    the one after its output and, in a depthwise-separable pair, the depthwise's."""
+    n = batch * row.repeat
+    return activation_flops(row.activation, n * activated_elements(row)) + activation_flops(
+        row.inner_activation, n * inner_activated_elements(row)
+    )
+
+
 def theory_for(forms: Forms) -> Fraction | None:
     """``1/Cout + 1/prod(k)`` when the law holds: the standard form is one dense k×k
     convolution (k > 1) and the separable form a depthwise k×k with M = 1 then a pointwise
@@ -222,9 +245,7 @@ def layer_report(
         ),
         theory=costs.theory,
         dtype=dtype,
-        activation_function_flops=activation_flops(
-            row.activation, batch * activated_elements(row) * n
-        ),
+        activation_function_flops=row_activation_flops(row, batch),
     )
 
 

@@ -393,28 +393,34 @@ def _part_name(op: Op, previous: str) -> str:
 
 
 def _inverted_residual_roles(ops: Sequence[Op]) -> dict[int, str]:
-    """An inverted residual's convs by their place: ``expand`` (when there is one), the
-    middle conv by its role, ``project``."""
+    """An inverted residual's convs by their place: ``expand`` (a first 1×1), the k×k by
+    its role, ``project`` (a last 1×1: the standard form without an SE has none)."""
     convs = [i for i, op in enumerate(ops) if isinstance(op, Conv)]
-    roles = {convs[-1]: "project"}
-    if len(convs) == 3:
-        roles[convs[0]] = "expand"
-    return roles
+    ends = {convs[0]: "expand", convs[-1]: "project"} if len(convs) > 1 else {}
+    return {i: name for i, name in ends.items() if ops[i].role == "pointwise"}
 
 
-def _activated_after(row: Row, ops: Sequence[Op]) -> set[int]:
-    """Indices of the ops the row's activation follows: the last op; in an inverted
-    residual every conv but the projection (after its batch-norm, when it has one)."""
-    if row.activation == "none" or not ops:
-        return set()
+def _after_bn(ops: Sequence[Op], i: int) -> int:
+    """Op ``i``, or the batch-norm right after it: where an activation of op ``i`` goes."""
+    return i + 1 if i + 1 < len(ops) and isinstance(ops[i + 1], BatchNorm) else i
+
+
+def _activated_after(row: Row, ops: Sequence[Op]) -> dict[int, str]:
+    """The activation after each op that has one (after its batch-norm): the row's after
+    the last op, in an inverted residual after every conv but the last; a pair's
+    ``inner_activation`` after its depthwise (its standard form has none)."""
+    if not ops:
+        return {}
+    after: dict[int, str] = {}
+    depthwise = [i for i, op in enumerate(ops) if op.role == "depthwise"]
+    if row.inner_activation != "none" and depthwise:
+        after[_after_bn(ops, depthwise[0])] = row.inner_activation
+    if row.activation == "none":
+        return after
     if row.type != "inverted_residual":
-        return {len(ops) - 1}
+        return {**after, len(ops) - 1: row.activation}
     convs = [i for i, op in enumerate(ops) if isinstance(op, Conv)]
-    after = set()
-    for i in convs[:-1]:
-        has_bn = i + 1 < len(ops) and isinstance(ops[i + 1], BatchNorm)
-        after.add(i + 1 if has_bn else i)
-    return after
+    return {**after, **{_after_bn(ops, i): row.activation for i in convs[:-1]}}
 
 
 def emit_row(
@@ -446,7 +452,7 @@ def emit_row(
             out = emit_activation(g, row.activation, out, f"{name}/{row.activation}")
         return out
     single = len(ops) == 1
-    activated = _activated_after(row, ops) if activation else set()
+    activated = _activated_after(row, ops) if activation else {}
     x, previous = inputs[0], ""
     roles = _inverted_residual_roles(ops) if row.type == "inverted_residual" else {}
     for i, op in enumerate(ops):
@@ -454,8 +460,9 @@ def emit_row(
         node_name = name if single else f"{name}/{part}"
         x = _emit_op(g, op, x, inputs[0], node_name, where)
         previous = part if isinstance(op, Conv) else previous
-        if i in activated:
-            x = emit_activation(g, row.activation, x, f"{name}/{row.activation}")
+        function = activated.get(i)
+        if function is not None:
+            x = emit_activation(g, function, x, f"{name}/{function}")
     return x
 
 

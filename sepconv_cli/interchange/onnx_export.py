@@ -5,7 +5,8 @@ The rows of a :class:`~sepconv_cli.counting.network.Model` are flat; the blocks'
 is the spec's. :class:`_Walker` walks the spec's layers exactly as the network builder
 did, taking the rows in the order the builder made them:
 
-* a layer reads the previous layer's output;
+* a layer reads the previous layer's output; a depthwise layer and the pointwise it feeds
+  (:mod:`sepconv_cli.counting.pairing`) are one row, written once for both layers;
 * a ``residual`` block runs its main path and its shortcut (the identity when absent)
   from the block's input, then its ``add`` row adds the two;
 * a ``branches`` block runs every branch from the block's input, or from its part of the
@@ -84,8 +85,17 @@ class _Walker:
         return out
 
     def layers(self, layers: Sequence[LayerSpec], x: Tensor, prefix: str) -> Tensor:
-        for position, layer in enumerate(layers):
+        position = 0
+        while position < len(layers):
+            layer = layers[position]
+            if layer.repeat == 1 and layer.type not in ("residual", "branches"):
+                row = self.rows[self.pos]
+                if row.span > 1:  # a depthwise and the pointwise it feeds: the builder's row
+                    x = self.emit(self.next_row(), [x[0]]), row.output_shape
+                    position += row.span
+                    continue
             x = self.repeated(layer, x, prefix + (layer.name or f"{layer.type}_{position}"))
+            position += 1
         return x
 
     def repeated(self, layer: LayerSpec, x: Tensor, base: str) -> Tensor:

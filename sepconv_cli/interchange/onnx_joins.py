@@ -10,6 +10,7 @@ from typing import Any
 
 from sepconv_cli.counting.ops import Conv, Dense
 from sepconv_cli.interchange.onnx_nodes import one, written_out_gelu
+from sepconv_cli.interchange.onnx_pairs import relower
 from sepconv_cli.interchange.onnx_shapes import fold
 from sepconv_cli.interchange.onnx_walk_state import Walk, only_reader
 
@@ -25,6 +26,17 @@ def join_matmul_bias(walk: Walk, node: Any, out: str) -> bool:
     if row is None or not walk.rows[row].bias_free_matmul:
         return False
     target = walk.rows[row]
+    if target.pair_depthwise is not None:  # a pair whose pointwise is this Linear
+        if walk.tensors.shapes.get(bias[0]) not in (
+            (target.spec.filters,),
+            (1, target.spec.filters),
+        ):
+            return False
+        target.spec = replace(target.spec, bias=True)
+        relower(target)
+        target.bias_free_matmul = False
+        walk.producer[out] = row
+        return True
     op = target.forms.as_specified[0]
     biased: Dense | Conv
     if isinstance(op, Dense):

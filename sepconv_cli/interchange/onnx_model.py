@@ -103,7 +103,18 @@ def read_onnx(
             f"{path}: no node of this graph is one sepconv counts (node types: {kinds})"
         )
     rows = [
-        Row(k, r.name, r.type, r.input_shape, r.forms, 1, r.where, r.activation, batch=r.batch)
+        Row(
+            k,
+            r.name,
+            r.type,
+            r.input_shape,
+            r.forms,
+            1,
+            r.where,
+            r.activation,
+            inner_activation=r.inner_activation,
+            batch=r.batch,
+        )
         for k, r in enumerate(walk.rows)
     ]
     opset = _opset(proto)

@@ -1,7 +1,7 @@
 """Consecutive identical blocks of rows folded into one block with a repeat count, as a
 YAML ``repeat`` is reported: ResNet's 2nd to 6th bottleneck of a stage become one block ×5.
 
-Rows are identical when their type, input shape, forms and activation are; the folded row
+Rows are identical when their type, input shape, forms and activations are; the folded row
 keeps the first instance's name with the part that varies written as a range
 (``layer3.[1..5].conv1``), and its counts cover every instance.
 """
@@ -19,7 +19,7 @@ MAX_BLOCK = 32
 
 
 def _key(row: Row) -> tuple[object, ...]:
-    return (row.type, row.input_shape, row.forms, row.activation)
+    return (row.type, row.input_shape, row.forms, row.activation, row.inner_activation)
 
 
 def instance_numbers(first: str, last: str) -> tuple[str, str] | None:

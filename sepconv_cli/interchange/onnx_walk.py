@@ -17,10 +17,8 @@ from dataclasses import replace
 from math import prod
 from typing import Any
 
-from sepconv_cli.counting.lowering import lower
 from sepconv_cli.counting.network import Uncounted
 from sepconv_cli.counting.ops import Passthrough, ops_cost
-from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_joins import join_decomposed_gelu, join_matmul_bias
 from sepconv_cli.interchange.onnx_load import Shape
@@ -33,6 +31,7 @@ from sepconv_cli.interchange.onnx_nodes import (
     count_node,
     one,
 )
+from sepconv_cli.interchange.onnx_pairs import join_pair, relower
 from sepconv_cli.interchange.onnx_shapes import FOLD_LIMIT, NodeShapeError, fold
 from sepconv_cli.interchange.onnx_tensor_nodes import elementwise, items_of, per_item
 from sepconv_cli.interchange.onnx_walk_state import (
@@ -153,6 +152,8 @@ def _place(
         data = node.input[0] if node.input else ""
         if node.op_type in RELABELS and data and len(walk.readers.get(data, [])) == 1:
             walk.alias[out] = walk.alias.get(data, data)
+        if node.op_type == "Transpose" and data and len(walk.readers.get(data, [])) == 1:
+            walk.moved[out] = data
         free_row(walk, node, name, where)
         return
     if isinstance(outcome, NotCounted):
@@ -173,7 +174,7 @@ def _place(
             and target.spec.batch_norm == "none"
         ):
             target.spec = replace(target.spec, batch_norm="each")
-            target.forms = lower(target.spec, target.input_shape, Width())
+            relower(target)
             walk.producer[out] = row
             walk.fused_bn += 1
             return
@@ -208,9 +209,12 @@ def _place(
             activation=outcome.activation,
             bias_free_matmul=outcome.bias_free_matmul,
             batch=None if items == walk.batch else items,
+            source=first,
         )
     )
     walk.producer[out] = len(walk.rows) - 1
+    if kind in ("pointwise", "dense"):
+        join_pair(walk, out)
 
 
 def _activation(walk: Walk, nodes: Sequence[Any], index: int, function: str) -> None:

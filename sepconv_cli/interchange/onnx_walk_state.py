@@ -45,6 +45,12 @@ class WalkRow:
     activation: str = "none"
     bias_free_matmul: bool = False
     batch: int | None = None  # the row's own items (windows in dim 0), when not the model's
+    source: str = ""  # the tensor it reads (its first computed input)
+    # a depthwise-separable pair (onnx_pairs): ``spec`` is then the pointwise's, and these
+    # the depthwise's spec, the layer norm between them and the depthwise's activation
+    pair_depthwise: Any = None
+    pair_norm: Any = None
+    inner_activation: str = "none"
 
 
 @dataclass
@@ -68,6 +74,9 @@ class Walk:
     # a data-movement node's output → its input, when it is that input's only reader (a
     # classifier's Reshape before its Softmax): an activation still joins the row behind it
     alias: dict[str, str] = field(default_factory=dict)
+    # a Transpose's output → its input, when it is that input's only reader: a pair's
+    # depthwise and pointwise may have one or two between them (a layer norm on channels)
+    moved: dict[str, str] = field(default_factory=dict)
     constant_work: list[str] = field(default_factory=list)  # MAC nodes on constants only
     # for the final check (onnx_audit): MACs the rows count for each MAC node, by position,
     # and the positions of the nodes named as not counted
@@ -99,3 +108,10 @@ def only_reader(walk: Walk, tensor: str) -> int | None:
     """The row that produced ``tensor`` when nothing else reads it."""
     row = walk.producer.get(tensor)
     return row if row is not None and len(walk.readers.get(tensor, [])) == 1 else None
+
+
+def row_through(walk: Walk, tensor: str) -> int | None:
+    """The row that produced ``tensor`` alone, through Transposes that only move it."""
+    while tensor not in walk.producer and tensor in walk.moved:
+        tensor = walk.moved[tensor]
+    return only_reader(walk, tensor)

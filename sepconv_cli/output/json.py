@@ -82,6 +82,8 @@ def _row_tail(layer: LayerReport) -> dict[str, Any]:
         "activation": None if row.activation == "none" else row.activation,
         "activation_function_flops": layer.activation_function_flops,
     }
+    if row.inner_activation != "none":  # a depthwise-separable pair's depthwise's
+        out["inner_activation"] = row.inner_activation
     if layer.timing is not None:
         out["timing"] = layer.timing.as_dict()
     if layer.note:

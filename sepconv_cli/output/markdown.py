@@ -156,7 +156,9 @@ def profile_markdown(report: ProfileReport) -> str:
         f"{t.standard.params:,} params; all separable: {t.separable.macs:,} MACs, "
         f"{t.separable.params:,} params.\n"
     )
-    acts = activation_line(t.activation_function_flops, [lr.row.activation for lr in report.layers])
+    acts = activation_line(
+        t.activation_function_flops, [f for lr in report.layers for f in lr.row.activations]
+    )
     if acts:
         exact += f"\n{acts}.\n"
     graph = graph_footer(report.model)  # a model file's uncounted nodes and findings

@@ -120,7 +120,7 @@ def _alike(layer: LayerReport) -> Hashable:
     (shapes, kernels, strides, padding, groups) in every form. The counts follow from them;
     the names and the repeat count do not enter (a group adds the repeats up)."""
     row = layer.row
-    return (row.type, row.activation, row.forms)
+    return (row.type, row.activation, row.inner_activation, row.forms)
 
 
 def _grouped(members: tuple[LayerReport, ...]) -> LayerReport:
@@ -297,7 +297,9 @@ def _profile_footer(report: ProfileReport) -> Text:
     text.append(line("As specified ", t.as_specified), style="")
     text.append(line("All standard ", t.standard))
     text.append(line("All separable", t.separable))
-    acts = activation_line(t.activation_function_flops, [lr.row.activation for lr in report.layers])
+    acts = activation_line(
+        t.activation_function_flops, [f for lr in report.layers for f in lr.row.activations]
+    )
     if acts:
         text.append(acts + ".\n")
     text.append(conventions.PROFILE_FORMS_FOOTER)
