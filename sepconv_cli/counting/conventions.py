@@ -30,32 +30,13 @@ convolution). Pure Python; never imports NumPy.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+
+from sepconv_cli.counting.convention_type import Convention
+from sepconv_cli.counting.conventions_files import GRAPH_NODES, LAYER_NORM
 
 THEORY = "1/Cout + 1/prod(k)"  # MobileNet's closed form of separable / standard MACs
 _THEORY_HOLDS = "M = 1 and the conv is not already depthwise"
-
-
-@dataclass(frozen=True)
-class Convention:
-    """One counting rule and every phrasing of it.
-
-    ``json`` is the value under ``conventions[key]`` in the JSON reports (empty: the rule
-    has no JSON entry); ``help`` the clause in ``--help``; ``footer`` the phrase under the
-    tables; ``short`` a terser phrase where a table has less room; ``doc`` the full statement
-    (markdown) for ``docs/conventions.md``. Texts carry no final full stop: the assembled
-    sentences below add the punctuation.
-    """
-
-    key: str
-    title: str
-    doc: str
-    json: str = ""
-    help: str = ""
-    footer: str = ""
-    short: str = ""
-    in_report_json: bool = True  # False: only ``sweep`` JSON carries it
 
 
 LAYOUT = Convention(
@@ -154,19 +135,6 @@ ACTIVATIONS = Convention(
     "(not in flops); not timed",
     footer="Activation FLOPs (relu 1 per element … gelu 5) are counted apart, not in FLOPs, "
     "and not timed",
-)
-
-LAYER_NORM = Convention(
-    key="layer_norm",
-    title="Layer norm (ONNX files)",
-    doc="An ONNX `LayerNormalization` (ConvNeXt, transformers) is a `layer_norm` row: no "
-    "MACs; as parameters its scale and its bias, one per normalized position each; as FLOPs "
-    "one per arithmetic operation of (x − mean) / sqrt(var + eps) · scale + bias: per value "
-    "the add into the mean, the subtraction, the square, the add into the variance and the "
-    "multiply by 1/sqrt (5), plus 1 for the scale and 1 for the bias; per normalized group "
-    "4 (two divisions by n, the add of eps, the reciprocal square root). Unlike a "
-    "batch-norm it cannot fold into the convolution before it (its statistics are computed "
-    "at inference); `--time` runs it (its one form) on the tensor in the file's layout.",
 )
 
 PARAMS = Convention(
@@ -400,6 +368,7 @@ RULES: tuple[Convention, ...] = (
     AVERAGE_POOL,
     ACTIVATIONS,
     LAYER_NORM,
+    GRAPH_NODES,
     PARAMS,
     BYTES,
     SEPARABLE,
