@@ -75,44 +75,43 @@ propagation may need their values: a Reshape's target); larger ones only as type
 
 def _inference_copy(model: Any, inputs: dict[str, Shape]) -> Any:
     """A copy of ``model`` for shape inference, pinned to ``inputs``, that leaves the weights
-    out: each large initializer becomes a graph input of its type and dims, which is all
-    inference reads of it. The copy, and the bytes inference serializes, stay the size of the
-    graph, not of the weights (a 7 MB model's inference took 33 MB more with them)."""
+    out: each large initializer, and each large ``Constant`` node's value (paddle2onnx keeps
+    weights there), becomes a graph input of its type and dims, which is all inference reads
+    of it. Built field by field, so neither the copy nor the bytes inference serializes hold
+    the weights (a 7 MB model's inference took 33 MB more with them)."""
     onnx = require_onnx()
-    copy = onnx.ModelProto()
-    graph = model.graph
-    # the model minus its graph's initializers: copy it with them detached for a moment
-    kept = list(graph.initializer)
-    del graph.initializer[:]
-    try:
-        copy.CopyFrom(model)
-    finally:
-        graph.initializer.extend(kept)
-    declared = {value.name for value in copy.graph.input}
     make_input = onnx.helper.make_tensor_value_info
-    for tensor in kept:
+    copy = onnx.ModelProto()
+    copy.ir_version = model.ir_version
+    copy.opset_import.extend(model.opset_import)
+    copy.functions.extend(model.functions)
+    graph, target = model.graph, copy.graph
+    target.name = graph.name
+    target.input.extend(graph.input)
+    target.output.extend(graph.output)
+    target.value_info.extend(graph.value_info)
+    declared = {value.name for value in graph.input}
+    for tensor in graph.initializer:
         if prod(tensor.dims) <= SMALL_INITIALIZER:
-            copy.graph.initializer.append(tensor)
+            target.initializer.append(tensor)
         elif tensor.name not in declared:
-            copy.graph.input.append(make_input(tensor.name, tensor.data_type, tensor.dims))
-    # weights some exporters (paddle2onnx) keep in Constant nodes: inputs too
-    nodes = list(copy.graph.node)
-    large = [
-        node
-        for node in nodes
-        if node.op_type == "Constant"
+            target.input.append(make_input(tensor.name, tensor.data_type, tensor.dims))
+    for node in graph.node:
+        value = node.attribute[0].t if _single_value(node) else None
+        if value is not None and prod(value.dims) > SMALL_INITIALIZER:
+            target.input.append(make_input(node.output[0], value.data_type, value.dims))
+        else:
+            target.node.append(node)
+    return pinned_copy(copy, inputs, in_place=True)
+
+
+def _single_value(node: Any) -> bool:
+    """A ``Constant`` node holding a tensor (``value``), as weights are stored."""
+    return (
+        node.op_type == "Constant"
         and len(node.attribute) == 1
         and node.attribute[0].name == "value"
-        and prod(node.attribute[0].t.dims) > SMALL_INITIALIZER
-    ]
-    if large:
-        drop = {id(node) for node in large}
-        del copy.graph.node[:]
-        copy.graph.node.extend(node for node in nodes if id(node) not in drop)
-        for node in large:
-            value = node.attribute[0].t
-            copy.graph.input.append(make_input(node.output[0], value.data_type, value.dims))
-    return pinned_copy(copy, inputs, in_place=True)
+    )
 
 
 def onnx_inferred_shapes(model: Any, inputs: dict[str, Shape]) -> tuple[dict[str, Shape], str]:

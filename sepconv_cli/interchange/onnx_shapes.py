@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.interchange.onnx_load import Shape, tensor_array
+from sepconv_cli.interchange.onnx_native_ops import evaluate_natively
 from sepconv_cli.interchange.optional import require, require_onnx
 
 FOLD_LIMIT = 4096
@@ -109,7 +110,9 @@ def fold(node: Any, tensors: Tensors) -> list[Any] | None:
         value = constant_value(node, tensors.base_dir)
         if value is not None:
             return [value]
-    return evaluate(node, dict(zip(inputs, known, strict=True)), tensors.opset)
+    feeds = dict(zip(inputs, known, strict=True))
+    native = evaluate_natively(node, inputs, feeds)
+    return native if native is not None else evaluate(node, feeds, tensors.opset)
 
 
 def constant_value(node: Any, base_dir: Path) -> Any | None:
