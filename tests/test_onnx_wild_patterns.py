@@ -194,6 +194,16 @@ def test_a_channels_last_input_reads_as_it_is(tmp_path: Path) -> None:
     ]
     path = save(tmp_path / "t.onnx", nodes, {"x": [1, 8, 8, 3]}, ["y"], [weight("w", 4, 3, 3, 3)])
     assert profile(path)["input_shape"] == [8, 8, 3]
+    # Keras' Rescaling before the transpose (EfficientNetB0): still NHWC
+    scale = onnx.numpy_helper.from_array(np.array(1 / 255, np.float32), "scale")
+    rescaled = [node("Mul", ["x", "scale"], ["m"], "/rescale/Mul")] + nodes
+    rescaled[1] = node("Transpose", ["m"], ["t"], "/Transpose", perm=[0, 3, 1, 2])
+    inits = [weight("w", 4, 3, 3, 3), scale]
+    path = save(tmp_path / "r.onnx", rescaled, {"x": [1, 8, 8, 3]}, ["y"], inits)
+    assert profile(path)["input_shape"] == [8, 8, 3]
+    # an NCHW input read by a Conv directly: turned channels-last
+    path = save(tmp_path / "c.onnx", nodes[1:2], {"t": [1, 3, 8, 6]}, ["y"], inits)
+    assert profile(path)["input_shape"] == [8, 6, 3]
 
 
 def test_reductions_and_comparisons(tmp_path: Path) -> None:
@@ -226,3 +236,21 @@ def test_the_final_check_refuses_a_total_that_lost_a_node(tmp_path: Path) -> Non
         check_counts("m.onnx", [conv], independent, {0: 162}, set(), 162)
     with pytest.raises(RuntimeFailure, match="the rows count 0 MACs"):
         check_counts("m.onnx", [conv], independent, {0: 648}, set(), 0)
+
+
+def test_instance_norm_and_bilinear_resize(tmp_path: Path) -> None:
+    """MobileViTv2's GroupNorm(1) exported as InstanceNormalization over 4 channels of 3×5
+    (7 FLOPs per value + 4 per group; scale and bias 4 each), then a bilinear 2× Resize:
+    each of 4·6·10 outputs weighs 2·2 inputs, 2·4 − 1 = 7 FLOPs."""
+    nodes = [
+        node("InstanceNormalization", ["x", "s", "b"], ["n"], "/norm/InstanceNormalization"),
+        node("Resize", ["n", "", "scales"], ["y"], "/up/Resize", mode="linear"),
+    ]
+    scales = onnx.numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    inits = [weight("s", 4), weight("b", 4), scales]
+    path = save(tmp_path / "i.onnx", nodes, {"x": [1, 4, 3, 5]}, ["y"], inits)
+    data = profile(path, "--strict")
+    norm, resize = data["layers"]
+    assert norm["as_specified"]["flops"] == 7 * 60 + 4 * 4
+    assert norm["as_specified"]["params"] == 8
+    assert resize["as_specified"]["flops"] == 7 * 4 * 6 * 10

@@ -43,7 +43,12 @@ GRAPH_NODES = Convention(
     "comparison, and compound functions such as `Elu` or `Softplus` too; a `Clip` that is "
     "no ReLU6 2, `LogSoftmax` 5, as `softmax`), no MACs; a `PRelu`'s slope is parameters. A "
     "**reduction** (`ReduceSum`, `ReduceMax`, `ReduceL2`, `ArgMax`, a `ReduceMean` over "
-    "other than the spatial dims) is a `reduce` row: 1 FLOP per input value. An activation "
+    "other than the spatial dims) is a `reduce` row: 1 FLOP per input value. An "
+    "`InstanceNormalization` or `GroupNormalization` is a `normalization` row: by the layer "
+    "norm's rule 7 FLOPs per value and 4 per group, its scale and bias as parameters. A "
+    "`Resize` that interpolates is an `elementwise` row: each output value a weighted sum "
+    "of `taps^d` inputs (linear 2, cubic 4 taps per resized dim), `2 · taps^d − 1` FLOPs "
+    "(nearest: data movement). An activation "
     "function on a tensor that something else reads too is an `activation` row, its FLOPs "
     "the activation's (apart). None of these has a separable form: one form each.",
     json="products of computed tensors prod(out)*K MACs; LSTM/GRU/RNN gates*hidden*(input+"

@@ -34,7 +34,13 @@ from sepconv_cli.counting.shapes import (
     ceil_window_output,
     window_output,
 )
-from sepconv_cli.counting.tensor_ops import Elementwise, Product, Recurrent, Reduce
+from sepconv_cli.counting.tensor_ops import (
+    Elementwise,
+    GroupNorm,
+    Product,
+    Recurrent,
+    Reduce,
+)
 
 # bytes per value: defined with the dtypes a spec accepts, re-exported for the counting code
 from sepconv_cli.spec.fields import DTYPE_BYTES as DTYPE_BYTES
@@ -58,6 +64,7 @@ Role = Literal[
     "recurrent",
     "elementwise",
     "reduce",
+    "normalization",
 ]
 """What an operation is, as reports and JSON name it and as execution picks its kernel."""
 
@@ -565,6 +572,7 @@ Op = (
     | Recurrent
     | Elementwise
     | Reduce
+    | GroupNorm
 )
 
 

@@ -150,3 +150,26 @@ class Reduce:
         in_elems = batch * prod(self.in_shape)
         out = batch * prod(self.result_shape)
         return _bytes(0, in_elems, 0, in_elems, out, itemsize)
+
+
+@dataclass(frozen=True)
+class GroupNorm:
+    """An instance or group normalization of ``in_shape`` values per item in ``groups``
+    groups, each by its own mean and variance, then a learned per-channel (or per-group)
+    scale and shift: ``params`` values. No MACs; FLOPs by the layer norm's convention: 5 per
+    value for the statistics and the normalization, 1 each for the scale and the shift, 4
+    per group."""
+
+    in_shape: tuple[int, ...]
+    groups: int
+    params: int
+    role: Literal["normalization"] = "normalization"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
+
+    def cost(self, batch: int, itemsize: int) -> Cost:
+        elems = batch * prod(self.in_shape)
+        flops = 7 * elems + 4 * batch * self.groups
+        return _bytes(0, flops, self.params, elems, elems, itemsize)

@@ -157,18 +157,40 @@ def _check(walk: Walk, proto: Any, nodes: Sequence[Any], inputs: dict[str, Shape
     check_counts(str(walk.path), nodes, independent, walk.node_macs, walk.named, rows_total)
 
 
+PREPROCESSING = frozenset({"Add", "Sub", "Mul", "Div", "Cast", "Identity", "Clip"})
+"""What a TensorFlow export may do to its NHWC input before transposing it (Keras'
+Rescaling and Normalization layers)."""
+
+
 def _shown_input(proto: Any, name: str, shape: Shape) -> Shape:
     """The model's input as the report shows it, channels-last with the batch apart: an
-    NCHW input turned (``(1, 3, 224, 224)`` → ``224×224×3``), an NHWC one (a TensorFlow
-    export, whose first reader transposes it to NCHW) as it is."""
-    readers = [n for n in proto.graph.node if name in n.input]
-    to_nchw = bool(readers) and all(
-        n.op_type == "Transpose"
-        and [a.ints for a in n.attribute if a.name == "perm"]
-        == [[0, len(shape) - 1, *range(1, len(shape) - 1)]]
-        for n in readers
-    )
-    return tuple(shape[1:]) if to_nchw and len(shape) >= 3 else channels_last(shape)
+    NCHW input turned (``(1, 3, 224, 224)`` → ``224×224×3``), an NHWC one as it is: a
+    TensorFlow export, whose every path from the input reaches a Transpose to NCHW through
+    elementwise preprocessing at most."""
+    if len(shape) < 3:
+        return channels_last(shape)
+    to_nchw = [0, len(shape) - 1, *range(1, len(shape) - 1)]
+    readers: dict[str, list[Any]] = {}
+    for node in proto.graph.node:
+        for tensor in node.input:
+            readers.setdefault(tensor, []).append(node)
+    frontier, seen = [name], 0
+    while frontier and seen < 64:
+        tensor = frontier.pop()
+        found = readers.get(tensor, [])
+        if not found:
+            return channels_last(shape)
+        for node in found:
+            seen += 1
+            if node.op_type == "Transpose":
+                perm = [list(a.ints) for a in node.attribute if a.name == "perm"]
+                if perm != [to_nchw]:
+                    return channels_last(shape)
+            elif node.op_type in PREPROCESSING:
+                frontier.extend(o for o in node.output if o)
+            else:
+                return channels_last(shape)
+    return tuple(shape[1:]) if not frontier else channels_last(shape)
 
 
 def _bn_note(walk: Walk) -> str:

@@ -55,6 +55,8 @@ from sepconv_cli.interchange.onnx_tensor_nodes import (
     REDUCTIONS,
     einsum,
     elementwise,
+    group_norm,
+    interpolation,
     product,
     recurrent,
     reduction,
@@ -411,7 +413,9 @@ def count_node(
         mode = text_attribute(node, "mode", "nearest")
         if mode == "nearest":
             return Hidden(), outs
-        return NotCounted(f"{mode} interpolation's arithmetic is not counted"), outs
+        return interpolation(node, shapes, outs[0], mode), outs
+    if op in ("InstanceNormalization", "GroupNormalization"):
+        return group_norm(node, shapes, tensors), outs
     if op == "ReduceMean":
         return _reduce_mean(node, shapes, tensors, outs[0]), outs
     if op in REDUCTIONS:

@@ -13,7 +13,14 @@ from __future__ import annotations
 from math import prod
 from typing import TYPE_CHECKING, Any
 
-from sepconv_cli.counting.tensor_ops import Elementwise, Product, Recurrent, RecurrentKind, Reduce
+from sepconv_cli.counting.tensor_ops import (
+    Elementwise,
+    GroupNorm,
+    Product,
+    Recurrent,
+    RecurrentKind,
+    Reduce,
+)
 from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.interchange.onnx_shape_rules import einsum_terms, recurrent_sizes
 from sepconv_cli.interchange.onnx_shapes import NodeShapeError, Tensors
@@ -197,3 +204,44 @@ def reduction(node: Any, shapes: list[Shape], out: Shape) -> Outcome:
         op = Reduce(per_item(x), per_item(out), node.op_type.lower())
         return Counted("reduce", one(op))
     return Counted("reduce", one(Reduce(tuple(x), tuple(out), node.op_type.lower())), items=1)
+
+
+def group_norm(node: Any, shapes: list[Shape], tensors: Tensors) -> Outcome:
+    """``InstanceNormalization`` (a group per channel) or ``GroupNormalization``
+    (``num_groups``) on ONNX's ``(N, C, ...)``: a ``normalization`` row; its scale and bias
+    are parameters when they are weights."""
+    from sepconv_cli.interchange.onnx_nodes import Counted, NotCounted, one
+    from sepconv_cli.interchange.onnx_shapes import attributes
+
+    x = shapes[0]
+    if len(x) < 3:
+        return NotCounted(f"a {node.op_type} on a {len(x)}-d tensor is not counted")
+    groups = (
+        x[1]
+        if node.op_type == "InstanceNormalization"
+        else int(attributes(node).get("num_groups", 1))
+    )
+    names = [n for n in node.input[1:3] if n]
+    params = sum(prod(tensors.shapes[n]) for n in names if tensors.is_weight(n))
+    return Counted("normalization", one(GroupNorm(per_item(x), groups, params)))
+
+
+INTERPOLATION_TAPS = {"linear": 2, "cubic": 4}
+"""Input values each output value of a ``Resize`` weighs, per resized dim."""
+
+
+def interpolation(node: Any, shapes: list[Shape], out: Shape, mode: str) -> Outcome:
+    """A linear or cubic ``Resize``: each output value a weighted sum of ``taps^d`` input
+    values (d: the dims it resizes), so ``2 · taps^d − 1`` FLOPs per value (the multiplies
+    and the adds), no MACs: sepconv's stated convention."""
+    from sepconv_cli.interchange.onnx_nodes import NotCounted
+
+    taps = INTERPOLATION_TAPS.get(mode)
+    if taps is None:
+        return NotCounted(f"{mode} interpolation's arithmetic is not counted")
+    resized = sum(1 for a, b in zip(shapes[0], out, strict=False) if a != b)
+    flops = 2 * taps**resized - 1
+    op = Elementwise(per_item(shapes[0]), per_item(out), f"resize_{mode}", flops)
+    from sepconv_cli.interchange.onnx_nodes import Counted, one
+
+    return Counted("elementwise", one(op))
