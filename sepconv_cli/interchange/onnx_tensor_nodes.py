@@ -221,9 +221,22 @@ def group_norm(node: Any, shapes: list[Shape], tensors: Tensors) -> Outcome:
         if node.op_type == "InstanceNormalization"
         else int(attributes(node).get("num_groups", 1))
     )
-    names = [n for n in node.input[1:3] if n]
-    params = sum(prod(tensors.shapes[n]) for n in names if tensors.is_weight(n))
+    params = sum(
+        prod(tensors.shapes[name])
+        for name, identity in zip(node.input[1:3], (1.0, 0.0), strict=False)
+        if name and tensors.is_weight(name) and not _exporter_constant(name, identity, tensors)
+    )
     return Counted("normalization", one(GroupNorm(per_item(x), groups, params)))
+
+
+def _exporter_constant(name: str, identity: float, tensors: Tensors) -> bool:
+    """A ``Constant`` node's scale of ones or shift of zeros: what torch.onnx writes itself
+    when it exports a GroupNorm as an InstanceNormalization (the learned affine is the Mul
+    and Add after it), not a parameter of the model. An initializer is always one."""
+    if name in tensors.initializers:
+        return False
+    value = tensors.value(name)
+    return value is not None and bool((value == identity).all())
 
 
 INTERPOLATION_TAPS = {"linear": 2, "cubic": 4}
