@@ -254,3 +254,27 @@ def test_instance_norm_and_bilinear_resize(tmp_path: Path) -> None:
     assert norm["as_specified"]["flops"] == 7 * 60 + 4 * 4
     assert norm["as_specified"]["params"] == 8
     assert resize["as_specified"]["flops"] == 7 * 4 * 6 * 10
+
+
+def test_a_batch_norm_written_as_mul_and_add_keeps_a_pair(tmp_path: Path) -> None:
+    """tf2onnx writes Keras' BatchNormalization after a depthwise conv as Mul then Add by
+    per-channel weights: the depthwise's batch-norm (2 params per channel), so the depthwise
+    3×3 on 8 channels of 6×6 and the 1×1 to 16 after it are one separable row whose
+    standard form is one dense 3×3 8 → 16: 36·16·8·9 MACs."""
+    nodes = [
+        node("Conv", ["x", "dw"], ["d"], "/dw/Conv", group=8, pads=[1, 1, 1, 1]),
+        node("Mul", ["d", "gamma"], ["m"], "/bn/Mul"),
+        node("Add", ["m", "beta"], ["b"], "/bn/Add"),
+        node("Relu", ["b"], ["r"], "/relu/Relu"),
+        node("Conv", ["r", "pw"], ["y"], "/pw/Conv"),
+    ]
+    inits = [weight("dw", 8, 1, 3, 3), weight("gamma", 8, 1, 1), weight("beta", 8, 1, 1)]
+    inits.append(weight("pw", 16, 8, 1, 1))
+    path = save(tmp_path / "k.onnx", nodes, {"x": [1, 8, 6, 6]}, ["y"], inits)
+    data = profile(path, "--strict")
+    (row,) = data["layers"]
+    assert (row["type"], row["inner_activation"]) == ("separable", "relu")
+    assert row["standard"]["macs"] == 36 * 16 * 8 * 9
+    assert row["as_specified"]["macs"] == 36 * 8 * 9 + 36 * 16 * 8
+    assert row["as_specified"]["params"] == 8 * 9 + 2 * 8 + 16 * 8
+    assert "written out as Mul then Add" in data["graph_notes"][-1]

@@ -94,3 +94,50 @@ def join_decomposed_gelu(walk: Walk, nodes: Sequence[Any], index: int) -> bool:
     walk.skip.update(later)
     walk.producer[matched[-1].output[0]] = row
     return True
+
+
+def join_written_batch_norm(walk: Walk, nodes: Sequence[Any], index: int) -> bool:
+    """A batch-norm written out as ``Mul`` by a per-channel weight then ``Add`` of one
+    (tf2onnx writes a Keras BatchNormalization after a depthwise conv so) right after a
+    convolution that nothing else reads: the conv's ``batch_norm``, as a BatchNormalization
+    node would be (2 parameters per channel: the same scale and shift values), so a
+    depthwise and the 1×1 after it still pair."""
+    mul = nodes[index]
+    computed = [n for n in mul.input if not walk.tensors.is_weight(n)]
+    if mul.op_type != "Mul" or len(mul.input) != 2 or len(computed) != 1:
+        return False
+    x = computed[0]
+    row = only_reader(walk, x)
+    shape = walk.tensors.shapes.get(x, ())
+    if row is None or len(shape) < 3 or not _per_channel(walk, mul, x, shape):
+        return False
+    target = walk.rows[row]
+    if target.spec is None or target.activation != "none" or target.spec.batch_norm != "none":
+        return False
+    readers = walk.readers.get(mul.output[0], [])
+    add = nodes[readers[0]] if len(readers) == 1 and readers[0] > index else None
+    if add is None or add.op_type != "Add" or len(add.input) != 2:
+        return False
+    if mul.output[0] not in add.input or not _per_channel(walk, add, mul.output[0], shape):
+        return False
+    target.spec = replace(target.spec, batch_norm="each")
+    relower(target)
+    for tensor in (mul.output[0], add.output[0]):
+        walk.tensors.shapes[tensor] = shape
+    walk.producer[add.output[0]] = row
+    walk.skip.add(readers[0])
+    walk.written_bn += 1
+    return True
+
+
+def _per_channel(walk: Walk, node: Any, x: str, shape: tuple[int, ...]) -> bool:
+    """The other input of ``node`` is a weight of one value per channel of the NCHW
+    ``shape``: ``(C, 1, 1)``, ``(1, C, 1, 1)``."""
+    other = [n for n in node.input if n != x]
+    if len(other) != 1 or not walk.tensors.is_weight(other[0]):
+        return False
+    dims = walk.tensors.shapes.get(other[0])
+    if dims is None or len(dims) > len(shape):
+        return False
+    aligned = (1,) * (len(shape) - len(dims)) + tuple(dims)
+    return aligned[1] == shape[1] > 1 and all(d == 1 for i, d in enumerate(aligned) if i != 1)

@@ -194,12 +194,20 @@ def _shown_input(proto: Any, name: str, shape: Shape) -> Shape:
 
 
 def _bn_note(walk: Walk) -> str:
+    written = (
+        f" {walk.written_bn} batch-norm(s) written out as Mul then Add after a conv, joined "
+        "to its row as one."
+        if walk.written_bn
+        else ""
+    )
     if walk.fused_bn or walk.separate_bn:
         return (
             f"Batch-norm: {walk.fused_bn + walk.separate_bn} BatchNormalization node(s) in the "
             f"graph, counted as in YAML ({walk.fused_bn} after a conv, joined to its row; "
-            f"{walk.separate_bn} on their own)."
+            f"{walk.separate_bn} on their own).{written}"
         )
+    if walk.written_bn:
+        return f"Batch-norm: no BatchNormalization node;{written}"
     if walk.convs:
         return (
             "Batch-norm: no BatchNormalization node; if the model had any, the exporter "

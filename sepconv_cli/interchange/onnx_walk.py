@@ -20,7 +20,11 @@ from typing import Any
 from sepconv_cli.counting.network import Uncounted
 from sepconv_cli.counting.ops import Passthrough, ops_cost
 from sepconv_cli.errors import UsageError
-from sepconv_cli.interchange.onnx_joins import join_decomposed_gelu, join_matmul_bias
+from sepconv_cli.interchange.onnx_joins import (
+    join_decomposed_gelu,
+    join_matmul_bias,
+    join_written_batch_norm,
+)
 from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.interchange.onnx_nodes import (
     Activation,
@@ -180,6 +184,8 @@ def _place(
             return
         walk.separate_bn += 1
     if outcome.type in ("add",) and join_matmul_bias(walk, node, out):
+        return
+    if outcome.type == "mul" and join_written_batch_norm(walk, nodes, index):
         return
     if outcome.type == "conv":
         walk.convs += 1

@@ -66,6 +66,7 @@ class Walk:
     all_nodes: bool = False  # data-movement and shape nodes get rows too (free ones)
     notes: list[str] = field(default_factory=list)  # for the report's footer
     fused_bn: int = 0
+    written_bn: int = 0  # batch-norms written out as Mul then Add after a conv (tf2onnx)
     separate_bn: int = 0
     convs: int = 0
     # Constant nodes by output: a pattern may need a constant the walk has not reached yet
