@@ -138,3 +138,28 @@ def chain(costs: Sequence[Cost]) -> Cost:
         intermediate_bytes=internal,
         bytes_moved=total.bytes_moved,
     )
+
+
+def operation_cost(
+    macs: int,
+    flops: int,
+    params: int,
+    bn_params: int,
+    in_elems: int,
+    out_elems: int,
+    itemsize: int,
+) -> Cost:
+    """One operation's :class:`Cost` from its counts: weights and tensors in bytes at
+    ``itemsize``, and ``bytes_moved`` as every operation reads its input and weights once
+    and writes its output once."""
+    weight_bytes = params * itemsize
+    return Cost(
+        macs=macs,
+        flops=flops,
+        params=params,
+        bn_params=bn_params,
+        weight_bytes=weight_bytes,
+        input_bytes=in_elems * itemsize,
+        output_bytes=out_elems * itemsize,
+        bytes_moved=weight_bytes + (in_elems + out_elems) * itemsize,
+    )

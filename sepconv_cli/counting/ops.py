@@ -27,6 +27,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from sepconv_cli.counting.cost import Cost as Cost
 from sepconv_cli.counting.cost import chain
+from sepconv_cli.counting.cost import operation_cost as _cost
 from sepconv_cli.counting.shapes import (
     Pads,
     ShapeError,
@@ -601,28 +602,6 @@ counting/conventions.py; ptflops and mmcv count every ReLU-like function as 1)."
 def activation_flops(function: str, elements: int) -> int:
     """FLOPs of ``function`` applied to ``elements`` values (kept apart from ``flops``)."""
     return ACTIVATION_FLOPS[function] * elements
-
-
-def _cost(
-    macs: int,
-    flops: int,
-    params: int,
-    bn_params: int,
-    in_elems: int,
-    out_elems: int,
-    itemsize: int,
-) -> Cost:
-    weight_bytes = params * itemsize
-    return Cost(
-        macs=macs,
-        flops=flops,
-        params=params,
-        bn_params=bn_params,
-        weight_bytes=weight_bytes,
-        input_bytes=in_elems * itemsize,
-        output_bytes=out_elems * itemsize,
-        bytes_moved=weight_bytes + (in_elems + out_elems) * itemsize,
-    )
 
 
 def ops_cost(ops: Sequence[Op], batch: int, itemsize: int) -> Cost:

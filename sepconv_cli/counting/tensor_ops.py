@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Literal
 
-from sepconv_cli.counting.cost import Cost
+from sepconv_cli.counting.cost import Cost, operation_cost
 
 RecurrentKind = Literal["lstm", "gru", "rnn"]
 
@@ -26,21 +26,6 @@ CELL_FLOPS: dict[RecurrentKind, int] = {"lstm": 4, "gru": 4, "rnn": 0}
 """Elementwise FLOPs per hidden unit and step of the state update, gate functions apart
 (they are activations): LSTM c = f·c + i·g (3), h = o·tanh(c) (1); GRU r·(R·h) (1),
 h = (1 − z)·ĥ + z·h (3); RNN none."""
-
-
-def _bytes(
-    macs: int, flops: int, params: int, in_elems: int, out_elems: int, itemsize: int
-) -> Cost:
-    weight_bytes = params * itemsize
-    return Cost(
-        macs=macs,
-        flops=flops,
-        params=params,
-        weight_bytes=weight_bytes,
-        input_bytes=in_elems * itemsize,
-        output_bytes=out_elems * itemsize,
-        bytes_moved=weight_bytes + (in_elems + out_elems) * itemsize,
-    )
 
 
 @dataclass(frozen=True)
@@ -66,7 +51,7 @@ class Product:
     def cost(self, batch: int, itemsize: int) -> Cost:
         out = batch * prod(self.result_shape)
         macs = out * self.inner
-        return _bytes(macs, 2 * macs, self.params, batch * self.in_elems, out, itemsize)
+        return operation_cost(macs, 2 * macs, self.params, 0, batch * self.in_elems, out, itemsize)
 
 
 @dataclass(frozen=True)
@@ -103,7 +88,9 @@ class Recurrent:
         bias_adds = 2 * gates if self.bias else 0
         flops = 2 * macs + batch * self.steps * per_step * (bias_adds + CELL_FLOPS[self.kind])
         in_elems = batch * prod(self.in_shape)
-        return _bytes(macs, flops, self.params, in_elems, batch * prod(self.out_shape), itemsize)
+        return operation_cost(
+            macs, flops, self.params, 0, in_elems, batch * prod(self.out_shape), itemsize
+        )
 
 
 @dataclass(frozen=True)
@@ -128,7 +115,9 @@ class Elementwise:
     def cost(self, batch: int, itemsize: int) -> Cost:
         out = batch * prod(self.result_shape)
         in_elems = batch * prod(self.in_shape)
-        return _bytes(0, self.flops_per_value * out, self.params, in_elems, out, itemsize)
+        return operation_cost(
+            0, self.flops_per_value * out, self.params, 0, in_elems, out, itemsize
+        )
 
 
 @dataclass(frozen=True)
@@ -149,7 +138,7 @@ class Reduce:
     def cost(self, batch: int, itemsize: int) -> Cost:
         in_elems = batch * prod(self.in_shape)
         out = batch * prod(self.result_shape)
-        return _bytes(0, in_elems, 0, in_elems, out, itemsize)
+        return operation_cost(0, in_elems, 0, 0, in_elems, out, itemsize)
 
 
 @dataclass(frozen=True)
@@ -172,4 +161,4 @@ class GroupNorm:
     def cost(self, batch: int, itemsize: int) -> Cost:
         elems = batch * prod(self.in_shape)
         flops = 7 * elems + 4 * batch * self.groups
-        return _bytes(0, flops, self.params, elems, elems, itemsize)
+        return operation_cost(0, flops, self.params, 0, elems, elems, itemsize)
