@@ -9,10 +9,7 @@ Every expected count is hand arithmetic, written beside it: a conv's MACs are
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -390,42 +387,14 @@ def test_every_command_with_input_shape_takes_input_value(tmp_path: Path) -> Non
 
 # ------------------------------------------------------------------------ silero-vad
 
-SILERO = "silero-vad==6.2.3"
-
-
 @pytest.fixture(scope="module")
 def silero(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """silero-vad's shipped ONNX file, from its wheel (skipped when pip cannot fetch it)."""
-    folder = tmp_path_factory.mktemp("silero")
-    try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--retries=1",
-                "--timeout=15",
-                SILERO,
-                "-d",
-                str(folder),
-            ],
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"pip download {SILERO}: {exc}")
-    wheels = list(folder.glob("*.whl"))
-    if done.returncode != 0 or not wheels:
-        pytest.skip(f"pip download {SILERO} failed (offline?)")
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        data = wheel.read("silero_vad/data/silero_vad.onnx")
-    path = folder / "silero_vad.onnx"
-    path.write_bytes(data)
-    return path
+    """silero-vad 6.2.3's shipped ONNX file, read out of its wheel by the real-file corpus
+    (tests/wild_corpus.py: skipped when pip cannot fetch it)."""
+    from wild_corpus import ENTRIES, Corpus  # tests/wild_corpus.py
+
+    entry = next(e for e in ENTRIES if e.name == "silero-vad-silero_vad.onnx")
+    return Corpus(tmp_path_factory.mktemp("silero")).obtain(entry).path
 
 
 def branch_conv_macs(path: Path, taken: str, samples: int) -> list[int]:
