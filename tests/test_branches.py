@@ -273,5 +273,11 @@ def test_shuffle_kernel_interleaves_the_groups(groups: int, expected: list[int])
 def test_schema_knows_branches_and_shuffle() -> None:
     defs = model_schema()["$defs"]
     assert defs["branches"]["required"] == ["type", "branches", "merge"]
-    assert defs["branches"]["properties"]["merge"]["enum"] == ["concat", "add"]
+    assert defs["branches"]["properties"]["merge"]["enum"] == [
+        "concat",
+        "add",
+        "mul",
+        "sub",
+        "outputs",
+    ]
     assert defs["shuffle"]["required"] == ["type", "groups"]

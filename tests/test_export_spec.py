@@ -84,15 +84,15 @@ class Builder:
         return path
 
 
-def export(model: Path) -> tuple[str, str]:
+def export(model: Path, *flags: str) -> tuple[str, str]:
     out = model.with_suffix(".yaml")
-    result = runner.invoke(app, ["export-spec", str(model), "-o", str(out)])
+    result = runner.invoke(app, ["export-spec", str(model), "-o", str(out), *flags])
     assert result.exit_code == 0, result.stderr
     return out.read_text(), result.stderr
 
 
-def counts(spec: Path) -> tuple[int, int]:
-    result = runner.invoke(app, ["profile", str(spec), "--no-time", "--format", "json"])
+def counts(spec: Path, *flags: str) -> tuple[int, int]:
+    result = runner.invoke(app, ["profile", str(spec), "--no-time", "--format", "json", *flags])
     assert result.exit_code == 0, result.stderr
     totals = json.loads(result.stdout)["totals"]["as_specified"]
     return totals["macs"], totals["params"]
@@ -184,14 +184,51 @@ def test_asymmetric_pads(tmp_path: Path) -> None:
     assert counts(tmp_path / "p.yaml") == (2_160, 112)
 
 
-def test_unsupported_ops_are_named_in_the_file_and_on_stderr(tmp_path: Path) -> None:
+def _unsupported(tmp_path: Path) -> Path:
     b = Builder([1, 3, 8, 8])
     y = b.conv("x", "c1", 3, 4, 1, bn=False)
     y = b.node("LogSoftmax", [y], "soft", axis=1)
     scales = b.const([1.0, 1.0, 2.0, 2.0])
     y = b.node("Resize", [y, "", scales], "up")
     y = b.conv(y, "c2", 4, 4, 1, bn=False)
-    text, stderr = export(b.save(tmp_path / "u.onnx", y))
+    return b.save(tmp_path / "u.onnx", y)
+
+
+def test_a_partial_spec_is_an_error_naming_the_first_node(tmp_path: Path) -> None:
+    model = _unsupported(tmp_path)
+    out = tmp_path / "u.yaml"
+    result = runner.invoke(app, ["export-spec", str(model), "-o", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    (line,) = result.stderr.splitlines()
+    assert "the spec cannot express 'soft' (LogSoftmax): the spec has no layer for a " in line
+    assert "--partial" in line
+
+
+def test_partial_writes_the_stop_at_the_top_and_profile_warns(tmp_path: Path) -> None:
+    text, _ = export(_unsupported(tmp_path), "--partial")
+    assert "# PARTIAL: the spec stops at 'soft' (LogSoftmax): the spec has no layer" in text
+    assert "partial: \"'soft' (LogSoftmax): the spec has no layer for a LogSoftmax\"" in text
+    spec = tmp_path / "u.yaml"
+    result = runner.invoke(app, ["profile", str(spec), "--no-time", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["partial"] == "'soft' (LogSoftmax): the spec has no " + (
+        "layer for a LogSoftmax"
+    )
+    warning = "sepconv: warning: " + str(spec) + ": a partial spec (export-spec --partial): "
+    assert warning in result.stderr and "totals are a lower bound" in result.stderr
+    table = runner.invoke(app, ["profile", str(spec), "--no-time"])
+    assert "Partial spec: it stops at 'soft' (LogSoftmax)" in " ".join(table.stdout.split())
+    # compare prints the same warning (cost --spec reads layers, not a model spec)
+    done = runner.invoke(app, ["compare", str(spec), str(spec)])
+    assert done.exit_code == 0 and warning in done.stderr, done.stderr
+    # a spec without the key has no warning and no JSON key
+    spec.write_text("\n".join(ln for ln in text.splitlines() if not ln.startswith("partial:")))
+    result = runner.invoke(app, ["profile", str(spec), "--no-time", "--format", "json"])
+    assert "partial" not in json.loads(result.stdout) and "warning" not in result.stderr
+
+
+def test_unsupported_ops_are_named_in_the_file_and_on_stderr(tmp_path: Path) -> None:
+    text, stderr = export(_unsupported(tmp_path), "--partial")
     assert "# NOT EXPRESSED: soft (LogSoftmax)" in text
     assert "# NOT EXPRESSED: up (Resize)" in text
     assert "c2 (Conv)" in text  # named as not written, after the stop
@@ -253,8 +290,10 @@ def test_torchvision_exports(builder: str, tmp_path: Path) -> None:
         training=torch.onnx.TrainingMode.TRAINING,
         do_constant_folding=False,
     )
-    _, stderr = export(path)
-    # only EfficientNet's stochastic depth (a Mul by a random mask in training mode) is noted
+    # EfficientNet's stochastic depth (a Mul by a random mask in training mode) is the only
+    # part not expressed: no MACs, no params, so the partial spec still counts the file's
+    partial = ["--partial"] if builder == "efficientnet_b0" else []
+    _, stderr = export(path, *partial)
     assert all("stochastic_depth" in line for line in stderr.splitlines())
     assert counts(path.with_suffix(".yaml")) == TORCHVISION[builder][::-1]
 
@@ -301,12 +340,14 @@ def test_a_zero_pad_before_a_conv_is_its_padding(tmp_path: Path) -> None:
 
 
 def test_a_graph_with_no_expressible_layer_is_refused(tmp_path: Path) -> None:
-    b = Builder([1, 8, 8, 3])  # NHWC, as TensorFlow exports: a Transpose first
-    y = b.node("Transpose", ["x"], "to_nchw", perm=[0, 3, 1, 2])
+    b = Builder([1, 3, 8, 8])  # an upsampling first: nothing to write, even with --partial
+    y = b.node("Resize", ["x", "", b.const([1.0, 1.0, 2.0, 2.0])], "up")
     y = b.conv(y, "c", 3, 4, 1, bn=False)
-    result = runner.invoke(app, ["export-spec", str(b.save(tmp_path / "nhwc.onnx", y))])
+    model = b.save(tmp_path / "up.onnx", y)
+    result = runner.invoke(app, ["export-spec", str(model), "--partial"])
     assert result.exit_code == 2
-    assert "to_nchw (Transpose)" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert "'up' (Resize)" in result.stderr and "no spec to write" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
 
 
 def _convnext_block(b: Builder, x: str, c: int, written_out_gelu: bool) -> str:

@@ -387,6 +387,7 @@ def test_every_command_with_input_shape_takes_input_value(tmp_path: Path) -> Non
 
 # ------------------------------------------------------------------------ silero-vad
 
+
 @pytest.fixture(scope="module")
 def silero(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """silero-vad 6.2.3's shipped ONNX file, read out of its wheel by the real-file corpus

@@ -196,7 +196,7 @@ def test_a_channels_last_input_reads_as_it_is(tmp_path: Path) -> None:
     assert profile(path)["input_shape"] == [8, 8, 3]
     # Keras' Rescaling before the transpose (EfficientNetB0): still NHWC
     scale = onnx.numpy_helper.from_array(np.array(1 / 255, np.float32), "scale")
-    rescaled = [node("Mul", ["x", "scale"], ["m"], "/rescale/Mul")] + nodes
+    rescaled = [node("Mul", ["x", "scale"], ["m"], "/rescale/Mul"), *nodes]
     rescaled[1] = node("Transpose", ["m"], ["t"], "/Transpose", perm=[0, 3, 1, 2])
     inits = [weight("w", 4, 3, 3, 3), scale]
     path = save(tmp_path / "r.onnx", rescaled, {"x": [1, 8, 8, 3]}, ["y"], inits)

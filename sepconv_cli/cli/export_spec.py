@@ -39,6 +39,16 @@ def export_spec(
     ] = None,
     input_shape: InputShapeOption = None,
     input_value: InputValueOption = None,
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="Write the spec even when the graph has parts it cannot express: each is a "
+            "'# NOT EXPRESSED' comment at its place, and the first is named at the top and "
+            "in the 'partial:' key (profile then warns that the counts are a lower bound). "
+            "Without it such a graph is an error (exit 2) naming that node.",
+        ),
+    ] = False,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -52,10 +62,11 @@ def export_spec(
     read: Conv (with its BatchNormalization and activation), pools, Gemm/MatMul, residual
     adds, concatenated and split branches, channel shuffles and squeeze-and-excite.
 
-    A part the spec cannot express (an op it does not model, a graph that is neither a
-    residual nor branches) is named in a '# NOT EXPRESSED' comment at its place and on
-    stderr, one line per kind; the file still loads. Needs the onnx package
-    (pip install 'sepconv[onnx]').
+    A graph with a part the spec cannot express (an op it does not model, a graph that is
+    neither a residual nor branches) is an error (exit 2) naming the first such node; with
+    --partial it is written with each part named in a '# NOT EXPRESSED' comment at its
+    place and on stderr, one line per kind, and the file still loads. Needs the onnx
+    package (pip install 'sepconv[onnx]').
     """
     from sepconv_cli.errors import UsageError
     from sepconv_cli.interchange.onnx_inputs import parse_input_shapes, parse_input_values
@@ -69,7 +80,7 @@ def export_spec(
         raise UsageError(f"MODEL: no such file: {model}")
     if output is not None:
         check_output_path(output)  # before the work, as every command
-    text, input_notes, not_expressed = write(model, shapes, values)
+    text, input_notes, not_expressed = write(model, shapes, values, partial=partial)
     for line in input_notes:
         Messages.note(line)
     for line in not_expressed:

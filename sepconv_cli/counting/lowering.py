@@ -42,6 +42,7 @@ from sepconv_cli.counting.ops import (
     Dense,
     LayerNorm,
     Op,
+    Passthrough,
     Pool,
     PoolKind,
     Scale,
@@ -49,6 +50,7 @@ from sepconv_cli.counting.ops import (
     SqueezeExcite,
 )
 from sepconv_cli.counting.shapes import ShapeError, resolve_padding
+from sepconv_cli.counting.tensor_ops import Elementwise
 from sepconv_cli.counting.widths import Width, expanded_width, scaled_groups, squeeze_width
 from sepconv_cli.spec.fields import BatchNormMode
 from sepconv_cli.spec.layers import LayerSpec, Padding
@@ -57,8 +59,8 @@ from sepconv_cli.units import shape_text
 DeclaredForm = Literal["standard", "grouped", "separable", "depthwise", "none"]
 """Which form a layer is as written. It follows the operation, never the type it is written
 as: "none" when its three forms are the same operations (any 1×1 convolution, ``pointwise``,
-``dense``, ``pool``, ``global_pool``, ``squeeze_excite``, ``layer_norm``, ``layer_scale``, a
-residual block's add); otherwise
+``dense``, ``pool``, ``global_pool``, ``squeeze_excite``, ``layer_norm``, ``layer_scale``,
+``batch_norm``, ``pad``, ``elementwise``, ``prelu``, a residual block's add); otherwise
 "depthwise" for a depthwise k×k (``type: depthwise``, or a ``conv`` with groups = input
 channels > 1), "separable" for ``separable`` and ``inverted_residual``, "grouped" for a
 ``conv`` with 1 < groups < input channels (as written it is neither of the other two forms),
@@ -393,6 +395,42 @@ def _lower_layer_scale(spec: LayerSpec, shape: tuple[int, ...], width: Width) ->
     return Forms("none", ops, ops, ops)
 
 
+def _lower_batch_norm(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """A batch-norm of its own: a per-channel scale and shift, 2 parameters per channel;
+    one form."""
+    ops = (BatchNorm(shape),)
+    return Forms("none", ops, ops, ops)
+
+
+def _lower_pad(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """An explicit pad of the spatial dims (a model file's ``Pad`` that is not a conv's own
+    padding): a larger tensor, nothing counted, as the ONNX reader counts a ``Pad``."""
+    if len(shape) < 2:
+        raise ShapeError(f"a pad layer needs a spatial input, got {shape_text(shape)}", "input")
+    rank = len(shape) - 1
+    ones = (1,) * rank
+    pads = resolve_padding(spec.padding or "valid", shape[:-1], ones, ones, ones)
+    out = (*(n + b + a for n, (b, a) in zip(shape[:-1], pads, strict=True)), shape[-1])
+    ops = (Passthrough(shape, out),)
+    return Forms("none", ops, ops, ops)
+
+
+def _lower_elementwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """Arithmetic with a constant (``operation``: one FLOP per value, no MACs, no
+    parameters), or nothing but the layer's activation (its FLOPs counted apart); one
+    form."""
+    flops = 0 if spec.operation is None else 1
+    ops = (Elementwise(shape, shape, spec.operation or "identity", flops),)
+    return Forms("none", ops, ops, ops)
+
+
+def _lower_prelu(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """A PReLU: ``max(x, 0) + a·min(x, 0)`` with a learned slope ``a`` per channel: C
+    parameters, 2 FLOPs per value (the multiply, the max), no MACs; one form."""
+    ops = (Elementwise(shape, shape, "prelu", 2, params=shape[-1]),)
+    return Forms("none", ops, ops, ops)
+
+
 _LOWERERS = {
     "conv": _lower_conv,
     "separable": _lower_separable,
@@ -406,4 +444,8 @@ _LOWERERS = {
     "global_pool": _lower_global_pool,
     "layer_norm": _lower_layer_norm,
     "layer_scale": _lower_layer_scale,
+    "batch_norm": _lower_batch_norm,
+    "pad": _lower_pad,
+    "elementwise": _lower_elementwise,
+    "prelu": _lower_prelu,
 }

@@ -17,9 +17,10 @@ from fractions import Fraction
 from math import prod
 
 from sepconv_cli.counting.lowering import DeclaredForm, Forms, lower
-from sepconv_cli.counting.ops import Add, Concat
+from sepconv_cli.counting.ops import Add, Concat, Op, Scale
 from sepconv_cli.counting.pairing import PAIR_TYPE, Pair, spec_pair
 from sepconv_cli.counting.shapes import ShapeError
+from sepconv_cli.counting.tensor_ops import Elementwise
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec.layers import LayerSpec, ModelSpec, SpecError
@@ -88,6 +89,9 @@ class Model:
     graph_format: str = ""
     uncounted: tuple[Uncounted, ...] = ()
     graph_notes: tuple[str, ...] = ()
+    # a spec's ``partial``: written from a model file it does not express whole (export-spec
+    # --partial), so its totals are a lower bound
+    partial: str = ""
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -99,10 +103,27 @@ def layer_error(layer: LayerSpec, exc: ShapeError) -> SpecError:
     return SpecError(f"{layer.locate(exc.field)}: {exc}")
 
 
+def lifted(layer: LayerSpec, shape: tuple[int, ...], rank: int) -> tuple[int, ...]:
+    """The input a layer reads: a 1×1 convolution after a flat shape (a ``global_pool``'s
+    C values: MobileNetV3's and timm's conv head after the pool) reads them as a 1×1 (…×1)
+    map of ``rank`` spatial dims, as a model file's Conv on an ``N×C×1×1`` tensor does;
+    any other shape is read as it is."""
+    if len(shape) != 1 or rank < 1:
+        return shape
+    one_by_one = layer.type == "pointwise" or (
+        layer.type in ("conv", "separable", "depthwise")
+        and layer.kernel is not None
+        and set(layer.kernel) == {1}
+    )
+    return (*(1,) * rank, *shape) if one_by_one else shape
+
+
 class _Builder:
-    def __init__(self, width: Width) -> None:
+    def __init__(self, width: Width, rank: int = 0) -> None:
         self.width = width
+        self.rank = rank  # the model input's spatial dims
         self.rows: list[Row] = []
+        self.last_layer = False  # the layer being built is the model's last
 
     def emit(
         self,
@@ -129,6 +150,7 @@ class _Builder:
     ) -> tuple[int, ...]:
         position = 0
         while position < len(layers):
+            shape = lifted(layers[position], shape, self.rank)
             pair = spec_pair(layers, position, shape, self.width)
             if pair is not None:  # a depthwise and the pointwise it feeds: one row
                 self.emit_pair(pair, pair.name(prefix, position), shape)
@@ -137,6 +159,7 @@ class _Builder:
                 continue
             layer = layers[position]
             base = prefix + (layer.name or f"{layer.type}_{position}")
+            self.last_layer = not prefix and position == len(layers) - 1 and layer.repeat == 1
             shape = self.repeated(layer, shape, base)
             position += 1
         return shape
@@ -205,6 +228,7 @@ class _Builder:
     def branches(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
         """Each branch from the block's input (or its part of a channel split: slices read
         in place, no row), then one merge row: a concat or the adds of the branches."""
+        model_end = self.last_layer  # before the branches' own layers reset it
         inputs = self.split_inputs(layer, shape)
         outs = []
         for i, (branch, part) in enumerate(zip(layer.branches, inputs, strict=True)):
@@ -223,6 +247,19 @@ class _Builder:
             forms = Forms("none", adds, adds, adds)
             self.emit(f"{name}.add", layer, outs[0], forms, kind="add")
             return outs[0]
+        if layer.merge == "outputs":  # each branch one of the model's outputs: no merge row
+            if not model_end:
+                raise SpecError(
+                    f"{layer.locate('merge')}: merge: outputs makes each branch one of the "
+                    "model's outputs, so the block must be the model's last layer"
+                )
+            return outs[-1]
+        if layer.merge in ("mul", "sub"):
+            product = broadcast_ops(outs, layer)
+            forms = Forms("none", product, product, product)
+            merge = str(layer.merge)
+            self.emit(f"{name}.{merge}", layer, product[0].in_shape, forms, kind=merge)
+            return product[0].out_shape
         if any(len(out) < 2 for out in outs):
             raise SpecError(
                 f"{layer.locate('merge')}: concat joins spatial tensors along "
@@ -260,6 +297,39 @@ class _Builder:
         return [(*shape[:-1], size) for size in sizes]
 
 
+def broadcast_ops(outs: list[tuple[int, ...]], layer: LayerSpec) -> tuple[Op, ...]:
+    """The ops of a ``merge: mul`` or ``sub``: the branches' outputs multiplied (or the
+    second subtracted from the first) elementwise, shapes broadcast as NumPy and ONNX
+    broadcast them (aligned at the channels, a dim of 1 or a missing dim repeats). One op
+    per branch after the first, each one FLOP per output value: an :class:`Add`'s cost for
+    equal shapes, a channel-wise :class:`Scale` for a gate of one value per channel (a
+    squeeze-and-excite), else an elementwise product."""
+    rank = max(len(out) for out in outs)
+    padded = [(1,) * (rank - len(out)) + out for out in outs]
+    result = []
+    for dims in zip(*padded, strict=True):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            shapes = ", ".join(shape_text(out) for out in outs)
+            raise SpecError(
+                f"{layer.locate('merge')}: {layer.merge} needs shapes that broadcast (equal, or 1 "
+                f"where they differ), got {shapes}"
+            )
+        result.append(sizes.pop() if sizes else 1)
+    full = tuple(result)
+    gate = (*(1,) * (rank - 1), full[-1])
+    base = next((i for i, out in enumerate(padded) if out == full), 0)
+    ops: list[Op] = []
+    for out in padded[:base] + padded[base + 1 :]:
+        if out == full:
+            ops.append(Add(full))
+        elif out == gate:
+            ops.append(Scale(full))
+        else:
+            ops.append(Elementwise(full, full, str(layer.merge)))
+    return tuple(ops)
+
+
 def build(
     spec: ModelSpec,
     *,
@@ -283,7 +353,7 @@ def build(
             )
         spatial = resolution * rank if len(resolution) == 1 else resolution
         input_shape = (*spatial, input_shape[-1])
-    builder = _Builder(Width(width_multiplier, spec.channel_divisor))
+    builder = _Builder(Width(width_multiplier, spec.channel_divisor), len(input_shape) - 1)
     builder.layers(spec.layers, input_shape, "")
     return Model(
         name=spec.name,
@@ -294,4 +364,5 @@ def build(
         rows=tuple(builder.rows),
         width_multiplier=width_multiplier,
         file=spec.file,
+        partial=spec.partial,
     )

@@ -75,4 +75,12 @@ def load_model(
         resolution=options.resolution,
         batch=options.batch,
     )
-    return model, []
+    return model, [partial_warning(ref, model.partial)] if model.partial else []
+
+
+def partial_warning(ref: str, partial: str) -> str:
+    """The stderr line for a spec written with ``export-spec --partial``."""
+    return (
+        f"sepconv: warning: {ref}: a partial spec (export-spec --partial): it stops at "
+        f"{partial}; totals are a lower bound"
+    )

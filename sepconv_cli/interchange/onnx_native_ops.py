@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from sepconv_cli.interchange.optional import require_onnx
+
 Feeds = list[Any]  # the node's inputs' values, in order ("" for an absent optional one)
 
 
@@ -89,8 +91,7 @@ def _reshape(node: Any, feeds: Feeds) -> Any:
 
 
 def _cast(node: Any, feeds: Feeds) -> Any:
-    from onnx import helper
-
+    helper = require_onnx().helper
     return feeds[0].astype(helper.tensor_dtype_to_np_dtype(_attribute(node, "to")))
 
 
@@ -115,8 +116,7 @@ def _range(node: Any, feeds: Feeds) -> Any:
 
 
 def _constant_of_shape(node: Any, feeds: Feeds) -> Any:
-    from onnx import numpy_helper
-
+    numpy_helper = require_onnx().numpy_helper
     shape = [int(d) for d in np.asarray(feeds[0]).reshape(-1)]
     value = _attribute(node, "value")
     fill = numpy_helper.to_array(value).reshape(-1) if value is not None else np.zeros(1)

@@ -60,6 +60,35 @@ class Graph:
     outputs: set[str] = field(default_factory=set)
     opsets: list[Any] = field(default_factory=list)
 
+    @property
+    def channels_last_input(self) -> bool:
+        """The input is NHWC, as TensorFlow's exporters keep it: the nodes that read it are,
+        past arithmetic with constants that keeps its shape (Keras' Rescaling and
+        Normalization), ``Transpose`` nodes that move the channels first (tf2onnx's and
+        keras2onnx's NHWC region around each convolution is then layout, not layers)."""
+        shape = self.shape(self.input_name)
+        rank = len(shape)
+        first = [0, rank - 1, *range(1, rank - 1)]
+        tensors, seen = [self.tensor(self.input_name)], 0
+        while tensors and seen < 16:
+            readers = self.readers(tensors.pop())
+            if not readers or rank < 3:
+                return False
+            for node in readers:
+                seen += 1
+                perm = [list(a.ints) for a in node.attribute if a.name == "perm"]
+                if node.op_type == "Transpose" and perm == [first]:
+                    continue
+                out = str(node.output[0])
+                if (
+                    node.op_type not in ("Add", "Sub", "Mul", "Div")
+                    or len(self.data_inputs(node)) != 1
+                    or self.shapes.get(out) != shape
+                ):
+                    return False
+                tensors.append(self.tensor(out))
+        return not tensors
+
     def tensor(self, name: str) -> str:
         """``name`` with pass-through nodes looked through."""
         while name in self.alias:
@@ -106,8 +135,10 @@ def load_graph(
     same defaults."""
     onnx = require_onnx(str(path))
     model = read_model(path)
+    # weights in a file beside the model: the checker finds it from the model's path
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(str(path) if external else model)
     except Exception as exc:  # ValidationError: one line
         raise UsageError(f"{path}: not a valid ONNX model: {_first_line(exc)}") from None
     values = input_values or {}

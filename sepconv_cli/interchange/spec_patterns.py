@@ -15,8 +15,8 @@ Rules:
 - Activations: ``Relu``, ``Clip(0, 6)`` (relu6), ``HardSigmoid``, ``HardSwish``,
   ``Sigmoid``, ``Gelu``, ``Tanh``, ``LeakyRelu`` (any slope), and ``x·Sigmoid(x)`` (silu)
   or ``x·HardSigmoid(x)`` (hardswish).
-- Squeeze-and-excite: global average pool → Conv → activation → Conv → Sigmoid or
-  HardSigmoid → Mul with the input; ``se_channels`` is the first conv's output channels.
+- Activations written out as several nodes are recognized by what they compute
+  (:mod:`~sepconv_cli.interchange.spec_activations`).
 - Channel shuffle: Reshape to ``[N, g, C/g, ...]`` → Transpose swapping axes 1 and 2 →
   Reshape back to the input's shape.
 """
@@ -27,6 +27,7 @@ import math
 from typing import Any
 
 from sepconv_cli.interchange.onnx_nodes import ACTIVATIONS, written_out_gelu
+from sepconv_cli.interchange.spec_activations import written_out
 from sepconv_cli.interchange.spec_graph import Graph
 
 Fields = dict[str, Any]
@@ -222,13 +223,9 @@ def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
         return None
     readers = graph.readers(tensor)
     if len(readers) == 1:
-        node = readers[0]
-        name = SIMPLE_ACTIVATIONS.get(node.op_type)
-        if node.op_type == "Clip" and _clip_range(node, graph) == (0.0, 6.0):
-            name = "relu6"
-        if name is not None and len(graph.data_inputs(node)) == 1:
-            return name, [node], node.output[0]
-        return None
+        name = node_activation(graph, readers[0])
+        if name is not None:
+            return name, [readers[0]], readers[0].output[0]
     if len(readers) == 2:
         gelu = _written_out_gelu(graph, tensor)
         if gelu is not None:
@@ -242,7 +239,16 @@ def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
             and sorted(graph.data_inputs(mul)) == sorted([graph.tensor(tensor), gate.output[0]])
         ):
             return GATES[gate.op_type], [gate, mul], str(mul.output[0])
-    return None
+    return written_out(graph, tensor)
+
+
+def node_activation(graph: Graph, node: Any) -> str | None:
+    """The spec activation one node computes on its one data input (``Relu``, ``Clip(0,
+    6)``, ...), or None."""
+    name = SIMPLE_ACTIVATIONS.get(node.op_type)
+    if node.op_type == "Clip" and _clip_range(node, graph) == (0.0, 6.0):
+        name = "relu6"
+    return name if name is not None and len(graph.data_inputs(node)) == 1 else None
 
 
 def _written_out_gelu(graph: Graph, tensor: str) -> list[Any] | None:
@@ -330,52 +336,6 @@ def _clip_range(node: Any, graph: Graph) -> tuple[float, float] | None:
     return bounds[0], bounds[1]
 
 
-def squeeze_excite(graph: Graph, tensor: str) -> tuple[Fields, list[Any], list[str]] | None:
-    """A squeeze-and-excite on ``tensor``: its fields, nodes and caveats, or None."""
-    readers = graph.readers(tensor)
-    if len(readers) != 2:
-        return None
-    pool_node = next((n for n in readers if global_pool(n, graph) is not None), None)
-    mul = next((n for n in readers if n.op_type == "Mul"), None)
-    if (
-        pool_node is None
-        or mul is None
-        or global_pool(pool_node, graph)
-        != {
-            "type": "global_pool",
-            "mode": "avg",
-        }
-    ):
-        return None
-    chain = [pool_node]
-    convs = []
-    current = pool_node.output[0]
-    for _ in range(2):
-        nxt = graph.readers(current)
-        if len(nxt) != 1 or nxt[0].op_type != "Conv" or len(graph.data_inputs(nxt[0])) != 1:
-            return None
-        convs.append(nxt[0])
-        chain.append(nxt[0])
-        current = nxt[0].output[0]
-        if len(convs) == 1:
-            act = activation(graph, current)
-            if act is None:
-                return None
-            chain.extend(act[1])
-            current = act[2]
-    gate = graph.readers(current)
-    if len(gate) != 1 or gate[0].op_type not in ("Sigmoid", "HardSigmoid"):
-        return None
-    if sorted(graph.data_inputs(mul)) != sorted([graph.tensor(tensor), gate[0].output[0]]):
-        return None
-    chain.extend([gate[0], mul])
-    notes = []
-    if not all(len(c.input) > 2 and c.input[2] for c in convs):
-        notes.append("the model's SE convs have no bias; the spec's SE counts one per channel")
-    squeeze = graph.shape(convs[0].input[1])[0]
-    return {"type": "squeeze_excite", "se_channels": squeeze}, chain, notes
-
-
 def shuffle(graph: Graph, node: Any) -> tuple[Fields, list[Any]] | None:
     """Reshape → Transpose → Reshape as ShuffleNet's channel shuffle: ``shuffle`` and its
     three nodes, or None."""
@@ -402,13 +362,17 @@ def shuffle(graph: Graph, node: Any) -> tuple[Fields, list[Any]] | None:
 
 def is_flatten(graph: Graph, node: Any) -> bool:
     """Flatten, Reshape or Squeeze to ``[N, rest]``: no cost, and the spec's ``dense``
-    flattens its input itself."""
-    if node.op_type not in ("Flatten", "Reshape", "Squeeze"):
+    flattens its input itself. Or a Reshape or Unsqueeze of ``[N, C]`` to ``[N, C, 1, …,
+    1]`` (Keras' squeeze-and-excite after its pool): the spec reads C values as a 1×1 map
+    where a layer needs one."""
+    if node.op_type not in ("Flatten", "Reshape", "Squeeze", "Unsqueeze"):
         return False
     data = graph.data_inputs(node)
     if len(data) != 1:
         return False
     source, target = graph.shape(data[0]), graph.shape(node.output[0])
+    if len(source) == 2 and len(target) > 2 and target[:2] == source:
+        return set(target[2:]) == {1}
     return len(target) == 2 and target[0] == source[0] and math.prod(source) == math.prod(target)
 
 
@@ -436,26 +400,3 @@ def channel_slices(graph: Graph, tensor: str, readers: list[Any]) -> list[Any] |
     if [s for s, _, _ in parts] != edges[:-1] or edges[-1] != channels:
         return None
     return [n for _, _, n in parts]
-
-
-def zero_pad(graph: Graph, node: Any) -> tuple[Any, list[int]] | None:
-    """A ``Pad`` of zeros on the spatial dims only, read by one Conv without ``auto_pad``
-    (TensorFlow's exports pad this way): (the Conv, the spatial pads in ONNX's order)."""
-    if node.op_type != "Pad" or len(node.input) < 2 or (len(node.input) > 3 and node.input[3]):
-        return None
-    a = attrs(node)
-    mode = a.get("mode", b"constant")
-    pads = graph.constant(node.input[1])
-    value = graph.constant(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    readers = graph.readers(node.output[0])
-    if mode != b"constant" or pads is None or (value is not None and value.any()):
-        return None
-    if len(readers) != 1 or readers[0].op_type != "Conv" or node.output[0] in graph.outputs:
-        return None
-    if attrs(readers[0]).get("auto_pad", b"NOTSET") != b"NOTSET":
-        return None
-    flat = [int(p) for p in pads.reshape(-1)]
-    rank = len(flat) // 2
-    if min(flat) < 0 or any(flat[:2]) or any(flat[rank : rank + 2]):
-        return None
-    return readers[0], flat[2:rank] + flat[rank + 2 :]

@@ -9,10 +9,13 @@ Rules:
   :mod:`~sepconv_cli.interchange.spec_walk`'s.
 - Simple layers are one flow mapping a line, like the presets; residual and branches
   blocks are block mappings with their nested lists.
-- Every part the spec cannot express is a ``#`` comment at its place in the file, naming
-  the nodes and their op types, and one stderr line per kind (op type, or an inexpressible
-  join); the file still loads. A graph whose first node already stops the walk (an NHWC
-  model's leading Transpose) has no spec: one line, exit 2.
+- A graph the spec cannot express whole is refused: one line naming the first node not
+  expressed (its name, op type and why), exit 2. With ``partial`` (``--partial``) it is
+  written up to there instead: every part not expressed is a ``#`` comment at its place in
+  the file, naming the nodes and their op types, and one stderr line per kind (op type, or
+  an inexpressible join); a comment at the top and the ``partial:`` key name the first node
+  not expressed, which ``profile`` prints as a warning (the counts are a lower bound). A
+  graph whose first node already stops the walk has no spec even then: one line, exit 2.
 - A string is written plain when YAML reads it back as the same string, else quoted.
 """
 
@@ -37,20 +40,43 @@ _NESTED = ("layers", "shortcut", "branches")
 
 
 def export_spec(
-    path: Path, input_shapes: dict[str, Shape], input_values: dict[str, InputValue] | None = None
+    path: Path,
+    input_shapes: dict[str, Shape],
+    input_values: dict[str, InputValue] | None = None,
+    *,
+    partial: bool = False,
 ) -> tuple[str, list[str], list[str]]:
     """(the YAML text, notes about the input, one line per kind of part not expressed);
-    ``input_values``: ``--input-value``'s."""
+    ``input_values``: ``--input-value``'s. A graph the spec cannot express whole is a
+    UsageError naming its first node not expressed, unless ``partial``."""
     graph = load_graph(path, input_shapes, input_values)
     items = Walker(graph).run()
+    found = notes(items)
     if not any(isinstance(i, Layer) and i.fields for i in items):
-        first = next((i.text for i in items if isinstance(i, Note)), "no layers")
-        raise UsageError(f"{path}: no layer the spec can express before the first stop: {first}")
+        first = found[0].first() if found else "no layers"
+        raise UsageError(
+            f"{path}: the spec cannot express {first}, and nothing before it: no spec to write"
+        )
+    if found and not partial:
+        raise UsageError(
+            f"{path}: the spec cannot express {found[0].first()} (--partial writes the spec "
+            "with it and every part not expressed as comments; its counts are a lower bound)"
+        )
     shape = graph.shape(graph.input_name)
+    nhwc = graph.channels_last_input
+    layout = "(NHWC, read through its Transposes) as" if nhwc else "(NCHW) as channels-last"
     head = [
         f"# Written by sepconv export-spec from {path.name}: the input",
-        f"# {graph.input_name!r} {'x'.join(map(str, shape))} (NCHW) as channels-last [H, W, C].",
+        f"# {graph.input_name!r} {'x'.join(map(str, shape))} {layout} [H, W, C].",
     ]
+    spatial = [*shape[1:-1], shape[-1]] if nhwc else [*shape[2:], shape[1]]
+    stop = found[0].first() if found else ""
+    if stop:
+        head += [
+            f"# PARTIAL: the spec stops at {stop}.",
+            "# The parts not expressed are the NOT EXPRESSED comments below: the counts are a",
+            "# lower bound.",
+        ]
     ops = {n.op_type for n in graph.nodes}
     if "BatchNormalization" not in ops and any(
         n.op_type == "Conv" and len(n.input) > 2 and n.input[2] for n in graph.nodes
@@ -63,8 +89,10 @@ def export_spec(
     head += [
         f"name: {scalar(path.stem)}",
         f"source: {scalar('ONNX model ' + path.name)}",
-        f"input: {flow([*shape[2:], shape[1]])}",
+        f"input: {flow(spatial)}",
     ]
+    if stop:
+        head.insert(-1, f"partial: {scalar(stop)}")
     if shape[0] > 1:
         head.append(f"batch: {shape[0]}")
     if graph.dtype != "float32":

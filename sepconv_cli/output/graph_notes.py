@@ -1,6 +1,6 @@
 """The lines a report of a model read from a graph file (ONNX) adds: the nodes it did not
 count (the totals are then a lower bound) and what the reader found (batch-norm folded or
-not). Empty for a YAML spec."""
+not); for a YAML spec, only the node a partial spec (``export-spec --partial``) stops at."""
 
 from __future__ import annotations
 
@@ -32,4 +32,6 @@ def uncounted_text(op_types: Sequence[str]) -> str:
 def graph_footer(model: Model) -> str:
     """The footer lines for ``model`` (newline-terminated), or ""."""
     lines = [uncounted_line(model), *model.graph_notes] if model.graph_format else []
+    if model.partial:
+        lines.append(f"Partial spec: it stops at {model.partial}; totals are a lower bound.")
     return "".join(line + "\n" for line in lines if line)

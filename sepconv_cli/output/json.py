@@ -138,6 +138,8 @@ def profile_dict(report: ProfileReport, *, with_layers: bool = True) -> dict[str
             {"name": u.node, "op_type": u.op_type, "reason": u.reason} for u in model.uncounted
         ]
         doc["graph_notes"] = list(model.graph_notes)
+    if model.partial:  # a spec written with export-spec --partial: a lower bound
+        doc["partial"] = model.partial
     if report.timing is not None:
         doc["timing"] = report.timing.as_dict()
     return doc

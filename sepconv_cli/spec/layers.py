@@ -40,6 +40,10 @@ LayerType = Literal[
     "shuffle",
     "layer_norm",
     "layer_scale",
+    "batch_norm",
+    "pad",
+    "elementwise",
+    "prelu",
 ]
 """A layer's ``type`` key; :data:`TYPES` lists each one's fields, in this order."""
 
@@ -90,6 +94,7 @@ class LayerSpec:
     mode: str | None = None
     residual: bool = True
     width_floor: float = 0.0
+    operation: str | None = None  # elementwise: add, sub, mul or div by a constant
     # squeeze-and-excite and explicit widths (issue 13): see SE_KEYS below
     expanded: int | None = None
     se_channels: int | None = None
@@ -130,6 +135,9 @@ class ModelSpec:
     dtype: str = "float32"
     channel_divisor: int = 1
     file: str = ""
+    # written by ``export-spec --partial``: the first node of the file the spec does not
+    # express; its counts are then a lower bound (profile warns)
+    partial: str = ""
 
 
 Validator = Callable[[Any], Any]
@@ -162,7 +170,7 @@ def squeeze_ratio(value: Any) -> float:
     return ratio
 
 
-MERGES = ("concat", "add")
+MERGES = ("concat", "add", "mul", "sub", "outputs")
 STRUCTURAL = ("layers", "shortcut", "branches")
 """Keys that hold layers, read by the reader itself (never a default)."""
 
@@ -216,6 +224,9 @@ FIELDS |= {
     "activation": F.choice(F.ACTIVATIONS),
 }
 FIELDS |= {"merge": F.choice(MERGES), "split": channel_split}
+OPERATIONS = ("add", "sub", "mul", "div")
+"""An ``elementwise`` layer's arithmetic with a constant."""
+FIELDS |= {"operation": F.choice(OPERATIONS)}
 
 _CONV_COMMON = {"stride", "padding", "dilation", "bias", "batch_norm"}
 TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, optional) keys
@@ -241,6 +252,14 @@ TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, opti
     # ConvNeXt's: a layer norm over the channels, a learned per-channel scale
     "layer_norm": (set(), {"bias"}),
     "layer_scale": (set(), set()),
+    # a batch-norm of its own (not after a conv: MobileOne's identity branch, a norm after
+    # a concat); an explicit pad that is not a conv's own padding (no cost)
+    "batch_norm": (set(), set()),
+    "pad": ({"padding"}, set()),
+    # arithmetic with a constant (x·c, x + c: no parameters), or only an activation
+    "elementwise": (set(), {"operation"}),
+    # a leaky ReLU with a learned slope per channel (MTCNN's, keras2onnx's PRelu)
+    "prelu": (set(), set()),
 }
 COMMON_KEYS = {"type", "name", "repeat", "activation"}
 SINGLE_LAYER_KEYS = {"input", "batch", "dtype"}
@@ -254,6 +273,7 @@ MODEL_KEYS = {
     "defaults",
     "layers",
     "channel_divisor",
+    "partial",
 }
 CONV_TYPES: tuple[LayerType, ...] = ("conv", "separable", "depthwise", "pointwise")
 

@@ -182,6 +182,12 @@ class _Reader:
             self.check_pool(path, values)
         if kind == "branches":
             self.check_branches(path, values)
+        if kind == "pad" and isinstance(values["padding"], str):
+            raise self.error(
+                (*path, "padding"),
+                f"a pad layer pads by explicit amounts (an int, one per dim or [before, "
+                f"after] pairs), not {values['padding']!r}",
+            )
         return kind, values
 
     def alternatives(
@@ -442,6 +448,7 @@ def model_from_document(doc: Document) -> ModelSpec:
         batch=optional("batch", 1, F.positive_int),
         dtype=optional("dtype", "float32", F.choice(F.DTYPES)),
         channel_divisor=optional("channel_divisor", 1, F.positive_int),
+        partial=optional("partial", "", F.text),
         layers=layers,
         file=doc.file,
     )

@@ -114,13 +114,23 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 FIELD_SCHEMAS |= {
     "merge": {
-        "enum": ["concat", "add"],
-        "description": "Branches: concatenate along channels or add (equal shapes).",
+        "enum": ["concat", "add", "mul", "sub", "outputs"],
+        "description": "Branches: concatenate along channels, add (equal shapes), "
+        "multiply or subtract (the second from the first; shapes that broadcast, as a "
+        "gate of one value per channel), or none: each branch is one of the model's "
+        "outputs (outputs: the model's last layer).",
     },
     "split": {
         "oneOf": [{"type": "boolean"}, {"type": "array", "minItems": 1, "items": _POSITIVE}],
         "description": "Branches: split the input's channels, in equal parts (true) or "
         "these sizes, one part per branch.",
+    },
+}
+FIELD_SCHEMAS |= {
+    "operation": {
+        "enum": ["add", "sub", "mul", "div"],
+        "description": "Elementwise: add, subtract, multiply or divide by a constant (no "
+        "parameters; absent: the layer is only its activation).",
     },
 }
 # pooling to a fixed size, torch's ceil_mode, activations
@@ -200,6 +210,11 @@ def _typed_defaults(kind: LayerType) -> dict[str, Any]:
     }
 
 
+_BOTH: tuple[LayerType, ...] = ("residual", "batch_norm")
+"""Words that are both a layer key and a layer type (a mapping in ``defaults`` is the
+type's)."""
+
+
 def model_schema() -> dict[str, Any]:
     layer_keys = sorted(
         set().union(*(r | o for r, o in TYPES.values())) - {"layers", "shortcut", "branches"}
@@ -220,9 +235,10 @@ def model_schema() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 **{k: FIELD_SCHEMAS[k] for k in layer_keys},
-                **{kind: _typed_defaults(kind) for kind in TYPES if kind != "residual"},
-                # `residual` is both inverted_residual's flag and the residual block's type
-                "residual": {"oneOf": [FIELD_SCHEMAS["residual"], _typed_defaults("residual")]},
+                **{kind: _typed_defaults(kind) for kind in TYPES if kind not in _BOTH},
+                # `residual` is both inverted_residual's flag and the residual block's type,
+                # `batch_norm` both a conv's key and the type of a norm of its own
+                **{k: {"oneOf": [FIELD_SCHEMAS[k], _typed_defaults(k)]} for k in _BOTH},
             },
             "allOf": [{"not": {"required": list(pair)}} for pair in EXCLUSIVE],
             "description": "Fields applied to every layer whose type accepts them (a pool "
@@ -230,6 +246,11 @@ def model_schema() -> dict[str, Any]:
             "layer type's name.",
         },
         "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
+        "partial": {
+            "type": "string",
+            "description": "Written by export-spec --partial: the first node of the model "
+            "file the spec does not express (its counts are a lower bound).",
+        },
     }
     assert set(props) == MODEL_KEYS
     return {
