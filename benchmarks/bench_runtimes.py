@@ -15,7 +15,7 @@ NumPy first). A runtime that is not installed is left out, with a line saying so
 Part 2, sepconv's overhead: for every separable layer, the separable form's median from
 part 1 (``profile ms``), then the same form as sepconv runs it on ONNX Runtime (one
 session, I/O binding) and a plain ``InferenceSession.run(None, feeds)`` over the export's
-one-layer graph (:func:`sepconv_cli.interchange.onnx_build.form_graph`: the same nodes, the
+one-layer graph (:func:`sepconv_cli.interchange.onnx_rows.form_graph`: the same nodes, the
 same session options), both timed by :func:`~sepconv_cli.execution.timing.measure`,
 alternately, three times each, the best median kept (a shared machine's noise falls on
 both sides alike). The goal: sepconv within 1.2× of the direct session.
@@ -114,7 +114,8 @@ def direct_session(layer: LayerReport, threads: int, device: str = "cpu") -> Any
     a dict of feeds, as a user timing the layer by hand would call it."""
     import onnxruntime as ort
 
-    from sepconv_cli.interchange.onnx_build import form_graph, nchw
+    from sepconv_cli.interchange.onnx_build import nchw
+    from sepconv_cli.interchange.onnx_rows import form_graph
 
     model = form_graph(layer.row, "separable", seed=0, batch=layer.batch)
     options = ort.SessionOptions()

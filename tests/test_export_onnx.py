@@ -30,14 +30,9 @@ from sepconv_cli.spec.presets import load_model, preset_paths, resolve_model
 
 onnx = pytest.importorskip("onnx")
 
-from sepconv_cli.interchange.onnx_build import (  # noqa: E402 - after the skip
-    FORMS,
-    Form,
-    form_graph,
-    nchw,
-    weight_elements,
-)
+from sepconv_cli.interchange.onnx_build import FORMS, Form, nchw  # noqa: E402 - after the skip
 from sepconv_cli.interchange.onnx_export import Exported, export_model  # noqa: E402
+from sepconv_cli.interchange.onnx_rows import form_graph, weight_elements  # noqa: E402
 
 Array = np.ndarray[Any, Any]
 
@@ -656,3 +651,20 @@ def test_tanh_and_leaky_relu_export_and_read_back(tmp_path: Path) -> None:
     # by hand: 6·6·4 values · 1 FLOP, 6·6·5 values · 2 FLOPs
     assert rows["c"]["activation_function_flops"] == 144
     assert rows["p"]["activation_function_flops"] == 360
+
+
+def test_a_conv_head_after_global_pooling_runs(tmp_path: Path) -> None:
+    """MobileNetV3's (and timm's) conv head: a 1×1 conv on the pooled [N, C] values, which
+    the export reshapes to N×C×1×1 so ONNX Runtime runs it; its output is 2 × 12 values."""
+    spec = tmp_path / "head.yaml"
+    spec.write_text(
+        "input: [6, 6, 4]\nbatch: 2\nlayers:\n"
+        "  - {type: conv, kernel: 3, filters: 8}\n"
+        "  - {type: global_pool, mode: avg}\n"
+        "  - {type: pointwise, filters: 12}\n"
+    )
+    written = load_model(spec)
+    model = build(written)
+    exported = export_model(written, model, "as_specified")
+    (out,) = ort_session(exported.model).run(None, {"input": seeded_input(model)})
+    assert out.size == 2 * 12

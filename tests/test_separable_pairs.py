@@ -435,8 +435,9 @@ def test_pairs_export_in_every_form(tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     import numpy as np
 
-    from sepconv_cli.interchange.onnx_build import nchw, weight_elements
+    from sepconv_cli.interchange.onnx_build import nchw
     from sepconv_cli.interchange.onnx_export import export_model
+    from sepconv_cli.interchange.onnx_rows import weight_elements
 
     spec, model = pairs_model(tmp_path)
     assert [row.name for row in model.rows[:3]] == [

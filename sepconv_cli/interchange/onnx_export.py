@@ -16,7 +16,7 @@ did, taking the rows in the order the builder made them:
   same shape) is unrolled again: n instances in sequence, each with its own weights, named
   ``name[i]`` where the row says ``name[i..j]``.
 
-Each row's form is written by :func:`~sepconv_cli.interchange.onnx_build.emit_row`
+Each row's form is written by :func:`~sepconv_cli.interchange.onnx_rows.emit_row`
 (the mapping of every operation is stated there).
 """
 
@@ -35,10 +35,9 @@ from sepconv_cli.interchange.onnx_build import (
     ExportError,
     Form,
     GraphBuilder,
-    emit_row,
     nchw,
-    weight_elements,
 )
+from sepconv_cli.interchange.onnx_rows import emit_row, weight_elements
 from sepconv_cli.spec.layers import LayerSpec, ModelSpec
 
 Tensor = tuple[str, tuple[int, ...]]  # an ONNX tensor name and its channels-last shape
