@@ -688,7 +688,13 @@ def test_an_initializer_shared_through_identity_is_still_a_weight(tmp_path: Path
 def test_elementwise_initializers_as_parameters(
     tmp_path: Path, op: str, operand: str, params: int
 ) -> None:
-    nodes = [node("Conv", ["x", "w"], ["c"], "conv"), node(op, ["c", operand], ["y"], "op")]
+    # after the conv's activation: right after the conv, an Add of a per-channel weight is
+    # the conv's bias (paddle2onnx writes it so), tested in test_onnx_wild_patterns.py
+    nodes = [
+        node("Conv", ["x", "w"], ["c"], "conv"),
+        node("Relu", ["c"], ["r"], "relu"),
+        node(op, ["r", operand], ["y"], "op"),
+    ]
     inits = [weight("w", 4, 2, 3, 3), weight("gamma", 4, 1, 1), _scalar("half", 0.5)]
     data = profile(save(tmp_path / "e.onnx", nodes, {"x": [1, 2, 5, 5]}, ["y"], inits))
     assert data["layers"][1]["as_specified"]["params"] == params

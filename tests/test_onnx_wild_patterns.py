@@ -278,3 +278,19 @@ def test_a_batch_norm_written_as_mul_and_add_keeps_a_pair(tmp_path: Path) -> Non
     assert row["as_specified"]["macs"] == 36 * 8 * 9 + 36 * 16 * 8
     assert row["as_specified"]["params"] == 8 * 9 + 2 * 8 + 16 * 8
     assert "written out as Mul then Add" in data["graph_notes"][-1]
+
+
+def test_a_conv_bias_written_as_an_add_is_the_conv_s(tmp_path: Path) -> None:
+    """paddle2onnx writes a conv's bias as an Add of a (1, C, 1, 1) weight: the conv's bias
+    (C params, one add per output: 2·MACs + outputs FLOPs), one row, as a Conv's own."""
+    nodes = [
+        node("Conv", ["x", "w"], ["c"], "/conv/Conv"),
+        node("Add", ["c", "b"], ["y"], "/conv/Add"),
+    ]
+    inits = [weight("w", 6, 3, 3, 3), weight("b", 1, 6, 1, 1)]
+    path = save(tmp_path / "b.onnx", nodes, {"x": [1, 3, 5, 5]}, ["y"], inits)
+    (row,) = profile(path)["layers"]
+    macs = 9 * 6 * 3 * 9
+    assert row["as_specified"]["macs"] == macs
+    assert row["as_specified"]["params"] == 6 * 3 * 9 + 6
+    assert row["as_specified"]["flops"] == 2 * macs + 9 * 6

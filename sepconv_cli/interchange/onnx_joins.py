@@ -141,3 +141,27 @@ def _per_channel(walk: Walk, node: Any, x: str, shape: tuple[int, ...]) -> bool:
         return False
     aligned = (1,) * (len(shape) - len(dims)) + tuple(dims)
     return aligned[1] == shape[1] > 1 and all(d == 1 for i, d in enumerate(aligned) if i != 1)
+
+
+def join_conv_bias(walk: Walk, node: Any, out: str) -> bool:
+    """An ``Add`` of a per-channel weight right after a convolution that nothing else reads
+    and that has no bias, batch-norm or activation yet (paddle2onnx writes a conv's bias
+    so): the conv's ``bias``, as a Conv node's third input would be (the same C parameters
+    and C adds per position)."""
+    computed = [n for n in node.input if not walk.tensors.is_weight(n)]
+    if node.op_type != "Add" or len(node.input) != 2 or len(computed) != 1:
+        return False
+    x = computed[0]
+    row = only_reader(walk, x)
+    shape = walk.tensors.shapes.get(x, ())
+    if row is None or len(shape) < 3 or not _per_channel(walk, node, x, shape):
+        return False
+    target = walk.rows[row]
+    spec = target.spec
+    if spec is None or spec.bias or spec.batch_norm != "none" or target.activation != "none":
+        return False
+    target.spec = replace(spec, bias=True)
+    relower(target)
+    walk.producer[out] = row
+    walk.tensors.shapes[out] = shape
+    return True

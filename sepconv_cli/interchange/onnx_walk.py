@@ -21,6 +21,7 @@ from sepconv_cli.counting.network import Uncounted
 from sepconv_cli.counting.ops import Passthrough, ops_cost
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_joins import (
+    join_conv_bias,
     join_decomposed_gelu,
     join_matmul_bias,
     join_written_batch_norm,
@@ -184,6 +185,8 @@ def _place(
             return
         walk.separate_bn += 1
     if outcome.type in ("add",) and join_matmul_bias(walk, node, out):
+        return
+    if outcome.type == "add" and join_conv_bias(walk, node, out):
         return
     if outcome.type == "mul" and join_written_batch_norm(walk, nodes, index):
         return
