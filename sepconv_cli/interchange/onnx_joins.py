@@ -103,16 +103,12 @@ def join_written_batch_norm(walk: Walk, nodes: Sequence[Any], index: int) -> boo
     node would be (2 parameters per channel: the same scale and shift values), so a
     depthwise and the 1×1 after it still pair."""
     mul = nodes[index]
-    computed = [n for n in mul.input if not walk.tensors.is_weight(n)]
-    if mul.op_type != "Mul" or len(mul.input) != 2 or len(computed) != 1:
+    found = _after_conv(walk, mul, "Mul")
+    if found is None:
         return False
-    x = computed[0]
-    row = only_reader(walk, x)
-    shape = walk.tensors.shapes.get(x, ())
-    if row is None or len(shape) < 3 or not _per_channel(walk, mul, x, shape):
-        return False
+    row, shape = found
     target = walk.rows[row]
-    if target.spec is None or target.activation != "none" or target.spec.batch_norm != "none":
+    if target.spec.batch_norm != "none":
         return False
     readers = walk.readers.get(mul.output[0], [])
     add = nodes[readers[0]] if len(readers) == 1 and readers[0] > index else None
@@ -128,6 +124,23 @@ def join_written_batch_norm(walk: Walk, nodes: Sequence[Any], index: int) -> boo
     walk.skip.add(readers[0])
     walk.written_bn += 1
     return True
+
+
+def _after_conv(walk: Walk, node: Any, op_type: str) -> tuple[int, tuple[int, ...]] | None:
+    """The row and NCHW shape of the conv whose output ``node`` (an ``op_type`` of it and a
+    per-channel weight) alone reads, when that conv has no activation yet; else None."""
+    computed = [n for n in node.input if not walk.tensors.is_weight(n)]
+    if node.op_type != op_type or len(node.input) != 2 or len(computed) != 1:
+        return None
+    x = computed[0]
+    row = only_reader(walk, x)
+    shape = walk.tensors.shapes.get(x, ())
+    if row is None or len(shape) < 3 or not _per_channel(walk, node, x, shape):
+        return None
+    target = walk.rows[row]
+    if target.spec is None or target.activation != "none":
+        return None
+    return row, shape
 
 
 def _per_channel(walk: Walk, node: Any, x: str, shape: tuple[int, ...]) -> bool:
@@ -148,17 +161,13 @@ def join_conv_bias(walk: Walk, node: Any, out: str) -> bool:
     and that has no bias, batch-norm or activation yet (paddle2onnx writes a conv's bias
     so): the conv's ``bias``, as a Conv node's third input would be (the same C parameters
     and C adds per position)."""
-    computed = [n for n in node.input if not walk.tensors.is_weight(n)]
-    if node.op_type != "Add" or len(node.input) != 2 or len(computed) != 1:
+    found = _after_conv(walk, node, "Add")
+    if found is None:
         return False
-    x = computed[0]
-    row = only_reader(walk, x)
-    shape = walk.tensors.shapes.get(x, ())
-    if row is None or len(shape) < 3 or not _per_channel(walk, node, x, shape):
-        return False
+    row, shape = found
     target = walk.rows[row]
     spec = target.spec
-    if spec is None or spec.bias or spec.batch_norm != "none" or target.activation != "none":
+    if spec.bias or spec.batch_norm != "none":
         return False
     target.spec = replace(spec, bias=True)
     relower(target)
