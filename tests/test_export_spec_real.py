@@ -119,3 +119,25 @@ def test_timm_mobileone_export(tmp_path: Path) -> None:
     torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=17)
     macs, _ = round_trip(path, [], tmp_path / "spec.yaml")
     assert macs == flops.get_total_flops() // 2 == 1_051_935_232
+
+
+def test_a_file_onnx_strict_inference_refuses_names_the_node_it_cannot_express() -> None:
+    """PP-OCRv4's recognizer: onnx's strict shape inference stops on one of its Transposes;
+    export-spec reads the lenient pass's shapes and names the first node the spec cannot
+    express (its attention's Reshape), exit 2, instead of "shape inference failed"."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from sepconv_cli.cli.app import app
+
+    corpus = os.environ.get("SEPCONV_WILD_CORPUS")
+    path = Path(corpus or "") / "rapidocr-onnxruntime-ch_PP-OCRv4_rec_infer.onnx"
+    if not corpus or not path.is_file():
+        pytest.skip("needs SEPCONV_WILD_CORPUS with PP-OCRv4's recognizer")
+    done = CliRunner().invoke(
+        app, ["export-spec", str(path), "--input-shape", "x=1x3x48x320", "-o", os.devnull]
+    )
+    assert done.exit_code == 2
+    assert "cannot express 'p2o.Reshape." in done.stderr
+    assert "shape inference failed" not in done.stderr

@@ -6,10 +6,10 @@ Rules:
 - The file is read as ``profile`` reads it (the graph without its external data, which is
   read only for the constants), then checked with ``onnx.checker``.
 - Shapes come only from ``onnx.shape_inference.infer_shapes(strict_mode=True,
-  data_prop=True)``, run after the graph input's symbolic dims are pinned as ``profile``
-  pins them: by ``--input-shape NAME=1x3x224x224``, and a symbolic batch (dim 0) by 1
-  otherwise (with a note). Any other symbolic dim left is an error naming the input and
-  the flag.
+  data_prop=True)`` (its lenient pass where the strict one stops), run after the graph
+  input's symbolic dims are pinned as ``profile`` pins them: by ``--input-shape
+  NAME=1x3x224x224``, and a symbolic batch (dim 0) by 1 otherwise (with a note). Any
+  other symbolic dim left is an error naming the input and the flag.
 - A tensor is *static* when it is an initializer, a ``Constant``'s output, a ``Shape``'s
   output, or the output of a node whose inputs are all static (shape arithmetic). Static
   nodes are not layers; they are skipped.
@@ -180,10 +180,16 @@ def load_graph(
 
 
 def _infer(model: Any, onnx: Any, path: Path) -> Any:
+    """onnx's strict inference; where it stops on a node (onnx's own rule refusing a valid
+    file, as PP-OCRv4's recognizer's), its lenient pass: the nodes whose shapes it leaves
+    unknown are then named as not expressed, never guessed."""
     try:
         return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as exc:
-        raise UsageError(f"{path}: shape inference failed: {_first_line(exc)}") from None
+        try:
+            return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        except Exception:
+            raise UsageError(f"{path}: shape inference failed: {_first_line(exc)}") from None
 
 
 def _fold(graph: Graph, onnx: Any) -> dict[str, Any]:
