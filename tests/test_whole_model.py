@@ -263,3 +263,51 @@ def test_bench_plot_wrong_extension_is_one_line(spec: Path, tmp_path: Path) -> N
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sepconv: error: --plot:")
     assert not (tmp_path / "x.txt").exists()
+
+
+@needs_ort
+def test_onnx_file_whole_run_feeds_the_input_values(tmp_path: Path) -> None:
+    """--input-value reaches the whole-graph run: an If on sr whose then-branch (sr =
+    16000) is a conv to 4 channels and whose else-branch a conv to 2 gives the then-branch's
+    1×4×8×8 output with sr=16000 (zeros, the default for an integer input, would take the
+    else-branch's 1×2×8×8)."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+
+    helper = onnx.helper
+    tensor = onnx.TensorProto
+
+    def branch(name: str, filters: int) -> Any:
+        w = onnx.numpy_helper.from_array(np.ones((filters, 3, 3, 3), np.float32), f"w_{name}")
+        conv = helper.make_node("Conv", ["x", f"w_{name}"], [f"y_{name}"], pads=[1, 1, 1, 1])
+        out = helper.make_tensor_value_info(f"y_{name}", tensor.FLOAT, None)
+        return helper.make_graph([conv], name, [], [out], [w])
+
+    sixteen = onnx.numpy_helper.from_array(np.array(16000, np.int64), "sixteen")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Equal", ["sr", "sixteen"], ["is16"]),
+            helper.make_node(
+                "If",
+                ["is16"],
+                ["y"],
+                then_branch=branch("then", 4),
+                else_branch=branch("else", 2),
+            ),
+        ],
+        "g",
+        [
+            helper.make_tensor_value_info("x", tensor.FLOAT, [1, 3, 8, 8]),
+            helper.make_tensor_value_info("sr", tensor.INT64, []),
+        ],
+        [helper.make_tensor_value_info("y", tensor.FLOAT, None)],
+        [sixteen],
+    )
+    path = tmp_path / "if.onnx"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    args = ["profile", str(path), "--runtime", "onnxruntime", "--whole-model", *FAST]
+    code, out, err = run(*args, "--input-value", "sr=16000", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["whole_graph"]["forms"]["as_specified"]["output_shape"] == [1, 4, 8, 8]

@@ -114,6 +114,7 @@ def bench(
     progress: Progress | None = None,
     whole_ref: str | None = None,
     input_shapes: dict[str, Any] | None = None,
+    input_values: dict[str, Any] | None = None,
 ) -> BenchReport:
     """Every row of ``counted`` timed on each runtime in turn; with ``whole_ref`` (the
     model's reference; ``input_shapes`` as ``--input-shape`` gave them for an ONNX file)
@@ -147,7 +148,9 @@ def bench(
         if progress is not None:
             progress(len(runtimes), len(runtimes), "onnxruntime: whole graphs")
         chosen = replace(settings, runtime="onnxruntime")
-        whole = whole_model(whole_ref, counted.model, chosen, input_shapes).with_sums(
+        whole = whole_model(
+            whole_ref, counted.model, chosen, input_shapes, input_values=input_values
+        ).with_sums(
             {part: ort.total(part) for part in ("as_specified", "standard", "separable")},
             sum(layer.timing is None for layer in ort.layers),
         )

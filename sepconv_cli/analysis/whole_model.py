@@ -23,6 +23,7 @@ def whole_model(
     settings: TimingSettings,
     input_shapes: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    input_values: dict[str, Any] | None = None,
 ) -> WholeGraph:
     """The model ``ref`` names (``built`` from it) run whole in each form on ORT."""
     from sepconv_cli.execution.runtimes.whole_graph import time_whole_graphs
@@ -38,4 +39,6 @@ def whole_model(
 
         graphs = spec_graphs(resolve_model(ref), built, settings.seed)
         expected = nchw(built.output_shape, built.batch)
-    return time_whole_graphs(graphs, expected, built.batch, settings, input_shapes, progress)
+    return time_whole_graphs(
+        graphs, expected, built.batch, settings, input_shapes, progress, input_values
+    )

@@ -131,7 +131,13 @@ def bench(
     with ProgressBar(f"timing {built.name}", enabled=not chosen.for_programs) as bar:
         whole_ref = model if whole_model else None
         report = run_bench(
-            profile_report(built), names, settings, bar.update, whole_ref, options.input_shapes
+            profile_report(built),
+            names,
+            settings,
+            bar.update,
+            whole_ref,
+            options.input_shapes,
+            options.input_values,
         )
     emit(render_bench(report, chosen), output)
     if plot is not None:

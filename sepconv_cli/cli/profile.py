@@ -218,7 +218,12 @@ def profile(
 
         with ProgressBar(f"timing {built.name} whole", enabled=not chosen.for_programs) as bar:
             whole = run_whole(
-                model, built, whole_settings, options.input_shapes, lambda f: bar.update(0, 1, f)
+                model,
+                built,
+                whole_settings,
+                options.input_shapes,
+                lambda f: bar.update(0, 1, f),
+                options.input_values,
             )
         if report.timing is not None:
             t = report.timing

@@ -132,7 +132,13 @@ class _Graph:
     """One graph in one session, inputs and outputs bound once."""
 
     def __init__(
-        self, runtime: Any, data: bytes | Path, batch: int, shapes: dict[str, Any], seed: int
+        self,
+        runtime: Any,
+        data: bytes | Path,
+        batch: int,
+        shapes: dict[str, Any],
+        seed: int,
+        values: dict[str, Any] | None = None,
     ):
         import numpy as np
 
@@ -150,7 +156,11 @@ class _Graph:
             dims = shapes.get(value.name, value.shape)
             shape = _input_shape(list(dims), value.name, batch)
             dtype = np.dtype(_NUMPY_TYPES.get(value.type, "float32"))
-            if dtype.kind == "f":
+            given = (values or {}).get(value.name)
+            if given is not None:  # --input-value: the branch it decides is the one run
+                numbers = list(given.numbers) if given.listed else given.numbers[0]
+                feeds[value.name] = np.asarray(numbers, dtype).reshape(shape)
+            elif dtype.kind == "f":
                 feeds[value.name] = rng.standard_normal(shape).astype(dtype)
             else:
                 feeds[value.name] = np.zeros(shape, dtype)
@@ -187,9 +197,12 @@ def time_whole_graphs(
     settings: TimingSettings,
     input_shapes: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    input_values: dict[str, Any] | None = None,
 ) -> WholeGraph:
     """Each form's graph run whole on ``settings``' ONNX Runtime and timed; ``expected`` is
-    the NCHW output shape every form must give (None: the as-specified graph's own)."""
+    the NCHW output shape every form must give (None: the as-specified graph's own).
+    ``input_values`` (``--input-value``) are fed as given; other inputs get seeded normal
+    values (floats) or zeros (integers)."""
     from sepconv_cli.execution.runtimes.registry import load_runtime
     from sepconv_cli.execution.timing import measure
 
@@ -206,7 +219,7 @@ def time_whole_graphs(
         if expected is None and form == "as_specified":
             expected = _declared_output(data)
         try:
-            graph = _Graph(runtime, data, batch, input_shapes or {}, settings.seed)
+            graph = _Graph(runtime, data, batch, input_shapes or {}, settings.seed, input_values)
         except (RuntimeFailure, MemoryError):
             raise
         except Exception as exc:  # ORT's own refusal of the graph: one line
