@@ -55,6 +55,11 @@ def visit(walk: Walk, nodes: Sequence[Any], index: int) -> None:
     tensors = walk.tensors
     name = module_path(node, index)
     where = where_of(walk, node, index)
+    if node.op_type == "Constant":
+        for attribute in node.attribute:
+            if attribute.name == "value" and any(d < 0 for d in attribute.t.dims):
+                text = "x".join(map(str, attribute.t.dims))
+                raise UsageError(f"{where}: its value has a negative dim ({text})")
     large = _large_constant(node)
     if large is not None:  # a weight kept in a Constant node (paddle2onnx): its shape only
         tensors.shapes[node.output[0]] = large
@@ -75,6 +80,7 @@ def visit(walk: Walk, nodes: Sequence[Any], index: int) -> None:
         return
     ins = [n for n in node.input if n]
     missing = [n for n in ins if n not in tensors.shapes]
+    _refuse_negative_dims(tensors.shapes, ins, where, empty=node.op_type in MAC_OPS)
     outcome: Outcome
     outs: list[Shape]
     if node.op_type in ("If", "Loop", "Scan"):
@@ -110,6 +116,21 @@ def visit(walk: Walk, nodes: Sequence[Any], index: int) -> None:
         if shape is not None:
             tensors.shapes[output] = shape
     _place(walk, nodes, index, outcome, name, where)
+
+
+def _refuse_negative_dims(
+    shapes: dict[str, Shape], names: Sequence[str], where: str, empty: bool = False
+) -> None:
+    """A tensor with a negative dim (a hostile or broken file: onnx's checker refuses it)
+    would count negative MACs, and an empty one (``empty``: the operand of a node with
+    MACs) a conv of no channels: one line naming the node, the input and its dims."""
+    for name in names:
+        dims = shapes.get(name, ())
+        text = "x".join(map(str, dims))
+        if any(d < 0 for d in dims):
+            raise UsageError(f"{where}: input {name!r} has a negative dim ({text})")
+        if empty and dims and 0 in dims:
+            raise UsageError(f"{where}: input {name!r} is empty ({text})")
 
 
 def _large_constant(node: Any) -> Shape | None:

@@ -1,0 +1,65 @@
+"""Hostile dims in a model file (issue 22): a negative or empty dim never becomes a count.
+A weight or Constant of negative dims counted negative MACs (a 1.85 G-MAC model with one
+such node totalled 0 and passed every budget); now each is one line naming the node and
+its dims, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("onnx")
+
+import onnx
+from onnx import TensorProto, helper
+from onnx_graphs import node, save  # tests/onnx_graphs.py
+from typer.testing import CliRunner
+
+from sepconv_cli.cli.app import app
+
+
+def dims_tensor(name: str, *dims: int) -> onnx.TensorProto:
+    """A float tensor that declares ``dims`` and holds no data (as a hostile file may)."""
+    tensor = onnx.TensorProto()
+    tensor.name = name
+    tensor.data_type = TensorProto.FLOAT
+    tensor.dims.extend(dims)
+    return tensor
+
+
+def profile(path: Path) -> tuple[int, str]:
+    done = CliRunner().invoke(app, ["profile", str(path), "--format", "json", "-q"])
+    return done.exit_code, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("dims", "message"),
+    [
+        ((4, -2, 3, 3), "input 'w' has a negative dim (4x-2x3x3)"),
+        ((-4, 2, 3, 3), "input 'w' has a negative dim (-4x2x3x3)"),
+        ((0, 2, 3, 3), "input 'w' is empty (0x2x3x3)"),
+    ],
+)
+def test_a_weight_of_bad_dims_is_refused_naming_the_node(
+    tmp_path: Path, dims: tuple[int, ...], message: str
+) -> None:
+    nodes = [node("Conv", ["x", "w"], ["y"], "/conv/Conv")]
+    path = save(tmp_path / "w.onnx", nodes, {"x": [1, 2, 8, 8]}, ["y"], [dims_tensor("w", *dims)])
+    code, err = profile(path)
+    assert code == 2
+    assert err.strip() == f"sepconv: error: {path}: node /conv/Conv (Conv): {message}"
+
+
+def test_a_constant_of_negative_dims_is_refused(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node(
+            "Constant", [], ["w"], name="/w/Constant", value=dims_tensor("v", -4, 2, 3, 3)
+        ),
+        node("Conv", ["x", "w"], ["y"], "/conv/Conv"),
+    ]
+    path = save(tmp_path / "c.onnx", nodes, {"x": [1, 2, 8, 8]}, ["y"])
+    code, err = profile(path)
+    assert code == 2
+    assert "node /w/Constant (Constant): its value has a negative dim (-4x2x3x3)" in err
+    assert "internal error" not in err
