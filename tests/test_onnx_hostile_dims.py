@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("onnx")
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 from onnx_graphs import node, save  # tests/onnx_graphs.py
@@ -63,3 +64,28 @@ def test_a_constant_of_negative_dims_is_refused(tmp_path: Path) -> None:
     assert code == 2
     assert "node /w/Constant (Constant): its value has a negative dim (-4x2x3x3)" in err
     assert "internal error" not in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["profile", "{m}", "-o", "{m}"],
+        ["profile", "{m}", "--format", "json", "--output", "{m}"],
+        ["export-spec", "{m}", "-o", "{m}"],
+        ["compare", "{m}", "{m}", "-o", "{m}"],
+        ["cost", "--spec", "{m}", "-o", "{m}"],
+        ["bench", "{m}", "-o", "{m}"],
+    ],
+)
+def test_the_report_never_replaces_the_model(tmp_path: Path, command: list[str]) -> None:
+    """``sepconv profile m.onnx -o m.onnx`` replaced the model with its report: now one
+    line naming --output, exit 2, before any work, and the file is untouched."""
+    nodes = [node("Conv", ["x", "w"], ["y"], "/conv/Conv")]
+    weight = onnx.numpy_helper.from_array(np.zeros((4, 2, 3, 3), np.float32), "w")
+    path = save(tmp_path / "m.onnx", nodes, {"x": [1, 2, 8, 8]}, ["y"], [weight])
+    before = path.read_bytes()
+    args = [part.format(m=path) for part in command]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 2, done.output
+    assert "is the model being read; the report would replace it" in done.stderr
+    assert path.read_bytes() == before

@@ -97,7 +97,7 @@ def bench(
 
     Messages.quiet = quiet
     if output is not None:
-        check_output_path(output)
+        check_output_path(output, inputs=(model,))
     chosen = BENCH.choose(format, output)
     names = parse_runtimes(runtime, _installed)
     if ort_optimization is not None and "onnxruntime" not in names:
@@ -107,7 +107,7 @@ def bench(
     if plot is not None:  # checks only: matplotlib is not imported (it would load NumPy)
         from sepconv_cli.output.plot import check_plot_path
 
-        check_output_path(plot, "--plot")
+        check_output_path(plot, "--plot", inputs=(model,))
         check_plot_path(plot)
     settings = timing_settings_from_flags(threads, time_budget, max_memory, note="numpy" in names)
     for name in names:  # each checked and loaded now: exit 2 before any timing

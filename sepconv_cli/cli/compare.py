@@ -97,7 +97,7 @@ def compare(
 
     Messages.quiet = quiet
     if output is not None:
-        check_output_path(output)
+        check_output_path(output, inputs=(base, new))
     chosen = COMPARE.choose(format, output)
     thresholds = parse_thresholds(max_increase or [])
     options = _model_options(base, new, input_shape or [], input_value or [])

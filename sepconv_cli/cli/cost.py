@@ -122,7 +122,7 @@ def cost(
     """
     Messages.quiet = quiet
     if output is not None:
-        check_output_path(output)
+        check_output_path(output, inputs=(spec,))
     chosen = COST.choose(format, output)
     gates = budgets(max_macs, max_params, max_latency)
     if max_latency is not None and not time:

@@ -79,7 +79,7 @@ def export_spec(
     if not model.is_file():
         raise UsageError(f"MODEL: no such file: {model}")
     if output is not None:
-        check_output_path(output)  # before the work, as every command
+        check_output_path(output, inputs=(model,))  # before the work, as every command
     text, input_notes, not_expressed = write(model, shapes, values, partial=partial)
     for line in input_notes:
         Messages.note(line)

@@ -144,7 +144,7 @@ def profile(
     NumPy executions against this machine's roofline."""
     Messages.quiet = quiet
     if output is not None:
-        check_output_path(output)
+        check_output_path(output, inputs=(model,))
     chosen = PROFILE.choose(format, output)
     gates = budgets(max_macs, max_params, max_latency)
     onnx_model = is_onnx(model)
@@ -175,7 +175,7 @@ def profile(
     if plot is not None:
         from sepconv_cli.output.plot import check_plot_path
 
-        check_output_path(plot, "--plot")
+        check_output_path(plot, "--plot", inputs=(model,))
         check_plot_path(plot)
     options = ModelOptions(
         width_multiplier=None if width_multiplier is None else parse_width(width_multiplier),

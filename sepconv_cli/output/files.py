@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from sepconv_cli.errors import UsageError
 
 
-def check_output_path(path: Path, flag: str = "--output") -> None:
-    """Fail early (exit 2), before any work, when the file could not be written."""
+def check_output_path(
+    path: Path, flag: str = "--output", inputs: Sequence[str | Path | None] = ()
+) -> None:
+    """Fail early (exit 2), before any work, when the file could not be written, or when it
+    is one of the command's ``inputs`` (``profile m.onnx -o m.onnx`` would replace the model
+    with its report: nothing the user had is lost)."""
+    for given in inputs:
+        if given is not None and _same_file(path, Path(given)):
+            raise UsageError(f"{flag}: {path} is the model being read; the report would replace it")
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"{flag}: {path} is a directory")
@@ -24,6 +32,14 @@ def check_output_path(path: Path, flag: str = "--output") -> None:
         raise UsageError(f"{flag}: {parent} is not a directory")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"{flag}: directory {parent} is not writable")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one existing file (links and relative paths resolved)."""
+    try:
+        return a.exists() and b.is_file() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def write_atomic(path: Path, text: str, flag: str = "--output") -> None:
