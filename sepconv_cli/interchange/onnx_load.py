@@ -68,9 +68,11 @@ def pinned_copy(model: Any, inputs: dict[str, Shape], in_place: bool = False) ->
     return copy
 
 
-SMALL_INITIALIZER = 4096
-"""Initializers up to this many values travel into the copy shape inference reads (its data
-propagation may need their values: a Reshape's target); larger ones only as typed inputs."""
+FOLD_LIMIT = 4096
+"""Largest constant (in elements) whose value is read for the shape arithmetic: shape
+tensors and small constants, never weights. Initializers up to it travel into the copy
+shape inference reads (its data propagation may need a Reshape's target); larger ones, and
+larger ``Constant`` values, only as typed inputs, and the walk reads only their dims."""
 
 
 def _inference_copy(model: Any, inputs: dict[str, Shape]) -> Any:
@@ -92,26 +94,26 @@ def _inference_copy(model: Any, inputs: dict[str, Shape]) -> Any:
     target.value_info.extend(graph.value_info)
     declared = {value.name for value in graph.input}
     for tensor in graph.initializer:
-        if prod(tensor.dims) <= SMALL_INITIALIZER:
+        if prod(tensor.dims) <= FOLD_LIMIT:
             target.initializer.append(tensor)
         elif tensor.name not in declared:
             target.input.append(make_input(tensor.name, tensor.data_type, tensor.dims))
     for node in graph.node:
-        value = node.attribute[0].t if _single_value(node) else None
-        if value is not None and prod(value.dims) > SMALL_INITIALIZER:
+        value = constant_tensor(node)
+        if value is not None and prod(value.dims) > FOLD_LIMIT:
             target.input.append(make_input(node.output[0], value.data_type, value.dims))
         else:
             target.node.append(node)
     return pinned_copy(copy, inputs, in_place=True)
 
 
-def _single_value(node: Any) -> bool:
-    """A ``Constant`` node holding a tensor (``value``), as weights are stored."""
-    return (
-        node.op_type == "Constant"
-        and len(node.attribute) == 1
-        and node.attribute[0].name == "value"
-    )
+def constant_tensor(node: Any) -> Any | None:
+    """The tensor a ``Constant`` node holds as its ``value`` (as exporters store weights
+    there), else None (another node, or a scalar or list form)."""
+    if node.op_type != "Constant" or len(node.attribute) != 1:
+        return None
+    attribute = node.attribute[0]
+    return attribute.t if attribute.name == "value" else None
 
 
 def onnx_inferred_shapes(model: Any, inputs: dict[str, Shape]) -> tuple[dict[str, Shape], str]:

@@ -123,7 +123,7 @@ def read_onnx(
         name=path.stem,  # exporters' graph names say little ("main_graph", "torch_jit")
         source=f"ONNX file{f' from {producer}' if producer else ''}, opset {opset}"
         + (f", graph {proto.graph.name}" if proto.graph.name else ""),
-        input_shape=_shown_input(proto, first.name, input_shape),
+        input_shape=_shown_input(nodes, walk.readers, first.name, input_shape),
         batch=batch or input_shape[0],
         dtype=DTYPES.get(first.type.tensor_type.elem_type, "float32"),
         rows=tuple(fold_repeats(rows)),
@@ -162,22 +162,21 @@ PREPROCESSING = frozenset({"Add", "Sub", "Mul", "Div", "Cast", "Identity", "Clip
 Rescaling and Normalization layers)."""
 
 
-def _shown_input(proto: Any, name: str, shape: Shape) -> Shape:
+def _shown_input(
+    nodes: Sequence[Any], readers: dict[str, list[int]], name: str, shape: Shape
+) -> Shape:
     """The model's input as the report shows it, channels-last with the batch apart: an
     NCHW input turned (``(1, 3, 224, 224)`` → ``224×224×3``), an NHWC one as it is: a
     TensorFlow export, whose every path from the input reaches a Transpose to NCHW through
-    elementwise preprocessing at most."""
+    elementwise preprocessing at most. ``readers``: each tensor's reading nodes, by
+    position in ``nodes`` (the walk's; a graph output, -1, is no node)."""
     if len(shape) < 3:
         return channels_last(shape)
     to_nchw = [0, len(shape) - 1, *range(1, len(shape) - 1)]
-    readers: dict[str, list[Any]] = {}
-    for node in proto.graph.node:
-        for tensor in node.input:
-            readers.setdefault(tensor, []).append(node)
     frontier, seen = [name], 0
     while frontier and seen < 64:
         tensor = frontier.pop()
-        found = readers.get(tensor, [])
+        found = [nodes[i] for i in readers.get(tensor, []) if i >= 0]
         if not found:
             return channels_last(shape)
         for node in found:

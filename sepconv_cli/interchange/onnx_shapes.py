@@ -15,13 +15,9 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-from sepconv_cli.interchange.onnx_load import Shape, tensor_array
+from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, Shape, tensor_array
 from sepconv_cli.interchange.onnx_native_ops import evaluate_natively
 from sepconv_cli.interchange.optional import require, require_onnx
-
-FOLD_LIMIT = 4096
-"""Largest constant (in elements) whose value is read to fold a node: shape tensors and
-small constants, never weights."""
 
 
 class NodeShapeError(Exception):

@@ -26,7 +26,7 @@ from sepconv_cli.interchange.onnx_joins import (
     join_matmul_bias,
     join_written_batch_norm,
 )
-from sepconv_cli.interchange.onnx_load import Shape
+from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, Shape, constant_tensor
 from sepconv_cli.interchange.onnx_nodes import (
     Activation,
     Hidden,
@@ -37,7 +37,7 @@ from sepconv_cli.interchange.onnx_nodes import (
     one,
 )
 from sepconv_cli.interchange.onnx_pairs import join_pair, relower
-from sepconv_cli.interchange.onnx_shapes import FOLD_LIMIT, NodeShapeError, fold
+from sepconv_cli.interchange.onnx_shapes import NodeShapeError, fold
 from sepconv_cli.interchange.onnx_tensor_nodes import elementwise, items_of, per_item
 from sepconv_cli.interchange.onnx_walk_state import (
     FILE_ORDER,
@@ -55,16 +55,15 @@ def visit(walk: Walk, nodes: Sequence[Any], index: int) -> None:
     tensors = walk.tensors
     name = module_path(node, index)
     where = where_of(walk, node, index)
-    if node.op_type == "Constant":
-        for attribute in node.attribute:
-            if attribute.name == "value" and any(d < 0 for d in attribute.t.dims):
-                text = "x".join(map(str, attribute.t.dims))
-                raise UsageError(f"{where}: its value has a negative dim ({text})")
-    large = _large_constant(node)
-    if large is not None:  # a weight kept in a Constant node (paddle2onnx): its shape only
-        tensors.shapes[node.output[0]] = large
-        free_row(walk, node, name, where)
-        return
+    held = constant_tensor(node)
+    if held is not None:
+        dims = tuple(int(d) for d in held.dims)
+        if any(d < 0 for d in dims):
+            raise UsageError(f"{where}: its value has a negative dim ({_dims(dims)})")
+        if prod(dims) > FOLD_LIMIT:  # a weight kept in a Constant node (paddle2onnx): its
+            tensors.shapes[node.output[0]] = dims  # shape only, never its values
+            free_row(walk, node, name, where)
+            return
     values = fold(node, tensors)
     if values is not None:
         for output, value in zip(node.output, values, strict=False):
@@ -126,22 +125,10 @@ def _refuse_negative_dims(
     MACs) a conv of no channels: one line naming the node, the input and its dims."""
     for name in names:
         dims = shapes.get(name, ())
-        text = "x".join(map(str, dims))
         if any(d < 0 for d in dims):
-            raise UsageError(f"{where}: input {name!r} has a negative dim ({text})")
+            raise UsageError(f"{where}: input {name!r} has a negative dim ({_dims(dims)})")
         if empty and dims and 0 in dims:
-            raise UsageError(f"{where}: input {name!r} is empty ({text})")
-
-
-def _large_constant(node: Any) -> Shape | None:
-    """The dims of a ``Constant`` node's value when it is larger than any shape arithmetic
-    needs (a weight): read as a shape, never as values."""
-    if node.op_type != "Constant" or len(node.attribute) != 1:
-        return None
-    attribute = node.attribute[0]
-    if attribute.name != "value" or prod(attribute.t.dims) <= FOLD_LIMIT:
-        return None
-    return tuple(int(d) for d in attribute.t.dims)
+            raise UsageError(f"{where}: input {name!r} is empty ({_dims(dims)})")
 
 
 def where_of(walk: Walk, node: Any, index: int) -> str:
