@@ -9,7 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 from sepconv_cli.counting.ops import Conv, Dense
-from sepconv_cli.interchange.onnx_nodes import one, written_out_gelu
+from sepconv_cli.interchange.onnx_nodes import written_out_gelu
+from sepconv_cli.interchange.onnx_outcomes import one
 from sepconv_cli.interchange.onnx_pairs import relower
 from sepconv_cli.interchange.onnx_shapes import fold
 from sepconv_cli.interchange.onnx_walk_state import Walk, only_reader

@@ -1,6 +1,6 @@
 """One ONNX node → what sepconv counts for it, as the same operations a YAML spec lowers to.
 
-A node is one of:
+A node is one of (the outcomes, :mod:`onnx_outcomes`):
 
 * :class:`Counted` — a row of the report: a convolution (lowered by
   :func:`sepconv_cli.counting.lowering.lower` from a ``conv`` layer spec, so its three forms
@@ -19,11 +19,10 @@ channels-last with the batch apart, as everywhere in sepconv.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from math import prod
 from typing import Any
 
-from sepconv_cli.counting.lowering import Forms, lower
+from sepconv_cli.counting.lowering import lower
 from sepconv_cli.counting.ops import (
     Add,
     BatchNorm,
@@ -41,6 +40,14 @@ from sepconv_cli.counting.shapes import ShapeError, same_padding
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_load import Shape
+from sepconv_cli.interchange.onnx_outcomes import (
+    Activation,
+    Counted,
+    Hidden,
+    NotCounted,
+    Outcome,
+    one,
+)
 from sepconv_cli.interchange.onnx_shape_rules import SHAPE_ONLY, rule_for
 from sepconv_cli.interchange.onnx_shapes import (
     NodeShapeError,
@@ -64,35 +71,6 @@ from sepconv_cli.interchange.onnx_tensor_nodes import (
 from sepconv_cli.spec.layers import LayerSpec
 
 
-@dataclass(frozen=True)
-class Counted:
-    type: str  # the row's type: conv, dense, pool, global_pool, batch_norm, add, ...
-    forms: Forms
-    spec: LayerSpec | None = None  # a Conv's layer spec: re-lowered with a following BN
-    bias_free_matmul: bool = False  # a MatMul: a following Add of a bias vector joins it
-    # the items the operation runs on, when not its output's leading dim (an LSTM's batch)
-    items: int | None = None
-    activation: str = "none"  # an activation function's own row (no row made its input)
-
-
-@dataclass(frozen=True)
-class Activation:
-    function: str  # a key of counting.ops.ACTIVATION_FLOPS
-
-
-@dataclass(frozen=True)
-class Hidden:
-    pass
-
-
-@dataclass(frozen=True)
-class NotCounted:
-    reason: str
-
-
-Outcome = Counted | Activation | Hidden | NotCounted
-
-
 def channels_last(shape: Shape) -> Shape:
     """ONNX ``(N, C, *spatial)`` → sepconv's ``(*spatial, C)``; ``(N, K)`` → ``(K,)``."""
     if len(shape) >= 3:
@@ -106,11 +84,6 @@ def batch_first(op_shape: Shape, batch: int, rank: int) -> Shape:
         spatial = op_shape[:-1] or (1,) * (rank - 2)
         return (batch, op_shape[-1], *spatial)
     return (batch, *op_shape)
-
-
-def one(op: Op) -> Forms:
-    """A row whose three forms are this one operation."""
-    return Forms("none", (op,), (op,), (op,))
 
 
 def _pads(node: Any, spatial: Shape, kernel: Shape, stride: Shape, dilation: Shape) -> Any:

@@ -11,7 +11,7 @@ whose dim 0 holds windows or patches is counted whole.
 from __future__ import annotations
 
 from math import prod
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sepconv_cli.counting.tensor_ops import (
     Elementwise,
@@ -22,11 +22,9 @@ from sepconv_cli.counting.tensor_ops import (
     Reduce,
 )
 from sepconv_cli.interchange.onnx_load import Shape
+from sepconv_cli.interchange.onnx_outcomes import Counted, NotCounted, Outcome, one
 from sepconv_cli.interchange.onnx_shape_rules import einsum_terms, recurrent_sizes
 from sepconv_cli.interchange.onnx_shapes import NodeShapeError, Tensors
-
-if TYPE_CHECKING:
-    from sepconv_cli.interchange.onnx_nodes import Outcome
 
 ELEMENTWISE_FLOPS: dict[str, int] = {
     **dict.fromkeys(
@@ -124,8 +122,6 @@ def product(
     """A product whose ``out`` values are each a sum of ``inner`` products: MACs
     ``prod(out) · inner``; an operand that is a weight (a batched or ``W · x`` weight that
     is no dense layer) counts its values as parameters."""
-    from sepconv_cli.interchange.onnx_nodes import Counted, one
-
     items = items_of(out)
     names = [n for n in node.input if n]
     params = sum(prod(s) for n, s in zip(names, shapes, strict=False) if tensors.is_weight(n))
@@ -146,8 +142,6 @@ def einsum(node: Any, shapes: list[Shape], tensors: Tensors) -> tuple[Outcome, l
     terms, out_labels, sizes = einsum_terms(node, shapes)
     out = tuple(sizes[label] for label in out_labels)
     if len(terms) == 1:
-        from sepconv_cli.interchange.onnx_nodes import Counted, one
-
         op = Reduce(per_item(shapes[0]), per_item(out), "einsum")
         return Counted("reduce", one(op)), [out]
     if len(terms) != 2:
@@ -160,7 +154,6 @@ def recurrent(node: Any, shapes: list[Shape], tensors: Tensors) -> tuple[Outcome
     """An LSTM, GRU or RNN layer (:class:`~sepconv_cli.counting.tensor_ops.Recurrent`): its
     items are the input's batch (dim 1 of ONNX's default ``layout`` 0); its parameters the
     weights it reads (W, R, B and an LSTM's peepholes)."""
-    from sepconv_cli.interchange.onnx_nodes import Counted, one
     from sepconv_cli.interchange.onnx_shape_rules import rule_for
 
     steps, batch, size, hidden, directions = recurrent_sizes(node, shapes)
@@ -180,8 +173,6 @@ def elementwise(
     sepconv's activation functions on a tensor no row made alone (``activation``), none
     here: its FLOPs are the row's activation FLOPs, apart. A ``PRelu``'s slope is a
     parameter."""
-    from sepconv_cli.interchange.onnx_nodes import Counted, one
-
     names = [n for n in node.input if n]
     params = 0
     if node.op_type == "PRelu" and len(names) > 1 and tensors.is_weight(names[1]):
@@ -196,8 +187,6 @@ def elementwise(
 
 def reduction(node: Any, shapes: list[Shape], out: Shape) -> Outcome:
     """A reduction: one FLOP per input value."""
-    from sepconv_cli.interchange.onnx_nodes import Counted, one
-
     x = shapes[0]
     # the items are the output's leading dim: a reduction over dim 0 itself is one item
     if len(out) >= 2 and out[0] == x[0]:
@@ -210,7 +199,6 @@ def group_norm(node: Any, shapes: list[Shape], tensors: Tensors) -> Outcome:
     """``InstanceNormalization`` (a group per channel) or ``GroupNormalization``
     (``num_groups``) on ONNX's ``(N, C, ...)``: a ``normalization`` row; its scale and bias
     are parameters when they are weights."""
-    from sepconv_cli.interchange.onnx_nodes import Counted, NotCounted, one
     from sepconv_cli.interchange.onnx_shapes import attributes
 
     x = shapes[0]
@@ -247,14 +235,10 @@ def interpolation(node: Any, shapes: list[Shape], out: Shape, mode: str) -> Outc
     """A linear or cubic ``Resize``: each output value a weighted sum of ``taps^d`` input
     values (d: the dims it resizes), so ``2 · taps^d − 1`` FLOPs per value (the multiplies
     and the adds), no MACs: sepconv's stated convention."""
-    from sepconv_cli.interchange.onnx_nodes import NotCounted
-
     taps = INTERPOLATION_TAPS.get(mode)
     if taps is None:
         return NotCounted(f"{mode} interpolation's arithmetic is not counted")
     resized = sum(1 for a, b in zip(shapes[0], out, strict=False) if a != b)
     flops = 2 * taps**resized - 1
     op = Elementwise(per_item(shapes[0]), per_item(out), f"resize_{mode}", flops)
-    from sepconv_cli.interchange.onnx_nodes import Counted, one
-
     return Counted("elementwise", one(op))

@@ -27,15 +27,8 @@ from sepconv_cli.interchange.onnx_joins import (
     join_written_batch_norm,
 )
 from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, Shape, constant_tensor
-from sepconv_cli.interchange.onnx_nodes import (
-    Activation,
-    Hidden,
-    NotCounted,
-    Outcome,
-    channels_last,
-    count_node,
-    one,
-)
+from sepconv_cli.interchange.onnx_nodes import channels_last, count_node
+from sepconv_cli.interchange.onnx_outcomes import Activation, Hidden, NotCounted, Outcome, one
 from sepconv_cli.interchange.onnx_pairs import join_pair, relower
 from sepconv_cli.interchange.onnx_shapes import NodeShapeError, fold
 from sepconv_cli.interchange.onnx_tensor_nodes import elementwise, items_of, per_item
