@@ -62,7 +62,9 @@ def test_a_constant_of_negative_dims_is_refused(tmp_path: Path) -> None:
     path = save(tmp_path / "c.onnx", nodes, {"x": [1, 2, 8, 8]}, ["y"])
     code, err = profile(path)
     assert code == 2
-    assert "node /w/Constant (Constant): its value has a negative dim (-4x2x3x3)" in err
+    assert "node /w/Constant (Constant): " in err  # onnx's checker words the fault
+    assert "negative dim" in err.lower()
+    assert len(err.strip().splitlines()) == 1
     assert "internal error" not in err
 
 

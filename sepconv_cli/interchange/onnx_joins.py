@@ -74,7 +74,7 @@ def join_decomposed_gelu(walk: Walk, nodes: Sequence[Any], index: int) -> bool:
         if value is None and tensor in walk.constants:  # a Constant node later in the graph
             folded = fold(walk.constants[tensor], walk.tensors)
             value = folded[0] if folded else None
-        return float(value) if value is not None and value.size == 1 else None
+        return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
 
     x = nodes[index].input[0]
     matched = written_out_gelu(x, readers, scalar, lambda a, b: a == b)

@@ -21,10 +21,11 @@ from sepconv_cli.counting.ops import ops_cost
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_audit import check_counts, independent_macs
 from sepconv_cli.interchange.onnx_inputs import graph_inputs, pin_inputs
-from sepconv_cli.interchange.onnx_load import Shape, load_graph, onnx_inferred_shapes
+from sepconv_cli.interchange.onnx_load import Shape, onnx_inferred_shapes
 from sepconv_cli.interchange.onnx_nodes import channels_last
 from sepconv_cli.interchange.onnx_repeats import fold_repeats
 from sepconv_cli.interchange.onnx_shapes import Tensors, mark_weights
+from sepconv_cli.interchange.onnx_validate import load_checked
 from sepconv_cli.interchange.onnx_walk import visit
 from sepconv_cli.interchange.onnx_walk_state import Walk
 
@@ -45,7 +46,7 @@ def read_onnx(
     read as the branch it takes (:mod:`~sepconv_cli.interchange.onnx_control`)."""
     from sepconv_cli.interchange.onnx_control import fold_control_flow
 
-    proto = load_graph(path)
+    proto = load_checked(path)
     notes: list[str] = []
     shapes = pin_inputs(proto, path, input_shapes or {}, notes, batch, values=input_values)
     proto = fold_control_flow(proto, path, shapes, input_values or {}, notes)

@@ -50,6 +50,7 @@ from sepconv_cli.interchange.onnx_outcomes import (
 )
 from sepconv_cli.interchange.onnx_shape_rules import SHAPE_ONLY, rule_for
 from sepconv_cli.interchange.onnx_shapes import (
+    MalformedNode,
     NodeShapeError,
     Tensors,
     attributes,
@@ -109,7 +110,7 @@ def _conv(node: Any, shapes: list[Shape], where: str, name: str) -> tuple[Outcom
     a = attributes(node)
     rank = len(x) - 2
     if rank < 1 or len(w) != rank + 2:
-        raise NodeShapeError(f"input {x} and weight {w} are not an N-d convolution")
+        raise MalformedNode(f"input {x} and weight {w} are not an N-d convolution")
     kernel = tuple(w[2:])
     written = a.get("kernel_shape")
     if written is not None and tuple(written) != kernel:
@@ -204,9 +205,11 @@ def _gemm(node: Any, shapes: list[Shape], tensors: Tensors) -> tuple[Outcome, li
     a = attributes(node)
     left, right = shapes[0], shapes[1]
     if len(left) != 2 or len(right) != 2:
-        raise NodeShapeError(f"Gemm needs two matrices, not {left} and {right}")
+        raise MalformedNode(f"Gemm needs two matrices, not {left} and {right}")
     m, k = (left[1], left[0]) if a.get("transA", 0) else left
-    n = right[0] if a.get("transB", 0) else right[1]
+    inner, n = (right[1], right[0]) if a.get("transB", 0) else right
+    if inner != k:
+        raise MalformedNode(f"inner dims differ: A' is {m}x{k}, B' is {inner}x{n}")
     if not tensors.is_weight(node.input[1]) or a.get("transA", 0):
         return product(node, shapes[:2], (m, n), k, tensors)
     bias = len(node.input) > 2 and bool(node.input[2])
@@ -231,7 +234,7 @@ def _pool(node: Any, shapes: list[Shape]) -> tuple[Outcome, list[Shape]]:
     try:
         out = pool.out_shape
     except ShapeError as exc:
-        raise NodeShapeError(str(exc)) from None
+        raise MalformedNode(str(exc)) from None
     return Counted("pool", one(pool)), [batch_first(out, x[0], len(x))] * len(node.output)
 
 
@@ -240,10 +243,10 @@ def _clip_activation(node: Any, tensors: Tensors, out: Shape) -> Outcome:
     low, high = a.get("min"), a.get("max")
     if len(node.input) > 1 and node.input[1]:
         value = tensors.value(node.input[1])
-        low = None if value is None else float(value)
+        low = None if value is None or value.size != 1 else float(value.reshape(-1)[0])
     if len(node.input) > 2 and node.input[2]:
         value = tensors.value(node.input[2])
-        high = None if value is None else float(value)
+        high = None if value is None or value.size != 1 else float(value.reshape(-1)[0])
     if low == 0 and high == 6:
         return Activation("relu6")
     if low == 0 and high is None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.interchange.onnx_shapes import (
-    NodeShapeError,
+    MalformedNode,
     Tensors,
     attributes,
     broadcast,
@@ -24,6 +24,10 @@ from sepconv_cli.interchange.onnx_shapes import (
 
 
 def _axis(axis: int, rank: int) -> int:
+    """``axis`` of a tensor of ``rank`` dims, counted from 0 (ONNX lets it count from the
+    end); one out of range is a broken node."""
+    if not -rank <= axis < max(rank, 1):
+        raise MalformedNode(f"axis {axis} is out of range for a tensor of {rank} dim(s)")
     return axis + rank if axis < 0 else axis
 
 
@@ -40,24 +44,33 @@ def _reshape(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
     target = [int(x) for x in tensors.need(node, 1, "target shape")]
     source = shapes[0]
     allow_zero = attributes(node).get("allowzero", 0)
+    if any(d < -1 for d in target) or target.count(-1) > 1:
+        raise MalformedNode(f"target shape {tuple(target)}: at most one -1, no other negative")
+    if not allow_zero and any(d == 0 and i >= len(source) for i, d in enumerate(target)):
+        raise MalformedNode(f"target shape {tuple(target)} copies a dim {source} lacks")
     dims = [source[i] if d == 0 and not allow_zero else d for i, d in enumerate(target)]
     if -1 in dims:
         known = prod(d for d in dims if d != -1)
         dims[dims.index(-1)] = prod(source) // known if known else 0
     if prod(dims) != prod(source):
-        raise NodeShapeError(f"cannot reshape {source} to {tuple(target)}")
+        raise MalformedNode(f"cannot reshape {source} to {tuple(target)}")
     return [tuple(dims)]
 
 
 def _flatten(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
     s = shapes[0]
-    axis = _axis(attributes(node).get("axis", 1), len(s))
+    axis = int(attributes(node).get("axis", 1))
+    if not -len(s) <= axis <= len(s):  # axis = rank is allowed: everything in one row
+        raise MalformedNode(f"axis {axis} is out of range for a tensor of {len(s)} dim(s)")
+    axis = axis + len(s) if axis < 0 else axis
     return [(prod(s[:axis]), prod(s[axis:]))]
 
 
 def _transpose(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
     s = shapes[0]
     perm = attributes(node).get("perm", list(range(len(s)))[::-1])
+    if sorted(perm) != list(range(len(s))):
+        raise MalformedNode(f"perm {list(perm)} does not permute the input's {len(s)} dims")
     return [tuple(s[p] for p in perm)]
 
 
@@ -84,6 +97,11 @@ def _unsqueeze(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
 def _concat(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
     first = shapes[0]
     axis = _axis(attributes(node)["axis"], len(first))
+    for s in shapes:
+        if len(s) != len(first) or any(
+            d != e for i, (d, e) in enumerate(zip(s, first, strict=True)) if i != axis
+        ):
+            raise MalformedNode(f"inputs {first} and {s} differ off the concat axis {axis}")
     return [(*first[:axis], sum(s[axis] for s in shapes), *first[axis + 1 :])]
 
 
@@ -201,7 +219,7 @@ def einsum_terms(node: Any, shapes: list[Shape]) -> tuple[list[str], str, dict[s
     lhs, arrow, rhs = equation.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise NodeShapeError(f"equation {equation!r} has {len(terms)} operands, not {len(shapes)}")
+        raise MalformedNode(f"equation {equation!r} has {len(terms)} operands, not {len(shapes)}")
     ellipsis_rank = max(
         (len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes, strict=True)),
         default=0,
@@ -214,7 +232,7 @@ def einsum_terms(node: Any, shapes: list[Shape]) -> tuple[list[str], str, dict[s
             rank = len(shape) - len(term.replace("...", ""))
             term = term.replace("...", broadcast_labels[ellipsis_rank - rank :])
         if len(term) != len(shape):
-            raise NodeShapeError(f"operand {term!r} of {equation!r} does not fit shape {shape}")
+            raise MalformedNode(f"operand {term!r} of {equation!r} does not fit shape {shape}")
         for label, size in zip(term, shape, strict=True):
             if size != 1 or label not in sizes:
                 sizes[label] = size
@@ -240,7 +258,7 @@ def recurrent_sizes(node: Any, shapes: list[Shape]) -> tuple[int, int, int, int,
     a = attributes(node)
     x, w = shapes[0], shapes[1]
     if len(x) != 3 or len(w) != 3:
-        raise NodeShapeError(f"input {x} and weight {w} are not a recurrent layer's")
+        raise MalformedNode(f"input {x} and weight {w} are not a recurrent layer's")
     steps, batch = (x[1], x[0]) if a.get("layout", 0) else (x[0], x[1])
     hidden = int(a.get("hidden_size", 0)) or w[1] // {"LSTM": 4, "GRU": 3}.get(node.op_type, 1)
     return steps, batch, x[2], hidden, w[0]

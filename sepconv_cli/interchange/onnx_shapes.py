@@ -24,6 +24,11 @@ class NodeShapeError(Exception):
     """A node whose output shape cannot be computed (message says why)."""
 
 
+class MalformedNode(NodeShapeError):
+    """A node whose inputs and attributes contradict each other (shapes that do not
+    broadcast, a product's inner dims that differ): the file is broken, and is refused."""
+
+
 @dataclass
 class Tensors:
     """What is known about every tensor of a graph so far: shapes, and values of small
@@ -158,7 +163,7 @@ def broadcast(*shapes: Shape) -> Shape:
     for i in range(rank):
         sizes = {s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0} - {1}
         if len(sizes) > 1:
-            raise NodeShapeError(f"inputs {' and '.join(map(str, shapes))} do not broadcast")
+            raise MalformedNode(f"inputs {' and '.join(map(str, shapes))} do not broadcast")
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 
@@ -168,7 +173,7 @@ def matmul_shape(a: Shape, b: Shape) -> Shape:
     a2 = (1, *a) if len(a) == 1 else a
     b2 = (*b, 1) if len(b) == 1 else b
     if a2[-1] != b2[-2]:
-        raise NodeShapeError(f"inner dims differ: {a} × {b}")
+        raise MalformedNode(f"inner dims differ: {a} × {b}")
     out = (*broadcast(a2[:-2], b2[:-2]), a2[-2], b2[-1])
     if len(a) == 1:
         out = out[:-2] + out[-1:]

@@ -12,10 +12,10 @@ inference, and the row it makes or joins (:func:`visit`, :func:`place`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from math import prod
-from typing import Any
+from typing import Any, TypeVar
 
 from sepconv_cli.counting.network import Uncounted
 from sepconv_cli.counting.ops import Passthrough, ops_cost
@@ -30,8 +30,9 @@ from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, Shape, constant_tensor
 from sepconv_cli.interchange.onnx_nodes import channels_last, count_node
 from sepconv_cli.interchange.onnx_outcomes import Activation, Hidden, NotCounted, Outcome, one
 from sepconv_cli.interchange.onnx_pairs import join_pair, relower
-from sepconv_cli.interchange.onnx_shapes import NodeShapeError, fold
+from sepconv_cli.interchange.onnx_shapes import MalformedNode, NodeShapeError, fold
 from sepconv_cli.interchange.onnx_tensor_nodes import elementwise, items_of, per_item
+from sepconv_cli.interchange.onnx_validate import check_no_negative
 from sepconv_cli.interchange.onnx_walk_state import (
     FILE_ORDER,
     MAC_OPS,
@@ -57,7 +58,7 @@ def visit(walk: Walk, nodes: Sequence[Any], index: int) -> None:
             tensors.shapes[node.output[0]] = dims  # shape only, never its values
             free_row(walk, node, name, where)
             return
-    values = fold(node, tensors)
+    values = _guarded(walk, node, where, lambda: fold(node, tensors))
     if values is not None:
         for output, value in zip(node.output, values, strict=False):
             tensors.values[output] = value
@@ -75,13 +76,20 @@ def visit(walk: Walk, nodes: Sequence[Any], index: int) -> None:
     _refuse_negative_dims(tensors.shapes, ins, where, empty=node.op_type in MAC_OPS)
     outcome: Outcome
     outs: list[Shape]
-    if node.op_type in ("If", "Loop", "Scan"):
+    if node.domain not in ("", "ai.onnx"):
+        outcome, outs = NotCounted(f"an operator of domain {node.domain!r}, not ONNX's own"), []
+    elif node.op_type in ("If", "Loop", "Scan"):
         outcome, outs = NotCounted("control flow (a subgraph) is not counted"), []
     elif missing:
         outcome, outs = NotCounted(f"the shape of its input {missing[0]!r} is unknown"), []
     else:
+        shapes = [tensors.shapes[n] for n in ins]
         try:
-            outcome, outs = count_node(node, [tensors.shapes[n] for n in ins], tensors, where, name)
+            outcome, outs = _guarded(
+                walk, node, where, lambda: count_node(node, shapes, tensors, where, name)
+            )
+        except MalformedNode as exc:
+            raise UsageError(f"{where}: {exc}") from None
         except NodeShapeError as exc:
             outcome, outs = NotCounted(str(exc)), []
     for k, output in enumerate(node.output):
@@ -107,7 +115,29 @@ def visit(walk: Walk, nodes: Sequence[Any], index: int) -> None:
         shape = ours if ours is not None else theirs
         if shape is not None:
             tensors.shapes[output] = shape
+    check_no_negative(node.output, tensors.shapes, where)
     _place(walk, nodes, index, outcome, name, where)
+
+
+T = TypeVar("T")
+
+MALFORMED = (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError)
+"""What a rule raises on a node whose attributes or inputs the file got wrong in a way no
+check before it names (an index past an input's rank, a value of the wrong kind)."""
+
+
+def _guarded(walk: Walk, node: Any, where: str, work: Callable[[], T]) -> T:
+    """``work`` (a node's rule or its fold), with a broken node refused in one line naming
+    it. Where onnx's own inference gave every output of the node a shape, onnx read the
+    node as valid, so a failure is sepconv's bug and stays one (exit 3, "please report")."""
+    try:
+        return work()
+    except MALFORMED as exc:
+        if node.output and all(o in walk.inferred for o in node.output if o):
+            raise
+        raise UsageError(
+            f"{where}: its inputs and attributes do not fit ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _refuse_negative_dims(

@@ -34,7 +34,7 @@ from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_control import fold_control_flow
 from sepconv_cli.interchange.onnx_inputs import InputValue, check_input_names, pin_inputs
 from sepconv_cli.interchange.onnx_load import Shape, pinned_copy, tensor_array
-from sepconv_cli.interchange.onnx_load import load_graph as read_model
+from sepconv_cli.interchange.onnx_validate import load_checked as read_model
 from sepconv_cli.interchange.optional import require, require_onnx
 
 PASS_THROUGH = frozenset({"Identity", "Dropout"})
