@@ -323,9 +323,10 @@ def test_symbolic_dims_without_input_shape_are_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["export-spec", str(model)])
     assert result.exit_code == 2
     # the same line as profile's (one pinning rule for both)
-    assert "input 'x' has symbolic dims Nx3xHxW; pin them with --input-shape x=1x" in (
+    assert "input 'x' (float32, Nx3xHxW) has an unknown shape past the batch; pin it: " in (
         result.stderr
     )
+    assert "--input-shape x=1x3x?x?" in result.stderr
 
 
 def test_a_zero_pad_before_a_conv_is_its_padding(tmp_path: Path) -> None:

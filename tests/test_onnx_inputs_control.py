@@ -9,7 +9,6 @@ Every expected count is hand arithmetic, written beside it: a conv's MACs are
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -236,10 +235,8 @@ def test_a_graph_with_nothing_to_fold_is_not_copied(tmp_path: Path) -> None:
         [helper.make_tensor_value_info("t2000", TP.FLOAT, ["N", 4])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    start = time.perf_counter()
     out = fold_control_flow(model, Path("long.onnx"), {"t0": (1, 4)}, {}, [])
-    assert out is model
-    assert time.perf_counter() - start < 0.5  # a scan of the node types (about a millisecond)
+    assert out is model  # returned as it was: nothing copied (no test asserts a speed)
 
 
 # -------------------------------------------------------------- literal -1 input dims
@@ -269,7 +266,10 @@ def test_a_minus_one_spatial_dim_needs_input_shape(tmp_path: Path) -> None:
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     line = error_line(invoke("profile", str(path)))
-    assert "input 'x' has symbolic dims ?x2x?x?; pin them with --input-shape x=1x..." in line
+    assert (
+        "input 'x' (float32, ?x2x?x?) has an unknown shape past the batch; pin it: "
+        "--input-shape x=1x2x?x? (each ? a size)"
+    ) in line
     data, _ = profile(path, "--input-shape", "x=1x2x10x12")
     # 10×12 positions (same padding) · 4 · 2 · 9 = 8,640; onnx's strict inference ran
     assert macs(data) == [("conv", 10 * 12 * 4 * 2 * 9)]

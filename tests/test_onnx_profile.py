@@ -392,7 +392,7 @@ def test_symbolic_spatial_dims_need_input_shape(tmp_path: Path) -> None:
     path = conv_model(tmp_path / "h.onnx", ["N", 2, "H", "W"], [4, 2, 3, 3])
     done = run(str(path))
     assert done.exit_code == 2
-    assert "pin them with --input-shape x=" in done.output
+    assert "pin it: --input-shape x=1x2x?x?" in done.output
     assert first(profile(path, "--input-shape", "x=1x2x10x10"))["output_shape"] == [8, 8, 4]
     wrong = run(str(path), "--input-shape", "y=1x2x10x10")
     assert (

@@ -151,24 +151,15 @@ def pin_inputs(
                     f"{value.name}={_text_shape(pinned[value.name])}"
                 )
             pinned[value.name] = shape
+    _refuse_unpinned(inputs, pinned, path)
     shapes: dict[str, Shape] = {}
     for value in inputs:
         dims = input_dims(value)
         if value.name in pinned:
             shapes[value.name] = _pinned(value.name, dims, pinned[value.name], path)
             continue
-        if dims is None:
-            raise UsageError(
-                f"{path}: input {value.name!r} has no shape; give it with "
-                f"--input-shape {value.name}=1x3x224x224"
-            )
+        assert dims is not None  # _refuse_unpinned: every input has a shape or a pin
         free = [i for i, d in enumerate(dims) if not isinstance(d, int)]
-        if free and free != [0]:
-            raise UsageError(
-                f"{path}: input {value.name!r} has symbolic dims "
-                f"{'x'.join(_text_dims(dims))}; pin them with "
-                f"--input-shape {value.name}=1x..."
-            )
         if free and batch is None:
             flags = "--input-shape or --batch" if batch_flag else "--input-shape"
             notes.append(
@@ -177,6 +168,56 @@ def pin_inputs(
             )
         shapes[value.name] = tuple(d if isinstance(d, int) else batch or 1 for d in dims)
     return shapes
+
+
+ELEMENT_TYPES = {
+    1: "float32",
+    2: "uint8",
+    3: "int8",
+    4: "uint16",
+    5: "int16",
+    6: "int32",
+    7: "int64",
+    8: "string",
+    9: "bool",
+    10: "float16",
+    11: "float64",
+    12: "uint32",
+    13: "uint64",
+    14: "complex64",
+    15: "complex128",
+    16: "bfloat16",
+}
+"""ONNX element types by number, as messages name an input's type."""
+
+
+def _refuse_unpinned(inputs: Sequence[Any], pinned: Mapping[str, Shape], path: Path) -> None:
+    """One line naming every input whose shape is unknown past its batch, with its type
+    and the flags that would pin them all (a model of several inputs needs one each)."""
+    unpinned: list[str] = []
+    flags: list[str] = []
+    for value in inputs:
+        if value.name in pinned:
+            continue
+        dims = input_dims(value)
+        elem = value.type.tensor_type.elem_type if value.type.HasField("tensor_type") else 0
+        kind = ELEMENT_TYPES.get(elem, "not a tensor" if not elem else f"type {elem}")
+        if dims is None:
+            unpinned.append(f"{value.name!r} ({kind}, no shape)")
+            flags.append(f"--input-shape {value.name}=1x3x224x224")
+        elif any(not isinstance(d, int) for d in dims[1:]):
+            unpinned.append(f"{value.name!r} ({kind}, {'x'.join(_text_dims(dims))})")
+            sizes = ["1", *(str(d) if isinstance(d, int) else "?" for d in dims[1:])]
+            flags.append(f"--input-shape {value.name}={'x'.join(sizes)}")
+    if not unpinned:
+        return
+    which = "input" if len(unpinned) == 1 else "inputs"
+    unknown = "an unknown shape" if len(unpinned) == 1 else "unknown shapes"
+    raise UsageError(
+        f"{path}: {which} {', '.join(unpinned)} {'has' if len(unpinned) == 1 else 'have'} "
+        f"{unknown} past the batch; pin {'it' if len(unpinned) == 1 else 'each'}: "
+        f"{' '.join(flags)} (each ? a size)"
+    )
 
 
 def _pinned(name: str, dims: Dims | None, shape: Shape, path: Path) -> Shape:

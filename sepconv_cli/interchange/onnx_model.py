@@ -99,10 +99,7 @@ def read_onnx(
         )
     graph_notes.append(_bn_note(walk))
     if not walk.rows:
-        kinds = ", ".join(sorted({u.op_type for u in walk.uncounted})) or "none"
-        raise UsageError(
-            f"{path}: no node of this graph is one sepconv counts (node types: {kinds})"
-        )
+        raise UsageError(_nothing_counted(path, walk, nodes))
     rows = [
         Row(
             k,
@@ -134,6 +131,27 @@ def read_onnx(
         graph_notes=tuple(graph_notes),
     )
     return model, notes
+
+
+def _nothing_counted(path: Path, walk: Walk, nodes: Sequence[Any]) -> str:
+    """Why a graph gave no row: the first node not counted and its reason, or that every
+    node only moves data (``--all-nodes`` would show them as free rows)."""
+    if walk.uncounted:
+        first = walk.uncounted[0]
+        more = len(walk.uncounted) - 1
+        return (
+            f"{path}: no node of this graph is one sepconv counts: node {first.node} "
+            f"({first.op_type}): {first.reason}"
+            + (f" (and {more} more not counted)" if more else "")
+        )
+    kinds: dict[str, int] = {}
+    for node in nodes:
+        kinds[node.op_type] = kinds.get(node.op_type, 0) + 1
+    listed = ", ".join(f"{op} ×{n}" if n > 1 else op for op, n in sorted(kinds.items()))
+    return (
+        f"{path}: nothing to count: its {len(nodes)} node(s) only move data or compute "
+        f"shapes ({listed}); --all-nodes lists them"
+    )
 
 
 def _opset(proto: Any) -> int:

@@ -193,7 +193,8 @@ def _place(
         free_row(walk, node, name, where)
         return
     if isinstance(outcome, NotCounted):
-        walk.uncounted.append(Uncounted(node.name or f"#{index}", node.op_type, outcome.reason))
+        op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+        walk.uncounted.append(Uncounted(node.name or f"#{index}", op, outcome.reason))
         walk.named.add(index)
         return
     if isinstance(outcome, Activation):
