@@ -31,17 +31,29 @@ def _axis(axis: int, rank: int) -> int:
     return axis + rank if axis < 0 else axis
 
 
+def _int_list(node: Any, tensors: Tensors, position: int, what: str) -> list[int]:
+    """Input ``position``'s value as the list of integers ONNX makes it (a shape, axes,
+    pads): a scalar or a 1-D tensor of an integer type; anything else is a broken node."""
+    value = tensors.need(node, position, what)
+    if value.ndim > 1 or value.dtype.kind not in "iu":
+        raise MalformedNode(
+            f"its {what} is a {value.dtype} tensor of shape {tuple(value.shape)}, not a list "
+            "of integers"
+        )
+    return [int(x) for x in value.reshape(-1)]
+
+
 def _axes(node: Any, tensors: Tensors, position: int) -> list[int] | None:
     a = attributes(node)
     if "axes" in a:
         return [int(x) for x in a["axes"]]
     if position < len(node.input) and node.input[position]:
-        return [int(x) for x in tensors.need(node, position, "axes")]
+        return _int_list(node, tensors, position, "axes")
     return None
 
 
 def _reshape(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    target = [int(x) for x in tensors.need(node, 1, "target shape")]
+    target = _int_list(node, tensors, 1, "target shape")
     source = shapes[0]
     allow_zero = attributes(node).get("allowzero", 0)
     if any(d < -1 for d in target) or target.count(-1) > 1:
@@ -112,7 +124,7 @@ def _split(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
     if "split" in a:
         sizes = [int(x) for x in a["split"]]
     elif len(node.input) > 1 and node.input[1]:
-        sizes = [int(x) for x in tensors.need(node, 1, "split sizes")]
+        sizes = _int_list(node, tensors, 1, "split sizes")
     else:
         parts = len(node.output)
         chunk = -(-s[axis] // parts)
@@ -128,11 +140,11 @@ def _slice(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
         axes = a.get("axes", list(range(len(starts))))
         steps = [1] * len(starts)
     else:
-        starts = [int(x) for x in tensors.need(node, 1, "starts")]
-        ends = [int(x) for x in tensors.need(node, 2, "ends")]
+        starts = _int_list(node, tensors, 1, "starts")
+        ends = _int_list(node, tensors, 2, "ends")
         axes = _axes(node, tensors, 3) or list(range(len(starts)))
         has_steps = len(node.input) > 4 and node.input[4]
-        steps = [int(x) for x in tensors.need(node, 4, "steps")] if has_steps else [1] * len(starts)
+        steps = _int_list(node, tensors, 4, "steps") if has_steps else [1] * len(starts)
     for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
         axis = _axis(axis, len(s))
         s[axis] = len(range(*slice(start, end, step).indices(s[axis])))
@@ -142,7 +154,7 @@ def _slice(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
 def _pad(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
     s = list(shapes[0])
     a = attributes(node)
-    pads = a["pads"] if "pads" in a else [int(x) for x in tensors.need(node, 1, "pads")]
+    pads = a["pads"] if "pads" in a else _int_list(node, tensors, 1, "pads")
     axes = _axes(node, tensors, 3) or list(range(len(s)))
     half = len(pads) // 2
     for i, axis in enumerate(axes):
@@ -154,9 +166,13 @@ def _pad(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
 def _resize(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
     s = shapes[0]
     if len(node.input) > 3 and node.input[3]:
-        sizes = [int(x) for x in tensors.need(node, 3, "sizes")]
+        sizes = _int_list(node, tensors, 3, "sizes")
         return [tuple(sizes)]
-    scales = tensors.need(node, 2 if node.op_type == "Resize" else 1, "scales")
+    scales = tensors.need(node, 2 if node.op_type == "Resize" else 1, "scales").reshape(-1)
+    if len(scales) != len(s) or not all(0 < float(f) < 2**31 for f in scales):
+        raise MalformedNode(
+            f"its scales {[float(f) for f in scales[:8]]} are not {len(s)} positive sizes"
+        )
     return [tuple(int(d * float(f)) for d, f in zip(s, scales, strict=True))]
 
 
@@ -186,7 +202,7 @@ def _elementwise(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape
 
 
 def _expand(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    target = tuple(int(x) for x in tensors.need(node, 1, "target shape"))
+    target = tuple(_int_list(node, tensors, 1, "target shape"))
     return [broadcast(shapes[0], target)]
 
 
@@ -200,7 +216,7 @@ def _arg_reduce(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]
 
 
 def _tile(node: Any, shapes: list[Shape], tensors: Tensors) -> list[Shape]:
-    repeats = [int(x) for x in tensors.need(node, 1, "repeats")]
+    repeats = _int_list(node, tensors, 1, "repeats")
     return [tuple(d * r for d, r in zip(shapes[0], repeats, strict=True))]
 
 
@@ -260,7 +276,19 @@ def recurrent_sizes(node: Any, shapes: list[Shape]) -> tuple[int, int, int, int,
     if len(x) != 3 or len(w) != 3:
         raise MalformedNode(f"input {x} and weight {w} are not a recurrent layer's")
     steps, batch = (x[1], x[0]) if a.get("layout", 0) else (x[0], x[1])
-    hidden = int(a.get("hidden_size", 0)) or w[1] // {"LSTM": 4, "GRU": 3}.get(node.op_type, 1)
+    gates = {"LSTM": 4, "GRU": 3}.get(node.op_type, 1)
+    hidden = int(a.get("hidden_size", 0)) or w[1] // gates
+    directions = 2 if text_attribute(node, "direction", "forward") == "bidirectional" else 1
+    if w != (directions, gates * hidden, x[2]):
+        raise MalformedNode(
+            f"its weight W is {w}; input {x} with hidden size {hidden} and {directions} "
+            f"direction(s) needs {(directions, gates * hidden, x[2])}"
+        )
+    if len(shapes) > 2 and shapes[2] != (directions, gates * hidden, hidden):
+        raise MalformedNode(
+            f"its recurrence weight R is {shapes[2]}; it needs "
+            f"{(directions, gates * hidden, hidden)}"
+        )
     return steps, batch, x[2], hidden, w[0]
 
 

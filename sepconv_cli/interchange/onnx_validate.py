@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.errors import UsageError
-from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, constant_tensor, load_graph
+from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, constant_tensor, load_graph, value_dims
 from sepconv_cli.interchange.onnx_shapes import attributes
 from sepconv_cli.interchange.optional import require_onnx
 
@@ -87,11 +87,19 @@ def _structure(proto: Any, path: Path) -> None:
     """SSA and execution order, with the fault named (onnx's checker says only that the
     graph is not sorted)."""
     graph = proto.graph
+    _text_fields(graph, path)
     seen_inputs: set[str] = set()
     for value in graph.input:
         if value.name in seen_inputs:
             raise UsageError(f"{path}: graph input {value.name!r} is declared twice")
         seen_inputs.add(value.name)
+        dims = value_dims(value) or ()
+        if any(isinstance(d, int) and d < -1 for d in dims):
+            # -1 is an exporter's "unknown" (Paddle2ONNX); any other negative is damage
+            raise UsageError(
+                f"{path}: graph input {value.name!r} declares a negative dim "
+                f"({'x'.join(str(d) for d in dims)})"
+            )
     writer: dict[str, int] = {}
     for index, node in enumerate(graph.node):
         if not any(node.output):
@@ -138,6 +146,20 @@ def _structure(proto: Any, path: Path) -> None:
             raise UsageError(
                 f"{path}: graph output {output.name!r} is made by no node, initializer or input"
             )
+
+
+def _text_fields(graph: Any, path: Path) -> None:
+    """Every name is text: protobuf hands an invalid UTF-8 string over as bytes, which no
+    rule reads (a damaged or forged file)."""
+    for index, node in enumerate(graph.node):
+        for field in (node.name, node.op_type, node.domain, *node.input, *node.output):
+            if isinstance(field, bytes):
+                raise UsageError(
+                    f"{path}: node #{index}: {field!r} is not valid UTF-8 text (a damaged file)"
+                )
+    for value in (*graph.input, *graph.output, *graph.initializer, *graph.value_info):
+        if isinstance(value.name, bytes):
+            raise UsageError(f"{path}: tensor name {value.name!r} is not valid UTF-8 text")
 
 
 def _in_cycle(nodes: Sequence[Any], writer: dict[str, int], start: int) -> bool:
