@@ -199,14 +199,22 @@ def _refuse_unpinned(inputs: Sequence[Any], pinned: Mapping[str, Shape], path: P
     for value in inputs:
         if value.name in pinned:
             continue
+        if not value.type.HasField("tensor_type"):
+            kind = (value.type.WhichOneof("value") or "no type").removesuffix("_type")
+            raise UsageError(
+                f"{path}: input {value.name!r} is {'an' if kind[0] in 'aeiou' else 'a'} "
+                f"{kind}, not a tensor: sepconv counts graphs whose inputs are tensors"
+            )
         dims = input_dims(value)
-        elem = value.type.tensor_type.elem_type if value.type.HasField("tensor_type") else 0
-        kind = ELEMENT_TYPES.get(elem, "not a tensor" if not elem else f"type {elem}")
+        written = tuple("?" if d == -1 else d for d in value_dims(value) or ())
+        elem = value.type.tensor_type.elem_type
+        kind = ELEMENT_TYPES.get(elem, f"type {elem}")
         if dims is None:
             unpinned.append(f"{value.name!r} ({kind}, no shape)")
             flags.append(f"--input-shape {value.name}=1x3x224x224")
         elif any(not isinstance(d, int) for d in dims[1:]):
-            unpinned.append(f"{value.name!r} ({kind}, {'x'.join(_text_dims(dims))})")
+            zero = " (a 0 is read as unknown, as exporters write it)" if 0 in written else ""
+            unpinned.append(f"{value.name!r} ({kind}, {'x'.join(_text_dims(written))}{zero})")
             sizes = ["1", *(str(d) if isinstance(d, int) else "?" for d in dims[1:])]
             flags.append(f"--input-shape {value.name}={'x'.join(sizes)}")
     if not unpinned:

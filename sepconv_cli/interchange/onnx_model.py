@@ -79,8 +79,10 @@ def read_onnx(
             readers.setdefault(name, []).append(i)
     for output in proto.graph.output:
         readers.setdefault(output.name, []).append(-1)
-    first = graph_inputs(proto)[0]
-    input_shape = shapes[first.name]
+    # the model's input, as reports show it: its first graph input (a graph of constants
+    # alone has none; a scalar input has no batch)
+    first = next(iter(graph_inputs(proto)), None)
+    input_shape = shapes[first.name] if first is not None else ()
     walk = Walk(path, tensors, inferred, readers, all_nodes=all_nodes)
     walk.batch = input_shape[0] if input_shape else 1
     nodes = list(proto.graph.node)
@@ -122,9 +124,9 @@ def read_onnx(
         name=path.stem,  # exporters' graph names say little ("main_graph", "torch_jit")
         source=f"ONNX file{f' from {producer}' if producer else ''}, opset {opset}"
         + (f", graph {proto.graph.name}" if proto.graph.name else ""),
-        input_shape=_shown_input(nodes, walk.readers, first.name, input_shape),
-        batch=batch or input_shape[0],
-        dtype=DTYPES.get(first.type.tensor_type.elem_type, "float32"),
+        input_shape=(_shown_input(nodes, walk.readers, first.name, input_shape) if first else ()),
+        batch=batch or (input_shape[0] if input_shape else 1),
+        dtype=DTYPES.get(first.type.tensor_type.elem_type, "float32") if first else "float32",
         rows=tuple(fold_repeats(rows)),
         file=str(path),
         graph_format="onnx",
