@@ -25,6 +25,7 @@ from sepconv_cli.cli.coercion import plain_options
 from sepconv_cli.cli.help import command_summary
 from sepconv_cli.cli.options import EXIT_CODES_HELP
 from sepconv_cli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, EXIT_USAGE, SepconvError
+from sepconv_cli.names import shown
 
 
 class SepconvGroup(TyperGroup):
@@ -128,8 +129,12 @@ def _flag_given_a_value(exc: Exception, argv: list[str], root: TyperGroup) -> st
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    first = message.strip().splitlines()[0] if message.strip() else "failed"
-    print(f"sepconv: error: {first}", file=sys.stderr)
+    """The one place an error is printed: one line, ``sepconv: error: MESSAGE``. The message
+    is shown whole (:func:`sepconv_cli.names.shown`): a name from a file in it, or a
+    library's multi-line text, has its newlines and escape sequences escaped, so no message
+    forges a line of its own (``\\nsepconv: error: ...``) or recolours the terminal."""
+    text = shown(message.strip()) or "failed"
+    print(f"sepconv: error: {text}", file=sys.stderr)
     sys.exit(code)
 
 

@@ -107,7 +107,7 @@ def bench(
     if plot is not None:  # checks only: matplotlib is not imported (it would load NumPy)
         from sepconv_cli.output.plot import check_plot_path
 
-        check_output_path(plot, "--plot", inputs=(model,))
+        check_output_path(plot, "--plot", inputs=(model,), others=[("--output", output)])
         check_plot_path(plot)
     settings = timing_settings_from_flags(threads, time_budget, max_memory, note="numpy" in names)
     for name in names:  # each checked and loaded now: exit 2 before any timing

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sepconv_cli.names import shown
 from sepconv_cli.output.files import write_atomic
 
 
@@ -58,28 +59,39 @@ class ProgressBar:
         if self.progress is None:
             return
         if self.task is None:
-            self.task = self.progress.add_task(self.label, total=total)
+            self.task = self.progress.add_task(_markup(self.label), total=total)
         description = f"{self.label}: {name}" if name else self.label
-        self.progress.update(self.task, completed=done, description=description)
+        self.progress.update(self.task, completed=done, description=_markup(description))
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.__exit__(*exc)
 
 
+def _markup(text: str) -> str:
+    """``text`` (a model's or a layer's name in it) as the progress bar's column reads it:
+    Rich markup, so shown (:func:`sepconv_cli.names.shown`) and its ``[`` escaped (a name's
+    ``[bold]`` is text, and a lone ``[/x]`` would be an error)."""
+    from rich.markup import escape
+
+    return escape(shown(text))
+
+
 class Messages:
-    """stderr notes for people; silenced by --quiet. Reports never go here."""
+    """stderr notes for people; silenced by --quiet. Reports never go here. Each note is one
+    line, shown (:func:`sepconv_cli.names.shown`): a name from a file in it cannot start a
+    line of its own or send the terminal an escape sequence."""
 
     quiet = False
 
     @classmethod
     def note(cls, text: str) -> None:
         if not cls.quiet:
-            print(_wrapped(text), file=sys.stderr)
+            print(_wrapped(shown(text)), file=sys.stderr)
 
     @staticmethod
     def always(text: str) -> None:
-        print(_wrapped(text), file=sys.stderr)
+        print(_wrapped(shown(text)), file=sys.stderr)
 
 
 def _wrapped(text: str) -> str:

@@ -96,7 +96,7 @@ def export(
     runtime runs: node names are the spec's row names, and the graph's weights count as
     sepconv's params."""
     Messages.quiet = quiet
-    check_output_path(output, inputs=(model,))
+    check_output_path(output, inputs=(model,), writing="the ONNX graph")
     chosen: Form = parse_flag(form, "--form", choice(FORMS)) or "as_specified"
     seed_value = parse_flag(seed, "--seed", partial(positive_int, minimum=0)) or 0
     opset_value = parse_flag(opset, "--opset", partial(positive_int, minimum=17)) or 17

@@ -175,7 +175,7 @@ def profile(
     if plot is not None:
         from sepconv_cli.output.plot import check_plot_path
 
-        check_output_path(plot, "--plot", inputs=(model,))
+        check_output_path(plot, "--plot", inputs=(model,), others=[("--output", output)])
         check_plot_path(plot)
     options = ModelOptions(
         width_multiplier=None if width_multiplier is None else parse_width(width_multiplier),

@@ -125,7 +125,8 @@ def spatial(
     """
     Messages.quiet = quiet
     if output is not None:
-        check_output_path(output)
+        # KERNEL may be a file (.yaml, .csv, .npy): the report must not replace it
+        check_output_path(output, inputs=(kernel,), reading="the kernel")
     chosen = SPATIAL.choose(format, output)
     sigma_value = _float_flag(sigma, "--sigma", positive=True)
     tol_value = _float_flag(tolerance, "--tolerance", positive=False)

@@ -211,7 +211,7 @@ def _grid(
             raise UsageError(f"--plot: a heat map needs exactly two --vary (got {len(axes)})")
         from sepconv_cli.output.plot import check_plot_path
 
-        check_output_path(plot, "--plot")
+        check_output_path(plot, "--plot", others=[("--output", output)])
         check_plot_path(plot)
     if settings is not None:
         check_timed_grid(prod(len(a.values) for a in axes))

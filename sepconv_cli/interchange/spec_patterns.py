@@ -257,7 +257,8 @@ def _written_out_gelu(graph: Graph, tensor: str) -> list[Any] | None:
 
     def scalar(name: str) -> float | None:
         value = graph.constant(name)
-        return float(value) if value is not None and value.size == 1 else None
+        # float() of a 1-element array of ndim >= 1 is an error in NumPy 2.4: read the element
+        return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
 
     def same(a: str, b: str) -> bool:
         return graph.tensor(a) == graph.tensor(b)

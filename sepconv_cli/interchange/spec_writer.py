@@ -16,12 +16,19 @@ Rules:
   an inexpressible join); a comment at the top and the ``partial:`` key name the first node
   not expressed, which ``profile`` prints as a warning (the counts are a lower bound). A
   graph whose first node already stops the walk has no spec even then: one line, exit 2.
-- A string is written plain when YAML reads it back as the same string, else quoted.
+- Names are data (a node name may hold a newline, ``- type: ...``, ``#``, quotes, escape
+  sequences): every string the file holds as a value or a key — a layer's name, the
+  ``partial:`` node, the source — is written plain only when it is an identifier YAML reads
+  back as the same string (letters, digits and ``_./-``, not a YAML word such as ``yes``),
+  else double-quoted with every character outside printable ASCII, and ``"`` and ``\\``,
+  escaped (:func:`scalar`). Every comment is one line: the names in it are shown
+  (:func:`sepconv_cli.names.shown`), so no name ends a comment and starts a layer. Every
+  line written is checked to hold no line break before the text is returned. So the file
+  holds exactly the layers the walk wrote, whatever the graph's names.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -32,6 +39,7 @@ from sepconv_cli.interchange.onnx_inputs import InputValue
 from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.interchange.spec_graph import load_graph
 from sepconv_cli.interchange.spec_walk import Item, Layer, Note, Walker
+from sepconv_cli.names import shown
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*\Z")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "none"}
@@ -66,7 +74,7 @@ def export_spec(
     nhwc = graph.channels_last_input
     layout = "(NHWC, read through its Transposes) as" if nhwc else "(NCHW) as channels-last"
     head = [
-        f"# Written by sepconv export-spec from {path.name}: the input",
+        f"# Written by sepconv export-spec from {shown(path.name)}: the input",
         f"# {graph.input_name!r} {'x'.join(map(str, shape))} {layout} [H, W, C].",
     ]
     spatial = [*shape[1:-1], shape[-1]] if nhwc else [*shape[2:], shape[1]]
@@ -98,23 +106,28 @@ def export_spec(
     if graph.dtype != "float32":
         head.append(f"dtype: {graph.dtype}")
     lines = head + sequence("layers", items, 0)
+    broken = next((line for line in lines if not line.isprintable()), None)
+    if broken is not None:  # the rule above, checked: never a layer the graph does not have
+        raise RuntimeError(f"export-spec: a line would hold a control character: {broken!r}")
     return "\n".join(lines) + "\n", graph.notes, summary(items, path)
 
 
 def summary(items: list[Item], path: Path) -> list[str]:
-    """One stderr line per kind of note."""
+    """One stderr line per kind of note, shown (:func:`sepconv_cli.names.shown`)."""
     kinds: dict[str, list[Note]] = defaultdict(list)
     for note in notes(items):
         kinds[note.kind].append(note)
     lines = []
     for kind, group in kinds.items():
         if len(group) == 1:
-            lines.append(f"{path}: {group[0].text}")
+            lines.append(shown(f"{path}: {group[0].text}"))
         else:
             names = ", ".join(n.nodes[0].name or n.nodes[0].output[0] for n in group if n.nodes)
             lines.append(
-                f"{path}: {len(group)} {kind} nodes the spec has no layer for, not counted "
-                f"(named in the file where each is): {names}"
+                shown(
+                    f"{path}: {len(group)} {kind} nodes the spec has no layer for, not counted "
+                    f"(named in the file where each is): {names}"
+                )
             )
     return lines
 
@@ -143,15 +156,15 @@ def entry(item: Item, indent: int) -> list[str]:
     """The lines of one list entry (``- ...``), its comments first."""
     pad = " " * indent
     if isinstance(item, Note):
-        return [f"{pad}# NOT EXPRESSED: {item.text}"]
+        return [f"{pad}# NOT EXPRESSED: {shown(item.text)}"]
     if not item.fields:  # a flatten: nothing to write
         return []
-    lines = [f"{pad}# {c}" for c in item.comments]
+    lines = [f"{pad}# {shown(c)}" for c in item.comments]
     if item.layers is None and item.branches is None:
         return [*lines, f"{pad}- {flow(item.fields)}"]
     first, *rest = item.fields.items()
-    lines.append(f"{pad}- {first[0]}: {value(first[1])}")
-    lines.extend(f"{pad}  {k}: {value(v)}" for k, v in rest)
+    lines.append(f"{pad}- {scalar(first[0])}: {value(first[1])}")
+    lines.extend(f"{pad}  {scalar(k)}: {value(v)}" for k, v in rest)
     if item.layers is not None:
         lines.extend(sequence("layers", item.layers, indent + 2))
     if item.shortcut is not None:
@@ -170,7 +183,7 @@ def entry(item: Item, indent: int) -> list[str]:
 def flow(data: Any) -> str:
     """A flow-style YAML mapping or list on one line."""
     if isinstance(data, dict):
-        return "{" + ", ".join(f"{k}: {value(v)}" for k, v in data.items()) + "}"
+        return "{" + ", ".join(f"{scalar(k)}: {value(v)}" for k, v in data.items()) + "}"
     return "[" + ", ".join(value(v) for v in data) + "]"
 
 
@@ -185,8 +198,24 @@ def value(data: Any) -> str:
 
 
 def scalar(text: str) -> str:
-    """``text`` plain when YAML reads it back unchanged, else double-quoted (JSON's quoting
-    is valid YAML)."""
+    """``text`` plain when it is an identifier YAML reads back unchanged, else a YAML
+    double-quoted scalar of printable ASCII: ``"`` and ``\\`` escaped, ``\\n``, ``\\r`` and
+    ``\\t`` as such, every other character outside ``" "``..``"~"`` as ``\\xNN``, ``\\uNNNN``
+    or ``\\UNNNNNNNN`` (YAML's own escapes: a character beyond U+FFFF is one escape, not
+    JSON's surrogate pair, which YAML would read back as two characters)."""
     if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
         return text
-    return json.dumps(text)
+    return '"' + "".join(_QUOTED.get(c) or _quoted(c) for c in text) + '"'
+
+
+_QUOTED = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _quoted(char: str) -> str:
+    """One character inside a double-quoted YAML scalar."""
+    code = ord(char)
+    if 0x20 <= code < 0x7F:
+        return char
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

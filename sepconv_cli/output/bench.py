@@ -4,8 +4,6 @@ time next to its share of the MACs (:mod:`sepconv_cli.analysis.bench`)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +12,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from sepconv_cli.analysis.bench import BenchReport, bench_dict
+from sepconv_cli.names import shown, shown_in_markdown
+from sepconv_cli.output.csv import csv_text
 from sepconv_cli.output.fit import FitTable, drop, shorten
 from sepconv_cli.output.markdown import md_table
 from sepconv_cli.output.whole_graph import footer_lines
@@ -58,7 +58,7 @@ def _totals(report: BenchReport, seconds: Callable[[Any], str] = seconds_cell) -
 
 def bench_table(report: BenchReport) -> RenderableType:
     table = FitTable(
-        title=f"{report.model} on {len(report.runs)} runtime(s): medians per layer",
+        title=f"{shown(report.model)} on {len(report.runs)} runtime(s): medians per layer",
         # the times go first (the speed-ups and shares are the point), then long layer
         # names (an ONNX file's node names) are cut in the middle rather than wrap a number
         steps=(
@@ -92,7 +92,7 @@ def bench_table(report: BenchReport) -> RenderableType:
     for run in report.runs:
         lines.append(f"{SHORT[run.name]}: {run.info.label()}\n")
     notes = [
-        f"{layer.row.name} on {SHORT[run.name]}: {layer.note}"
+        shown(f"{layer.row.name} on {SHORT[run.name]}: {layer.note}")
         for run in report.runs
         for layer in run.layers
         if layer.note
@@ -102,7 +102,7 @@ def bench_table(report: BenchReport) -> RenderableType:
     if len(notes) > 6:
         lines.append(f"… and {len(notes) - 6} more rows not timed (--format json lists them)\n")
     if report.whole is not None:
-        lines.append("\n".join(footer_lines(report.whole)) + "\n")
+        lines.append("\n".join(map(shown, footer_lines(report.whole))) + "\n")
     return Group(table, lines)
 
 
@@ -125,31 +125,29 @@ CSV_COLUMNS = (
 
 
 def bench_csv(report: BenchReport) -> str:
-    """One row per layer and runtime (long form: easy to pivot)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    """One row per layer and runtime (long form: easy to pivot); names exact
+    (:func:`~sepconv_cli.output.csv.csv_text` quotes them)."""
 
     def num(value: float | None) -> Any:
         return "" if value is None else round(value, 9)
 
-    for i, layer in enumerate(report.layers):
-        for run in report.runs:
-            writer.writerow(
-                [
-                    layer.row.name,
-                    run.name,
-                    layer.standard.macs,
-                    layer.separable.total.macs,
-                    num(report.mac_ratio(i)),
-                    num(report.mac_share(i)),
-                    num(run.seconds(i, "standard")),
-                    num(run.seconds(i, "separable")),
-                    num(run.speedup(i)),
-                    num(run.time_share(i)),
-                ]
-            )
-    return buffer.getvalue()
+    rows = (
+        [
+            layer.row.name,
+            run.name,
+            layer.standard.macs,
+            layer.separable.total.macs,
+            num(report.mac_ratio(i)),
+            num(report.mac_share(i)),
+            num(run.seconds(i, "standard")),
+            num(run.seconds(i, "separable")),
+            num(run.speedup(i)),
+            num(run.time_share(i)),
+        ]
+        for i, layer in enumerate(report.layers)
+        for run in report.runs
+    )
+    return csv_text(CSV_COLUMNS, rows)
 
 
 def bench_markdown(report: BenchReport) -> str:
@@ -158,9 +156,11 @@ def bench_markdown(report: BenchReport) -> str:
         short = SHORT[run.name]
         header += [f"{short} std ms", f"{short} sep ms", f"{short} ×", f"{short} %"]
     rows = [*_rows(report, ms_number), _totals(report, ms_number)]
-    out = f"## {report.model}: time per layer on {len(report.runs)} runtime(s)\n\n"
+    out = (
+        f"## {shown_in_markdown(report.model)}: time per layer on {len(report.runs)} runtime(s)\n\n"
+    )
     out += md_table(header, rows, "l" + "r" * (len(header) - 1))
     out += "\n" + "\n".join(f"- {SHORT[r.name]}: {r.info.label()}" for r in report.runs) + "\n"
     if report.whole is not None:
-        out += "".join(f"- {line}\n" for line in footer_lines(report.whole))
+        out += "".join(f"- {shown_in_markdown(line)}\n" for line in footer_lines(report.whole))
     return out

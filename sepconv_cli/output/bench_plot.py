@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sepconv_cli.analysis.bench import BenchReport
-from sepconv_cli.output.plot import figure_bytes
+from sepconv_cli.output.plot import chart_text, figure_bytes
 
 RUNTIME_LABELS = {"numpy": "NumPy", "onnxruntime": "ONNX Runtime", "torch": "PyTorch"}
 
@@ -29,7 +29,7 @@ def render_bench_plot(report: BenchReport, fmt: str) -> bytes:
 
     rows = [i for i in range(len(report.layers)) if report.mac_ratio(i) is not None]
     names = [
-        report.layers[i].row.name
+        chart_text(report.layers[i].row.name)
         + (f" ×{report.layers[i].row.repeat}" if report.layers[i].row.repeat > 1 else "")
         for i in rows
     ]
@@ -61,7 +61,7 @@ def render_bench_plot(report: BenchReport, fmt: str) -> bytes:
     ax.invert_yaxis()
     ax.set_xlabel("separable speed-up (×, log scale; left of 1×: separable is slower)")
     ax.legend(loc="lower right", fontsize="small")
-    ax.set_title(f"{report.model}: measured speed-up vs MAC ratio, per layer")
+    ax.set_title(f"{chart_text(report.model)}: measured speed-up vs MAC ratio, per layer")
     return figure_bytes(fig, fmt)
 
 

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 from sepconv_cli.analysis.compare import LABELS, Comparison, Delta
+from sepconv_cli.names import shown_in_markdown
+from sepconv_cli.output.markdown import md_code
 from sepconv_cli.units import human
 
 COMPARE_SCHEMA = "sepconv/compare/v1"
@@ -73,11 +75,13 @@ def fmt_delta(metric: str, delta: Delta) -> str:
 def compare_markdown(result: Comparison) -> str:
     """A pull-request comment: verdict, totals, then only the layers that changed."""
     verdict = (
-        "❌ **Budget exceeded**\n\n" + "".join(f"- {f}\n" for f in result.failures)
+        "❌ **Budget exceeded**\n\n"
+        + "".join(f"- {shown_in_markdown(f)}\n" for f in result.failures)
         if result.failures
         else "✅ **Within budget**\n"
     )
-    lines = [f"### sepconv: `{result.base.label}` → `{result.new.label}`\n", verdict]
+    base, new = md_code(result.base.label, cell=False), md_code(result.new.label, cell=False)
+    lines = [f"### sepconv: {base} → {new}\n", verdict]
     header = (
         "| | "
         + " | ".join(f"{LABELS[m]} base | {LABELS[m]} new | Δ" for m in result.metrics)
@@ -106,7 +110,7 @@ def compare_markdown(result: Comparison) -> str:
         ]
         for change in changed:
             cells = " | ".join(fmt_delta(m, change.delta(m)) for m in result.metrics)
-            lines.append(f"| `{change.name}` | {change.status} | {cells} |")
+            lines.append(f"| {md_code(change.name)} | {change.status} | {cells} |")
         lines += ["", "</details>"]
     else:
         lines += ["", "No layer changed."]

@@ -15,6 +15,7 @@ from rich.measure import Measurement
 from rich.text import Text
 
 from sepconv_cli.analysis.compare import LABELS, Comparison, Delta, LayerChange
+from sepconv_cli.names import shown
 from sepconv_cli.output.compare_formats import fmt_delta, fmt_value
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, is_terminal, narrow, shorten
 from sepconv_cli.output.subset import Subset, largest, rows_that_fit
@@ -106,7 +107,7 @@ def _after(result: Comparison, unchanged: int) -> Group:
         style="dim",
     )
     verdict = (
-        Text("\n".join(f"✗ {f}" for f in result.failures), style="bold red")
+        Text("\n".join(f"✗ {shown(f)}" for f in result.failures), style="bold red")
         if result.failures
         else Text("")
     )
@@ -114,10 +115,9 @@ def _after(result: Comparison, unchanged: int) -> Group:
 
 
 def _table(result: Comparison, changed: Sequence[LayerChange]) -> FitTable:
-    title = f"{result.base.label} → {result.new.label}" + (
-        ""
-        if result.base.model == result.new.model
-        else f"  ({result.base.model} vs {result.new.model})"
+    base, new = result.base, result.new
+    title = f"{shown(base.label)} → {shown(new.label)}" + (
+        "" if base.model == new.model else f"  ({shown(base.model)} vs {shown(new.model)})"
     )
     metrics = result.metrics
     table = FitTable(

@@ -20,6 +20,7 @@ from sepconv_cli.counting.ops import Conv
 from sepconv_cli.counting.report import LayerReport, activation_line
 from sepconv_cli.execution.overhead import OVERHEAD_FLOOR_S
 from sepconv_cli.execution.runtimes.base import runtime_label
+from sepconv_cli.names import shown
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow
 from sepconv_cli.output.tables import better_style
 from sepconv_cli.units import fmt_ratio, human, human_bytes, seconds_cell, shape_cell
@@ -103,7 +104,7 @@ def cost_table(layer: LayerReport) -> RenderableType:
     row = layer.row
     apart = row.forms.as_specified_apart
     title = (
-        f"{row.name}: {_describe_layer(layer)}\n"
+        f"{shown(row.name)}: {_describe_layer(layer)}\n"
         f"input {shape_cell(row.input_shape)} → output {shape_cell(row.output_shape)}"
         f"  (batch {layer.batch}, {layer.itemsize}-byte values)"
     )
@@ -183,7 +184,7 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
     """Measured medians with their spread, and why the speed-up falls short of the MACs."""
     timing = layer.timing
     if timing is None:
-        return [Text(layer.note, style="yellow")] if layer.note else []
+        return [Text(shown(layer.note), style="yellow")] if layer.note else []
     table = FitTable(
         title=f"Measured on this machine ({runtime_label(timing.runtime)}, seeded random data)",
         steps=(

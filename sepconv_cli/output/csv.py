@@ -1,11 +1,16 @@
 """CSV renderings: one row per layer (cost and profile, with timing columns when timed) and
-the presets list. Every function returns a string; none prints."""
+the presets list. Every function returns a string; none prints.
+
+A name is written exactly (CSV is data: a reader gets back the name the file holds), quoted
+where it holds a comma, a quote, a newline or a carriage return (:func:`csv_text`); rows end
+in ``\n``.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.counting.report import LayerReport
@@ -100,21 +105,37 @@ def timing_columns(timing: LayerTiming | None) -> dict[str, float | None]:
     }
 
 
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """``header`` and ``rows`` as CSV, each row ending in ``\n``, every field quoted that
+    holds the delimiter, the quote, ``\n`` or ``\r``. Python's writer quotes only the
+    characters of its line terminator: with ``\n`` it writes ``a\rb`` bare (3.11), which a
+    reader splits into two rows, so a row holding a ``\r`` is written with ``\r\n`` (which
+    quotes both) and its ending put back."""
+    buffer = io.StringIO()
+    plain = csv.writer(buffer, lineterminator="\n")
+    carriage = io.StringIO()
+    quoting = csv.writer(carriage, lineterminator="\r\n")
+    plain.writerow(header)
+    for row in rows:
+        if not any(isinstance(value, str) and "\r" in value for value in row):
+            plain.writerow(row)
+            continue
+        carriage.seek(0)
+        carriage.truncate()
+        quoting.writerow(row)
+        buffer.write(carriage.getvalue()[:-2] + "\n")
+    return buffer.getvalue()
+
+
 def layers_csv(layers: Sequence[LayerReport]) -> str:
     columns = list(CSV_COLUMNS)
     if any(layer.timing for layer in layers):
         columns += TIMING_COLUMNS
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", restval="")
-    writer.writeheader()
-    for layer in layers:
-        writer.writerow(csv_row(layer))
-    return buffer.getvalue()
+    rows = (csv_row(layer) for layer in layers)
+    return csv_text(columns, ([row.get(key, "") for key in columns] for row in rows))
 
 
 def presets_csv(items: Sequence[Preset]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", "description", "path"])
-    writer.writerows([p.name, p.description, str(p.path)] for p in items)
-    return buffer.getvalue()
+    return csv_text(
+        ("name", "description", "path"), ([p.name, p.description, str(p.path)] for p in items)
+    )

@@ -15,14 +15,28 @@ from sepconv_cli.errors import UsageError
 
 
 def check_output_path(
-    path: Path, flag: str = "--output", inputs: Sequence[str | Path | None] = ()
+    path: Path,
+    flag: str = "--output",
+    inputs: Sequence[str | Path | None] = (),
+    *,
+    others: Sequence[tuple[str, Path | None]] = (),
+    reading: str = "the model",
+    writing: str = "the report",
 ) -> None:
-    """Fail early (exit 2), before any work, when the file could not be written, or when it
-    is one of the command's ``inputs`` (``profile m.onnx -o m.onnx`` would replace the model
-    with its report: nothing the user had is lost)."""
+    """Fail early (exit 2), before any work, when the file could not be written, or when
+    something the user has would be lost: ``path`` is one of the command's ``inputs`` (files
+    it reads: ``profile m.onnx -o m.onnx`` would replace the model with its report; named in
+    the message as ``reading``, replaced by ``writing``), or is the file another output flag
+    of ``others`` (``(flag, path)``) names (``-o r.svg --plot r.svg``: one replaces the
+    other)."""
     for given in inputs:
         if given is not None and _same_file(path, Path(given)):
-            raise UsageError(f"{flag}: {path} is the model being read; the report would replace it")
+            raise UsageError(f"{flag}: {path} is {reading} being read; {writing} would replace it")
+    for other_flag, other in others:
+        if other is not None and _same_path(path, other):
+            raise UsageError(
+                f"{flag}: {path} is also {other_flag}'s file; one would replace the other"
+            )
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"{flag}: {path} is a directory")
@@ -39,6 +53,14 @@ def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.exists() and b.is_file() and os.path.samefile(a, b)
     except OSError:
+        return False
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file, existing or still to be written."""
+    try:
+        return _same_file(a, b) or a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: not the same as anything else
         return False
 
 

@@ -30,8 +30,7 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import replace
 
 from rich import box as boxes
 from rich.box import Box
@@ -44,82 +43,37 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-Cell = str | Text
+from sepconv_cli.names import shown
+from sepconv_cli.output.fit_parts import (
+    Both,
+    Cell,
+    Step,
+    _Column,
+    _Layout,
+    _Row,
+    drop,
+    middle_ellipsis,
+    narrow,
+    shorten,
+)
+
+# the parts' names, as the table's modules and tests import them from here
+__all__ = [
+    "LEAN_ROWS",
+    "Both",
+    "Cell",
+    "FitTable",
+    "Step",
+    "_Layout",
+    "drop",
+    "is_terminal",
+    "middle_ellipsis",
+    "narrow",
+    "shorten",
+]
+
 LEAN_ROWS = 200  # more rows than this: the lean path (tables this small take Rich < 0.1 s)
 _UNLIMITED = 100_000  # a width no table reaches: measures a table's natural width
-
-
-@dataclass(frozen=True)
-class Both:
-    """A cell with two renderings: ``narrow`` leaves out only a convenience of ``wide``
-    (the exact numbers stay)."""
-
-    wide: Cell
-    narrow: Cell
-
-
-@dataclass(frozen=True)
-class Step:
-    action: Literal["narrow", "drop", "shorten"]
-    keys: tuple[str, ...]
-    label: str  # how the note names what the step leaves out
-    min_width: int = 0  # shorten: the narrowest a name gets
-
-
-def narrow(*keys: str, label: str) -> Step:
-    """Switch ``keys`` to their narrow rendering (:class:`Both` cells, ``narrow_header``)."""
-    return Step("narrow", keys, label)
-
-
-def drop(*keys: str, label: str = "") -> Step:
-    """Leave the columns ``keys`` out (together); the note names them by their headers."""
-    return Step("drop", keys, label)
-
-
-def shorten(key: str, min_width: int) -> Step:
-    """Cut the names of column ``key`` in the middle, down to ``min_width`` characters."""
-    return Step("shorten", (key,), "", min_width)
-
-
-@dataclass(frozen=True)
-class _Column:
-    key: str
-    header: str
-    justify: JustifyMethod
-    style: str
-    narrow_header: str | None
-    name: bool
-    min_width: int | None
-
-
-@dataclass(frozen=True)
-class _Row:
-    cells: tuple[Cell | Both, ...]
-    style: str | None
-    end_section: bool
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Which columns are narrowed or dropped, and how wide names may be."""
-
-    narrowed: frozenset[str] = frozenset()
-    dropped: frozenset[str] = frozenset()
-    name_width: dict[str, int] = field(default_factory=dict)
-    fold: bool = False  # past the last step: numbers fold instead of being cut
-
-
-def middle_ellipsis(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters by replacing its middle with …: both ends of a
-    name (``block_13_depthwise`` → ``block_1…depthwise``) tell it apart from its
-    neighbours."""
-    if len(text) <= width:
-        return text
-    if width <= 1:
-        return "…"[:width]
-    head = (width - 1 + 1) // 2
-    tail = width - 1 - head
-    return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
 class FitTable:
@@ -139,7 +93,8 @@ class FitTable:
         box: Box = boxes.SIMPLE_HEAD,
         show_header: bool = True,
     ) -> None:
-        self.title = title
+        # a title is lines the caller wrote, the names in them already shown (sepconv_cli.names)
+        self.title = None if title is None else "\n".join(map(shown, title.split("\n")))
         self.steps = tuple(steps)
         self.compact = compact
         self.box = box
@@ -182,7 +137,11 @@ class FitTable:
         if len(cells) != len(self.columns):
             raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
         self._widths.clear()
-        self.rows.append(_Row(tuple(cells), style, end_section))
+        shown_cells = (
+            Both(_shown(c.wide), _shown(c.narrow)) if isinstance(c, Both) else _shown(c)
+            for c in cells
+        )
+        self.rows.append(_Row(tuple(shown_cells), style, end_section))
 
     # ------------------------------------------------------------------ layout
 
@@ -494,6 +453,14 @@ def is_terminal(console: Console) -> bool:
     stream's own answer, which FORCE_COLOR does not change."""
     isatty = getattr(console.file, "isatty", None)
     return bool(isatty is not None and isatty())
+
+
+def _shown(cell: Cell) -> Cell:
+    """A cell with any name in it shown (:func:`sepconv_cli.names.shown`: a newline would
+    start a row of its own, an escape sequence recolour the terminal); sepconv's own pass."""
+    if isinstance(cell, Text):
+        return cell if cell.plain.isprintable() else Text(shown(cell.plain), style=cell.style)
+    return shown(cell)
 
 
 def _text(cell: Cell) -> Text:

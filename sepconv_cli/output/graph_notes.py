@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sepconv_cli.counting.network import Model
+from sepconv_cli.names import shown
 
 MAX_NAMED = 6
 
@@ -30,8 +31,10 @@ def uncounted_text(op_types: Sequence[str]) -> str:
 
 
 def graph_footer(model: Model) -> str:
-    """The footer lines for ``model`` (newline-terminated), or ""."""
+    """The footer lines for ``model`` (newline-terminated), or "". Each line is shown
+    (:func:`sepconv_cli.names.shown`): the op types and findings of a file, and the node a
+    partial spec names, are the file's own text."""
     lines = [uncounted_line(model), *model.graph_notes] if model.graph_format else []
     if model.partial:
         lines.append(f"Partial spec: it stops at {model.partial}; totals are a lower bound.")
-    return "".join(line + "\n" for line in lines if line)
+    return "".join(shown(line) + "\n" for line in lines if line)

@@ -1,14 +1,21 @@
 """Markdown renderings (for pull requests and notebooks) of the cost, profile, presets and
 machine reports. Every function returns a string; none prints. (Compare's markdown is in
-``compare_formats``.)"""
+``compare_formats``.)
+
+A name (of a model, a layer, a node) is data: every table cell, heading and footer line is
+written through :func:`sepconv_cli.names.shown_in_markdown`, so no name ends a row, a cell
+or a line, or opens an HTML tag.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from sepconv_cli.counting.report import LayerReport, ProfileReport, activation_line
+from sepconv_cli.names import shown, shown_in_markdown
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.graph_notes import graph_footer
 from sepconv_cli.units import human, ms_number, shape_text, speedup_ascii
@@ -20,13 +27,29 @@ if TYPE_CHECKING:
 
 
 def md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
-    """A markdown table; ``align`` has one letter per column, ``l`` left, else right."""
+    """A markdown table; ``align`` has one letter per column, ``l`` left, else right. Every
+    cell is written :func:`~sepconv_cli.names.shown_in_markdown` (one line, no ``|`` of its
+    own)."""
     lines = [
-        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(map(shown_in_markdown, header)) + " |",
         "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|",
     ]
-    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    lines += ["| " + " | ".join(map(shown_in_markdown, cells)) + " |" for cells in rows]
     return "\n".join(lines) + "\n"
+
+
+def md_code(text: str, *, cell: bool = True) -> str:
+    """``text`` :func:`~sepconv_cli.names.shown` as a markdown code span: fenced by one
+    backtick more than its longest run of them (none of its own ends the span); in a table
+    ``cell``, each ``|`` escaped, and the backslashes right before it doubled (a table ends
+    a cell at a ``|`` not escaped, even inside a code span, and ``\\\\`` is an escaped
+    backslash; a code span shows every other backslash as it is)."""
+    text = shown(text)
+    if cell and "|" in text:
+        text = re.sub(r"(\\*)\|", lambda m: m[1] * 2 + "\\|", text)
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def cost_markdown(layers: Sequence[LayerReport]) -> str:
@@ -35,8 +58,8 @@ def cost_markdown(layers: Sequence[LayerReport]) -> str:
         row = layer.row
         std, sep = layer.standard, layer.separable
         out.append(
-            f"### {row.name}: {shape_text(row.input_shape)} → {shape_text(row.output_shape)}"
-            f" (batch {layer.batch})\n"
+            f"### {shown_in_markdown(row.name)}: {shape_text(row.input_shape)} → "
+            f"{shape_text(row.output_shape)} (batch {layer.batch})\n"
         )
         metrics = [
             ("MACs", "macs"),
@@ -90,7 +113,7 @@ def timing_markdown(timing: LayerTiming) -> str:
 def profile_markdown(report: ProfileReport) -> str:
     model = report.model
     head = (
-        f"## {model.name}: standard vs depthwise-separable\n\n"
+        f"## {shown_in_markdown(model.name)}: standard vs depthwise-separable\n\n"
         f"Input {shape_text(model.input_shape)}, batch {model.batch}, {model.dtype}"
         + (
             f", width multiplier {float(model.width_multiplier):g}"
@@ -163,7 +186,7 @@ def profile_markdown(report: ProfileReport) -> str:
         exact += f"\n{acts}.\n"
     graph = graph_footer(report.model)  # a model file's uncounted nodes and findings
     if graph:
-        exact += "\n" + graph
+        exact += "\n" + "".join(f"{shown_in_markdown(line)}\n" for line in graph.splitlines())
     return head + table + exact
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sepconv_cli.counting.report import ProfileReport
 from sepconv_cli.errors import UsageError
+from sepconv_cli.names import shown
 
 FORMATS = (".png", ".svg", ".pdf")
 INSTALL_HINT = "pip install 'sepconv[plot]' (or: pip install matplotlib)"
@@ -32,6 +33,13 @@ def check_plot_path(path: Path) -> None:
         raise UsageError(f"--plot: needs matplotlib, which is not installed; {INSTALL_HINT}")
 
 
+def chart_text(text: str) -> str:
+    """A name as a chart shows it: :func:`~sepconv_cli.names.shown`, and each ``$``
+    escaped (matplotlib reads the text between two as math: ``a$\\frac{$b`` ended the run
+    in an internal error)."""
+    return shown(text).replace("$", r"\$")
+
+
 def render_plot(report: ProfileReport, machine: dict[str, Any] | None, fmt: str) -> bytes:
     """The figure as ``png``/``svg``/``pdf`` bytes."""
     import matplotlib
@@ -45,7 +53,7 @@ def render_plot(report: ProfileReport, machine: dict[str, Any] | None, fmt: str)
     if timed and machine is not None:
         _roofline_chart(axes[0][1], report, machine)
     fig.suptitle(
-        f"{report.model.name}: standard vs depthwise-separable "
+        f"{chart_text(report.model.name)}: standard vs depthwise-separable "
         f"(input {'×'.join(map(str, report.model.input_shape))}, "
         f"batch {report.model.batch})"
     )
@@ -66,7 +74,9 @@ def figure_bytes(fig: Any, fmt: str) -> bytes:
 
 def _macs_chart(ax: Any, report: ProfileReport) -> None:
     rows = [lr for lr in report.layers if lr.standard.macs or lr.separable.total.macs]
-    names = [lr.row.name + (f" ×{lr.row.repeat}" if lr.row.repeat > 1 else "") for lr in rows]
+    names = [
+        chart_text(lr.row.name) + (f" ×{lr.row.repeat}" if lr.row.repeat > 1 else "") for lr in rows
+    ]
     y = list(range(len(rows)))
     height = 0.4
     ax.barh(

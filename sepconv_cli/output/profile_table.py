@@ -26,6 +26,7 @@ from sepconv_cli.counting.report import (
     activation_line,
 )
 from sepconv_cli.execution.runtimes.base import runtime_label
+from sepconv_cli.names import shown
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, is_terminal, narrow, shorten
 from sepconv_cli.output.graph_notes import graph_footer
@@ -166,7 +167,7 @@ def _subset_note(subset: Subset[LayerReport], total_macs: int) -> Text:
 def _title(report: ProfileReport) -> str:
     model = report.model
     return (
-        f"{model.name}: input {shape_cell(model.input_shape)}, batch {model.batch}, "
+        f"{shown(model.name)}: input {shape_cell(model.input_shape)}, batch {model.batch}, "
         f"{model.dtype}"
         + (f", width ×{float(model.width_multiplier):g}" if model.width_multiplier != 1 else "")
     )
@@ -320,7 +321,9 @@ def _profile_footer(report: ProfileReport) -> Text:
             f"{predicted:.1f}× fewer MACs.\n",
             style="bold",
         )
-        noisy = [lr.row.name for lr in report.layers if lr.timing is not None and lr.timing.noisy]
+        noisy = [
+            shown(lr.row.name) for lr in report.layers if lr.timing is not None and lr.timing.noisy
+        ]
         if noisy:
             text.append(
                 f"Noisy measurements (median > 1.5× fastest run) in {len(noisy)} "

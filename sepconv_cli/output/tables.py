@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from rich import box
 from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
+from sepconv_cli.names import shown
 from sepconv_cli.output.markdown import machine_rows
 
 if TYPE_CHECKING:
@@ -47,5 +49,7 @@ def machine_table(info: Machine) -> RenderableType:
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("", overflow="fold")  # long paths fold, never end in …
     for key, value in machine_rows(info):
-        table.add_row(key, value)
+        # Text, not markup: a CPU or library name (read from the system, or a cache file)
+        # is shown as it is, never applied as [style] markup
+        table.add_row(key, Text(shown(value)))
     return table

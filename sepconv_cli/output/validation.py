@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sepconv_cli.names import shown
+
 SCHEMA = "sepconv/validate/v1"
 
-_LOCATED = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)$")
+# DOTALL: a file's name, or a spec's text in a message, may hold a newline
+_LOCATED = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,10 @@ class Validation:
 
 
 def validation_text(result: Validation) -> str:
-    """One problem a line (nothing when every file is valid)."""
-    return "".join(f"{p}\n" for p in result.problems)
+    """One problem a line (nothing when every file is valid), shown
+    (:func:`sepconv_cli.names.shown`: a spec's own text in a message cannot start a line of
+    its own); the JSON keeps each message exact."""
+    return "".join(f"{shown(p)}\n" for p in result.problems)
 
 
 def problem_dict(problem: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from sepconv_cli.execution.runtimes.whole_graph import FORM_LABELS, WholeGraph
+from sepconv_cli.names import shown, shown_in_markdown
 from sepconv_cli.output.formats import Format, Rendered
 from sepconv_cli.units import seconds_cell
 
@@ -57,11 +58,14 @@ def with_whole_graph(rendered: Rendered, format: Format, whole: WholeGraph | Non
         return json.dumps(data, indent=indent, separators=separators) + "\n"
     if format is Format.markdown and isinstance(rendered, str):
         return (
-            rendered.rstrip("\n") + "\n\n" + "\n".join(f"- {x}" for x in footer_lines(whole)) + "\n"
+            rendered.rstrip("\n")
+            + "\n\n"
+            + "\n".join(f"- {shown_in_markdown(x)}" for x in footer_lines(whole))
+            + "\n"
         )
     if format is Format.table:
         from rich.console import Group
         from rich.text import Text
 
-        return Group(rendered, Text("\n".join(footer_lines(whole))))
+        return Group(rendered, Text("\n".join(map(shown, footer_lines(whole)))))
     return rendered
