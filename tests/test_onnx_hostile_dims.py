@@ -91,3 +91,24 @@ def test_the_report_never_replaces_the_model(tmp_path: Path, command: list[str])
     assert done.exit_code == 2, done.output
     assert "is the model being read; the report would replace it" in done.stderr
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["profile", "export-spec", "bench"])
+def test_the_report_never_replaces_the_weights_beside_the_model(
+    tmp_path: Path, command: str
+) -> None:
+    """A model whose weights live in ``m.onnx.data``: ``-o m.onnx.data`` would replace them
+    (the model file then loads and counts, but no runtime can run it): refused, exit 2."""
+    nodes = [node("Conv", ["x", "w"], ["y"], "/conv/Conv")]
+    weight = onnx.numpy_helper.from_array(np.ones((16, 8, 3, 3), np.float32), "w")
+    path = save(tmp_path / "m.onnx", nodes, {"x": [1, 8, 8, 8]}, ["y"], [weight], external=True)
+    data = tmp_path / "m.onnx.data"
+    before = data.read_bytes()
+    assert len(before) >= 16 * 8 * 9 * 4  # the weights are there, not in the model file
+    done = CliRunner().invoke(app, [command, str(path), "-o", str(data)])
+    assert done.exit_code == 2, done.output
+    assert done.stderr.strip() == (
+        f"sepconv: error: --output: {data} holds the weights of {path}; the report would "
+        "replace them"
+    )
+    assert data.read_bytes() == before

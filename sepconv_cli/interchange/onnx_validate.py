@@ -346,7 +346,7 @@ def _without_weights(proto: Any) -> Any:
     for tensor in graph.initializer:
         if tensor.name not in declared:
             target.input.append(make_input(tensor.name, tensor.data_type, tensor.dims))
-    for value in (*target.input, *target.output):
+    for value in (*target.input, *target.output, *target.value_info):
         if value.type.HasField("tensor_type") and not value.type.tensor_type.HasField("shape"):
             value.type.tensor_type.shape.SetInParent()
     return copy
@@ -370,3 +370,24 @@ def load_checked(path: Path) -> Any:
     proto = load_graph(path)
     validate_model(proto, path)
     return proto
+
+
+def files_read(path: Path) -> list[Path]:
+    """The files reading model ``path`` may open: the file itself and, for an ONNX file, the
+    external data files its tensors name (``-o m.onnx.data`` would replace the weights).
+    Only the locations are read; a file that is not readable ONNX is itself alone (reading
+    it reports why)."""
+    found = [path]
+    if path.suffix.lower() != ".onnx" or not path.is_file():
+        return found
+    try:
+        proto = load_graph(path)
+    except UsageError:
+        return found
+    tensors = [*proto.graph.initializer]
+    tensors += [held for node in proto.graph.node if (held := constant_tensor(node)) is not None]
+    for tensor in tensors:
+        for entry in tensor.external_data:
+            if entry.key == "location" and isinstance(entry.value, str):
+                found.append(path.parent / entry.value)
+    return list(dict.fromkeys(found))

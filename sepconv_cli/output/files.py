@@ -32,6 +32,8 @@ def check_output_path(
     for given in inputs:
         if given is not None and _same_file(path, Path(given)):
             raise UsageError(f"{flag}: {path} is {reading} being read; {writing} would replace it")
+    if path.exists():  # only an existing file can be one a model reads beside it
+        _refuse_model_data(path, flag, inputs, writing)
     for other_flag, other in others:
         if other is not None and _same_path(path, other):
             raise UsageError(
@@ -46,6 +48,25 @@ def check_output_path(
         raise UsageError(f"{flag}: {parent} is not a directory")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"{flag}: directory {parent} is not writable")
+
+
+def _refuse_model_data(
+    path: Path, flag: str, inputs: Sequence[str | Path | None], writing: str
+) -> None:
+    """Refuse ``path`` when it is a file an input model reads beside it (an ONNX file's
+    external data: ``-o m.onnx.data`` would replace the weights)."""
+    models = [Path(given) for given in inputs if given is not None]
+    if not any(model.suffix.lower() == ".onnx" for model in models):
+        return
+    # imported here: only a run that writes over an existing file next to a model pays for it
+    from sepconv_cli.interchange.onnx_validate import files_read
+
+    for model in models:
+        for data in files_read(model)[1:]:
+            if _same_file(path, data):
+                raise UsageError(
+                    f"{flag}: {path} holds the weights of {model}; {writing} would replace them"
+                )
 
 
 def _same_file(a: Path, b: Path) -> bool:
