@@ -35,16 +35,7 @@ from hostile_onnx import (  # tests/hostile_onnx.py
 )
 
 # case id → what happens today (one line); the lead's queue: remove each when it passes
-FAILING_TODAY: dict[str, str] = {
-    "constantofshape_reshape_target": "exit 2 without the file's name: 'sepconv: error: node "
-    "/cos (ConstantOfShape): its output would hold 1,000,000,000 values; …'",
-    "range_bomb": "exit 2 without the file's name: 'sepconv: error: node /rng (Range): its "
-    "output would hold 2,000,000,000 values; …'",
-    "tile_bomb": "exit 2 without the file's name: 'sepconv: error: node /tile (Tile): its "
-    "output would hold 2,000,000,000 values; …'",
-    "expand_bomb": "exit 2 without the file's name: 'sepconv: error: node /ex (Expand): its "
-    "output would hold 10,000,000,000 values; …'",
-}
+FAILING_TODAY: dict[str, str] = {}
 
 
 def _params(cases: list[Case]) -> list[object]:
@@ -85,10 +76,7 @@ REAL_ENTRY = ["range_bomb", "input_huge_dims"]
 # bomb id → what its table does today, where that fails
 FAILING_TABLE_TODAY: dict[str, str] = {}
 # bomb id → what the real entry point does today, where that fails
-FAILING_ENTRY_TODAY: dict[str, str] = {
-    "range_bomb": "exit 2 without the file's name: 'sepconv: error: node /rng (Range): its "
-    "output would hold 2,000,000,000 values; …'",
-}
+FAILING_ENTRY_TODAY: dict[str, str] = {}
 
 
 def _bomb_params(failing: dict[str, str], ids: list[str]) -> list[object]:

@@ -10,7 +10,9 @@ other nodes are.
 * a condition is evaluated on demand from the small values it reads: initializers and
   ``Constant`` nodes of at most :data:`VALUE_LIMIT` elements, the pinned inputs' values,
   ``Shape``/``Size`` of a tensor whose shape is known (an input's, then what onnx's shape
-  inference finds), and any node over those (``onnx.reference``, one node at a time);
+  inference finds), and any node over those (``onnx.reference``, one node at a time, and
+  only where its plan, :func:`~sepconv_cli.interchange.onnx_fold_size.plan`, knows its
+  outputs to hold at most :data:`VALUE_LIMIT` values);
 * a folded ``If`` becomes its taken branch's nodes, in its place: the branch's initializers
   join the graph's, its names that clash with the graph's take a prefix (the ``If``'s name),
   the names it reads from the outer scope stay, and its outputs become the ``If``'s (renamed,
@@ -35,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from sepconv_cli.interchange.onnx_fold_size import NeedsValue, Operand, plan
 from sepconv_cli.interchange.onnx_inputs import InputValue
 from sepconv_cli.interchange.onnx_load import Shape, onnx_inferred_shapes, tensor_array
 from sepconv_cli.interchange.optional import require, require_onnx
@@ -240,11 +243,12 @@ class _Known:
     def _leaf(self, name: str) -> None:
         tensor = self.initializers.get(name)
         try:
-            if tensor is not None and prod(tensor.dims) <= VALUE_LIMIT:
+            dims = tuple(tensor.dims) if tensor is not None else (-1,)
+            if min(dims, default=0) >= 0 and prod(dims) <= VALUE_LIMIT:
                 self.values[name] = tensor_array(tensor, self.base_dir)
                 self.deps[name] = frozenset()
                 return
-        except OSError:  # its external data file is missing: unknown
+        except (OSError, ValueError):  # its external data is missing, or its data is short
             pass
         self.failed.add(name)  # a weight, or an input given no value
 
@@ -267,16 +271,24 @@ class _Known:
             if shape is None:
                 self.shape_missing = True
                 return None
+            if max(shape, default=0) > _INT64_MAX or prod(shape) > _INT64_MAX:
+                return None  # a dim (or size) no int64 holds: unknown
             if node.op_type == "Size":
                 return [np.array(prod(shape), np.int64)]
             attrs = {a.name: a.i for a in node.attribute}
             start, end = attrs.get("start", 0), attrs.get("end", len(shape))
             return [np.array(shape[start:end], np.int64)]
-        if node.op_type == "Constant":
-            tensor = next((a.t for a in node.attribute if a.name == "value"), None)
-            if tensor is not None and prod(tensor.dims) > VALUE_LIMIT:
-                return None  # a weight the exporter stored as a Constant
-        if _too_big(node, [self.values[n] for n in inputs]):
+        # the plan first: a node with no rule, or whose outputs, work or integers would run
+        # past their bounds (a 186-byte ConstantOfShape asks for ten billion values), is
+        # never evaluated
+        ops = [
+            Operand(tuple(self.values[n].shape), self.values[n]) if n else None for n in node.input
+        ]
+        try:
+            planned = plan(node, ops, VALUE_LIMIT)
+        except NeedsValue:
+            return None
+        if planned is None or planned.refusal:
             return None
         reference = require("onnx.reference")
         try:
@@ -286,23 +298,7 @@ class _Known:
             return None
 
 
-def _too_big(node: Any, arrays: list[Any]) -> bool:
-    """Whether ``node`` would make a tensor over :data:`VALUE_LIMIT` from small inputs."""
-    try:
-        if node.op_type == "ConstantOfShape":
-            size = prod(int(d) for d in arrays[0].reshape(-1))
-        elif node.op_type == "Expand":
-            size = prod(np.broadcast_shapes(arrays[0].shape, tuple(arrays[1].reshape(-1))))
-        elif node.op_type == "Tile":
-            size = arrays[0].size * prod(int(r) for r in arrays[1].reshape(-1))
-        elif node.op_type == "Range":
-            start, limit, delta = (float(a) for a in arrays[:3])
-            size = int(abs((limit - start) / delta)) + 1 if delta else VALUE_LIMIT + 1
-        else:
-            return False
-    except (ValueError, IndexError, TypeError, OverflowError):
-        return True
-    return bool(size > VALUE_LIMIT)
+_INT64_MAX = 2**63 - 1
 
 
 def _with_values(model: Any, nodes: list[Any], known: _Known) -> Any:

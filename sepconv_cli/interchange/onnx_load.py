@@ -6,10 +6,16 @@ each initializer even when its data lives in external files. So a model over 2 G
 stored with external data, protobuf's own limit) loads in the memory of its graph alone, and
 onnx's shape inference runs on that small proto. A constant's value (a Reshape's target
 shape, a Pad's pads) is read when a shape needs it, from the external file if it is there.
+
+onnx's inference runs in bounded memory (:func:`infer_bounded`): its data propagation writes
+each value of a 1-D tensor it reads as a dim of its own, so a file declaring (or computing) a
+1-D tensor of 2**40 values would take the machine's memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from math import prod
 from pathlib import Path
 from typing import Any
@@ -69,10 +75,12 @@ def pinned_copy(model: Any, inputs: dict[str, Shape], in_place: bool = False) ->
 
 
 FOLD_LIMIT = 4096
-"""Largest constant (in elements) whose value is read for the shape arithmetic: shape
-tensors and small constants, never weights. Initializers up to it travel into the copy
+"""Largest constant (in elements) whose value is read or computed for the shape arithmetic:
+shape tensors and small constants, never weights. Initializers up to it travel into the copy
 shape inference reads (its data propagation may need a Reshape's target); larger ones, and
-larger ``Constant`` values, only as typed inputs, and the walk reads only their dims."""
+larger ``Constant`` values, only as typed inputs, and the walk reads only their dims. A node
+folded on constants is evaluated only when its every output holds at most this many values
+(:mod:`onnx_fold_size`): the bound is on what folding makes, not only on what it reads."""
 
 
 def _inference_copy(model: Any, inputs: dict[str, Shape]) -> Any:
@@ -120,23 +128,11 @@ def onnx_inferred_shapes(model: Any, inputs: dict[str, Shape]) -> tuple[dict[str
     """Static output shapes that ``onnx.shape_inference`` (strict, with data propagation)
     finds, by tensor name, and "" — or, where strict inference fails, what its lenient pass
     finds (every node it has a rule for) and the reason strict failed; ``{}`` and the reason
-    when neither runs."""
-    onnx = require_onnx()
+    when neither runs. Inference is bounded as :func:`infer_bounded` says."""
     pinned = _inference_copy(model, inputs)
-    failure = ""
-    try:
-        inferred = onnx.shape_inference.infer_shapes(
-            pinned, check_type=False, strict_mode=True, data_prop=True
-        )
-    except Exception as exc:  # InferenceError, ValidationError: try it lenient
-        reason = str(exc).strip().splitlines()
-        failure = reason[0] if reason else type(exc).__name__
-        try:  # without strict mode it infers what it can and skips the node it can't
-            inferred = onnx.shape_inference.infer_shapes(
-                pinned, check_type=False, strict_mode=False, data_prop=True
-            )
-        except Exception:
-            return {}, failure
+    inferred, failure = infer_bounded(pinned)
+    if inferred is None:
+        return {}, failure
     shapes: dict[str, Shape] = {}
     for value in (*inferred.graph.value_info, *inferred.graph.output):
         if not value.type.HasField("tensor_type"):
@@ -148,6 +144,112 @@ def onnx_inferred_shapes(model: Any, inputs: dict[str, Shape]) -> tuple[dict[str
         if all(d.HasField("dim_value") and d.dim_value >= 0 for d in dims):
             shapes[value.name] = tuple(d.dim_value for d in dims)
     return shapes, failure
+
+
+DATA_PROP_LIMIT = 1 << 20
+"""Longest 1-D tensor (in values) a graph may declare for onnx's data propagation to run on
+it: the propagation writes every value of a 1-D tensor it reads as a dim of its own (about
+140 bytes each), even one whose values it does not know."""
+
+INFERENCE_MEMORY = 512 << 20
+"""Memory onnx's shape inference may take beyond what the process holds (plus 16 bytes per
+byte of the graph), where the platform lets sepconv bound it (Linux)."""
+
+
+def infer_bounded(model: Any, strict: bool = True) -> tuple[Any | None, str]:
+    """``onnx.shape_inference.infer_shapes`` of ``model`` (its strict pass with data
+    propagation, then its lenient pass) in bounded memory, and "" or why strict or data
+    propagation did not run; ``(None, why)`` when no pass ran.
+
+    onnx's data propagation takes memory in proportion to the length of each 1-D tensor it
+    reads (a ``Range`` of a billion values is a billion dims to it): it does not run on a
+    graph that declares a 1-D tensor longer than :data:`DATA_PROP_LIMIT`, and every pass
+    runs under an address-space limit of :data:`INFERENCE_MEMORY` more than the process
+    holds (a length only propagation finds runs it out: it is run again without)."""
+    onnx = require_onnx()
+    longest = _longest_vector(model.graph)
+    data_prop, failure = longest is None, ""
+    if longest is not None:
+        failure = (
+            f"{longest[0]!r} is a 1-D tensor of {longest[1]:,} values: onnx's data "
+            "propagation, which takes memory in proportion, did not run"
+        )
+    budget = INFERENCE_MEMORY + 16 * model.ByteSize()
+    for strict_mode in (True, False) if strict else (False,):
+        for propagate in (True, False) if data_prop else (False,):
+            try:
+                with _memory_bound(budget):
+                    inferred = onnx.shape_inference.infer_shapes(
+                        model, check_type=False, strict_mode=strict_mode, data_prop=propagate
+                    )
+                return inferred, failure
+            except MemoryError:
+                if not propagate:
+                    return None, failure or f"it took more than {budget >> 20:,} MiB"
+                # the dims of a length only the propagation finds: once more without it
+                data_prop = False
+                failure = failure or (
+                    f"its data propagation took more than {budget >> 20:,} MiB and did not run"
+                )
+            except Exception as exc:  # InferenceError, ValidationError: the lenient pass
+                failure = failure or _first_line(exc)
+                break
+    return None, failure
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _longest_vector(graph: Any) -> tuple[str, int] | None:
+    """The first 1-D tensor ``graph`` declares (input, output or value_info) longer than
+    :data:`DATA_PROP_LIMIT`, with its length."""
+    for value in (*graph.input, *graph.value_info, *graph.output):
+        if not value.type.HasField("tensor_type"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        long = len(dims) == 1 and dims[0].HasField("dim_value")
+        if long and dims[0].dim_value > DATA_PROP_LIMIT:
+            return value.name, int(dims[0].dim_value)
+    return None
+
+
+@contextmanager
+def _memory_bound(extra: int) -> Iterator[None]:
+    """Within the block, an address-space limit of ``extra`` bytes more than the process
+    maps now (where the platform has one: Linux), so a C++ allocation past it fails with
+    ``MemoryError`` instead of taking the machine's memory; the old limit after."""
+    limit = _address_space_limit(extra)
+    if limit is None:
+        yield
+        return
+    import resource
+
+    old = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, old[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, old)
+
+
+def _address_space_limit(extra: int) -> int | None:
+    """The soft address-space limit to set (None: none, or the present one is lower)."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as statm:  # Linux: the pages mapped now
+            mapped = int(statm.read().split()[0]) * resource.getpagesize()
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError, IndexError):
+        return None  # no /proc (macOS, where the limit is not enforced anyway), no resource
+    limit = mapped + extra
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft != resource.RLIM_INFINITY and soft <= limit:
+        return None
+    return limit
 
 
 def value_dims(value: Any) -> tuple[int | str | None, ...] | None:

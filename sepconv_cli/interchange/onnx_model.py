@@ -50,7 +50,7 @@ def read_onnx(
     notes: list[str] = []
     shapes = pin_inputs(proto, path, input_shapes or {}, notes, batch, values=input_values)
     proto = fold_control_flow(proto, path, shapes, input_values or {}, notes)
-    tensors = Tensors(base_dir=path.parent, opset=_opset(proto))
+    tensors = Tensors(base_dir=path.parent, opset=_opset(proto), path=path)
     for tensor in proto.graph.initializer:
         tensors.initializers[tensor.name] = tensor
         tensors.shapes[tensor.name] = tuple(tensor.dims)

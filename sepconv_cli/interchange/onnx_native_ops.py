@@ -10,7 +10,6 @@ attribute before opset 13, an input after; a ``Slice`` of attributes before opse
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import prod
 from typing import Any
 
 import numpy as np
@@ -120,8 +119,6 @@ def _constant_of_shape(node: Any, feeds: Feeds) -> Any:
     shape = [int(d) for d in np.asarray(feeds[0]).reshape(-1)]
     value = _attribute(node, "value")
     fill = numpy_helper.to_array(value).reshape(-1) if value is not None else np.zeros(1)
-    if prod(shape) > 4096:
-        return None  # never materialize a large tensor from a tiny file
     return np.full(shape, fill[0], dtype=fill.dtype if value is not None else np.float32)
 
 

@@ -3,18 +3,27 @@ constants' values, which tensors are weights), and the values of the shape-only 
 (``Shape → Gather → Concat → Reshape``) that decide shapes (:func:`fold`).
 
 Shapes here are ONNX's own (batch first, NCHW); the counting rows turn them channels-last.
-A node whose inputs are all known values (constants, a ``Shape``'s output) is evaluated with
-``onnx.reference`` and costs nothing: an exporter or runtime folds it. Each node type's
-output shape rule is :mod:`onnx_shape_rules`.
+A node whose inputs are all known values (constants, a ``Shape``'s output) is evaluated
+(NumPy, else ``onnx.reference``) and costs nothing: an exporter or runtime folds it. Folding
+is bounded by output size: its plan (:mod:`onnx_fold_size`) gives every output's shape
+before anything is evaluated, and a node whose output would exceed
+:data:`~sepconv_cli.interchange.onnx_load.FOLD_LIMIT` values (or whose work or integers would
+run past their bounds) is not evaluated: its outputs are constants known by their shapes
+alone (:attr:`Tensors.unheld`), and a rule that needs such a value refuses the file, naming
+the node and the size it asked for. Each node type's output shape rule for the walk is
+:mod:`onnx_shape_rules`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_fold_size import NeedsValue, Operand, describe, plan
 from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, Shape, tensor_array
 from sepconv_cli.interchange.onnx_native_ops import evaluate_natively
 from sepconv_cli.interchange.optional import require, require_onnx
@@ -42,6 +51,10 @@ class Tensors:
     # Reshape, DequantizeLinear... of one makes (a weight the exporter stored transposed)
     weights: set[str] = field(default_factory=set)
     opset: int = 0  # the file's default-domain opset: its nodes are evaluated at it (0: latest)
+    # constants folding did not hold (too large, too much work, an integer overflow): each
+    # name -> why, naming the node that first asked for too much (its shape is in shapes)
+    unheld: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None  # the model file, for messages
 
     def is_weight(self, name: str) -> bool:
         """Whether ``name`` is a learned tensor (its values are the model's, not computed
@@ -53,18 +66,30 @@ class Tensors:
         if name in self.values:
             return self.values[name]
         tensor = self.initializers.get(name)
-        if tensor is None or prod(tensor.dims) > FOLD_LIMIT:
+        if tensor is None or any(d < 0 for d in tensor.dims) or prod(tensor.dims) > FOLD_LIMIT:
             return None
         self.values[name] = tensor_array(tensor, self.base_dir)
         return self.values[name]
 
     def need(self, node: Any, position: int, what: str) -> Any:
-        """The value of input ``position`` of ``node``; without it the shape is unknown."""
+        """The value of input ``position`` of ``node``; without it the shape is unknown. A
+        constant folding did not hold refuses the file (exit 2): the node that asked for too
+        much is named, with the size it asked for."""
         name = node.input[position] if position < len(node.input) else ""
         value = self.value(name) if name else None
+        if value is None and name in self.unheld:
+            self.refuse(name, node, what)
         if value is None:
             raise NodeShapeError(f"its {what} ({name or 'absent'}) is not a constant")
         return value
+
+    def refuse(self, name: str, node: Any, what: str) -> NoReturn:
+        """Raise the one-line error for ``node`` needing (as its ``what``) the value of
+        ``name``, a constant folding did not hold."""
+        where = f"{self.path}: " if self.path is not None else ""
+        raise UsageError(
+            f"{where}{self.unheld[name]} ({describe(node)} needs its value for its {what})"
+        )
 
 
 def attributes(node: Any) -> dict[str, Any]:
@@ -87,33 +112,94 @@ def _text(value: Any) -> Any:
 
 
 def fold(node: Any, tensors: Tensors) -> list[Any] | None:
-    """The output values of ``node`` when every input is a known small constant (or the node
-    is a ``Constant``), evaluated by ``onnx.reference``; else None."""
-    if node.op_type == "Shape" and node.input[0] in tensors.shapes:
-        import numpy as np
-
+    """The output values of ``node`` when every input is a known constant (or the node is a
+    ``Constant``, or a ``Shape``/``Size`` of a tensor of known shape), evaluated by NumPy or
+    ``onnx.reference``; else None. A node on constants whose plan refuses it (an output past
+    :data:`FOLD_LIMIT` values, too much work, an integer overflow), or that reads a constant
+    not held, gives ``[]``: it is constant work whose values are not computed; its outputs
+    are ``tensors.unheld`` and their shapes are recorded in ``tensors.shapes``."""
+    if node.op_type in ("Shape", "Size") and node.input[0] in tensors.shapes:
         shape = tensors.shapes[node.input[0]]
-        a = attributes(node)
-        start, end = a.get("start", 0), a.get("end", len(shape))
-        return [np.array(shape[start:end], dtype=np.int64)]
+        held = _held(node, [Operand(shape)], tensors, None)  # a dim past int64: not held
+        return held if held is not None else _shape_value(node, shape)
     inputs = [name for name in node.input if name]
     if node.op_type != "Constant" and not inputs:
         return None
     # a computed input first: most nodes have one, and then no constant is read at all
-    if any(n not in tensors.values and n not in tensors.initializers for n in inputs):
+    if any(
+        n not in tensors.values and n not in tensors.initializers and n not in tensors.unheld
+        for n in inputs
+    ):
         return None
-    known = [tensors.value(name) for name in inputs]
-    if any(v is None for v in known):
-        return None
-    if node.op_type in ("RandomNormal", "RandomUniform", "Multinomial"):
-        return None
+    known = {name: tensors.value(name) for name in inputs}
+    if any(v is None and n not in tensors.unheld for n, v in known.items()):
+        return None  # a weight (an initializer too large to read): not a folded constant
+    ops = [_operand(n, known, tensors) if n else None for n in node.input]
+    origin = next((n for n in inputs if known[n] is None), None)
+    held = _held(node, ops, tensors, origin)
+    if held is not None or origin is not None:
+        return held
     if node.op_type == "Constant":  # most folded nodes: read directly, no evaluator
         value = constant_value(node, tensors.base_dir)
         if value is not None:
             return [value]
-    feeds = dict(zip(inputs, known, strict=True))
-    native = evaluate_natively(node, inputs, feeds)
-    return native if native is not None else evaluate(node, feeds, tensors.opset)
+    native = evaluate_natively(node, inputs, known)
+    return native if native is not None else evaluate(node, known, tensors.opset)
+
+
+def fold_values(nodes: Sequence[Any], tensors: Tensors) -> dict[str, Any]:
+    """The values :func:`fold` computes for the outputs of ``nodes`` (in graph order) not
+    known yet, each node bounded by its plan, by name; each is added to ``tensors`` too, so
+    a later node reads it. A node folding does not evaluate leaves its outputs unknown."""
+    found: dict[str, Any] = {}
+    for node in nodes:
+        for output, value in zip(node.output, fold(node, tensors) or [], strict=False):
+            if output and output not in tensors.values:
+                tensors.values[output] = value
+                tensors.shapes[output] = tuple(int(d) for d in value.shape)
+                found[output] = value
+    return found
+
+
+def _operand(name: str, known: dict[str, Any], tensors: Tensors) -> Operand:
+    value = known[name]
+    return Operand(tuple(value.shape) if value is not None else tensors.shapes[name], value)
+
+
+def _held(
+    node: Any, ops: list[Operand | None], tensors: Tensors, origin: str | None
+) -> list[Any] | None:
+    """None when ``node`` may be evaluated on ``ops``, or has no plan (it is then not
+    folded); ``[]`` when it is constant work whose values are not held: its plan refuses
+    it, or it reads ``origin``, a constant not held. Its outputs are then
+    ``tensors.unheld`` (with the first refusal's reason) and their planned shapes are
+    recorded. An output shape that needs a value not held refuses the file."""
+    try:
+        planned = plan(node, ops)
+    except NeedsValue as need:
+        name = node.input[need.position]
+        if name in tensors.unheld:
+            tensors.refuse(name, node, need.what)
+        planned = None
+    outputs = [o for o in node.output if o]
+    if origin is not None:  # its values are unknown, whatever its plan: say where from
+        tensors.unheld.update(dict.fromkeys(outputs, tensors.unheld[origin]))
+    if planned is None or (origin is None and not planned.refusal):
+        return None
+    for output, shape in zip(outputs, planned.shapes, strict=False):
+        tensors.unheld.setdefault(output, planned.refusal)
+        tensors.shapes[output] = shape
+    return []
+
+
+def _shape_value(node: Any, shape: Shape) -> list[Any]:
+    import numpy as np
+
+    if node.op_type == "Size":
+        return [np.array(prod(shape), dtype=np.int64)]
+    a = attributes(node)
+    start, end = a.get("start", 0), a.get("end", len(shape))
+    return [np.array(shape[start:end], dtype=np.int64)]
 
 
 def constant_value(node: Any, base_dir: Path) -> Any | None:

@@ -28,14 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_control import fold_control_flow
 from sepconv_cli.interchange.onnx_inputs import InputValue, check_input_names, pin_inputs
-from sepconv_cli.interchange.onnx_load import Shape, pinned_copy, tensor_array
+from sepconv_cli.interchange.onnx_load import Shape, infer_bounded, pinned_copy, tensor_array
+from sepconv_cli.interchange.onnx_shapes import Tensors, fold_values
 from sepconv_cli.interchange.onnx_validate import load_checked as read_model
-from sepconv_cli.interchange.optional import require, require_onnx
+from sepconv_cli.interchange.optional import require_onnx
 
 PASS_THROUGH = frozenset({"Identity", "Dropout"})
 # ONNX TensorProto element types -> the spec's dtype key
@@ -182,21 +181,21 @@ def load_graph(
 def _infer(model: Any, onnx: Any, path: Path) -> Any:
     """onnx's strict inference; where it stops on a node (onnx's own rule refusing a valid
     file, as PP-OCRv4's recognizer's), its lenient pass: the nodes whose shapes it leaves
-    unknown are then named as not expressed, never guessed."""
-    try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
-    except Exception as exc:
-        try:
-            return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-        except Exception:
-            raise UsageError(f"{path}: shape inference failed: {_first_line(exc)}") from None
+    unknown are then named as not expressed, never guessed. Both in bounded memory
+    (:func:`~sepconv_cli.interchange.onnx_load.infer_bounded`: its data propagation is
+    a bomb of its own on a long 1-D tensor)."""
+    inferred, why = infer_bounded(model)
+    if inferred is None:
+        raise UsageError(f"{path}: shape inference failed: {why}")
+    return inferred
 
 
 def _fold(graph: Graph, onnx: Any) -> dict[str, Any]:
     """Values of the static tensors computed by shape arithmetic (torch's ``chunk`` slices
-    at ``Shape → Gather → Div``), from the inferred shapes: each ``Shape`` becomes a
-    constant and onnx's reference evaluator runs the rest. A part it cannot run stays
-    unknown (its pattern then does not match, and the node is noted)."""
+    at ``Shape → Gather → Div``), from the inferred shapes, as the profile's walk folds
+    them (:func:`~sepconv_cli.interchange.onnx_shapes.fold_values`: each node bounded by
+    the size of what it makes). A part it cannot run stays unknown (its pattern then does
+    not match, and the node is noted)."""
     static = [
         n
         for n in graph.nodes
@@ -204,40 +203,15 @@ def _fold(graph: Graph, onnx: Any) -> dict[str, Any]:
     ]
     if not static:
         return {}
-    helper, numpy_helper = onnx.helper, onnx.numpy_helper
-    nodes = []
-    available = set(graph.constants)
-    for node in static:
-        source = graph.shapes.get(graph.tensor(node.input[0])) if node.input else None
-        if node.op_type == "Shape" and source is not None:
-            available.update(node.output)
-            a = {x.name: helper.get_attribute_value(x) for x in node.attribute}
-            dims = list(source)[a.get("start", 0) : a.get("end", len(source))]
-            value = numpy_helper.from_array(np.array(dims, dtype=np.int64))
-            nodes.append(helper.make_node("Constant", [], [node.output[0]], value=value))
-        elif node.op_type != "Shape" and all(not t or t in available for t in node.input):
-            available.update(node.output)
-            nodes.append(node)
-    known = [numpy_helper.from_array(v, k) for k, v in graph.constants.items()]
-    wanted = [o for n in nodes for o in n.output if o and o not in graph.constants]
-    if not wanted:
-        return {}
-    model = helper.make_model(
-        helper.make_graph(
-            nodes,
-            "static",
-            [],
-            [helper.make_value_info(o, onnx.TypeProto()) for o in wanted],
-            known,
-        ),
-        opset_imports=graph.opsets,
+    opset = max((o.version for o in graph.opsets if o.domain in ("", "ai.onnx")), default=0)
+    tensors = Tensors(
+        base_dir=Path(graph.path).parent,
+        shapes=dict(graph.shapes),
+        values=dict(graph.constants),
+        opset=opset,
+        path=Path(graph.path),
     )
-    try:
-        reference = require("onnx.reference", graph.path)  # a submodule of onnx, there
-        values = reference.ReferenceEvaluator(model).run(None, {})
-    except Exception:  # an op the evaluator lacks: leave these values unknown
-        return {}
-    return dict(zip(wanted, values, strict=True))
+    return fold_values(static, tensors)
 
 
 def _shapes(graph: Any) -> dict[str, tuple[int, ...]]:
