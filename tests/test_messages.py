@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from sepconv_cli.cli.app import app
 from sepconv_cli.errors import UsageError
-from sepconv_cli.spec.fields import channels_first_hint
 from sepconv_cli.spec.layers import did_you_mean
 from sepconv_cli.units import parse_seconds
 
@@ -32,59 +31,8 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
-# ------------------------------------------------------------------ channels-last hint
-
-
-def test_channels_first_input_gets_a_note_not_an_error() -> None:
-    code, out, err = run("cost", "-i", "3x224x224", "-k", "3", "--format", "json")
-    assert code == 0, err
-    # still counted as written: 224 input channels (the note does not change the layer)
-    assert json.loads(out)["layers"][0]["input_shape"] == [3, 224, 224]
-    assert "sepconv: note: --input 3x224x224:" in err
-    assert "channels-last" in err and "did you mean 224x224x3?" in err
-
-
-def test_the_note_comes_before_the_error_it_explains() -> None:
-    # 3x224 spatial with a 5x5 kernel is empty: the error follows the note that explains it
-    code, _, err = run("cost", "-i", "3x224x224")
-    assert code == 2
-    note, error = err.strip().splitlines()
-    assert note.startswith("sepconv: note: --input 3x224x224:")
-    assert error.startswith("sepconv: error: --input:")
-
-
-def test_quiet_silences_the_note() -> None:
-    code, _, err = run("cost", "-i", "3x224x224", "-k", "3", "-q")
-    assert (code, err) == (0, "")
-
-
-@pytest.mark.parametrize(
-    "text,expected",
-    [
-        ("3x224x224", "224x224x3"),
-        ("1x28x28", "28x28x1"),
-        ("3x100", "100x3"),  # 1-D: 3 positions of 100 channels reads as channels-first
-        ("3x16x112x112", "16x112x112x3"),
-    ],
-)
-def test_channels_first_shapes_are_recognised(text: str, expected: str) -> None:
-    hint = channels_first_hint(text)
-    assert hint is not None and hint.endswith(f"did you mean {expected}?")
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["12x12x3", "224x224x3", "7x7x1024", "4x4x512", "1x1x1024", "3x3x16", "100x16", "same", ""],
-)
-def test_channels_last_shapes_get_no_hint(text: str) -> None:
-    # late MobileNet layers (7x7x1024, 1x1x1024) have far more channels than spatial size
-    assert channels_first_hint(text) is None
-
-
-def test_sweep_input_gets_the_same_note() -> None:
-    code, _, err = run("sweep", "-i", "3x64x64", "-k", "3", "--vary", "filters=8,16")
-    assert code == 0, err
-    assert "did you mean 64x64x3?" in err
+# ------------------------------------------------------------------ shapes in another order
+# (a note until issue 23; now an error, exit 2: tests/test_input_layout.py)
 
 
 # ------------------------------------------------------------------ spec files

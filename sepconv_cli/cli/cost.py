@@ -28,6 +28,7 @@ from sepconv_cli.cli.options import (
     InputValueOption,
     KernelOption,
     LayerFlags,
+    LayoutOption,
     MaxLatencyOption,
     MaxMacsOption,
     MaxMemoryOption,
@@ -49,9 +50,9 @@ from sepconv_cli.interchange.models import is_onnx
 from sepconv_cli.interchange.onnx_inputs import InputValue, parse_input_shapes, parse_input_values
 from sepconv_cli.interchange.onnx_load import Shape
 from sepconv_cli.output.files import check_output_path
+from sepconv_cli.output.formats import Format
 from sepconv_cli.output.reports import COST, render_cost
-from sepconv_cli.spec.fields import channels_first_hint
-from sepconv_cli.spec.flags import layers_from_flags_or_file
+from sepconv_cli.spec.flags import layers_from_flags_or_file, read_input_flag
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -65,6 +66,7 @@ app = typer.Typer()
 )
 def cost(
     input: InputOption = None,
+    layout: LayoutOption = None,
     kernel: KernelOption = None,
     filters: FiltersOption = None,
     stride: StrideOption = None,
@@ -153,10 +155,16 @@ def cost(
         dtype=dtype,
         name=name,
     ).split()
-    if input is not None and (hint := channels_first_hint(input)):
-        Messages.note(f"sepconv: note: --input {input}: {hint}")
+    # the order --input was read in, as the JSON records it: a YAML spec is channels-last,
+    # an ONNX file's shapes are its graph's own (None)
+    input_layout: str | None = "nhwc"
+    if spec is None:
+        input_layout = read_input_flag(given, common, layout)
+    elif layout is not None:
+        raise UsageError("--layout: says how to read --input, which --spec replaces")
     shapes, values = parse_input_shapes(input_shape or []), parse_input_values(input_value or [])
     if spec is not None and is_onnx(str(spec)):
+        input_layout = None
         reports = onnx_conv_reports(spec, given, common, shapes, values)
     else:
         for flag, pinned in (("--input-shape", shapes), ("--input-value", values)):
@@ -173,7 +181,13 @@ def cost(
                 time_report(lr, settings, progress=bar.update, index=i, total=len(reports))
                 for i, lr in enumerate(reports)
             ]
-    emit(render_cost(reports, chosen), output)
+    if chosen is Format.json:
+        # the one report that records --layout: the registry's renderers take the layers alone
+        from sepconv_cli.output.json import cost_json
+
+        emit(cost_json(reports, input_layout=input_layout), output)
+    else:
+        emit(render_cost(reports, chosen), output)
     measured = [
         (lr.as_specified.macs, lr.as_specified.params, _as_specified_seconds(lr)) for lr in reports
     ]

@@ -101,7 +101,19 @@ InputOption = Annotated[
         "-i",
         metavar="SHAPE",
         help="Input shape, channels-last: 12x12x3 (2-D), 100x16 "
-        "(1-D), 8x32x32x3 (3-D). [default: 12x12x3]",
+        "(1-D), 8x32x32x3 (3-D); in PyTorch's order with --layout nchw. A shape that most "
+        "likely means another order (3x224x224, 1x3x224x224, 224x224) is refused unless "
+        "--layout says which. [default: 12x12x3]",
+    ),
+]
+LayoutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        metavar="ORDER",
+        help="The order of --input: nhwc (channels last: 224x224x3) or nchw (PyTorch's: "
+        "3x224x224 or 1x3x224x224, the batch first in a 4- or 5-number shape). Either one "
+        "turns off the check for a shape meant in the other order. [default: nhwc]",
     ),
 ]
 KernelOption = Annotated[

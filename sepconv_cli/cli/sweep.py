@@ -9,6 +9,7 @@ rendering (``output.reports.render_sweep``). A timed point carries its timing re
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,6 +34,7 @@ from sepconv_cli.cli.options import (
     InputOption,
     KernelOption,
     LayerFlags,
+    LayoutOption,
     MaxMemoryOption,
     MultiplierOption,
     OrtOptimizationOption,
@@ -49,11 +51,13 @@ from sepconv_cli.counting.conventions import SWEEP_HELP_PREFIX
 from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import SWEEP, render_grid, render_sweep
-from sepconv_cli.spec.fields import channels_first_hint
+from sepconv_cli.spec.flags import merge_batch, read_input_flag
 
 if TYPE_CHECKING:
+    from sepconv_cli.analysis.grid import GridReport
     from sepconv_cli.execution.timing import TimingSettings
     from sepconv_cli.output.formats import Format
+    from sepconv_cli.spec.vary import Vary
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -88,6 +92,7 @@ def sweep(
         list[str] | None, typer.Option("--vary", "-v", metavar="NAME=VALUES", help=VARY_HELP)
     ] = None,
     input: InputOption = None,
+    layout: LayoutOption = None,
     kernel: KernelOption = None,
     filters: FiltersOption = None,
     stride: StrideOption = None,
@@ -136,7 +141,7 @@ def sweep(
         check_output_path(output)
     chosen = SWEEP.choose(format, output)
     from sepconv_cli.analysis.sweep import run_sweep, time_points
-    from sepconv_cli.spec.vary import DEFAULT_VARY, parse_vary
+    from sepconv_cli.spec.vary import DEFAULT_VARY, parse_grid, parse_vary
 
     texts = vary or [DEFAULT_VARY]
     if len(texts) == 1 and (metric is not None or plot is not None):
@@ -167,12 +172,19 @@ def sweep(
         device=device,
         ort_optimization=ort_optimization,
     )
-    if input is not None and (hint := channels_first_hint(input)):
-        Messages.note(f"sepconv: note: --input {input}: {hint}")
-    if len(texts) > 1:
-        _grid(texts, given, common, settings, metric, plot, chosen, output)
+    # --input and --vary input=… are read in --layout's order; the batch a batch-first
+    # shape carries is the sweep's
+    input_layout = read_input_flag(given, common, layout)
+    reader = None if layout is None else input_layout
+    axes = parse_grid(texts, reader) if len(texts) > 1 else (parse_vary(texts[0], reader),)
+    for axis in axes:
+        if axis.batch is not None:
+            merge_batch(common, axis.batch, f"--vary {axis.text}")
+    if len(axes) > 1:
+        _grid(axes, given, common, settings, metric, plot, chosen, output, input_layout)
         return
-    report = run_sweep(parse_vary(texts[0]), given, common)
+    report = run_sweep(axes[0], given, common)
+    report = replace(report, base={**report.base, "input_layout": input_layout})
     if settings is not None:
         with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
             report = time_points(report, settings, progress=bar.update)
@@ -180,7 +192,7 @@ def sweep(
 
 
 def _grid(
-    texts: list[str],
+    axes: tuple[Vary, ...],
     given: dict[str, Any],
     common: dict[str, Any],
     settings: TimingSettings | None,
@@ -188,14 +200,12 @@ def _grid(
     plot: Path | None,
     chosen: Format,
     output: Path | None,
+    input_layout: str,
 ) -> None:
     """Several --vary: the grid of every combination (``analysis.grid``)."""
-    from dataclasses import replace
-
     from sepconv_cli.analysis.grid import check_timed_grid, run_grid, time_grid
     from sepconv_cli.output.sweep.pivot import DEFAULT_METRIC, METRICS
     from sepconv_cli.spec.layers import did_you_mean
-    from sepconv_cli.spec.vary import parse_grid
 
     name = (metric or DEFAULT_METRIC).strip().lower().replace("_", "-")
     if name not in METRICS:
@@ -205,7 +215,6 @@ def _grid(
         )
     if name == "speedup" and settings is None:
         raise UsageError("--metric: speedup is measured: add --time")
-    axes = parse_grid(texts)
     if plot is not None:
         if len(axes) != 2:
             raise UsageError(f"--plot: a heat map needs exactly two --vary (got {len(axes)})")
@@ -215,7 +224,7 @@ def _grid(
         check_plot_path(plot)
     if settings is not None:
         check_timed_grid(prod(len(a.values) for a in axes))
-        report = replace(run_grid(axes, given, common), metric=name)
+        report = _recorded(run_grid(axes, given, common), name, input_layout)
         with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
             report = time_grid(report, settings, progress=bar.update)
         emit(render_grid(report, chosen), output)
@@ -227,7 +236,7 @@ def _grid(
         collecting = gc.isenabled()
         gc.disable()
         try:
-            report = replace(run_grid(axes, given, common), metric=name)
+            report = _recorded(run_grid(axes, given, common), name, input_layout)
             emit(render_grid(report, chosen), output)
         finally:
             if collecting:
@@ -237,3 +246,9 @@ def _grid(
 
         write_heatmap(report, plot)
         Messages.note(f"sepconv: plot written to {plot}")
+
+
+def _recorded(report: GridReport, metric: str, input_layout: str) -> GridReport:
+    """The grid with its ``--metric`` and, in its base layer, the layout ``--input`` was
+    read in (the JSON's ``layer.input_layout``)."""
+    return replace(report, metric=metric, base={**report.base, "input_layout": input_layout})

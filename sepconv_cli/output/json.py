@@ -95,13 +95,18 @@ def conventions(dtype: str, itemsize: int) -> dict[str, Any]:
     return {**CONVENTIONS, "dtype": dtype, "itemsize": itemsize}
 
 
-def cost_json(layers: Sequence[LayerReport], dtype: str | None = None) -> str:
-    """``sepconv/cost/v1``; ``dtype`` defaults to the first layer's."""
+def cost_json(
+    layers: Sequence[LayerReport], dtype: str | None = None, input_layout: str | None = "nhwc"
+) -> str:
+    """``sepconv/cost/v1``; ``dtype`` defaults to the first layer's. ``input_layout``: the
+    order the input shape was read in (``--layout``: ``nhwc`` or ``nchw``; ``None`` for an
+    ONNX file's layers); every shape in the report is channels-last whichever it was."""
     itemsize = layers[0].itemsize if layers else 4
     if dtype is None:
         dtype = layers[0].dtype if layers else "float32"
     doc = {
         "schema": COST_SCHEMA,
+        "input_layout": input_layout,
         "conventions": conventions(dtype, itemsize),
         "layers": [layer_dict(layer) for layer in layers],
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 MAX_SIZE = 10**15  # largest accepted size, channel count or repeat: counts stay exact anyway
@@ -47,6 +48,11 @@ _PAIRS_RE = re.compile(r"^\s*\d+\s*:\s*\d+(\s*[x×,]\s*\d+\s*:\s*\d+)*\s*$")
 
 class FieldError(ValueError):
     """A value of the wrong type or range. The message has no location; callers add it."""
+
+
+class MisreadError(FieldError):
+    """A shape most likely meant another way (:func:`misread`); the message starts with the
+    shape, so a caller may write ``input=`` before it."""
 
 
 def flag_value(text: str) -> Any:
@@ -136,26 +142,161 @@ def shape(value: Any) -> tuple[int, ...]:
     return tuple(positive_int(v) for v in value)
 
 
-def channels_first_hint(text: str) -> str | None:
-    """A note for an ``--input`` that reads as channels-first (``3x224x224``): its first
-    number small like an image's channels (at most 4), its last at least 8 times larger, and
-    the spatial sizes unlike each other. ``7x7x1024`` and ``4x4x512`` are channels-last
-    already; ``None`` for them and for anything that is not a shape. A note, never an
-    error: ``3x224x224`` is a valid input of 224 channels.
+Layout = Literal["nhwc", "nchw"]
+"""The order ``--input`` is written in: ``nhwc``, sepconv's channels-last (``12x12x3``), or
+``nchw``, PyTorch's channels-first with the batch first when there is one."""
+LAYOUTS: tuple[Layout, ...] = get_args(Layout)
+# the channel counts a person writes first in PyTorch's order: an image's or a signal's
+# (grayscale or mono, stereo or a flow field, RGB, RGBA), not a feature map's
+FEW_CHANNELS = 4
+# a spatial size at least this large reads as an image's or a signal's, not as a channel count
+LARGE = 16
+# two equal numbers at least this large read as a square image with its channel left out
+SQUARE = 32
+_AXES = {1: "length", 2: "height×width", 3: "depth×height×width"}
 
-    >>> channels_first_hint("3x224x224")
-    'shapes are channels-last, so this is 224 channels; did you mean 224x224x3?'
-    >>> channels_first_hint("7x7x1024") is None
+
+@dataclass(frozen=True)
+class InputReading:
+    """An ``--input`` as read: the channels-last shape, the batch a batch-first shape carried
+    (``--layout nchw`` with 4 or 5 numbers; else None) and the layout it was read in."""
+
+    shape: tuple[int, ...]
+    batch: int | None
+    layout: Layout
+
+
+def read_input(value: Any, layout: Layout | None) -> InputReading:
+    """An input shape typed by a person, read in ``layout``; ``None``: channels-last, but a
+    shape most likely meant another way (:func:`misread`) is refused with that reading.
+
+    * ``nhwc``: :func:`shape`, as written, no guess.
+    * ``nchw``: PyTorch's order: ``C×L`` (2 numbers), ``C×H×W`` (3), ``N×C×H×W`` (4: the
+      batch first, 2-D) or ``N×C×D×H×W`` (5), read as ``[spatial..., C]`` and the batch.
+
+    >>> read_input([1, 3, 224, 224], "nchw")
+    InputReading(shape=(224, 224, 3), batch=1, layout='nchw')
+    >>> read_input([7, 7, 1024], None).shape
+    (7, 7, 1024)
+    """
+    if layout == "nchw":
+        if not isinstance(value, list) or not 2 <= len(value) <= MAX_DIMS + 2:
+            raise FieldError(
+                "with --layout nchw, expected C×L, C×H×W, N×C×H×W or N×C×D×H×W (2 to "
+                f"{MAX_DIMS + 2} numbers), got {describe(value)}"
+            )
+        numbers = tuple(positive_int(v) for v in value)
+        batch = numbers[0] if len(numbers) >= 4 else None
+        body = numbers[1:] if batch is not None else numbers
+        return InputReading((*body[1:], body[0]), batch, "nchw")
+    if layout is None and isinstance(value, list) and 2 <= len(value) <= MAX_DIMS + 2:
+        message = misread(tuple(positive_int(v) for v in value))
+        if message is not None:
+            raise MisreadError(message)
+    return InputReading(shape(value), None, "nhwc")
+
+
+def misread(numbers: tuple[int, ...]) -> str | None:
+    """Why a shape read channels-last is most likely not what its writer meant, with the
+    reading they probably meant; ``None`` when channels-last is the likely reading. With
+    ``FEW`` = 1 to :data:`FEW_CHANNELS` (an image's channels) and ``LARGE`` = at least
+    :data:`LARGE`:
+
+    * ``a×a``, ``a`` >= :data:`SQUARE` (``224x224``): a square image with its channel left
+      out, ``224x224x1``; a 1-D input of ``a`` channels is rarely that long.
+    * ``FEW×LARGE`` (``1x16000``): PyTorch's ``C×L``, a signal.
+    * ``FEW×LARGE×LARGE`` (``3x224x224``, ``1x28x28``): PyTorch's ``C×H×W``.
+    * ``N×FEW×LARGE×LARGE`` (``1x3x224x224``): PyTorch's ``N×C×H×W``.
+    * ``1×H×W×C`` with ``H`` or ``W`` > 1 (``1x224x224x3``): a batch of 1 first, ``N×H×W×C``;
+      a 3-D input of depth 1 is no volume (``1x1x1x1024``, a pooled volume, is kept).
+    * ``FEW×D×S×S``, ``S`` LARGE (``3x16x112x112``): PyTorch's ``C×D×H×W``, a clip.
+      Square frames only: a short clip's channels-last features (``4x56x56x64``) are kept.
+    * 5 numbers, never channels-last: ``N×FEW×D×LARGE×LARGE`` is PyTorch's ``N×C×D×H×W``,
+      anything else a batch first, ``N×D×H×W×C``.
+
+    Kept, for instance: ``12x12x3``, ``7x7x1024``, ``4x4x512``, ``1x1x1024``, ``100x16``,
+    ``12x12``, ``8x32x32x3`` (3-D, depth 8).
+
+    >>> misread((3, 224, 224)).split(";")[0]
+    "3x224x224 reads as 224×224 with 3 channels in PyTorch's order (C×H×W)"
+    >>> misread((4, 4, 512)) is None
     True
     """
-    value = flag_value(text)
-    if not isinstance(value, list) or not 2 <= len(value) <= MAX_DIMS + 1:
-        return None
-    first, last = value[0], value[-1]
-    if not 1 <= first <= 4 or last < 8 * first or (len(value) > 2 and value[1] == first):
-        return None
-    rotated = "x".join(str(n) for n in (*value[1:], first))
-    return f"shapes are channels-last, so this is {last} channels; did you mean {rotated}?"
+    count = len(numbers)
+    if count == 2:
+        a, b = numbers
+        if a == b >= SQUARE:
+            return (
+                f"{_x(numbers)} reads as a {a}×{b} image with its channel left out; sepconv "
+                f"reads length×channels (1-D): give {a}x{b}x1{_as_written(numbers)}"
+            )
+        if a <= FEW_CHANNELS and b >= LARGE:
+            return _pytorch(numbers, "C×L", None, (b,), a)
+    elif count == 3:
+        c, h, w = numbers
+        if c <= FEW_CHANNELS and h >= LARGE and w >= LARGE:
+            return _pytorch(numbers, "C×H×W", None, (h, w), c)
+    elif count == 4:
+        first, second, third, last = numbers
+        if second <= FEW_CHANNELS and third >= LARGE and last >= LARGE:
+            return _pytorch(numbers, "N×C×H×W", first, (third, last), second)
+        if first == 1 and max(second, third) > 1:
+            return (
+                f"{_x(numbers)} reads as a batch of 1 of {_size(numbers[1:3], last)} "
+                "(N×H×W×C); sepconv reads height×width×channels, the batch apart: give "
+                f"{_x(numbers[1:])}{_as_written(numbers)}"
+            )
+        if first <= FEW_CHANNELS and third == last >= LARGE:
+            return _pytorch(numbers, "C×D×H×W", None, numbers[1:], first)
+    elif count == 5:
+        first, second, _, height, width = numbers
+        if second <= FEW_CHANNELS and height >= LARGE and width >= LARGE:
+            return _pytorch(numbers, "N×C×D×H×W", first, numbers[2:], second)
+        return (
+            f"{_x(numbers)} reads as a batch of {first} of {_size(numbers[1:4], numbers[4])} "
+            "(N×D×H×W×C, 5 numbers); sepconv reads depth×height×width×channels, the batch "
+            f"apart: give {_x(numbers[1:])}{_batch(first)}"
+        )
+    return None
+
+
+def _pytorch(
+    numbers: tuple[int, ...],
+    order: str,
+    batch: int | None,
+    spatial: tuple[int, ...],
+    channels: int,
+) -> str:
+    """The message for a shape in PyTorch's ``order``: what it reads as, sepconv's order,
+    the shape to give (or ``--layout nchw``) and what ``--layout nhwc`` keeps."""
+    given = f"a batch of {batch} of " if batch is not None else ""
+    apart = ", the batch apart" if batch is not None else ""
+    # --layout nchw reads 4 numbers as N×C×H×W: a C×D×H×W clip needs its batch written
+    nchw = f"--layout nchw {_x((1, *numbers))}" if order == "C×D×H×W" else "--layout nchw"
+    keeps = _as_written(numbers) if len(numbers) <= MAX_DIMS + 1 else ""
+    return (
+        f"{_x(numbers)} reads as {given}{_size(spatial, channels)} in PyTorch's order "
+        f"({order}); sepconv reads {_AXES[len(spatial)]}×channels{apart}: give "
+        f"{_x((*spatial, channels))}{_batch(batch)} or {nchw}{keeps}"
+    )
+
+
+def _x(numbers: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in numbers)
+
+
+def _size(spatial: tuple[int, ...], channels: int) -> str:
+    where = f"length {spatial[0]}" if len(spatial) == 1 else "×".join(map(str, spatial))
+    return f"{where} with {channels} channel{'s' if channels != 1 else ''}"
+
+
+def _batch(batch: int | None) -> str:
+    return f" --batch {batch}" if batch is not None and batch > 1 else ""
+
+
+def _as_written(numbers: tuple[int, ...]) -> str:
+    """What ``--layout nhwc`` keeps: the shape read channels-last, as written."""
+    return f" (--layout nhwc: {_size(numbers[:-1], numbers[-1])}, as written)"
 
 
 def padding(value: Any) -> str | tuple[int, ...] | tuple[tuple[int, int], ...]:

@@ -63,14 +63,20 @@ class Vary:
     parameter: str  # canonical name (keys of FLAGS)
     values: tuple[Value, ...]
     text: str  # as given
+    # input only: the batch its shapes carried (--layout nchw, batch first); None: none did
+    batch: int | None = None
 
 
 def vary_error(message: str) -> UsageError:
     return UsageError(f"--vary: {message}")
 
 
-def parse_vary(text: str) -> Vary:
+def parse_vary(text: str, layout: F.Layout | None = None) -> Vary:
     """``filters=16,32,64`` / ``kernel=1..9:2`` / ``input=8x8x32,16x16x32`` → typed values.
+
+    ``input`` shapes are read as ``--input`` is (:func:`~sepconv_cli.spec.fields.read_input`,
+    in ``layout``'s order): a shape most likely meant another way is refused, and the batch
+    of batch-first shapes (``--layout nchw``) must be the same in all of them.
 
     >>> parse_vary("filters=8..64:x2").values
     (8, 16, 32, 64)
@@ -91,20 +97,44 @@ def parse_vary(text: str) -> Vary:
         )
     parameter = ALIASES[key]
     values: list[Value] = []
+    batches: dict[int, str] = {}  # batch → the first shape that carried it
     for item in spec.split(","):
         item = item.strip()
         if not item:
             raise vary_error(f"{parameter}: empty value in {spec[:60]!r}")
-        values.extend(_item_values(parameter, item))
+        if parameter == "input" and _RANGE_RE.match(item) is None and ".." not in item:
+            shape, batch = _input_value(item, layout)
+            values.append(shape)
+            if batch is not None:
+                batches.setdefault(batch, item)
+        else:
+            values.extend(_item_values(parameter, item))
         if len(values) > MAX_POINTS:
             raise vary_error(
                 f"{parameter}: more than {MAX_POINTS} values; use a step "
                 "(a..b:4) or a factor (a..b:x2)"
             )
-    return Vary(parameter, tuple(values), text)
+    if len(batches) > 1:
+        (first, one), (second, other) = list(batches.items())[:2]
+        raise vary_error(
+            f"input: {one} has a batch of {first} and {other} of {second}; a sweep has one "
+            "batch (--batch)"
+        )
+    return Vary(parameter, tuple(values), text, next(iter(batches), None))
 
 
-def parse_grid(texts: list[str]) -> tuple[Vary, ...]:
+def _input_value(item: str, layout: F.Layout | None) -> tuple[Value, int | None]:
+    """One ``input`` shape, read as ``--input`` is, and the batch it carried."""
+    try:
+        reading = F.read_input(F.flag_value(item), layout)
+    except F.MisreadError as exc:
+        raise vary_error(f"input={exc}") from None
+    except F.FieldError as exc:
+        raise vary_error(f"input={item}: {exc}") from None
+    return reading.shape, reading.batch
+
+
+def parse_grid(texts: list[str], layout: F.Layout | None = None) -> tuple[Vary, ...]:
     """Several ``--vary`` flags: one axis each, in the order given; their cartesian product
     is the grid (``analysis.grid``).
 
@@ -114,7 +144,7 @@ def parse_grid(texts: list[str]) -> tuple[Vary, ...]:
     >>> [v.parameter for v in parse_grid(["kernel=3,5", "cout=8..32:x2"])]
     ['kernel', 'filters']
     """
-    axes = tuple(parse_vary(text) for text in texts)
+    axes = tuple(parse_vary(text, layout) for text in texts)
     seen: dict[str, Vary] = {}
     for axis in axes:
         key = "input" if axis.parameter in ("input", "size") else axis.parameter
