@@ -10,6 +10,12 @@ machine-measurement cache (``~/.cache/sepconv``), not the interactive history
 (``~/.local/state/sepconv``), not a library's cache. The directory is shared by the
 session, not made per test, so the machine is measured once per run, not once per timed
 test. Subprocesses inherit it through the environment.
+
+ONNX Runtime writes a device id and a telemetry database under ``$XDG_CACHE_HOME`` (else
+``~/.cache``) the moment it is imported, and a test module may import it while pytest
+collects, before any fixture has replaced HOME: so ``ORT_DISABLE_TELEMETRY=1``, which stops
+those files, is set here when pytest loads this file, for the whole run and every
+subprocess (tests/test_ort_files.py checks that sepconv sets it on its own, without this).
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ if os.environ.get("CI"):
 
 # The environment as the test run found it, before the fixture below replaces it.
 _REAL_ENV = {key: os.environ.get(key) for key in ("HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")}
+
+# before any test module can import onnxruntime (see the module docstring)
+ORT_TELEMETRY = "ORT_DISABLE_TELEMETRY"
+os.environ[ORT_TELEMETRY] = "1"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,6 +85,7 @@ def _isolated_home(private_home: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("HOME", str(private_home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(private_home / ".cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(private_home / ".local" / "state"))
+    monkeypatch.setenv(ORT_TELEMETRY, "1")  # restored for each test, should one unset it
     yield
 
 

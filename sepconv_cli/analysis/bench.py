@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.counting.report import LayerReport, ProfileReport
 from sepconv_cli.errors import UsageError
+from sepconv_cli.execution.certainty import fewest_runs
 from sepconv_cli.execution.runtimes.base import RUNTIMES, RuntimeInfo
 from sepconv_cli.execution.runtimes.whole_graph import WholeGraph
 
@@ -53,6 +54,25 @@ class RuntimeRun:
 
     def total(self, part: str) -> float:
         return sum(s for i in range(len(self.layers)) if (s := self.seconds(i, part)))
+
+    def slowest(self, index: int, part: str) -> float | None:
+        """The row's slowest sample of ``part`` (as specified: of the form it is; a layer
+        measured apart as written has only its median)."""
+        layer = self.layers[index]
+        timing = layer.timing
+        if timing is None:
+            return None
+        if part == "as_specified":
+            if layer.row.forms.as_specified_apart:
+                return timing.as_specified_s
+            from sepconv_cli.execution.profiling import declared_part
+
+            part = declared_part(layer)
+        return float(timing.part(part).max_s)  # type: ignore[arg-type]
+
+    def total_slowest(self, part: str) -> float:
+        """The rows' slowest samples of ``part`` summed: the most their sum can be."""
+        return sum(s for i in range(len(self.layers)) if (s := self.slowest(i, part)))
 
     def time_share(self, index: int) -> float | None:
         seconds, total = self.seconds(index, "as_specified"), self.total("as_specified")
@@ -153,6 +173,7 @@ def bench(
         ).with_sums(
             {part: ort.total(part) for part in ("as_specified", "standard", "separable")},
             sum(layer.timing is None for layer in ort.layers),
+            {part: ort.total_slowest(part) for part in ("as_specified", "standard", "separable")},
         )
     return BenchReport(counted.model.name, counted, tuple(runs), settings, whole)
 
@@ -171,6 +192,11 @@ def bench_dict(report: BenchReport) -> dict[str, Any]:
                 "speedup": run.speedup(i),
                 "time_share": run.time_share(i),
             }
+            if timed.timing is not None:  # how sure the times are (certainty.py)
+                entry["runs"] = fewest_runs(timed.timing)
+                for key in ("few_runs", "inconsistent", "noisy"):
+                    if flagged := getattr(timed.timing, key):
+                        entry[key] = list(flagged)
             if timed.note:
                 entry["note"] = timed.note
             per_runtime[run.name] = entry

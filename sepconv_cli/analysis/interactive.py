@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 from sepconv_cli.counting.report import LayerReport
 from sepconv_cli.errors import SepconvError
+from sepconv_cli.execution.records import Part
 from sepconv_cli.spec.flags import SEED_LAYER
 from sepconv_cli.units import fmt_seconds, shape_cell
 
@@ -99,13 +100,13 @@ class Reply:
     done: bool = False
 
 
-def _default_timer(report: LayerReport, runtime: str = "numpy") -> LayerReport:
+def _default_timer(
+    report: LayerReport, runtime: str = "numpy", threads: int | None = None
+) -> LayerReport:
     from sepconv_cli.execution.profiling import time_report, timing_settings
 
-    settings = timing_settings()
+    settings = timing_settings(threads=threads)
     if runtime != "numpy":  # one thread, as cost --runtime times by default
-        from dataclasses import replace
-
         from sepconv_cli.execution.runtimes.registry import load_runtime
 
         settings = replace(settings, runtime=runtime, threads=1)
@@ -143,6 +144,9 @@ class Session:
     timer: Timer | None = None
     ceilings: Ceilings | None = None
     runtime: str = "numpy"  # what ``time`` runs the forms on (``time onnxruntime`` sets it)
+    # NumPy's BLAS threads while timing (cli/interactive.py pins 1, as cost does by default);
+    # None leaves the BLAS library's own count
+    threads: int | None = None
 
     def report(self) -> LayerReport:
         """The current layer's report; raises SepconvError for an invalid combination."""
@@ -231,12 +235,25 @@ class Session:
         from sepconv_cli.execution.overhead import too_small_to_time
 
         try:
-            timed = (self.timer or partial(_default_timer, runtime=self.runtime))(self.report())
+            timer = self.timer or partial(
+                _default_timer, runtime=self.runtime, threads=self.threads
+            )
+            timed = timer(self.report())
+            if timed.timing is not None:  # the checks every timed row gets (certainty.py)
+                from sepconv_cli.execution.certainty import checked
+
+                timed = replace(timed, timing=checked(timed.timing))
         except SepconvError as exc:
             return Reply(message=f"cannot time this layer: {exc}", error=True)
         verdict = too_small_to_time(timed, (self.ceilings or _default_ceilings)())
         if verdict is not None:
-            return Reply(message=f"{medians_line(timed)}\n{verdict}", warning=True, timed=True)
+            # the same checks as every timed table (execution/certainty.py): the medians
+            # alone would not say that they rest on one run, or that a part outran its whole
+            from sepconv_cli.execution.certainty import layer_lines
+
+            doubts = layer_lines(timed.timing, timed.row.repeat) if timed.timing else []
+            message = "\n".join([medians_line(timed), verdict, *doubts])
+            return Reply(message=message, warning=True, timed=True)
         return Reply(report=timed, timed=True)
 
     def time_on(self, args: list[str]) -> Reply:
@@ -353,21 +370,27 @@ def change_summary(
 
 def medians_line(layer: LayerReport) -> str:
     """``Measured (NumPy, medians): standard 6.4 µs, separable 9.9 µs (depthwise …)``."""
+    from sepconv_cli.execution.certainty import MIN_RUNS, runs_text
     from sepconv_cli.execution.runtimes.base import runtime_label
 
     timing = layer.timing
     if timing is None:
         return "not timed"
+
+    def cell(name: Part) -> str:
+        # a median resting on fewer than MIN_RUNS samples says how many (certainty.py)
+        part = timing.part(name)
+        few = f" [{runs_text(part.runs)}]" if 0 < part.runs < MIN_RUNS else ""
+        mark = " !" if name in timing.inconsistent else ""
+        return f"{fmt_seconds(part.median_s)}{few}{mark}"
+
     parts = [
-        f"{name} {fmt_seconds(timing.part(name).median_s)}"
-        for name in ("depthwise", "pointwise")
-        if timing.part(name).runs
+        f"{name} {cell(name)}" for name in ("depthwise", "pointwise") if timing.part(name).runs
     ]
     inner = f" ({' + '.join(parts)})" if parts else ""
     return (
         f"Measured ({runtime_label(timing.runtime)}, medians): standard "
-        f"{fmt_seconds(timing.standard.median_s)}, "
-        f"separable {fmt_seconds(timing.separable.median_s)}{inner}."
+        f"{cell('standard')}, separable {cell('separable')}{inner}."
     )
 
 

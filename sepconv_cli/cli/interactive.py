@@ -59,10 +59,12 @@ def interactive() -> None:
             "interactive needs a terminal on stdin; for scripts use 'sepconv cost' with flags"
         )
     from sepconv_cli.analysis.interactive import Session
+    from sepconv_cli.cli.timing_flags import default_threads
 
     readline = _setup_readline()
     out = console()
-    session = Session()
+    # one BLAS thread, as cost --time times by default: steady, comparable times
+    session = Session(threads=default_threads())
     out.print("sepconv interactive — type help for commands, quit to leave.\n")
     _show(out, session.report())
     try:

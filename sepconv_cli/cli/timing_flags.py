@@ -172,6 +172,12 @@ def _pin_blas_threads(threads: int, *, explicit: bool, note: bool = True) -> int
     return in_effect
 
 
+def default_threads() -> int:
+    """The thread count a timing without ``--threads`` runs with (1 where sepconv can set
+    it), without a note: ``interactive`` times as ``cost --time`` does by default."""
+    return _pin_blas_threads(1, explicit=False, note=False)
+
+
 def blas_threads_in_effect() -> int:
     """The thread count a BLAS library loaded without threadpoolctl uses: the first of its
     variables set to a positive integer when it loaded, else one per CPU this process may

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.counting.report import LayerReport, ProfileReport, totals
+from sepconv_cli.execution.certainty import NOISE_RATIO  # noqa: F401  (imported from here)
 from sepconv_cli.execution.records import PARTS, LayerTiming, Part, PartRoofline, ProfileTiming
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def timing_settings(
     return TimingSettings(threads=threads, max_memory=max_memory, budget_s=budget_s)
 
 
-def _declared_part(layer: LayerReport) -> Part:
+def declared_part(layer: LayerReport) -> Part:
     """The form the spec declares: the one the model would run."""
     forms = layer.row.forms
     declared = forms.as_specified is forms.separable and forms.separable is not forms.standard
@@ -44,22 +45,15 @@ def as_specified_seconds(layer: LayerReport) -> float | None:
         return None
     if layer.timing.as_specified_s is not None:
         return layer.timing.as_specified_s
-    return float(layer.timing.part(_declared_part(layer)).median_s)
-
-
-NOISE_RATIO = 1.5  # median more than 1.5x the fastest sample: something else interfered
+    return float(layer.timing.part(declared_part(layer)).median_s)
 
 
 def noisy_parts(record: LayerTiming) -> tuple[Part, ...]:
-    """Measurements whose median is far above their fastest sample: the machine (other
-    programs, BLAS threads waking up late) interfered, so the median overstates the cost."""
-    return tuple(
-        name
-        for name in PARTS
-        if (part := record.part(name)).runs >= 3
-        and part.min_s > 0
-        and part.median_s > NOISE_RATIO * part.min_s
-    )
+    """Measurements whose median is far above their fastest sample (the rule is
+    :func:`sepconv_cli.execution.certainty.noisy_parts`)."""
+    from sepconv_cli.execution.certainty import noisy_parts as noisy
+
+    return noisy(record)
 
 
 def time_layer(layer: LayerReport, settings: TimingSettings) -> LayerReport:
@@ -71,11 +65,18 @@ def time_layer(layer: LayerReport, settings: TimingSettings) -> LayerReport:
         record = time_forms(layer.row.forms, layer.batch, layer.dtype, settings)
     except DisagreementError as exc:  # the one line names the layer, form and runtime
         raise DisagreementError(f"layer {layer.row.name}: {exc}") from None
-    record = record.scaled(layer.row.repeat)
-    record = replace(record, noisy=noisy_parts(record))
+    from sepconv_cli.execution.certainty import checked
+    from sepconv_cli.execution.machine import load_average
+
+    record = replace(
+        checked(record.scaled(layer.row.repeat)),
+        load_1m=load_average(),
+        threads=settings.threads,
+        budget_s=settings.budget_s,
+    )
     if record.as_specified_s is not None:  # measured as written (scaled with the rest)
         return replace(layer, timing=record)
-    declared = record.part(_declared_part(layer)).median_s
+    declared = record.part(declared_part(layer)).median_s
     return replace(layer, timing=replace(record, as_specified_s=float(declared)))
 
 

@@ -97,6 +97,15 @@ class LayerTiming:
     roofline: dict[Part, PartRoofline] | None = None
     # what ran it, when not NumPy (execution/runtimes): absent from NumPy's records
     runtime: RuntimeInfo | None = None
+    # measurements with fewer samples than certainty.MIN_RUNS (the budget bought no more)
+    few_runs: tuple[Part, ...] = ()
+    # parts slower than their whole form beyond the spread (see certainty.inconsistent_parts)
+    inconsistent: tuple[Part, ...] = ()
+    # the 1-minute load average when the layer was timed (None: the platform has none)
+    load_1m: float | None = None
+    # the settings it ran with, for advice (not in the JSON: a report's settings say them)
+    threads: int | None = None
+    budget_s: float = 0.0
 
     def part(self, name: Part) -> FormTiming:
         return {
@@ -135,7 +144,18 @@ class LayerTiming:
             out["roofline"] = {name: part.as_dict() for name, part in self.roofline.items()}
         if self.runtime is not None:
             out["runtime"] = self.runtime.as_dict()
+        if self.few_runs:
+            out["few_runs"] = list(self.few_runs)
+        if self.inconsistent:
+            out["inconsistent"] = list(self.inconsistent)
+        if self.load_1m is not None:
+            out["load_1m"] = self.load_1m
         return out
+
+    @property
+    def uncertain(self) -> bool:
+        """Noisy, few runs or inconsistent: the row's times need a second look."""
+        return bool(self.noisy or self.few_runs or self.inconsistent)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,14 @@ Rules
   the cold first call and is dropped).
 * Statistics are over the samples: median (the reported time), min, max, IQR (upper minus
   lower quartile, linear interpolation) and ``runs`` = the number of samples.
-* Budget: a measurement takes at least one sample, at least ``min_repeats`` when the budget
-  allows, at most ``max_repeats``, and starts no sample predicted to end past its budget.
-  A call that alone outlasts the budget is measured once, its warm-up call serving as the
-  sample (it is reported with ``runs`` = 1).
+* Budget: a measurement takes at least one sample, at least ``min_repeats`` (5, the
+  :data:`~sepconv_cli.execution.certainty.MIN_RUNS` a timing must have to count as sure)
+  when the budget allows, at most ``max_repeats``, and starts no sample predicted to end
+  past its budget. When what is left after calibration cannot buy ``min_repeats`` samples of
+  ``loops`` calls, samples get fewer loops (down to one call) so that it can: five shorter
+  samples say more about the spread than two long ones. A call that alone outlasts the
+  budget is measured once, its warm-up call serving as the sample (it is reported with
+  ``runs`` = 1, and the report says ``1 run``).
 * ``time_forms`` splits ``budget_s`` over a layer's four measurements (standard,
   separable, its depthwise and pointwise parts); time one part leaves unused goes to the
   next.
@@ -68,12 +72,13 @@ class TimingSettings:
     """How long and how often to measure.
 
     The defaults keep a full ``sepconv profile mobilenet_v1`` under about 30 s on a 2-core
-    machine while giving each figure at least 3 samples of at least 10 ms.
+    machine while giving each figure at least 5 samples (of 10 ms each where the budget
+    allows) when one call fits its share of the budget five times.
     """
 
     min_time_s: float = 0.01  # each sample lasts at least this long (loops auto-ranged)
     max_repeats: int = 9  # samples per measurement, at most
-    min_repeats: int = 3  # samples per measurement, at least, while the budget allows
+    min_repeats: int = 5  # samples per measurement, at least, while the budget allows
     warmup: int = 1  # untimed calls before calibration
     budget_s: float = 1.0  # per layer: all four measurements of time_forms together
     # BLAS threads (threadpoolctl) and sepconv's own depthwise parts; None leaves BLAS
@@ -191,6 +196,12 @@ def measure(
 
     # after a warm-up, the last calibration run is a sample like any other
     samples: list[float] = [per_call] if settings.warmup else []
+    wanted = settings.min_repeats - len(samples)
+    remaining = deadline - now()
+    if loops > 1 and wanted > 0 and per_call * loops * wanted > remaining:
+        # the budget cannot buy min_repeats samples this long: shorter samples, more of them
+        # (a fifth to spare: one slow sample must not cost the last one)
+        loops = max(1, int(0.8 * remaining / (per_call * wanted))) if per_call > 0 else loops
     while len(samples) < settings.max_repeats:
         remaining = deadline - now()
         if samples and per_call * loops > remaining:
@@ -310,15 +321,20 @@ class MeasurementPlan:
     ) -> Callable[[Callable[[], object], str], Stats]:
         """``bench(fn, name)``: measure ``fn`` for measurement ``name`` within its share of
         what is left of the budget (a measurement that ends early leaves the rest to those
-        after it)."""
+        after it). Only measuring spends the budget: preparing a form between measurements
+        (buffers, a runtime's session and its agreement check) does not, or a slow session
+        start would leave the forms too little for five samples."""
         now = clock or time.perf_counter
-        start = now()
+        spent = [0.0]
 
         def bench(fn: Callable[[], object], name: str) -> Stats:
-            left = max(settings.budget_s - (now() - start), 0.0)
+            left = max(settings.budget_s - spent[0], 0.0)
             later = self.planned[self.planned.index(name) :]
             share = _SHARES[name] / sum(_SHARES[n] for n in later)
-            return measure(fn, settings, left * share, clock)
+            start = now()
+            stats = measure(fn, settings, left * share, clock)
+            spent[0] += now() - start
+            return stats
 
         return bench
 

@@ -12,6 +12,13 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from sepconv_cli.analysis.bench import BenchReport, bench_dict
+from sepconv_cli.execution.certainty import (
+    MIN_RUNS,
+    conditions_of,
+    fewest_runs,
+    runs_text,
+    summary_lines,
+)
 from sepconv_cli.names import shown, shown_in_markdown
 from sepconv_cli.output.csv import csv_text
 from sepconv_cli.output.fit import FitTable, drop, shorten
@@ -30,8 +37,38 @@ def _ratio(value: float | None) -> str:
     return f"{value:.2f}×" if value is not None else "-"
 
 
-def _rows(report: BenchReport, seconds: Callable[[Any], str] = seconds_cell) -> list[list[str]]:
-    """Per layer: name, MAC ratio, MAC share, then per runtime std, sep, speed-up, share."""
+def _mark(report: BenchReport, index: int) -> str:
+    """`` !`` a part slower than its whole on some runtime, `` ~`` noisy (certainty.py);
+    else nothing. The footer says which runtime."""
+    timings = [t for run in report.runs if (t := run.layers[index].timing) is not None]
+    if any(t.inconsistent for t in timings):
+        return " !"
+    return " ~" if any(t.noisy for t in timings) else ""
+
+
+def _fewest(report: BenchReport, index: int) -> int | None:
+    """The fewest samples any runtime took of any of the row's measurements."""
+    counts = [
+        runs
+        for run in report.runs
+        if (timing := run.layers[index].timing) is not None
+        and (runs := fewest_runs(timing)) is not None
+    ]
+    return min(counts) if counts else None
+
+
+def _uncertain(report: BenchReport) -> bool:
+    """Some row's time is uncertain on some runtime: few runs, inconsistent or noisy."""
+    return any(
+        lr.timing is not None and lr.timing.uncertain for r in report.runs for lr in r.layers
+    )
+
+
+def _rows(
+    report: BenchReport, seconds: Callable[[Any], str] = seconds_cell, runs: bool = False
+) -> list[list[str]]:
+    """Per layer: name, MAC ratio, MAC share, then per runtime std, sep, speed-up, share;
+    with ``runs`` the row's fewest samples and its mark last."""
     rows = []
     for i, layer in enumerate(report.layers):
         cells = [layer.row.name, _ratio(report.mac_ratio(i)), _share(report.mac_share(i))]
@@ -42,18 +79,55 @@ def _rows(report: BenchReport, seconds: Callable[[Any], str] = seconds_cell) -> 
                 speedup_cell(run.speedup(i)),
                 _share(run.time_share(i)),
             ]
+        if runs:
+            fewest = _fewest(report, i)
+            count = "-" if fewest is None else str(fewest)
+            if fewest is not None and fewest < MIN_RUNS:
+                count = runs_text(fewest)
+            cells.append(count + _mark(report, i))
         rows.append(cells)
     return rows
 
 
-def _totals(report: BenchReport, seconds: Callable[[Any], str] = seconds_cell) -> list[str]:
+def certainty_lines(report: BenchReport) -> list[str]:
+    """Per runtime, why its times are uncertain (few runs, a part slower than its whole,
+    noise; the whole graphs on ORT too), then what would help given the run's settings and
+    load (:func:`sepconv_cli.execution.certainty.summary_lines`)."""
+    timings = [lr.timing for run in report.runs for lr in run.layers if lr.timing is not None]
+    conditions = conditions_of(timings)
+    doubts: list[str] = []
+    for run in report.runs:
+        rows = [(lr.row.name, lr.timing, lr.row.repeat) for lr in run.layers if lr.timing]
+        whole = report.whole.forms if report.whole is not None and run.name == "onnxruntime" else ()
+        # each runtime's doubts; the advice once, for the whole run
+        doubts += [
+            line
+            for line in summary_lines(rows, conditions, whole, where=SHORT[run.name])
+            if not line.startswith(f"{SHORT[run.name]}: What would help")
+        ]
+    if not doubts:
+        return []
+    everything = [
+        (lr.row.name, lr.timing, lr.row.repeat)
+        for run in report.runs
+        for lr in run.layers
+        if lr.timing is not None
+    ]
+    whole_forms = report.whole.forms if report.whole is not None else ()
+    advice = summary_lines(everything, conditions, whole_forms)[-1]
+    return [*doubts, advice]
+
+
+def _totals(
+    report: BenchReport, seconds: Callable[[Any], str] = seconds_cell, runs: bool = False
+) -> list[str]:
     std = sum(layer.standard.macs for layer in report.layers)
     sep = sum(layer.separable.total.macs for layer in report.layers)
     cells = ["total", _ratio(std / sep if sep else None), "100.0%"]
     for run in report.runs:
         s, p = run.total("standard"), run.total("separable")
         cells += [seconds(s), seconds(p), speedup_cell(s / p if p else None), "100.0%"]
-    return cells
+    return [*cells, ""] if runs else cells
 
 
 def bench_table(report: BenchReport) -> RenderableType:
@@ -68,6 +142,12 @@ def bench_table(report: BenchReport) -> RenderableType:
             ),
             shorten("layer", 14),
             shorten("layer", 11),
+            # only when the Runs column (or a long name) leaves no room: time shares go,
+            # last runtime first; the speed-ups and the Runs column stay
+            *(
+                drop(f"{run.name}_share", label=f"{SHORT[run.name]} %")
+                for run in reversed(report.runs[1:])
+            ),
         ),
     )
     table.add_column("layer", "Layer", justify="left", name=True)
@@ -79,10 +159,13 @@ def bench_table(report: BenchReport) -> RenderableType:
         table.add_column(f"{run.name}_sep", f"{short} sep")
         table.add_column(f"{run.name}_x", f"{short} ×")
         table.add_column(f"{run.name}_share", f"{short} %")
-    rows = _rows(report)
+    few = _uncertain(report)
+    if few:  # in no step: a time resting on one sample says so at every width
+        table.add_column("runs", "Runs")
+    rows = _rows(report, runs=few)
     for n, cells in enumerate(rows):
         table.add_row(*cells, end_section=n == len(rows) - 1)
-    table.add_row(*_totals(report), style="bold")
+    table.add_row(*_totals(report, runs=few), style="bold")
     lines = Text()
     lines.append(
         "MAC ratio = standard / separable MACs; × = standard / separable median (the measured "
@@ -102,7 +185,10 @@ def bench_table(report: BenchReport) -> RenderableType:
     if len(notes) > 6:
         lines.append(f"… and {len(notes) - 6} more rows not timed (--format json lists them)\n")
     if report.whole is not None:
-        lines.append("\n".join(map(shown, footer_lines(report.whole))) + "\n")
+        # its doubts are in certainty_lines, with the layers'
+        lines.append("\n".join(map(shown, footer_lines(report.whole, doubts=False))) + "\n")
+    for doubt in certainty_lines(report):
+        lines.append(shown(doubt) + "\n", style="yellow")
     return Group(table, lines)
 
 
@@ -162,5 +248,7 @@ def bench_markdown(report: BenchReport) -> str:
     out += md_table(header, rows, "l" + "r" * (len(header) - 1))
     out += "\n" + "\n".join(f"- {SHORT[r.name]}: {r.info.label()}" for r in report.runs) + "\n"
     if report.whole is not None:
-        out += "".join(f"- {shown_in_markdown(line)}\n" for line in footer_lines(report.whole))
+        whole_lines = footer_lines(report.whole, doubts=False)
+        out += "".join(f"- {shown_in_markdown(line)}\n" for line in whole_lines)
+    out += "".join(f"- {shown_in_markdown(line)}\n" for line in certainty_lines(report))
     return out

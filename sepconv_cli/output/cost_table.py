@@ -18,6 +18,7 @@ from rich.text import Text
 from sepconv_cli.counting import conventions
 from sepconv_cli.counting.ops import Conv
 from sepconv_cli.counting.report import LayerReport, activation_line
+from sepconv_cli.execution.certainty import MIN_RUNS, layer_lines, runs_text
 from sepconv_cli.execution.overhead import OVERHEAD_FLOOR_S
 from sepconv_cli.execution.runtimes.base import runtime_label
 from sepconv_cli.names import shown
@@ -187,9 +188,9 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
         return [Text(shown(layer.note), style="yellow")] if layer.note else []
     table = FitTable(
         title=f"Measured on this machine ({runtime_label(timing.runtime)}, seeded random data)",
+        # Runs is in no step: a time resting on one sample says so at every width
         steps=(
             narrow("mac_share", "time_share", label="long headers"),
-            drop("runs"),
             drop("range"),
             drop("gflops"),
         ),
@@ -216,11 +217,13 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
         if not part.runs:
             continue
         share_t = f"{part.median_s / parts_time:.0%}" if macs is not None and parts_time else ""
+        name = label.strip()[2:] if label.startswith("  ") else label.lower()
+        flag = " !" if name in timing.inconsistent else " ~" if name in timing.noisy else ""
         table.add_row(
-            label,
+            label + flag,
             seconds_cell(part.median_s),
             f"{seconds_cell(part.min_s)} – {seconds_cell(part.max_s)}",
-            str(part.runs),
+            _runs_cell(part.runs),
             f"{part.gflops:.1f}",
             f"{macs / sep_macs:.0%}" if macs is not None else "",
             share_t,
@@ -231,6 +234,8 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
     if predicted:
         summary.append(f"Measured speed-up {speedup:.2f}× ", style="bold")
         summary.append(f"vs {float(1 / predicted):.2f}× fewer MACs.")
+        if timing.uncertain:
+            summary.append(" Uncertain: see below.", style="yellow")
         dw = timing.depthwise.median_s
         mac_share = layer.separable.depthwise.macs / sep_macs
         if dw and dw < OVERHEAD_FLOOR_S:
@@ -248,14 +253,25 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
                 "(memory-bound).",
                 style="dim",
             )
-    if timing.noisy:
-        summary.append(
-            f"\nNoisy: the median of {', '.join(timing.noisy)} is over 1.5× its fastest "
-            "run (other programs, or BLAS threads waking late); try --threads 1, "
-            "a longer --time-budget or a quieter machine.",
-            style="yellow",
-        )
+    summary.append(certainty_text(layer))
     return [Text(""), table, summary]
+
+
+def _runs_cell(runs: int) -> Cell | Text:
+    """The sample count; below MIN_RUNS, ``1 run`` in yellow (certainty.py's rule)."""
+    if runs >= MIN_RUNS:
+        return str(runs)
+    return Text(runs_text(runs), style="yellow")
+
+
+def certainty_text(layer: LayerReport) -> Text:
+    """Why one layer's times are uncertain and what would help (empty when they are
+    sure), one line each (:func:`sepconv_cli.execution.certainty.layer_lines`)."""
+    text = Text(style="yellow")
+    if layer.timing is not None:
+        for line in layer_lines(layer.timing, layer.row.repeat):
+            text.append("\n" + line)
+    return text
 
 
 def cost_tables(layers: Sequence[LayerReport]) -> RenderableType:

@@ -25,6 +25,13 @@ from sepconv_cli.counting.report import (
     SeparableCost,
     activation_line,
 )
+from sepconv_cli.execution.certainty import (
+    MIN_RUNS,
+    conditions_of,
+    fewest_runs,
+    runs_text,
+    summary_lines,
+)
 from sepconv_cli.execution.runtimes.base import runtime_label
 from sepconv_cli.names import shown
 from sepconv_cli.output.csv import timing_columns
@@ -60,7 +67,8 @@ def profile_table(report: ProfileReport) -> ProfileTable:
     percentage stays), the output shapes, the parameter columns, the types, the row numbers,
     then the middle of long layer names and the MAC share; a step no longer needed once a
     later one is taken comes back (:mod:`sepconv_cli.output.fit`). Never left out: the layer,
-    its × repeat count, the MACs of both forms, the ratio and the times. In a terminal, a
+    its × repeat count, the MACs of both forms, the ratio and the times, and (shown only when
+    some row's measurements took fewer than 5 samples) the Runs column. In a terminal, a
     model with more rows than fit shows its largest rows (:mod:`sepconv_cli.output.subset`)."""
     return ProfileTable(report)
 
@@ -200,13 +208,17 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
     if timed:
         for key, name in (("std_ms", "Std ms"), ("sep_ms", "Sep ms"), ("speedup", "Speed-up")):
             table.add_column(key, name)
+    # only when some row rests on fewer than MIN_RUNS samples; in no step: never left out
+    few = timed and any(lr.timing is not None and lr.timing.few_runs for lr in report.layers)
+    if few:
+        table.add_column("runs", "Runs")
     table.add_column("std_params", "Std params")
     table.add_column("sep_params", "Sep params")
     table.add_column("share", "MAC share", justify="left", min_width=13)
     total_macs = report.totals.as_specified.macs or 1
     last = len(layers) - 1
     for i, layer in enumerate(layers):
-        table.add_row(*_layer_cells(layer, total_macs, timed), end_section=i == last)
+        table.add_row(*_layer_cells(layer, total_macs, timed, few), end_section=i == last)
     std, sep = report.totals.standard, report.totals.separable
     ratio_total = Fraction(sep.macs, std.macs) if std.macs else None
     bold = "bold"
@@ -229,6 +241,7 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
                 style=f"bold {better_style(t.separable_s, t.standard_s)}".strip(),
             ),
             Text(speedup_cell(t.speedup), style=bold),
+            *([""] if few else []),
         ]
     total += [
         Text(human(std.params), style=bold),
@@ -239,7 +252,9 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
     return table
 
 
-def _layer_cells(layer: LayerReport, total_macs: int, timed: bool) -> list[Cell | Both]:
+def _layer_cells(
+    layer: LayerReport, total_macs: int, timed: bool, few: bool = False
+) -> list[Cell | Both]:
     row = layer.row
     share = layer.as_specified.macs / total_macs
     ratio = layer.ratio_macs
@@ -257,12 +272,25 @@ def _layer_cells(layer: LayerReport, total_macs: int, timed: bool) -> list[Cell 
     ]
     if timed:
         cols = timing_columns(layer.timing)
-        mark = " ~" if layer.timing is not None and layer.timing.noisy else ""
+        timing = layer.timing
+        # ! a part slower than its whole, ~ noisy (certainty.py); the footer says which
+        mark = (
+            "" if timing is None else " !" if timing.inconsistent else " ~" if timing.noisy else ""
+        )
         cells += [
             _plain_ms(cols["standard_median_s"]),
             Text(_plain_ms(cols["separable_median_s"]), style=_faster(cols)),
-            (speedup_cell(cols["speedup"]) + mark) if layer.timing else "not run",
+            (speedup_cell(cols["speedup"]) + mark) if timing else "not run",
         ]
+        if few:
+            runs = fewest_runs(timing) if timing is not None else None
+            cells.append(
+                ""
+                if runs is None
+                else Text(runs_text(runs), style="yellow")
+                if runs < MIN_RUNS
+                else str(runs)
+            )
     cells += [
         human(layer.standard.params),
         Text(human(sep_params), style=better_style(sep_params, layer.standard.params)),
@@ -321,16 +349,14 @@ def _profile_footer(report: ProfileReport) -> Text:
             f"{predicted:.1f}× fewer MACs.\n",
             style="bold",
         )
-        noisy = [
-            shown(lr.row.name) for lr in report.layers if lr.timing is not None and lr.timing.noisy
+        rows = [
+            (shown(lr.row.name), lr.timing, lr.row.repeat)
+            for lr in report.layers
+            if lr.timing is not None
         ]
-        if noisy:
-            text.append(
-                f"Noisy measurements (median > 1.5× fastest run) in {len(noisy)} "
-                f"layer(s): {', '.join(noisy[:6])}{', …' if len(noisy) > 6 else ''}; "
-                "try --threads 1 or a quieter machine.\n",
-                style="yellow",
-            )
+        timings = [t for _, t, _ in rows]
+        for doubt in summary_lines(rows, conditions_of(timings)):
+            text.append(doubt + "\n", style="yellow")
         if timing.layers_not_timed:
             text.append(
                 f"{timing.layers_not_timed} layer(s) not run (over the memory limit, or an "

@@ -23,16 +23,19 @@ def _ms(seconds: float | None) -> str:
     return f"{ms:.3f} ms" if ms < 1 else f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms"
 
 
-def footer_lines(whole: WholeGraph) -> list[str]:
+def footer_lines(whole: WholeGraph, doubts: bool = True) -> list[str]:
     """``Whole graph on onnxruntime: as specified 3.10 ms (sum of layers 4.02 ms) · ...``,
-    then what the sums leave out and why a form was not run."""
+    then what the sums leave out and why a form was not run; with ``doubts``, why a form's
+    time is uncertain and what would help (``bench`` lists them with its layers')."""
     parts = []
     for form in whole.forms:
         label = FORM_LABELS[form.form]
         if form.median_s is None:
             parts.append(f"{label} not run")
             continue
-        text = f"{label} {_ms(form.median_s)}"
+        # ! slower than its layers beyond the spread, ~ noisy (execution/certainty.py)
+        mark = " !" if form.inconsistent else " ~" if form.noisy else ""
+        text = f"{label} {_ms(form.median_s)}{mark}"
         if form.sum_of_layers_s is not None:
             text += f" (sum of layers {_ms(form.sum_of_layers_s)})"
         parts.append(text)
@@ -43,6 +46,14 @@ def footer_lines(whole: WholeGraph) -> list[str]:
             f"{whole.runtime.runtime} alone; the whole graphs run them."
         )
     lines += list(whole.notes)
+    if doubts:
+        from sepconv_cli.execution.certainty import RunConditions, summary_lines
+        from sepconv_cli.execution.machine import core_count
+
+        conditions = RunConditions(
+            whole.runtime.threads, whole.budget_s, whole.load_1m, core_count()
+        )
+        lines += summary_lines([], conditions, whole.forms, where="Whole graph")
     return lines
 
 

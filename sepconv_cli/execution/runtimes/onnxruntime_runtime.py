@@ -20,10 +20,17 @@ Rules
   once and the output bound to a buffer allocated once on the session's device, so a timed
   call is ``run_with_iobinding`` and nothing else: no copies, no allocation of the result,
   no Python dict of feeds.
+* Files: importing onnxruntime (1.2x and later on Linux) writes a device id and a telemetry
+  database to ``$XDG_CACHE_HOME/Microsoft/DeveloperTools/.onnxruntime`` (else under
+  ``~/.cache``). ``ORT_DISABLE_TELEMETRY=1``, which ORT reads when it is imported, stops
+  both: :func:`import_onnxruntime` sets it before the import unless the environment already
+  sets it (a user's own choice, ``0`` included, stands), so sepconv's runs write nothing to
+  the user's HOME. An onnxruntime some other code imported first has already written them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,11 +211,23 @@ class OrtRunner:
         return layouts.from_runtime(self.bound.first_output(), self.ops)
 
 
+# read by onnxruntime when it is imported: "1" keeps its device id and telemetry database
+# out of the user's cache directory (docs/runtimes.md#files-onnx-runtime-writes)
+ORT_TELEMETRY_VARIABLE = "ORT_DISABLE_TELEMETRY"
+
+
+def import_onnxruntime() -> Any:
+    """The onnxruntime module, imported with its telemetry off unless the environment says
+    otherwise (the rule above); a missing package is exit 2 with its install line."""
+    os.environ.setdefault(ORT_TELEMETRY_VARIABLE, "1")
+    return require("onnxruntime", CONTEXT)
+
+
 class OrtRuntime:
     """ONNX Runtime on the CPU or (``--device cuda``) the CUDA execution provider."""
 
     def __init__(self, device: str, threads: int | None, optimization: str | None):
-        self.ort = require("onnxruntime", CONTEXT)
+        self.ort = import_onnxruntime()
         require("onnx", CONTEXT)  # the graphs are built with onnx.helper
         self.device = device
         self.provider = PROVIDERS[device]

@@ -63,6 +63,8 @@ class WholeForm:
     output_shape: tuple[int, ...] | None = None
     sum_of_layers_s: float | None = None
     note: str = ""
+    # the sum of the layers' slowest samples (None: only their medians are known)
+    sum_of_slowest_s: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -70,6 +72,29 @@ class WholeForm:
         if self.median_s is None or not self.sum_of_layers_s or self.median_s <= 0:
             return None
         return self.sum_of_layers_s / self.median_s
+
+    @property
+    def few_runs(self) -> bool:
+        """Fewer samples than :data:`~sepconv_cli.execution.certainty.MIN_RUNS`."""
+        from sepconv_cli.execution.certainty import MIN_RUNS
+
+        return 0 < self.runs < MIN_RUNS
+
+    @property
+    def noisy(self) -> bool:
+        """The median over ``NOISE_RATIO`` x the fastest sample (certainty.py's rule)."""
+        from sepconv_cli.execution.certainty import NOISE_RATIO
+
+        if self.median_s is None or not self.min_s or self.runs < 3:
+            return False
+        return self.median_s > NOISE_RATIO * self.min_s
+
+    @property
+    def inconsistent(self) -> bool:
+        """Slower than the sum of its layers beyond the spread (certainty.py's rule)."""
+        from sepconv_cli.execution.certainty import whole_slower_than_layers
+
+        return whole_slower_than_layers(self.min_s, self.sum_of_layers_s, self.sum_of_slowest_s)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -82,6 +107,12 @@ class WholeForm:
             "sum_of_layers_s": self.sum_of_layers_s,
             "sum_over_whole": self.ratio,
         }
+        if self.sum_of_slowest_s is not None:
+            out["sum_of_slowest_s"] = self.sum_of_slowest_s
+        if self.noisy:
+            out["noisy"] = True
+        if self.inconsistent:
+            out["inconsistent"] = True
         if self.note:
             out["note"] = self.note
         return out
@@ -95,13 +126,28 @@ class WholeGraph:
     forms: tuple[WholeForm, ...]
     layers_not_timed: int = 0  # rows in the whole graph but not in the sum of layers
     notes: tuple[str, ...] = field(default_factory=tuple)
+    budget_s: float = 0.0  # --time-budget, each form's (for the advice; not in the JSON)
+    load_1m: float | None = None  # the 1-minute load average after timing
 
     def form(self, name: str) -> WholeForm:
         return next(f for f in self.forms if f.form == name)
 
-    def with_sums(self, sums: dict[str, float | None], not_timed: int) -> WholeGraph:
-        """The same timings beside the per-layer sums of each form."""
-        forms = tuple(replace(f, sum_of_layers_s=sums.get(f.form)) for f in self.forms)
+    def with_sums(
+        self,
+        sums: dict[str, float | None],
+        not_timed: int,
+        slowest: dict[str, float | None] | None = None,
+    ) -> WholeGraph:
+        """The same timings beside the per-layer sums of each form (of the medians, and of
+        the slowest samples when ``slowest`` gives them)."""
+        forms = tuple(
+            replace(
+                f,
+                sum_of_layers_s=sums.get(f.form),
+                sum_of_slowest_s=(slowest or {}).get(f.form),
+            )
+            for f in self.forms
+        )
         return replace(self, forms=forms, layers_not_timed=not_timed)
 
     def as_dict(self) -> dict[str, Any]:
@@ -249,4 +295,12 @@ def time_whole_graphs(
             )
         )
         del graph  # one session alive at a time: a standard form's weights can be large
-    return WholeGraph(runtime.info, tuple(forms), notes=graphs.notes)
+    from sepconv_cli.execution.machine import load_average
+
+    return WholeGraph(
+        runtime.info,
+        tuple(forms),
+        notes=graphs.notes,
+        budget_s=settings.budget_s,
+        load_1m=load_average(),
+    )
