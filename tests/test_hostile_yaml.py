@@ -333,3 +333,28 @@ def test_hostile_scalar_is_a_located_error(
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("sepconv: error: m.yaml:3:"), lines
     assert "internal error" not in lines[0]
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure"])
+@pytest.mark.parametrize(("char", "code"), [("\x1b", "001b"), ("\x07", "0007"), ("\x7f", "007f")])
+def test_a_control_character_is_one_line_at_its_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, libyaml: bool, char: str, code: str
+) -> None:
+    """A control character in a spec (ESC from a pasted terminal colour) was an internal
+    error: the pure parser refuses it while building, outside the error handling. Now one
+    line at its line and column (counted by hand below), the same from both parsers."""
+    import yaml
+
+    if not libyaml:
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    layer = f'  - {{type: conv, kernel: 3, filters: 8, name: "a{char}b"}}'
+    text = f"input: [12, 12, 3]\nlayers:\n{layer}\n"
+    spec = tmp_path / "esc.yaml"
+    spec.write_text(text, encoding="utf-8")
+    column = len('  - {type: conv, kernel: 3, filters: 8, name: "a') + 1
+    done = runner.invoke(app, ["cost", "--spec", str(spec)])
+    assert done.exit_code == 2
+    assert done.stderr == (
+        f"sepconv: error: {spec}:3:{column}: YAML error: character #x{code} is not allowed in "
+        "YAML text (a control character)\n"
+    )

@@ -181,9 +181,15 @@ def _parse(text: str, file: str, parser: Any) -> Document:
     import yaml
 
     builder = _EventBuilder(file)
-    loader = parser(text)
+    try:
+        # the pure parser checks every character as it is built, libyaml as it reads
+        loader = parser(text)
+    except yaml.reader.ReaderError as exc:
+        raise _SyntaxFailure(_unreadable(exc, text, file), exc.position) from None
     try:
         builder.run(loader.get_event)
+    except yaml.reader.ReaderError as exc:
+        raise _SyntaxFailure(_unreadable(exc, text, file), exc.position) from None
     except yaml.MarkedYAMLError as exc:
         mark = _mark(file, exc.problem_mark) if exc.problem_mark else None
         index = exc.problem_mark.index if exc.problem_mark else len(text)
@@ -196,6 +202,21 @@ def _parse(text: str, file: str, parser: Any) -> Document:
     finally:
         loader.dispose()
     return builder.document()
+
+
+def _unreadable(exc: Any, text: str, file: str) -> YamlError:
+    """A character YAML does not allow in a file (a control character, ESC included), at
+    its line and column, in one wording for both parsers (libyaml says "control", the pure
+    one "special")."""
+    position = max(0, min(int(exc.position), len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    return YamlError(
+        f"YAML error: character #x{code:04x} is not allowed in YAML text (a control character)",
+        Mark(file, line, column),
+        file,
+    )
 
 
 def _syntax_problem(exc: Any) -> str:
