@@ -35,7 +35,10 @@ def load_graph(path: Path) -> Any:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"{path}: not a readable ONNX model ({reason})") from None
+        raise UsageError(
+            f"{path}: not a readable ONNX model ({reason}): a damaged or truncated file, or "
+            "not ONNX"
+        ) from None
     if not model.graph.node:
         raise UsageError(f"{path}: not a readable ONNX model (the graph has no nodes)")
     return model
