@@ -1,9 +1,10 @@
 """``sepconv compare BASE NEW``: per-layer and total deltas between two models.
 
 BASE and NEW may each be a JSON report (``--format json`` of ``profile`` or ``cost``), a
-model spec file, or a preset name. Layers are matched by name, then by position among the
-layers left unmatched; the rest are reported as added or removed. Compared values are what
-each model declares (``as_specified``); times are compared only when both sides were timed.
+model spec file, an ONNX file or a preset name. Repeated rows are unrolled into their copies,
+then rows are paired by name and by structure (:mod:`sepconv_cli.analysis.compare_align`);
+copies that paired one to one fold back into one entry. Compared values are what each model
+declares (``as_specified``); times are compared only when both sides were timed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from sepconv_cli.analysis.compare_rows import Delta as Delta
+from sepconv_cli.analysis.compare_rows import LayerChange as LayerChange
+from sepconv_cli.analysis.compare_rows import LayerValues as LayerValues
+from sepconv_cli.analysis.compare_rows import Status as Status
+from sepconv_cli.analysis.compare_rows import pair_rows
 from sepconv_cli.errors import UsageError
 from sepconv_cli.units import fmt_count, fmt_percent, fmt_seconds, parse_percent
 
@@ -23,22 +29,6 @@ if TYPE_CHECKING:
 
 METRICS = ("macs", "params", "time")
 LABELS = {"macs": "MACs", "params": "Params", "time": "Time"}
-# a layer found in both models, only in NEW, or only in BASE
-Status = Literal["matched", "added", "removed"]
-
-
-@dataclass(frozen=True)
-class LayerValues:
-    name: str
-    type: str
-    macs: int
-    params: int
-    time_s: float | None
-
-    def get(self, metric: str) -> int | float | None:
-        if metric == "time":
-            return self.time_s
-        return self.macs if metric == "macs" else self.params
 
 
 @dataclass(frozen=True)
@@ -63,44 +53,6 @@ class Snapshot:
         if metric == "time":
             return sum(layer.time_s or 0.0 for layer in self.layers) if self.timed else None
         return sum(layer.macs if metric == "macs" else layer.params for layer in self.layers)
-
-
-@dataclass(frozen=True)
-class Delta:
-    base: int | float | None
-    new: int | float | None
-
-    @property
-    def absolute(self) -> int | float | None:
-        return None if self.base is None or self.new is None else self.new - self.base
-
-    @property
-    def percent(self) -> float | None:
-        """Growth in percent; None when undefined (from zero) or beyond a float's range."""
-        if self.base is None or self.new is None or self.base == 0:
-            return None
-        try:
-            return float((Fraction(self.new) / Fraction(self.base) - 1) * 100)
-        except OverflowError:
-            return None
-
-
-@dataclass(frozen=True)
-class LayerChange:
-    name: str
-    status: Status
-    base: LayerValues | None
-    new: LayerValues | None
-
-    def delta(self, metric: str) -> Delta:
-        """An added layer grows from 0; a removed one shrinks to 0."""
-        base = self.base.get(metric) if self.base else None
-        new = self.new.get(metric) if self.new else None
-        if self.status == "added" and new is not None:
-            base = 0
-        if self.status == "removed" and base is not None:
-            new = 0
-        return Delta(base, new)
 
 
 @dataclass(frozen=True)
@@ -166,11 +118,29 @@ def snapshot_from_json(data: Any, label: str) -> Snapshot:
                 macs=values["macs"],
                 params=values["params"],
                 time_s=_as_specified_time(layer),
+                repeat=_repeat_of(layer.get("repeat")),
+                input_shape=_shape_of(layer.get("input_shape")),
+                output_shape=_shape_of(layer.get("output_shape")),
             )
         )
     timed = any(layer.time_s is not None for layer in layers)
     runtime = _runtime_of(data, raw_layers) if timed else None
     return Snapshot(label, str(data.get("model", label)), tuple(layers), runtime)
+
+
+def _repeat_of(value: Any) -> int:
+    """A report's ``repeat``: a positive integer, else 1 (a report before repeats, or a
+    value that is not one: the row then stands for itself)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
+
+def _shape_of(value: Any) -> tuple[int, ...]:
+    """A report's shape as a tuple; ``()`` (unknown) for anything but a list of integers."""
+    if isinstance(value, list) and all(
+        isinstance(d, int) and not isinstance(d, bool) for d in value
+    ):
+        return tuple(value)
+    return ()
 
 
 def _runtime_of(data: dict[str, Any], layers: list[Any]) -> str:
@@ -207,7 +177,16 @@ def load_snapshot(ref: str, options: ModelOptions | None = None) -> Snapshot:
     model, notes = load_model(ref, options if is_onnx(ref) else None, flag=ref)
     report = profile_report(model)
     layers = tuple(
-        LayerValues(lr.row.name, lr.row.type, lr.as_specified.macs, lr.as_specified.params, None)
+        LayerValues(
+            lr.row.name,
+            lr.row.type,
+            lr.as_specified.macs,
+            lr.as_specified.params,
+            None,
+            lr.row.repeat,
+            tuple(lr.row.input_shape),
+            tuple(lr.row.output_shape),
+        )
         for lr in report.layers
     )
     uncounted = tuple(u.op_type for u in model.uncounted)
@@ -220,42 +199,6 @@ def _looks_like_json(path: Path) -> bool:
             return handle.read(64).lstrip().startswith(b"{")
     except OSError:
         return False
-
-
-def match_layers(base: Snapshot, new: Snapshot) -> tuple[LayerChange, ...]:
-    """Match by (unique) name first, then by position among the unmatched; the rest are
-    added or removed. The result follows NEW's order, removed layers after their neighbours."""
-
-    def unique(layers: tuple[LayerValues, ...]) -> dict[str, int]:
-        seen: dict[str, int] = {}
-        dup = set()
-        for i, layer in enumerate(layers):
-            if layer.name in seen:
-                dup.add(layer.name)
-            seen[layer.name] = i
-        return {k: v for k, v in seen.items() if k not in dup}
-
-    base_names, new_names = unique(base.layers), unique(new.layers)
-    pairs: dict[int, int] = {}  # new index -> base index
-    for name, j in new_names.items():
-        if name in base_names:
-            pairs[j] = base_names[name]
-    free_base = [i for i in range(len(base.layers)) if i not in pairs.values()]
-    free_new = [j for j in range(len(new.layers)) if j not in pairs]
-    for i, j in zip(free_base, free_new, strict=False):
-        if i == j:  # same position, both unmatched by name
-            pairs[j] = i
-    matched_base = set(pairs.values())
-    changes: list[LayerChange] = []
-    for j, layer in enumerate(new.layers):
-        if j in pairs:
-            changes.append(LayerChange(layer.name, "matched", base.layers[pairs[j]], layer))
-        else:
-            changes.append(LayerChange(layer.name, "added", None, layer))
-    for i, layer in enumerate(base.layers):
-        if i not in matched_base:
-            changes.append(LayerChange(layer.name, "removed", layer, None))
-    return tuple(changes)
 
 
 @dataclass(frozen=True)
@@ -309,7 +252,7 @@ def compare(
             f"compare: {mixed}: their times differ by runtime as much as by model; "
             "--allow-mixed-runtimes compares them anyway"
         )
-    result = Comparison(base, new, match_layers(base, new))
+    result = Comparison(base, new, pair_rows(base.layers, new.layers))
     failures = []
     for metric in result.metrics:
         limit = thresholds.limits.get(metric)

@@ -110,10 +110,16 @@ def compare(
     result = run_compare(before, after, thresholds, allow_mixed_runtimes=allow_mixed_runtimes)
     if (mixed := mixed_runtimes(before, after)) is not None:
         Messages.note(f"sepconv: note: {mixed}: time deltas include the runtime's difference")
-    if result.base.model != result.new.model:
+    changed = any(
+        c.status != "matched" or any(c.delta(m).absolute for m in result.metrics)
+        for c in result.changes
+    )
+    if result.base.model != result.new.model and changed:
+        # differently named models whose every row pairs unchanged (a file and its
+        # export-spec, a preset and its export) are the same model: no note
         Messages.note(
             f"sepconv: note: comparing different models ({result.base.model} vs "
-            f"{result.new.model}); layers are matched by name, then position"
+            f"{result.new.model}); rows are paired by name, then by structure"
         )
     if "time" in thresholds.named and "time" not in result.metrics:
         raise UsageError("--max-increase: time needs timing in both BASE and NEW JSON reports")

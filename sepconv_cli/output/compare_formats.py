@@ -38,6 +38,9 @@ def compare_dict(result: Comparison) -> dict[str, Any]:
             {
                 "name": change.name,
                 "status": change.status,
+                # the rows of each side this entry covers (several: a group)
+                "base_rows": list(change.base_rows),
+                "new_rows": list(change.new_rows),
                 **{metric: _delta_dict(change.delta(metric)) for metric in result.metrics},
             }
             for change in result.changes
