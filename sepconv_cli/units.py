@@ -180,15 +180,63 @@ def human_bytes(value: int) -> str:
     return f"{value} B"
 
 
+FACTOR_FROM = Fraction(3, 2)
+"""From this factor up a change is said as ``N.N× fewer``; below it as a percentage, so that
+a factor never rounds to a ``1.0×`` that hides the change."""
+
+
+def percent(value: Fraction | float, *, sign: bool = False) -> str:
+    """``value`` (a percentage) with enough decimals to show that it is not zero: one
+    decimal, more while a change would round to ``0.0`` (``0.0123`` → ``0.01%``), at most
+    six (smaller is ``<0.000001%``); ``sign`` writes ``+`` before a rise.
+
+    >>> percent(12.345), percent(0.0123, sign=True), percent(-0.5, sign=True), percent(0)
+    ('12.3%', '+0.01%', '-0.5%', '0.0%')
+    """
+    number = float(value)
+    magnitude = abs(number)
+    digits = 1
+    while digits < 6 and magnitude and round(magnitude, digits) == 0:
+        digits += 1
+    lead = ("+" if number > 0 else "-" if number < 0 else "") if sign else "-" * (number < 0)
+    if magnitude and round(magnitude, digits) == 0:
+        return f"{lead}<{10**-digits:.{digits}f}%"
+    return f"{lead}{magnitude:.{digits}f}%"
+
+
+def times_fewer(ratio: Fraction) -> str:
+    """A separable / standard ``ratio`` in words: ``22.8× fewer`` (standard / separable) from
+    a factor of :data:`FACTOR_FROM`, else the change as a percentage (``1.1% more``,
+    ``30.0% fewer``); ``same`` only when equal, ``none`` when the separable count is 0.
+
+    >>> times_fewer(Fraction(1, 20)), times_fewer(Fraction(10114, 10000)), times_fewer(Fraction(1))
+    ('20.0× fewer', '1.1% more', 'same')
+    """
+    if ratio == 0:
+        return "none"
+    if ratio == 1:
+        return "same"
+    if ratio < 1:
+        factor = 1 / ratio
+        word = "fewer"
+        change = (1 - ratio) * 100
+    else:
+        factor = ratio
+        word = "more"
+        change = (ratio - 1) * 100
+    if factor >= FACTOR_FROM:
+        return f"{float(factor):.1f}× {word}"
+    return f"{percent(change)} {word}"
+
+
 def fmt_ratio(ratio: Fraction | None) -> str:
-    """Separable/standard as ``0.0439 (22.8× fewer)`` (tables)."""
+    """Separable/standard as ``0.0439 (22.8× fewer)`` (tables); a change under a factor of
+    :data:`FACTOR_FROM` as a percentage (``1.0114 (1.1% more)``, never ``1.0× more``)."""
     if ratio is None:
         return "-"
     if ratio == 0:
         return "0"
-    if ratio < 1:
-        return f"{float(ratio):.4f} ({float(1 / ratio):.1f}× fewer)"
-    return f"{float(ratio):.4f} ({float(ratio):.1f}× more)" if ratio > 1 else "1.0000 (same)"
+    return f"{float(ratio):.4f} ({times_fewer(ratio)})"
 
 
 def shape_text(shape: Iterable[int]) -> str:

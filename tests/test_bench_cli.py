@@ -76,7 +76,7 @@ def test_bench_csv_and_markdown(spec: Path) -> None:
     assert rows[0]["layer"] == "conv1" and rows[0]["standard_macs"] == "73728"
     code, out, err = run("bench", str(spec), "--runtime", "numpy", *FAST, "--format", "markdown")
     assert code == 0, err
-    assert "| Layer | MAC ratio | MACs % | NumPy std ms |" in out
+    assert "| Layer | × fewer MACs | MACs % | NumPy std ms |" in out
 
 
 def test_bench_table_names_each_runtime(spec: Path) -> None:

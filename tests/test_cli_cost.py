@@ -103,14 +103,15 @@ def test_markdown_format() -> None:
     out = ok("--format", "markdown").stdout
     assert re.search(r"\| MACs \| 1,228,800 \| 53,952 \| 4,800 \| 49,152 \|", out)
     assert re.search(r"\| Parameters \| 19,200 \| 843 \| 75 \| 768 \|", out)
-    assert "8x8x256" in out
+    assert "8×8×256" in out
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
 def test_output_file(tmp_path: Path, fmt: str) -> None:
-    target = tmp_path / f"report.{fmt}"
-    result = ok("--format", fmt, "--output", str(target))
-    assert result.stdout == ""
+    target = tmp_path / f"report.{'txt' if fmt == 'table' else fmt}"  # no .table files
+    result = cost("--format", fmt, "--output", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "" and result.stderr == f"sepconv: wrote {target}\n"
     text = target.read_text(encoding="utf-8")
     if fmt == "json":
         assert json.loads(text)["layers"][0]["standard"]["macs"] == 1_228_800

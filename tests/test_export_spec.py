@@ -85,10 +85,13 @@ class Builder:
 
 
 def export(model: Path, *flags: str) -> tuple[str, str]:
+    """The spec written, and stderr less the line every written file gets (``wrote``)."""
     out = model.with_suffix(".yaml")
     result = runner.invoke(app, ["export-spec", str(model), "-o", str(out), *flags])
     assert result.exit_code == 0, result.stderr
-    return out.read_text(), result.stderr
+    wrote = f"sepconv: wrote {out}\n"
+    assert result.stderr.endswith(wrote), result.stderr
+    return out.read_text(), result.stderr.removesuffix(wrote)
 
 
 def counts(spec: Path, *flags: str) -> tuple[int, int]:

@@ -89,14 +89,15 @@ REFUSED = {
     "bench-plot": (["bench", "spec.svg", "--plot", "spec.svg"], "--plot"),
     "export": (["export", "spec.yaml", "-o", "spec.yaml"], "--output"),
     "spatial-kernel-file": (["spatial", "kernel.csv", "-o", "kernel.csv"], "--output"),
+    # a report is never written as .svg: --output refuses the name before --plot sees it
     "profile-plot-is-output": (
         ["profile", "spec.yaml", "--no-time", "-o", "r.svg", "--plot", "./r.svg"],
-        "--plot",
+        "--output",
     ),
-    "bench-plot-is-output": (["bench", "spec.yaml", "-o", "r.svg", "--plot", "r.svg"], "--plot"),
+    "bench-plot-is-output": (["bench", "spec.yaml", "-o", "r.svg", "--plot", "r.svg"], "--output"),
     "sweep-plot-is-output": (
         ["sweep", "-v", "filters=8,16", "-v", "kernel=3,5", "-o", "g.svg", "--plot", "g.svg"],
-        "--plot",
+        "--output",
     ),
 }
 

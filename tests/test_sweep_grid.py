@@ -211,7 +211,7 @@ def test_heat_map(tmp_path: Path) -> None:
     target = tmp_path / "grid.png"
     result = ok(*GRID, "--plot", str(target), "--format", "csv")
     assert target.read_bytes().startswith(b"\x89PNG")
-    assert "plot written to" in result.stderr
+    assert "sepconv: wrote " in result.stderr
 
 
 # --------------------------------------------------------------------------- bad input

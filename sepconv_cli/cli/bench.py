@@ -128,7 +128,7 @@ def bench(
     built, notes = load_model(model, options)
     for note in notes:
         Messages.note(note)
-    with ProgressBar(f"timing {built.name}", enabled=not chosen.for_programs) as bar:
+    with ProgressBar(f"timing {built.name}") as bar:
         whole_ref = model if whole_model else None
         report = run_bench(
             profile_report(built),
@@ -144,7 +144,6 @@ def bench(
         from sepconv_cli.output.bench_plot import write_bench_plot
 
         write_bench_plot(report, plot)
-        Messages.note(f"sepconv: plot written to {plot}")
 
 
 def _installed(name: str) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.names import shown
-from sepconv_cli.output.files import write_atomic
+from sepconv_cli.output.files import announce_with, write_atomic
 
 
 def _warn_if_busy() -> None:
@@ -30,10 +30,12 @@ def _warn_if_busy() -> None:
 
 
 class ProgressBar:
-    """A Rich progress bar on stderr while timing, only when stderr is a terminal and the
-    report is not JSON (scripts see nothing)."""
+    """A Rich progress bar on stderr while timing, whenever stderr is a terminal (whatever
+    the report's format or destination: JSON goes to stdout or a file, the bar to the
+    person watching) and not ``--quiet``; a pipe or a file sees nothing. ``enabled=False``
+    is a caller's own opt-out."""
 
-    def __init__(self, total_label: str, *, enabled: bool) -> None:
+    def __init__(self, total_label: str, *, enabled: bool = True) -> None:
         self.enabled = enabled and sys.stderr.isatty() and not Messages.quiet
         self.label = total_label
         self.progress: Any = None
@@ -92,6 +94,10 @@ class Messages:
     @staticmethod
     def always(text: str) -> None:
         print(_wrapped(shown(text)), file=sys.stderr)
+
+
+# every file a command writes (-o, --plot, export-spec, schema -o) says so, as export does
+announce_with(lambda path: Messages.note(f"sepconv: wrote {path}"))
 
 
 def _wrapped(text: str) -> str:

@@ -176,7 +176,7 @@ def cost(
         # imported here: counting alone (no --time) never loads the timing code
         from sepconv_cli.execution.profiling import time_report
 
-        with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
+        with ProgressBar("timing") as bar:
             reports = [
                 time_report(lr, settings, progress=bar.update, index=i, total=len(reports))
                 for i, lr in enumerate(reports)

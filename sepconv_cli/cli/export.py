@@ -21,6 +21,7 @@ from sepconv_cli.cli.options import (
     parse_width,
 )
 from sepconv_cli.output.files import check_output_path, write_atomic_bytes
+from sepconv_cli.output.formats import check_extension
 from sepconv_cli.spec.fields import choice, per_dim, positive_int
 
 if TYPE_CHECKING:  # NumPy and onnx load only when the command runs
@@ -97,6 +98,7 @@ def export(
     sepconv's params."""
     Messages.quiet = quiet
     check_output_path(output, inputs=(model,), writing="the ONNX graph")
+    check_extension(output, (".onnx", ""), "--output")  # binary: no text name
     chosen: Form = parse_flag(form, "--form", choice(FORMS)) or "as_specified"
     seed_value = parse_flag(seed, "--seed", partial(positive_int, minimum=0)) or 0
     opset_value = parse_flag(opset, "--opset", partial(positive_int, minimum=17)) or 17
@@ -118,7 +120,7 @@ def export(
     data = serialize(exported.model, str(output))
     if exported.dtype_note:
         Messages.note(f"sepconv: {exported.dtype_note}")
-    write_atomic_bytes(output, data)
+    write_atomic_bytes(output, data, announce=False)  # its own line below says more
     nodes = len(exported.model.graph.node)
     elapsed = time.perf_counter() - start
     Messages.note(

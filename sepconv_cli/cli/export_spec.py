@@ -72,6 +72,7 @@ def export_spec(
     from sepconv_cli.interchange.onnx_inputs import parse_input_shapes, parse_input_values
     from sepconv_cli.interchange.spec_writer import export_spec as write
     from sepconv_cli.output.files import check_output_path
+    from sepconv_cli.output.formats import TEXT_EXTENSIONS, check_extension
 
     Messages.quiet = quiet
     shapes = parse_input_shapes(input_shape or [])
@@ -80,6 +81,7 @@ def export_spec(
         raise UsageError(f"MODEL: no such file: {model}")
     if output is not None:
         check_output_path(output, inputs=(model,))  # before the work, as every command
+        check_extension(output, (".yaml", ".yml", *TEXT_EXTENSIONS), "--output")  # YAML text
     text, input_notes, not_expressed = write(model, shapes, values, partial=partial)
     for line in input_notes:
         Messages.note(line)

@@ -20,6 +20,9 @@ def schema(output: OutputOption = None) -> None:
     Editor completion and checking: save it (sepconv schema -o sepconv.schema.json) and start
     a spec with '# yaml-language-server: $schema=./sepconv.schema.json'.
     """
+    from sepconv_cli.output.formats import TEXT_EXTENSIONS, check_extension
     from sepconv_cli.spec.schema import schema_json
 
+    if output is not None:  # JSON only: a .yaml name would promise another format
+        check_extension(output, (".json", *TEXT_EXTENSIONS), "--output")
     emit(schema_json(), output)

@@ -186,7 +186,7 @@ def sweep(
     report = run_sweep(axes[0], given, common)
     report = replace(report, base={**report.base, "input_layout": input_layout})
     if settings is not None:
-        with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
+        with ProgressBar("timing") as bar:
             report = time_points(report, settings, progress=bar.update)
     emit(render_sweep(report, chosen), output)
 
@@ -225,7 +225,7 @@ def _grid(
     if settings is not None:
         check_timed_grid(prod(len(a.values) for a in axes))
         report = _recorded(run_grid(axes, given, common), name, input_layout)
-        with ProgressBar("timing", enabled=not chosen.for_programs) as bar:
+        with ProgressBar("timing") as bar:
             report = time_grid(report, settings, progress=bar.update)
         emit(render_grid(report, chosen), output)
     else:
@@ -245,7 +245,6 @@ def _grid(
         from sepconv_cli.output.sweep.heatmap import write_heatmap
 
         write_heatmap(report, plot)
-        Messages.note(f"sepconv: plot written to {plot}")
 
 
 def _recorded(report: GridReport, metric: str, input_layout: str) -> GridReport:

@@ -336,9 +336,9 @@ RATIO = Convention(
     "(JSON floats rounded to 6 decimals; `null` when the standard count is 0). Below 1 the "
     "separable form is cheaper.",
     json="separable MACs / standard MACs",
-    help="Ratio = separable MACs / standard MACs",
-    footer="Ratio = separable / standard MACs",
-    short="Ratio = Sep MACs / Std MACs",
+    help="Sep/std = separable MACs / standard MACs",
+    footer="Sep/std = separable / standard MACs",
+    short="Sep/std = Sep MACs / Std MACs",
     in_report_json=False,
 )
 

@@ -11,6 +11,7 @@ cost does not grow with the repeat count). Layers that change the shape are unro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -98,6 +99,37 @@ class Model:
         return self.rows[-1].output_shape if self.rows else self.input_shape
 
 
+# a numbered part of a name: "features.4" + ".0" in "features.4.0.fused", "block" + "[2" or
+# "[0..2" in "block[0..2]/x" (the number it reaches: the last of a range)
+_NUMBERED = re.compile(r"[.\[](\d+)(?:\.\.(\d+))?(?=[.\]\[/+]|$)")
+
+
+class InstanceNumbers:
+    """Where a repeat's instance numbers start, so that a row name never suggests a block
+    counted twice: a repeated layer named ``base`` after siblings named ``base.0``,
+    ``base.0.fused`` or ``base[0..2]`` (a preset writes torchvision's first block of a
+    stage apart, with its stride) numbers its instances on from them, ``base[1..5]``, not
+    again from 0. Siblings are the layers of one list (one spec level); the export walks
+    them with the same numbers (``interchange/onnx_export``)."""
+
+    def __init__(self) -> None:
+        self.next: dict[str, int] = {}
+
+    def start(self, base: str) -> int:
+        """The first instance number of a repeat named ``base``."""
+        return self.next.get(base, 0)
+
+    def saw(self, name: str, first: int = 0, repeat: int = 1) -> None:
+        """A sibling named ``name`` (a repeat: instances ``first`` … of it) came before."""
+        if repeat > 1:
+            self._after(name, first + repeat - 1)
+        for match in _NUMBERED.finditer(name):
+            self._after(name[: match.start()], int(match.group(2) or match.group(1)))
+
+    def _after(self, stem: str, number: int) -> None:
+        self.next[stem] = max(self.next.get(stem, 0), number + 1)
+
+
 def layer_error(layer: LayerSpec, exc: ShapeError) -> SpecError:
     """A shape problem located at the layer that caused it."""
     return SpecError(f"{layer.locate(exc.field)}: {exc}")
@@ -149,18 +181,23 @@ class _Builder:
         self, layers: Sequence[LayerSpec], shape: tuple[int, ...], prefix: str
     ) -> tuple[int, ...]:
         position = 0
+        numbers = InstanceNumbers()
         while position < len(layers):
             shape = lifted(layers[position], shape, self.rank)
             pair = spec_pair(layers, position, shape, self.width)
             if pair is not None:  # a depthwise and the pointwise it feeds: one row
-                self.emit_pair(pair, pair.name(prefix, position), shape)
+                name = pair.name(prefix, position)
+                self.emit_pair(pair, name, shape)
+                numbers.saw(name)
                 shape = pair.forms.out_shape
                 position += pair.span
                 continue
             layer = layers[position]
             base = prefix + (layer.name or f"{layer.type}_{position}")
             self.last_layer = not prefix and position == len(layers) - 1 and layer.repeat == 1
-            shape = self.repeated(layer, shape, base)
+            first = numbers.start(base)
+            shape = self.repeated(layer, shape, base, first)
+            numbers.saw(base, first, layer.repeat)
             position += 1
         return shape
 
@@ -175,10 +212,13 @@ class _Builder:
             span=pair.span,
         )
 
-    def repeated(self, layer: LayerSpec, shape: tuple[int, ...], base: str) -> tuple[int, ...]:
-        """Apply ``layer`` ``layer.repeat`` times (nested repeats multiply when folded)."""
+    def repeated(
+        self, layer: LayerSpec, shape: tuple[int, ...], base: str, first: int = 0
+    ) -> tuple[int, ...]:
+        """Apply ``layer`` ``layer.repeat`` times (nested repeats multiply when folded),
+        its instances numbered from ``first`` (:class:`InstanceNumbers`)."""
         remaining = layer.repeat
-        instance = 0
+        instance = first
         while remaining:
             name = base if layer.repeat == 1 else f"{base}[{instance}]"
             start = len(self.rows)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from sepconv_cli.counting.network import Model, Row
+from sepconv_cli.counting.network import InstanceNumbers, Model, Row
 from sepconv_cli.interchange.onnx_build import (
     ONNX_DTYPES,
     OPSET,
@@ -85,22 +85,27 @@ class _Walker:
 
     def layers(self, layers: Sequence[LayerSpec], x: Tensor, prefix: str) -> Tensor:
         position = 0
+        numbers = InstanceNumbers()  # the builder's numbering of repeats, sibling by sibling
         while position < len(layers):
             layer = layers[position]
             if layer.repeat == 1 and layer.type not in ("residual", "branches"):
                 row = self.rows[self.pos]
                 if row.span > 1:  # a depthwise and the pointwise it feeds: the builder's row
+                    numbers.saw(self.node_name(row))
                     x = self.emit(self.next_row(), [x[0]]), row.output_shape
                     position += row.span
                     continue
-            x = self.repeated(layer, x, prefix + (layer.name or f"{layer.type}_{position}"))
+            base = prefix + (layer.name or f"{layer.type}_{position}")
+            first = numbers.start(base)
+            x = self.repeated(layer, x, base, first)
+            numbers.saw(base, first, layer.repeat)
             position += 1
         return x
 
-    def repeated(self, layer: LayerSpec, x: Tensor, base: str) -> Tensor:
+    def repeated(self, layer: LayerSpec, x: Tensor, base: str, first: int = 0) -> Tensor:
         """As the builder's ``repeated``. A run it folded (its rows named ``base[i..j]``)
         is replayed: every instance reads the same rows, named ``base[k]``."""
-        remaining, instance = layer.repeat, 0
+        remaining, instance = layer.repeat, first
         while remaining:
             last = instance + remaining - 1
             folded = f"{base}[{instance}..{last}]"

@@ -151,7 +151,7 @@ def bench_table(report: BenchReport) -> RenderableType:
         ),
     )
     table.add_column("layer", "Layer", justify="left", name=True)
-    table.add_column("mac_ratio", "MAC ratio")
+    table.add_column("mac_ratio", "× fewer MACs")
     table.add_column("mac_share", "MACs %")
     for run in report.runs:
         short = SHORT[run.name]
@@ -168,7 +168,7 @@ def bench_table(report: BenchReport) -> RenderableType:
     table.add_row(*_totals(report, runs=few), style="bold")
     lines = Text()
     lines.append(
-        "MAC ratio = standard / separable MACs; × = standard / separable median (the measured "
+        "× fewer MACs = standard / separable MACs; × = standard / separable median (the measured "
         "speed-up); MACs % and R % = the layer's share of the model's MACs and of R's time, "
         "as specified.\n"
     )
@@ -237,7 +237,7 @@ def bench_csv(report: BenchReport) -> str:
 
 
 def bench_markdown(report: BenchReport) -> str:
-    header = ["Layer", "MAC ratio", "MACs %"]
+    header = ["Layer", "× fewer MACs", "MACs %"]
     for run in report.runs:
         short = SHORT[run.name]
         header += [f"{short} std ms", f"{short} sep ms", f"{short} ×", f"{short} %"]

@@ -1,10 +1,11 @@
 """``sepconv bench --plot FILE``: per layer, each runtime's measured separable speed-up next
-to the MAC ratio (what the arithmetic promises), on a log axis with a line at 1× (left of
+to how many times fewer MACs the separable form has (standard / separable: what the
+arithmetic promises), on a log axis with a line at 1× (left of
 it, the separable form is slower there).
 
 Chosen over time share vs MAC share: the speed-up is the question bench answers ("does
 making this layer separable pay on my runtime, and by how much"), and the gap between a
-runtime's bar and the MAC ratio's is the lesson (a depthwise layer is memory-bound). The
+runtime's bar and the × fewer MACs bar is the lesson (a depthwise layer is memory-bound). The
 shares stay in the table. matplotlib is imported only here (``sepconv[plot]``), with the
 Agg backend; :func:`sepconv_cli.output.plot.check_plot_path` refuses a missing matplotlib
 or a wrong extension before any timing.
@@ -34,7 +35,7 @@ def render_bench_plot(report: BenchReport, fmt: str) -> bytes:
         for i in rows
     ]
     series: list[tuple[str, list[float | None]]] = [
-        ("MAC ratio (standard / separable MACs)", [report.mac_ratio(i) for i in rows])
+        ("× fewer MACs (standard / separable)", [report.mac_ratio(i) for i in rows])
     ]
     series += [
         (f"{RUNTIME_LABELS[run.name]} measured", [run.speedup(i) for i in rows])

@@ -9,7 +9,7 @@ from typing import Any
 from sepconv_cli.analysis.compare import LABELS, Comparison, Delta
 from sepconv_cli.names import shown_in_markdown
 from sepconv_cli.output.markdown import md_code
-from sepconv_cli.units import human
+from sepconv_cli.units import human, percent
 
 COMPARE_SCHEMA = "sepconv/compare/v1"
 
@@ -72,7 +72,7 @@ def fmt_delta(metric: str, delta: Delta) -> str:
     sign = "+" if absolute > 0 else "-"  # ASCII, as the percent's sign: one style per cell
     text = sign + fmt_value(metric, abs(absolute))
     pct = delta.percent
-    return text + (f" ({pct:+.1f}%)" if pct is not None else "")
+    return text + (f" ({percent(pct, sign=True)})" if pct is not None else "")
 
 
 def compare_markdown(result: Comparison) -> str:

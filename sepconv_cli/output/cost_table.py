@@ -126,7 +126,7 @@ def cost_table(layer: LayerReport) -> RenderableType:
     table.add_column("separable", "Separable")
     table.add_column("depthwise", "= depthwise")
     table.add_column("pointwise", "+ pointwise")
-    table.add_column("ratio", "Separable / standard", narrow_header="Sep / std")
+    table.add_column("ratio", "Separable / standard", narrow_header="Sep/std")
     std, sep = layer.standard, layer.separable
     for label, key in _METRICS:
         values = [getattr(c, key) for c in (std, sep.total, sep.depthwise, sep.pointwise)]
@@ -170,7 +170,7 @@ def _cost_footer(layer: LayerReport) -> Text:
         )
         measured = layer.ratio_macs
         lines.append(
-            "  (the MAC ratio above is exactly this)\n"
+            "  (the Sep/std above is exactly this)\n"
             if measured == layer.theory
             else f"  (measured ratio {float(measured or 0):.4f})\n"
         )

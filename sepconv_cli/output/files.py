@@ -2,16 +2,28 @@
 
 The file is written to a temporary sibling and renamed into place, so a run that fails
 never leaves a half-written report and never destroys the file that was there before.
+
+Every file written announces itself: :func:`write_atomic_bytes` hands its path to the
+announcer the CLI registers (:func:`announce_with`; ``cli/console`` says ``sepconv: wrote
+FILE`` on stderr unless ``--quiet``), since this layer prints nothing itself.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sepconv_cli.errors import UsageError
+
+_announcer: list[Callable[[Path], None]] = []  # at most one: the CLI's
+
+
+def announce_with(announce: Callable[[Path], None]) -> None:
+    """Call ``announce(path)`` after each file is written from now on (replacing any
+    announcer before it)."""
+    _announcer[:] = [announce]
 
 
 def check_output_path(
@@ -89,10 +101,15 @@ def write_atomic(path: Path, text: str, flag: str = "--output") -> None:
     write_atomic_bytes(path, text.encode("utf-8"), flag)
 
 
-def write_atomic_bytes(path: Path, data: bytes, flag: str = "--output") -> None:
-    """Replace ``path`` atomically. A symlink is written through (the link stays, its
+def write_atomic_bytes(
+    path: Path, data: bytes, flag: str = "--output", *, announce: bool = True
+) -> None:
+    """Replace ``path`` atomically, then announce it (see the module's rule; ``announce=False``
+    for a caller that says more itself). A symlink is written through (the link stays, its
     target gets the report); a pipe or device (``/dev/stdout``, a FIFO) is written to
-    directly, since there is no file to replace."""
+    directly, since there is no file to replace, and is not announced (no file was
+    written)."""
+    given = path
     if path.is_symlink():
         path = path.resolve()
     check_output_path(path, flag)
@@ -121,6 +138,9 @@ def write_atomic_bytes(path: Path, data: bytes, flag: str = "--output") -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if announce:
+        for say in _announcer:
+            say(given)
 
 
 def _umask() -> int:

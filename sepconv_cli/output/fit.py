@@ -6,8 +6,8 @@ of steps that make it narrower, least important first:
 * :func:`narrow` switches columns to their narrower rendering: the same exact numbers
   without a convenience (human units, the "× fewer" text, the share bar);
 * :func:`drop` leaves columns out (a column in no step, such as the repeat column, stays);
-* :func:`shorten` cuts names in the middle with … down to a minimum width (names only,
-  never numbers).
+* :func:`shorten` cuts names with … down to a minimum width (names only, never numbers),
+  keeping the end that tells rows apart (:func:`~sepconv_cli.output.fit_parts.cut_names`).
 
 When printed, the steps are applied in order until the table fits the console's width; then
 the steps that later ones made unnecessary are undone, most important first, and shortened
@@ -51,6 +51,8 @@ from sepconv_cli.output.fit_parts import (
     _Column,
     _Layout,
     _Row,
+    cell_texts,
+    cut_names,
     drop,
     middle_ellipsis,
     narrow,
@@ -102,6 +104,7 @@ class FitTable:
         self.columns: list[_Column] = []
         self.rows: list[_Row] = []
         self._widths: dict[tuple[int, bool, int | None], int] = {}
+        self._cuts: dict[tuple[str, int], dict[str, str]] = {}  # (column, width): cut names
         self._overheads: dict[int, int] = {}
 
     def add_column(
@@ -119,6 +122,7 @@ class FitTable:
         :func:`shorten` step asks), every other cell is kept whole. ``min_width`` holds the
         full rendering steady (not the narrow one)."""
         self._widths.clear()
+        self._cuts.clear()
         self.columns.append(
             _Column(
                 key,
@@ -137,6 +141,7 @@ class FitTable:
         if len(cells) != len(self.columns):
             raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
         self._widths.clear()
+        self._cuts.clear()
         shown_cells = (
             Both(_shown(c.wide), _shown(c.narrow)) if isinstance(c, Both) else _shown(c)
             for c in cells
@@ -174,18 +179,26 @@ class FitTable:
             table.add_row(*cells, style=row.style, end_section=row.end_section)
         return table
 
-    @staticmethod
-    def _cell(cell: Cell | Both, column: _Column, layout: _Layout) -> Cell:
+    def _cell(self, cell: Cell | Both, column: _Column, layout: _Layout) -> Cell:
         if isinstance(cell, Both):
             cell = cell.narrow if column.key in layout.narrowed else cell.wide
         width = layout.name_width.get(column.key)
         if width is None or not column.name:
             return cell
+        cuts = self._cut_names(column, width)
         if isinstance(cell, Text):
-            if cell.cell_len <= width:
-                return cell
-            return Text(middle_ellipsis(cell.plain, width), style=cell.style)
-        return middle_ellipsis(cell, width)
+            cut = cuts.get(cell.plain) if cell.cell_len > width else None
+            return cell if cut is None else Text(cut, style=cell.style)
+        return cuts.get(cell, cell)
+
+    def _cut_names(self, column: _Column, width: int) -> dict[str, str]:
+        """The column's names cut to ``width`` together (:func:`cut_names`: one cut that
+        keeps rows told apart), once per width."""
+        if (column.key, width) not in self._cuts:
+            i = self.columns.index(column)
+            names = cell_texts(row.cells[i] for row in self.rows)
+            self._cuts[column.key, width] = cut_names(names, width)
+        return self._cuts[column.key, width]
 
     def width(self, layout: _Layout | None = None) -> int:
         """The table's natural width in ``layout``: its columns' widths plus the padding and

@@ -5,6 +5,7 @@ The rule they serve is :mod:`sepconv_cli.output.fit`'s."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -85,3 +86,46 @@ def middle_ellipsis(text: str, width: int) -> str:
     head = (width - 1 + 1) // 2
     tail = width - 1 - head
     return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+def cell_texts(cells: Iterable[Cell | Both]) -> list[str]:
+    """The plain text of every rendering of ``cells``."""
+    out = []
+    for cell in cells:
+        for one in (cell.wide, cell.narrow) if isinstance(cell, Both) else (cell,):
+            out.append(one.plain if isinstance(one, Text) else one)
+    return out
+
+
+def cut_names(names: Iterable[str], width: int) -> dict[str, str]:
+    """Each name longer than ``width`` cut to ``width`` characters, as ``{name: cut}``: its
+    start, …, then its end, which tells rows apart (the last part of a path, the index:
+    ``block5[0..1]/expand`` → ``blo…0..1]/expand``). One cut for the whole column: the
+    start keeps about a third of the width, less (then more) where that would show two
+    different names alike (``branches.branch0.separable_0`` and ``…branch1…`` at 17 keep
+    ``bra…0.separable_0`` and ``bra…1.separable_0``, not ``branc…separable_0`` twice);
+    when no cut tells them all apart, the one that tells most apart."""
+    given = set(names)
+    long = sorted(n for n in given if len(n) > width)
+    if not long:
+        return {}
+    if width <= 1:
+        return {n: "…"[:width] for n in long}
+    whole = given.difference(long)
+    default = (width - 1) // 3
+    best: tuple[int, dict[str, str]] | None = None
+    for head in (*range(default, -1, -1), *range(default + 1, width)):
+        cuts = {n: _cut(n, width, head) for n in long}
+        shown = set(cuts.values())
+        alike = len(long) - len(shown) + len(shown & whole)
+        if not alike:
+            return cuts
+        if best is None or alike < best[0]:
+            best = (alike, cuts)
+    assert best is not None  # width > 1: the loop ran
+    return best[1]
+
+
+def _cut(name: str, width: int, head: int) -> str:
+    tail = width - 1 - head
+    return name[:head] + "…" + (name[-tail:] if tail else "")

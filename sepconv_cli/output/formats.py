@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar, Union
 
 from sepconv_cli.errors import UsageError
+from sepconv_cli.units import FACTOR_FROM as FACTOR_FROM
+from sepconv_cli.units import percent as percent
+from sepconv_cli.units import times_fewer as times_fewer
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -36,7 +39,9 @@ class Format(str, Enum):
 
     @property
     def for_programs(self) -> bool:
-        """JSON is read by programs, which want stdout only: no progress bar on stderr."""
+        """JSON is read by programs. It no longer hides the progress bar, which shows
+        whenever stderr is a terminal (``cli/console.ProgressBar``): stdout stays the
+        report's alone either way."""
         return self is Format.json
 
 
@@ -48,6 +53,9 @@ EXTENSIONS: dict[str, Format] = {
     ".md": Format.markdown,
     ".markdown": Format.markdown,
 }
+# extensions a table (or any format named by --format) may be written to: plain text
+TEXT_EXTENSIONS = ("", ".txt", ".text", ".log", ".out")
+_USE = ".json, .csv or .md (the extension chooses the format), or .txt for a table"
 # words people try for --format that are no format's name, and what to say instead
 _INSTEAD = {
     "yaml": "there is no YAML format; json is valid YAML",
@@ -93,7 +101,10 @@ def choose_format(
     """The report's format: ``--format`` when given, else the one ``--output``'s extension
     names (``.json``, ``.csv``, ``.md``), else the table. Refused, naming both flags, when
     ``--format`` and the extension disagree, or when the format (given or taken from the
-    extension) is not one this report has."""
+    extension) is not one this report has; an extension sepconv writes no format to
+    (``out.yaml``) is refused (:func:`check_extension`) rather than given a table."""
+    if output is not None:
+        check_extension(output, (*EXTENSIONS, *TEXT_EXTENSIONS), "--output", _USE)
     implied = EXTENSIONS.get(output.suffix.lower()) if output is not None else None
     chosen = parse_format(given) if given is not None else implied or Format.table
     if given is not None and implied is not None and chosen is not implied:
@@ -111,6 +122,18 @@ def choose_format(
             )
         raise UsageError(f"--format: {command} supports {names}")
     return chosen
+
+
+def check_extension(path: Path, allowed: Iterable[str], flag: str, use: str = "") -> None:
+    """Refuse (exit 2) a file whose extension (lower case; ``""`` for none) is not in
+    ``allowed``: a report is never written under a name that promises another format.
+    ``use`` says what to name it instead (default: the extensions allowed)."""
+    suffix = path.suffix.lower()
+    kinds = list(allowed)
+    if suffix in kinds:
+        return
+    listing = use or _listing([k for k in kinds if k])
+    raise UsageError(f"{flag}: sepconv cannot write a {suffix} file ({path}); use {listing}")
 
 
 # what a renderer returns: text, or a Rich renderable the console lays out
@@ -144,3 +167,17 @@ class ReportFormats(Generic[R]):
     def note(self, format: Format) -> str:
         """A line for people on stderr after the report, or ``""``."""
         return self.notes.get(format, "")
+
+
+# --------------------------------------------------------------------------- shared words
+# Every report says a comparison of the two forms in these words, whatever its format:
+# a ratio is separable / standard ("Sep/std", 0.174), and standard / separable is only
+# ever said as "N× fewer" (docs/json.md: the JSON keys keep their own directions).
+
+SEP_STD = "Sep/std"
+"""The header of every separable / standard ratio column (tables and markdown)."""
+
+TIMES = "×"
+"""The one multiplication sign people read (shapes ``12×12×3``, repeats ``×5``, factors
+``22.8× fewer``, speed-ups ``2.00×``); ``x`` only where a flag's value is written back
+(``--input 12x12x3``) and in CSV, which programs read."""

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 from sepconv_cli.counting.report import LayerReport, ProfileReport, activation_line
 from sepconv_cli.names import shown, shown_in_markdown
 from sepconv_cli.output.csv import timing_columns
+from sepconv_cli.output.formats import SEP_STD, TIMES
 from sepconv_cli.output.graph_notes import graph_footer
-from sepconv_cli.units import human, ms_number, shape_text, speedup_ascii
+from sepconv_cli.units import human, ms_number, shape_cell, speedup_cell
 
 if TYPE_CHECKING:
     from sepconv_cli.execution.machine import Machine
@@ -58,8 +59,8 @@ def cost_markdown(layers: Sequence[LayerReport]) -> str:
         row = layer.row
         std, sep = layer.standard, layer.separable
         out.append(
-            f"### {shown_in_markdown(row.name)}: {shape_text(row.input_shape)} → "
-            f"{shape_text(row.output_shape)} (batch {layer.batch})\n"
+            f"### {shown_in_markdown(row.name)}: {shape_cell(row.input_shape)} → "
+            f"{shape_cell(row.output_shape)} (batch {layer.batch})\n"
         )
         metrics = [
             ("MACs", "macs"),
@@ -83,7 +84,7 @@ def cost_markdown(layers: Sequence[LayerReport]) -> str:
                     f"{float(ratio):.4f}" if ratio is not None else "-",
                 ]
             )
-        header = ["", "Standard", "Separable", "Depthwise", "Pointwise", "Separable / standard"]
+        header = ["", "Standard", "Separable", "Depthwise", "Pointwise", SEP_STD]
         if apart:
             header.insert(1, "As specified")
         out.append(md_table(header, rows, "l" + "r" * (len(header) - 1)))
@@ -106,7 +107,7 @@ def timing_markdown(timing: LayerTiming) -> str:
         f"\nMeasured (median): standard {ms(cols['standard_median_s'])}, separable "
         f"{ms(cols['separable_median_s'])} (depthwise {ms(cols['depthwise_median_s'])} + "
         f"pointwise {ms(cols['pointwise_median_s'])}), speed-up "
-        f"{f'{speedup:.2f}x' if isinstance(speedup, (int, float)) else '-'}\n"
+        f"{speedup_cell(speedup)}\n"
     )
 
 
@@ -114,7 +115,7 @@ def profile_markdown(report: ProfileReport) -> str:
     model = report.model
     head = (
         f"## {shown_in_markdown(model.name)}: standard vs depthwise-separable\n\n"
-        f"Input {shape_text(model.input_shape)}, batch {model.batch}, {model.dtype}"
+        f"Input {shape_cell(model.input_shape)}, batch {model.batch}, {model.dtype}"
         + (
             f", width multiplier {float(model.width_multiplier):g}"
             if model.width_multiplier != 1
@@ -132,16 +133,16 @@ def profile_markdown(report: ProfileReport) -> str:
         "Sep MACs",
         "Std params",
         "Sep params",
-        "MAC ratio",
+        f"{SEP_STD} MACs",
     ] + (["Std ms", "Sep ms", "Speed-up"] if timed else [])
     rows = []
     for layer in report.layers:
         row = layer.row
         cells = [
             str(row.index),
-            row.name + (f" ×{row.repeat}" if row.repeat > 1 else ""),
+            row.name + (f" {TIMES}{row.repeat}" if row.repeat > 1 else ""),
             row.type,
-            shape_text(row.output_shape),
+            shape_cell(row.output_shape),
             human(layer.standard.macs),
             human(layer.separable.total.macs),
             human(layer.standard.params),
@@ -153,7 +154,7 @@ def profile_markdown(report: ProfileReport) -> str:
             cells += [
                 ms_number(cols["standard_median_s"]),
                 ms_number(cols["separable_median_s"]),
-                speedup_ascii(cols["speedup"]),
+                speedup_cell(cols["speedup"]),
             ]
         rows.append(cells)
     t = report.totals

@@ -7,6 +7,7 @@ with the non-interactive Agg backend, so plotting works without a display.
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sepconv_cli.counting.report import ProfileReport
 from sepconv_cli.errors import UsageError
 from sepconv_cli.names import shown
+from sepconv_cli.output.formats import times_fewer
 
 FORMATS = (".png", ".svg", ".pdf")
 INSTALL_HINT = "pip install 'sepconv[plot]' (or: pip install matplotlib)"
@@ -100,8 +102,8 @@ def _macs_chart(ax: Any, report: ProfileReport) -> None:
     std, sep = report.totals.standard.macs, report.totals.separable.macs
     ax.set_title(
         f"MACs: {std / 1e6:,.0f} M standard vs {sep / 1e6:,.0f} M separable "
-        f"({std / sep:.1f}× fewer)"
-        if sep
+        f"({times_fewer(Fraction(sep, std))})"
+        if sep and std
         else "MACs per layer"
     )
     ax.legend(loc="lower right")

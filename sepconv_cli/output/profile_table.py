@@ -36,6 +36,7 @@ from sepconv_cli.execution.runtimes.base import runtime_label
 from sepconv_cli.names import shown
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, is_terminal, narrow, shorten
+from sepconv_cli.output.formats import SEP_STD
 from sepconv_cli.output.graph_notes import graph_footer
 from sepconv_cli.output.subset import Subset, largest, rows_that_fit
 from sepconv_cli.output.tables import better_style
@@ -203,7 +204,7 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
     table.add_column("repeat", "×")
     table.add_column("type", "Type", justify="left", min_width=7)
     table.add_column("output", "Output", justify="left", min_width=10)
-    for key, name in (("std_macs", "Std MACs"), ("sep_macs", "Sep MACs"), ("ratio", "Ratio")):
+    for key, name in (("std_macs", "Std MACs"), ("sep_macs", "Sep MACs"), ("ratio", SEP_STD)):
         table.add_column(key, name)
     if timed:
         for key, name in (("std_ms", "Std ms"), ("sep_ms", "Sep ms"), ("speedup", "Speed-up")):
@@ -214,7 +215,7 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
         table.add_column("runs", "Runs")
     table.add_column("std_params", "Std params")
     table.add_column("sep_params", "Sep params")
-    table.add_column("share", "MAC share", justify="left", min_width=13)
+    table.add_column("share", "MACs %", justify="left", min_width=13)
     total_macs = report.totals.as_specified.macs or 1
     last = len(layers) - 1
     for i, layer in enumerate(layers):

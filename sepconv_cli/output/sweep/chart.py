@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sepconv_cli.analysis.sweep import Point, SweepReport
+from sepconv_cli.output.formats import times_fewer
 from sepconv_cli.spec.vary import value_text
 
 CHART_WIDTH = 48
@@ -97,11 +98,7 @@ def chart(report: SweepReport, width: int = CHART_WIDTH) -> tuple[list[Bar], int
 def bar_suffix(bar: Bar) -> str:
     if bar.ratio is None:
         return "-"
-    if bar.ratio < 1:
-        note = f" ({float(1 / bar.ratio):.1f}× fewer)" if bar.ratio else ""
-    else:
-        note = f" ({float(bar.ratio):.2f}× more)" if bar.ratio > 1 else " (same)"
-    return f"{float(bar.ratio):.4f}{note}"
+    return f"{float(bar.ratio):.4f} ({times_fewer(bar.ratio)})"
 
 
 def chart_text(report: SweepReport, width: int = CHART_WIDTH) -> str:

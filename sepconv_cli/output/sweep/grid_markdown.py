@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from sepconv_cli.analysis.grid import GridReport
 from sepconv_cli.counting.conventions import SWEEP_MARKDOWN_NOTE
+from sepconv_cli.output.formats import SEP_STD
 from sepconv_cli.output.sweep.captions import describe_grid
 from sepconv_cli.output.sweep.pivot import pivot
 from sepconv_cli.spec.vary import value_text
+from sepconv_cli.units import shape_cell
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -29,14 +31,14 @@ def grid_markdown(report: GridReport) -> str:
             for i, label in enumerate(model.row_labels)
         ]
         return head + _table(header, rows) + "\n" + model.note + "\n" + SWEEP_MARKDOWN_NOTE
-    header = [*report.parameters, "Output", "Std MACs", "Sep MACs", "Ratio", "Theory"]
+    header = [*report.parameters, "Output", "Std MACs", "Sep MACs", SEP_STD, "Theory"]
     rows = []
     for p in report.points:
         r = p.report
         rows.append(
             [
                 *(value_text(v) for v in p.values),
-                value_text(r.row.output_shape),
+                shape_cell(r.row.output_shape),
                 f"{r.standard.macs:,}",
                 f"{r.separable.total.macs:,}",
                 f"{float(p.ratio):.4f}" if p.ratio is not None else "-",

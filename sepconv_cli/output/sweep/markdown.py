@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from sepconv_cli.analysis.sweep import SweepReport
 from sepconv_cli.counting.conventions import SWEEP_MARKDOWN_NOTE
+from sepconv_cli.output.formats import SEP_STD
 from sepconv_cli.output.sweep.captions import describe_base
 from sepconv_cli.output.sweep.chart import chart_text
 from sepconv_cli.spec.vary import value_text
+from sepconv_cli.units import shape_cell
 
 
 def sweep_markdown(report: SweepReport) -> str:
@@ -20,7 +22,7 @@ def sweep_markdown(report: SweepReport) -> str:
         "Output",
         "Std MACs",
         "Sep MACs",
-        "Ratio",
+        SEP_STD,
         "Theory",
         "Std params",
         "Sep params",
@@ -31,7 +33,7 @@ def sweep_markdown(report: SweepReport) -> str:
         rows.append(
             [
                 value_text(p.value),
-                value_text(r.row.output_shape),
+                shape_cell(r.row.output_shape),
                 f"{r.standard.macs:,}",
                 f"{r.separable.total.macs:,}",
                 f"{float(p.ratio):.4f}" if p.ratio is not None else "-",

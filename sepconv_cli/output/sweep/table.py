@@ -17,6 +17,7 @@ from sepconv_cli.counting.conventions import SWEEP_FOOTER
 from sepconv_cli.counting.report import LayerReport
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.fit import Cell, FitTable, drop
+from sepconv_cli.output.formats import SEP_STD, times_fewer
 from sepconv_cli.output.sweep.captions import describe_base
 from sepconv_cli.output.sweep.chart import (
     CHART_WIDTH,
@@ -47,14 +48,14 @@ def add_point_columns(table: FitTable, timed: bool) -> None:
     names = [
         ("std_macs", "Std MACs"),
         ("sep_macs", "Sep MACs"),
-        ("ratio", "Ratio"),
+        ("ratio", SEP_STD),
         ("theory", "Theory"),
-        ("fewer", "Fewer"),
+        ("fewer", "Sep vs std"),
     ]
     if timed:
         names += [("std_ms", "Std ms"), ("sep_ms", "Sep ms"), ("speedup", "Speed-up")]
     names += [("std_params", "Std params"), ("sep_params", "Sep params")]
-    names += [("params_ratio", "Params ratio")]
+    names += [("params_ratio", f"{SEP_STD} params")]
     for key, name in names:
         table.add_column(key, name)
 
@@ -69,7 +70,7 @@ def point_cells(r: LayerReport, timed: bool) -> list[Cell]:
         Text(human(sep_macs), style=better_style(sep_macs, r.standard.macs)),
         f"{float(ratio):.4f}" if ratio is not None else "-",
         f"{float(r.theory):.4f}" if r.theory is not None else "-",
-        f"{float(1 / ratio):.1f}×" if ratio else "-",
+        times_fewer(ratio) if ratio is not None else "-",
     ]
     if timed:
         cols = timing_columns(r.timing)
