@@ -285,3 +285,24 @@ def test_typed_flags_get_the_rule_when_they_say_layout() -> None:
         layer_from_flags({"input": "1x3x32x32", "layout": "nchw", "batch": 2})
     with pytest.raises(SpecError, match=r"^--layout: "):
         layer_from_flags({"input": "3x32x32", "layout": "hwc"})
+
+
+def test_interactive_input_reads_as_cost_does_and_layout_changes_it() -> None:
+    """interactive's ``input`` refuses the same mix-ups as ``cost -i`` (the message names
+    ``layout``, the session's word for --layout), and ``layout nchw`` reads PyTorch's
+    order, kept channels-last: 3x224x224 is 224×224 with 3 channels."""
+    from sepconv_cli.analysis.interactive import Session
+
+    session = Session()
+    refused = session.handle("input 3x224x224")
+    assert refused.error
+    assert "give 224x224x3 or layout nchw" in (refused.message or "")
+    assert session.values["input"] == "12x12x3"  # unchanged
+    assert not session.handle("layout nchw").error
+    assert not session.handle("input 3x224x224").error
+    assert session.values["input"] == "224x224x3"
+    assert not session.handle("input 2x3x56x56").error  # N×C×H×W: the batch comes along
+    assert (session.values["input"], session.values["batch"]) == ("56x56x3", "2")
+    # 5×5 kernel, 256 filters on 56×56×3 (valid): 52·52 outputs × 3·25 MACs × 256, ×2 batch
+    assert session.report().standard.macs == 2 * 52 * 52 * 256 * 3 * 25
+    assert session.handle("layout sideways").error

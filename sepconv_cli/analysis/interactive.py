@@ -47,7 +47,7 @@ PARAMETERS: dict[str, str] = {
 # on/off keys and the words that turn them on or off
 SWITCHES = ("bias", "batch_norm")
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
-ACTIONS = ("table", "show", "time", "json", "reset", "help", "quit", "exit")
+ACTIONS = ("table", "show", "time", "json", "layout", "reset", "help", "quit", "exit")
 
 HELP = """Change one parameter at a time, as key value or key=value:
   input 224x224x32   kernel 3 (or 3x5)   filters 512   stride 2
@@ -60,6 +60,8 @@ Other commands:
   time    run both forms with NumPy and time them; time onnxruntime (or
           time torch, time numpy) times on that runtime from then on
   json    print the layer as JSON
+  layout  how input shapes read: nchw (PyTorch's 3x224x224, 1x3x224x224),
+          nhwc (as written), auto (channels-last; a likely mix-up refused)
   reset   back to the worked example (12x12x3 input, 5x5 kernel, 256 filters)
   help    this text
   quit    leave (also exit, Ctrl-D)
@@ -147,6 +149,10 @@ class Session:
     # NumPy's BLAS threads while timing (cli/interactive.py pins 1, as cost does by default);
     # None leaves the BLAS library's own count
     threads: int | None = None
+    # how an ``input`` typed here reads (``layout nchw``): None as cost without --layout
+    # (channels-last, a shape most likely meant another way refused); the value stored is
+    # channels-last text either way, so the layer's flags stay what cost would take
+    layout: str | None = None
 
     def report(self) -> LayerReport:
         """The current layer's report; raises SepconvError for an invalid combination."""
@@ -169,6 +175,8 @@ class Session:
             return Reply(message=HELP)
         if command == "reset":
             return self.apply(dict(SEED_LAYER), note="reset to the worked example")
+        if command == "layout":
+            return self.set_layout(args)
         if command == "time" and args:
             return self.time_on(args)
         if command in ("show", "table", "json", "time"):
@@ -196,9 +204,35 @@ class Session:
             )
         return self.set(key, args[0])
 
+    def set_layout(self, args: list[str]) -> Reply:
+        """``layout nchw|nhwc|auto``: how later ``input`` values read (cost's ``--layout``)."""
+        choice = args[0].lower() if len(args) == 1 else ""
+        if choice not in ("nchw", "nhwc", "auto"):
+            return Reply(message="usage: layout nchw|nhwc|auto", error=True)
+        self.layout = None if choice == "auto" else choice
+        reading = {
+            "nchw": "in PyTorch's order (3x224x224, or 1x3x224x224 with the batch)",
+            "nhwc": "channels-last, as written",
+            "auto": "channels-last; a shape most likely meant another way is refused",
+        }[choice]
+        return Reply(message=f"input shapes now read {reading}")
+
     def set(self, key: str, raw: str) -> Reply:
-        """Apply one change; an invalid one is refused and the layer stays as it was."""
+        """Apply one change; an invalid one is refused and the layer stays as it was. An
+        ``input`` is read in the session's :attr:`layout` and kept channels-last."""
         values = dict(self.values)
+        if key == "input":
+            from sepconv_cli.spec.fields import FieldError, flag_value, read_input
+
+            try:
+                reading = read_input(flag_value(raw), self.layout)  # type: ignore[arg-type]
+            except FieldError as exc:
+                message = str(exc).replace("--layout", "layout")
+                return Reply(message=f"input: {message} (unchanged)", error=True)
+            values["input"] = "x".join(map(str, reading.shape))
+            if reading.batch is not None:
+                values["batch"] = str(reading.batch)
+            return self.apply(values)
         if key in SWITCHES:
             lowered = raw.lower()
             if lowered not in (*_ON, *_OFF):
