@@ -112,3 +112,20 @@ def test_the_report_never_replaces_the_weights_beside_the_model(
         "replace them"
     )
     assert data.read_bytes() == before
+
+
+def test_no_report_is_made_of_a_negative_count() -> None:
+    """The invariant under every report and gate, checked where counts are made: a row
+    whose operation would count negative (here a dense layer on -4 features: -4·8 = -32
+    MACs by hand) is one line naming the row's place, never a total."""
+    from sepconv_cli.counting.lowering import Forms
+    from sepconv_cli.counting.network import Row
+    from sepconv_cli.counting.ops import Dense
+    from sepconv_cli.counting.report import layer_report
+    from sepconv_cli.errors import UsageError
+
+    op = Dense((-4,), 8, bias=False)
+    row = Row(0, "fc", "dense", (-4,), Forms("none", (op,), (op,), (op,)), where="m.onnx: node fc")
+    with pytest.raises(UsageError) as raised:
+        layer_report(row, 1, "float32")
+    assert str(raised.value).startswith("m.onnx: node fc: counts -32 macs: ")

@@ -211,6 +211,31 @@ def _form_costs(forms: Forms, batch: int, itemsize: int) -> _FormCosts:
     )
 
 
+COUNTED_FIELDS = (
+    "macs",
+    "flops",
+    "params",
+    "weight_bytes",
+    "input_bytes",
+    "output_bytes",
+    "intermediate_bytes",
+    "bytes_moved",
+)
+
+
+def _refuse_negative(row: Row, costs: _FormCosts) -> None:
+    """The invariant every report and gate rests on, checked where the counts are made: no
+    count of any form of a row is negative (a model file's dims that every check before let
+    through would otherwise pass a budget with a negative total)."""
+    for cost in (costs.declared, costs.standard, costs.separable.total):
+        bad = next((f for f in COUNTED_FIELDS if getattr(cost, f) < 0), None)
+        if bad is not None:
+            raise UsageError(
+                f"{row.where}: counts {getattr(cost, bad):,} {bad.replace('_', ' ')}: its "
+                "shapes are impossible (a damaged file?)"
+            )
+
+
 def layer_report(
     row: Row, batch: int, dtype: str, cache: dict[int, tuple[Forms, _FormCosts]] | None = None
 ) -> LayerReport:
@@ -225,6 +250,7 @@ def layer_report(
         costs = hit[1]
     else:
         costs = _form_costs(row.forms, batch, itemsize)
+        _refuse_negative(row, costs)
         if shared is not None:
             shared[id(row.forms)] = (row.forms, costs)
     n = row.repeat

@@ -86,12 +86,13 @@ folded on constants is evaluated only when its every output holds at most this m
 (:mod:`onnx_fold_size`): the bound is on what folding makes, not only on what it reads."""
 
 
-def _inference_copy(model: Any, inputs: dict[str, Shape]) -> Any:
-    """A copy of ``model`` for shape inference, pinned to ``inputs``, that leaves the weights
-    out: each large initializer, and each large ``Constant`` node's value (paddle2onnx keeps
-    weights there), becomes a graph input of its type and dims, which is all inference reads
-    of it. Built field by field, so neither the copy nor the bytes inference serializes hold
-    the weights (a 7 MB model's inference took 33 MB more with them)."""
+def weightless_copy(model: Any, keep_up_to: int | None = FOLD_LIMIT) -> Any:
+    """A copy of ``model`` that leaves the weights out, for shape inference and onnx's
+    checker: each initializer of more than ``keep_up_to`` elements (every one, with None),
+    and each large ``Constant`` node's value (paddle2onnx keeps weights there), becomes a
+    graph input of its type and dims, which is all either reads of it. Built field by
+    field, so neither the copy nor the bytes onnx serializes hold the weights (a 7 MB
+    model's inference took 33 MB more with them)."""
     onnx = require_onnx()
     make_input = onnx.helper.make_tensor_value_info
     copy = onnx.ModelProto()
@@ -103,9 +104,10 @@ def _inference_copy(model: Any, inputs: dict[str, Shape]) -> Any:
     target.input.extend(graph.input)
     target.output.extend(graph.output)
     target.value_info.extend(graph.value_info)
+    target.sparse_initializer.extend(graph.sparse_initializer)
     declared = {value.name for value in graph.input}
     for tensor in graph.initializer:
-        if prod(tensor.dims) <= FOLD_LIMIT:
+        if keep_up_to is not None and prod(tensor.dims) <= keep_up_to:
             target.initializer.append(tensor)
         elif tensor.name not in declared:
             target.input.append(make_input(tensor.name, tensor.data_type, tensor.dims))
@@ -115,7 +117,7 @@ def _inference_copy(model: Any, inputs: dict[str, Shape]) -> Any:
             target.input.append(make_input(node.output[0], value.data_type, value.dims))
         else:
             target.node.append(node)
-    return pinned_copy(copy, inputs, in_place=True)
+    return copy
 
 
 def constant_tensor(node: Any) -> Any | None:
@@ -132,7 +134,7 @@ def onnx_inferred_shapes(model: Any, inputs: dict[str, Shape]) -> tuple[dict[str
     finds, by tensor name, and "" — or, where strict inference fails, what its lenient pass
     finds (every node it has a rule for) and the reason strict failed; ``{}`` and the reason
     when neither runs. Inference is bounded as :func:`infer_bounded` says."""
-    pinned = _inference_copy(model, inputs)
+    pinned = pinned_copy(weightless_copy(model), inputs, in_place=True)
     inferred, failure = infer_bounded(pinned)
     if inferred is None:
         return {}, failure

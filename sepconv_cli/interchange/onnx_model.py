@@ -92,7 +92,6 @@ def read_onnx(
         if i not in walk.skip:
             visit(walk, nodes, i)
     _check(walk, proto, nodes, shapes)
-    _check_non_negative(walk)
     graph_notes += walk.notes
     if walk.constant_work:
         graph_notes.append(
@@ -134,34 +133,6 @@ def read_onnx(
         graph_notes=tuple(graph_notes),
     )
     return model, notes
-
-
-COUNTED_FIELDS = (
-    "macs",
-    "flops",
-    "params",
-    "weight_bytes",
-    "input_bytes",
-    "output_bytes",
-    "intermediate_bytes",
-    "bytes_moved",
-)
-
-
-def _check_non_negative(walk: Walk) -> None:
-    """The invariant every report and gate rests on: no count of any form of any row is
-    negative (a hostile file's dims that every check before let through would otherwise
-    pass a budget with a negative total)."""
-    for row in walk.rows:
-        batch = walk.batch if row.batch is None else row.batch
-        for form in (row.forms.as_specified, row.forms.standard, row.forms.separable):
-            cost = ops_cost(form, batch, 4)
-            bad = next((f for f in COUNTED_FIELDS if getattr(cost, f) < 0), None)
-            if bad is not None:
-                raise UsageError(
-                    f"{row.where}: counts {getattr(cost, bad):,} {bad.replace('_', ' ')}: "
-                    "its shapes are impossible (a damaged file?)"
-                )
 
 
 def _nothing_counted(path: Path, walk: Walk, nodes: Sequence[Any]) -> str:

@@ -31,7 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.errors import UsageError
-from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, constant_tensor, load_graph, value_dims
+from sepconv_cli.interchange.onnx_load import (
+    constant_tensor,
+    load_graph,
+    value_dims,
+    weightless_copy,
+)
 from sepconv_cli.interchange.onnx_shapes import attributes
 from sepconv_cli.interchange.optional import require_onnx
 
@@ -310,7 +315,10 @@ def _checker(proto: Any, path: Path) -> None:
     an empty shape on an input or output that declares none (a rank-free tensor, which
     onnx's own exporters write but its checker wants spelled out)."""
     onnx = require_onnx()
-    copy = _without_weights(proto)
+    copy = weightless_copy(proto, keep_up_to=None)  # sepconv checked the weights' bytes
+    for value in (*copy.graph.input, *copy.graph.output, *copy.graph.value_info):
+        if value.type.HasField("tensor_type") and not value.type.tensor_type.HasField("shape"):
+            value.type.tensor_type.shape.SetInParent()
     try:
         onnx.checker.check_model(copy, full_check=False)
     except Exception as exc:  # ValidationError: one line from its several
@@ -320,48 +328,6 @@ def _checker(proto: Any, path: Path) -> None:
         first = re.sub(r"^Node\(.*?\) with schema\(.*?\) ", "", text.split("==>")[0].strip())
         at = f" node {node[1].strip() or '(unnamed)'} ({node[2]}):" if node else ""
         raise UsageError(f"{path}:{at} not valid ONNX: {first}") from None
-
-
-def _without_weights(proto: Any) -> Any:
-    onnx = require_onnx()
-    make_input = onnx.helper.make_tensor_value_info
-    copy = onnx.ModelProto()
-    for field in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
-        setattr(copy, field, getattr(proto, field))
-    copy.opset_import.extend(proto.opset_import)
-    copy.functions.extend(proto.functions)
-    graph, target = proto.graph, copy.graph
-    target.name = graph.name
-    for node in graph.node:  # a weight kept in a Constant (paddle2onnx): its type only
-        held = constant_tensor(node)
-        if held is not None and prod(held.dims) > FOLD_LIMIT:
-            target.input.append(make_input(node.output[0], held.data_type, held.dims))
-        else:
-            target.node.append(node)
-    target.input.extend(graph.input)
-    target.output.extend(graph.output)
-    target.value_info.extend(graph.value_info)
-    target.sparse_initializer.extend(graph.sparse_initializer)
-    declared = {value.name for value in graph.input}
-    for tensor in graph.initializer:
-        if tensor.name not in declared:
-            target.input.append(make_input(tensor.name, tensor.data_type, tensor.dims))
-    for value in (*target.input, *target.output, *target.value_info):
-        if value.type.HasField("tensor_type") and not value.type.tensor_type.HasField("shape"):
-            value.type.tensor_type.shape.SetInParent()
-    return copy
-
-
-def check_no_negative(names: Sequence[str], shapes: dict[str, tuple[int, ...]], where: str) -> None:
-    """A computed output with a negative dim (attributes that do not fit the input: a
-    ConvTranspose cropped past nothing, a negative scale) is refused, never counted."""
-    for name in names:
-        dims = shapes.get(name)
-        if dims is not None and any(d < 0 for d in dims):
-            raise UsageError(
-                f"{where}: its output {name!r} would be {'x'.join(map(str, dims))}: its "
-                "attributes do not fit its input"
-            )
 
 
 def load_checked(path: Path) -> Any:

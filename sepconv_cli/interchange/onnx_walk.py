@@ -32,7 +32,6 @@ from sepconv_cli.interchange.onnx_outcomes import Activation, Hidden, NotCounted
 from sepconv_cli.interchange.onnx_pairs import join_pair, relower
 from sepconv_cli.interchange.onnx_shapes import MalformedNode, NodeShapeError, fold
 from sepconv_cli.interchange.onnx_tensor_nodes import elementwise, items_of, per_item
-from sepconv_cli.interchange.onnx_validate import check_no_negative
 from sepconv_cli.interchange.onnx_walk_state import (
     FILE_ORDER,
     MAC_OPS,
@@ -115,7 +114,7 @@ def visit(walk: Walk, nodes: Sequence[Any], index: int) -> None:
         shape = ours if ours is not None else theirs
         if shape is not None:
             tensors.shapes[output] = shape
-    check_no_negative(node.output, tensors.shapes, where)
+    _refuse_negative_outputs(tensors.shapes, node.output, where)
     _place(walk, nodes, index, outcome, name, where)
 
 
@@ -152,6 +151,18 @@ def _refuse_negative_dims(
             raise UsageError(f"{where}: input {name!r} has a negative dim ({_dims(dims)})")
         if empty and dims and 0 in dims:
             raise UsageError(f"{where}: input {name!r} is empty ({_dims(dims)})")
+
+
+def _refuse_negative_outputs(shapes: dict[str, Shape], names: Sequence[str], where: str) -> None:
+    """A computed output with a negative dim (attributes that do not fit the input: a
+    ConvTranspose cropped past nothing) is refused, never counted."""
+    for name in names:
+        dims = shapes.get(name, ())
+        if any(d < 0 for d in dims):
+            raise UsageError(
+                f"{where}: its output {name!r} would be {_dims(dims)}: its attributes do not "
+                "fit its input"
+            )
 
 
 def where_of(walk: Walk, node: Any, index: int) -> str:
