@@ -26,22 +26,35 @@ from typing import Any
 
 import numpy as np
 
+from sepconv_cli.interchange.onnx_attrs import (
+    MalformedNode,
+    NodeShapeError,
+    attributes,
+    matmul_shape,
+    text,
+    text_attribute,
+)
 from sepconv_cli.interchange.onnx_fold_rules import (
-    Invalid,
     NeedsValue,
     Operand,
     Ops,
     Rule,
-    attributes_of,
-    broadcast,
     operand,
     rule_for,
-    text,
 )
 from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, Shape
 from sepconv_cli.interchange.optional import require_onnx
 
-__all__ = ["FOLD_LIMIT", "WORK_LIMIT", "NeedsValue", "Operand", "Plan", "describe", "plan"]
+__all__ = [
+    "FOLD_LIMIT",
+    "WORK_LIMIT",
+    "NeedsValue",
+    "Operand",
+    "Plan",
+    "describe",
+    "einsum_terms",
+    "plan",
+]
 
 WORK_LIMIT = FOLD_LIMIT * FOLD_LIMIT
 """Most elementary steps (multiply-adds, window positions) one folded node may take: a
@@ -64,12 +77,12 @@ def plan(node: Any, ops: Ops, limit: int = FOLD_LIMIT) -> Plan | None:
     if rule is None or node.domain not in ("", "ai.onnx"):
         return None
     try:
-        shapes = rule(node, ops, attributes_of(node))
+        shapes = rule(node, ops, attributes(node))
         outputs = [o for o in node.output if o]
         if len(shapes) < len(outputs) or any(d < 0 for s in shapes for d in s):
             return None
         return Plan(shapes, _refusal(node, ops, shapes, limit))
-    except (Invalid, IndexError, KeyError, ValueError, TypeError, OverflowError):
+    except (NodeShapeError, IndexError, KeyError, ValueError, TypeError, OverflowError):
         return None
     except ZeroDivisionError:
         return None
@@ -114,13 +127,14 @@ def _work(node: Any, ops: Ops, shapes: list[Shape]) -> int:
     if op in ("MatMul", "MatMulInteger"):
         return out * operand(ops, 0).shape[-1]
     if op == "Gemm":
-        return out * operand(ops, 0).shape[0 if attributes_of(node).get("transA") else 1]
+        return out * operand(ops, 0).shape[0 if attributes(node).get("transA") else 1]
     if op == "Einsum":
-        return prod(_einsum_labels(node, ops)[1].values()) * len(ops)
+        shapes_in = [o.shape for o in ops if o is not None]
+        return prod(einsum_terms(node, shapes_in)[2].values()) * len(ops)
     if op == "Conv":
         return out * prod(operand(ops, 1).shape[1:])
     if op in POOLS and not op.startswith("Global"):
-        return out * prod(int(k) for k in attributes_of(node)["kernel_shape"])
+        return out * prod(int(k) for k in attributes(node)["kernel_shape"])
     return out + sum(prod(o.shape) for o in ops if o is not None)
 
 
@@ -128,61 +142,57 @@ def _work(node: Any, ops: Ops, shapes: list[Shape]) -> int:
 
 
 def _matmul(node: Any, ops: Ops, a: dict[str, Any]) -> list[Shape]:
-    x, y = operand(ops, 0).shape, operand(ops, 1).shape
-    x2, y2 = ((1, *x) if len(x) == 1 else x), ((*y, 1) if len(y) == 1 else y)
-    if not x or not y or x2[-1] != y2[-2]:
-        raise Invalid("inner dims differ")
-    out = (*broadcast(x2[:-2], y2[:-2]), x2[-2], y2[-1])
-    out = out[:-2] + out[-1:] if len(x) == 1 else out
-    return [out[:-1] if len(y) == 1 else out]
+    return [matmul_shape(operand(ops, 0).shape, operand(ops, 1).shape)]
 
 
 def _gemm(node: Any, ops: Ops, a: dict[str, Any]) -> list[Shape]:
     x, y = operand(ops, 0).shape, operand(ops, 1).shape
     if len(x) != 2 or len(y) != 2:
-        raise Invalid("a Gemm of other than matrices")
+        raise MalformedNode(f"a Gemm of other than matrices: {x} × {y}")
     (m, k), (k2, n) = x[:: -1 if a.get("transA") else 1], y[:: -1 if a.get("transB") else 1]
     if k != k2:
-        raise Invalid("inner dims differ")
+        raise MalformedNode(f"inner dims differ: {x} × {y}")
     return [(m, n)]
 
 
-def _einsum_labels(node: Any, ops: Ops) -> tuple[str, dict[str, int]]:
-    """An ``Einsum``'s output labels and every label's size (each ``...`` dim spelled as an
-    upper-case label)."""
-    equation = text(attributes_of(node).get("equation")).replace(" ", "")
+def einsum_terms(node: Any, shapes: list[Shape]) -> tuple[list[str], str, dict[str, int]]:
+    """An ``Einsum``'s operand labels, output labels and every label's size (``...``
+    spelled as one upper-case label per broadcast dim, so the arithmetic is on letters)."""
+    equation = text_attribute(node, "equation", "").replace(" ", "")
     lhs, arrow, rhs = equation.partition("->")
     terms = lhs.split(",")
-    shapes = [op.shape for op in ops if op is not None]
     if len(terms) != len(shapes):
-        raise Invalid("operands that the equation does not name")
+        raise MalformedNode(f"equation {equation!r} has {len(terms)} operands, not {len(shapes)}")
     broad = max(
-        (len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes, strict=False)), default=0
+        (len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes, strict=True)),
+        default=0,
     )
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: max(broad, 0)]
     sizes: dict[str, int] = {}
-    for term, shape in zip(terms, shapes, strict=False):
+    spelled = []
+    for term, shape in zip(terms, shapes, strict=True):
         if "..." in term:
             extra = len(shape) - len(term.replace("...", ""))
             term = term.replace("...", letters[len(letters) - extra :] if extra > 0 else "")
         if len(term) != len(shape):
-            raise Invalid("an operand of another rank")
-        for label, size in zip(term, shape, strict=False):
+            raise MalformedNode(f"operand {term!r} of {equation!r} does not fit shape {shape}")
+        for label, size in zip(term, shape, strict=True):
             known = sizes.get(label)
             if known is None or known == 1:
                 sizes[label] = size
             elif size not in (1, known):
-                raise Invalid("a label of two sizes")
+                raise MalformedNode(f"label {label!r} of {equation!r} is both {known} and {size}")
+        spelled.append(term)
     if arrow:
         out = rhs.replace("...", letters)
-    else:
+    else:  # implicit output: the broadcast dims, then the labels used once, sorted
         used = "".join(t.replace("...", "") for t in terms)
         out = letters + "".join(sorted(c for c in set(used) if used.count(c) == 1))
-    return out, sizes
+    return spelled, out, sizes
 
 
 def _einsum(node: Any, ops: Ops, a: dict[str, Any]) -> list[Shape]:
-    out, sizes = _einsum_labels(node, ops)
+    _, out, sizes = einsum_terms(node, [op.shape for op in ops if op is not None])
     return [tuple(sizes[label] for label in out)]
 
 
@@ -190,7 +200,7 @@ def _windows(node: Any, ops: Ops, a: dict[str, Any], kernel: list[int]) -> list[
     """The output positions along each spatial dim of a convolution or pool."""
     spatial = operand(ops, 0).shape[2:]
     if len(kernel) != len(spatial):
-        raise Invalid("a kernel of another rank")
+        raise MalformedNode(f"a kernel of {len(kernel)} dims on {len(spatial)} spatial dims")
     strides = [int(x) for x in a.get("strides", [1] * len(spatial))]
     dilations = [int(x) for x in a.get("dilations", [1] * len(spatial))]
     pads = [int(x) for x in a.get("pads", [0] * 2 * len(spatial))]
@@ -199,7 +209,7 @@ def _windows(node: Any, ops: Ops, a: dict[str, Any], kernel: list[int]) -> list[
     out = []
     for i, d in enumerate(spatial):
         if strides[i] < 1 or dilations[i] < 1 or kernel[i] < 1:
-            raise Invalid("a stride, dilation or kernel below 1")
+            raise MalformedNode("a stride, dilation or kernel below 1")
         reach = dilations[i] * (kernel[i] - 1) + 1
         if auto in ("SAME_UPPER", "SAME_LOWER"):
             out.append(-(-d // strides[i]))
@@ -212,7 +222,7 @@ def _windows(node: Any, ops: Ops, a: dict[str, Any], kernel: list[int]) -> list[
 def _conv(node: Any, ops: Ops, a: dict[str, Any]) -> list[Shape]:
     x, w = operand(ops, 0).shape, operand(ops, 1).shape
     if len(x) < 3 or len(w) != len(x) or x[1] != w[1] * int(a.get("group", 1)):
-        raise Invalid("a weight that does not fit")
+        raise MalformedNode(f"weight {w} does not fit input {x}")
     return [(x[0], w[0], *_windows(node, ops, a, list(w[2:])))]
 
 
@@ -292,7 +302,7 @@ _INT64_MAX = 2**63 - 1
 def _target_type(node: Any, values: list[Any]) -> Any:
     """The NumPy type of ``node``'s output where its values decide it, else None."""
     if node.op_type == "Cast":
-        to = attributes_of(node).get("to")
+        to = attributes(node).get("to")
         return require_onnx().helper.tensor_dtype_to_np_dtype(to) if to else None
     if node.op_type == "CastLike":
         return values[1].dtype if len(values) > 1 and values[1] is not None else None

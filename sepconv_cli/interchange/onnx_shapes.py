@@ -23,19 +23,34 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sepconv_cli.errors import UsageError
+from sepconv_cli.interchange.onnx_attrs import (
+    MalformedNode,
+    NodeShapeError,
+    attributes,
+    broadcast,
+    matmul_shape,
+    text_attribute,
+)
 from sepconv_cli.interchange.onnx_fold_size import NeedsValue, Operand, describe, plan
 from sepconv_cli.interchange.onnx_load import FOLD_LIMIT, Shape, tensor_array
 from sepconv_cli.interchange.onnx_native_ops import evaluate_natively
 from sepconv_cli.interchange.optional import require, require_onnx
 
-
-class NodeShapeError(Exception):
-    """A node whose output shape cannot be computed (message says why)."""
-
-
-class MalformedNode(NodeShapeError):
-    """A node whose inputs and attributes contradict each other (shapes that do not
-    broadcast, a product's inner dims that differ): the file is broken, and is refused."""
+__all__ = [  # the shared helpers (onnx_attrs) too, as the walk's modules import them here
+    "WEIGHT_CARRIERS",
+    "MalformedNode",
+    "NodeShapeError",
+    "Tensors",
+    "attributes",
+    "broadcast",
+    "constant_value",
+    "evaluate",
+    "fold",
+    "fold_values",
+    "mark_weights",
+    "matmul_shape",
+    "text_attribute",
+]
 
 
 @dataclass
@@ -92,25 +107,6 @@ class Tensors:
         )
 
 
-def attributes(node: Any) -> dict[str, Any]:
-    """A node's attributes by name (memoized per node: read several times per node)."""
-    key = id(node)
-    hit = _ATTRIBUTES.get(key)
-    if hit is not None and hit[0] is node:
-        return hit[1]
-    value = require_onnx().helper.get_attribute_value
-    found = {a.name: value(a) for a in node.attribute}
-    _ATTRIBUTES[key] = (node, found)
-    return found
-
-
-_ATTRIBUTES: dict[int, tuple[Any, dict[str, Any]]] = {}
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def fold(node: Any, tensors: Tensors) -> list[Any] | None:
     """The output values of ``node`` when every input is a known constant (or the node is a
     ``Constant``, or a ``Shape``/``Size`` of a tensor of known shape), evaluated by NumPy or
@@ -143,6 +139,10 @@ def fold(node: Any, tensors: Tensors) -> list[Any] | None:
         value = constant_value(node, tensors.base_dir)
         if value is not None:
             return [value]
+    elif _unplanned(node, ops):
+        # no rule bounds what evaluating it makes (an op without one, or inputs its rule
+        # finds broken: the walk names the fault): not evaluated, however small its inputs
+        return None
     native = evaluate_natively(node, inputs, known)
     return native if native is not None else evaluate(node, known, tensors.opset)
 
@@ -190,6 +190,15 @@ def _held(
         tensors.unheld.setdefault(output, planned.refusal)
         tensors.shapes[output] = shape
     return []
+
+
+def _unplanned(node: Any, ops: list[Operand | None]) -> bool:
+    """Whether ``node`` has no plan on ``ops`` (:func:`plan`): nothing says how large its
+    outputs would be, so evaluating it could take any memory."""
+    try:
+        return plan(node, ops) is None
+    except NeedsValue:
+        return True
 
 
 def _shape_value(node: Any, shape: Shape) -> list[Any]:
@@ -240,36 +249,6 @@ def evaluate(node: Any, feeds: dict[str, Any], opset: int = 0) -> list[Any] | No
         return list(reference.ReferenceEvaluator(model).run(None, feeds))
     except Exception:  # an op the reference runtime lacks: its shape is found another way
         return None
-
-
-def broadcast(*shapes: Shape) -> Shape:
-    """NumPy's (and ONNX's multidirectional) broadcasting of ``shapes``."""
-    rank = max(len(s) for s in shapes)
-    out = []
-    for i in range(rank):
-        sizes = {s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0} - {1}
-        if len(sizes) > 1:
-            raise MalformedNode(f"inputs {' and '.join(map(str, shapes))} do not broadcast")
-        out.append(sizes.pop() if sizes else 1)
-    return tuple(out)
-
-
-def matmul_shape(a: Shape, b: Shape) -> Shape:
-    """``numpy.matmul``'s output shape (1-D operands promoted and dropped again)."""
-    a2 = (1, *a) if len(a) == 1 else a
-    b2 = (*b, 1) if len(b) == 1 else b
-    if a2[-1] != b2[-2]:
-        raise MalformedNode(f"inner dims differ: {a} × {b}")
-    out = (*broadcast(a2[:-2], b2[:-2]), a2[-2], b2[-1])
-    if len(a) == 1:
-        out = out[:-2] + out[-1:]
-    if len(b) == 1:
-        out = out[:-1]
-    return out
-
-
-def text_attribute(node: Any, name: str, default: str) -> str:
-    return str(_text(attributes(node).get(name, default)))
 
 
 WEIGHT_CARRIERS = frozenset(
