@@ -287,7 +287,7 @@ def test_a_bomb_nothing_needs_is_counted_around(tmp_path: Path, build: Any) -> N
     assert code == 0, err
     assert report is not None
     totals = report["totals"]["as_specified"]
-    assert all(v >= 0 for v in totals.values())
+    assert all(v >= 0 for v in totals.values() if not isinstance(v, str))  # peak_at: a name
     conv = next(r for r in report["layers"] if r["type"] == "conv")
     assert conv["as_specified"]["macs"] > 0
     assert peak < GIB

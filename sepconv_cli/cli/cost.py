@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sepconv_cli.analysis.budgets import budget_failures, budgets
+from sepconv_cli.analysis.budgets import Measured, budget_failures, budgets
 from sepconv_cli.cli.console import Messages, ProgressBar, emit
 from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
@@ -33,6 +33,8 @@ from sepconv_cli.cli.options import (
     MaxMacsOption,
     MaxMemoryOption,
     MaxParamsOption,
+    MaxPeakMemoryOption,
+    MaxWeightsOption,
     MultiplierOption,
     OrtOptimizationOption,
     OutputOption,
@@ -115,6 +117,8 @@ def cost(
     max_macs: MaxMacsOption = None,
     max_params: MaxParamsOption = None,
     max_latency: MaxLatencyOption = None,
+    max_peak_memory: MaxPeakMemoryOption = None,
+    max_weights: MaxWeightsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """One convolution layer: standard form next to its depthwise-separable form.
@@ -126,7 +130,7 @@ def cost(
     if output is not None:
         check_output_path(output, inputs=(spec,))
     chosen = COST.choose(format, output)
-    gates = budgets(max_macs, max_params, max_latency)
+    gates = budgets(max_macs, max_params, max_latency, max_peak_memory, max_weights)
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; add --time")
     settings = timing_from_flags(
@@ -189,7 +193,16 @@ def cost(
     else:
         emit(render_cost(reports, chosen), output)
     measured = [
-        (lr.as_specified.macs, lr.as_specified.params, _as_specified_seconds(lr)) for lr in reports
+        Measured(
+            lr.as_specified.macs,
+            lr.as_specified.params,
+            _as_specified_seconds(lr),
+            peak_bytes=lr.live_bytes[0],
+            peak_at=lr.row.name,
+            weight_bytes=lr.as_specified.weight_bytes,
+            heaviest=lr.row.name,
+        )
+        for lr in reports
     ]
     failures = budget_failures(gates, measured)
     for failure in failures:
@@ -208,6 +221,8 @@ def onnx_conv_reports(
     """``cost --spec model.onnx``: every convolution of the graph as a layer of its own,
     counted as ``profile`` counts it (the rows that hold a Conv node), in graph order;
     ``shapes`` and ``values``: ``--input-shape`` and ``--input-value``."""
+    from dataclasses import replace
+
     from sepconv_cli.counting.ops import Conv
     from sepconv_cli.counting.report import layer_report
     from sepconv_cli.interchange.models import ModelOptions, load_model
@@ -215,7 +230,9 @@ def onnx_conv_reports(
     if given:
         flag = "--" + next(iter(given)).replace("_", "-")
         raise UsageError(f"{flag}: cannot be combined with --spec (put it in the file)")
-    if not spec.exists():
+    from sepconv_cli.interchange.torch_modules import is_torch_module
+
+    if not spec.exists() and not is_torch_module(str(spec)):  # torchvision:NAME is no file
         raise UsageError(f"--spec: no such file: {spec}")
     batch = common.get("batch")
     options = ModelOptions(
@@ -227,8 +244,8 @@ def onnx_conv_reports(
     for note in notes:
         Messages.note(note)
     dtype = str(common.get("dtype") or model.dtype)
-    reports = [
-        layer_report(row, model.batch, dtype)
+    reports = [  # each on its own (its peak too: not its model's)
+        layer_report(replace(row, live=None), model.batch, dtype)
         for row in model.rows
         if any(type(op) is Conv for op in row.forms.as_specified)
     ]

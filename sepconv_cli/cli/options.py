@@ -92,6 +92,25 @@ MaxParamsOption = Annotated[
     ),
 ]
 
+MaxPeakMemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-peak-memory",
+        metavar="SIZE",
+        help="Budget: exit 1 if the peak activation memory as specified (the most activation "
+        "bytes alive at once, at --dtype) exceeds SIZE (256K, 320KiB, 2MB; bare K/M/G are "
+        "binary).",
+    ),
+]
+MaxWeightsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-weights",
+        metavar="SIZE",
+        help="Budget: exit 1 if the weight bytes as specified (parameters at --dtype) "
+        "exceed SIZE (1M, 4MB).",
+    ),
+]
 
 # the layer flags shared by `cost`, `sweep` (and the interactive commands' vocabulary)
 InputOption = Annotated[
@@ -183,8 +202,10 @@ ModelArgument = Annotated[
     str,
     typer.Argument(
         metavar="MODEL",
-        help="A model spec (YAML file), an ONNX file (model.onnx: needs sepconv[onnx]) "
-        "or a preset name: see 'sepconv presets'.",
+        help="A model spec (YAML file), a preset name (see 'sepconv presets'), or a model "
+        "file: ONNX (model.onnx: needs sepconv[onnx]), TensorFlow Lite (model.tflite: "
+        "sepconv[tflite]), a PyTorch module (torchvision:NAME, timm:NAME, model.py:build: "
+        "needs torch) or a Keras file (model.keras, .h5: needs tensorflow and tf2onnx).",
         autocompletion=complete_model,
     ),
 ]
@@ -203,8 +224,9 @@ InputShapeOption = Annotated[
     typer.Option(
         "--input-shape",
         metavar="NAME=DIMS",
-        help="ONNX models: an input's shape, batch first (input=1x3x224x224), for symbolic "
-        "or unknown dims (repeatable). A symbolic batch alone defaults to 1.",
+        help="Model files: an input's shape, batch first (input=1x3x224x224; without a name, "
+        "the model's only input: 1x3x224x224), for symbolic or unknown dims or a PyTorch "
+        "module's input (repeatable). A symbolic batch alone defaults to 1.",
     ),
 ]
 InputValueOption = Annotated[
@@ -289,9 +311,11 @@ RuntimeOption = Annotated[
         metavar="NAME",
         help="What runs the forms when timing: numpy (sepconv's own kernels), onnxruntime "
         "(an InferenceSession per form, weights as initializers; pip install "
-        "'sepconv[ort]') or torch (nn modules under inference_mode; torch is never "
-        "installed by sepconv). Each form must first agree with NumPy's output on the same "
-        "data (docs/runtimes.md). [default: numpy]",
+        "'sepconv[ort]'), torch (nn modules under inference_mode; torch is never "
+        "installed by sepconv) or litert (LiteRT's Interpreter per form over a one-form "
+        ".tflite, XNNPACK as LiteRT applies it; pip install 'sepconv[litert]'). Each form "
+        "must first agree with NumPy's output on the same data (docs/runtimes.md). "
+        "[default: numpy]",
     ),
 ]
 DeviceOption = Annotated[
@@ -301,7 +325,7 @@ DeviceOption = Annotated[
         metavar="DEVICE",
         help="Where --runtime onnxruntime or torch runs: cpu, or cuda (ORT's CUDA "
         "execution provider with I/O binding; torch with CUDA synchronization). Exit 2 "
-        "without a GPU. [default: cpu]",
+        "without a GPU; litert runs on the CPU only. [default: cpu]",
     ),
 ]
 OrtOptimizationOption = Annotated[

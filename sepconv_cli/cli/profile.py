@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sepconv_cli.analysis.budgets import budget_failures, budgets
+from sepconv_cli.analysis.budgets import Measured, budget_failures, budgets
 from sepconv_cli.cli.console import Messages, ProgressBar, emit
 from sepconv_cli.cli.help import SepconvCommand
 from sepconv_cli.cli.options import (
@@ -21,6 +22,8 @@ from sepconv_cli.cli.options import (
     MaxMacsOption,
     MaxMemoryOption,
     MaxParamsOption,
+    MaxPeakMemoryOption,
+    MaxWeightsOption,
     ModelArgument,
     OrtOptimizationOption,
     OutputOption,
@@ -42,7 +45,7 @@ from sepconv_cli.interchange.onnx_inputs import parse_input_shapes, parse_input_
 from sepconv_cli.output.files import check_output_path
 from sepconv_cli.output.reports import PRESETS, PROFILE, render_presets, render_profile
 from sepconv_cli.output.subset import every_row
-from sepconv_cli.spec.fields import per_dim, positive_int
+from sepconv_cli.spec.fields import DTYPES, choice, per_dim, positive_int
 
 # this command's own Typer app; cli/app.py adds it to the root app (Typer's
 # one-file-per-command layout), so no command module imports the root app back
@@ -70,6 +73,15 @@ def profile(
         str | None,
         typer.Option("--batch", "-b", metavar="N", help="Batch size (overrides the spec's)."),
     ] = None,
+    dtype: Annotated[
+        str | None,
+        typer.Option(
+            "--dtype",
+            metavar="TYPE",
+            help="float32, float64, float16, bfloat16 or int8: bytes per value of the weights "
+            "and activations (overrides the spec's or the file's).",
+        ),
+    ] = None,
     time: Annotated[
         bool | None,
         typer.Option(
@@ -92,6 +104,8 @@ def profile(
     max_macs: MaxMacsOption = None,
     max_params: MaxParamsOption = None,
     max_latency: MaxLatencyOption = None,
+    max_peak_memory: MaxPeakMemoryOption = None,
+    max_weights: MaxWeightsOption = None,
     plot: Annotated[
         Path | None,
         typer.Option(
@@ -146,7 +160,8 @@ def profile(
     if output is not None:
         check_output_path(output, inputs=(model,))
     chosen = PROFILE.choose(format, output)
-    gates = budgets(max_macs, max_params, max_latency)
+    gates = budgets(max_macs, max_params, max_latency, max_peak_memory, max_weights)
+    value_type = parse_flag(dtype, "--dtype", choice(DTYPES))
     onnx_model = is_onnx(model)
     time = not onnx_model if time is None else time
     if max_latency is not None and not time:
@@ -186,12 +201,14 @@ def profile(
         all_nodes=all_nodes,
     )
     built, notes = load_model(model, options)
+    if value_type is not None:
+        built = replace(built, dtype=value_type, weight_dtype="")  # --dtype: every value
     for note in notes:
         Messages.note(note)
     if onnx_model and not time:
         timed = "; --whole-model times its whole graph" if whole_model else ""
         Messages.note(
-            f"sepconv: note: {model}: an ONNX model's layers are counted, not timed, unless "
+            f"sepconv: note: {model}: a model file's layers are counted, not timed, unless "
             f"--time{timed}"
         )
     if strict and built.uncounted:
@@ -252,7 +269,19 @@ def profile(
         write_plot(report, report.machine or None, plot)  # says "wrote" itself
     totals = report.totals.as_specified
     latency = report.timing.as_specified_s if report.timing is not None else None
-    failures = budget_failures(gates, [(totals.macs, totals.params, latency)])
+    heaviest = max(report.layers, key=lambda lr: lr.as_specified.weight_bytes, default=None)
+    peak = report.totals.peaks[0]
+    measured = Measured(
+        totals.macs,
+        totals.params,
+        latency,
+        peak_bytes=peak.bytes,
+        peak_at=peak.row,
+        weight_bytes=totals.weight_bytes,
+        heaviest=heaviest.row.name if heaviest is not None else "",
+        whole=True,
+    )
+    failures = budget_failures(gates, [measured])
     for failure in failures:
         Messages.always(f"sepconv: budget: {failure}")
     if failures:

@@ -313,6 +313,48 @@ SQUEEZE_EXCITE = Convention(
     "neither the depthwise nor the pointwise part.",
 )
 
+PEAK_MEMORY = Convention(
+    key="peak_memory",
+    title="Peak activation memory",
+    doc="The most activation bytes alive at once, in each form (what must fit in SRAM; the "
+    "weights, `weight_bytes`, are apart). The operations are walked in execution order: a "
+    "tensor is alive from the step that writes it (the model input from the start) to the "
+    "last step that reads it (a model output to the end), and a step needs its inputs and "
+    "its output alive at once. A convolution, a dense layer, a pool, a layer norm or a "
+    "shuffle is a step. A batch-norm, an activation function and arithmetic with a "
+    "constant (a layer scale) are done in place, in the step that wrote their input, when "
+    "nothing else reads it. A residual add is a step of its own (its two inputs and its "
+    "output), a concat likewise with all its inputs, and a branch or a channel-split part "
+    "reads its block's input in place. A squeeze-and-excite is its pool, its two 1×1 convs "
+    "and its multiply, so its pooled vector and gate count while they live, and its input "
+    "stays alive until the multiply. In the separable form a k×k conv is two steps, and "
+    "the depthwise output is a tensor of its own between them (MCUNet's point: separating "
+    "can raise the peak); a depthwise and the 1×1 it feeds are one step in the standard "
+    "form. Bytes = elements × the dtype's size × batch. Each row's `live_bytes` is the most "
+    "alive at any of its steps; `peak_activation_bytes` the most over the rows, `peak_at` "
+    "the first row that reaches it. A model file is walked in its nodes' order; a view "
+    "(`Reshape`, `Flatten`, `Identity`, `Split`, `Slice`) is its input's tensor, and an "
+    "activation written out over several nodes (x·σ(x), GELU) is one activation. `cost` "
+    "walks a layer alone: its input, what its form makes, its output.\n"
+    "\n"
+    "Worked example, float32, batch 1 (`sepconv profile mobilenet_v1`): `conv1` holds its "
+    "224×224×3 input and 112×112×32 output, 150,528 + 401,408 = 551,936 elements; `sep1`'s "
+    "depthwise step holds 112×112×32 twice (802,816), its 1×1 step the depthwise output "
+    "and 112×112×64, 401,408 + 802,816 = 1,204,224 elements = 4,816,896 bytes (4.82 MB), "
+    "MobileNetV1's peak in every form (one dense 3×3 holds the same input and output). In "
+    "MobileNetV2, `block2` expands 112×112×16 to 96 channels (200,704 + 1,204,224 = "
+    "1,404,928), then its depthwise (stride 2) holds the expansion and 56×56×96, 1,204,224 "
+    "+ 301,056 = 1,505,280 elements (6.02 MB, the peak as specified); its standard form "
+    "writes 56×56×24 there instead (1,279,488), so the standard peak is the expansion's "
+    "5.62 MB: the separable form has 2.9× fewer MACs in that row but a 7% higher peak. A "
+    "residual block keeps its input alive: `block3`'s 56×56×24 input (75,264) is held "
+    "through its expansion and depthwise (75,264 + 451,584 + 451,584 = 978,432) to its add.",
+    json="most activation bytes alive at once; a tensor lives from the step writing it to "
+    "the last step reading it; batch-norm and activations in place; residual add, concat "
+    "and squeeze-excite parts are steps; the separable form's depthwise output is a tensor",
+    footer="Peak = the most activation bytes alive at once (liveness)",
+)
+
 THEORY_RATIO = Convention(
     key="theory",
     title="The theory ratio",
@@ -376,6 +418,7 @@ RULES: tuple[Convention, ...] = (
     PAIRS,
     ONE_BY_ONE,
     SQUEEZE_EXCITE,
+    PEAK_MEMORY,
     THEORY_RATIO,
     RATIO,
     REPEAT,

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from math import prod
 
+from sepconv_cli.counting.liveness import Flow, Live, spec_lives
 from sepconv_cli.counting.lowering import DeclaredForm, Forms, lower
 from sepconv_cli.counting.ops import Add, Concat, Op, Scale
 from sepconv_cli.counting.pairing import PAIR_TYPE, Pair, spec_pair
@@ -28,6 +29,7 @@ from sepconv_cli.spec.layers import LayerSpec, ModelSpec, SpecError
 from sepconv_cli.units import shape_text
 
 MAX_ROWS = 100_000
+MAX_FLOW = 1_000_000  # steps recorded for liveness; a repeat past it is walked once
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class Row:
     # leading dim holds windows or patches (MobileViT's (4, 256, 64) tokens), or a node on
     # constants that runs once whatever the batch; None = the model's batch
     batch: int | None = None
+    # the most activation elements alive at once at the row's fullest step, per form (as
+    # specified, standard, separable; batch included), by the liveness rule of
+    # counting/liveness.py: set where the model is read whole (None: the row alone)
+    live: Live | None = field(default=None, compare=False)
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -93,10 +99,18 @@ class Model:
     # a spec's ``partial``: written from a model file it does not express whole (export-spec
     # --partial), so its totals are a lower bound
     partial: str = ""
+    # a model file storing its weights in another format than it computes in (a TFLite
+    # file's float16 weights on float32 activations): weight bytes at this format; "" = dtype
+    weight_dtype: str = ""
 
     @property
     def output_shape(self) -> tuple[int, ...]:
         return self.rows[-1].output_shape if self.rows else self.input_shape
+
+    @property
+    def weights_dtype(self) -> str:
+        """The format weight bytes are counted in (``dtype`` unless the file says)."""
+        return self.weight_dtype or self.dtype
 
 
 # a numbered part of a name: "features.4" + ".0" in "features.4.0.fused", "block" + "[2" or
@@ -156,6 +170,12 @@ class _Builder:
         self.rank = rank  # the model input's spatial dims
         self.rows: list[Row] = []
         self.last_layer = False  # the layer being built is the model's last
+        # what each row reads and writes, for liveness (counting/liveness.Flow): tensors by
+        # number, 0 the model input; ``current`` the tensor the next layer reads
+        self.flow: list[tuple[int, tuple[int, ...], int]] = []
+        self.sizes: list[int] = [0]
+        self.current = 0
+        self.outputs: tuple[int, ...] = ()
 
     def emit(
         self,
@@ -164,8 +184,10 @@ class _Builder:
         shape: tuple[int, ...],
         forms: Forms,
         kind: str | None = None,
+        reads: tuple[int, ...] | None = None,
     ) -> None:
-        """One row of a single instance of ``layer`` (typed ``kind``, default the layer's);
+        """One row of a single instance of ``layer`` (typed ``kind``, default the layer's)
+        reading ``reads`` (default: the current tensor) and writing the new current tensor;
         folding a repeat multiplies it afterwards."""
         if len(self.rows) >= MAX_ROWS:
             raise SpecError(
@@ -176,6 +198,10 @@ class _Builder:
         self.rows.append(
             Row(len(self.rows), name, row_type, shape, forms, 1, layer.where, layer.activation)
         )
+        self.sizes.append(prod(forms.out_shape))
+        written = len(self.sizes) - 1
+        self.flow.append((len(self.rows) - 1, reads or (self.current,), written))
+        self.current = written
 
     def layers(
         self, layers: Sequence[LayerSpec], shape: tuple[int, ...], prefix: str
@@ -221,9 +247,10 @@ class _Builder:
         instance = first
         while remaining:
             name = base if layer.repeat == 1 else f"{base}[{instance}]"
-            start = len(self.rows)
+            start, steps, entry = len(self.rows), len(self.flow), self.current
             out = self.instance(layer, shape, name)
             if out == shape and remaining > 1:
+                self.second_instance(steps, entry)
                 # every later instance sees the same input: fold them into these rows
                 last = instance + remaining - 1
                 for i in range(start, len(self.rows)):
@@ -239,6 +266,21 @@ class _Builder:
             shape, remaining, instance = out, remaining - 1, instance + 1
         return shape
 
+    def second_instance(self, start: int, entry: int) -> None:
+        """Record the steps from ``start`` (one instance, entered from tensor ``entry``)
+        once more, reading the first instance's output: a repeat folded into rows is walked
+        as two instances, the second seeing what the first left alive (an outer block's
+        input); every later one sees the same."""
+        steps = self.flow[start:]
+        if len(self.flow) + len(steps) > MAX_FLOW:
+            return
+        renamed = {entry: self.current}
+        for row, reads, written in steps:
+            self.sizes.append(self.sizes[written])
+            renamed[written] = len(self.sizes) - 1
+            self.flow.append((row, tuple(renamed.get(t, t) for t in reads), renamed[written]))
+        self.current = renamed.get(self.current, self.current)
+
     def instance(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
         if layer.type == "residual":
             return self.residual(layer, shape, name)
@@ -253,7 +295,9 @@ class _Builder:
 
     def residual(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
         """Main path and shortcut (identity when absent) from the same input, then an add."""
+        entry = self.current
         main = self.layers(layer.layers, shape, f"{name}.")
+        main_tensor, self.current = self.current, entry
         short = self.layers(layer.shortcut, shape, f"{name}.shortcut.")
         if main != short:
             what = "the shortcut" if layer.shortcut else "the identity shortcut (no shortcut given)"
@@ -262,7 +306,8 @@ class _Builder:
                 f"path gives {shape_text(main)} and {what} gives {shape_text(short)}"
             )
         add = (Add(main),)
-        self.emit(f"{name}.add", layer, main, Forms("none", add, add, add), kind="add")
+        reads = (main_tensor, self.current)
+        self.emit(f"{name}.add", layer, main, Forms("none", add, add, add), "add", reads)
         return main
 
     def branches(self, layer: LayerSpec, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
@@ -271,8 +316,11 @@ class _Builder:
         model_end = self.last_layer  # before the branches' own layers reset it
         inputs = self.split_inputs(layer, shape)
         outs = []
+        entry, tensors = self.current, []  # each branch reads the input (a part in place)
         for i, (branch, part) in enumerate(zip(layer.branches, inputs, strict=True)):
+            self.current = entry
             out = self.layers(branch, part, f"{name}.branch{i}.")
+            tensors.append(self.current)
             if prod(out) == 0:
                 raise SpecError(f"{layer.where}: branch {i} leaves an empty tensor {out}")
             outs.append(out)
@@ -285,7 +333,7 @@ class _Builder:
                 )
             adds = tuple(Add(outs[0]) for _ in outs[1:])
             forms = Forms("none", adds, adds, adds)
-            self.emit(f"{name}.add", layer, outs[0], forms, kind="add")
+            self.emit(f"{name}.add", layer, outs[0], forms, "add", tuple(tensors))
             return outs[0]
         if layer.merge == "outputs":  # each branch one of the model's outputs: no merge row
             if not model_end:
@@ -293,12 +341,13 @@ class _Builder:
                     f"{layer.locate('merge')}: merge: outputs makes each branch one of the "
                     "model's outputs, so the block must be the model's last layer"
                 )
+            self.outputs = tuple(tensors)
             return outs[-1]
         if layer.merge in ("mul", "sub"):
             product = broadcast_ops(outs, layer)
             forms = Forms("none", product, product, product)
             merge = str(layer.merge)
-            self.emit(f"{name}.{merge}", layer, product[0].in_shape, forms, kind=merge)
+            self.emit(f"{name}.{merge}", layer, product[0].in_shape, forms, merge, tuple(tensors))
             return product[0].out_shape
         if any(len(out) < 2 for out in outs):
             raise SpecError(
@@ -310,7 +359,8 @@ class _Builder:
             concat = (Concat(tuple(outs)),)
         except ShapeError as exc:
             raise layer_error(layer, exc) from None
-        self.emit(f"{name}.concat", layer, outs[0], Forms("none", concat, concat, concat), "concat")
+        forms = Forms("none", concat, concat, concat)
+        self.emit(f"{name}.concat", layer, outs[0], forms, "concat", tuple(tensors))
         return concat[0].out_shape
 
     @staticmethod
@@ -394,14 +444,18 @@ def build(
         spatial = resolution * rank if len(resolution) == 1 else resolution
         input_shape = (*spatial, input_shape[-1])
     builder = _Builder(Width(width_multiplier, spec.channel_divisor), len(input_shape) - 1)
+    builder.sizes[0] = prod(input_shape)
     builder.layers(spec.layers, input_shape, "")
+    batch = batch or spec.batch
+    flow = Flow(tuple(builder.flow), tuple(builder.sizes), builder.outputs or (builder.current,))
+    lives = spec_lives(builder.rows, flow, batch)
     return Model(
         name=spec.name,
         source=spec.source,
         input_shape=input_shape,
-        batch=batch or spec.batch,
+        batch=batch,
         dtype=spec.dtype,
-        rows=tuple(builder.rows),
+        rows=tuple(replace(row, live=live) for row, live in zip(builder.rows, lives, strict=True)),
         width_multiplier=width_multiplier,
         file=spec.file,
         partial=spec.partial,

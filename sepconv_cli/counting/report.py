@@ -5,14 +5,15 @@ Renderers read these; nothing here formats text for people.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from math import prod
 from typing import TYPE_CHECKING, Any
 
-from sepconv_cli.counting.conventions import JSON_CONVENTIONS
+from sepconv_cli.counting.conventions import JSON_CONVENTIONS, PEAK_MEMORY
 from sepconv_cli.counting.cost import Cost, chain
+from sepconv_cli.counting.liveness import Peak, peaks, single_row_live
 from sepconv_cli.counting.lowering import Forms, lower
 from sepconv_cli.counting.network import Model, Row
 from sepconv_cli.counting.ops import (
@@ -27,6 +28,7 @@ from sepconv_cli.counting.shapes import ShapeError
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec.layers import LayerSpec
+from sepconv_cli.units import human
 
 if TYPE_CHECKING:  # execution sits above counting: the type only, never the module
     from sepconv_cli.execution.records import LayerTiming, ProfileTiming
@@ -67,6 +69,18 @@ class LayerReport:
         return _ratio(self.separable.total.macs, self.standard.macs)
 
     @property
+    def live_bytes(self) -> tuple[int, int, int]:
+        """The activation bytes alive at once at the row's fullest step, per form (as
+        specified, standard, separable): in its model (liveness, walked when the model was
+        read), or for a layer on its own its input and output with what its form makes
+        between them (conventions: PEAK_MEMORY). Walked only when asked: a sweep of 10,000
+        layers reads none."""
+        row = self.row
+        live = row.live if row.live is not None else single_row_live(row, self.batch)
+        n = self.itemsize
+        return (live[0] * n, live[1] * n, live[2] * n)
+
+    @property
     def ratio_params(self) -> Fraction | None:
         return _ratio(self.separable.total.params, self.standard.params)
 
@@ -77,6 +91,8 @@ class Totals:
     standard: Cost
     separable: Cost
     activation_function_flops: int = 0  # the same in every form
+    # each form's peak activation bytes and the row where it first occurs (liveness)
+    peaks: tuple[Peak, Peak, Peak] = (Peak(0, "", -1), Peak(0, "", -1), Peak(0, "", -1))
 
 
 @dataclass(frozen=True)
@@ -172,9 +188,12 @@ class _FormCosts:
     theory: Fraction | None
 
 
-def _form_costs(forms: Forms, batch: int, itemsize: int) -> _FormCosts:
+def _form_costs(
+    forms: Forms, batch: int, itemsize: int, weight_itemsize: int | None = None
+) -> _FormCosts:
     """Costs of one instance of each form (forms that are the same ops are counted once),
-    and the law's ratio where it holds."""
+    and the law's ratio where it holds. ``weight_itemsize``: bytes per weight when the
+    weights are stored in another format than the activations (a TFLite file's float16)."""
 
     # each op costed once: the separable form's parts are its own ops again
     costed: dict[int, Cost] = {}
@@ -182,7 +201,15 @@ def _form_costs(forms: Forms, batch: int, itemsize: int) -> _FormCosts:
     def op_cost(op: Op) -> Cost:
         found = costed.get(id(op))
         if found is None:
-            found = costed[id(op)] = op.cost(batch, itemsize)
+            found = op.cost(batch, itemsize)
+            if weight_itemsize is not None and weight_itemsize != itemsize:
+                weights = found.weight_bytes // itemsize * weight_itemsize
+                found = replace(
+                    found,
+                    weight_bytes=weights,
+                    bytes_moved=found.bytes_moved - found.weight_bytes + weights,
+                )
+            costed[id(op)] = found
         return found
 
     def cost(ops: tuple[Op, ...] | list[Op]) -> Cost:
@@ -237,11 +264,17 @@ def _refuse_negative(row: Row, costs: _FormCosts) -> None:
 
 
 def layer_report(
-    row: Row, batch: int, dtype: str, cache: dict[int, tuple[Forms, _FormCosts]] | None = None
+    row: Row,
+    batch: int,
+    dtype: str,
+    cache: dict[int, tuple[Forms, _FormCosts]] | None = None,
+    weight_dtype: str = "",
 ) -> LayerReport:
     """Counts of every form of ``row``, times its repeat. ``cache`` (keyed by the forms'
-    identity) lets rows that share lowered forms share their counting."""
+    identity) lets rows that share lowered forms share their counting; ``weight_dtype``:
+    the weights' format where it is not ``dtype``."""
     itemsize = DTYPE_BYTES[dtype]
+    weight_itemsize = DTYPE_BYTES[weight_dtype] if weight_dtype else None
     # a row with items of its own (windows in a file's leading dim) is counted on those
     batch = row.batch if row.batch is not None else batch
     shared = cache if row.batch is None else None  # the cache holds costs at the model batch
@@ -249,7 +282,7 @@ def layer_report(
     if hit is not None and hit[0] is row.forms:
         costs = hit[1]
     else:
-        costs = _form_costs(row.forms, batch, itemsize)
+        costs = _form_costs(row.forms, batch, itemsize, weight_itemsize)
         _refuse_negative(row, costs)
         if shared is not None:
             shared[id(row.forms)] = (row.forms, costs)
@@ -277,16 +310,20 @@ def layer_report(
 
 def profile_report(model: Model) -> ProfileReport:
     cache: dict[int, tuple[Forms, _FormCosts]] = {}
-    layers = tuple(layer_report(row, model.batch, model.dtype, cache) for row in model.rows)
+    layers = tuple(
+        layer_report(row, model.batch, model.dtype, cache, model.weight_dtype) for row in model.rows
+    )
     return ProfileReport(model=model, layers=layers, totals=totals(layers))
 
 
 def totals(layers: tuple[LayerReport, ...]) -> Totals:
+    each = peaks([lr.row.name for lr in layers], [lr.live_bytes for lr in layers])
     return Totals(
         as_specified=Cost.total(lr.as_specified for lr in layers),
         standard=Cost.total(lr.standard for lr in layers),
         separable=Cost.total(lr.separable.total for lr in layers),
         activation_function_flops=sum(lr.activation_function_flops for lr in layers),
+        peaks=(each[0], each[1], each[2]),
     )
 
 
@@ -299,6 +336,45 @@ def activation_line(flops: int, functions: Sequence[str]) -> str:
         f"Activations ({names}): {flops:,} FLOPs in every form, apart from the FLOPs above "
         "(no MACs; not timed)"
     )
+
+
+_FORMS = ("as specified", "standard", "separable")
+
+
+def peak_line(t: Totals, dtype: str, show: Callable[[str], str] = str) -> str:
+    """The one line of each form's peak activation bytes, the row where it first occurs
+    (its name through ``show``) and the weights at ``dtype`` (the markdown's; the table puts
+    each form's peak on its own line, :func:`peak_text`)."""
+    where = " · ".join(
+        f"{peak_text(peak, show)} ({form})" for peak, form in zip(t.peaks, _FORMS, strict=True)
+    )
+    return f"Peak activations: {where}. {weights_line(t, dtype)}"
+
+
+def peak_text(peak: Peak, show: Callable[[str], str] = str) -> str:
+    """``4.82 MB at sep1``: a form's peak activation bytes and the first row reaching it."""
+    return f"{human(peak.bytes, 'B')} at {show(peak.row)}" if peak.index >= 0 else "0 B"
+
+
+def weights_line(t: Totals, dtype: str) -> str:
+    """Each form's weight bytes at ``dtype``, and what the peak is (the rule's phrase)."""
+    costs = (t.as_specified, t.standard, t.separable)
+    weights = " · ".join(
+        f"{human(cost.weight_bytes, 'B')} {form}" for cost, form in zip(costs, _FORMS, strict=True)
+    )
+    return f"Weights ({dtype}): {weights}. {PEAK_MEMORY.footer}."
+
+
+def peak_ratio(t: Totals) -> str:
+    """``, 1.0714 of the peak activations`` (separable / standard), with a warning when
+    the separable form has fewer MACs but a higher peak; empty without a standard peak."""
+    sep, std = t.peaks[2].bytes, t.peaks[1].bytes
+    if not std:
+        return ""
+    text = f", {sep / std:.4f} of the peak activations"
+    if sep > std and t.separable.macs < t.standard.macs:
+        text += " (fewer MACs, a higher peak: the depthwise outputs are tensors of their own)"
+    return text
 
 
 # the flags that shape the output, most likely culprit first, for "output would be empty"

@@ -67,6 +67,14 @@ def _same_instances(rows: Sequence[Row], start: int, size: int, n: int) -> bool:
     return True
 
 
+def _most_live(instances: Sequence[Row]) -> tuple[int, int, int] | None:
+    """The folded row's live elements: each form's most over its instances."""
+    lives = [row.live for row in instances if row.live is not None]
+    if not lives:
+        return None
+    return (max(x[0] for x in lives), max(x[1] for x in lives), max(x[2] for x in lives))
+
+
 def fold_repeats(rows: Sequence[Row]) -> list[Row]:
     """``rows`` with each run of identical consecutive blocks folded (the shortest block
     that repeats is taken first), re-indexed."""
@@ -91,6 +99,7 @@ def fold_repeats(rows: Sequence[Row]) -> list[Row]:
                             first,
                             repeat=first.repeat * n,
                             name=range_name(first.name, last.name),
+                            live=_most_live(rows[i + j : i + n * size : size]),
                         )
                     )
                 i += n * size

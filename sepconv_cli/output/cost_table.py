@@ -148,6 +148,8 @@ def cost_table(layer: LayerReport) -> RenderableType:
             _exact(values[3], key),
             ratio_cell,
         )
+        if key == "activation_bytes":  # what must be alive at once, beside what is made
+            table.add_row(*_peak_cells(layer, apart))
     notes: list[RenderableType] = []
     if _is_one_by_one(layer):
         notes.append(Text(conventions.ONE_BY_ONE.footer + "."))
@@ -156,6 +158,22 @@ def cost_table(layer: LayerReport) -> RenderableType:
     if row.form == "depthwise":
         notes.append(Text(conventions.DEPTHWISE_NOTE))
     return Group(table, *notes, _cost_footer(layer), *_timing_block(layer))
+
+
+def _peak_cells(layer: LayerReport, apart: bool) -> list[Cell | Both]:
+    """The row of the layer's peak activation bytes (liveness) in each form; its parts
+    are steps of one walk, not forms of their own (blank)."""
+    written, std, sep = layer.live_bytes
+    ratio = Fraction(sep, std) if std else None
+    return [
+        "Peak activations",
+        *([_exact_and_human(written, "live_bytes")] if apart else []),
+        _exact_and_human(std, "live_bytes"),
+        _exact_and_human(sep, "live_bytes", better_style(sep, std)),
+        "",
+        "",
+        Both(fmt_ratio(ratio), f"{float(ratio):.4f}" if ratio else fmt_ratio(ratio)),
+    ]
 
 
 def _cost_footer(layer: LayerReport) -> Text:
@@ -178,6 +196,7 @@ def _cost_footer(layer: LayerReport) -> Text:
     if acts:
         lines.append(acts + ".\n", style="")
     lines.append(conventions.COST_FOOTER)
+    lines.append(f"\n{conventions.PEAK_MEMORY.footer}, of the layer on its own.")
     return lines
 
 

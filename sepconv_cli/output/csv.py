@@ -46,6 +46,9 @@ CSV_COLUMNS = (
     "ratio_macs",
     "ratio_params",
     "theory",
+    "as_specified_live_bytes",
+    "standard_live_bytes",
+    "separable_live_bytes",
 )
 TIMING_COLUMNS = (
     "standard_median_s",
@@ -85,6 +88,9 @@ def csv_row(layer: LayerReport) -> dict[str, Any]:
         "ratio_macs": rounded_float(layer.ratio_macs),
         "ratio_params": rounded_float(layer.ratio_params),
         "theory": rounded_float(layer.theory),
+        "as_specified_live_bytes": layer.live_bytes[0],
+        "standard_live_bytes": layer.live_bytes[1],
+        "separable_live_bytes": layer.live_bytes[2],
     }
     if layer.timing is not None:
         out.update(timing_columns(layer.timing))

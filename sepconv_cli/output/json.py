@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sepconv_cli.counting.liveness import FORM_NAMES
 from sepconv_cli.counting.report import (
     CONVENTIONS,
     COST_SCHEMA,
@@ -81,6 +82,8 @@ def _row_tail(layer: LayerReport) -> dict[str, Any]:
         # the activation function after the layer and its FLOPs (not in any form's flops)
         "activation": None if row.activation == "none" else row.activation,
         "activation_function_flops": layer.activation_function_flops,
+        # activation bytes alive at once at the row's fullest step, per form (liveness)
+        "live_bytes": dict(zip(FORM_NAMES, layer.live_bytes, strict=True)),
     }
     if row.inner_activation != "none":  # a depthwise-separable pair's depthwise's
         out["inner_activation"] = row.inner_activation
@@ -131,9 +134,19 @@ def profile_dict(report: ProfileReport, *, with_layers: bool = True) -> dict[str
         "conventions": conventions(model.dtype, itemsize),
         "layers": [layer_dict(layer) for layer in report.layers] if with_layers else [],
         "totals": {
-            "as_specified": report.totals.as_specified.as_dict(),
-            "standard": report.totals.standard.as_dict(),
-            "separable": report.totals.separable.as_dict(),
+            **{
+                form: {
+                    **cost.as_dict(),
+                    "peak_activation_bytes": peak.bytes,
+                    "peak_at": peak.row if peak.index >= 0 else None,
+                }
+                for form, cost, peak in zip(
+                    FORM_NAMES,
+                    (report.totals.as_specified, report.totals.standard, report.totals.separable),
+                    report.totals.peaks,
+                    strict=True,
+                )
+            },
             "activation_function_flops": report.totals.activation_function_flops,
         },
         "machine": report.machine,

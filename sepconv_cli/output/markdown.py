@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from sepconv_cli.counting.report import LayerReport, ProfileReport, activation_line
+from sepconv_cli.counting.report import LayerReport, ProfileReport, activation_line, peak_line
 from sepconv_cli.names import shown, shown_in_markdown
 from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.formats import SEP_STD, TIMES
@@ -69,6 +69,7 @@ def cost_markdown(layers: Sequence[LayerReport]) -> str:
             ("Weight bytes", "weight_bytes"),
             ("Activation bytes", "activation_bytes"),
         ]
+        std_peak, sep_peak = layer.live_bytes[1], layer.live_bytes[2]
         # the layer as written gets a column when it is neither form (a grouped conv)
         apart = row.forms.as_specified_apart
         rows = []
@@ -84,6 +85,17 @@ def cost_markdown(layers: Sequence[LayerReport]) -> str:
                     f"{float(ratio):.4f}" if ratio is not None else "-",
                 ]
             )
+        rows.append(
+            [
+                "Peak activations",
+                *([f"{layer.live_bytes[0]:,}"] if apart else []),
+                f"{std_peak:,}",
+                f"{sep_peak:,}",
+                "",
+                "",
+                f"{sep_peak / std_peak:.4f}" if std_peak else "-",
+            ]
+        )
         header = ["", "Standard", "Separable", "Depthwise", "Pointwise", SEP_STD]
         if apart:
             header.insert(1, "As specified")
@@ -179,6 +191,7 @@ def profile_markdown(report: ProfileReport) -> str:
         f"{t.as_specified.params:,} params; all standard: {t.standard.macs:,} MACs, "
         f"{t.standard.params:,} params; all separable: {t.separable.macs:,} MACs, "
         f"{t.separable.params:,} params.\n"
+        f"\n{peak_line(t, model.weights_dtype, shown_in_markdown)}\n"
     )
     acts = activation_line(
         t.activation_function_flops, [f for lr in report.layers for f in lr.row.activations]

@@ -19,11 +19,15 @@ from rich.text import Text
 
 from sepconv_cli.counting import conventions
 from sepconv_cli.counting.cost import Cost
+from sepconv_cli.counting.liveness import Peak
 from sepconv_cli.counting.report import (
     LayerReport,
     ProfileReport,
     SeparableCost,
     activation_line,
+    peak_ratio,
+    peak_text,
+    weights_line,
 )
 from sepconv_cli.execution.certainty import (
     MIN_RUNS,
@@ -319,14 +323,19 @@ def _plain_ms(value: float | None) -> str:
 def _profile_footer(report: ProfileReport) -> Text:
     t = report.totals
 
-    def line(label: str, cost: Cost) -> str:
+    def line(label: str, cost: Cost, peak: Peak) -> str:
+        # MACs and the peak together: where separating lowers one and raises the other
         bn = f" (incl. {cost.bn_params:,} batch-norm)" if cost.bn_params else ""
-        return f"{label}: {cost.macs:,} MACs, {cost.params:,} params{bn}\n"
+        return (
+            f"{label}: {cost.macs:,} MACs, {cost.params:,} params{bn}; "
+            f"peak activations {peak_text(peak, shown)}\n"
+        )
 
     text = Text(style="dim")
-    text.append(line("As specified ", t.as_specified), style="")
-    text.append(line("All standard ", t.standard))
-    text.append(line("All separable", t.separable))
+    text.append(line("As specified ", t.as_specified, t.peaks[0]), style="")
+    text.append(line("All standard ", t.standard, t.peaks[1]))
+    text.append(line("All separable", t.separable, t.peaks[2]))
+    text.append(weights_line(t, report.model.weights_dtype) + "\n")
     acts = activation_line(
         t.activation_function_flops, [f for lr in report.layers for f in lr.row.activations]
     )
@@ -337,7 +346,9 @@ def _profile_footer(report: ProfileReport) -> Text:
     if t.standard.macs:
         text.append(
             f"Separable / standard: {t.separable.macs / t.standard.macs:.4f} of the MACs,"
-            f" {t.separable.params / max(t.standard.params, 1):.4f} of the params.\n"
+            f" {t.separable.params / max(t.standard.params, 1):.4f} of the params"
+            f"{peak_ratio(t)}"
+            ".\n"
         )
     timing = report.timing
     if timing is not None:
