@@ -27,7 +27,8 @@ What it does, in order:
    ConvTranspose         ``prod(input) · prod(W.shape[1:])``: every input value meets a
                          ``Cout/group · prod(kernel)`` slice of the weight
    MatMul, MatMulInteger ``prod(output) · K`` (K: the contracted dim), whether or not an operand
-   QLinearMatMul, Gemm   is a weight (attention's products of two computed tensors included)
+   QLinearMatMul, Gemm,  is a weight (attention's products of two computed tensors included)
+   QGemm (contrib op)
    Einsum                product of the sizes of every distinct index (ellipsis dims broadcast),
                          with two or more operands; one operand: 0
    LSTM, GRU, RNN        ``seq · batch · directions · gates · H · (I + H)``, gates 4, 3, 1
@@ -85,6 +86,7 @@ WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
     "MatMul": (0, 1),
     "MatMulInteger": (0, 1),
     "QLinearMatMul": (0, 3),
+    "QGemm": (0, 3, 6),  # com.microsoft: A, a_scale, a_zp, B, b_scale, b_zp, C, …
     "LSTM": (1, 2, 3),
     "GRU": (1, 2, 3),
     "RNN": (1, 2, 3),
@@ -122,6 +124,7 @@ MAC_OPS = (
     "MatMulInteger",
     "QLinearMatMul",
     "Gemm",
+    "QGemm",
     "Einsum",
     *GATES,
 )
@@ -371,7 +374,7 @@ class _Counter:
         if op in ("MatMul", "MatMulInteger", "QLinearMatMul"):
             a = self.shape(node.input[0], node)
             return self.numel(node.output[0], node) * a[-1]
-        if op == "Gemm":
+        if op in ("Gemm", "QGemm"):
             a = self.shape(node.input[0], node)
             k = a[0] if _attr(node, "transA", 0) else a[1]
             return self.numel(node.output[0], node) * k

@@ -402,7 +402,12 @@ def test_symbolic_spatial_dims_need_input_shape(tmp_path: Path) -> None:
     )
     bad = run(str(path), "--input-shape", "x=1xtwo")
     assert bad.exit_code == 2
-    assert "--input-shape: expected NAME=DIMS" in bad.output
+    assert "--input-shape: expected DIMS or NAME=DIMS" in bad.output
+    # a shape without a name is the model's only input
+    unnamed = run(str(path), "--input-shape", "1x2x8x8", "--format", "json", "-q")
+    assert unnamed.exit_code == 0, unnamed.output
+    named = run(str(path), "--input-shape", "x=1x2x8x8", "--format", "json", "-q")
+    assert json.loads(unnamed.stdout)["totals"] == json.loads(named.stdout)["totals"]
 
 
 def test_a_shape_disagreement_with_onnx_names_the_node(
@@ -502,7 +507,7 @@ def test_flags_an_onnx_model_cannot_honour(tmp_path: Path) -> None:
 def test_not_timed_by_default_with_a_note(tmp_path: Path) -> None:
     done = run(str(conv_model(tmp_path / "c.onnx", [1, 2, 5, 5], [4, 2, 3, 3])))
     assert done.exit_code == 0
-    assert "an ONNX model's layers are counted, not timed, unless --time" in done.stderr
+    assert "a model file's layers are counted, not timed, unless --time" in done.stderr
     assert "Measured" not in done.stdout
 
 

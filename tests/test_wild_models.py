@@ -49,13 +49,7 @@ from onnx_naive_counter import NaiveCount  # tests/onnx_naive_counter.py
 # ----------------------------------------------------------------- known failures
 # file name → the cause diagnosed; each mark goes when its cause is fixed
 
-COUNTS_XFAIL: dict[str, str] = {
-    "ddddocr-common_old.onnx": (
-        "dynamically quantized: ConvInteger ×21, MatMulInteger and com.microsoft "
-        "DynamicQuantizeLSTM have no counting rule (listed as uncounted): 0 of 910,589,952 "
-        "MACs and 0 params (quantized models are issue 24)"
-    ),
-}
+COUNTS_XFAIL: dict[str, str] = {}
 
 DROPPED_XFAIL: dict[str, str] = {}
 

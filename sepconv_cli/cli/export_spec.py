@@ -69,20 +69,28 @@ def export_spec(
     package (pip install 'sepconv[onnx]').
     """
     from sepconv_cli.errors import UsageError
+    from sepconv_cli.interchange.converted import converted_spec
+    from sepconv_cli.interchange.models import ModelOptions, converted_file
     from sepconv_cli.interchange.onnx_inputs import parse_input_shapes, parse_input_values
     from sepconv_cli.interchange.spec_writer import export_spec as write
+    from sepconv_cli.interchange.torch_modules import is_torch_module
     from sepconv_cli.output.files import check_output_path
     from sepconv_cli.output.formats import TEXT_EXTENSIONS, check_extension
 
     Messages.quiet = quiet
     shapes = parse_input_shapes(input_shape or [])
     values = parse_input_values(input_value or [])
-    if not model.is_file():
+    if not model.is_file() and not is_torch_module(str(model)):
         raise UsageError(f"MODEL: no such file: {model}")
     if output is not None:
         check_output_path(output, inputs=(model,))  # before the work, as every command
         check_extension(output, (".yaml", ".yml", *TEXT_EXTENSIONS), "--output")  # YAML text
-    text, input_notes, not_expressed = write(model, shapes, values, partial=partial)
+    # a PyTorch module or Keras file: written from its ONNX export, as the user would
+    with converted_file(str(model), ModelOptions(input_shapes=shapes)) as made:
+        if made is None:
+            text, input_notes, not_expressed = write(model, shapes, values, partial=partial)
+        else:
+            text, input_notes, not_expressed = converted_spec(made, values, partial)
     for line in input_notes:
         Messages.note(line)
     for line in not_expressed:

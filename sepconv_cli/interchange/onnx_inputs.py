@@ -40,7 +40,9 @@ class InputValue:
 
 
 def parse_input_shapes(values: Sequence[str]) -> dict[str, Shape]:
-    """``NAME=1x3x224x224`` (repeatable) → {name: shape}; ONNX order, batch first."""
+    """``NAME=1x3x224x224`` (repeatable) → {name: shape}; ONNX order, batch first. A shape
+    without a name (``1x3x224x224``) is the model's only data input, keyed ``""``
+    (:func:`check_input_names` resolves it)."""
     out: dict[str, Shape] = {}
     for text in values:
         name, sep, dims = text.rpartition("=")
@@ -48,11 +50,14 @@ def parse_input_shapes(values: Sequence[str]) -> dict[str, Shape]:
             shape = tuple(int(d) for d in dims.lower().split("x"))
         except ValueError:
             shape = ()
-        if not sep or not name or not shape or min(shape) < 1:
+        if (sep and not name) or not shape or min(shape) < 1:
             raise UsageError(
-                f"--input-shape: expected NAME=DIMS with positive sizes, batch first "
-                f"(input=1x3x224x224), got {text!r}"
+                f"--input-shape: expected DIMS or NAME=DIMS with positive sizes, batch first "
+                f"(1x3x224x224, input=1x3x224x224), got {text!r}"
             )
+        if name in out:
+            which = f"input {name!r}" if name else "the unnamed input"
+            raise UsageError(f"--input-shape: {which} is given twice")
         out[name] = shape
     return out
 
@@ -112,6 +117,17 @@ def check_input_names(
     one of them (else one line listing them)."""
     inputs = graph_inputs(model)
     names = [v.name for v in inputs]
+    if "" in pinned:  # a shape given without a name: the one input not given a value
+        data = [name for name in names if name not in values]
+        if len(data) != 1:
+            raise UsageError(
+                f"--input-shape: {path} has {len(data)} data inputs ({', '.join(data) or 'none'}):"
+                " name the one the shape is for (NAME=DIMS)"
+            )
+        if data[0] in pinned:
+            raise UsageError(f"--input-shape: input {data[0]!r} is given twice")
+        if isinstance(pinned, dict):
+            pinned[data[0]] = pinned.pop("")
     for flag, given in (("--input-shape", pinned), ("--input-value", values)):
         unknown = sorted(set(given) - set(names))
         if unknown:

@@ -21,12 +21,13 @@ from sepconv_cli.counting.ops import ops_cost
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_audit import check_counts, independent_macs
 from sepconv_cli.interchange.onnx_inputs import graph_inputs, pin_inputs
+from sepconv_cli.interchange.onnx_liveness import file_lives, visit_all
 from sepconv_cli.interchange.onnx_load import Shape, onnx_inferred_shapes
 from sepconv_cli.interchange.onnx_nodes import channels_last
+from sepconv_cli.interchange.onnx_quantized import dequantize
 from sepconv_cli.interchange.onnx_repeats import fold_repeats
 from sepconv_cli.interchange.onnx_shapes import Tensors, mark_weights
-from sepconv_cli.interchange.onnx_validate import load_checked
-from sepconv_cli.interchange.onnx_walk import visit
+from sepconv_cli.interchange.onnx_validate import load_checked, validate_model
 from sepconv_cli.interchange.onnx_walk_state import Walk
 
 DTYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16", 3: "int8", 2: "int8"}
@@ -39,14 +40,21 @@ def read_onnx(
     batch: int | None = None,
     all_nodes: bool = False,
     input_values: dict[str, Any] | None = None,
+    proto: Any = None,
 ) -> tuple[Model, list[str]]:
     """The model in ``path`` and the notes for stderr (a defaulted batch, a skipped check).
     ``all_nodes`` gives the free data-movement and shape nodes rows of their own;
     ``input_values`` (``--input-value``) pins inputs' values, and an ``If`` they decide is
-    read as the branch it takes (:mod:`~sepconv_cli.interchange.onnx_control`)."""
+    read as the branch it takes (:mod:`~sepconv_cli.interchange.onnx_control`). ``proto``:
+    a graph another reader made of ``path`` (a TFLite file's, :mod:`tflite_model`), read
+    instead of the file and checked as a file's would be."""
     from sepconv_cli.interchange.onnx_control import fold_control_flow
 
-    proto = load_checked(path)
+    if proto is None:
+        proto = load_checked(path)
+    else:
+        validate_model(proto, path)
+    quantized = dequantize(proto, path)
     notes: list[str] = []
     shapes = pin_inputs(proto, path, input_shapes or {}, notes, batch, values=input_values)
     proto = fold_control_flow(proto, path, shapes, input_values or {}, notes)
@@ -88,9 +96,7 @@ def read_onnx(
     nodes = list(proto.graph.node)
     mark_weights(nodes, tensors)
     walk.constants = {n.output[0]: n for n in nodes if n.op_type == "Constant" and n.output}
-    for i in range(len(nodes)):
-        if i not in walk.skip:
-            visit(walk, nodes, i)
+    owners = visit_all(walk, nodes)  # every node, and the row each made or joined
     _check(walk, proto, nodes, shapes)
     graph_notes += walk.notes
     if walk.constant_work:
@@ -102,6 +108,7 @@ def read_onnx(
     graph_notes.append(_bn_note(walk))
     if not walk.rows:
         raise UsageError(_nothing_counted(path, walk, nodes))
+    lives = file_lives(walk, nodes, owners, proto)  # peak memory (counting/liveness.py)
     rows = [
         Row(
             k,
@@ -114,6 +121,7 @@ def read_onnx(
             r.activation,
             inner_activation=r.inner_activation,
             batch=r.batch,
+            live=lives[k],
         )
         for k, r in enumerate(walk.rows)
     ]
@@ -122,10 +130,14 @@ def read_onnx(
     model = Model(
         name=path.stem,  # exporters' graph names say little ("main_graph", "torch_jit")
         source=f"ONNX file{f' from {producer}' if producer else ''}, opset {opset}"
-        + (f", graph {proto.graph.name}" if proto.graph.name else ""),
+        + (f", graph {proto.graph.name}" if proto.graph.name else "")
+        + (f", {quantized.describe()}" if quantized else ""),
         input_shape=(_shown_input(nodes, walk.readers, first.name, input_shape) if first else ()),
         batch=batch or (input_shape[0] if input_shape else 1),
-        dtype=DTYPES.get(first.type.tensor_type.elem_type, "float32") if first else "float32",
+        weight_dtype="int8" if quantized and not quantized.static else "",
+        dtype="int8"
+        if quantized and quantized.static
+        else (DTYPES.get(first.type.tensor_type.elem_type, "float32") if first else "float32"),
         rows=tuple(fold_repeats(rows)),
         file=str(path),
         graph_format="onnx",

@@ -16,7 +16,9 @@ from sepconv_cli.errors import UsageError
 # package -> (the extra that installs it, what needs it, with its verb)
 EXTRAS: dict[str, tuple[str, str]] = {
     "onnx": ("onnx", "ONNX model files need"),
+    "tflite": ("tflite", "TensorFlow Lite files need"),
     "onnxruntime": ("ort", "timing on ONNX Runtime needs"),
+    "ai_edge_litert": ("litert", "timing on LiteRT needs"),
 }
 
 

@@ -53,10 +53,14 @@ def export_spec(
     input_values: dict[str, InputValue] | None = None,
     *,
     partial: bool = False,
+    given: str | None = None,
+    source: str | None = None,
 ) -> tuple[str, list[str], list[str]]:
     """(the YAML text, notes about the input, one line per kind of part not expressed);
     ``input_values``: ``--input-value``'s. A graph the spec cannot express whole is a
-    UsageError naming its first node not expressed, unless ``partial``."""
+    UsageError naming its first node not expressed, unless ``partial``. ``given`` and
+    ``source``: what the user named and what it is, for a graph converted from another
+    format (a TFLite file, a PyTorch module) into a temporary ONNX file."""
     graph = load_graph(path, input_shapes, input_values)
     items = Walker(graph).run()
     found = notes(items)
@@ -74,7 +78,7 @@ def export_spec(
     nhwc = graph.channels_last_input
     layout = "(NHWC, read through its Transposes) as" if nhwc else "(NCHW) as channels-last"
     head = [
-        f"# Written by sepconv export-spec from {shown(path.name)}: the input",
+        f"# Written by sepconv export-spec from {shown(given or path.name)}: the input",
         f"# {graph.input_name!r} {'x'.join(map(str, shape))} {layout} [H, W, C].",
     ]
     spatial = [*shape[1:-1], shape[-1]] if nhwc else [*shape[2:], shape[1]]
@@ -96,7 +100,7 @@ def export_spec(
         ]
     head += [
         f"name: {scalar(path.stem)}",
-        f"source: {scalar('ONNX model ' + path.name)}",
+        f"source: {scalar(source or 'ONNX model ' + path.name)}",
         f"input: {flow(spatial)}",
     ]
     if stop:
