@@ -42,12 +42,16 @@ from sepconv_cli.execution.runtimes.timed import prepare_steps
 from sepconv_cli.execution.timing import TimingSettings, measure
 from sepconv_cli.spec.presets import resolve_model
 
+MODULES = {"onnxruntime": ("onnxruntime",), "torch": ("torch",), "litert": ("ai_edge_litert",)}
+"""The packages each runtime needs (LiteRT's is ai_edge_litert)."""
+
 
 def installed(runtime: str) -> bool:
     if runtime == "numpy":
         return True
     try:
-        importlib.import_module(runtime)
+        for module in MODULES.get(runtime, (runtime,)):
+            importlib.import_module(module)
     except ImportError:
         return False
     return True
@@ -79,7 +83,7 @@ def per_layer_table(
     width = max(12, *(len(layer.row.name) for layer in layers))
     head = f"{'layer':<{width}} {'MAC ratio':>9}"
     for rt in runtimes:
-        short = {"numpy": "np", "onnxruntime": "ort", "torch": "torch"}[rt]
+        short = {"numpy": "np", "onnxruntime": "ort", "torch": "torch", "litert": "lite"}[rt]
         head += f" {short + ' std ms':>12} {short + ' sep ms':>12} {short + ' ×':>7}"
     print(head)
     print("-" * len(head))

@@ -384,7 +384,7 @@ def test_interactive_time_on_a_runtime() -> None:
     else:  # or its medians and why no speed-up is named
         assert "Measured (onnxruntime " in reply.message
     bad = session.handle("time tflite")
-    assert bad.error and bad.message == "usage: time [numpy|onnxruntime|torch]"
+    assert bad.error and bad.message == "usage: time [numpy|onnxruntime|torch|litert]"
     assert session.runtime == "onnxruntime"
 
 

@@ -37,7 +37,7 @@ app = typer.Typer()
 
 @app.command(
     cls=SepconvCommand,
-    short_help="A model timed on NumPy, ONNX Runtime and PyTorch, layer by layer.",
+    short_help="A model timed on NumPy, ONNX Runtime, PyTorch and LiteRT, layer by layer.",
     epilog=EXIT_CODES_HELP,
 )
 def bench(
@@ -48,7 +48,7 @@ def bench(
             "--runtime",
             metavar="NAMES",
             help="Comma-separated runtimes, in the order to show them: numpy, onnxruntime, "
-            "torch. [default: numpy and every other one installed]",
+            "torch, litert. [default: numpy and every other one installed]",
         ),
     ] = None,
     resolution: ResolutionOption = None,
@@ -146,7 +146,11 @@ def bench(
         write_bench_plot(report, plot)
 
 
+# the packages each runtime imports (litert: LiteRT itself, and the schema it is written with)
+_PACKAGES = {"litert": ("ai_edge_litert", "tflite")}
+
+
 def _installed(name: str) -> bool:
     from importlib.util import find_spec
 
-    return find_spec(name) is not None
+    return all(find_spec(package) is not None for package in _PACKAGES.get(name, (name,)))

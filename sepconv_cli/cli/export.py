@@ -1,5 +1,6 @@
 """``sepconv export MODEL -o model.onnx``: a spec or preset as an ONNX graph with seeded
-random weights (needs the ``onnx`` extra, imported only here)."""
+random weights (needs the ``onnx`` extra, imported only here); ``-o model.tflite`` writes a
+float32 TensorFlow Lite file instead (needs the ``tflite`` package)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ from sepconv_cli.cli.options import (
     parse_flag,
     parse_width,
 )
+from sepconv_cli.errors import UsageError
 from sepconv_cli.output.files import check_output_path, write_atomic_bytes
 from sepconv_cli.output.formats import check_extension
 from sepconv_cli.spec.fields import choice, per_dim, positive_int
 
 if TYPE_CHECKING:  # NumPy and onnx load only when the command runs
+    from sepconv_cli.counting.network import Model
     from sepconv_cli.interchange.onnx_build import Form
+    from sepconv_cli.spec.layers import ModelSpec
 
 # the forms, as --form names them (as interchange.onnx_build.FORMS, which imports NumPy)
 FORMS = ("as_specified", "standard", "separable")
@@ -35,15 +39,15 @@ app = typer.Typer()
 
 # export has no gates: its own exit codes
 EXPORT_EXIT_CODES = (
-    "Exit codes: 0 written, 2 bad input or usage (also: the onnx package missing, a layer "
-    "with no ONNX form, a graph past 2 GiB), 3 runtime failure (e.g. not enough memory), "
-    "130 interrupted."
+    "Exit codes: 0 written, 2 bad input or usage (also: the onnx or tflite package missing, "
+    "a layer with no ONNX or TFLite form, a graph past 2 GiB), 3 runtime failure (e.g. not "
+    "enough memory), 130 interrupted."
 )
 
 
 @app.command(
     cls=SepconvCommand,
-    short_help="Write a spec or preset as an ONNX graph with seeded random weights.",
+    short_help="Write a spec or preset as an ONNX or TFLite file with seeded random weights.",
     epilog=EXPORT_EXIT_CODES,
 )
 def export(
@@ -54,7 +58,8 @@ def export(
             "--output",
             "-o",
             metavar="FILE",
-            help="The ONNX file to write (atomically).",
+            help="The file to write (atomically): .onnx, or .tflite for a float32 TensorFlow "
+            "Lite file (NHWC).",
             dir_okay=False,
         ),
     ],
@@ -88,17 +93,23 @@ def export(
         typer.Option(
             "--opset",
             metavar="N",
-            help="ONNX opset of the graph: 17 or newer, up to the installed onnx's. [default: 17]",
+            help="ONNX opset of the graph: 17 or newer, up to the installed onnx's (an .onnx "
+            "file only). [default: 17]",
         ),
     ] = None,
     quiet: QuietNoGatesOption = False,
 ) -> None:
     """Write MODEL as an ONNX graph (NCHW, seeded random weights) that Netron opens and any
     runtime runs: node names are the spec's row names, and the graph's weights count as
-    sepconv's params."""
+    sepconv's params. A .tflite output is a float32 TensorFlow Lite file (NHWC) that LiteRT
+    runs, batch-norms folded as TFLite's converter folds them."""
     Messages.quiet = quiet
-    check_output_path(output, inputs=(model,), writing="the ONNX graph")
-    check_extension(output, (".onnx", ""), "--output")  # binary: no text name
+    tflite = output.suffix.lower() == ".tflite"
+    what = "the TFLite file" if tflite else "the ONNX graph"
+    check_output_path(output, inputs=(model,), writing=what)
+    check_extension(output, (".onnx", ".tflite", ""), "--output")  # binary: no text name
+    if tflite and opset is not None:
+        raise UsageError("--opset: only applies to an .onnx file (a .tflite file has no opset)")
     chosen: Form = parse_flag(form, "--form", choice(FORMS)) or "as_specified"
     seed_value = parse_flag(seed, "--seed", partial(positive_int, minimum=0)) or 0
     opset_value = parse_flag(opset, "--opset", partial(positive_int, minimum=17)) or 17
@@ -112,6 +123,9 @@ def export(
         resolution=parse_flag(resolution, "--resolution", per_dim),
         batch=parse_flag(batch, "--batch", positive_int),
     )
+    if tflite:
+        _write_tflite(spec, built, chosen, seed_value, output)
+        return
     # after the cheap checks: onnx and NumPy load only now (startup stays as it is)
     from sepconv_cli.interchange.onnx_export import export_model, serialize
 
@@ -126,4 +140,20 @@ def export(
     Messages.note(
         f"sepconv: wrote {output} ({chosen}, opset {opset_value}, {nodes} nodes, "
         f"{exported.params:,} params, {len(data):,} bytes) in {elapsed:.1f} s"
+    )
+
+
+def _write_tflite(spec: ModelSpec, built: Model, form: Form, seed: int, output: Path) -> None:
+    """The TFLite file of ``built`` written to ``output``, with its one-line note."""
+    from sepconv_cli.interchange.tflite_export import export_tflite
+
+    start = time.perf_counter()
+    exported = export_tflite(spec, built, form, seed=seed, where=str(output))
+    if exported.dtype_note:
+        Messages.note(f"sepconv: {exported.dtype_note}")
+    write_atomic_bytes(output, exported.data, announce=False)
+    elapsed = time.perf_counter() - start
+    Messages.note(
+        f"sepconv: wrote {output} ({form}, TFLite float32, {exported.operators} operators, "
+        f"{exported.weights:,} weights, {len(exported.data):,} bytes) in {elapsed:.1f} s"
     )

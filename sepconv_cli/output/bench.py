@@ -26,7 +26,7 @@ from sepconv_cli.output.markdown import md_table
 from sepconv_cli.output.whole_graph import footer_lines
 from sepconv_cli.units import ms_number, seconds_cell, speedup_cell
 
-SHORT = {"numpy": "NumPy", "onnxruntime": "ORT", "torch": "torch"}
+SHORT = {"numpy": "NumPy", "onnxruntime": "ORT", "torch": "torch", "litert": "LiteRT"}
 
 
 def _share(value: float | None) -> str:

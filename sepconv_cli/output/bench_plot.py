@@ -18,7 +18,12 @@ from pathlib import Path
 from sepconv_cli.analysis.bench import BenchReport
 from sepconv_cli.output.plot import chart_text, figure_bytes
 
-RUNTIME_LABELS = {"numpy": "NumPy", "onnxruntime": "ONNX Runtime", "torch": "PyTorch"}
+RUNTIME_LABELS = {
+    "numpy": "NumPy",
+    "onnxruntime": "ONNX Runtime",
+    "torch": "PyTorch",
+    "litert": "LiteRT",
+}
 
 
 def render_bench_plot(report: BenchReport, fmt: str) -> bytes:

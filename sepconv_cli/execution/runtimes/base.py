@@ -6,7 +6,9 @@ Rules
 * ``RUNTIMES`` names every runtime ``--runtime`` accepts; ``numpy`` (the default) is
   sepconv's own kernels and times exactly as before. The others run each form the way that
   runtime runs a model: ``onnxruntime`` an ``InferenceSession`` over a one-form ONNX graph
-  with the weights as initializers, ``torch`` ``nn`` modules under ``torch.inference_mode``.
+  with the weights as initializers, ``torch`` ``nn`` modules under ``torch.inference_mode``,
+  ``litert`` LiteRT's ``Interpreter`` over a one-form ``.tflite`` file (XNNPACK applied, as
+  LiteRT applies it by default).
 * A runtime other than NumPy is imported only when chosen (``--runtime``), through
   :func:`sepconv_cli.interchange.optional.require`: a missing package is one line naming
   what to install (exit 2), and no other command pays for the import.
@@ -28,8 +30,8 @@ from typing import Any, Literal
 
 from sepconv_cli.errors import RuntimeFailure, UsageError
 
-RuntimeName = Literal["numpy", "onnxruntime", "torch"]
-RUNTIMES: tuple[RuntimeName, ...] = ("numpy", "onnxruntime", "torch")
+RuntimeName = Literal["numpy", "onnxruntime", "torch", "litert"]
+RUNTIMES: tuple[RuntimeName, ...] = ("numpy", "onnxruntime", "torch", "litert")
 DEVICES = ("cpu", "cuda")
 # ``--ort-optimization`` → onnxruntime.GraphOptimizationLevel member
 ORT_OPTIMIZATION = {
@@ -68,7 +70,7 @@ class RuntimeInfo:
     runtime: RuntimeName
     version: str
     device: str = "cpu"
-    provider: str = ""  # ORT's execution provider; torch's backend (cpu, cuda)
+    provider: str = ""  # ORT's execution provider; torch's backend (cpu, cuda); LiteRT's delegate
     threads: int | None = None
     optimization: str | None = None  # ORT's graph optimization level (--ort-optimization)
     dtype: str = "float32"

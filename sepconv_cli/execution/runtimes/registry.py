@@ -10,7 +10,7 @@ runtime keeps them (nothing is copied on the timed path), and whose ``output()``
 and returns the result channels-last for the agreement check.
 
 Runtimes are loaded once per process and setting (:func:`load_runtime` caches them):
-importing onnxruntime or torch costs a second or more.
+importing onnxruntime, torch or LiteRT costs a second or more.
 """
 
 from __future__ import annotations
@@ -56,4 +56,8 @@ def load_runtime(
         from sepconv_cli.execution.runtimes.torch_runtime import TorchRuntime
 
         return TorchRuntime(device, threads)
+    if name == "litert":
+        from sepconv_cli.execution.runtimes.litert_runtime import LiteRtRuntime
+
+        return LiteRtRuntime(device, threads)
     raise ValueError(f"no runtime {name!r} to load (numpy times with sepconv's own kernels)")
