@@ -17,7 +17,7 @@ PyTorch's MobileNet pads 1 and 1: same shapes, same MACs), ``torch.no_grad()``. 
 ``channels_last`` PyTorch column is printed for reference. PyTorch is not a sepconv
 dependency: without it only the NumPy side is printed.
 
-Targets (the README's "How fast are the kernels?"), summed per kind: depthwise within 2×
+Targets (docs/timing.md, "How fast are the kernels?"), summed per kind: depthwise within 2×
 of PyTorch; pointwise and standard no slower than PyTorch.
 
 The BLAS kernel matters: the header prints the one OpenBLAS runs (``kernel=``). Some

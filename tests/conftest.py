@@ -55,8 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--update-readme",
         action="store_true",
         default=False,
-        help="Rewrite the outputs of README.md's examples from the real commands "
-        "(tests/test_readme.py; same as python tests/update_readme.py).",
+        help="Rewrite the outputs of the examples in README.md and docs/*.md from the real "
+        "commands (tests/test_readme.py; same as python tests/update_readme.py).",
     )
 
 

@@ -1,8 +1,11 @@
-"""The README's terminal examples: find them, run them for real, compare or rewrite them.
+"""The documentation's terminal examples: find them, run them for real, compare or rewrite
+them.
 
-An *example* is a fenced ```` ```text ```` block of README.md whose first line starts with
-``$ sepconv``. Each ``$ sepconv …`` line is a command; the lines after it, up to the next
-``$`` line or the end of the block, are what that command printed. Rules:
+An *example* is a fenced ```` ```text ```` block of README.md or of a ``docs/*.md`` page
+(:func:`pages`) whose first line starts with ``$ sepconv``. Each ``$ sepconv …`` line is a
+command; the lines after it, up to the next ``$`` line or the end of the block, are what that
+command printed. A block that cannot run here (its file comes from elsewhere: a model
+exported from PyTorch) is a ```` ```console ```` block instead: shown, never run. Rules:
 
 * Each command runs as ``python -m sepconv_cli ARGS`` from this checkout, in a pseudo-terminal
   of :data:`WIDTH` columns (what a user at an 80-column terminal sees: the width decides
@@ -16,14 +19,19 @@ An *example* is a fenced ```` ```text ```` block of README.md whose first line s
   - ``<!-- width: N -->``: run this block at N columns instead of :data:`WIDTH`.
   - ``<!-- file: NAME -->`` above any fenced block (``yaml``, ``csv``, …): the block's text is
     written to NAME in the scratch directory before any command runs, so an example can read
-    a file the README shows.
+    a file its page shows. Files belong to their page: every example of a page sees every
+    file block of that page, and no other page's.
+
+* The commands of one block run in order in one scratch directory, so a command can read
+  what an earlier one wrote (``sepconv export … -o model.onnx`` then ``sepconv profile
+  model.onnx``).
 
 * A command line may use only plain arguments: no pipes, redirections or shell variables
   (those belong in a ```` ```bash ```` block, which is not run).
 
 :func:`update` rewrites the outputs in place from the real commands (``python
 tests/update_readme.py``; ``pytest tests/test_readme.py --update-readme``); only the output
-lines change, every other byte of the README stays as it was.
+lines change, every other byte of the page stays as it was.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 WIDTH = 80  # columns of the terminal the examples are shown at
 HEIGHT = 50
 TIMEOUT_S = 120.0  # per command; a timed MobileNet profile takes about 10 s
@@ -57,7 +66,20 @@ _SHELL = set("|&;<>$`\\")
 
 
 class ExampleError(Exception):
-    """The README holds an example this module cannot run as written."""
+    """A page holds an example this module cannot run as written."""
+
+
+def pages() -> list[Path]:
+    """Every page whose examples are run: README.md, then ``docs/*.md`` by name."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def page_name(path: Path) -> str:
+    """``path`` as the messages name it: relative to the checkout where it lies in it."""
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
 
 
 @dataclass
@@ -65,7 +87,7 @@ class Command:
     line: str  # the ``$ sepconv …`` line as written
     args: list[str]  # the arguments after ``sepconv``
     output: list[str]  # the lines shown after it
-    first: int  # 0-based README line number of ``line``
+    first: int  # 0-based line number of ``line`` in its page
 
 
 @dataclass
@@ -75,7 +97,8 @@ class Example:
     commands: list[Command]
     width: int = WIDTH
     varies: str | None = None  # the reason its output is not compared
-    files: dict[str, str] = field(default_factory=dict)  # set by parse(): every example's
+    files: dict[str, str] = field(default_factory=dict)  # set by parse(): its page's files
+    page: str = "README.md"  # the page it is on, as messages name it
 
     @property
     def title(self) -> str:
@@ -92,21 +115,22 @@ def _markers(lines: list[str], fence: int) -> dict[str, str]:
     return found
 
 
-def _arguments(line: str, number: int) -> list[str]:
+def _arguments(line: str, where: str) -> list[str]:
     text = line[2:].strip()
     if any(ch in _SHELL for ch in text.split("#")[0]):
         raise ExampleError(
-            f"README.md:{number + 1}: {line!r}: an example runs plain arguments only (no "
-            "pipes, redirections or variables); show it in a ```bash block instead"
+            f"{where}: {line!r}: an example runs plain arguments only (no pipes, "
+            "redirections or variables); show it in a ```bash block instead"
         )
     words = shlex.split(text, comments=True)
     if not words or words[0] != "sepconv":
-        raise ExampleError(f"README.md:{number + 1}: {line!r}: an example command is `sepconv …`")
+        raise ExampleError(f"{where}: {line!r}: an example command is `sepconv …`")
     return words[1:]
 
 
-def parse(text: str) -> list[Example]:
-    """Every example of a README's text, in order, each knowing every ``file:`` block."""
+def parse(text: str, page: str = "README.md") -> list[Example]:
+    """Every example of one page's text, in order, each knowing every ``file:`` block of
+    that page; ``page`` names it in messages."""
     lines = text.split("\n")
     examples: list[Example] = []
     files: dict[str, str] = {}
@@ -121,7 +145,7 @@ def parse(text: str) -> list[Example]:
         while end < len(lines) and lines[end].rstrip() != fence:
             end += 1
         if end == len(lines):
-            raise ExampleError(f"README.md:{i + 1}: a code block is never closed")
+            raise ExampleError(f"{page}:{i + 1}: a code block is never closed")
         body = lines[i + 1 : end]
         markers = _markers(lines, i)
         if "file" in markers:
@@ -131,11 +155,13 @@ def parse(text: str) -> list[Example]:
             for offset, line in enumerate(body):
                 number = i + 1 + offset
                 if line.startswith("$ "):
-                    commands.append(Command(line, _arguments(line, number), [], number))
+                    where = f"{page}:{number + 1}"
+                    commands.append(Command(line, _arguments(line, where), [], number))
                 else:
                     commands[-1].output.append(line)
             width = int(markers.get("width", WIDTH))
-            examples.append(Example(i, end, commands, width, markers.get("output varies")))
+            varies = markers.get("output varies")
+            examples.append(Example(i, end, commands, width, varies, page=page))
         i = end + 1
     for example in examples:
         example.files = files
@@ -286,6 +312,11 @@ def render(example: Example, outputs: list[list[str]]) -> list[str]:
     return body
 
 
+def read(path: Path) -> list[Example]:
+    """The examples of the page at ``path``."""
+    return parse(path.read_text(encoding="utf-8"), page_name(path))
+
+
 def update(
     path: Path = README, *, include_varying: bool = False, only: str | None = None
 ) -> list[str]:
@@ -293,12 +324,12 @@ def update(
     command line of every example that changed. Examples marked ``output varies`` are left
     alone unless ``include_varying``; with ``only``, just the examples whose first command
     line contains that text. Every command runs before the file is written, and the file is
-    replaced in one step, so a failure leaves the README as it was."""
+    replaced in one step, so a failure leaves the page as it was."""
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
     changed: list[str] = []
     # bottom up, so that a block's new length does not move the blocks above it
-    for example in reversed(parse(text)):
+    for example in reversed(parse(text, page_name(path))):
         if (example.varies and not include_varying) or (only and only not in example.title):
             continue
         body = lines[example.start + 1 : example.end]

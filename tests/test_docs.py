@@ -5,8 +5,9 @@
   table footers) must be what the commands print. The quotes are read from the markdown
   file and the outputs come from running the CLI, so a stale page or an output that stopped
   saying a rule both fail here.
-* Every ``docs/*.md`` page the README links to exists, and every page is linked; links
-  between pages land on a page and a heading that exist.
+* Every ``docs/*.md`` page the README links to exists, and every page can be reached from
+  the README by following links (the README links ``docs/index.md``, which lists every page
+  with one line each); links between pages land on a page and a heading that exist.
 * ``docs/json.md`` lists every schema id the package writes, ``docs/exit-codes.md`` every
   exit code the CLI documents, ``docs/spec-format.md`` every spec key and layer type.
 """
@@ -181,10 +182,52 @@ def test_every_docs_page_linked_from_the_readme_exists() -> None:
         assert (ROOT / target).is_file(), f"README links {target}, which does not exist"
 
 
-def test_every_docs_page_is_linked_from_the_readme() -> None:
-    linked = {target for target, _ in _links(ROOT / "README.md")}
+def reachable(start: Path) -> set[Path]:
+    """Every page reached from ``start`` by following relative links to .md pages."""
+    seen: set[Path] = set()
+    todo = [start.resolve()]
+    while todo:
+        page = todo.pop()
+        if page in seen or not page.is_file():
+            continue
+        seen.add(page)
+        todo += [(page.parent / target).resolve() for target, _ in _links(page)]
+    return seen
+
+
+def test_every_docs_page_is_reachable_from_the_readme() -> None:
+    found = reachable(ROOT / "README.md")
     for page in sorted(DOCS.glob("*.md")):
-        assert f"docs/{page.name}" in linked, f"README does not link docs/{page.name}"
+        assert page.resolve() in found, (
+            f"no chain of links leads from the README to docs/{page.name}"
+        )
+
+
+def test_the_reachability_check_can_fail(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("[index](docs/index.md)\n", encoding="utf-8")
+    (tmp_path / "docs" / "index.md").write_text("[a](a.md)\n", encoding="utf-8")
+    (tmp_path / "docs" / "a.md").write_text("[up](../README.md)\n", encoding="utf-8")
+    (tmp_path / "docs" / "orphan.md").write_text("[a](a.md)\n", encoding="utf-8")
+    found = reachable(tmp_path / "README.md")
+    assert (tmp_path / "docs" / "a.md").resolve() in found
+    assert (tmp_path / "docs" / "orphan.md").resolve() not in found
+
+
+def test_the_readme_links_the_index_and_the_main_pages() -> None:
+    linked = {target for target, _ in _links(ROOT / "README.md")}
+    for page in ("index", "cli", "cost", "profile", "onnx", "timing", "scripting", "changelog"):
+        assert f"docs/{page}.md" in linked, f"README does not link docs/{page}.md"
+
+
+def test_the_index_lists_every_page_once_with_one_line() -> None:
+    lines = (DOCS / "index.md").read_text(encoding="utf-8").splitlines()
+    entries = [re.match(r"^- \[([\w.-]+\.md)\]\(([\w.-]+\.md)\): \S", line) for line in lines]
+    listed = [m[2] for m in entries if m]
+    assert all(m[1] == m[2] for m in entries if m), "an index entry's text is its page's name"
+    assert len(listed) == len(set(listed)), "a page is listed twice"
+    pages = {p.name for p in DOCS.glob("*.md")} - {"index.md"}
+    assert set(listed) == pages, (sorted(pages - set(listed)), sorted(set(listed) - pages))
 
 
 @pytest.mark.parametrize("source", ["README.md", *(f"docs/{p.name}" for p in DOCS.glob("*.md"))])

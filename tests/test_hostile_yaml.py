@@ -2,7 +2,7 @@
 
 Python object tags never construct anything (safe loading only);
 anchor/alias expansion bombs, deeply nested documents and oversized files are refused
-quickly, with a message that states the limit (README, "Errors and limits").
+quickly, with a message that states the limit (docs/errors.md).
 
 The wall-time bounds (< 5 s, start-up included) are guards against hangs, not speed claims.
 Peak memory is read with ``resource.getrusage`` inside a fresh subprocess and compared with
@@ -33,7 +33,7 @@ EXTRA_MEMORY_LIMIT_MIB = 256  # what a refused hostile file may add to a small v
 
 VALID = "input: [12, 12, 3]\nlayers:\n  - {type: conv, kernel: 3, filters: 8}\n"
 
-# Limits as README "Errors and limits" states them; the messages must state them too.
+# Limits as docs/errors.md states them; the messages must state them too.
 NODE_LIMIT = "200,000"
 DEPTH_LIMIT = "64"
 SIZE_LIMIT = "4 MiB"

@@ -1,11 +1,11 @@
 """Nothing lost: ``--output`` is atomic, failed runs leave files alone, Ctrl-C is clean.
 
-README "Errors and limits": ``--output`` writes a temporary
+docs/errors.md: ``--output`` writes a temporary
 file and renames it into place, so a failed run leaves an existing file untouched and no
 temporary file behind; an output path in a missing directory is exit 2 naming
-``--output``. A failed *gate* is not a failed run: the report is still written (README,
-"Using sepconv in CI": the gate script "always leaves the report ... behind before
-failing"). Ctrl-C at any point exits 130 with a short message and no traceback.
+``--output``. A failed *gate* is not a failed run: the report is still written
+(docs/scripting.md, "Using sepconv in CI": the gate script "always leaves the report ...
+behind before failing"). Ctrl-C at any point exits 130 with a short message and no traceback.
 """
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
-"""The README and docs/ say everything the CLI takes, and the README's examples print what
-the commands print.
+"""The README and docs/ say everything the CLI takes, and their examples print what the
+commands print.
 
 * Every option and argument of every command (read from the Click command Typer builds, so
   a new option counts the moment it exists) is listed in that command's section of
   ``docs/cli.md``, and that page lists no option the command does not have. ``cost`` and
-  ``profile`` also list every option in their README flag tables.
+  ``profile`` also list every option in the flag tables of ``docs/cost.md`` and
+  ``docs/profile.md``.
 * Every ``sepconv …`` command line shown in README.md and docs/ names a real command and
   real options.
-* Every README example (a ```` ```text ```` block starting with ``$ sepconv``) is re-run in an
-  80-column terminal and compared with what the block shows, unless it is marked
-  ``<!-- output varies: REASON -->``; see ``tests/readme_examples.py`` for the rules.
-  ``python tests/update_readme.py`` (or ``pytest tests/test_readme.py --update-readme``)
-  rewrites the shown outputs from the real ones.
+* Every example of README.md and of every ``docs/*.md`` page (a ```` ```text ```` block
+  starting with ``$ sepconv``) is re-run in an 80-column terminal and compared with what the
+  block shows, unless it is marked ``<!-- output varies: REASON -->``; see
+  ``tests/readme_examples.py`` for the rules. ``python tests/update_readme.py`` (or
+  ``pytest tests/test_readme.py --update-readme``) rewrites the shown outputs from the real
+  ones.
+* The README is a front page: at most :data:`README_MAX_LINES` lines, every example of it
+  run; the rest lives in docs/.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from sepconv_cli.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-CLI_MD = ROOT / "docs" / "cli.md"
+DOCS = ROOT / "docs"
+CLI_MD = DOCS / "cli.md"
 HELP = {"-h", "--help"}
+README_MAX_LINES = 300  # issue 23: a newcomer finds the five commands they need
 
 needs_pty = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
@@ -102,13 +108,14 @@ def test_the_reference_lists_every_option_of_each_command(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["cost", "profile"])
-def test_the_readme_flag_tables_list_every_option(name: str) -> None:
-    table = sections(README.read_text(encoding="utf-8"), "### ")[f"`sepconv {name}` flags"]
+def test_the_command_pages_flag_tables_list_every_option(name: str) -> None:
+    page = f"docs/{name}.md"
+    table = sections((ROOT / page).read_text(encoding="utf-8"), "## ")[f"`sepconv {name}` flags"]
     table = table.split("\n\n")[1]  # the table itself, not the prose after it
     real = names(commands()[name])
     missing = real - table_names(table)
-    assert not missing, f"README's `sepconv {name}` flags table leaves out {sorted(missing)}"
-    assert not table_names(table) - real, f"README's `sepconv {name}` table: unknown flags"
+    assert not missing, f"{page}'s `sepconv {name}` flags table leaves out {sorted(missing)}"
+    assert not table_names(table) - real, f"{page}'s `sepconv {name}` table: unknown flags"
 
 
 # ----------------------------------------------------------------------- command lines
@@ -155,16 +162,23 @@ def check_command_line(line: str, known: dict[str, Any]) -> str | None:
     return None
 
 
-@pytest.mark.parametrize(
-    "page", ["README.md", *(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))]
-)
+PAGES = [rx.page_name(path) for path in rx.pages()]
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_every_command_line_shown_is_real(page: str) -> None:
     known = commands()
     lines = shown_command_lines((ROOT / page).read_text(encoding="utf-8"))
     if page == "README.md":
-        assert len(lines) > 30
+        assert len(lines) >= 10
     problems = [f"{line!r}: {why}" for line in lines if (why := check_command_line(line, known))]
     assert not problems, f"{page}: " + "; ".join(problems)
+
+
+def test_the_pages_show_many_command_lines() -> None:
+    """The check above has something to check: the README and docs/ show commands."""
+    shown = [shown_command_lines((ROOT / page).read_text(encoding="utf-8")) for page in PAGES]
+    assert sum(map(len, shown)) > 100
 
 
 def test_the_command_line_check_catches_what_it_should() -> None:
@@ -182,47 +196,107 @@ def test_the_command_line_check_catches_what_it_should() -> None:
 # ----------------------------------------------------------------------- examples
 
 
-def examples() -> list[rx.Example]:
-    return rx.parse(README.read_text(encoding="utf-8"))
+def compared() -> list[Any]:
+    """A test case per example whose output is compared: (page, index on that page), with
+    the command as its id. A page that cannot be parsed (a malformed example) is one case,
+    index -1, that fails naming the problem, so one page does not stop the others' tests."""
+    cases: list[Any] = []
+    for path in rx.pages():
+        page = rx.page_name(path)
+        try:
+            found = rx.read(path)
+        except rx.ExampleError as exc:
+            cases.append(pytest.param(page, -1, id=f"{page}:unreadable ({exc})"[:80]))
+            continue
+        cases += [
+            pytest.param(page, index, id=f"{page}:{example.title[2:60]}")
+            for index, example in enumerate(found)
+            if not example.varies
+        ]
+    return cases
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_holds_examples_that_can_run(page: str) -> None:
+    """Every ``$ sepconv`` block of every page is a runnable example (plain arguments, only
+    ``sepconv`` commands, closed code blocks): the message says what to change."""
+    rx.read(ROOT / page)
 
 
 def test_update_readme(request: pytest.FixtureRequest) -> None:
-    """``--update-readme``: rewrite the README's example outputs before they are compared."""
+    """``--update-readme``: rewrite every page's example outputs before they are compared."""
     if not request.config.getoption("--update-readme"):
         pytest.skip("only with --update-readme")
-    changed = rx.update(README)
+    changed = [f"{rx.page_name(path)}: {title}" for path in rx.pages() for title in rx.update(path)]
     print("rewrote:", *changed or ["nothing"], sep="\n  ")
 
 
-def test_the_readme_has_compared_and_exempt_examples() -> None:
-    found = examples()
-    assert sum(1 for e in found if not e.varies) >= 4
+def test_the_pages_have_compared_and_exempt_examples() -> None:
+    found = []
+    for path in rx.pages():
+        try:
+            found += rx.read(path)
+        except rx.ExampleError:
+            continue  # test_every_page_holds_examples_that_can_run names it
+    readme = [e for e in found if e.page == "README.md"]
+    assert sum(1 for e in readme if not e.varies) >= 4
+    docs = [e for e in found if e.page != "README.md"]
+    assert sum(1 for e in docs if not e.varies) >= 8
+    assert len({e.page for e in docs}) >= 8  # the examples moved with their sections
     for example in found:
         if example.varies is not None:
-            assert example.varies.strip(), f"{example.title}: say why its output varies"
+            assert example.varies.strip(), f"{example.page}: {example.title}: say why it varies"
 
 
-def _diff(shown: list[str], real: list[str]) -> str:
-    lines = difflib.unified_diff(shown, real, "README", "real output", lineterm="", n=1)
+def test_the_readme_is_a_front_page() -> None:
+    text = README.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert len(lines) <= README_MAX_LINES, (
+        f"README.md has {len(lines)} lines; a front page has at most {README_MAX_LINES}: "
+        "move a section to a docs/ page and link it"
+    )
+    assert "pip install . && sepconv cost" in text  # the two set-up commands
+    assert "pip install '.[test]' && pytest" in text
+    assert "(docs/index.md)" in text
+    # every example it shows runs: none is a shown-only console block
+    assert not re.search(r"^```console\n\$ sepconv", text, re.M)
+    titles = [e.title for e in rx.read(README)]
+    assert len(titles) >= 5, titles
+
+
+def _diff(shown: list[str], real: list[str], page: str) -> str:
+    lines = difflib.unified_diff(shown, real, page, "real output", lineterm="", n=1)
     return "\n".join(lines)
 
 
 @needs_pty
-@pytest.mark.parametrize(
-    "index",
-    [i for i, e in enumerate(examples()) if not e.varies],
-    ids=[str(e.title)[2:60] for e in examples() if not e.varies],
-)
-def test_readme_example_prints_what_it_shows(index: int) -> None:
-    example = examples()[index]  # read now: --update-readme may have rewritten the file
+@pytest.mark.parametrize(("page", "index"), compared())
+def test_example_prints_what_it_shows(page: str, index: int) -> None:
+    example = rx.read(ROOT / page)[index]  # read now: --update-readme may have rewritten it
     real = rx.run_example(example)
     for command, output in zip(example.commands, real, strict=True):
         shown = rx.normalise(command.output)
         assert shown == output, (
-            f"README.md:{command.first + 1}: {command.line!r} prints something else now "
-            "(python tests/update_readme.py rewrites the README's outputs):\n"
-            + _diff(shown, output)
+            f"{page}:{command.first + 1}: {command.line!r} prints something else now "
+            "(python tests/update_readme.py rewrites the shown outputs):\n"
+            + _diff(shown, output, page)
         )
+
+
+def test_a_pages_files_are_its_own() -> None:
+    """A ``file:`` block serves the examples of its own page, wherever they are on it, and
+    no other page's."""
+    with_file = (
+        "```text\n$ sepconv validate a.yaml\n```\n\n"
+        "<!-- file: a.yaml -->\n```yaml\ninput: [8, 8, 3]\n```\n"
+    )
+    without = "```text\n$ sepconv validate a.yaml\n```\n"
+    (first,) = rx.parse(with_file, "docs/one.md")
+    (second,) = rx.parse(without, "docs/two.md")
+    assert first.files == {"a.yaml": "input: [8, 8, 3]\n"} and first.page == "docs/one.md"
+    assert second.files == {} and second.page == "docs/two.md"
+    with pytest.raises(rx.ExampleError, match=r"^docs/two\.md:3: "):
+        rx.parse("text\n```text\n$ sepconv cost | head\n```\n", "docs/two.md")
 
 
 @needs_pty
@@ -277,30 +351,16 @@ def test_an_example_with_a_pipe_is_refused() -> None:
 # ----------------------------------------------------------------------- spec reference
 
 
-def type_table(text: str) -> dict[str, dict[str, str | None]]:
-    """``{type: {key: default or None}}`` of a ``| Type | Required | Optional …`` table; a
-    default is the ``(…)`` right after a key, ``(defaults as for `conv`)`` names none."""
-    table = text.split("| Type | Required | Optional")[1].split("\n\n")[0]
-    out: dict[str, dict[str, str | None]] = {}
-    for kind, required, optional in re.findall(r"^\| `(\w+)` \|([^|]*)\|([^|]*)\|", table, re.M):
-        keys: dict[str, str | None] = dict.fromkeys(re.findall(r"`(\w+)`", required))
-        for key, default in re.findall(r"`(\w+)`(?: \(([^)]*)\))?", optional):
-            keys[key] = default.strip("*") if default and "as for" not in default else None
-        out[kind] = keys
-    return out
-
-
-def test_the_readme_spec_table_agrees_with_the_code_and_the_spec_page() -> None:
+def test_the_spec_page_type_table_names_every_key_of_every_type() -> None:
+    """docs/spec-format.md's table of layer types (the README's copy moved there) lists
+    exactly the keys each type takes, required and optional."""
     from sepconv_cli.spec.layers import TYPES
 
-    readme = type_table(README.read_text(encoding="utf-8"))
-    page = type_table((ROOT / "docs" / "spec-format.md").read_text(encoding="utf-8"))
-    assert set(readme) == set(TYPES)
-    for kind, (required, optional) in TYPES.items():
-        assert set(readme[kind]) == set(required) | set(optional), kind
-        for key, default in readme[kind].items():
-            other = page[kind].get(key)
-            if default is not None and other is not None:
-                same = re.split("[:; ]", default)[0] == re.split("[:; ]", other)[0]
-                assert same, (kind, key, default, other)
+    page = (DOCS / "spec-format.md").read_text(encoding="utf-8")
+    table = page.split("| Type | Required | Optional")[1].split("\n\n")[0]
+    rows = re.findall(r"^\| `(\w+)` \|([^|]*)\|([^|]*)\|", table, re.M)
+    assert {kind for kind, _, _ in rows} == set(TYPES)
+    for kind, required, optional in rows:
+        keys = set(re.findall(r"`(\w+)`", required + optional)) - {"conv"}  # "as for `conv`"
+        assert keys == TYPES[kind][0] | TYPES[kind][1], kind
     assert "[docs/spec-format.md](docs/spec-format.md)" in README.read_text(encoding="utf-8")

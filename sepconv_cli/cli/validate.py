@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +26,39 @@ VALIDATE_EXIT_CODES = (
     "Exit codes: 0 every file is valid, 2 a problem was found (each is listed) or bad usage, "
     "130 interrupted."
 )
+
+
+# Model files, by name: what the file is, and what to run instead of validate, which reads
+# YAML specs only. `profile` reads ONNX, TFLite and Keras files (and a SavedModel) and checks
+# them as it reads them; a frozen TensorFlow graph or a PyTorch checkpoint is converted to
+# ONNX first. ``{path}`` is the file as given, ``{onnx}`` that name ending in .onnx, both
+# quoted for a shell.
+_PROFILE = "run `sepconv profile {path}` instead (it checks the file as it reads it)"
+_TF2ONNX = "convert it to ONNX (tf2onnx) and run `sepconv profile {onnx}`"
+_TORCH = "export it to ONNX (torch.onnx.export) and run `sepconv profile {onnx}`"
+MODEL_FILES: dict[str, tuple[str, str]] = {
+    ".onnx": ("an ONNX model", _PROFILE),
+    ".tflite": ("a TensorFlow Lite model", _PROFILE),
+    ".keras": ("a Keras model", _PROFILE),
+    ".h5": ("a Keras model", _PROFILE),
+    ".hdf5": ("a Keras model", _PROFILE),
+    ".pb": ("a TensorFlow graph", _TF2ONNX),
+    ".pt": ("a PyTorch model", _TORCH),
+    ".pth": ("a PyTorch model", _TORCH),
+}
+SAVED_MODEL = ("saved_model.pb", ("a TensorFlow SavedModel", _PROFILE))
+
+
+def model_file_advice(path: Path) -> str | None:
+    """The one-line refusal for a model file given to validate, or None for anything else.
+    Decided by the name alone, before any file is read, so a mistyped model.onnx gets it
+    too."""
+    known = SAVED_MODEL[1] if path.name == SAVED_MODEL[0] else MODEL_FILES.get(path.suffix.lower())
+    if known is None:
+        return None
+    kind, advice = known
+    quoted = {"path": shlex.quote(str(path)), "onnx": shlex.quote(str(path.with_suffix(".onnx")))}
+    return f"{path}: validate checks YAML specs, and this is {kind} file: {advice.format(**quoted)}"
 
 
 @app.command(
@@ -63,6 +97,9 @@ def validate(
 
     Messages.quiet = quiet
     chosen = VALIDATE.choose(format)
+    for path in files:  # a model file is a usage error, before any file is read
+        if (advice := model_file_advice(path)) is not None:
+            raise UsageError(advice)
     problems: list[str] = []
     for path in files:
         try:
