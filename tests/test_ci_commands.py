@@ -1,4 +1,4 @@
-"""Scripting for CI: budget gates, compare, validate, schema, output hygiene and the README's CI
+"""Scripting for CI: budget gates, compare, validate, schema, output hygiene and the docs' CI
 script, run as written. Expected numbers are hand arithmetic or published figures."""
 
 from __future__ import annotations
@@ -358,9 +358,9 @@ def test_help_documents_exit_codes_and_every_command_is_in_the_readme() -> None:
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_readme_ci_script_runs_as_written(tmp_path: Path) -> None:
     script = ROOT / "examples" / "ci" / "sepconv-gate.sh"
-    readme = (ROOT / "README.md").read_text()
+    page = (ROOT / "docs" / "scripting.md").read_text()
     body = [line for line in script.read_text().splitlines() if line and not line.startswith("#")]
-    assert all(line in readme for line in body), "README's copy of the script is stale"
+    assert all(line in page for line in body), "docs/scripting.md's copy of the script is stale"
     bin_dir = tmp_path / "bin"  # `sepconv` on PATH as the installed console script
     bin_dir.mkdir()
     (bin_dir / "sepconv").write_text(f'#!/bin/sh\nexec {sys.executable} -m sepconv_cli "$@"\n')

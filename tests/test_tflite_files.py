@@ -565,3 +565,91 @@ def test_flipped_bytes_never_crash(tmp_path: Path) -> None:
         assert done.exit_code in (0, 2), (trial, done.exit_code, done.output[-500:])
         if done.exit_code == 2:
             assert len(done.output.strip().splitlines()) == 1, (trial, done.output)
+
+
+def _one_op(op: str, options: str | None = None, **fields: Any) -> tuple[TfliteBuilder, int, int]:
+    """x (1×4×4×8) → a 1×1 CONV_2D to 8 channels (4·4·8·8 = 1,024 MACs) → ``op`` on it (and
+    on x where it takes two tensors); each op here adds no MACs."""
+    b = TfliteBuilder()
+    x = b.tensor("x", (1, 4, 4, 8))
+    y = b.tensor("conv", (1, 4, 4, 8))
+    b.op(
+        "CONV_2D",
+        [x, b.weight("w", np.ones((8, 1, 1, 8))), b.weight("b", np.zeros(8))],
+        [y],
+        "Conv2DOptions",
+        Padding=1,
+        StrideW=1,
+        StrideH=1,
+    )
+    if op in ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"):
+        out = b.tensor("out", (1, 4, 4, 8))
+        b.op(op, [y, x], [out], options, **fields)
+    elif op == "CONCATENATION":
+        out = b.tensor("out", (1, 4, 4, 16))
+        b.op(op, [y, x], [out], options, **fields)
+    elif op == "PAD":
+        pads = b.tensor(
+            "pads", (4, 2), "int32", data=np.asarray([[0, 0], [1, 1], [2, 2], [0, 0]], np.int32)
+        )
+        out = b.tensor("out", (1, 6, 8, 8))
+        b.op(op, [y, pads], [out])
+    elif op == "AVERAGE_POOL_2D":
+        out = b.tensor("out", (1, 2, 2, 8))
+        b.op(
+            op,
+            [y],
+            [out],
+            "Pool2DOptions",
+            Padding=1,
+            StrideW=2,
+            StrideH=2,
+            FilterWidth=2,
+            FilterHeight=2,
+        )
+    elif op == "RESHAPE":
+        target = b.tensor("target", (2,), "int32", data=np.asarray([1, 128], np.int32))
+        out = b.tensor("out", (1, 128))
+        b.op(op, [y, target], [out], "ReshapeOptions")
+    elif op == "RESIZE_BILINEAR":
+        size = b.tensor("size", (2,), "int32", data=np.asarray([8, 8], np.int32))
+        out = b.tensor("out", (1, 8, 8, 8))
+        b.op(op, [y, size], [out], "ResizeBilinearOptions")
+    else:  # unary
+        out = b.tensor("out", (1, 4, 4, 8))
+        b.op(op, [y], [out], options, **fields)
+    return b, x, out
+
+
+ONE_OPS = [
+    ("ADD", "AddOptions", {}),
+    ("SUB", "SubOptions", {}),
+    ("MUL", "MulOptions", {}),
+    ("MAXIMUM", None, {}),
+    ("SQUARED_DIFFERENCE", None, {}),
+    ("CONCATENATION", "ConcatenationOptions", {"Axis": 3}),
+    ("PAD", None, {}),
+    ("AVERAGE_POOL_2D", None, {}),
+    ("RESHAPE", None, {}),
+    ("RESIZE_BILINEAR", None, {}),
+    ("LOGISTIC", None, {}),
+    ("TANH", None, {}),
+    ("RELU", None, {}),
+    ("RELU6", None, {}),
+    ("HARD_SWISH", None, {}),
+    ("LEAKY_RELU", "LeakyReluOptions", {"Alpha": 0.1}),
+    ("SOFTMAX", "SoftmaxOptions", {"Beta": 1.0}),
+]
+
+
+@pytest.mark.parametrize(("op", "options", "fields"), ONE_OPS, ids=[o[0] for o in ONE_OPS])
+def test_each_operator_is_counted_and_runs_on_litert(
+    tmp_path: Path, op: str, options: str | None, fields: dict[str, Any]
+) -> None:
+    b, x, out = _one_op(op, options, **fields)
+    path = write(tmp_path, b, [x], [out])
+    data = profile(path, "--strict")  # nothing named as not counted
+    assert totals(data) == (4 * 4 * 8 * 8, 8 * 8 + 8)
+    assert count(path).macs == 4 * 4 * 8 * 8
+    expected = tuple(b.tensors[out].shape)
+    assert run_on_litert(path) == expected

@@ -70,8 +70,8 @@ def test_other_model_files_are_sent_through_onnx_to_profile(name: str, how: str)
     assert code == 2 and out == ""
     message = one_error(err)
     assert message.startswith(f"{name}: validate checks YAML specs, and this is a")
-    onnx = str(Path(name).with_suffix(".onnx"))
-    assert f"({how}) and run `sepconv profile {onnx}`" in message
+    # the advice profile gives too (interchange/formats.py): how to get a file it reads
+    assert how in message and "profile" in message
     assert "binary file" not in message
 
 

@@ -167,6 +167,12 @@ def cost(
     elif layout is not None:
         raise UsageError("--layout: says how to read --input, which --spec replaces")
     shapes, values = parse_input_shapes(input_shape or []), parse_input_values(input_value or [])
+    if spec is not None:
+        from sepconv_cli.interchange.formats import refusal
+
+        refused = refusal(str(spec))
+        if refused is not None:
+            raise UsageError(f"--spec: {refused}")
     if spec is not None and is_onnx(str(spec)):
         input_layout = None
         reports = onnx_conv_reports(spec, given, common, shapes, values)

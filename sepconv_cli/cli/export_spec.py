@@ -80,6 +80,11 @@ def export_spec(
     Messages.quiet = quiet
     shapes = parse_input_shapes(input_shape or [])
     values = parse_input_values(input_value or [])
+    from sepconv_cli.interchange.formats import refusal
+
+    refused = refusal(str(model))
+    if refused is not None:
+        raise UsageError(refused)
     if not model.is_file() and not is_torch_module(str(model)):
         raise UsageError(f"MODEL: no such file: {model}")
     if output is not None:

@@ -34,18 +34,15 @@ VALIDATE_EXIT_CODES = (
 # ONNX first. ``{path}`` is the file as given, ``{onnx}`` that name ending in .onnx, both
 # quoted for a shell.
 _PROFILE = "run `sepconv profile {path}` instead (it checks the file as it reads it)"
-_TF2ONNX = "convert it to ONNX (tf2onnx) and run `sepconv profile {onnx}`"
-_TORCH = "export it to ONNX (torch.onnx.export) and run `sepconv profile {onnx}`"
 MODEL_FILES: dict[str, tuple[str, str]] = {
     ".onnx": ("an ONNX model", _PROFILE),
     ".tflite": ("a TensorFlow Lite model", _PROFILE),
     ".keras": ("a Keras model", _PROFILE),
     ".h5": ("a Keras model", _PROFILE),
     ".hdf5": ("a Keras model", _PROFILE),
-    ".pb": ("a TensorFlow graph", _TF2ONNX),
-    ".pt": ("a PyTorch model", _TORCH),
-    ".pth": ("a PyTorch model", _TORCH),
 }
+"""The model files profile reads; the formats sepconv does not read at all, with how to
+get one it does, are interchange/formats.py's (the same advice profile gives)."""
 SAVED_MODEL = ("saved_model.pb", ("a TensorFlow SavedModel", _PROFILE))
 
 
@@ -53,7 +50,11 @@ def model_file_advice(path: Path) -> str | None:
     """The one-line refusal for a model file given to validate, or None for anything else.
     Decided by the name alone, before any file is read, so a mistyped model.onnx gets it
     too."""
+    from sepconv_cli.interchange.formats import other_format
+
     known = SAVED_MODEL[1] if path.name == SAVED_MODEL[0] else MODEL_FILES.get(path.suffix.lower())
+    if known is None:
+        known = other_format(str(path))
     if known is None:
         return None
     kind, advice = known

@@ -84,6 +84,11 @@ def load_model(
     (``-a``, ``-r``: its channels and sizes are fixed in its weights and shape arithmetic)
     are one-line errors; ``--input-shape`` and ``--input-value`` are for ONNX files only."""
     options = options or ModelOptions()
+    from sepconv_cli.interchange.formats import refusal
+
+    refused = refusal(ref)
+    if refused is not None:
+        raise UsageError(refused)
     if ref.lower().endswith(".tflite"):
         return _tflite(ref, options)
     if is_onnx(ref):
