@@ -16,12 +16,15 @@ For each model and form (as specified, standard, separable), batch 1, float32:
   ``Interpreter(model_path=…, num_threads=…)`` (XNNPACK as LiteRT applies it) and its
   ``invoke()`` timed by the same routine (:func:`~sepconv_cli.execution.timing.measure`:
   warm-up, auto-ranged loops, median) — what a user timing the file by hand gets;
+* **sepconv whole**: the same file as ``sepconv profile m.tflite --runtime litert
+  --whole-model --threads N`` times it (:func:`~sepconv_cli.execution.runtimes.
+  litert_whole.time_whole_files`, the same budget), and its ratio to the direct loop
+  (issue 25's goal: within 1.2×);
 * the ratio layers / whole: what one call per layer (and no fusion across layers) costs
   beside one call for the model, and the separable speed-up measured both ways beside the
   MAC ratio.
 
-sepconv has no whole-file LiteRT timing yet (``--whole-model`` is ONNX Runtime's); the sum
-of layers is what it measures today. Nothing here asserts a speed.
+Nothing here asserts a speed.
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ import numpy as np
 from sepconv_cli.counting.network import build
 from sepconv_cli.counting.report import profile_report
 from sepconv_cli.execution.profiling import as_specified_seconds, declared_part, time_layers
+from sepconv_cli.execution.runtimes.litert_whole import time_whole_files
 from sepconv_cli.execution.runtimes.registry import load_runtime
 from sepconv_cli.execution.timing import TimingSettings, measure
 from sepconv_cli.interchange.onnx_build import Form
 from sepconv_cli.interchange.tflite_export import export_tflite
+from sepconv_cli.interchange.whole_forms import FormGraphs
 from sepconv_cli.spec.presets import resolve_model
 
 FORMS: tuple[Form, ...] = ("as_specified", "standard", "separable")
@@ -92,12 +97,18 @@ def bench_model(name: str, resolution: int | None, args: argparse.Namespace, fol
             fastest[form] += t.part(form).min_s
     whole: dict[str, float] = {}
     whole_fastest: dict[str, float] = {}
-    whole_settings = TimingSettings(threads=args.threads, budget_s=args.whole_seconds)
+    whole_settings = TimingSettings(
+        threads=args.threads, budget_s=args.whole_seconds, runtime="litert"
+    )
+    paths: dict[str, bytes | Path | None] = {}
     for form in FORMS:
         path = folder / f"{name}_{form}.tflite"
         path.write_bytes(export_tflite(spec, built, form).data)
+        paths[form] = path
         stats = measure(direct_invoke(path, args.threads), whole_settings)
         whole[form], whole_fastest[form] = stats.median_s, stats.min_s
+    # the same files as `sepconv profile FILE --runtime litert --whole-model` times each
+    ours = time_whole_files(FormGraphs(paths), None, built.batch, whole_settings)
     macs = {
         "as_specified": sum(layer.as_specified.macs for layer in report.layers),
         "standard": sum(layer.standard.macs for layer in report.layers),
@@ -114,6 +125,10 @@ def bench_model(name: str, resolution: int | None, args: argparse.Namespace, fol
             f"{ms(whole_fastest[form])} {fastest[form] / whole_fastest[form]:>5.2f}×"
         )
     print("(ratio = layers / whole: medians, then fastest runs)")
+    print(f"{'form':<13} {'sepconv whole ms':>16} {'direct ms':>9} {'sepconv/direct':>14}")
+    for form in FORMS:
+        mine = ours.form(form).median_s or float("nan")
+        print(f"{form:<13} {ms(mine):>16} {ms(whole[form])} {mine / whole[form]:>13.2f}×")
     mac_ratio = macs["standard"] / max(macs["separable"], 1)
     print(
         f"separable speed-up: {sums['standard'] / sums['separable']:.2f}× summed over layers, "

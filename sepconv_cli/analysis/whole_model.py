@@ -1,9 +1,12 @@
-"""``--whole-model``: a model's three forms run end to end on ONNX Runtime, each beside the
-sum of its layers timed one by one (docs/runtimes.md#whole-graph-against-the-sum-of-layers).
+"""``--whole-model``: a model's three forms run end to end on ONNX Runtime or LiteRT, each
+beside the sum of its layers timed one by one
+(docs/runtimes.md#whole-graph-against-the-sum-of-layers).
 
 The graphs come from :mod:`sepconv_cli.interchange.whole_forms` (a spec's export, or an ONNX
-file itself), the timing from :mod:`sepconv_cli.execution.runtimes.whole_graph`; this module
-pairs each whole graph with the per-layer sums the command already measured.
+or TensorFlow Lite file itself), the timing from :mod:`sepconv_cli.execution.runtimes.
+whole_graph` (ONNX Runtime) or :mod:`~sepconv_cli.execution.runtimes.litert_whole`
+(LiteRT); this module pairs each whole graph with the per-layer sums the command already
+measured.
 """
 
 from __future__ import annotations
@@ -26,16 +29,20 @@ def whole_model(
     progress: Callable[[str], None] | None = None,
     input_values: dict[str, Any] | None = None,
 ) -> WholeGraph:
-    """The model ``ref`` names (``built`` from it) run whole in each form on ORT."""
+    """The model ``ref`` names (``built`` from it) run whole in each form on ORT, or on
+    LiteRT where ``settings.runtime`` is ``litert``."""
     from sepconv_cli.execution.runtimes.whole_graph import time_whole_graphs
     from sepconv_cli.interchange.models import ModelOptions, converted_file, is_onnx
     from sepconv_cli.interchange.onnx_build import nchw
     from sepconv_cli.interchange.whole_forms import onnx_file_graphs, spec_graphs
 
-    if ref.lower().endswith(".tflite"):
+    tflite = ref.lower().endswith(".tflite")
+    if settings.runtime == "litert":
+        return _on_litert(ref, built, settings, tflite, progress, input_values)
+    if tflite:
         raise UsageError(
-            "--whole-model: runs an ONNX graph on ONNX Runtime; a TensorFlow Lite file is "
-            "counted from its operators but not run whole (its layers time with --time)"
+            "--whole-model: a TensorFlow Lite file runs whole on LiteRT, not ONNX Runtime; "
+            "use --runtime litert"
         )
     if is_onnx(ref):
         # a PyTorch module or Keras file: its ONNX export, run while it exists
@@ -56,3 +63,32 @@ def whole_model(
     return time_whole_graphs(
         graphs, expected, built.batch, settings, input_shapes, progress, input_values
     )
+
+
+def _on_litert(
+    ref: str,
+    built: Model,
+    settings: TimingSettings,
+    tflite: bool,
+    progress: Callable[[str], None] | None,
+    input_values: dict[str, Any] | None,
+) -> WholeGraph:
+    """A ``.tflite`` file as given, or a spec's three forms written as ``.tflite`` files,
+    run whole on LiteRT."""
+    from sepconv_cli.execution.runtimes.litert_whole import time_whole_files
+    from sepconv_cli.interchange.models import is_onnx
+    from sepconv_cli.interchange.whole_forms import spec_tflite_files, tflite_file_forms
+
+    if tflite:
+        graphs = tflite_file_forms(Path(ref))
+        return time_whole_files(graphs, None, built.batch, settings, progress, input_values)
+    if is_onnx(ref):
+        raise UsageError(
+            "--whole-model --runtime litert: runs a .tflite file, or a spec or preset written "
+            "as one; an ONNX model runs whole with --runtime onnxruntime"
+        )
+    from sepconv_cli.spec.presets import resolve_model
+
+    graphs = spec_tflite_files(resolve_model(ref), built, settings.seed)
+    expected = (built.batch, *built.output_shape)  # channels-last, as TFLite's
+    return time_whole_files(graphs, expected, built.batch, settings, progress, input_values)

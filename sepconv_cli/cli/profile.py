@@ -141,7 +141,9 @@ def profile(
             "--whole-model",
             help="With --runtime onnxruntime: also run the whole model end to end as one ONNX "
             "Runtime session in each form (as specified, standard, separable) and show its "
-            "time beside the sum of the layers' (an ONNX file: its own graph as specified).",
+            "time beside the sum of the layers' (an ONNX file: its own graph as specified). "
+            "With --runtime litert: the same as one LiteRT Interpreter per form, a spec's "
+            "forms written as .tflite files (a .tflite file: the file as given).",
         ),
     ] = False,
     quiet: QuietOption = False,
@@ -166,8 +168,22 @@ def profile(
     time = not onnx_model if time is None else time
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; drop --no-time")
-    if whole_model and runtime != "onnxruntime":
-        raise UsageError("--whole-model: runs the model on ONNX Runtime; add --runtime onnxruntime")
+    if whole_model and runtime not in ("onnxruntime", "litert"):
+        raise UsageError(
+            "--whole-model: runs the model on ONNX Runtime or LiteRT; add --runtime "
+            "onnxruntime (or --runtime litert for a .tflite file, a spec or a preset)"
+        )
+    tflite_file = model.lower().endswith(".tflite")
+    if whole_model and runtime == "litert" and onnx_model and not tflite_file:
+        raise UsageError(
+            "--whole-model --runtime litert: runs a .tflite file, or a spec or preset written "
+            "as one; an ONNX model runs whole with --runtime onnxruntime"
+        )
+    if whole_model and runtime == "onnxruntime" and tflite_file:
+        raise UsageError(
+            "--whole-model: a TensorFlow Lite file runs whole on LiteRT, not ONNX Runtime; "
+            "use --runtime litert"
+        )
     if whole_model and not time and not onnx_model:
         raise UsageError(
             "--whole-model: times the whole graph beside the sum of the timed layers; "

@@ -84,3 +84,38 @@ def onnx_file_graphs(
     forms = {**made.graphs, "as_specified": graphs["as_specified"]}
     skipped = {k: v for k, v in made.skipped.items() if k != "as_specified"}
     return FormGraphs(forms, tuple(skipped.values()), skipped)
+
+
+def spec_tflite_files(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraphs:
+    """Each form of ``model`` (built from ``spec``) as the ``.tflite`` file ``sepconv export
+    --form F -o model.tflite`` writes (seeded weights): what ``--runtime litert`` runs whole."""
+    from sepconv_cli.interchange.onnx_build import ExportError
+    from sepconv_cli.interchange.tflite_export import export_tflite
+    from sepconv_cli.interchange.tflite_write import TfliteWriteError
+
+    graphs: dict[str, bytes | Path | None] = {}
+    skipped: dict[str, str] = {}
+    notes: list[str] = []
+    for form in FORMS:
+        try:
+            made = export_tflite(spec, model, form, seed=seed, where=f"form {form}")  # type: ignore[arg-type]
+            graphs[form] = made.data
+            if made.dtype_note and made.dtype_note not in notes:
+                notes.append(f"whole files: {made.dtype_note}")
+        except (ExportError, TfliteWriteError) as exc:  # that form only
+            graphs[form] = None
+            skipped[form] = f"{form} whole file not timed: {exc}"
+    return FormGraphs(graphs, (*notes, *skipped.values()), skipped)
+
+
+def tflite_file_forms(path: Path) -> FormGraphs:
+    """A ``.tflite`` file as given (its ``as_specified`` form); its standard and separable
+    forms are not written as TFLite files, and one line says so."""
+    reason = (
+        f"standard and separable whole files not timed: {path.name} runs whole as given; "
+        "its other forms are not written as TFLite (their layers are timed one by one)"
+    )
+    skipped = {"standard": reason, "separable": reason}
+    return FormGraphs(
+        {"as_specified": path, "standard": None, "separable": None}, (reason,), skipped
+    )
