@@ -653,3 +653,34 @@ def test_each_operator_is_counted_and_runs_on_litert(
     assert count(path).macs == 4 * 4 * 8 * 8
     expected = tuple(b.tensors[out].shape)
     assert run_on_litert(path) == expected
+
+
+def test_operands_no_operator_can_have_are_one_line(tmp_path: Path) -> None:
+    """A PAD whose paddings are a computed tensor's, a MEAN missing its axes, a CONV_2D with a
+    filter of rank 2: each refused or named in one line, never an internal error."""
+    cases = []
+    b = TfliteBuilder()
+    x = b.tensor("x", (1, 4, 4, 2))
+    out = b.tensor("out", (1, 4, 4, 2))
+    b.op("MEAN", [x], [out], "ReducerOptions", KeepDims=True)  # no axes input at all
+    cases.append(b.build([x], [out]))
+    b = TfliteBuilder()
+    x = b.tensor("x", (1, 4, 4, 2))
+    out = b.tensor("out", (1, 4, 4, 3))
+    b.op(
+        "CONV_2D",
+        [x, b.weight("w", np.ones((3, 2))), b.weight("b", np.zeros(3))],
+        [out],
+        "Conv2DOptions",
+        Padding=1,
+        StrideW=1,
+        StrideH=1,
+    )
+    cases.append(b.build([x], [out]))
+    for k, data in enumerate(cases):
+        path = tmp_path / f"odd{k}.tflite"
+        path.write_bytes(data)
+        done = runner.invoke(app, ["profile", str(path), "--format", "json", "-q"])
+        assert done.exit_code in (0, 2), (k, done.exit_code, done.output[-400:])
+        if done.exit_code == 2:
+            assert len(done.output.strip().splitlines()) == 1, done.output

@@ -42,8 +42,17 @@ def translate(graph: TfGraph, name: str, where: str = "") -> tuple[Any, list[str
         emit.graph_input(index)
     for op in graph.operators:
         rule = RULES.get(op.op)
-        if rule is None or not rule(emit, op):
-            emit.opaque(op)
+        try:
+            if rule is None or not rule(emit, op):
+                emit.opaque(op)
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError) as exc:
+            # operands the file's own checks let through but no operator can have (a
+            # missing input, a string where a shape is, a filter of another rank): a
+            # damaged file, one line naming the operator, never an internal error
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise emit.fault(
+                f"operator {op.index} ({op.op}, {emit.layer(op)}) cannot be read: {reason}"
+            ) from None
     for index in graph.outputs:
         emit.graph_output(index)
     if emit.sparse:
