@@ -375,3 +375,28 @@ def test_interactive_timing_at_80_columns_keeps_the_runs_column() -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_csv_says_how_sure_each_time_is() -> None:
+    """A timed profile's CSV carries each part's sample count and the flagged parts, equal
+    to the JSON's (the table's Runs column and marks, for a spreadsheet)."""
+    import csv
+    import io
+    import json
+
+    from typer.testing import CliRunner
+
+    from sepconv_cli.cli.app import app
+
+    runner = CliRunner()
+    args = ["profile", "mobilenet_v1", "-r", "64", "-a", "0.25", "--time", "--time-budget", "0.5"]
+    as_csv = runner.invoke(app, [*args, "--format", "csv", "-q"])
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert rows and all(int(r["standard_runs"]) >= 1 for r in rows)
+    for part in ("separable", "depthwise", "pointwise"):
+        assert all(r[f"{part}_runs"].isdigit() for r in rows)
+    as_json = runner.invoke(app, [*args, "--format", "json", "-q"])
+    layers = json.loads(as_json.stdout)["layers"]
+    assert [r["name"] for r in rows] == [layer["name"] for layer in layers]
+    assert {"noisy", "few_runs", "inconsistent"} <= set(rows[0])

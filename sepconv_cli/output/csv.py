@@ -57,6 +57,17 @@ TIMING_COLUMNS = (
     "pointwise_median_s",
     "speedup",
 )
+TIMING_FLAG_COLUMNS = (
+    "standard_runs",
+    "separable_runs",
+    "depthwise_runs",
+    "pointwise_runs",
+    "noisy",
+    "few_runs",
+    "inconsistent",
+)
+"""How sure each time is, as the table's Runs column and its ~, 1-run and ! marks say it:
+samples per part, and the parts flagged (``;``-separated: ``depthwise;pointwise``)."""
 
 
 def csv_row(layer: LayerReport) -> dict[str, Any]:
@@ -94,7 +105,22 @@ def csv_row(layer: LayerReport) -> dict[str, Any]:
     }
     if layer.timing is not None:
         out.update(timing_columns(layer.timing))
+        out.update(timing_flags(layer.timing))
     return out
+
+
+def timing_flags(timing: LayerTiming) -> dict[str, int | str]:
+    """Each part's sample count and the parts flagged noisy, measured on fewer samples than
+    sepconv asks for, or slower than their whole form (:data:`TIMING_FLAG_COLUMNS`)."""
+    return {
+        "standard_runs": timing.standard.runs,
+        "separable_runs": timing.separable.runs,
+        "depthwise_runs": timing.depthwise.runs,
+        "pointwise_runs": timing.pointwise.runs,
+        "noisy": ";".join(timing.noisy),
+        "few_runs": ";".join(timing.few_runs),
+        "inconsistent": ";".join(timing.inconsistent),
+    }
 
 
 def timing_columns(timing: LayerTiming | None) -> dict[str, float | None]:
@@ -136,7 +162,7 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def layers_csv(layers: Sequence[LayerReport]) -> str:
     columns = list(CSV_COLUMNS)
     if any(layer.timing for layer in layers):
-        columns += TIMING_COLUMNS
+        columns += [*TIMING_COLUMNS, *TIMING_FLAG_COLUMNS]
     rows = (csv_row(layer) for layer in layers)
     return csv_text(columns, ([row.get(key, "") for key in columns] for row in rows))
 
