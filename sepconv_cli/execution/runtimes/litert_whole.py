@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.errors import RuntimeFailure
-from sepconv_cli.execution.runtimes.whole_graph import WholeForm, WholeGraph
+from sepconv_cli.execution.runtimes.whole_graph import WholeGraph, time_forms
 
 if TYPE_CHECKING:
-    from sepconv_cli.execution.timing import Stats, TimingSettings
+    from sepconv_cli.execution.timing import TimingSettings
     from sepconv_cli.interchange.whole_forms import FormGraphs
 
 
@@ -122,53 +122,11 @@ def time_whole_files(
 ) -> WholeGraph:
     """Each form's ``.tflite`` run whole on LiteRT with ``settings``' threads and timed;
     ``expected`` is the output shape every form must give (None: the first form's own)."""
-    from sepconv_cli.execution.machine import load_average
     from sepconv_cli.execution.runtimes.registry import load_runtime
-    from sepconv_cli.execution.timing import measure
 
     runtime: Any = load_runtime("litert", settings.device, settings.threads)
-    forms: list[WholeForm] = []
-    for form, data in graphs.graphs.items():
-        if data is None:
-            forms.append(WholeForm(form, note=graphs.skipped.get(form, "not made")))
-            continue
-        if progress is not None:
-            progress(form)
-        try:
-            graph = _File(runtime, data, batch, settings.seed, input_values)
-        except (RuntimeFailure, MemoryError):
-            raise
-        except Exception as exc:  # LiteRT's own refusal of the file: one line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise RuntimeFailure(
-                f"--whole-model: form {form} does not run on litert: "
-                f"{type(exc).__name__}: {first[:200]}"
-            ) from None
-        if expected is None:
-            expected = graph.output_shape
-        if graph.output_shape != expected:
-            raise RuntimeFailure(
-                f"--whole-model: form {form}: the whole file's output is "
-                f"{'x'.join(map(str, graph.output_shape))}, the model's is "
-                f"{'x'.join(map(str, expected))}"
-            )
-        stats: Stats = measure(graph, settings, settings.budget_s)
-        forms.append(
-            WholeForm(
-                form,
-                stats.median_s,
-                stats.min_s,
-                stats.max_s,
-                stats.iqr_s,
-                stats.runs,
-                graph.output_shape,
-            )
-        )
-        del graph  # one interpreter alive at a time: a standard form's weights can be large
-    return WholeGraph(
-        runtime.info,
-        tuple(forms),
-        notes=graphs.notes,
-        budget_s=settings.budget_s,
-        load_1m=load_average(),
-    )
+
+    def open_form(data: bytes | Path) -> _File:
+        return _File(runtime, data, batch, settings.seed, input_values)
+
+    return time_forms(runtime.info, graphs, open_form, expected, settings, progress, "file")

@@ -250,11 +250,36 @@ def time_whole_graphs(
     ``input_values`` (``--input-value``) are fed as given; other inputs get seeded normal
     values (floats) or zeros (integers)."""
     from sepconv_cli.execution.runtimes.registry import load_runtime
-    from sepconv_cli.execution.timing import measure
 
     runtime: Any = load_runtime(
         "onnxruntime", settings.device, settings.threads, settings.ort_optimization
     )
+    declared = graphs.graphs.get("as_specified")
+    if expected is None and declared is not None:
+        expected = _declared_output(declared)
+
+    def open_form(data: bytes | Path) -> Any:
+        return _Graph(runtime, data, batch, input_shapes or {}, settings.seed, input_values)
+
+    return time_forms(runtime.info, graphs, open_form, expected, settings, progress, "graph")
+
+
+def time_forms(
+    info: RuntimeInfo,
+    graphs: FormGraphs,
+    open_form: Callable[[bytes | Path], Any],
+    expected: tuple[int, ...] | None,
+    settings: TimingSettings,
+    progress: Callable[[str], None] | None,
+    what: str,
+) -> WholeGraph:
+    """Each form ``open_form`` makes runnable (a callable with its ``output_shape``) timed
+    whole, in ``graphs``' order, one alive at a time; every form must give ``expected``
+    (None: the first one's own). The runtime's own refusal of a form (its ``what``: graph,
+    file) is one line naming it. Shared by ONNX Runtime's graphs and LiteRT's files."""
+    from sepconv_cli.execution.machine import load_average
+    from sepconv_cli.execution.timing import measure
+
     forms: list[WholeForm] = []
     for form, data in graphs.graphs.items():
         if data is None:
@@ -262,27 +287,25 @@ def time_whole_graphs(
             continue
         if progress is not None:
             progress(form)
-        if expected is None and form == "as_specified":
-            expected = _declared_output(data)
         try:
-            graph = _Graph(runtime, data, batch, input_shapes or {}, settings.seed, input_values)
+            runner = open_form(data)
         except (RuntimeFailure, MemoryError):
             raise
-        except Exception as exc:  # ORT's own refusal of the graph: one line
+        except Exception as exc:  # the runtime's own refusal: one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise RuntimeFailure(
-                f"--whole-model: form {form} does not run on onnxruntime: "
+                f"--whole-model: form {form} does not run on {info.runtime}: "
                 f"{type(exc).__name__}: {first[:200]}"
             ) from None
         if expected is None:
-            expected = graph.output_shape
-        if graph.output_shape != expected:
+            expected = runner.output_shape
+        if runner.output_shape != expected:
             raise RuntimeFailure(
-                f"--whole-model: form {form}: the whole graph's output is "
-                f"{'x'.join(map(str, graph.output_shape))}, the model's is "
+                f"--whole-model: form {form}: the whole {what}'s output is "
+                f"{'x'.join(map(str, runner.output_shape))}, the model's is "
                 f"{'x'.join(map(str, expected))}"
             )
-        stats: Stats = measure(graph, settings, settings.budget_s)
+        stats: Stats = measure(runner, settings, settings.budget_s)
         forms.append(
             WholeForm(
                 form,
@@ -291,14 +314,12 @@ def time_whole_graphs(
                 stats.max_s,
                 stats.iqr_s,
                 stats.runs,
-                graph.output_shape,
+                runner.output_shape,
             )
         )
-        del graph  # one session alive at a time: a standard form's weights can be large
-    from sepconv_cli.execution.machine import load_average
-
+        del runner  # one alive at a time: a standard form's weights can be large
     return WholeGraph(
-        runtime.info,
+        info,
         tuple(forms),
         notes=graphs.notes,
         budget_s=settings.budget_s,
