@@ -149,14 +149,20 @@ class _Walker:
         tensor, shape = x
         channels = shape[-1]
         sizes = [channels // count] * count if layer.split is True else list(layer.split)
+        outputs = self.split_channels(tensor, sizes, name)
+        return [(out, (*shape[:-1], size)) for out, size in zip(outputs, sizes, strict=True)]
+
+    def split_channels(self, tensor: str, sizes: list[int], name: str) -> list[str]:
+        """``tensor``'s channels cut into parts of ``sizes``: the parts' names (a writer of
+        another format overrides this alone)."""
         g = self.g
         split_name = g.unique(f"{name}/split")
-        outputs = [g.unique(f"{split_name}:{i}") for i in range(count)]
+        outputs = [g.unique(f"{split_name}:{i}") for i in range(len(sizes))]
         sizes_name = g.constant(f"{split_name}.sizes", np.array(sizes, np.int64))
         g.nodes.append(
             g.onnx.helper.make_node("Split", [tensor, sizes_name], outputs, name=split_name, axis=1)
         )
-        return [(out, (*shape[:-1], size)) for out, size in zip(outputs, sizes, strict=True)]
+        return outputs
 
 
 def export_model(

@@ -50,7 +50,7 @@ from sepconv_cli.counting.ops import (
     SqueezeExcite,
 )
 from sepconv_cli.interchange.onnx_build import ExportError, Form
-from sepconv_cli.interchange.onnx_export import Tensor, _Walker
+from sepconv_cli.interchange.onnx_export import _Walker
 from sepconv_cli.interchange.onnx_rows import (
     _activated_after,
     _inverted_residual_roles,
@@ -58,7 +58,7 @@ from sepconv_cli.interchange.onnx_rows import (
 )
 from sepconv_cli.interchange.tflite_write import FlatModel, TfliteWriteError
 from sepconv_cli.interchange.tflite_write_ops import OpWriter
-from sepconv_cli.spec.layers import LayerSpec, ModelSpec
+from sepconv_cli.spec.layers import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -189,16 +189,10 @@ class _TfliteWalker(_Walker):
         self.outputs.setdefault(row.index, []).append(out)
         return out
 
-    def split(self, layer: LayerSpec, x: Tensor, name: str) -> list[Tensor]:
-        count = len(layer.branches)
-        if layer.split is False:
-            return [x] * count
-        tensor, shape = x
-        channels = shape[-1]
-        sizes = [channels // count] * count if layer.split is True else list(layer.split)
+    def split_channels(self, tensor: str, sizes: list[int], name: str) -> list[str]:
         m = self.writer.m
         full = m.shape(tensor)
-        outs = m.op_many(
+        outs: list[str] = m.op_many(
             "SPLIT_V",
             [
                 tensor,
@@ -207,9 +201,9 @@ class _TfliteWalker(_Walker):
             ],
             [(f"{name}/split:{i}", (*full[:-1], size)) for i, size in enumerate(sizes)],
             "SplitVOptions",
-            NumSplits=count,
+            NumSplits=len(sizes),
         )
-        return [(out, (*shape[:-1], size)) for out, size in zip(outs, sizes, strict=True)]
+        return outs
 
 
 def export_tflite(
