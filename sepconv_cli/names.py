@@ -24,6 +24,8 @@ imports no layer.
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -56,3 +58,15 @@ def shown_in_markdown(text: str) -> str:
     if not any(c in text for c in "\\|<"):
         return text
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+
+
+def unique_name(base: str, taken: Container[str], mark: str = "_") -> str:
+    """``base``, else ``base{mark}2`` (with ``mark`` ``#``) or ``base{mark}1`` (``_``) and
+    on, the first not in ``taken``: a graph writer's names for its nodes and tensors. The
+    caller records it as taken."""
+    first = 2 if mark == "#" else 1
+    name, n = base, first - 1
+    while name in taken:
+        n += 1
+        name = f"{base}{mark}{n}"
+    return name

@@ -71,6 +71,7 @@ from sepconv_cli.counting.ops import (
 )
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.optional import require_onnx
+from sepconv_cli.names import unique_name
 
 Form = Literal["as_specified", "standard", "separable"]
 FORMS: tuple[Form, ...] = ("as_specified", "standard", "separable")
@@ -145,10 +146,7 @@ class GraphBuilder:
 
     def unique(self, name: str) -> str:
         """``name``, or ``name_1``, ``name_2`` … when taken (node and tensor names)."""
-        out, n = name, 0
-        while out in self.used:
-            n += 1
-            out = f"{name}_{n}"
+        out = unique_name(name, self.used)
         self.used.add(out)
         return out
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.tflite_file import TfGraph, TfOperator, TfTensor
+from sepconv_cli.names import unique_name
 
 TO_NCHW = (0, 3, 1, 2)
 TO_NHWC = (0, 2, 3, 1)
@@ -63,19 +64,13 @@ class Emitter:
     # -- names ------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
         """A tensor or node name not used yet (``base``, else ``base#2``, ``base#3``…)."""
-        name, n = base, 1
-        while name in self._used:
-            n += 1
-            name = f"{base}#{n}"
+        name = unique_name(base, self._used, "#")
         self._used.add(name)
         return name
 
     def node_name(self, base: str) -> str:
         """A node name not used yet: the layer's, numbered from the second node on."""
-        name, n = base, 1
-        while name in self._node_names:
-            n += 1
-            name = f"{base}#{n}"
+        name = unique_name(base, self._node_names, "#")
         self._node_names.add(name)
         return name
 

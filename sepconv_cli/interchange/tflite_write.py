@@ -33,6 +33,7 @@ import numpy as np
 
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.optional import require
+from sepconv_cli.names import unique_name
 
 # TensorType of the tensors written: float32 activations and weights, int32 shapes and axes
 TENSOR_TYPES = {"float32": 0, "int32": 2}
@@ -91,11 +92,7 @@ class FlatModel:
     # ----------------------------------------------------------------------- tensors
 
     def unique(self, name: str) -> str:
-        out, n = name, 0
-        while out in self.index:
-            n += 1
-            out = f"{name}_{n}"
-        return out
+        return unique_name(name, self.index)
 
     def tensor(self, name: str, shape: tuple[int, ...], dtype: str = "float32") -> str:
         """A tensor an operator computes (or a graph input), named ``name`` made unique."""
