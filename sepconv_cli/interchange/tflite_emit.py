@@ -197,6 +197,14 @@ class Emitter:
         self._nhwc[index] = name
         self.put(index, moved, nchw=True)
 
+    def put_held(self, index: int, name: str, nchw: bool) -> None:
+        """An output made where its inputs were held: channels-first (``nchw``, a rank-4
+        output), else in TFLite's own layout (:meth:`put_tf`)."""
+        if nchw and self.rank(index) == 4:
+            self.put(index, name, nchw=True)
+        else:
+            self.put_tf(index, name)
+
     def elem(self, index: int) -> int:
         """The ONNX element type the translation holds a tensor in: every number the model
         computes with is a float (an int8 tensor holds quantized reals), indices and shapes

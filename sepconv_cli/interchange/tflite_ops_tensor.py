@@ -147,10 +147,7 @@ def elementwise(e: Emitter, op: TfOperator) -> bool:
     else:
         out = e.node(op, "Where", names)
     out = e.activation(op, out)
-    if nchw:
-        e.put(y, out, nchw=True)
-    else:
-        e.put_tf(y, out)
+    e.put_held(y, out, nchw)
     return True
 
 
@@ -188,12 +185,7 @@ def reduction(e: Emitter, op: TfOperator) -> bool:
     target = mapped if mapped is not None else [a % max(e.rank(x), 1) for a in axes]
     axes_name = e.initializer(np.asarray(sorted(set(target)), np.int64), "axes")
     out = e.node(op, REDUCTIONS[op.op], [data, axes_name], keepdims=int(keep))
-    if nchw and e.rank(y) == 4:
-        e.put(y, out, nchw=True)
-    elif nchw:
-        e.put(y, out, nchw=False)
-    else:
-        e.put_tf(y, out)
+    e.put_held(y, out, nchw)
     return True
 
 
@@ -253,10 +245,7 @@ def pad(e: Emitter, op: TfOperator) -> bool:
         inputs.append(e.initializer(e.float_value(op.inputs[2]).reshape(()), "pad_value"))
     mode = "reflect" if op.op == "MIRROR_PAD" else "constant"
     out = e.node(op, "Pad", inputs, mode=mode)
-    if nchw:
-        e.put(y, out, nchw=True)
-    else:
-        e.put_tf(y, out)
+    e.put_held(y, out, nchw)
     return True
 
 
