@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import import_module
 from math import prod
 from pathlib import Path
@@ -194,14 +195,17 @@ def _op_name(tflite: Any, code: Any) -> str:
     """An operator code's builtin name; since schema v3a the code lives in ``BuiltinCode``
     and the old byte field holds at most 127 (PLACEHOLDER_FOR_GREATER_OP_CODES)."""
     number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-    names = _enum(import_module("tflite.BuiltinOperator").BuiltinOperator)
+    names = _enum("BuiltinOperator")
     name = names.get(number, f"BUILTIN_{number}")
     if name == "CUSTOM":
         return f"CUSTOM:{_text(code.CustomCode()) or '?'}"
     return name
 
 
-def _enum(cls: type) -> dict[int, str]:
+@cache
+def _enum(module: str) -> dict[int, str]:
+    """The generated enum ``tflite.<module>.<module>`` as {value: name}, read once."""
+    cls = getattr(import_module(f"tflite.{module}"), module)
     return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
@@ -275,27 +279,39 @@ def _options(tflite: Any, op: Any) -> dict[str, Any]:
     table = op.BuiltinOptions()
     if not kind or table is None:
         return {}
-    name = _enum(import_module("tflite.BuiltinOptions").BuiltinOptions).get(kind)
+    name = _enum("BuiltinOptions").get(kind)
     if name is None:
         return {}
-    cls = getattr(import_module(f"tflite.{name}"), name)
+    cls, fields = _option_fields(name)
     options = cls()
     options.Init(table.Bytes, table.Pos)
     values: dict[str, Any] = {}
-    for attribute in dir(cls):
-        if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", attribute) or attribute.startswith("GetRoot"):
-            continue
-        if attribute.endswith(("Length", "IsNone")) or attribute == "Init":
-            continue
-        if attribute.endswith("AsNumpy"):
-            continue
+    for attribute, vector in fields:
         method = getattr(options, attribute)
-        if attribute + "AsNumpy" in dir(cls):  # a vector field (ReshapeOptions.NewShape)
+        if vector:  # a vector field (ReshapeOptions.NewShape)
             length = getattr(options, attribute + "Length")()
             values[attribute] = tuple(method(j) for j in range(length))
-        elif method.__code__.co_argcount == 1:
+        else:
             values[attribute] = method()
     return values
+
+
+@cache
+def _option_fields(name: str) -> tuple[type, tuple[tuple[str, bool], ...]]:
+    """The generated options class ``name`` and its fields' getters, each marked when it
+    reads a vector: found once per class, not once per operator."""
+    cls = getattr(import_module(f"tflite.{name}"), name)
+    members = set(dir(cls))
+    fields = []
+    for attribute in sorted(members):
+        if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", attribute) or attribute.startswith("GetRoot"):
+            continue
+        if attribute.endswith(("Length", "IsNone", "AsNumpy")) or attribute == "Init":
+            continue
+        vector = attribute + "AsNumpy" in members
+        if vector or getattr(cls, attribute).__code__.co_argcount == 1:
+            fields.append((attribute, vector))
+    return cls, tuple(fields)
 
 
 def _check_order(graph: TfGraph, path: Path) -> None:
