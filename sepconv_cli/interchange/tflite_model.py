@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from sepconv_cli.counting.network import Model
 from sepconv_cli.counting.ops import DTYPE_BYTES
@@ -25,22 +26,24 @@ from sepconv_cli.interchange.tflite_file import TfGraph, read_tflite
 CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
 
-def is_tflite(ref: str) -> bool:
-    return ref.lower().endswith(".tflite")
-
-
-def read_tflite_model(
-    path: Path, batch: int | None = None, all_nodes: bool = False
-) -> tuple[Model, list[str]]:
-    """The model in the TFLite file ``path`` and the notes for stderr."""
-    from sepconv_cli.interchange import tflite_ops_shape, tflite_ops_tensor  # noqa: F401
-    from sepconv_cli.interchange.onnx_model import read_onnx
+def _translated(path: Path) -> tuple[TfGraph, Any, list[str]]:
+    """The checked file, the ONNX model of its operations and the translation's notes."""
     from sepconv_cli.interchange.tflite_onnx import translate
 
     graph = read_tflite(path)
     if not graph.operators:
         raise UsageError(f"{path}: a TensorFlow Lite model with no operators")
     proto, notes = translate(graph, path.stem, str(path))
+    return graph, proto, notes
+
+
+def read_tflite_model(
+    path: Path, batch: int | None = None, all_nodes: bool = False
+) -> tuple[Model, list[str]]:
+    """The model in the TFLite file ``path`` and the notes for stderr."""
+    from sepconv_cli.interchange.onnx_model import read_onnx
+
+    graph, proto, notes = _translated(path)
     model, stderr = read_onnx(path, batch=batch, all_nodes=all_nodes, proto=proto)
     weights, activations = number_formats(graph)
     extra = list(notes)
@@ -72,13 +75,10 @@ def translated(ref: str) -> Iterator[Converted]:
     """The TFLite file ``ref`` as the ONNX file of the same operations, in a temporary folder
     while the block runs (``export-spec`` writes its spec from it): weights dequantized to
     float32, a sparse one as zeros of its dims."""
-    from sepconv_cli.interchange import tflite_ops_shape, tflite_ops_tensor  # noqa: F401
     from sepconv_cli.interchange.optional import require_onnx
-    from sepconv_cli.interchange.tflite_onnx import translate
 
     path = Path(ref)
-    graph = read_tflite(path)
-    proto, notes = translate(graph, path.stem, str(path))
+    graph, proto, notes = _translated(path)
     with temporary_onnx(path.stem) as target:
         require_onnx(ref).save(proto, str(target))
         yield Converted(

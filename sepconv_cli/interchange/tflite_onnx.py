@@ -30,6 +30,9 @@ from sepconv_cli.interchange.tflite_emit import Emitter
 from sepconv_cli.interchange.tflite_file import TfGraph
 from sepconv_cli.interchange.tflite_ops import RULES
 
+# the elementwise, reduction and shape rules register themselves in RULES when imported
+from sepconv_cli.interchange import tflite_ops_shape, tflite_ops_tensor  # noqa: F401  # isort: skip
+
 OPSET = 20  # Gelu (20), HardSwish (14), ReduceMean's axes as an input (18)
 
 
