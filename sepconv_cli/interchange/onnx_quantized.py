@@ -89,6 +89,7 @@ def dequantize(proto: Any, path: Path) -> Dequantized | None:
     }
     rename: dict[str, str] = {}
     scales: set[str] = set()  # tensors that only carry scales or zero points
+    integers: set[str] = set()  # outputs of ConvInteger and MatMulInteger
     kept: list[Any] = []
     new_weights: list[Any] = []
 
@@ -141,6 +142,8 @@ def dequantize(proto: Any, path: Path) -> Dequantized | None:
         if op in QOPERATORS:
             found.kinds.add("dynamic" if op.endswith("Integer") else "QOperator")
             kept.append(_float_node(onnx, node, inputs, source, float_weight))
+            if op.endswith("Integer"):
+                integers.update(node.output)  # int32 accumulators, cast to float next
             continue
         if op == "DynamicQuantizeLSTM":  # com.microsoft: W [dirs, I, 4H], R [dirs, H, 4H]
             found.kinds.add("dynamic")
@@ -151,7 +154,7 @@ def dequantize(proto: Any, path: Path) -> Dequantized | None:
             operands = [source(inputs[i]) for i in range(2, len(inputs), 3)]
             kept.append(_made(onnx, node, "Concat", operands))
             continue
-        if op == "Cast" and found.kinds and _integer_product(kept, source(inputs[0])):
+        if op == "Cast" and source(inputs[0]) in integers:
             rename[node.output[0]] = source(inputs[0])
             continue
         if op in SCALE_ARITHMETIC and inputs:
@@ -280,8 +283,3 @@ def _attribute(node: Any, name: str, default: int) -> int:
         if attribute.name == name:
             return int(attribute.i)
     return default
-
-
-def _integer_product(kept: list[Any], tensor: str) -> bool:
-    """Whether ``tensor`` is the int32 output of a node made from an integer one."""
-    return any(tensor in n.output and n.op_type in ("Conv", "MatMul") for n in kept[-4:])
