@@ -341,7 +341,7 @@ def test_runtime_flags_are_checked(args: list[str], message: str) -> None:
 def test_dtypes_other_than_float32_are_refused() -> None:
     code, _out, err = run("cost", "--time", *FAST, "--runtime", "onnxruntime", "--dtype",
                          "float16")  # fmt: skip
-    assert code == 2 and "--runtime onnxruntime: times float32 only, not float16" in err
+    assert code == 2 and "--runtime onnxruntime: times float32, int8 only, not float16" in err
 
 
 def _report(path: Path, runtime: dict[str, Any] | None, time_s: float) -> Path:

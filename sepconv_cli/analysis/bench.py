@@ -12,6 +12,12 @@ Rules
   specified. A share is of the rows that runtime timed.
 * Runtimes are named in the order given; each is loaded before any timing (a missing one is
   exit 2 with its install line).
+* ``--dtype float32,int8``: each runtime in each number format, runtime by runtime. A
+  runtime timed in int8 times float32 first in the same run (:mod:`sepconv_cli.execution.
+  runtimes.timed`), so its float32 column is those float32 records: both sides of its
+  int8 gain come from one run, and nothing is timed twice. A runtime with no int8 here
+  (NumPy: no int8 arithmetic; torch: sepconv times it in float32) is a column that says
+  so in one line, not an error: the other runtimes still run.
 * With onnxruntime among them (and ``--whole-model``, the default), the model's three forms
   also run end to end as one ORT session each (:mod:`sepconv_cli.analysis.whole_model`),
   beside the sum of that runtime's per-layer medians.
@@ -26,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 from sepconv_cli.counting.report import LayerReport, ProfileReport
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.certainty import fewest_runs
-from sepconv_cli.execution.runtimes.base import RUNTIMES, RuntimeInfo
+from sepconv_cli.execution.runtimes.base import (
+    INT8,
+    RUNTIME_DTYPES,
+    RUNTIMES,
+    RuntimeInfo,
+    RuntimeUnsupportedError,
+)
 from sepconv_cli.execution.runtimes.whole_graph import WholeGraph
 
 if TYPE_CHECKING:  # the type only: execution.timing loads NumPy, which must wait until the
@@ -36,13 +48,30 @@ if TYPE_CHECKING:  # the type only: execution.timing loads NumPy, which must wai
 Progress = Callable[[int, int, str], None]
 
 
+SHORT = {"numpy": "NumPy", "onnxruntime": "ORT", "torch": "torch", "litert": "LiteRT"}
+
+
 @dataclass(frozen=True)
 class RuntimeRun:
-    """One runtime's timing of every row."""
+    """One runtime's timing of every row in one number format (``not_run``: why it has no
+    times at all, e.g. NumPy in int8)."""
 
     name: str
     info: RuntimeInfo
     layers: tuple[LayerReport, ...]
+    dtype: str = "float32"
+    not_run: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The run's key in JSON and column ids: the runtime's name in float32 (as every
+        bench before number formats), ``name:int8`` otherwise."""
+        return self.name if self.dtype == "float32" else f"{self.name}:{self.dtype}"
+
+    @property
+    def short(self) -> str:
+        """Its name in a header: ``ORT``, ``ORT int8``."""
+        return SHORT[self.name] + ("" if self.dtype == "float32" else f" {self.dtype}")
 
     def seconds(self, index: int, part: str) -> float | None:
         timing = self.layers[index].timing
@@ -95,6 +124,12 @@ class BenchReport:
     def layers(self) -> tuple[LayerReport, ...]:
         return self.counted.layers
 
+    @property
+    def timed_runs(self) -> tuple[RuntimeRun, ...]:
+        """The runs with times (a runtime without the number format asked has none: its
+        one line says why, and the table has no columns for it)."""
+        return tuple(run for run in self.runs if run.not_run is None)
+
     def mac_ratio(self, index: int) -> float | None:
         layer = self.layers[index]
         sep = layer.separable.total.macs
@@ -121,6 +156,20 @@ def parse_runtimes(text: str | None, installed: Callable[[str], bool]) -> list[s
     return names
 
 
+def parse_dtypes(text: str | None, default: str) -> list[str]:
+    """``--dtype float32,int8``: the number formats to time, in order, each one a runtime
+    times, none twice. Without the flag: the model's own."""
+    if text is None:
+        return [default]
+    names = [word.strip() for word in text.split(",") if word.strip()]
+    for name in names:
+        if name not in RUNTIME_DTYPES:
+            raise UsageError(f"--dtype: bench times {' and '.join(RUNTIME_DTYPES)}, not {name!r}")
+    if not names or len(set(names)) != len(names):
+        raise UsageError(f"--dtype: name each of {', '.join(RUNTIME_DTYPES)} at most once")
+    return names
+
+
 def numpy_info(settings: TimingSettings, dtype: str) -> RuntimeInfo:
     import numpy as np
 
@@ -135,33 +184,56 @@ def bench(
     whole_ref: str | None = None,
     input_shapes: dict[str, Any] | None = None,
     input_values: dict[str, Any] | None = None,
+    dtypes: Sequence[str] = ("float32",),
 ) -> BenchReport:
-    """Every row of ``counted`` timed on each runtime in turn; with ``whole_ref`` (the
-    model's reference; ``input_shapes`` as ``--input-shape`` gave them for an ONNX file)
-    and onnxruntime among the runtimes, its forms run whole too."""
+    """Every row of ``counted`` timed on each runtime in each of ``dtypes`` in turn; with
+    ``whole_ref`` (the model's reference; ``input_shapes`` as ``--input-shape`` gave them
+    for an ONNX file) and onnxruntime among the runtimes, its forms run whole too."""
     from sepconv_cli.execution.profiling import time_layers
-    from sepconv_cli.execution.runtimes.registry import load_runtime
 
-    infos: dict[str, RuntimeInfo] = {}
-    for name in runtimes:  # all loaded first: a missing one stops the run before any timing
-        if name == "numpy":
-            infos[name] = numpy_info(settings, counted.model.dtype)
-        else:
-            optimization = settings.ort_optimization if name == "onnxruntime" else None
-            infos[name] = load_runtime(name, settings.device, settings.threads, optimization).info
-    runs = []
-    for k, name in enumerate(runtimes):
+    plans = [
+        (name, dtype, _load(name, dtype, settings, counted))
+        for name in runtimes
+        for dtype in dtypes
+    ]
+    # a runtime timed in int8 gives its float32 records too (the rule above)
+    timed_plans = [
+        (name, dtype, loaded)
+        for name, dtype, loaded in plans
+        if isinstance(loaded, RuntimeInfo)
+        and not (dtype == "float32" and (name, INT8) in _ran(plans))
+    ]
+    by_run: dict[tuple[str, str], RuntimeRun] = {}
+    for k, (name, dtype, info) in enumerate(timed_plans):
         optimization = settings.ort_optimization if name == "onnxruntime" else None
         chosen = replace(settings, runtime=name, ort_optimization=optimization)
 
-        def step(done: int, total: int, layer: str, k: int = k, name: str = name) -> None:
+        def step(
+            done: int, total: int, layer: str, k: int = k, what: str = f"{name} {dtype}"
+        ) -> None:
             if progress is not None:
-                progress(k * total + done, total * len(runtimes), f"{name}: {layer}")
+                progress(k * total + done, total * len(timed_plans), f"{what}: {layer}")
 
-        timed = time_layers(counted.layers, chosen, step)
-        runs.append(RuntimeRun(name, infos[name], tuple(timed)))
+        rows = tuple(replace(layer, dtype=dtype) for layer in counted.layers)
+        timed = tuple(time_layers(rows, chosen, step))
+        by_run[name, dtype] = RuntimeRun(name, info, timed, dtype)
+        if dtype == INT8 and (name, "float32") in {(n, d) for n, d, _ in plans}:
+            baseline = tuple(
+                replace(
+                    layer, dtype="float32", timing=layer.timing.float32 if layer.timing else None
+                )
+                for layer in timed
+            )
+            float_info = replace(info, dtype="float32", quantization=None)
+            by_run[name, "float32"] = RuntimeRun(name, float_info, baseline, "float32")
+    runs = [
+        _not_run(name, dtype, why, settings, counted)
+        if isinstance(why, str)
+        else by_run[name, dtype]
+        for name, dtype, why in plans
+    ]
     whole = None
-    ort = next((run for run in runs if run.name == "onnxruntime"), None)
+    ort = next((run for run in runs if run.key == "onnxruntime" and run.not_run is None), None)
     if whole_ref is not None and ort is not None:
         from sepconv_cli.analysis.whole_model import whole_model
 
@@ -176,6 +248,40 @@ def bench(
             {part: ort.total_slowest(part) for part in ("as_specified", "standard", "separable")},
         )
     return BenchReport(counted.model.name, counted, tuple(runs), settings, whole)
+
+
+def _ran(plans: Sequence[tuple[str, str, RuntimeInfo | str]]) -> set[tuple[str, str]]:
+    """The (runtime, dtype) pairs that will be timed."""
+    return {(name, dtype) for name, dtype, info in plans if not isinstance(info, str)}
+
+
+def _load(
+    name: str, dtype: str, settings: TimingSettings, counted: ProfileReport
+) -> RuntimeInfo | str:
+    """The runtime loaded for ``dtype`` (a missing package stops the bench: exit 2 with its
+    install line), or why it has no ``dtype`` here."""
+    if name == "numpy":
+        if dtype == INT8:
+            return "NumPy has no int8 arithmetic (no int8 GEMM): sepconv's kernels time floats"
+        return numpy_info(settings, dtype)
+    from sepconv_cli.execution.runtimes.registry import load_runtime
+
+    optimization = settings.ort_optimization if name == "onnxruntime" else None
+    try:
+        return load_runtime(name, settings.device, settings.threads, optimization, dtype).info
+    except RuntimeUnsupportedError as exc:
+        if dtype == "float32":
+            raise
+        return str(exc)
+
+
+def _not_run(
+    name: str, dtype: str, why: str, settings: TimingSettings, counted: ProfileReport
+) -> RuntimeRun:
+    """A runtime and number format that has no times here, saying why on every row."""
+    info = RuntimeInfo(name, "", settings.device, "", settings.threads, None, dtype)  # type: ignore[arg-type]
+    rows = tuple(replace(layer, note=f"not timed: {why}") for layer in counted.layers)
+    return RuntimeRun(name, info, rows, dtype, not_run=why)
 
 
 def bench_dict(report: BenchReport) -> dict[str, Any]:
@@ -199,7 +305,7 @@ def bench_dict(report: BenchReport) -> dict[str, Any]:
                         entry[key] = list(flagged)
             if timed.note:
                 entry["note"] = timed.note
-            per_runtime[run.name] = entry
+            per_runtime[run.key] = entry
         layers.append(
             {
                 "name": layer.row.name,
@@ -216,7 +322,7 @@ def bench_dict(report: BenchReport) -> dict[str, Any]:
             }
         )
     totals = {
-        run.name: {
+        run.key: {
             "standard_s": run.total("standard"),
             "separable_s": run.total("separable"),
             "as_specified_s": run.total("as_specified"),
@@ -231,7 +337,10 @@ def bench_dict(report: BenchReport) -> dict[str, Any]:
         "model": report.model,
         "batch": report.counted.model.batch,
         "dtype": report.counted.model.dtype,
-        "runtimes": [run.info.as_dict() for run in report.runs],
+        "runtimes": [
+            run.info.as_dict() | ({"not_run": run.not_run} if run.not_run else {})
+            for run in report.runs
+        ],
         "settings": {
             "budget_s_per_layer": report.settings.budget_s,
             "threads": report.settings.threads,

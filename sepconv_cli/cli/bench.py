@@ -51,6 +51,17 @@ def bench(
             "torch, litert. [default: numpy and every other one installed]",
         ),
     ] = None,
+    dtype: Annotated[
+        str | None,
+        typer.Option(
+            "--dtype",
+            metavar="TYPES",
+            help="Comma-separated number formats to time on each runtime: float32, int8 "
+            "(each form quantized by the runtime's own tools; a runtime timed in int8 gives "
+            "its float32 times from the same run). A runtime without int8 (numpy, torch) "
+            "says so in its column. [default: the model's, float32]",
+        ),
+    ] = None,
     resolution: ResolutionOption = None,
     input_shape: InputShapeOption = None,
     input_value: InputValueOption = None,
@@ -92,7 +103,7 @@ def bench(
     from dataclasses import replace
 
     from sepconv_cli.analysis.bench import bench as run_bench
-    from sepconv_cli.analysis.bench import parse_runtimes
+    from sepconv_cli.analysis.bench import parse_dtypes, parse_runtimes
     from sepconv_cli.cli.timing_flags import timing_settings_from_flags, with_runtime
 
     Messages.quiet = quiet
@@ -100,6 +111,7 @@ def bench(
         check_output_path(output, inputs=(model,))
     chosen = BENCH.choose(format, output)
     names = parse_runtimes(runtime, _installed)
+    dtypes = parse_dtypes(dtype, "float32")
     if ort_optimization is not None and "onnxruntime" not in names:
         raise UsageError("--ort-optimization: only applies with --runtime onnxruntime")
     if device == "cuda" and names == ["numpy"]:
@@ -138,6 +150,7 @@ def bench(
             whole_ref,
             options.input_shapes,
             options.input_values,
+            dtypes,
         )
     emit(render_bench(report, chosen), output)
     if plot is not None:

@@ -1,13 +1,14 @@
 """``sepconv export MODEL -o model.onnx``: a spec or preset as an ONNX graph with seeded
 random weights (needs the ``onnx`` extra, imported only here); ``-o model.tflite`` writes a
-float32 TensorFlow Lite file instead (needs the ``tflite`` package)."""
+float32 TensorFlow Lite file instead (needs the ``tflite`` package), or with ``--dtype
+int8`` a full-integer int8 one, calibrated on LiteRT (needs ``ai_edge_litert`` too)."""
 
 from __future__ import annotations
 
 import time
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:  # NumPy and onnx load only when the command runs
 
 # the forms, as --form names them (as interchange.onnx_build.FORMS, which imports NumPy)
 FORMS = ("as_specified", "standard", "separable")
+# the number formats --dtype writes
+EXPORT_DTYPES = ("float32", "int8")
 
 # this command's own Typer app; cli/app.py adds it to the root app
 app = typer.Typer()
@@ -97,6 +100,22 @@ def export(
             "file only). [default: 17]",
         ),
     ] = None,
+    dtype: Annotated[
+        str | None,
+        typer.Option(
+            "--dtype",
+            metavar="TYPE",
+            help="float32, or int8: a .tflite file full-integer quantized as TensorFlow's "
+            "converter writes one (int8 weights per channel and activations, calibrated on a "
+            "seeded input run through the float model on LiteRT; float32 in and out); an "
+            ".onnx file quantized by ONNX Runtime's quantizer (QDQ, int8 weights per "
+            "channel and activations, calibrated on a seeded input; needs sepconv[ort]). "
+            "[default: float32]",
+            autocompletion=lambda incomplete: [
+                d for d in EXPORT_DTYPES if d.startswith(incomplete)
+            ],
+        ),
+    ] = None,
     quiet: QuietNoGatesOption = False,
 ) -> None:
     """Write MODEL as an ONNX graph (NCHW, seeded random weights) that Netron opens and any
@@ -111,6 +130,7 @@ def export(
     if tflite and opset is not None:
         raise UsageError("--opset: only applies to an .onnx file (a .tflite file has no opset)")
     chosen: Form = parse_flag(form, "--form", choice(FORMS)) or "as_specified"
+    number_format = parse_flag(dtype, "--dtype", choice(EXPORT_DTYPES)) or "float32"
     seed_value = parse_flag(seed, "--seed", partial(positive_int, minimum=0)) or 0
     opset_value = parse_flag(opset, "--opset", partial(positive_int, minimum=17)) or 17
     from sepconv_cli.counting.network import build
@@ -124,36 +144,45 @@ def export(
         batch=parse_flag(batch, "--batch", positive_int),
     )
     if tflite:
-        _write_tflite(spec, built, chosen, seed_value, output)
+        _write_tflite(spec, built, chosen, seed_value, output, number_format)
         return
     # after the cheap checks: onnx and NumPy load only now (startup stays as it is)
     from sepconv_cli.interchange.onnx_export import export_model, serialize
 
     start = time.perf_counter()
     exported = export_model(spec, built, chosen, seed=seed_value, opset=opset_value)
-    data = serialize(exported.model, str(output))
+    graph: Any = exported.model
+    kind = ""
+    if number_format == "int8":
+        from sepconv_cli.interchange.onnx_int8 import quantize_qdq, seeded_feeds
+
+        graph = quantize_qdq(graph, seeded_feeds(graph, seed_value), "--dtype int8")
+        kind = "int8 QDQ, "
+    data = serialize(graph, str(output))
     if exported.dtype_note:
         Messages.note(f"sepconv: {exported.dtype_note}")
     write_atomic_bytes(output, data, announce=False)  # its own line below says more
-    nodes = len(exported.model.graph.node)
+    nodes = len(graph.graph.node)
     elapsed = time.perf_counter() - start
     Messages.note(
-        f"sepconv: wrote {output} ({chosen}, opset {opset_value}, {nodes} nodes, "
+        f"sepconv: wrote {output} ({chosen}, {kind}opset {opset_value}, {nodes} nodes, "
         f"{exported.params:,} params, {len(data):,} bytes) in {elapsed:.1f} s"
     )
 
 
-def _write_tflite(spec: ModelSpec, built: Model, form: Form, seed: int, output: Path) -> None:
+def _write_tflite(
+    spec: ModelSpec, built: Model, form: Form, seed: int, output: Path, dtype: str
+) -> None:
     """The TFLite file of ``built`` written to ``output``, with its one-line note."""
     from sepconv_cli.interchange.tflite_export import export_tflite
 
     start = time.perf_counter()
-    exported = export_tflite(spec, built, form, seed=seed, where=str(output))
+    exported = export_tflite(spec, built, form, seed=seed, where=str(output), dtype=dtype)
     if exported.dtype_note:
         Messages.note(f"sepconv: {exported.dtype_note}")
     write_atomic_bytes(output, exported.data, announce=False)
     elapsed = time.perf_counter() - start
     Messages.note(
-        f"sepconv: wrote {output} ({form}, TFLite float32, {exported.operators} operators, "
-        f"{exported.weights:,} weights, {len(exported.data):,} bytes) in {elapsed:.1f} s"
+        f"sepconv: wrote {output} ({form}, TFLite {exported.dtype}, {exported.operators} "
+        f"operators, {exported.weights:,} weights, {len(exported.data):,} bytes) in {elapsed:.1f} s"
     )

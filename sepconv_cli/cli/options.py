@@ -280,7 +280,9 @@ DtypeOption = Annotated[
     typer.Option(
         "--dtype",
         metavar="TYPE",
-        help="float32, float64, float16, bfloat16 or int8: bytes per value. [default: float32]",
+        help="float32, float64, float16, bfloat16 or int8: bytes per value. int8 is timed "
+        "with --runtime onnxruntime or litert, beside float32 in the same run. "
+        "[default: float32]",
     ),
 ]
 TimeBudgetOption = Annotated[

@@ -79,7 +79,8 @@ def profile(
             "--dtype",
             metavar="TYPE",
             help="float32, float64, float16, bfloat16 or int8: bytes per value of the weights "
-            "and activations (overrides the spec's or the file's).",
+            "and activations (overrides the spec's or the file's). int8 is timed with "
+            "--runtime onnxruntime or litert, beside float32 in the same run.",
         ),
     ] = None,
     time: Annotated[

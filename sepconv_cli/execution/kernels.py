@@ -137,6 +137,11 @@ def numpy_dtype(name: str) -> np.dtype[Any]:
         raise UnsupportedDtypeError(
             f"--dtype {name}: NumPy cannot execute {name} (no {name} arithmetic or GEMM); "
             f"timing needs one of {', '.join(SUPPORTED_DTYPES)} (counting works with {name})"
+            + (
+                "; --runtime onnxruntime or litert times int8 beside float32"
+                if name == "int8"
+                else ""
+            )
         )
     return np.dtype(name)
 

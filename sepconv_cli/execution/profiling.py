@@ -38,14 +38,23 @@ def declared_part(layer: LayerReport) -> Part:
     return "separable" if declared else "standard"
 
 
-def as_specified_seconds(layer: LayerReport) -> float | None:
+def as_specified_seconds(layer: LayerReport, float32: bool = False) -> float | None:
     """Median time of the layer as written (the model as it would run): its own measurement
-    when it is neither form (a grouped conv), else the form it is."""
-    if layer.timing is None:
+    when it is neither form (a grouped conv), else the form it is. ``float32``: of an int8
+    timing's float32 record."""
+    timing = _record(layer, float32)
+    if timing is None:
         return None
-    if layer.timing.as_specified_s is not None:
-        return layer.timing.as_specified_s
-    return float(layer.timing.part(declared_part(layer)).median_s)
+    if timing.as_specified_s is not None:
+        return timing.as_specified_s
+    return float(timing.part(declared_part(layer)).median_s)
+
+
+def _record(layer: LayerReport, float32: bool) -> LayerTiming | None:
+    """The layer's timing, or (``float32``) its int8 timing's float32 record."""
+    if layer.timing is None or not float32:
+        return layer.timing
+    return layer.timing.float32
 
 
 def noisy_parts(record: LayerTiming) -> tuple[Part, ...]:
@@ -65,6 +74,14 @@ def time_layer(layer: LayerReport, settings: TimingSettings) -> LayerReport:
         record = time_forms(layer.row.forms, layer.batch, layer.dtype, settings)
     except DisagreementError as exc:  # the one line names the layer, form and runtime
         raise DisagreementError(f"layer {layer.row.name}: {exc}") from None
+    if record.float32 is not None:  # int8: its float32 record is read the same way
+        record = replace(record, float32=_finished(record.float32, layer, settings))
+    return replace(layer, timing=_finished(record, layer, settings))
+
+
+def _finished(record: LayerTiming, layer: LayerReport, settings: TimingSettings) -> LayerTiming:
+    """A measured record scaled to the row's repeats, its certainty checked, the load and
+    settings noted and its as-specified median set."""
     from sepconv_cli.execution.certainty import checked
     from sepconv_cli.execution.machine import load_average
 
@@ -75,9 +92,9 @@ def time_layer(layer: LayerReport, settings: TimingSettings) -> LayerReport:
         budget_s=settings.budget_s,
     )
     if record.as_specified_s is not None:  # measured as written (scaled with the rest)
-        return replace(layer, timing=record)
+        return record
     declared = record.part(declared_part(layer)).median_s
-    return replace(layer, timing=replace(record, as_specified_s=float(declared)))
+    return replace(record, as_specified_s=float(declared))
 
 
 def time_layers(
@@ -107,7 +124,9 @@ def add_roofline(layer: LayerReport, machine: dict[str, Any]) -> LayerReport:
     from sepconv_cli.execution.machine import roofline
 
     timing = layer.timing
-    if timing is None:
+    if timing is None or timing.float32 is not None:
+        # the machine's ceilings are float32's (a BLAS GEMM and a copy): an int8 time is
+        # not measured against them
         return layer
     peak, bandwidth = float(machine["gemm_gflops"]), float(machine["bandwidth_gbs"])
     costs = {
@@ -140,10 +159,25 @@ def timed_profile(
     layers = tuple(time_layers(report.layers, settings, progress))
     if machine:
         layers = tuple(add_roofline(layer, machine) for layer in layers)
-    measured = [s for layer in layers if (s := as_specified_seconds(layer)) is not None]
-    standard_s = sum(_median(layer, "standard") for layer in layers)
-    separable_s = sum(_median(layer, "separable") for layer in layers)
-    summary = ProfileTiming(
+    summary = _summary(layers, settings, float32=False)
+    if any(layer.timing is not None and layer.timing.float32 for layer in layers):
+        summary = replace(summary, float32=_summary(layers, settings, float32=True))
+        machine = None  # its ceilings are float32's: no int8 time is read against them
+    return replace(
+        report, layers=layers, totals=totals(layers), timing=summary, machine=machine or {}
+    )
+
+
+def _summary(
+    layers: Sequence[LayerReport], settings: TimingSettings, float32: bool
+) -> ProfileTiming:
+    """The whole model's sums over its rows' records (``float32``: the int8 records'
+    float32 ones, from the same run)."""
+    measured = [s for layer in layers if (s := as_specified_seconds(layer, float32)) is not None]
+    standard_s = sum(_median(layer, "standard", float32) for layer in layers)
+    separable_s = sum(_median(layer, "separable", float32) for layer in layers)
+    records = (_record(layer, float32) for layer in layers)
+    return ProfileTiming(
         layers_timed=len(measured),
         layers_not_timed=len(layers) - len(measured),
         as_specified_s=sum(measured),
@@ -151,15 +185,13 @@ def timed_profile(
         separable_s=separable_s,
         settings=settings,
         speedup=standard_s / separable_s if separable_s > 0 else None,
-        runtime=next((t.runtime for t in (x.timing for x in layers) if t is not None), None),
-    )
-    return replace(
-        report, layers=layers, totals=totals(layers), timing=summary, machine=machine or {}
+        runtime=next((t.runtime for t in records if t is not None), None),
     )
 
 
-def _median(layer: LayerReport, form: Part) -> float:
-    return layer.timing.part(form).median_s if layer.timing is not None else 0.0
+def _median(layer: LayerReport, form: Part, float32: bool = False) -> float:
+    record = _record(layer, float32)
+    return record.part(form).median_s if record is not None else 0.0
 
 
 def time_report(

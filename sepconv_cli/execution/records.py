@@ -106,6 +106,10 @@ class LayerTiming:
     # the settings it ran with, for advice (not in the JSON: a report's settings say them)
     threads: int | None = None
     budget_s: float = 0.0
+    # an int8 timing's float32 timing of the same forms on the same runtime, same run
+    float32: LayerTiming | None = None
+    # an int8 timing's operations the runtime ran in float32 ("form: name (OpType)")
+    float_ops: tuple[str, ...] = ()
 
     def part(self, name: Part) -> FormTiming:
         return {
@@ -125,7 +129,20 @@ class LayerTiming:
             depthwise=self.depthwise.scaled(repeat),
             pointwise=self.pointwise.scaled(repeat),
             as_specified_s=None if self.as_specified_s is None else self.as_specified_s * repeat,
+            float32=None if self.float32 is None else self.float32.scaled(repeat),
         )
+
+    def int8_speedups(self) -> dict[Part, float]:
+        """An int8 timing's speed-up over float32, per part timed in both (float32 median
+        / int8 median); empty for a float timing."""
+        if self.float32 is None:
+            return {}
+        out: dict[Part, float] = {}
+        for name in PARTS:
+            fast, slow = self.part(name), self.float32.part(name)
+            if fast.runs and slow.runs and fast.median_s > 0:
+                out[name] = slow.median_s / fast.median_s
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         separable = self.separable.as_dict()
@@ -150,6 +167,11 @@ class LayerTiming:
             out["inconsistent"] = list(self.inconsistent)
         if self.load_1m is not None:
             out["load_1m"] = self.load_1m
+        if self.float32 is not None:
+            out["float32"] = self.float32.as_dict()
+            out["int8_speedup"] = dict(self.int8_speedups())
+        if self.float_ops:
+            out["float_ops"] = list(self.float_ops)
         return out
 
     @property
@@ -171,6 +193,8 @@ class ProfileTiming:
     settings: TimingSettings
     speedup: float | None = None  # standard_s / separable_s; None when nothing separable ran
     runtime: RuntimeInfo | None = None  # what ran the layers, when not NumPy
+    # an int8 profile's float32 sums of the same rows on the same runtime, same run
+    float32: ProfileTiming | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -190,4 +214,6 @@ class ProfileTiming:
             out["speedup"] = self.speedup
         if self.runtime is not None:
             out["runtime"] = self.runtime.as_dict()
+        if self.float32 is not None:
+            out["float32"] = self.float32.as_dict()
         return out

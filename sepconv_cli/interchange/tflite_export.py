@@ -1,5 +1,5 @@
 """A whole sepconv model → one TensorFlow Lite file (``sepconv export SPEC -o model.tflite``),
-float32, with seeded random weights.
+float32 or full-integer int8 (``--dtype int8``), with seeded random weights.
 
 The walk over the spec's layers, residual and branches blocks and unrolled repeats is the
 ONNX export's own (:class:`~sepconv_cli.interchange.onnx_export._Walker`); only what a row
@@ -21,6 +21,12 @@ What the file holds, beside :mod:`tflite_write_ops`'s mapping of every operation
 * Weights: NumPy ``default_rng(seed)``, uniform in ±sqrt(3 / fan_in) (as the ONNX export
   draws them), a batch-norm's folded scale in [0.5, 1.5].
 * A float16 or other spec dtype is written as float32, with a note.
+* ``dtype="int8"``: the float32 file is calibrated on one seeded standard-normal input
+  (``default_rng(seed + 1)``, the model's batch and input shape) run through it on LiteRT,
+  and rewritten full-integer int8 as TensorFlow's converter writes it
+  (:mod:`tflite_quant`): int8 weights per channel, int32 biases, int8 activations, a
+  ``QUANTIZE`` after the float32 input and a ``DEQUANTIZE`` before the float32 output. An
+  operator with no int8 form here stays float32 and is named in the note.
 
 Read back (``sepconv profile model.tflite``), the file gives the spec's MACs exactly; its
 parameters differ by what folding does, per convolution or dense layer (tested, and stated
@@ -67,8 +73,9 @@ class TfliteExported:
 
     data: bytes
     operators: int
-    weights: int  # values in its float32 constants of more than one value
+    weights: int  # values in its weight constants (FlatModel.weight_count)
     dtype_note: str = ""
+    dtype: str = "float32"  # float32, or int8 (full-integer)
 
 
 def draw_weights(op: Op, rng: np.random.Generator) -> dict[str, Any]:
@@ -183,6 +190,21 @@ class _TfliteWalker(_Walker):
         self.pos = 0
         self.renames: list[tuple[str, str]] = []
         self.outputs: dict[int, list[str]] = {}
+        # what a layer's `from` names: the walk's own bookkeeping (onnx_export._Walker)
+        self.named: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self.scopes: list[str] = []
+
+    def tensor_row(
+        self,
+        row: Row,
+        layer: Any,
+        inputs: Sequence[str],
+        shapes: Sequence[tuple[int, ...]] | None = None,
+    ) -> str:
+        """A tensor layer (reshape, transpose, slice, softmax, matmul): not written as TFLite
+        operators yet, so named, never written as something else."""
+        where = f"{self.node_name(row)} ({row.where})" if row.where else self.node_name(row)
+        raise ExportError(f"{where}: a {row.type} layer has no TFLite form here yet")
 
     def emit(self, row: Row, inputs: Sequence[str]) -> str:
         out = write_row(self.writer, row, self.form, inputs, self.node_name(row), self.rng)
@@ -207,18 +229,49 @@ class _TfliteWalker(_Walker):
 
 
 def export_tflite(
-    spec: ModelSpec, model: Model, form: Form = "as_specified", seed: int = 0, where: str = ""
+    spec: ModelSpec,
+    model: Model,
+    form: Form = "as_specified",
+    seed: int = 0,
+    where: str = "",
+    dtype: str = "float32",
 ) -> TfliteExported:
-    """``model`` (built from ``spec``) as a ``.tflite`` file of ``form``."""
+    """``model`` (built from ``spec``) as a ``.tflite`` file of ``form``, float32 or int8."""
     m = FlatModel()
     writer = OpWriter(m, model.batch)
     walker = _TfliteWalker(model, form, writer, seed)
+    named = list(getattr(spec, "inputs", ()))
+    if len(named) > 1:
+        raise ExportError(
+            f"{where or 'the model'}: {len(named)} named inputs: a TFLite file is written with "
+            "one input here"
+        )
     x = m.tensor("input", (model.batch, *model.input_shape))
+    walker.named = {named[0][0] if named else "input": (x, model.input_shape)}
     out, _shape = walker.layers(spec.layers, (x, model.input_shape), "")
     if walker.pos != len(model.rows):  # the walk mirrors the builder: a bug if not
         raise AssertionError(f"export walked {walker.pos} of {len(model.rows)} rows")
-    data = m.build([x], [out], where or "the model")
+    where = where or "the model"
+    if dtype == "int8":
+        return _int8(m, x, out, model, seed, where)
+    data = m.build([x], [out], where)
     note = ""
     if model.dtype != "float32":
         note = f"dtype {model.dtype}: written as float32 (the TFLite writer writes float32)"
     return TfliteExported(data, len(m.ops), m.weight_count(), note)
+
+
+def _int8(m: FlatModel, x: str, out: str, model: Model, seed: int, where: str) -> TfliteExported:
+    """The float32 graph ``m`` calibrated on a seeded input and written full-integer int8."""
+    from sepconv_cli.interchange.tflite_quant_calibrate import int8_file
+
+    sample = np.random.default_rng(seed + 1).standard_normal(m.shape(x)).astype(np.float32)
+    try:
+        q = int8_file(m, [x], [out], {x: sample}, "float32", where)
+    except TfliteWriteError as exc:
+        raise ExportError(str(exc)) from None
+    note = ""
+    if q.float_ops:
+        named = ", ".join(q.float_ops)
+        note = f"{len(q.float_ops)} operator(s) with no int8 form here left in float32: {named}"
+    return TfliteExported(q.data, q.operators, q.weights, note, "int8")

@@ -1,5 +1,6 @@
-"""Writing a TensorFlow Lite file: one float32 subgraph of tensors, constant buffers and
-builtin operators, serialized as the schema's flatbuffer (``TFL3``).
+"""Writing a TensorFlow Lite file: one subgraph of tensors, constant buffers and builtin
+operators, serialized as the schema's flatbuffer (``TFL3``); float32, or int8 where
+:mod:`tflite_quant` rewrites a float32 one.
 
 :class:`FlatModel` is the graph being written: tensors are named (a name is the handle the
 writers pass around, made unique as the ONNX builder makes node names), constants keep
@@ -18,7 +19,10 @@ Rules
   so LiteRT and XNNPACK read weights in place); the flatbuffer's 2 GiB limit is checked
   before anything is serialized (:class:`TfliteWriteError` naming the size).
 * Operator codes carry both the deprecated 8-bit builtin code (at most 127) and the 32-bit
-  one, version 1: what every LiteRT and every reader since TF 2.4 accepts.
+  one, version 1 (``FlatModel.versions`` raises it where an int8 operator needs the version
+  TensorFlow's converter writes): what every LiteRT and every reader since TF 2.4 accepts.
+* A quantized tensor carries its scales and zero points (one each, or one per channel along
+  ``quantized_dimension``), as TensorFlow's converter writes them (no min/max).
 * The ``tflite`` package (the schema's generated builders) and ``flatbuffers`` are imported
   only when a file is built (:func:`sepconv_cli.interchange.optional.require`).
 """
@@ -35,8 +39,9 @@ from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.optional import require
 from sepconv_cli.names import unique_name
 
-# TensorType of the tensors written: float32 activations and weights, int32 shapes and axes
-TENSOR_TYPES = {"float32": 0, "int32": 2}
+# TensorType of the tensors written: float32 activations and weights, int32 shapes, axes and
+# quantized biases, int8 quantized activations and weights
+TENSOR_TYPES = {"float32": 0, "int32": 2, "int8": 9}
 SAME, VALID = 0, 1  # tflite.Padding
 # tflite.ActivationFunctionType of the activations an operator can fuse
 FUSED = {"relu": 1, "relu6": 3}
@@ -61,12 +66,23 @@ class TfliteWriteError(UsageError):
     Timing on LiteRT reports it as a runtime's refusal; ``export`` as the layer's."""
 
 
+@dataclass(frozen=True)
+class Quantization:
+    """A tensor's affine quantization: ``real = scale · (q − zero_point)``, one scale and zero
+    point per tensor, or one per channel along ``dimension``."""
+
+    scales: tuple[float, ...]
+    zero_points: tuple[int, ...]
+    dimension: int = 0
+
+
 @dataclass
 class _Tensor:
     name: str
     shape: tuple[int, ...]
     dtype: str
     buffer: int = 0  # 0: no data (an activation); else the index of its constant
+    quant: Quantization | None = None
 
 
 @dataclass
@@ -76,6 +92,9 @@ class _Operator:
     outputs: list[int]
     options: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+Operator = _Operator  # what a rewriting pass (tflite_quant) reads of an operator
 
 
 class FlatModel:
@@ -88,6 +107,7 @@ class FlatModel:
         self.ops: list[_Operator] = []
         self.producer: dict[int, int] = {}  # tensor index → the operator that writes it
         self.read: set[int] = set()  # tensors some operator reads
+        self.versions: dict[str, int] = {}  # operator code → its version, where not 1
 
     # ----------------------------------------------------------------------- tensors
 
@@ -105,12 +125,24 @@ class FlatModel:
 
     def constant(self, name: str, values: Any, dtype: str = "float32") -> str:
         """A constant tensor holding a copy of ``values`` (float32 weights, int32 shapes and
-        axes): folding changes it in place, never the caller's array (NumPy's weights)."""
-        array = np.array(values, dtype=np.float32 if dtype == "float32" else np.int32, order="C")
+        axes, int8 quantized weights): folding changes it in place, never the caller's array
+        (NumPy's weights)."""
+        array = np.array(values, dtype=np.dtype(dtype), order="C")
         name = self.tensor(name, array.shape, dtype)  # () for a scalar
         self.buffers.append(array)
         self.tensors[self.index[name]].buffer = len(self.buffers) - 1
         return name
+
+    def retype(self, name: str, dtype: str, quant: Quantization | None = None) -> None:
+        """Tensor ``name`` (computed, or a graph input) as ``dtype`` with ``quant``."""
+        t = self.tensors[self.index[name]]
+        t.dtype, t.quant = dtype, quant
+
+    def dtype(self, name: str) -> str:
+        return self.tensors[self.index[name]].dtype
+
+    def quantization(self, name: str) -> Quantization | None:
+        return self.tensors[self.index[name]].quant
 
     def shape(self, name: str) -> tuple[int, ...]:
         return self.tensors[self.index[name]].shape
@@ -194,11 +226,17 @@ class FlatModel:
     # ----------------------------------------------------------------------- the file
 
     def weight_count(self) -> int:
-        """Values in the float32 constants of more than one value: the file's weights (a
-        scalar such as a hard-sigmoid's 3 is a constant, not a weight)."""
-        return sum(
-            a.size for a in self.buffers if a is not None and a.dtype == np.float32 and a.size > 1
-        )
+        """Values in the float32 or int8 constants of more than one value, and in quantized
+        int32 ones (an int8 file's biases): the file's weights (a scalar such as a
+        hard-sigmoid's 3 is a constant, not a weight; int32 shapes and axes are neither)."""
+        count = 0
+        for t in self.tensors:
+            array = self.buffers[t.buffer]
+            if array is None or array.size < 2:
+                continue
+            if t.dtype in ("float32", "int8") or (t.dtype == "int32" and t.quant is not None):
+                count += array.size
+        return count
 
     def nbytes(self) -> int:
         """The file's size, its constants aligned, plus the tables (a bound, not exact)."""
@@ -222,7 +260,7 @@ class FlatModel:
         tensors = [self._tensor(b, tfl, t) for t in self.tensors]
         codes = list(dict.fromkeys(op.code for op in self.ops))
         ops = [self._operator(b, tfl, op, codes.index(op.code)) for op in self.ops]
-        opcodes = [self._code(b, tfl, code) for code in codes]
+        opcodes = [self._code(b, tfl, code, self.versions.get(code, 1)) for code in codes]
         tensor_vec = _tables(b, tfl.SubGraphStartTensorsVector, tensors)
         op_vec = _tables(b, tfl.SubGraphStartOperatorsVector, ops)
         in_vec = _ints(b, tfl.SubGraphStartInputsVector, [self.index[n] for n in inputs])
@@ -266,11 +304,14 @@ class FlatModel:
     def _tensor(b: Any, tfl: Any, t: _Tensor) -> int:
         name = b.CreateString(t.name)
         shape = _ints(b, tfl.TensorStartShapeVector, list(t.shape))
+        quant = None if t.quant is None else _quantization(b, tfl, t.quant)
         tfl.TensorStart(b)
         tfl.TensorAddShape(b, shape)
         tfl.TensorAddType(b, TENSOR_TYPES[t.dtype])
         tfl.TensorAddBuffer(b, t.buffer)
         tfl.TensorAddName(b, name)
+        if quant is not None:
+            tfl.TensorAddQuantization(b, quant)
         return int(tfl.TensorEnd(b))
 
     @staticmethod
@@ -295,13 +336,29 @@ class FlatModel:
         return int(tfl.OperatorEnd(b))
 
     @staticmethod
-    def _code(b: Any, tfl: Any, code: str) -> int:
+    def _code(b: Any, tfl: Any, code: str, version: int) -> int:
         number = getattr(tfl.BuiltinOperator, code)
         tfl.OperatorCodeStart(b)
         tfl.OperatorCodeAddDeprecatedBuiltinCode(b, min(number, 127))
         tfl.OperatorCodeAddBuiltinCode(b, number)
-        tfl.OperatorCodeAddVersion(b, 1)
+        tfl.OperatorCodeAddVersion(b, version)
         return int(tfl.OperatorCodeEnd(b))
+
+
+def _quantization(b: Any, tfl: Any, quant: Quantization) -> int:
+    tfl.QuantizationParametersStartScaleVector(b, len(quant.scales))
+    for scale in reversed(quant.scales):
+        b.PrependFloat32(scale)
+    scales = b.EndVector()
+    tfl.QuantizationParametersStartZeroPointVector(b, len(quant.zero_points))
+    for zero in reversed(quant.zero_points):
+        b.PrependInt64(zero)
+    zeros = b.EndVector()
+    tfl.QuantizationParametersStart(b)
+    tfl.QuantizationParametersAddScale(b, scales)
+    tfl.QuantizationParametersAddZeroPoint(b, zeros)
+    tfl.QuantizationParametersAddQuantizedDimension(b, quant.dimension)
+    return int(tfl.QuantizationParametersEnd(b))
 
 
 def _ints(b: Any, start: Any, values: list[int]) -> int:

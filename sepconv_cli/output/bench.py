@@ -26,8 +26,6 @@ from sepconv_cli.output.markdown import md_table
 from sepconv_cli.output.whole_graph import footer_lines
 from sepconv_cli.units import ms_number, seconds_cell, speedup_cell
 
-SHORT = {"numpy": "NumPy", "onnxruntime": "ORT", "torch": "torch", "litert": "LiteRT"}
-
 
 def _share(value: float | None) -> str:
     return f"{value * 100:.1f}%" if value is not None else "-"
@@ -40,7 +38,7 @@ def _ratio(value: float | None) -> str:
 def _mark(report: BenchReport, index: int) -> str:
     """`` !`` a part slower than its whole on some runtime, `` ~`` noisy (certainty.py);
     else nothing. The footer says which runtime."""
-    timings = [t for run in report.runs if (t := run.layers[index].timing) is not None]
+    timings = [t for run in report.timed_runs if (t := run.layers[index].timing) is not None]
     if any(t.inconsistent for t in timings):
         return " !"
     return " ~" if any(t.noisy for t in timings) else ""
@@ -50,7 +48,7 @@ def _fewest(report: BenchReport, index: int) -> int | None:
     """The fewest samples any runtime took of any of the row's measurements."""
     counts = [
         runs
-        for run in report.runs
+        for run in report.timed_runs
         if (timing := run.layers[index].timing) is not None
         and (runs := fewest_runs(timing)) is not None
     ]
@@ -60,7 +58,7 @@ def _fewest(report: BenchReport, index: int) -> int | None:
 def _uncertain(report: BenchReport) -> bool:
     """Some row's time is uncertain on some runtime: few runs, inconsistent or noisy."""
     return any(
-        lr.timing is not None and lr.timing.uncertain for r in report.runs for lr in r.layers
+        lr.timing is not None and lr.timing.uncertain for r in report.timed_runs for lr in r.layers
     )
 
 
@@ -72,7 +70,7 @@ def _rows(
     rows = []
     for i, layer in enumerate(report.layers):
         cells = [layer.row.name, _ratio(report.mac_ratio(i)), _share(report.mac_share(i))]
-        for run in report.runs:
+        for run in report.timed_runs:
             cells += [
                 seconds(run.seconds(i, "standard")),
                 seconds(run.seconds(i, "separable")),
@@ -93,23 +91,23 @@ def certainty_lines(report: BenchReport) -> list[str]:
     """Per runtime, why its times are uncertain (few runs, a part slower than its whole,
     noise; the whole graphs on ORT too), then what would help given the run's settings and
     load (:func:`sepconv_cli.execution.certainty.summary_lines`)."""
-    timings = [lr.timing for run in report.runs for lr in run.layers if lr.timing is not None]
+    timings = [lr.timing for run in report.timed_runs for lr in run.layers if lr.timing is not None]
     conditions = conditions_of(timings)
     doubts: list[str] = []
-    for run in report.runs:
+    for run in report.timed_runs:
         rows = [(lr.row.name, lr.timing, lr.row.repeat) for lr in run.layers if lr.timing]
-        whole = report.whole.forms if report.whole is not None and run.name == "onnxruntime" else ()
+        whole = report.whole.forms if report.whole is not None and run.key == "onnxruntime" else ()
         # each runtime's doubts; the advice once, for the whole run
         doubts += [
             line
-            for line in summary_lines(rows, conditions, whole, where=SHORT[run.name])
-            if not line.startswith(f"{SHORT[run.name]}: What would help")
+            for line in summary_lines(rows, conditions, whole, where=run.short)
+            if not line.startswith(f"{run.short}: What would help")
         ]
     if not doubts:
         return []
     everything = [
         (lr.row.name, lr.timing, lr.row.repeat)
-        for run in report.runs
+        for run in report.timed_runs
         for lr in run.layers
         if lr.timing is not None
     ]
@@ -124,7 +122,7 @@ def _totals(
     std = sum(layer.standard.macs for layer in report.layers)
     sep = sum(layer.separable.total.macs for layer in report.layers)
     cells = ["total", _ratio(std / sep if sep else None), "100.0%"]
-    for run in report.runs:
+    for run in report.timed_runs:
         s, p = run.total("standard"), run.total("separable")
         cells += [seconds(s), seconds(p), speedup_cell(s / p if p else None), "100.0%"]
     return [*cells, ""] if runs else cells
@@ -132,33 +130,33 @@ def _totals(
 
 def bench_table(report: BenchReport) -> RenderableType:
     table = FitTable(
-        title=f"{shown(report.model)} on {len(report.runs)} runtime(s): medians per layer",
+        title=f"{shown(report.model)} on {len(report.timed_runs)} runtime(s): medians per layer",
         # the times go first (the speed-ups and shares are the point), then long layer
         # names (an ONNX file's node names) are cut in the middle rather than wrap a number
         steps=(
             *(
-                drop(f"{run.name}_std", f"{run.name}_sep", label=f"{SHORT[run.name]} times")
-                for run in reversed(report.runs)
+                drop(f"{run.key}_std", f"{run.key}_sep", label=f"{run.short} times")
+                for run in reversed(report.timed_runs)
             ),
             shorten("layer", 14),
             shorten("layer", 11),
             # only when the Runs column (or a long name) leaves no room: time shares go,
             # last runtime first; the speed-ups and the Runs column stay
             *(
-                drop(f"{run.name}_share", label=f"{SHORT[run.name]} %")
-                for run in reversed(report.runs[1:])
+                drop(f"{run.key}_share", label=f"{run.short} %")
+                for run in reversed(report.timed_runs[1:])
             ),
         ),
     )
     table.add_column("layer", "Layer", justify="left", name=True)
     table.add_column("mac_ratio", "× fewer MACs")
     table.add_column("mac_share", "MACs %")
-    for run in report.runs:
-        short = SHORT[run.name]
-        table.add_column(f"{run.name}_std", f"{short} std")
-        table.add_column(f"{run.name}_sep", f"{short} sep")
-        table.add_column(f"{run.name}_x", f"{short} ×")
-        table.add_column(f"{run.name}_share", f"{short} %")
+    for run in report.timed_runs:
+        short = run.short
+        table.add_column(f"{run.key}_std", f"{short} std")
+        table.add_column(f"{run.key}_sep", f"{short} sep")
+        table.add_column(f"{run.key}_x", f"{short} ×")
+        table.add_column(f"{run.key}_share", f"{short} %")
     few = _uncertain(report)
     if few:  # in no step: a time resting on one sample says so at every width
         table.add_column("runs", "Runs")
@@ -173,10 +171,15 @@ def bench_table(report: BenchReport) -> RenderableType:
         "as specified.\n"
     )
     for run in report.runs:
-        lines.append(f"{SHORT[run.name]}: {run.info.label()}\n")
+        if run.not_run:
+            lines.append(f"{run.short}: not run: {run.not_run}\n", style="yellow")
+        else:
+            lines.append(f"{run.short}: {run.info.label()}\n")
+    lines.append(int8_gain_lines(report))
     notes = [
-        shown(f"{layer.row.name} on {SHORT[run.name]}: {layer.note}")
-        for run in report.runs
+        shown(f"{layer.row.name} on {run.short}: {layer.note}")
+        for run in report.timed_runs
+        if not run.not_run
         for layer in run.layers
         if layer.note
     ]
@@ -190,6 +193,36 @@ def bench_table(report: BenchReport) -> RenderableType:
     for doubt in certainty_lines(report):
         lines.append(shown(doubt) + "\n", style="yellow")
     return Group(table, lines)
+
+
+def int8_gain_lines(report: BenchReport) -> Text:
+    """Per runtime timed in float32 and int8: int8's gain over float32 on the whole model,
+    all standard and all separable, and the operations it ran in float32."""
+    text = Text()
+    runs = {(run.name, run.dtype): run for run in report.runs if not run.not_run}
+    for (name, dtype), fast in runs.items():
+        slow = runs.get((name, "float32"))
+        if dtype != "int8" or slow is None:
+            continue
+        gains = []
+        for part in ("standard", "separable"):
+            f, s = fast.total(part), slow.total(part)
+            gains.append(f"{s / f:.2f}× {part}" if f and s else f"- {part}")
+        text.append(f"{fast.short} vs float32 (same run): int8 is {', '.join(gains)} faster.\n")
+        kinds = sorted(
+            {
+                entry.rsplit("(", 1)[-1].rstrip(")")
+                for layer in fast.layers
+                if layer.timing is not None
+                for entry in layer.timing.float_ops
+            }
+        )
+        if kinds:
+            text.append(
+                f"{fast.short}: run in float32 (no int8 kernel): {', '.join(kinds)}.\n",
+                style="yellow",
+            )
+    return text
 
 
 def bench_json(report: BenchReport) -> str:
@@ -220,7 +253,7 @@ def bench_csv(report: BenchReport) -> str:
     rows = (
         [
             layer.row.name,
-            run.name,
+            run.key,
             layer.standard.macs,
             layer.separable.total.macs,
             num(report.mac_ratio(i)),
@@ -231,22 +264,25 @@ def bench_csv(report: BenchReport) -> str:
             num(run.time_share(i)),
         ]
         for i, layer in enumerate(report.layers)
-        for run in report.runs
+        for run in report.timed_runs
     )
     return csv_text(CSV_COLUMNS, rows)
 
 
 def bench_markdown(report: BenchReport) -> str:
     header = ["Layer", "× fewer MACs", "MACs %"]
-    for run in report.runs:
-        short = SHORT[run.name]
+    for run in report.timed_runs:
+        short = run.short
         header += [f"{short} std ms", f"{short} sep ms", f"{short} ×", f"{short} %"]
     rows = [*_rows(report, ms_number), _totals(report, ms_number)]
-    out = (
-        f"## {shown_in_markdown(report.model)}: time per layer on {len(report.runs)} runtime(s)\n\n"
-    )
+    runs = len(report.timed_runs)
+    out = f"## {shown_in_markdown(report.model)}: time per layer on {runs} runtime(s)\n\n"
     out += md_table(header, rows, "l" + "r" * (len(header) - 1))
-    out += "\n" + "\n".join(f"- {SHORT[r.name]}: {r.info.label()}" for r in report.runs) + "\n"
+    out += "\n" + "\n".join(
+        f"- {r.short}: " + (f"not run: {r.not_run}" if r.not_run else r.info.label())
+        for r in report.runs
+    )
+    out += "\n" + "".join(f"- {line}\n" for line in str(int8_gain_lines(report)).splitlines())
     if report.whole is not None:
         whole_lines = footer_lines(report.whole, doubts=False)
         out += "".join(f"- {shown_in_markdown(line)}\n" for line in whole_lines)

@@ -26,6 +26,10 @@ RUNTIME_LABELS = {
 }
 
 
+def _dtype_suffix(dtype: str) -> str:
+    return "" if dtype == "float32" else f" {dtype}"
+
+
 def render_bench_plot(report: BenchReport, fmt: str) -> bytes:
     """The figure as ``png``/``svg``/``pdf`` bytes."""
     import matplotlib
@@ -43,8 +47,12 @@ def render_bench_plot(report: BenchReport, fmt: str) -> bytes:
         ("× fewer MACs (standard / separable)", [report.mac_ratio(i) for i in rows])
     ]
     series += [
-        (f"{RUNTIME_LABELS[run.name]} measured", [run.speedup(i) for i in rows])
+        (
+            f"{RUNTIME_LABELS[run.name]}{_dtype_suffix(run.dtype)} measured",
+            [run.speedup(i) for i in rows],
+        )
         for run in report.runs
+        if not run.not_run
     ]
     height = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(9, max(3.0, 0.45 * len(rows) * len(series) / 2 + 1.5)))

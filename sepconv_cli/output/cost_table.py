@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 from math import prod
-from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -20,15 +19,13 @@ from sepconv_cli.counting.ops import Conv
 from sepconv_cli.counting.report import LayerReport, activation_line
 from sepconv_cli.execution.certainty import MIN_RUNS, layer_lines, runs_text
 from sepconv_cli.execution.overhead import OVERHEAD_FLOOR_S
+from sepconv_cli.execution.records import Part
 from sepconv_cli.execution.runtimes.base import runtime_label
 from sepconv_cli.names import shown
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, narrow
+from sepconv_cli.output.int8_notes import layer_int8_text
 from sepconv_cli.output.tables import better_style
 from sepconv_cli.units import fmt_ratio, human, human_bytes, seconds_cell, shape_cell
-
-if TYPE_CHECKING:
-    from sepconv_cli.execution.records import FormTiming
-
 
 _METRICS: tuple[tuple[str, str], ...] = (
     ("MACs", "macs"),
@@ -214,33 +211,46 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
             drop("gflops"),
         ),
     )
+    baseline = timing.float32
     table.add_column("form", "Form", justify="left")
-    table.add_column("median", "Median")
+    table.add_column("median", "Median" if baseline is None else "int8")
+    if baseline is not None:  # int8 beside the float32 timing of the same run
+        table.add_column("float32", "float32")
+        table.add_column("int8_speedup", "int8 gain", narrow_header="Gain")
     table.add_column("range", "Min – max")
     table.add_column("runs", "Runs")
-    table.add_column("gflops", "GFLOP/s")
+    table.add_column("gflops", "GFLOP/s" if baseline is None else "GOP/s")
     table.add_column("mac_share", "Share of MACs", narrow_header="MACs %")
     table.add_column("time_share", "Share of time", narrow_header="Time %")
     sep_macs = layer.separable.total.macs or 1
-    rows: tuple[tuple[str, FormTiming, int | None], ...] = (
-        ("Standard", timing.standard, None),
-        ("Separable", timing.separable, None),
-        ("  = depthwise", timing.depthwise, layer.separable.depthwise.macs),
-        ("  + pointwise", timing.pointwise, layer.separable.pointwise.macs),
+    rows: tuple[tuple[str, Part, int | None], ...] = (
+        ("Standard", "standard", None),
+        ("Separable", "separable", None),
+        ("  = depthwise", "depthwise", layer.separable.depthwise.macs),
+        ("  + pointwise", "pointwise", layer.separable.pointwise.macs),
     )
     # each part's share of the parts' summed time, beside its share of the MACs: the parts
     # are timed on their own, so on a runtime that fuses or pays a per-call cost their sum
     # is not the whole separable form's time, and shares of that would not add up to 100 %
     parts_time = timing.depthwise.median_s + timing.pointwise.median_s
-    for label, part, macs in rows:
+    gains = timing.int8_speedups()
+    for label, name, macs in rows:
+        part = timing.part(name)
         if not part.runs:
             continue
         share_t = f"{part.median_s / parts_time:.0%}" if macs is not None and parts_time else ""
-        name = label.strip()[2:] if label.startswith("  ") else label.lower()
         flag = " !" if name in timing.inconsistent else " ~" if name in timing.noisy else ""
+        beside: list[Cell] = []
+        if baseline is not None:
+            gain = gains.get(name)
+            beside = [
+                seconds_cell(baseline.part(name).median_s),
+                "" if gain is None else f"{gain:.2f}×",
+            ]
         table.add_row(
             label + flag,
             seconds_cell(part.median_s),
+            *beside,
             f"{seconds_cell(part.min_s)} – {seconds_cell(part.max_s)}",
             _runs_cell(part.runs),
             f"{part.gflops:.1f}",
@@ -272,6 +282,7 @@ def _timing_block(layer: LayerReport) -> list[RenderableType]:
                 "(memory-bound).",
                 style="dim",
             )
+    summary.append(layer_int8_text(timing))
     summary.append(certainty_text(layer))
     return [Text(""), table, summary]
 

@@ -42,6 +42,7 @@ from sepconv_cli.output.csv import timing_columns
 from sepconv_cli.output.fit import Both, Cell, FitTable, drop, is_terminal, narrow, shorten
 from sepconv_cli.output.formats import SEP_STD
 from sepconv_cli.output.graph_notes import graph_footer
+from sepconv_cli.output.int8_notes import profile_int8_text
 from sepconv_cli.output.subset import Subset, largest, rows_that_fit
 from sepconv_cli.output.tables import better_style
 from sepconv_cli.units import human, seconds_cell, shape_cell, speedup_cell
@@ -361,6 +362,7 @@ def _profile_footer(report: ProfileReport) -> Text:
             f"{predicted:.1f}× fewer MACs.\n",
             style="bold",
         )
+        text.append(profile_int8_text(timing, report.layers))
         rows = [
             (shown(lr.row.name), lr.timing, lr.row.repeat)
             for lr in report.layers

@@ -25,6 +25,7 @@ This module imports neither NumPy nor any runtime: records and renderers read it
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,8 +50,27 @@ ORT_DEFAULT_OPTIMIZATION = "all"  # onnxruntime's own default (SessionOptions())
 AGREEMENT_RTOL = 1e-3
 AGREEMENT_ATOL = 1e-3
 
-# the runtimes other than NumPy time this one precision
-RUNTIME_DTYPES = ("float32",)
+# the runtimes other than NumPy time these number formats: float32 as the weights are drawn,
+# int8 as each runtime's own quantization makes a deployed model (static, per-channel
+# weights, calibrated on the seeded input), timed beside float32 in the same run
+RUNTIME_DTYPES = ("float32", "int8")
+INT8 = "int8"
+
+# An int8 form agrees with NumPy's float32 output when every element is within
+# INT8_STEPS_PER_OP · sqrt(k) quantization steps of the form's output (its output scale),
+# k the quantized operations on the way: each quantized tensor is rounded by at most half a
+# step of its own scale, weights per channel by half a step of theirs, and k independent
+# roundings add in quadrature (measured: at most 2.3 steps for one or two operations, 3.4
+# for an inverted residual's ten); a wrong layout, weight or zero point is off by the size
+# of the values, tens to hundreds of steps (docs/runtimes.md#int8).
+INT8_STEPS_PER_OP = 4.0
+
+
+def int8_tolerance(output_scale: float, quantized_ops: int) -> float:
+    """The largest ``|int8 - float32|`` an int8 form's dequantized output may show:
+    ``INT8_STEPS_PER_OP · sqrt(quantized_ops)`` steps of ``output_scale`` (at least one
+    operation)."""
+    return INT8_STEPS_PER_OP * math.sqrt(max(quantized_ops, 1)) * output_scale
 
 
 class RuntimeUnsupportedError(UsageError):
@@ -74,6 +94,8 @@ class RuntimeInfo:
     threads: int | None = None
     optimization: str | None = None  # ORT's graph optimization level (--ort-optimization)
     dtype: str = "float32"
+    # int8: how the runtime's tools quantized each form (weights, activations, calibration)
+    quantization: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -86,6 +108,8 @@ class RuntimeInfo:
         }
         if self.optimization is not None:
             out["graph_optimization"] = self.optimization
+        if self.quantization is not None:
+            out["quantization"] = self.quantization
         return out
 
     def label(self) -> str:

@@ -80,11 +80,11 @@ class _File:
     ):
         import numpy as np
 
-        from sepconv_cli.execution.runtimes.litert_runtime import _quiet_stderr
+        from sepconv_cli.interchange.tflite_quant_calibrate import quiet_stderr
 
         self.data = data  # the interpreter reads the model from these bytes: kept alive
         source = {"model_path": str(data)} if isinstance(data, Path) else {"model_content": data}
-        with _quiet_stderr():  # the delegate is made (and announced) as tensors are allocated
+        with quiet_stderr():  # the delegate is made (and announced) as tensors are allocated
             self.interpreter = it = runtime.interpreter_class(**source, num_threads=runtime.threads)
             details = it.get_input_details()
             resized = False

@@ -31,8 +31,11 @@ Rules
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,8 +56,20 @@ from sepconv_cli.counting.ops import (
 from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.buffers import Array
 from sepconv_cli.execution.runtimes import layouts
-from sepconv_cli.execution.runtimes.base import ORT_OPTIMIZATION, RuntimeInfo
+from sepconv_cli.execution.runtimes.base import (
+    INT8,
+    ORT_OPTIMIZATION,
+    RuntimeInfo,
+    int8_tolerance,
+)
 from sepconv_cli.execution.runtimes.ort_binding import bind_once
+from sepconv_cli.execution.runtimes.ort_int8 import (
+    SCHEME,
+    QuantizedForm,
+    channels_last,
+    float_operations,
+    quantize_form,
+)
 from sepconv_cli.interchange.onnx_build import (
     GraphBuilder,
     emit_batch_norm,
@@ -183,32 +198,72 @@ def _runtime_shape(ops: Sequence[Op], batch: int) -> tuple[int, ...]:
 
 class OrtRunner:
     """One form in one InferenceSession, inputs and output bound once
-    (:mod:`.ort_binding`)."""
+    (:mod:`.ort_binding`). An int8 form's session reads and writes int8: ``quantized``
+    says how its output is dequantized for the agreement check."""
 
     def __init__(
         self,
         runtime: OrtRuntime,
-        model: Any,
+        model: bytes,
         ops: Sequence[Op],
         inputs: dict[str, Array],
         out_shape: tuple[int, ...],
+        quantized: QuantizedForm | None = None,
+        channels_last: bool = False,
     ):
-        """``inputs`` are in the runtime's layout already (:func:`layouts.to_runtime`)."""
+        """``inputs`` are in the runtime's layout already (:func:`layouts.to_runtime`), or
+        channels-last (``channels_last``: an int8 form's graph reads NumPy's layout)."""
         ort = runtime.ort
-        session = ort.InferenceSession(
-            model.SerializeToString(), runtime.session_options(), providers=[runtime.provider]
-        )
+        options = runtime.session_options()
         self.ops = ops
-        self.bound = bind_once(
-            ort, session, runtime.device, inputs, [("output", out_shape, np.float32)]
-        )
+        self.quantized = quantized
+        self.channels_last = channels_last
+        self.tolerance: float | None = None
+        self.float_ops: tuple[str, ...] = ()
+        if quantized is None:
+            session = ort.InferenceSession(model, options, providers=[runtime.provider])
+            output = ("output", out_shape, np.float32)
+        else:
+            session, float_ops = _int8_session(runtime, model, options)
+            self.float_ops = tuple(_by_role(name, ops) for name in float_ops)
+            self.tolerance = int8_tolerance(quantized.output.scale, quantized.quantized_ops)
+            output = (quantized.output_name, out_shape, quantized.output.dtype)
+        self.bound = bind_once(ort, session, runtime.device, inputs, [output])
 
     def __call__(self) -> None:
         self.bound()
 
     def output(self) -> Array:
         self()
-        return layouts.from_runtime(self.bound.first_output(), self.ops)
+        result = self.bound.first_output()
+        if self.quantized is not None:
+            result = self.quantized.output.dequantize(result)
+        return result if self.channels_last else layouts.from_runtime(result, self.ops)
+
+
+def _by_role(name: str, ops: Sequence[Op]) -> str:
+    """``op3/squeeze (Conv)`` → ``squeeze_excite/squeeze (Conv)``: the graph's node names
+    (``op{i}``, the form's i-th operation) as the operations' roles, which a user reads."""
+    found = re.match(r"op(\d+)", name)
+    if found is None or int(found.group(1)) >= len(ops):
+        return name
+    return ops[int(found.group(1))].role + name[found.end() :]
+
+
+def _int8_session(runtime: OrtRuntime, model: bytes, options: Any) -> tuple[Any, tuple[str, ...]]:
+    """An int8 form's session, and the operations ORT runs in it in float32: read from the
+    graph it optimized (written to a temporary folder, :func:`ort_int8.float_operations`)."""
+    onnx = require("onnx", CONTEXT)
+
+    # ORT warns that a graph optimized at the "all" level is specific to this machine: it
+    # is read back once, here, on this machine, and never kept
+    options.log_severity_level = 3
+    with tempfile.TemporaryDirectory(prefix="sepconv-int8-") as folder:
+        optimized = Path(folder, "optimized.onnx")
+        options.optimized_model_filepath = str(optimized)
+        session = runtime.ort.InferenceSession(model, options, providers=[runtime.provider])
+        float_ops = float_operations(onnx.load(str(optimized)))
+    return session, float_ops
 
 
 # read by onnxruntime when it is imported: "1" keeps its device id and telemetry database
@@ -226,7 +281,10 @@ def import_onnxruntime() -> Any:
 class OrtRuntime:
     """ONNX Runtime on the CPU or (``--device cuda``) the CUDA execution provider."""
 
-    def __init__(self, device: str, threads: int | None, optimization: str | None):
+    def __init__(
+        self, device: str, threads: int | None, optimization: str | None, dtype: str = "float32"
+    ):
+        self.dtype = dtype
         self.ort = import_onnxruntime()
         require("onnx", CONTEXT)  # the graphs are built with onnx.helper
         self.device = device
@@ -246,6 +304,8 @@ class OrtRuntime:
             provider=self.provider,
             threads=threads,
             optimization=optimization or "all",
+            dtype=dtype,
+            quantization=SCHEME if dtype == INT8 else None,
         )
 
     def session_options(self) -> Any:
@@ -269,4 +329,15 @@ class OrtRuntime:
         model, extra = form_model(ops, weights, operands, x)
         inputs = {"input": layouts.to_runtime(x, ops)}
         inputs.update({k: layouts.to_channels_first(v) for k, v in extra.items()})
-        return OrtRunner(self, model, ops, inputs, _runtime_shape(ops, x.shape[0]))
+        shape = _runtime_shape(ops, x.shape[0])
+        if self.dtype != INT8:
+            return OrtRunner(self, model.SerializeToString(), ops, inputs, shape)
+        quantized = quantize_form(model, inputs)
+        if layouts.keeps_layout(ops):
+            feeds = {name: quantized.inputs[name].quantize(v) for name, v in inputs.items()}
+            return OrtRunner(self, quantized.model, ops, feeds, shape, quantized)
+        # NumPy's own channels-last arrays, read so by the graph (ort_int8.channels_last)
+        given = {"input": x, **extra}
+        feeds = {name: quantized.inputs[name].quantize(v) for name, v in given.items()}
+        shape = (x.shape[0], *ops[-1].out_shape)
+        return OrtRunner(self, channels_last(quantized).model, ops, feeds, shape, quantized, True)

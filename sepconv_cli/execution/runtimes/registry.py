@@ -25,6 +25,15 @@ from sepconv_cli.execution.runtimes.base import RuntimeInfo
 
 
 class Runner(Protocol):
+    """One form prepared on a runtime. An int8 form also says how close its dequantized
+    output must be to NumPy's float32 one (``tolerance``: :func:`base.int8_tolerance`;
+    ``None`` for a float form, which agrees within :data:`base.AGREEMENT_ATOL`) and which
+    of its operations the runtime runs in float32 for want of an int8 kernel
+    (``float_ops``: each ``"name (OpType)"``; never silently)."""
+
+    tolerance: float | None
+    float_ops: tuple[str, ...]
+
     def __call__(self) -> object: ...
 
     def output(self) -> Array: ...
@@ -44,20 +53,25 @@ class Runtime(Protocol):
 
 @lru_cache(maxsize=8)
 def load_runtime(
-    name: str, device: str = "cpu", threads: int | None = None, optimization: str | None = None
+    name: str,
+    device: str = "cpu",
+    threads: int | None = None,
+    optimization: str | None = None,
+    dtype: str = "float32",
 ) -> Runtime:
     """The runtime ``--runtime name`` chose, imported now (exit 2 with the install line
-    when missing, or when ``--device cuda`` finds no GPU)."""
+    when missing, or when ``--device cuda`` finds no GPU), preparing forms in ``dtype``
+    (float32, or int8: each form quantized as that runtime's own tools quantize a model)."""
     if name == "onnxruntime":
         from sepconv_cli.execution.runtimes.onnxruntime_runtime import OrtRuntime
 
-        return OrtRuntime(device, threads, optimization)
+        return OrtRuntime(device, threads, optimization, dtype)
     if name == "torch":
         from sepconv_cli.execution.runtimes.torch_runtime import TorchRuntime
 
-        return TorchRuntime(device, threads)
+        return TorchRuntime(device, threads, dtype)
     if name == "litert":
         from sepconv_cli.execution.runtimes.litert_runtime import LiteRtRuntime
 
-        return LiteRtRuntime(device, threads)
+        return LiteRtRuntime(device, threads, dtype)
     raise ValueError(f"no runtime {name!r} to load (numpy times with sepconv's own kernels)")

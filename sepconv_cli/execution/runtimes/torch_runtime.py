@@ -70,7 +70,11 @@ def _symmetric(pads: Sequence[tuple[int, int]]) -> bool:
 class TorchRuntime:
     """PyTorch on the CPU or (``--device cuda``) a CUDA GPU."""
 
-    def __init__(self, device: str, threads: int | None):
+    def __init__(self, device: str, threads: int | None, dtype: str = "float32"):
+        if dtype != "float32":
+            raise RuntimeUnsupportedError(
+                f"--runtime torch --dtype {dtype}: sepconv times torch in float32 only"
+            )
         self.torch = torch = require_torch(CONTEXT)
         if device == "cuda" and not torch.cuda.is_available():
             raise UsageError(
@@ -249,6 +253,8 @@ class TorchRunner:
         self.ops = ops
         self.x = x
         self.out: Any = None
+        self.tolerance: float | None = None
+        self.float_ops: tuple[str, ...] = ()
 
     def __call__(self) -> None:
         with self.torch.inference_mode():

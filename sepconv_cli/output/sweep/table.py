@@ -40,10 +40,10 @@ POINT_STEPS = (
 )
 
 
-def add_point_columns(table: FitTable, timed: bool) -> None:
+def add_point_columns(table: FitTable, timed: bool, int8: bool = False) -> None:
     """The columns of one point after its value(s): output shape, both MACs, the ratio, the
-    theory, "fewer", the times when ``timed``, both params and their ratio (the sweep table
-    and the grid's long table)."""
+    theory, "fewer", the times when ``timed`` (``int8``: also the float32 speed-up of the
+    same run), both params and their ratio (the sweep table and the grid's long table)."""
     table.add_column("output", "Output", justify="left")
     names = [
         ("std_macs", "Std MACs"),
@@ -54,13 +54,15 @@ def add_point_columns(table: FitTable, timed: bool) -> None:
     ]
     if timed:
         names += [("std_ms", "Std ms"), ("sep_ms", "Sep ms"), ("speedup", "Speed-up")]
+    if timed and int8:
+        names += [("f32_speedup", "f32 speed-up")]
     names += [("std_params", "Std params"), ("sep_params", "Sep params")]
     names += [("params_ratio", f"{SEP_STD} params")]
     for key, name in names:
         table.add_column(key, name)
 
 
-def point_cells(r: LayerReport, timed: bool) -> list[Cell]:
+def point_cells(r: LayerReport, timed: bool, int8: bool = False) -> list[Cell]:
     """One point's cells for :func:`add_point_columns`' columns."""
     ratio, params_ratio = r.ratio_macs, r.ratio_params
     sep_macs, sep_params = r.separable.total.macs, r.separable.total.params
@@ -79,6 +81,9 @@ def point_cells(r: LayerReport, timed: bool) -> list[Cell]:
             ms_number(cols["separable_median_s"]),
             f"{cols['speedup']:.2f}×" if isinstance(cols["speedup"], float) else "-",
         ]
+    if timed and int8:
+        base = r.timing.float32 if r.timing is not None else None
+        cells.append(f"{base.speedup:.2f}×" if base is not None else "-")
     cells += [
         human(r.standard.params),
         Text(human(sep_params), style=better_style(sep_params, r.standard.params)),
@@ -100,9 +105,10 @@ def sweep_table(report: SweepReport) -> RenderableType:
     )
     table.add_column("value", report.parameter)
     timed = any(p.report.timing for p in report.points)
-    add_point_columns(table, timed)
+    int8 = any(t.float32 for p in report.points if (t := p.report.timing) is not None)
+    add_point_columns(table, timed, int8)
     for p in report.points:
-        table.add_row(value_text(p.value), *point_cells(p.report, timed))
+        table.add_row(value_text(p.value), *point_cells(p.report, timed, int8))
     footer = Text(SWEEP_FOOTER, style="dim")
     return Group(table, footer, Text(""), sweep_chart(report))
 
