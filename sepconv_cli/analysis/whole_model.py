@@ -20,6 +20,8 @@ from sepconv_cli.errors import UsageError
 from sepconv_cli.execution.runtimes.whole_graph import WholeGraph
 from sepconv_cli.execution.timing import TimingSettings
 
+INT8 = "int8"
+
 
 def whole_model(
     ref: str,
@@ -51,17 +53,17 @@ def whole_model(
             path, shapes = (
                 (made.path, made.input_shapes) if made else (Path(ref), options.input_shapes)
             )
-            graphs = onnx_file_graphs(path, shapes, built.batch, settings.seed)
+            graphs = onnx_file_graphs(path, shapes, built.batch, settings.seed, built.dtype)
             expected = None  # the file's own output, as its graph declares it
             return time_whole_graphs(
-                graphs, expected, built.batch, settings, shapes, progress, input_values
+                graphs, expected, built.batch, settings, shapes, progress, input_values, built.dtype
             )
     from sepconv_cli.spec.presets import resolve_model
 
-    graphs = spec_graphs(resolve_model(ref), built, settings.seed)
+    graphs = spec_graphs(resolve_model(ref), built, settings.seed, built.dtype)
     expected = nchw(built.output_shape, built.batch)
     return time_whole_graphs(
-        graphs, expected, built.batch, settings, input_shapes, progress, input_values
+        graphs, expected, built.batch, settings, input_shapes, progress, input_values, built.dtype
     )
 
 
@@ -80,8 +82,20 @@ def _on_litert(
     from sepconv_cli.interchange.whole_forms import spec_tflite_files, tflite_file_forms
 
     if tflite:
+        from sepconv_cli.interchange.models import ModelOptions, load_model
+
+        own = load_model(ref, ModelOptions())[0].dtype  # the file's, without --dtype
+        if own != built.dtype and INT8 in (own, built.dtype):
+            raise UsageError(
+                f"--whole-model: {Path(ref).name} is {own}, and LiteRT runs a .tflite file "
+                f"whole as given: its layers would be timed in {built.dtype} and the file in "
+                f"{own}; drop --dtype, or write the file in {built.dtype} (sepconv export "
+                f"--dtype {built.dtype} -o model.tflite)"
+            )
         graphs = tflite_file_forms(Path(ref))
-        return time_whole_files(graphs, None, built.batch, settings, progress, input_values)
+        return time_whole_files(
+            graphs, None, built.batch, settings, progress, input_values, built.dtype
+        )
     if is_onnx(ref):
         raise UsageError(
             "--whole-model --runtime litert: runs a .tflite file, or a spec or preset written "
@@ -89,6 +103,8 @@ def _on_litert(
         )
     from sepconv_cli.spec.presets import resolve_model
 
-    graphs = spec_tflite_files(resolve_model(ref), built, settings.seed)
+    graphs = spec_tflite_files(resolve_model(ref), built, settings.seed, built.dtype)
     expected = (built.batch, *built.output_shape)  # channels-last, as TFLite's
-    return time_whole_files(graphs, expected, built.batch, settings, progress, input_values)
+    return time_whole_files(
+        graphs, expected, built.batch, settings, progress, input_values, built.dtype
+    )

@@ -11,12 +11,19 @@ Rules
   of the graph, or the spec it writes does not build, those two forms are not made and
   one line says why: a what-if graph that leaves parts out would be timed as if it were the
   model.
+* int8 (``--dtype int8``): each graph quantized by ONNX Runtime's quantizer
+  (:func:`~sepconv_cli.interchange.onnx_int8.quantize_qdq`: QDQ, U8S8 as the per-layer
+  int8 timing, calibrated on one seeded input), float32 in and out as a deployed int8
+  model; an ONNX file already quantized (it holds QuantizeLinear, QLinear… or …Integer
+  nodes) runs as it is. A spec's ``.tflite`` files are written full-integer int8
+  (:func:`~sepconv_cli.interchange.tflite_export.export_tflite`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sepconv_cli.counting.network import Model, build
 from sepconv_cli.errors import SepconvError
@@ -36,8 +43,32 @@ class FormGraphs:
     skipped: dict[str, str] = field(default_factory=dict)  # form → why it was not made
 
 
-def spec_graphs(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraphs:
-    """Each form of ``model`` (built from ``spec``) exported, seeded weights."""
+INT8 = "int8"
+
+
+def _quantized(model: Any, seed: int) -> Any:
+    """``model`` (a float32 ``ModelProto``) as the int8 timing quantizes it (the rule
+    above)."""
+    from sepconv_cli.interchange.onnx_int8 import quantize_qdq, seeded_feeds
+
+    feeds = seeded_feeds(model, seed)
+    return quantize_qdq(model, feeds, "--whole-model --dtype int8", activations="uint8")
+
+
+def is_quantized(model: Any) -> bool:
+    """The graph holds quantized arithmetic already: a quantize node, a QLinear… or an
+    …Integer operator."""
+    return any(
+        node.op_type in ("QuantizeLinear", "DynamicQuantizeLinear")
+        or node.op_type.startswith("QLinear")
+        or node.op_type.endswith("Integer")
+        for node in model.graph.node
+    )
+
+
+def spec_graphs(spec: ModelSpec, model: Model, seed: int = 0, dtype: str = "float32") -> FormGraphs:
+    """Each form of ``model`` (built from ``spec``) exported, seeded weights; quantized
+    when ``dtype`` is int8."""
     from sepconv_cli.interchange.onnx_build import ExportError
     from sepconv_cli.interchange.onnx_export import export_model, serialize
 
@@ -46,7 +77,8 @@ def spec_graphs(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraphs:
     for form in FORMS:
         try:
             exported = export_model(spec, model, form, seed=seed)  # type: ignore[arg-type]
-            graphs[form] = serialize(exported.model, f"form {form}")
+            graph = exported.model if dtype != INT8 else _quantized(exported.model, seed)
+            graphs[form] = serialize(graph, f"form {form}")
         except ExportError as exc:  # e.g. a standard form past ONNX's 2 GiB: that form only
             graphs[form] = None
             skipped[form] = f"{form} whole graph not timed: {exc}"
@@ -54,15 +86,27 @@ def spec_graphs(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraphs:
 
 
 def onnx_file_graphs(
-    path: Path, input_shapes: dict[str, Shape], batch: int | None, seed: int = 0
+    path: Path,
+    input_shapes: dict[str, Shape],
+    batch: int | None,
+    seed: int = 0,
+    dtype: str = "float32",
 ) -> FormGraphs:
-    """The file as specified; its standard and separable forms through its spec, or why not."""
+    """The file as specified; its standard and separable forms through its spec, or why not;
+    each quantized when ``dtype`` is int8 (the file itself only when it is not already)."""
     from sepconv_cli.interchange.spec_writer import export_spec
     from sepconv_cli.spec.reader import model_from_document
     from sepconv_cli.spec.yaml_loader import loads
 
     # the file itself, by path: ORT finds external weights beside it
     graphs: dict[str, bytes | Path | None] = {"as_specified": path}
+    if dtype == INT8:
+        from sepconv_cli.interchange.optional import require
+
+        onnx = require("onnx", "--whole-model --dtype int8")
+        given = onnx.load(str(path))
+        if not is_quantized(given):
+            graphs["as_specified"] = _quantized(given, seed).SerializeToString()
     why = ""
     try:
         text, _, unexpressed = export_spec(path, input_shapes)
@@ -80,15 +124,18 @@ def onnx_file_graphs(
         reason = f"standard and separable whole graphs not timed: {why}"
         skipped = {"standard": reason, "separable": reason}
         return FormGraphs({**graphs, "standard": None, "separable": None}, (reason,), skipped)
-    made = spec_graphs(spec, model, seed)
+    made = spec_graphs(spec, model, seed, dtype)
     forms = {**made.graphs, "as_specified": graphs["as_specified"]}
     skipped = {k: v for k, v in made.skipped.items() if k != "as_specified"}
     return FormGraphs(forms, tuple(skipped.values()), skipped)
 
 
-def spec_tflite_files(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraphs:
+def spec_tflite_files(
+    spec: ModelSpec, model: Model, seed: int = 0, dtype: str = "float32"
+) -> FormGraphs:
     """Each form of ``model`` (built from ``spec``) as the ``.tflite`` file ``sepconv export
-    --form F -o model.tflite`` writes (seeded weights): what ``--runtime litert`` runs whole."""
+    --form F [--dtype int8] -o model.tflite`` writes (seeded weights): what ``--runtime
+    litert`` runs whole."""
     from sepconv_cli.interchange.onnx_build import ExportError
     from sepconv_cli.interchange.tflite_export import export_tflite
     from sepconv_cli.interchange.tflite_write import TfliteWriteError
@@ -98,7 +145,7 @@ def spec_tflite_files(spec: ModelSpec, model: Model, seed: int = 0) -> FormGraph
     notes: list[str] = []
     for form in FORMS:
         try:
-            made = export_tflite(spec, model, form, seed=seed, where=f"form {form}")  # type: ignore[arg-type]
+            made = export_tflite(spec, model, form, seed=seed, where=f"form {form}", dtype=dtype)  # type: ignore[arg-type]
             graphs[form] = made.data
             if made.dtype_note and made.dtype_note not in notes:
                 notes.append(f"whole files: {made.dtype_note}")

@@ -119,12 +119,14 @@ def time_whole_files(
     settings: TimingSettings,
     progress: Callable[[str], None] | None = None,
     input_values: dict[str, Any] | None = None,
+    dtype: str = "float32",
 ) -> WholeGraph:
     """Each form's ``.tflite`` run whole on LiteRT with ``settings``' threads and timed;
-    ``expected`` is the output shape every form must give (None: the first form's own)."""
+    ``expected`` is the output shape every form must give (None: the first form's own);
+    ``dtype`` what the files compute in (recorded with the times)."""
     from sepconv_cli.execution.runtimes.registry import load_runtime
 
-    runtime: Any = load_runtime("litert", settings.device, settings.threads)
+    runtime: Any = load_runtime("litert", settings.device, settings.threads, None, dtype)
 
     def open_form(data: bytes | Path) -> _File:
         return _File(runtime, data, batch, settings.seed, input_values)

@@ -244,15 +244,17 @@ def time_whole_graphs(
     input_shapes: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     input_values: dict[str, Any] | None = None,
+    dtype: str = "float32",
 ) -> WholeGraph:
     """Each form's graph run whole on ``settings``' ONNX Runtime and timed; ``expected`` is
-    the NCHW output shape every form must give (None: the as-specified graph's own).
+    the NCHW output shape every form must give (None: the as-specified graph's own);
+    ``dtype`` what the graphs compute in (int8: quantized, recorded so).
     ``input_values`` (``--input-value``) are fed as given; other inputs get seeded normal
     values (floats) or zeros (integers)."""
     from sepconv_cli.execution.runtimes.registry import load_runtime
 
     runtime: Any = load_runtime(
-        "onnxruntime", settings.device, settings.threads, settings.ort_optimization
+        "onnxruntime", settings.device, settings.threads, settings.ort_optimization, dtype
     )
     declared = graphs.graphs.get("as_specified")
     if expected is None and declared is not None:
