@@ -2,11 +2,13 @@
 ``Interpreter.invoke`` loop over the whole file ``sepconv export MODEL -o m.tflite`` writes.
 
 Run on demand (not a test): ``python benchmarks/bench_litert.py [--models
-mobilenet_v1,mobilenet_v2] [-r 224] [--budget 1] [--whole-seconds 2] [--threads 1]``
+mobilenet_v1,mobilenet_v2] [-r 224] [--budget 1] [--whole-seconds 2] [--threads 1] [--dtype int8]``
 (about a minute on a 2-core machine).
 Both sides of every ratio come from the same run, one model after the other.
 
-For each model and form (as specified, standard, separable), batch 1, float32:
+For each model and form (as specified, standard, separable), batch 1, float32 (or int8:
+the layers timed in int8 and the files written full-integer, as `sepconv export --dtype
+int8` writes them):
 
 * **layers**: the sum of the rows' medians as ``sepconv profile MODEL --time --runtime
   litert`` measures them (each row's form a one-form ``.tflite`` in memory, checked against
@@ -33,6 +35,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +67,8 @@ def direct_invoke(path: Path, threads: int) -> Any:
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
     detail = interpreter.get_input_details()[0]
-    x = np.random.default_rng(0).standard_normal(tuple(detail["shape"])).astype(np.float32)
-    interpreter.set_tensor(detail["index"], x)
+    x = np.random.default_rng(0).standard_normal(tuple(detail["shape"]))
+    interpreter.set_tensor(detail["index"], x.astype(detail["dtype"]))
     interpreter.invoke()
     return interpreter.invoke
 
@@ -73,8 +76,9 @@ def direct_invoke(path: Path, threads: int) -> Any:
 def bench_model(name: str, resolution: int | None, args: argparse.Namespace, folder: Path) -> None:
     spec = resolve_model(name)
     built = build(spec, resolution=(resolution,) if resolution else None)
+    built = replace(built, dtype=args.dtype)  # the layers are timed in it too
     shape = "×".join(str(d) for d in built.input_shape)
-    print(f"\n{name}: input {shape}, batch {built.batch}, float32, {args.threads} thread(s)")
+    print(f"\n{name}: input {shape}, batch {built.batch}, {args.dtype}, {args.threads} thread(s)")
     report = profile_report(built)
     settings = TimingSettings(threads=args.threads, budget_s=args.budget, runtime="litert")
     start = time.perf_counter()
@@ -103,12 +107,12 @@ def bench_model(name: str, resolution: int | None, args: argparse.Namespace, fol
     paths: dict[str, bytes | Path | None] = {}
     for form in FORMS:
         path = folder / f"{name}_{form}.tflite"
-        path.write_bytes(export_tflite(spec, built, form).data)
+        path.write_bytes(export_tflite(spec, built, form, dtype=args.dtype).data)
         paths[form] = path
         stats = measure(direct_invoke(path, args.threads), whole_settings)
         whole[form], whole_fastest[form] = stats.median_s, stats.min_s
     # the same files as `sepconv profile FILE --runtime litert --whole-model` times each
-    ours = time_whole_files(FormGraphs(paths), None, built.batch, whole_settings)
+    ours = time_whole_files(FormGraphs(paths), None, built.batch, whole_settings, dtype=args.dtype)
     macs = {
         "as_specified": sum(layer.as_specified.macs for layer in report.layers),
         "standard": sum(layer.standard.macs for layer in report.layers),
@@ -146,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per layer")
     parser.add_argument("--whole-seconds", type=float, default=2.0, help="per whole file")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dtype", choices=("float32", "int8"), default="float32")
     args = parser.parse_args(argv)
-    info = load_runtime("litert", "cpu", args.threads, None).info
+    info = load_runtime("litert", "cpu", args.threads, None, args.dtype).info
     print(f"LiteRT: {info.label()}; sepconv's per-layer medians vs Interpreter.invoke on the file")
     with tempfile.TemporaryDirectory() as tmp:
         for name in [m.strip() for m in args.models.split(",") if m.strip()]:
