@@ -72,8 +72,12 @@ class TorchRuntime:
 
     def __init__(self, device: str, threads: int | None, dtype: str = "float32"):
         if dtype != "float32":
+            # torch's own int8 CPU path (torch.ao.quantization, quantized tensors) is
+            # deprecated for removal; its successor, torchao's pt2e flow, is another package
             raise RuntimeUnsupportedError(
-                f"--runtime torch --dtype {dtype}: sepconv times torch in float32 only"
+                f"--runtime torch --dtype {dtype}: sepconv times torch in float32 only (torch's "
+                "int8 path, torch.ao.quantization, is deprecated for removal); time int8 with "
+                "--runtime onnxruntime or litert"
             )
         self.torch = torch = require_torch(CONTEXT)
         if device == "cuda" and not torch.cuda.is_available():
