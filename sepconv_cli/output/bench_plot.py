@@ -26,8 +26,9 @@ RUNTIME_LABELS = {
 }
 
 
-def _dtype_suffix(dtype: str) -> str:
-    return "" if dtype == "float32" else f" {dtype}"
+def _dtype_suffix(dtype: str, mixed: bool) -> str:
+    """`` int8``, and `` float32`` too when the plot holds both."""
+    return f" {dtype}" if mixed or dtype != "float32" else ""
 
 
 def render_bench_plot(report: BenchReport, fmt: str) -> bytes:
@@ -43,12 +44,13 @@ def render_bench_plot(report: BenchReport, fmt: str) -> bytes:
         + (f" ×{report.layers[i].row.repeat}" if report.layers[i].row.repeat > 1 else "")
         for i in rows
     ]
+    mixed = len({run.dtype for run in report.timed_runs}) > 1
     series: list[tuple[str, list[float | None]]] = [
         ("× fewer MACs (standard / separable)", [report.mac_ratio(i) for i in rows])
     ]
     series += [
         (
-            f"{RUNTIME_LABELS[run.name]}{_dtype_suffix(run.dtype)} measured",
+            f"{RUNTIME_LABELS[run.name]}{_dtype_suffix(run.dtype, mixed)} measured",
             [run.speedup(i) for i in rows],
         )
         for run in report.runs
