@@ -25,6 +25,8 @@ from typer.testing import CliRunner
 pytest.importorskip("ai_edge_litert.interpreter")
 pytest.importorskip("tflite")
 
+from test_runtimes import LAYERS as RUNTIME_LAYERS  # tests/test_runtimes.py
+
 from sepconv_cli.cli.app import app
 from sepconv_cli.counting.ops import (
     Add,
@@ -52,24 +54,9 @@ runner = CliRunner()
 FAST = ["--time-budget", "0.05s"]
 pytestmark = pytest.mark.usefixtures("fresh_runtimes")  # tests/conftest.py
 
-# the layers tests/test_runtimes.py holds every runtime to
-LAYERS: dict[str, dict[str, Any]] = {
-    "2d": {"input": "9x9x6", "kernel": "3", "filters": "10"},
-    "1d": {"input": "17x5", "kernel": "3", "filters": "7", "padding": "same"},
-    "strided_same": {"input": "12x12x8", "kernel": "3", "filters": "8", "stride": "2",
-                     "padding": "same"},
-    "dilated": {"input": "13x13x4", "kernel": "3", "filters": "6", "dilation": "2",
-                "padding": "2"},
-    "grouped": {"input": "8x8x12", "kernel": "3", "filters": "18", "groups": "3",
-                "padding": "1"},
-    "depthwise_multiplier": {"input": "8x8x6", "kernel": "3", "filters": "12",
-                             "depth_multiplier": "2", "padding": "1"},
-    "rect_kernel_bias_bn": {"input": "11x9x5", "kernel": "3x5", "filters": "9",
-                            "bias": True, "batch_norm": True, "padding": "1x2"},
-    "asymmetric_pad": {"input": "10x10x4", "kernel": "4", "filters": "5",
-                       "padding": "1:2x2:1"},
-    "batch": {"input": "7x7x3", "kernel": "3", "filters": "4", "batch": "2"},
-}  # fmt: skip
+# the layers tests/test_runtimes.py holds every runtime to, but a 3-D depthwise (TFLite has
+# none: its refusal is tested below)
+LAYERS: dict[str, dict[str, Any]] = {k: v for k, v in RUNTIME_LAYERS.items() if k != "3d"}
 
 ZERO = ((0, 0), (0, 0))
 CONV = Conv((6, 6, 4), 8, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))

@@ -23,6 +23,8 @@ from typer.testing import CliRunner
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
+from test_runtimes import LAYERS  # tests/test_runtimes.py: the layer kinds every runtime runs
+
 from sepconv_cli.analysis.bench import parse_dtypes
 from sepconv_cli.cli.app import app
 from sepconv_cli.counting.ops import Add, Concat, Conv, LayerNorm, Op, Scale
@@ -42,23 +44,6 @@ from sepconv_cli.spec.flags import layer_from_flags
 runner = CliRunner()
 FAST = ["--time-budget", "0.05s"]
 pytestmark = pytest.mark.usefixtures("fresh_runtimes")  # tests/conftest.py
-
-# the layer kinds every runtime is held to (tests/test_runtimes.py), timed in int8
-LAYERS: dict[str, dict[str, Any]] = {
-    "2d": {"input": "9x9x6", "kernel": "3", "filters": "10"},
-    "1d": {"input": "17x5", "kernel": "3", "filters": "7", "padding": "same"},
-    "strided_same": {"input": "12x12x8", "kernel": "3", "filters": "8", "stride": "2",
-                     "padding": "same"},
-    "dilated": {"input": "13x13x4", "kernel": "3", "filters": "6", "dilation": "2",
-                "padding": "2"},
-    "grouped": {"input": "8x8x12", "kernel": "3", "filters": "18", "groups": "3",
-                "padding": "1"},
-    "depthwise_multiplier": {"input": "8x8x6", "kernel": "3", "filters": "12",
-                             "depth_multiplier": "2", "padding": "1"},
-    "rect_kernel_bias_bn": {"input": "11x9x5", "kernel": "3x5", "filters": "9",
-                            "bias": True, "batch_norm": True, "padding": "1x2"},
-    "batch": {"input": "7x7x3", "kernel": "3", "filters": "4", "batch": "2"},
-}  # fmt: skip
 
 
 def _int8() -> Any:
