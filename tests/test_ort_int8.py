@@ -248,3 +248,13 @@ def test_export_writes_an_int8_onnx_file_that_counts_as_its_spec(tmp_path: Path)
     outs = [session.run(None, {"input": x})[0] for session in sessions]
     scale = float(np.max(np.abs(outs[1])))
     assert float(np.max(np.abs(outs[0] - outs[1]))) < 0.03 * scale
+
+
+def test_quantizing_needs_no_sympy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime's symbolic shape inference needs sympy, which no sepconv extra installs
+    (a fresh `pip install 'sepconv[ort]'` has none): the quantizer must not call it."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sympy", None)  # its import now fails
+    layer = single_layer_report(layer_from_flags({"input": "6x6x4", "kernel": "3", "filters": "4"}))
+    _agrees(layer.row.forms.standard, "standard")
