@@ -198,10 +198,10 @@ def test_bench_times_each_runtime_in_each_dtype() -> None:
     runs = {(r["name"], r["dtype"]): r for r in data["runtimes"]}
     assert "no int8" in runs["numpy", "int8"]["not_run"]
     assert "not_run" not in runs["onnxruntime", "int8"]
-    layer = data["layers"][1]
-    assert layer["runtimes"]["onnxruntime:int8"]["standard_s"] > 0
-    assert layer["runtimes"]["onnxruntime"]["standard_s"] > 0
-    assert layer["runtimes"]["numpy:int8"]["standard_s"] is None
+    for layer in data["layers"]:  # the global pool's and the classifier's forms too
+        assert layer["runtimes"]["onnxruntime:int8"]["standard_s"] > 0, layer["name"]
+        assert layer["runtimes"]["onnxruntime"]["standard_s"] > 0, layer["name"]
+        assert layer["runtimes"]["numpy:int8"]["standard_s"] is None
 
 
 @pytest.mark.parametrize(
@@ -258,3 +258,24 @@ def test_quantizing_needs_no_sympy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sympy", None)  # its import now fails
     layer = single_layer_report(layer_from_flags({"input": "6x6x4", "kernel": "3", "filters": "4"}))
     _agrees(layer.row.forms.standard, "standard")
+
+
+def test_a_row_int8_cannot_run_keeps_its_float32_time_in_bench(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bench takes a runtime's float32 records from its int8 run; a row whose int8 form
+    fails (named in its note) is timed in float32 on its own, never left without a time."""
+    from sepconv_cli.execution.runtimes import onnxruntime_runtime
+    from sepconv_cli.execution.runtimes.base import RuntimeUnsupportedError
+
+    def refuse(model: Any, feeds: Any) -> Any:
+        raise RuntimeUnsupportedError("no int8 form here (a test's refusal)")
+
+    monkeypatch.setattr(onnxruntime_runtime, "quantize_form", refuse)
+    code, out, err = run("bench", "mobilenet_v1", "-r", "32", *FAST,
+                         "--runtime", "onnxruntime", "--dtype", "float32,int8",
+                         "--no-whole-model", "--format", "json")  # fmt: skip
+    assert code == 0, err
+    for layer in json.loads(out)["layers"]:
+        assert "a test's refusal" in layer["runtimes"]["onnxruntime:int8"]["note"]
+        assert layer["runtimes"]["onnxruntime"]["standard_s"] > 0

@@ -218,14 +218,19 @@ def bench(
         timed = tuple(time_layers(rows, chosen, step))
         by_run[name, dtype] = RuntimeRun(name, info, timed, dtype)
         if dtype == INT8 and (name, "float32") in {(n, d) for n, d, _ in plans}:
-            baseline = tuple(
+            baseline = [
                 replace(
                     layer, dtype="float32", timing=layer.timing.float32 if layer.timing else None
                 )
                 for layer in timed
-            )
+            ]
+            # a row whose int8 form did not run has no float32 record either: timed now
+            missing = [i for i, layer in enumerate(baseline) if layer.timing is None]
+            again = [replace(counted.layers[i], dtype="float32") for i in missing]
+            for i, layer in zip(missing, time_layers(again, chosen), strict=True):
+                baseline[i] = layer
             float_info = replace(info, dtype="float32", quantization=None)
-            by_run[name, "float32"] = RuntimeRun(name, float_info, baseline, "float32")
+            by_run[name, "float32"] = RuntimeRun(name, float_info, tuple(baseline), "float32")
     runs = [
         _not_run(name, dtype, why, settings, counted)
         if isinstance(why, str)

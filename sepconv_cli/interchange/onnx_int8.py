@@ -38,9 +38,12 @@ Array = np.ndarray[Any, Any]
 
 @contextmanager
 def _quiet_quantizer() -> Iterator[None]:
+    """Silences the quantizer's log: its advice, and the traceback ``quant_pre_process``
+    logs when its optional graph optimization fails on a graph without weights (a pool's
+    form), after which it goes on without it."""
     root = logging.getLogger()
     level = root.level
-    root.setLevel(logging.ERROR)
+    root.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
@@ -73,10 +76,13 @@ def quantize_qdq(
     q = import_module("onnxruntime.quantization")
     kind = q.QuantType.QUInt8 if activations == "uint8" else q.QuantType.QInt8
     with tempfile.TemporaryDirectory(prefix="sepconv-int8-") as folder, _quiet_quantizer():
-        pre, out = Path(folder, "pre.onnx"), Path(folder, "int8.onnx")
+        given, pre, out = (Path(folder, name) for name in ("float.onnx", "pre.onnx", "int8.onnx"))
+        # by path, not as a ModelProto: given a ModelProto, quant_pre_process takes a route
+        # that fails on a graph whose weights are all small (ORT 1.32)
+        onnx.save(model, str(given))
         # ONNX's own shape inference is enough for these static graphs: the symbolic one
         # needs sympy, which no sepconv extra installs
-        q.quant_pre_process(model, str(pre), skip_symbolic_shape=True)
+        q.quant_pre_process(str(given), str(pre), skip_symbolic_shape=True)
         q.quantize_static(
             str(pre),
             str(out),

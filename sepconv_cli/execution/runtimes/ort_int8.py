@@ -109,8 +109,31 @@ def quantize_form(model: Any, feeds: Mapping[str, Array]) -> QuantizedForm:
     layout, one output) quantized as the rules say, its float I/O turned int8."""
     # uint8 activations: the pairing ORT's x86 int8 kernels run (S8S8 with an int8 graph
     # input would leave every convolution in float32: the rule above)
-    quantized = quantize_qdq(model, feeds, CONTEXT, activations="uint8")
+    quantized = quantize_qdq(_without_output_identity(model), feeds, CONTEXT, "uint8")
     return _int8_io(quantized)
+
+
+def _without_output_identity(model: Any) -> Any:
+    """The form's graph names its output with a final ``Identity``; the quantizer leaves an
+    Identity unquantized (a dequantize would then feed the output), so the node before it
+    writes the output itself."""
+    graph = model.graph
+    (output,) = graph.output
+    last = graph.node[len(graph.node) - 1]
+    if last.op_type != "Identity" or list(last.output) != [output.name]:
+        return model
+    source = last.input[0]
+    if source in {value.name for value in graph.input}:
+        return model  # the form is its input: nothing computes, the Identity stays
+    del graph.node[len(graph.node) - 1]
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name == source:
+                node.output[i] = output.name
+        for i, name in enumerate(node.input):
+            if name == source:
+                node.input[i] = output.name
+    return model
 
 
 def _int8_io(model: Any) -> QuantizedForm:
