@@ -187,6 +187,10 @@ def test_profile_in_int8_records_both_sums(tmp_path: Path) -> None:
     assert timing["runtime"]["dtype"] == "int8"
     assert timing["float32"]["runtime"]["dtype"] == "float32"
     assert timing["float32"]["standard_s"] > 0 and timing["standard_s"] > 0
+    code, out, err = run("profile", str(spec), *FAST, "--runtime", "onnxruntime",
+                         "--dtype", "int8")  # fmt: skip
+    assert code == 0, err
+    assert "f32 ×" in out and "float32 in the same run: all standard" in out
 
 
 def test_bench_times_each_runtime_in_each_dtype() -> None:

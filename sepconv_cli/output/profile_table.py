@@ -191,10 +191,13 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
     """The table of ``layers`` (all of the model's, or the subset shown) and the model's
     totals."""
     timed = report.timing is not None
+    # int8: each row's float32 speed-up from the same run, beside its int8 one
+    int8 = report.timing is not None and report.timing.float32 is not None
     table = FitTable(
         title=_title(report),
         steps=(
             narrow("share", label="the share bar"),
+            drop("f32_speedup"),
             drop("output"),
             drop("std_params", "sep_params"),
             drop("type"),
@@ -214,6 +217,8 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
     if timed:
         for key, name in (("std_ms", "Std ms"), ("sep_ms", "Sep ms"), ("speedup", "Speed-up")):
             table.add_column(key, name)
+        if int8:
+            table.add_column("f32_speedup", "f32 ×")
     # only when some row rests on fewer than MIN_RUNS samples; in no step: never left out
     few = timed and any(lr.timing is not None and lr.timing.few_runs for lr in report.layers)
     if few:
@@ -224,7 +229,7 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
     total_macs = report.totals.as_specified.macs or 1
     last = len(layers) - 1
     for i, layer in enumerate(layers):
-        table.add_row(*_layer_cells(layer, total_macs, timed, few), end_section=i == last)
+        table.add_row(*_layer_cells(layer, total_macs, timed, few, int8), end_section=i == last)
     std, sep = report.totals.standard, report.totals.separable
     ratio_total = Fraction(sep.macs, std.macs) if std.macs else None
     bold = "bold"
@@ -247,6 +252,7 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
                 style=f"bold {better_style(t.separable_s, t.standard_s)}".strip(),
             ),
             Text(speedup_cell(t.speedup), style=bold),
+            *([Text(speedup_cell(t.float32.speedup), style=bold)] if t.float32 else []),
             *([""] if few else []),
         ]
     total += [
@@ -259,7 +265,7 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
 
 
 def _layer_cells(
-    layer: LayerReport, total_macs: int, timed: bool, few: bool = False
+    layer: LayerReport, total_macs: int, timed: bool, few: bool = False, int8: bool = False
 ) -> list[Cell | Both]:
     row = layer.row
     share = layer.as_specified.macs / total_macs
@@ -288,6 +294,9 @@ def _layer_cells(
             Text(_plain_ms(cols["separable_median_s"]), style=_faster(cols)),
             (speedup_cell(cols["speedup"]) + mark) if timing else "not run",
         ]
+        if int8:
+            base = timing.float32 if timing is not None else None
+            cells.append(speedup_cell(base.speedup) if base is not None else "-")
         if few:
             runs = fewest_runs(timing) if timing is not None else None
             cells.append(
