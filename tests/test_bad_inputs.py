@@ -237,8 +237,8 @@ CASES = [
     case(
         "unknown-top-level-key",
         ["profile", "m.yaml"],
-        ["m.yaml:4:1", "inputs", "did you mean 'input'"],
-        files={"m.yaml": model(CONV, head="input: [12, 12, 3]\nlayers:\n") + "inputs: 3\n"},
+        ["m.yaml:4:1", "imput", "did you mean 'input'"],
+        files={"m.yaml": model(CONV, head="input: [12, 12, 3]\nlayers:\n") + "imput: 3\n"},
     ),
     case(
         "unknown-defaults-key",

@@ -278,6 +278,8 @@ def test_schema_knows_branches_and_shuffle() -> None:
         "add",
         "mul",
         "sub",
+        "div",  # a quotient of branches (issue 21 item 5, tests/test_spec_layers_more.py)
         "outputs",
+        "matmul",  # attention's products (issue 21, tests/test_spec_attention.py)
     ]
     assert defs["shuffle"]["required"] == ["type", "groups"]

@@ -191,8 +191,8 @@ def _unsupported(tmp_path: Path) -> Path:
     b = Builder([1, 3, 8, 8])
     y = b.conv("x", "c1", 3, 4, 1, bn=False)
     y = b.node("LogSoftmax", [y], "soft", axis=1)
-    scales = b.const([1.0, 1.0, 2.0, 2.0])
-    y = b.node("Resize", [y, "", scales], "up")
+    # a Tile (the spec has a resize since issue 21, item 5, no tile)
+    y = b.node("Tile", [y, b.const([1, 1, 2, 2], np.int64)], "up")
     y = b.conv(y, "c2", 4, 4, 1, bn=False)
     return b.save(tmp_path / "u.onnx", y)
 
@@ -233,11 +233,11 @@ def test_partial_writes_the_stop_at_the_top_and_profile_warns(tmp_path: Path) ->
 def test_unsupported_ops_are_named_in_the_file_and_on_stderr(tmp_path: Path) -> None:
     text, stderr = export(_unsupported(tmp_path), "--partial")
     assert "# NOT EXPRESSED: soft (LogSoftmax)" in text
-    assert "# NOT EXPRESSED: up (Resize)" in text
+    assert "# NOT EXPRESSED: up (Tile)" in text
     assert "c2 (Conv)" in text  # named as not written, after the stop
     lines = stderr.splitlines()
-    assert any("LogSoftmax" in line for line in lines) and any("Resize" in line for line in lines)
-    assert len(lines) == 3  # one per kind: LogSoftmax, Resize, the rest
+    assert any("LogSoftmax" in line for line in lines) and any("Tile" in line for line in lines)
+    assert len(lines) == 3  # one per kind: LogSoftmax, Tile, the rest
     # only c1 is written: 64·3·4 = 768 MACs, 12 params
     assert counts(tmp_path / "u.yaml") == (768, 12)
 
@@ -344,13 +344,13 @@ def test_a_zero_pad_before_a_conv_is_its_padding(tmp_path: Path) -> None:
 
 
 def test_a_graph_with_no_expressible_layer_is_refused(tmp_path: Path) -> None:
-    b = Builder([1, 3, 8, 8])  # an upsampling first: nothing to write, even with --partial
-    y = b.node("Resize", ["x", "", b.const([1.0, 1.0, 2.0, 2.0])], "up")
+    b = Builder([1, 3, 8, 8])  # a Tile first: nothing to write, even with --partial
+    y = b.node("Tile", ["x", b.const([1, 1, 2, 2], np.int64)], "up")
     y = b.conv(y, "c", 3, 4, 1, bn=False)
     model = b.save(tmp_path / "up.onnx", y)
     result = runner.invoke(app, ["export-spec", str(model), "--partial"])
     assert result.exit_code == 2
-    assert "'up' (Resize)" in result.stderr and "no spec to write" in result.stderr
+    assert "'up' (Tile)" in result.stderr and "no spec to write" in result.stderr
     assert len(result.stderr.splitlines()) == 1
 
 

@@ -210,7 +210,7 @@ def test_per_side_padding_as_before_after_pairs() -> None:
         ("se_ratio", "inverted_residual, squeeze_excite layers"),
         ("expanded", "inverted_residual layers"),
         ("ceil_mode", "pool layers"),
-        ("output_size", "pool layers"),
+        ("output_size", "pool, resize layers"),
         ("merge", "branches layers"),
         ("split", "branches layers"),
         ("units", "dense layers"),

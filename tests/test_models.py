@@ -689,7 +689,7 @@ layers:
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "name: t\ninputs: [8, 8, 3]\ninput: [8, 8, 3]\nlayers:\n"
+        "name: t\nimput: [8, 8, 3]\ninput: [8, 8, 3]\nlayers:\n"
         "  - {type: conv, kernel: 3, filters: 8}\n",
     )
     err = fail(path)

@@ -1,9 +1,16 @@
-"""``sepconv export-spec MODEL.onnx``: an ONNX model written out as a YAML model spec."""
+"""``sepconv export-spec MODEL.onnx``: an ONNX model written out as a YAML model spec.
+
+Rules: the text comes from :mod:`~sepconv_cli.interchange.spec_writer` (a PyTorch module,
+Keras or TFLite file from the ONNX graph it is converted to). A whole spec (no part left
+unexpressed) is then checked by :mod:`~sepconv_cli.interchange.spec_check` against the
+file as ``profile`` counts it, before anything is written: a difference is exit 3 and the
+output file is left as it was (the write is atomic and comes last).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -65,13 +72,16 @@ def export_spec(
     A graph with a part the spec cannot express (an op it does not model, a graph that is
     neither a residual nor branches) is an error (exit 2) naming the first such node; with
     --partial it is written with each part named in a '# NOT EXPRESSED' comment at its
-    place and on stderr, one line per kind, and the file still loads. Needs the onnx
-    package (pip install 'sepconv[onnx]').
+    place and on stderr, one line per kind, and the file still loads. A whole spec is read
+    back before it is written: its total MACs and params in all three forms must be the
+    file's, else (a sepconv bug) exit 3, naming the form and the first differing row, and
+    nothing is written. Needs the onnx package (pip install 'sepconv[onnx]').
     """
     from sepconv_cli.errors import UsageError
     from sepconv_cli.interchange.converted import converted_spec
     from sepconv_cli.interchange.models import ModelOptions, converted_file
     from sepconv_cli.interchange.onnx_inputs import parse_input_shapes, parse_input_values
+    from sepconv_cli.interchange.spec_check import check_round_trip
     from sepconv_cli.interchange.spec_writer import export_spec as write
     from sepconv_cli.interchange.torch_modules import is_torch_module
     from sepconv_cli.output.files import check_output_path
@@ -96,8 +106,22 @@ def export_spec(
             text, input_notes, not_expressed = write(model, shapes, values, partial=partial)
         else:
             text, input_notes, not_expressed = converted_spec(made, values, partial)
+        if not not_expressed:  # the safety net: the spec counts what the file counts
+            check_round_trip(text, _file_model(model, made, shapes, values), str(model))
     for line in input_notes:
         Messages.note(line)
     for line in not_expressed:
         Messages.always(f"sepconv: warning: {line}")
     emit(text, output)
+
+
+def _file_model(model: Path, made: Any, shapes: Any, values: Any) -> Any:
+    """The file's model as ``profile MODEL`` counts it: the ONNX reader's, of the file or of
+    the ONNX graph it was converted to (the same graph the spec was written from)."""
+    if made is not None:
+        from sepconv_cli.interchange.converted import read_converted
+
+        return read_converted(made, input_values=values)[0]
+    from sepconv_cli.interchange.onnx_model import read_onnx
+
+    return read_onnx(model, shapes, input_values=values)[0]

@@ -50,7 +50,7 @@ Live = tuple[int, int, int]
 """Elements alive at once (batch included) at a row's fullest step, per form: as
 specified, standard, separable."""
 
-MERGES = frozenset({"add", "concat", "mul", "sub"})
+MERGES = frozenset({"add", "concat", "mul", "sub", "div"})
 """Row types that join tensors: a residual block's add, a ``branches`` block's merge."""
 
 
@@ -208,6 +208,7 @@ class Flow:
     steps: tuple[tuple[int, tuple[int, ...], int], ...]
     sizes: tuple[int, ...]
     outputs: tuple[int, ...]
+    inputs: tuple[int, ...] = (0,)  # the model's inputs, given before the first step
 
 
 def spec_lives(rows: Sequence[Row], flow: Flow, batch: int) -> list[Live]:
@@ -221,7 +222,7 @@ def spec_lives(rows: Sequence[Row], flow: Flow, batch: int) -> list[Live]:
     per_form: list[list[int]] = []
     for form in range(3):
         w = Walker()
-        held = {0: w.tensor(batch * flow.sizes[0], given=True)}
+        held = {t: w.tensor(batch * flow.sizes[t], given=True) for t in flow.inputs}
         for index, reads, writes in flow.steps:
             row = rows[index]
             ops = form_ops(row.forms, form)

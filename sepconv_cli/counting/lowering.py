@@ -34,6 +34,7 @@ from functools import lru_cache
 from math import prod
 from typing import Literal
 
+from sepconv_cli.counting.more_layers import MORE_LAYERS
 from sepconv_cli.counting.ops import (
     Add,
     BatchNorm,
@@ -42,14 +43,15 @@ from sepconv_cli.counting.ops import (
     Dense,
     LayerNorm,
     Op,
-    Passthrough,
     Pool,
     PoolKind,
     Scale,
     Shuffle,
     SqueezeExcite,
 )
+from sepconv_cli.counting.sequence_layers import SEQUENCE_LAYERS
 from sepconv_cli.counting.shapes import ShapeError, resolve_padding
+from sepconv_cli.counting.tensor_layers import TENSOR_LAYERS
 from sepconv_cli.counting.tensor_ops import Elementwise
 from sepconv_cli.counting.widths import Width, expanded_width, scaled_groups, squeeze_width
 from sepconv_cli.spec.fields import BatchNormMode
@@ -402,19 +404,6 @@ def _lower_batch_norm(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> 
     return Forms("none", ops, ops, ops)
 
 
-def _lower_pad(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
-    """An explicit pad of the spatial dims (a model file's ``Pad`` that is not a conv's own
-    padding): a larger tensor, nothing counted, as the ONNX reader counts a ``Pad``."""
-    if len(shape) < 2:
-        raise ShapeError(f"a pad layer needs a spatial input, got {shape_text(shape)}", "input")
-    rank = len(shape) - 1
-    ones = (1,) * rank
-    pads = resolve_padding(spec.padding or "valid", shape[:-1], ones, ones, ones)
-    out = (*(n + b + a for n, (b, a) in zip(shape[:-1], pads, strict=True)), shape[-1])
-    ops = (Passthrough(shape, out),)
-    return Forms("none", ops, ops, ops)
-
-
 def _lower_elementwise(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     """Arithmetic with a constant (``operation``: one FLOP per value, no MACs, no
     parameters), or nothing but the layer's activation (its FLOPs counted apart); one
@@ -445,7 +434,34 @@ _LOWERERS = {
     "layer_norm": _lower_layer_norm,
     "layer_scale": _lower_layer_scale,
     "batch_norm": _lower_batch_norm,
-    "pad": _lower_pad,
     "elementwise": _lower_elementwise,
     "prelu": _lower_prelu,
 }
+
+
+def _lower_one_form(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """Recurrent layers and resizes: one form each (counting/sequence_layers.py)."""
+    ops = SEQUENCE_LAYERS[spec.type](spec, shape)
+    return Forms("none", ops, ops, ops)
+
+
+_LOWERERS |= dict.fromkeys(SEQUENCE_LAYERS, _lower_one_form)
+
+
+def _lower_tensor_layer(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """Reshape, transpose, slice, softmax: one form each (counting/tensor_layers.py)."""
+    ops = TENSOR_LAYERS[spec.type](spec, shape)
+    return Forms("none", ops, ops, ops)
+
+
+_LOWERERS |= dict.fromkeys(TENSOR_LAYERS, _lower_tensor_layer)
+
+
+def _lower_more(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """Reduce, conv_transpose, depth_to_space, pad: one form each
+    (counting/more_layers.py)."""
+    ops = MORE_LAYERS[spec.type](spec, shape, width)
+    return Forms("none", ops, ops, ops)
+
+
+_LOWERERS |= dict.fromkeys(MORE_LAYERS, _lower_more)

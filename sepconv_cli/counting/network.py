@@ -22,10 +22,13 @@ from sepconv_cli.counting.lowering import DeclaredForm, Forms, lower
 from sepconv_cli.counting.ops import Add, Concat, Op, Scale
 from sepconv_cli.counting.pairing import PAIR_TYPE, Pair, spec_pair
 from sepconv_cli.counting.shapes import ShapeError
+from sepconv_cli.counting.sources import Sources
+from sepconv_cli.counting.tensor_layers import matmul_ops
 from sepconv_cli.counting.tensor_ops import Elementwise
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec.layers import LayerSpec, ModelSpec, SpecError
+from sepconv_cli.spec.sources import JOIN_TYPES
 from sepconv_cli.units import shape_text
 
 MAX_ROWS = 100_000
@@ -164,7 +167,7 @@ def lifted(layer: LayerSpec, shape: tuple[int, ...], rank: int) -> tuple[int, ..
     return (*(1,) * rank, *shape) if one_by_one else shape
 
 
-class _Builder:
+class _Builder(Sources):
     def __init__(self, width: Width, rank: int = 0) -> None:
         self.width = width
         self.rank = rank  # the model input's spatial dims
@@ -208,14 +211,17 @@ class _Builder:
     ) -> tuple[int, ...]:
         position = 0
         numbers = InstanceNumbers()
+        self.scopes.append(prefix)  # `from` names: this list's first (counting/sources.py)
         while position < len(layers):
-            shape = lifted(layers[position], shape, self.rank)
-            pair = spec_pair(layers, position, shape, self.width)
+            shape = lifted(layers[position], self.read_from(layers[position], shape), self.rank)
+            paired = not self.unpaired(layers, position, prefix)
+            pair = spec_pair(layers, position, shape, self.width) if paired else None
             if pair is not None:  # a depthwise and the pointwise it feeds: one row
                 name = pair.name(prefix, position)
                 self.emit_pair(pair, name, shape)
                 numbers.saw(name)
                 shape = pair.forms.out_shape
+                self.made(prefix + (pair.pointwise.name or f"pointwise_{position + 1}"), shape)
                 position += pair.span
                 continue
             layer = layers[position]
@@ -223,8 +229,10 @@ class _Builder:
             self.last_layer = not prefix and position == len(layers) - 1 and layer.repeat == 1
             first = numbers.start(base)
             shape = self.repeated(layer, shape, base, first)
+            self.made(base, shape)
             numbers.saw(base, first, layer.repeat)
             position += 1
+        self.scopes.pop()
         return shape
 
     def emit_pair(self, pair: Pair, name: str, shape: tuple[int, ...]) -> None:
@@ -286,6 +294,8 @@ class _Builder:
             return self.residual(layer, shape, name)
         if layer.type == "branches":
             return self.branches(layer, shape, name)
+        if len(layer.sources) > 1 or layer.type in JOIN_TYPES:
+            return self.reads_several(layer, shape, name)
         try:
             forms = lower(layer, shape, self.width)
         except ShapeError as exc:
@@ -343,7 +353,12 @@ class _Builder:
                 )
             self.outputs = tuple(tensors)
             return outs[-1]
-        if layer.merge in ("mul", "sub"):
+        if layer.merge == "matmul":  # attention's Q·Kᵀ and A·V (counting/tensor_layers.py)
+            ops = matmul_ops(outs, layer)
+            forms = Forms("none", ops, ops, ops)
+            self.emit(f"{name}.matmul", layer, outs[0], forms, "matmul", tuple(tensors))
+            return ops[0].out_shape
+        if layer.merge in ("mul", "sub", "div"):
             product = broadcast_ops(outs, layer)
             forms = Forms("none", product, product, product)
             merge = str(layer.merge)
@@ -388,12 +403,12 @@ class _Builder:
 
 
 def broadcast_ops(outs: list[tuple[int, ...]], layer: LayerSpec) -> tuple[Op, ...]:
-    """The ops of a ``merge: mul`` or ``sub``: the branches' outputs multiplied (or the
-    second subtracted from the first) elementwise, shapes broadcast as NumPy and ONNX
-    broadcast them (aligned at the channels, a dim of 1 or a missing dim repeats). One op
-    per branch after the first, each one FLOP per output value: an :class:`Add`'s cost for
-    equal shapes, a channel-wise :class:`Scale` for a gate of one value per channel (a
-    squeeze-and-excite), else an elementwise product."""
+    """The ops of a ``merge: mul``, ``sub`` or ``div``: the branches' outputs multiplied
+    (or the second subtracted from, or divided into, the first) elementwise, shapes
+    broadcast as NumPy and ONNX broadcast them (aligned at the channels, a dim of 1 or a
+    missing dim repeats). One op per branch after the first, each one FLOP per output
+    value: an :class:`Add`'s cost for equal shapes, a channel-wise :class:`Scale` for a
+    gate of one value per channel (a squeeze-and-excite), else an elementwise product."""
     rank = max(len(out) for out in outs)
     padded = [(1,) * (rank - len(out)) + out for out in outs]
     result = []
@@ -445,9 +460,11 @@ def build(
         input_shape = (*spatial, input_shape[-1])
     builder = _Builder(Width(width_multiplier, spec.channel_divisor), len(input_shape) - 1)
     builder.sizes[0] = prod(input_shape)
+    builder.start_sources(spec, input_shape)
     builder.layers(spec.layers, input_shape, "")
     batch = batch or spec.batch
-    flow = Flow(tuple(builder.flow), tuple(builder.sizes), builder.outputs or (builder.current,))
+    outputs = builder.outputs or (builder.current,)
+    flow = Flow(tuple(builder.flow), tuple(builder.sizes), outputs, tuple(builder.inputs))
     lives = spec_lives(builder.rows, flow, batch)
     return Model(
         name=spec.name,

@@ -94,6 +94,11 @@ PARAM_INPUTS: dict[str, tuple[int, ...]] = {
     "LayerNormalization": (1, 2),
     "Mul": (0, 1),  # a layer scale's gamma (an initializer of more than one value)
     "Add": (0, 1),
+    # recurrent layers' W, R and B (sepconv export's resize and recurrent rows)
+    "ConvTranspose": (1, 2),  # a conv_transpose row's weight and bias
+    "LSTM": (1, 2, 3),
+    "GRU": (1, 2, 3),
+    "RNN": (1, 2, 3),
 }
 
 

@@ -37,8 +37,11 @@ from sepconv_cli.interchange.onnx_build import (
     GraphBuilder,
     nchw,
 )
+from sepconv_cli.interchange.onnx_more_emit import MERGE_ROWS, MORE_ROWS, emit_more_row
 from sepconv_cli.interchange.onnx_rows import emit_row, weight_elements
+from sepconv_cli.interchange.onnx_tensor_emit import TENSOR_ROWS, emit_tensor_row
 from sepconv_cli.spec.layers import LayerSpec, ModelSpec
+from sepconv_cli.spec.sources import JOIN_TYPES
 
 Tensor = tuple[str, tuple[int, ...]]  # an ONNX tensor name and its channels-last shape
 
@@ -66,6 +69,16 @@ class _Walker:
         self.pos = 0
         self.renames: list[tuple[str, str]] = []  # folded "name[i..j]" → this instance's
         self.outputs: dict[int, list[str]] = {}
+        # what `from` names (counting/sources.py's rules): row names, inputs, by scope
+        self.named: dict[str, Tensor] = {}
+        self.scopes: list[str] = []
+
+    def lookup(self, ref: str) -> Tensor:
+        """The tensor a ``from`` name reads: the builder's lookup (it checked the name)."""
+        for scope in reversed(self.scopes):
+            if scope + ref in self.named:
+                return self.named[scope + ref]
+        raise AssertionError(f"export: {ref!r} names no tensor the builder knew")
 
     def next_row(self) -> Row:
         row = self.rows[self.pos]
@@ -83,23 +96,44 @@ class _Walker:
         self.outputs.setdefault(row.index, []).append(out)
         return out
 
+    def tensor_row(
+        self,
+        row: Row,
+        layer: LayerSpec,
+        inputs: Sequence[str],
+        shapes: Sequence[tuple[int, ...]] | None = None,
+    ) -> str:
+        """A row of a tensor layer (or a matmul merge), which needs its layer's fields."""
+        more = row.type in MORE_ROWS or row.type in MERGE_ROWS  # onnx_more_emit.py
+        emit = emit_more_row if more else emit_tensor_row
+        out = emit(self.g, row, layer, inputs, self.node_name(row), shapes)
+        self.outputs.setdefault(row.index, []).append(out)
+        return out
+
     def layers(self, layers: Sequence[LayerSpec], x: Tensor, prefix: str) -> Tensor:
         position = 0
         numbers = InstanceNumbers()  # the builder's numbering of repeats, sibling by sibling
+        self.scopes.append(prefix)
         while position < len(layers):
             layer = layers[position]
+            if layer.sources and layer.type not in JOIN_TYPES:
+                x = self.lookup(layer.sources[0])
             if layer.repeat == 1 and layer.type not in ("residual", "branches"):
                 row = self.rows[self.pos]
                 if row.span > 1:  # a depthwise and the pointwise it feeds: the builder's row
                     numbers.saw(self.node_name(row))
                     x = self.emit(self.next_row(), [x[0]]), row.output_shape
+                    pointwise = layers[position + 1]
+                    self.named[prefix + (pointwise.name or f"pointwise_{position + 1}")] = x
                     position += row.span
                     continue
             base = prefix + (layer.name or f"{layer.type}_{position}")
             first = numbers.start(base)
             x = self.repeated(layer, x, base, first)
+            self.named[base] = x
             numbers.saw(base, first, layer.repeat)
             position += 1
+        self.scopes.pop()
         return x
 
     def repeated(self, layer: LayerSpec, x: Tensor, base: str, first: int = 0) -> Tensor:
@@ -130,7 +164,12 @@ class _Walker:
             return self.emit(row, [main[0], short[0]]), row.output_shape
         if layer.type == "branches":
             return self.branches(layer, x, name)
+        if len(layer.sources) > 1 or layer.type in JOIN_TYPES:  # reads several by name
+            row = self.next_row()
+            return self.emit(row, [self.lookup(ref)[0] for ref in layer.sources]), row.output_shape
         row = self.next_row()
+        if row.type in TENSOR_ROWS or row.type in MORE_ROWS:  # reshape, ..., reduce, ...
+            return self.tensor_row(row, layer, [x[0]]), row.output_shape
         return self.emit(row, [x[0]]), row.output_shape
 
     def branches(self, layer: LayerSpec, x: Tensor, name: str) -> Tensor:
@@ -140,6 +179,9 @@ class _Walker:
             for i, (branch, part) in enumerate(zip(layer.branches, parts, strict=True))
         ]
         row = self.next_row()
+        if row.type == "matmul" or row.type in MERGE_ROWS:  # a product, mul, sub, div
+            shapes = [out[1] for out in outs]
+            return self.tensor_row(row, layer, [out[0] for out in outs], shapes), row.output_shape
         return self.emit(row, [out[0] for out in outs]), row.output_shape
 
     def split(self, layer: LayerSpec, x: Tensor, name: str) -> list[Tensor]:
@@ -173,15 +215,19 @@ def export_model(
     opset: int = OPSET,
 ) -> Exported:
     """``model`` (built from ``spec``) as an ONNX graph of ``form``: input ``input``
-    ``[N, C, *spatial]``, output ``output``, every row's instances in order."""
+    ``[N, C, *spatial]`` (or each of the spec's ``inputs``, by its name), output
+    ``output``, every row's instances in order."""
     g = GraphBuilder(seed=seed, dtype=model.dtype, batch=model.batch, opset=opset)
-    g.used.update({"input", "output"})
+    named = list(spec.inputs) or [("input", model.input_shape)]  # several: spec/sources.py
+    named[0] = (named[0][0], model.input_shape)  # --resolution's
+    g.used.update({"output", *(n for n, _ in named)})
     walker = _Walker(model, form, g)
-    out, shape = walker.layers(spec.layers, ("input", model.input_shape), "")
+    walker.named = {n: (n, s) for n, s in named}
+    out, shape = walker.layers(spec.layers, named[0], "")
     if walker.pos != len(model.rows):  # the walk mirrors the builder: a bug if not
         raise AssertionError(f"export walked {walker.pos} of {len(model.rows)} rows")
     g.nodes.append(g.onnx.helper.make_node("Identity", [out], ["output"], name="output"))
-    inputs = [g.value_info("input", nchw(model.input_shape, model.batch))]
+    inputs = [g.value_info(n, nchw(s, model.batch)) for n, s in named]
     outputs = [g.value_info("output", nchw(shape, model.batch))]
     proto = g.model(inputs, outputs, model.name or "sepconv")
     annotate_shapes(g.onnx, proto)

@@ -41,6 +41,7 @@ from sepconv_cli.interchange.onnx_build import (
     emit_squeeze_excite,
     nchw,
 )
+from sepconv_cli.interchange.onnx_sequence import SEQUENCE_ROWS, emit_sequence_row
 
 
 def _part_name(op: Op, previous: str) -> str:
@@ -110,6 +111,8 @@ def emit_row(
     """
     ops: tuple[Op, ...] = getattr(row.forms, form)
     where = f"{name} ({row.where})" if row.where else name
+    if row.type in SEQUENCE_ROWS:  # resize, lstm, gru, rnn: one form (onnx_sequence.py)
+        return emit_sequence_row(g, row, inputs, name, activation)
     if row.type in ("add", "concat"):
         if row.type == "concat":
             out = g.node("Concat", list(inputs), name, axis=1)

@@ -4,7 +4,7 @@ rules)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.interchange import spec_blocks as B
 from sepconv_cli.interchange import spec_patterns as P
@@ -19,8 +19,19 @@ from sepconv_cli.interchange.spec_items import (
     node_label,
     strip,
 )
+from sepconv_cli.interchange.spec_tensors import Layout
 
-MERGES = {"Add": "add", "Sum": "add", "Mul": "mul", "Sub": "sub", "Concat": "concat"}
+MERGES = {
+    "Add": "add",
+    "Sum": "add",
+    "Mul": "mul",
+    "Sub": "sub",
+    "Div": "div",
+    "Concat": "concat",
+    "MatMul": "matmul",
+}
+PAIRWISE = ("Mul", "Sub", "Div", "MatMul")
+"""Joins of exactly two branches (the first operand's, then the second's)."""
 
 
 class Forks:
@@ -28,12 +39,35 @@ class Forks:
 
     graph: Graph
     index: dict[int, int]
+    last: set[str]
+    apart: set[int]  # layers whose activation the profile reader reads as rows (attach)
 
     def walk(self, tensor: str, entry: Any, items: list[Item]) -> tuple[list[Item], str, Any]:
         raise NotImplementedError
 
     def _activation(self, items: list[Item], tensor: str) -> str:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # spec_tensor_walk.TensorSteps's, beside this class in the Walker
+
+        def join_layout(self, join: Any, branches: list[list[Item]]) -> None: ...
+
+        def layout(self, tensor: str) -> Layout: ...
+
+        def hold(self, tensor: str, layout: Layout) -> None: ...
+
+    def attach(self, layer: Layer, act: tuple[str, list[Any], str], tensor: str) -> None:
+        """``act`` (on ``tensor``) becomes ``layer``'s activation. One the profile reader
+        reads as rows of their own (written out as nodes other than one activation op,
+        ``x·gate(x)`` or a GELU: paddle's ``x·clip(x + 3, 0, 6)/6``) is noted in ``apart``:
+        a depthwise so activated is not paired with its 1×1 (:func:`keep_apart`)."""
+        layer.fields["activation"] = act[0]
+        layer.nodes.extend(act[1])
+        nodes = act[1]
+        ops = sorted(n.op_type for n in nodes)
+        gate = len(nodes) == 2 and "Mul" in ops and any(op in P.GATES for op in ops)
+        if len(nodes) > 1 and not gate and not P.is_written_out_gelu(self.graph, tensor):
+            self.apart.add(id(layer))
 
     def fork(self, tensor: str, readers: list[Any], items: list[Item]) -> str:
         """A tensor read by several nodes: SE, x·gate(x), or branches that join again."""
@@ -47,12 +81,14 @@ class Forks:
         act = P.activation(g, tensor)
         last = last_layer(items)
         if act is not None and last is not None and "activation" not in last.fields:
-            last.fields["activation"] = act[0]
-            last.nodes.extend(act[1])
+            self.attach(last, act, tensor)
+            self.hold(act[2], self.layout(tensor))
             return act[2]
         slices = P.channel_slices(g, tensor, readers)
-        if slices is not None:
-            return self.split(slices, [n.output[0] for n in slices], items)
+        if slices is not None and g.tensor(tensor) not in self.last:
+            split = self.split(slices, [n.output[0] for n in slices], items)
+            if split is not None:
+                return split
         walked = [self.walk(tensor, reader, []) for reader in readers]
         join = walked[0][2]
         ends = [g.tensor(end) for _, end, _ in walked]
@@ -179,6 +215,7 @@ class Forks:
         g = self.graph
         name = P.layer_name(join, self.index[id(join)])
         rank = len(g.shape(join.output[0]))
+        self.join_layout(join, branches)  # tokens or image, as the join reads them
         if join.op_type == "Add" and len(branches) == 2 and not extra:
             main, other = sorted(branches, key=lambda b: -len(layers_of(b)))
             block = Layer({"type": "residual", "name": name}, [join], layers=strip(main, name))
@@ -186,7 +223,7 @@ class Forks:
                 block.shortcut = strip(other, name)
         elif (
             join.op_type in ("Add", "Sum")
-            or (join.op_type in ("Mul", "Sub") and len(branches) == 2 and not extra)
+            or (join.op_type in PAIRWISE and len(branches) == 2 and not extra)
             or (join.op_type == "Concat" and P.attrs(join).get("axis", 1) % rank == 1)
         ):
             merge = MERGES[join.op_type]
@@ -200,17 +237,18 @@ class Forks:
         items.append(block)
         return self._activation(items, join.output[0])
 
-    def split(self, nodes: list[Any], parts: list[str], items: list[Item]) -> str:
+    def split(self, nodes: list[Any], parts: list[str], items: list[Item]) -> str | None:
         """Channel parts (a Split's outputs, or Slices in channel order) that meet again at
-        one Concat in their order: ``branches`` with ``split`` (``true`` for equal parts)."""
+        one Concat in their order: ``branches`` with ``split`` (``true`` for equal parts);
+        None when they do not (the walk then slices each part: spec_tensor_walk)."""
         g = self.graph
         walked = [self.walk(out, None, []) for out in parts]
         join = walked[0][2]
         ends = [g.tensor(end) for _, end, _ in walked]
         if join is None or join.op_type != "Concat" or any(w[2] is not join for w in walked):
-            raise Stop(self._dag_note(nodes, "channel parts that do not meet at one Concat"))
+            return None
         if g.data_inputs(join) != ends:
-            raise Stop(self._dag_note([join], "a Concat of channel parts out of their order"))
+            return None
         sizes = [g.shape(out)[1] for out in parts]
         split: Any = True if len(set(sizes)) == 1 else sizes
         out = self.merge(join, [w[0] for w in walked], items, split=split)

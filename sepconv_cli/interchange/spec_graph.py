@@ -32,13 +32,23 @@ from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_control import fold_control_flow
 from sepconv_cli.interchange.onnx_inputs import InputValue, check_input_names, pin_inputs
 from sepconv_cli.interchange.onnx_load import Shape, infer_bounded, pinned_copy, tensor_array
-from sepconv_cli.interchange.onnx_shapes import Tensors, fold_values
+from sepconv_cli.interchange.onnx_shapes import WEIGHT_CARRIERS, Tensors, fold_values
 from sepconv_cli.interchange.onnx_validate import load_checked as read_model
 from sepconv_cli.interchange.optional import require_onnx
 
 PASS_THROUGH = frozenset({"Identity", "Dropout"})
 # ONNX TensorProto element types -> the spec's dtype key
 DTYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16", 3: "int8"}
+
+
+class NoShape(UsageError):
+    """Shape inference left a tensor without a shape: the walk names the node that makes
+    it (or reads it, for a graph input) as not expressed."""
+
+    def __init__(self, graph: Graph, tensor: str) -> None:
+        super().__init__(f"{graph.path}: shape inference left {tensor!r} without a shape")
+        self.tensor = tensor
+        self.node = graph.producer.get(tensor)
 
 
 @dataclass
@@ -58,6 +68,13 @@ class Graph:
     alias: dict[str, str] = field(default_factory=dict)
     outputs: set[str] = field(default_factory=set)
     opsets: list[Any] = field(default_factory=list)
+    input_names: list[str] = field(default_factory=list)  # every data input, in order
+    # what the ONNX reader counts as learned (onnx_shapes.mark_weights), named before
+    # shape arithmetic is folded into initializers: an LSTM's weights computed in the graph
+    # are no parameters to it
+    weights: set[str] = field(default_factory=set)
+    # what the walks' pattern matchers found, by (what, tensor): the graph never changes
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def channels_last_input(self) -> bool:
@@ -98,6 +115,13 @@ class Graph:
         """The node's inputs that carry data (not constants or shape arithmetic)."""
         return [self.tensor(t) for t in node.input if t and self.tensor(t) not in self.static]
 
+    def order(self) -> dict[int, int]:
+        """Each node's place in the graph's (topological) order, by ``id``."""
+        if "order" not in self.memo:
+            self.memo["order"] = {id(n): i for i, n in enumerate(self.nodes)}
+        found: dict[int, int] = self.memo["order"]
+        return found
+
     def readers(self, tensor: str) -> list[Any]:
         """The non-static nodes that read ``tensor``, in graph order (each node once)."""
         return self.consumers.get(self.tensor(tensor), [])
@@ -109,7 +133,7 @@ class Graph:
             return self.shapes[name]
         if name in self.constants:
             return tuple(int(d) for d in self.constants[name].shape)
-        raise UsageError(f"{self.path}: shape inference left {name!r} without a shape")
+        raise NoShape(self, name)
 
     def constant(self, tensor: str) -> Any | None:
         """The value of a constant tensor as a NumPy array, or None when it is not one."""
@@ -126,7 +150,7 @@ def load_graph(
     input_values: dict[str, InputValue] | None = None,
 ) -> Graph:
     """Read ``path`` and infer every shape; a file that is not a valid ONNX model, a model
-    with other than one data input (an input given a value is not one), or a shape inference
+    without a data input (an input given a value is not one), or a shape inference
     failure is one UsageError line. The file is read, its inputs pinned and the ``If`` nodes
     they decide folded as ``profile`` reads them (:mod:`~sepconv_cli.interchange.onnx_load`,
     :func:`~sepconv_cli.interchange.onnx_inputs.pin_inputs`,
@@ -143,19 +167,20 @@ def load_graph(
     values = input_values or {}
     inputs = check_input_names(model, path, input_shapes, values)
     inputs = [i for i in inputs if i.name not in values]
-    if len(inputs) != 1:
-        names = ", ".join(i.name for i in inputs) or "none"
-        raise UsageError(f"{path}: the spec has one input; this model has {len(inputs)} ({names})")
+    if not inputs:  # several are the spec's `inputs:` (interchange/spec_dag.py)
+        raise UsageError(f"{path}: the spec needs an input; this model has none")
     notes: list[str] = []
     shapes = pin_inputs(model, path, input_shapes, notes, batch_flag=False, values=values)
     model = pinned_copy(fold_control_flow(model, path, shapes, values, notes), shapes)
     elem = inputs[0].type.tensor_type.elem_type
+    learned: set[str] | None = None  # the first pass's: before anything is folded
     for _ in range(256):  # each fold of shape arithmetic lets inference see further
         inferred = _infer(model, onnx, path)
         result = Graph(
             path=str(path),
             nodes=list(inferred.graph.node),
             input_name=inputs[0].name,
+            input_names=[i.name for i in inputs],
             shapes=_shapes(inferred.graph),
             constants=_constants(inferred.graph, path.parent, onnx.numpy_helper),
             static={t.name for t in inferred.graph.initializer},
@@ -164,6 +189,8 @@ def load_graph(
             opsets=list(inferred.opset_import),
         )
         _index(result, {o.name for o in inferred.graph.output})
+        learned = learned if learned is not None else _learned(inferred.graph)
+        result.weights = learned
         folded = _fold(result, onnx)
         result.constants.update(folded)
         if not folded:
@@ -255,6 +282,18 @@ def _index(graph: Graph, outputs: set[str]) -> None:
             if tensor not in seen:
                 seen.add(tensor)
                 graph.consumers[tensor].append(node)
+
+
+def _learned(graph: Any) -> set[str]:
+    """Initializers, ``Constant`` outputs and what weight carriers make of them only."""
+    learned = {t.name for t in graph.initializer}
+    for node in graph.node:
+        inputs = [n for n in node.input if n]
+        if node.op_type == "Constant" or (
+            node.op_type in WEIGHT_CARRIERS and inputs and all(n in learned for n in inputs)
+        ):
+            learned.update(o for o in node.output if o)
+    return learned
 
 
 def _first_line(exc: Exception) -> str:

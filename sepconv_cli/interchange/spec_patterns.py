@@ -218,7 +218,16 @@ def with_bias(node: Any, graph: Graph, units: int) -> list[Any]:
 
 
 def activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
-    """The activation applied to ``tensor`` alone: (spec name, nodes, output tensor)."""
+    """The activation applied to ``tensor`` alone: (spec name, nodes, output tensor). Asked
+    again and again by both walks, and the graph does not change: kept once found."""
+    key = ("activation", graph.tensor(tensor))
+    if key not in graph.memo:
+        graph.memo[key] = _activation(graph, tensor)
+    found: tuple[str, list[Any], str] | None = graph.memo[key]
+    return found
+
+
+def _activation(graph: Graph, tensor: str) -> tuple[str, list[Any], str] | None:
     if graph.tensor(tensor) in graph.outputs:
         return None
     readers = graph.readers(tensor)
@@ -249,6 +258,11 @@ def node_activation(graph: Graph, node: Any) -> str | None:
     if node.op_type == "Clip" and _clip_range(node, graph) == (0.0, 6.0):
         name = "relu6"
     return name if name is not None and len(graph.data_inputs(node)) == 1 else None
+
+
+def is_written_out_gelu(graph: Graph, tensor: str) -> bool:
+    """Whether a written-out GELU reads ``tensor`` (the profile reader joins it to its row)."""
+    return _written_out_gelu(graph, tensor) is not None
 
 
 def _written_out_gelu(graph: Graph, tensor: str) -> list[Any] | None:

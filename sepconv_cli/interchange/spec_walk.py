@@ -30,6 +30,12 @@ Rules:
   ``(C, N)`` weight (+ its bias ``Add``) a ``pointwise`` of N filters (a Linear on
   tokens), a ``Mul`` by one learned value per channel a ``layer_scale`` (as it is outside
   one): ConvNeXt's block and its ``LayerNorm2d``.
+- A ``Gemm`` or ``MatMul`` by a constant on rows of tokens (a CRNN's steps) is a
+  ``pointwise`` (a Linear on each row), not a ``dense`` that would flatten them; a
+  ``LayerNormalization`` of a dense head's ``(N, C)`` features is a ``layer_norm``.
+- A tensor shape inference leaves without a shape stops the walk at the node that makes
+  it (else the node reading it), named as not expressed; the last ``Reshape`` to the
+  model's output, which nothing reads and which counts nothing, is passed over.
 - A node the spec cannot express becomes a :class:`Note` at its place: when its output has
   its input's shape the walk goes on past it; otherwise (or at a join the spec cannot
   express) the walk stops there, and every node after it is named in a last note.
@@ -42,8 +48,10 @@ from typing import Any
 from sepconv_cli.interchange import spec_blocks as B
 from sepconv_cli.interchange import spec_nodes as N
 from sepconv_cli.interchange import spec_patterns as P
+from sepconv_cli.interchange import spec_sequence as Q
+from sepconv_cli.interchange import spec_tensors as T
 from sepconv_cli.interchange.spec_forks import Forks
-from sepconv_cli.interchange.spec_graph import Graph
+from sepconv_cli.interchange.spec_graph import Graph, NoShape
 from sepconv_cli.interchange.spec_items import (
     Item,
     Layer,
@@ -53,11 +61,13 @@ from sepconv_cli.interchange.spec_items import (
     last_layer,
     node_label,
 )
+from sepconv_cli.interchange.spec_more import more_step
+from sepconv_cli.interchange.spec_tensor_walk import TensorSteps
 
 __all__ = ["Item", "Layer", "Note", "Walker", "covered_nodes"]
 
 
-class Walker(Forks):
+class Walker(Forks, TensorSteps):
     """Walks one graph; :meth:`run` gives the top-level items."""
 
     def __init__(self, graph: Graph) -> None:
@@ -66,6 +76,9 @@ class Walker(Forks):
         # tensors held channels-last (after a Transpose that moves the channels last, as
         # ConvNeXt's blocks and LayerNorm2d do): their channels are the last dim
         self.last: set[str] = set()
+        # tokens held with their whole ONNX shape (spec_tensors.py), a part of ``last``
+        self.full: set[str] = set()
+        self.apart: set[int] = set()  # Forks.attach
 
     def run(self) -> list[Item]:
         """Every layer node is in an item: written, or named in a note."""
@@ -77,6 +90,9 @@ class Walker(Forks):
             items, _, join = self.walk(self.graph.input_name, None, items)
             if join is not None:
                 raise Stop(self._dag_note([join], "a join of tensors from outside one fork"))
+        except NoShape as missing:
+            items.append(no_shape(missing, None))
+            where = "after the stop"
         except Stop as stop:
             items.append(stop.note)
             where = "after the stop"
@@ -117,20 +133,35 @@ class Walker(Forks):
             if (  # a layer that keeps a channels-last tensor's shape keeps it channels-last
                 g.tensor(before) in self.last
                 and P.channel_transpose(g, node) is None
-                and g.shape(tensor) == g.shape(before)
+                and g.shapes.get(g.tensor(tensor)) == g.shape(before)
             ):
-                self.last.add(g.tensor(tensor))
+                self.hold(tensor, self.layout(before))
 
     def step(self, node: Any, tensor: str, items: list[Item]) -> str:
-        """Write ``node`` (and the nodes its pattern takes); return the tensor after it."""
+        """Write ``node`` (and the nodes its pattern takes); return the tensor after it. A
+        tensor shape inference left without a shape stops the walk at the node that makes
+        it (or this one)."""
+        try:
+            return self._step(node, tensor, items)
+        except NoShape as missing:
+            out = str(node.output[0])
+            if node.op_type in T.MOVES and missing.tensor == out and not self.graph.readers(out):
+                # the last reshape to the model's output: it moves values, counts nothing
+                items.append(Layer({}, [node]))
+                return out
+            raise Stop(no_shape(missing, node)) from None
+
+    def _step(self, node: Any, tensor: str, items: list[Item]) -> str:
         g = self.graph
         name = P.layer_name(node, self.index[id(node)])
         op = node.op_type
+        if op in T.IMAGE_OPS and g.tensor(tensor) in self.last:
+            self.as_image(node, tensor, items)  # tokens read as an image (spec_tensor_walk)
         padded = N.zero_pad(g, node)
         if padded is not None:  # the Pad's zeros are the conv's padding
             conv, extra = padded
             return self.conv(conv, P.layer_name(conv, self.index[id(conv)]), items, [node], extra)
-        if op == "Pad":
+        if op == "Pad" and g.tensor(tensor) not in self.last:  # an image's spatial dims
             pads = N.spatial_pads(g, node)
             if pads is not None:
                 items.append(Layer({"type": "pad", "name": name, "padding": pads}, [node]))
@@ -138,6 +169,10 @@ class Walker(Forks):
         if N.keeps_tensor(g, node, tensor):  # a Slice of everything: no layer
             items.append(Layer({}, [node]))
             return str(node.output[0])
+        if op in T.MOVES and g.tensor(tensor) in self.full:  # tokens: a reshape or transpose
+            moved = self.tensor_step(node, tensor, name, items)
+            if moved is not None:
+                return moved
         layout = P.channel_transpose(g, node)
         if layout == "last" and g.tensor(tensor) not in self.last:
             items.append(Layer({}, [node]))  # no layer: the spec's shapes are channels-last
@@ -146,10 +181,13 @@ class Walker(Forks):
         if layout == "first" and g.tensor(tensor) in self.last:
             items.append(Layer({}, [node]))
             return str(node.output[0])
-        if g.tensor(tensor) in self.last:
+        # a channels-last tensor, or features (N, C) after a dense head: the channels last
+        if g.tensor(tensor) in self.last or (
+            op == "LayerNormalization" and len(g.shape(tensor)) == 2
+        ):
             out = self.channels_last(node, name, items)
             if out is not None:
-                self.last.add(g.tensor(out))
+                self.hold(out, self.layout(tensor))
                 return out
         norm = B.batch_norm_at(g, node, tensor, g.tensor(tensor) in self.last)
         if norm is not None:
@@ -167,6 +205,7 @@ class Walker(Forks):
             pooled = P.pool(node, g)
             if pooled is not None:
                 fields, comments = pooled
+                self.lift_items(node, fields)
                 layer = Layer({"type": "pool", "name": name, **fields}, [node], comments=comments)
                 items.append(layer)
                 return self._activation(items, node.output[0])
@@ -178,7 +217,14 @@ class Walker(Forks):
             matched = P.dense(node, g)
             if matched is not None:
                 fields, nodes = matched
-                items.append(Layer({"type": "dense", "name": name, **fields}, nodes))
+                if g.tensor(tensor) in self.full and g.shape(tensor)[0] > 1:
+                    # rows of tokens (a CRNN's steps): a Linear on each, the spec's pointwise
+                    fields = {
+                        "type": "pointwise",
+                        "filters": fields["units"],
+                        "bias": fields["bias"],
+                    }
+                items.append(Layer({**fields, "name": name}, nodes))
                 return self._activation(items, str(nodes[-1].output[0]))
         shuffled = P.shuffle(g, node)
         if shuffled is not None:
@@ -188,16 +234,33 @@ class Walker(Forks):
         if P.is_flatten(g, node):
             items.append(Layer({}, [node]))  # no layer: dense flattens its input itself
             return str(node.output[0])
-        if op == "Split" and P.attrs(node).get("axis", 0) % len(g.shape(tensor)) == 1:
-            return self.split([node], list(node.output), items)
+        if op == "Split":  # channel parts joined by one Concat, else parts of a fork
+            axis = P.attrs(node).get("axis", 0) % len(g.shape(tensor))
+            split = None
+            if axis == 1 and g.tensor(tensor) not in self.last:
+                split = self.split([node], list(node.output), items)
+            split = split if split is not None else self.split_parts(node, tensor, items)
+            if split is not None:
+                return split
+        more = more_step(self, node, tensor, name, items)  # reduce, conv_transpose, ...
+        if more is not None:  # depth_to_space, a channel pad (spec_more.py)
+            return more
+        sequence = Q.sequence_step(self, node, tensor, name, items)  # resize, lstm, gru, rnn
+        if sequence is not None:
+            return sequence
+        sequence = self.token_recurrent(node, tensor, name, items)  # a CRNN's LSTM
+        if sequence is not None:
+            return sequence
+        moved = self.tensor_step(node, tensor, name, items)  # reshape, transpose, slice
+        if moved is not None:
+            return moved
         act = P.activation(g, tensor)
         if act is None and P.node_activation(g, node) is not None:  # on a fork: its own
             act = (str(P.node_activation(g, node)), [node], str(node.output[0]))
         if act is not None and any(n is node for n in act[1]):
             last = last_layer(items)
             if last is not None and "activation" not in last.fields and last.fields:
-                last.fields["activation"] = act[0]
-                last.nodes.extend(act[1])
+                self.attach(last, act, tensor)
             else:  # no layer before it in this list: an activation of its own
                 items.append(
                     Layer({"type": "elementwise", "name": name, "activation": act[0]}, act[1])
@@ -242,6 +305,7 @@ class Walker(Forks):
         """A Conv with the BatchNormalization and activation that follow it alone."""
         g = self.graph
         fields, comments = P.conv(node, g, extra)
+        self.lift_items(node, fields)
         tail, taken, out = B.conv_tail(g, node)
         fields.update(tail)
         nodes = [*(before or []), node, *taken]
@@ -264,7 +328,7 @@ class Walker(Forks):
                     f"{node_label(node)}: the spec has no {node.op_type}; not counted "
                     "(it keeps the shape: the layers after it are counted as in the model)",
                     [node],
-                    f"the spec has no layer for a {node.op_type}",
+                    f"the spec has no layer for {self._what(node)}",
                 )
             )
             return out
@@ -275,9 +339,20 @@ class Walker(Forks):
                 f"{node_label(node)}: the spec has no {node.op_type}, and it {why}: "
                 "the spec stops here",
                 [node],
-                f"the spec has no layer for a {node.op_type}, and it {why}",
+                f"the spec has no layer for {self._what(node)}, and it {why}",
             )
         )
+
+    def _what(self, node: Any) -> str:
+        """``a Pow``; arithmetic with a learned tensor of several values (an attention-bias
+        table the file holds: parameters to the reader) says so."""
+        g = self.graph
+        values = [g.constant(t) for t in node.input if t in g.weights]
+        learned: list[Any] = [v for v in values if v is not None]
+        if node.op_type in N.ARITHMETIC and learned and learned[0].size > 1:
+            shape = "×".join(map(str, learned[0].shape))
+            return f"a {node.op_type} of a learned {shape} tensor ({learned[0].size:,} parameters)"
+        return f"a {node.op_type}"
 
     def _activation(self, items: list[Item], tensor: str) -> str:
         """Attach the activation that follows the last layer alone."""
@@ -285,6 +360,16 @@ class Walker(Forks):
         last = last_layer(items)
         if act is None or last is None:
             return tensor
-        last.fields["activation"] = act[0]
-        last.nodes.extend(act[1])
+        self.attach(last, act, tensor)
+        self.hold(act[2], self.layout(tensor))  # an activation keeps the layout
         return act[2]
+
+
+def no_shape(missing: NoShape, reader: Any) -> Note:
+    """The note of a tensor shape inference left without a shape: at the node that makes it,
+    else at ``reader``."""
+    node = missing.node if missing.node is not None else reader
+    why = f"shape inference left its tensor {missing.tensor!r} without a shape"
+    if node is None:
+        return Note("shape", str(missing), [], why)
+    return Note("shape", f"{node_label(node)}: {why}: the spec stops here", [node], why)

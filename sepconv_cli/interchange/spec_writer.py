@@ -37,8 +37,9 @@ from typing import Any
 from sepconv_cli.errors import UsageError
 from sepconv_cli.interchange.onnx_inputs import InputValue
 from sepconv_cli.interchange.onnx_load import Shape
+from sepconv_cli.interchange.spec_dag import input_line, walk_graph
 from sepconv_cli.interchange.spec_graph import load_graph
-from sepconv_cli.interchange.spec_walk import Item, Layer, Note, Walker
+from sepconv_cli.interchange.spec_walk import Item, Layer, Note
 from sepconv_cli.names import shown
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*\Z")
@@ -62,7 +63,7 @@ def export_spec(
     ``source``: what the user named and what it is, for a graph converted from another
     format (a TFLite file, a PyTorch module) into a temporary ONNX file."""
     graph = load_graph(path, input_shapes, input_values)
-    items = Walker(graph).run()
+    items = walk_graph(graph)  # a tree of blocks, or layers with `from` (spec_dag.py)
     found = notes(items)
     if not any(isinstance(i, Layer) and i.fields for i in items):
         first = found[0].first() if found else "no layers"
@@ -101,7 +102,7 @@ def export_spec(
     head += [
         f"name: {scalar(path.stem)}",
         f"source: {scalar(source or 'ONNX model ' + path.name)}",
-        f"input: {flow(spatial)}",
+        input_line(graph, spatial),
     ]
     if stop:
         head.insert(-1, f"partial: {scalar(stop)}")

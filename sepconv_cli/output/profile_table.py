@@ -197,7 +197,7 @@ def _table(report: ProfileReport, layers: Sequence[LayerReport]) -> FitTable:
         title=_title(report),
         steps=(
             narrow("share", label="the share bar"),
-            drop("f32_speedup"),
+            *([drop("f32_speedup")] if int8 else []),
             drop("output"),
             drop("std_params", "sep_params"),
             drop("type"),

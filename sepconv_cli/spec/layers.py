@@ -20,6 +20,9 @@ from typing import Any, Literal, TypeGuard
 
 from sepconv_cli.errors import UsageError
 from sepconv_cli.spec import fields as F
+from sepconv_cli.spec import more_fields as M
+from sepconv_cli.spec import sources as S
+from sepconv_cli.spec.tensor_fields import FIELDS as TENSOR_FIELDS
 
 PerDim = tuple[int, ...]
 PerSide = tuple[tuple[int, int], ...]  # (before, after) per spatial dim, as written
@@ -44,6 +47,23 @@ LayerType = Literal[
     "pad",
     "elementwise",
     "prelu",
+    # several inputs, joins of named tensors, recurrent layers, resizes (issue 21):
+    # spec/sources.py
+    "concat",
+    "add",
+    "lstm",
+    "gru",
+    "rnn",
+    "resize",
+    # tokens and attention (issue 21): spec/tensor_fields.py
+    "reshape",
+    "transpose",
+    "slice",
+    "softmax",
+    # what real mobile networks add (issue 21 item 5): spec/more_fields.py
+    "reduce",
+    "conv_transpose",
+    "depth_to_space",
 ]
 """A layer's ``type`` key; :data:`TYPES` lists each one's fields, in this order."""
 
@@ -95,6 +115,22 @@ class LayerSpec:
     residual: bool = True
     width_floor: float = 0.0
     operation: str | None = None  # elementwise: add, sub, mul or div by a constant
+    # tensor layers (issue 21, spec/tensor_fields.py): a reshape's target shape, a
+    # transpose's order, a slice's axes and bounds, a softmax's axis; per sample
+    shape: tuple[int, ...] | None = None
+    perm: tuple[int, ...] | None = None
+    axis: tuple[int, ...] | None = None
+    start: tuple[int, ...] | None = None
+    end: tuple[int, ...] | None = None
+    step: tuple[int, ...] | None = None
+    # issue 21 item 5 (spec/more_fields.py): a reduce's function and keepdims, a transposed
+    # conv's output_padding, a depth_to_space's block and order, a pad's channels
+    reduction: str | None = None
+    keepdims: bool = True
+    output_padding: PerDim | None = None
+    block_size: int | None = None
+    order: str = "dcr"
+    channels: tuple[int, int] | None = None
     # squeeze-and-excite and explicit widths (issue 13): see SE_KEYS below
     expanded: int | None = None
     se_channels: int | None = None
@@ -107,6 +143,12 @@ class LayerSpec:
     branches: tuple[tuple[LayerSpec, ...], ...] = ()
     merge: str | None = None  # "concat" or "add"
     split: bool | tuple[int, ...] = False  # channel split: equal parts (true) or sizes
+    # the YAML key `from` (spec/sources.py): the tensors a layer reads, by name
+    sources: tuple[str, ...] = ()
+    hidden: int | None = None  # lstm, gru, rnn: hidden units per direction
+    direction: str = "forward"  # lstm, gru, rnn: forward, reverse or bidirectional
+    scale: PerDim | None = None  # resize: the factor per spatial dim (or output_size)
+    interpolation: str = "nearest"  # resize: nearest, linear or cubic
     # pooling to a fixed size, torch's ceil_mode, and the activation after the layer
     output_size: PerDim | None = None
     ceil_mode: bool = False
@@ -138,6 +180,8 @@ class ModelSpec:
     # written by ``export-spec --partial``: the first node of the file the spec does not
     # express; its counts are then a lower bound (profile warns)
     partial: str = ""
+    # ``inputs:``, several named inputs (spec/sources.py): ``input`` is the first's shape
+    inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 Validator = Callable[[Any], Any]
@@ -150,9 +194,14 @@ SE_RATIO_OF = ("input", "expanded")
 ONE_OF: dict[LayerType, tuple[str, str]] = {
     "inverted_residual": ("expansion", "expanded"),
     "squeeze_excite": ("se_channels", "se_ratio"),
+    "resize": ("scale", "output_size"),
 }
 """Types that need exactly one key of a pair (the schema's ``oneOf``, the reader's check)."""
-EXCLUSIVE: tuple[tuple[str, str], ...] = (("expansion", "expanded"), ("se_channels", "se_ratio"))
+EXCLUSIVE: tuple[tuple[str, str], ...] = (
+    ("expansion", "expanded"),
+    ("se_channels", "se_ratio"),
+    ("scale", "output_size"),
+)
 """Pairs a layer may not set both of. A layer that sets one key of a pair is not given the
 other by ``defaults``."""
 RATIO_ONLY = ("se_ratio_of", "se_divisor")
@@ -170,7 +219,7 @@ def squeeze_ratio(value: Any) -> float:
     return ratio
 
 
-MERGES = ("concat", "add", "mul", "sub", "outputs")
+MERGES = ("concat", "add", "mul", "sub", "div", "outputs", "matmul")
 STRUCTURAL = ("layers", "shortcut", "branches")
 """Keys that hold layers, read by the reader itself (never a default)."""
 
@@ -227,6 +276,18 @@ FIELDS |= {"merge": F.choice(MERGES), "split": channel_split}
 OPERATIONS = ("add", "sub", "mul", "div")
 """An ``elementwise`` layer's arithmetic with a constant."""
 FIELDS |= {"operation": F.choice(OPERATIONS)}
+FIELDS |= TENSOR_FIELDS  # reshape, transpose, slice, softmax (issue 21)
+# several inputs, recurrent layers and resizes (issue 21): spec/sources.py
+FIELDS |= {
+    "from": S.source_names,
+    "hidden": F.positive_int,
+    "direction": F.choice(S.DIRECTIONS),
+    "scale": F.per_dim,
+    "interpolation": F.choice(S.INTERPOLATIONS),
+}
+FIELDS |= M.FIELDS  # reduce, conv_transpose, depth_to_space, a pad's channels
+FIELD_NAMES = {"from": "sources"}
+"""YAML keys whose LayerSpec field is named otherwise (``from`` is a Python keyword)."""
 
 _CONV_COMMON = {"stride", "padding", "dilation", "bias", "batch_norm"}
 TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, optional) keys
@@ -255,13 +316,29 @@ TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, opti
     # a batch-norm of its own (not after a conv: MobileOne's identity branch, a norm after
     # a concat); an explicit pad that is not a conv's own padding (no cost)
     "batch_norm": (set(), set()),
-    "pad": ({"padding"}, set()),
+    "pad": (set(), {"padding", "channels"}),  # at least one: more_fields.layer_problem
     # arithmetic with a constant (x·c, x + c: no parameters), or only an activation
     "elementwise": (set(), {"operation"}),
     # a leaky ReLU with a learned slope per channel (MTCNN's, keras2onnx's PRelu)
     "prelu": (set(), set()),
+    # joins of the tensors `from` names; recurrent layers; an upsampling (spec/sources.py)
+    "concat": (set(), set()),
+    "add": (set(), set()),
+    "lstm": ({"hidden"}, {"bias", "direction"}),
+    "gru": ({"hidden"}, {"bias", "direction"}),
+    "rnn": ({"hidden"}, {"bias", "direction"}),
+    "resize": (set(), {"scale", "output_size", "interpolation"}),
+    # tokens and attention: no cost but the softmax's FLOPs (spec/tensor_fields.py)
+    "reshape": ({"shape"}, set()),
+    "transpose": ({"perm"}, set()),
+    "slice": ({"axis", "start", "end"}, {"step"}),
+    "softmax": (set(), {"axis"}),
+    # reductions, transposed convs, depth to space (spec/more_fields.py)
+    "reduce": M.TYPES["reduce"],
+    "conv_transpose": M.TYPES["conv_transpose"],
+    "depth_to_space": M.TYPES["depth_to_space"],
 }
-COMMON_KEYS = {"type", "name", "repeat", "activation"}
+COMMON_KEYS = {"type", "name", "repeat", "activation", "from"}
 SINGLE_LAYER_KEYS = {"input", "batch", "dtype"}
 MODEL_KEYS = {
     "name",
@@ -274,6 +351,7 @@ MODEL_KEYS = {
     "layers",
     "channel_divisor",
     "partial",
+    "inputs",
 }
 CONV_TYPES: tuple[LayerType, ...] = ("conv", "separable", "depthwise", "pointwise")
 

@@ -25,7 +25,7 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from sepconv_cli.spec.layers import (
     COMMON_KEYS,
     CONV_TYPES,
     EXCLUSIVE,
+    FIELD_NAMES,
     FIELDS,
     FLAT_DEFAULT_POOL_SKIPS,
     MODEL_KEYS,
@@ -53,6 +54,8 @@ from sepconv_cli.spec.layers import (
     did_you_mean,
     is_layer_type,
 )
+from sepconv_cli.spec.more_fields import layer_problem as pad_problem
+from sepconv_cli.spec.sources import layer_problem, named_inputs
 from sepconv_cli.spec.yaml_loader import (
     Document,
     PathKey,
@@ -171,23 +174,23 @@ class _Reader:
             elif key == "branches":
                 values[key] = self.branch_lists((*path, key), raw_value, defaults)
             else:
-                values[key] = self.value((*path, key), raw_value, FIELDS[key])
+                values[FIELD_NAMES.get(key, key)] = self.value((*path, key), raw_value, FIELDS[key])
         missing = sorted(required - values.keys())
         if missing:
             raise self.error(path, f"a {kind} layer needs {' and '.join(missing)}")
         self.alternatives(path, kind, data, values)
+        problem = layer_problem(kind, values)  # `from` and the type (spec/sources.py)
+        if problem is not None:
+            raise self.error((*path, problem[0]), problem[1])
         if kind == "residual" and not values["layers"]:
             raise self.error((*path, "layers"), "a residual block needs at least one layer")
         if kind == "pool":
             self.check_pool(path, values)
         if kind == "branches":
             self.check_branches(path, values)
-        if kind == "pad" and isinstance(values["padding"], str):
-            raise self.error(
-                (*path, "padding"),
-                f"a pad layer pads by explicit amounts (an int, one per dim or [before, "
-                f"after] pairs), not {values['padding']!r}",
-            )
+        problem = pad_problem(kind, values)  # a pad's padding or channels (more_fields.py)
+        if problem is not None:
+            raise self.error((*path, problem[0]), problem[1])
         return kind, values
 
     def alternatives(
@@ -425,7 +428,7 @@ def model_from_document(doc: Document) -> ModelSpec:
                 )
             )
     for key in ("input", "layers"):
-        if key not in data:
+        if key not in data and not (key == "input" and "inputs" in data):
             reader.problems.append(str(reader.error((), f"missing '{key}'")))
     if "layers" not in data:
         raise SpecErrors(reader.problems)
@@ -449,9 +452,14 @@ def model_from_document(doc: Document) -> ModelSpec:
         dtype=optional("dtype", "float32", F.choice(F.DTYPES)),
         channel_divisor=optional("channel_divisor", 1, F.positive_int),
         partial=optional("partial", "", F.text),
+        inputs=optional("inputs", (), named_inputs),
         layers=layers,
         file=doc.file,
     )
+    if model.inputs:  # several named inputs: `input` is the first one's (spec/sources.py)
+        if "input" in data:
+            reader.problems.append(str(reader.error(("inputs",), "give input or inputs, not both")))
+        model = replace(model, input=model.inputs[0][1])
     if reader.problems:
         raise SpecErrors(reader.problems)
     return model

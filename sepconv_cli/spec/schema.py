@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from sepconv_cli.spec import fields as F
+from sepconv_cli.spec import sources as S
 from sepconv_cli.spec.layers import (
     COMMON_KEYS,
     EXCLUSIVE,
@@ -20,6 +21,8 @@ from sepconv_cli.spec.layers import (
     TYPES,
     LayerType,
 )
+from sepconv_cli.spec.more_fields import SCHEMAS as MORE_SCHEMAS
+from sepconv_cli.spec.tensor_fields import SCHEMAS as TENSOR_SCHEMAS
 
 SCHEMA_ID = "https://sepconv.invalid/schema/model-spec-v1.json"
 
@@ -114,11 +117,12 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 FIELD_SCHEMAS |= {
     "merge": {
-        "enum": ["concat", "add", "mul", "sub", "outputs"],
+        "enum": ["concat", "add", "mul", "sub", "div", "outputs", "matmul"],
         "description": "Branches: concatenate along channels, add (equal shapes), "
-        "multiply or subtract (the second from the first; shapes that broadcast, as a "
-        "gate of one value per channel), or none: each branch is one of the model's "
-        "outputs (outputs: the model's last layer).",
+        "multiply, subtract or divide (the first by the second; shapes that broadcast, as a "
+        "gate of one value per channel), none: each branch is one of the model's "
+        "outputs (outputs: the model's last layer), or matmul: the first branch's output "
+        "times the second's ((..., M, K) by (..., K, N)).",
     },
     "split": {
         "oneOf": [{"type": "boolean"}, {"type": "array", "minItems": 1, "items": _POSITIVE}],
@@ -126,6 +130,8 @@ FIELD_SCHEMAS |= {
         "these sizes, one part per branch.",
     },
 }
+FIELD_SCHEMAS |= TENSOR_SCHEMAS  # reshape, transpose, slice, softmax (spec/tensor_fields.py)
+FIELD_SCHEMAS |= MORE_SCHEMAS  # reduce, conv_transpose, depth_to_space, pad channels
 FIELD_SCHEMAS |= {
     "operation": {
         "enum": ["add", "sub", "mul", "div"],
@@ -146,6 +152,27 @@ FIELD_SCHEMAS |= {
     "activation": {
         "enum": list(F.ACTIVATIONS),
         "description": "Activation function after the layer: no MACs, FLOPs counted apart.",
+    },
+}
+
+# several inputs, recurrent layers and resizes (issue 21): spec/sources.py
+_NAME = {"type": "string", "minLength": 1}
+FIELD_SCHEMAS |= {
+    "from": {
+        "oneOf": [_NAME, {"type": "array", "items": _NAME, "minItems": 1, "uniqueItems": True}],
+        "description": "What the layer reads instead of the previous output: an earlier "
+        "layer's name or an input's (concat, add: two or more; lstm, gru, rnn: the sequence "
+        "then the initial states).",
+    },
+    "hidden": {**_POSITIVE, "description": "Recurrent: hidden units per direction."},
+    "direction": {
+        "enum": list(S.DIRECTIONS),
+        "description": "Recurrent: forward (default), reverse or bidirectional.",
+    },
+    "scale": {**_PER_DIM, "description": "Resize: the factor of each spatial dim."},
+    "interpolation": {
+        "enum": list(S.INTERPOLATIONS),
+        "description": "Resize: nearest (default: no FLOPs), linear or cubic.",
     },
 }
 
@@ -184,6 +211,8 @@ def _layer_schema(kind: LayerType) -> dict[str, Any]:
     schema.update(_alternatives(kind, set(props)))
     if kind == "pool":  # a window or a fixed output size (adaptive), exactly one
         schema["oneOf"] = [{"required": ["kernel"]}, {"required": ["output_size"]}]
+    if kind == "pad":  # spatial padding, channels, or both
+        schema["anyOf"] = [{"required": ["padding"]}, {"required": ["channels"]}]
     return schema
 
 
@@ -251,6 +280,13 @@ def model_schema() -> dict[str, Any]:
             "description": "Written by export-spec --partial: the first node of the model "
             "file the spec does not express (its counts are a lower bound).",
         },
+        "inputs": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": _SHAPE,
+            "description": "Several named inputs (instead of input): the first is read by "
+            "the first layer, the others by name (from).",
+        },
     }
     assert set(props) == MODEL_KEYS
     return {
@@ -259,7 +295,8 @@ def model_schema() -> dict[str, Any]:
         "title": "sepconv model spec",
         "type": "object",
         "properties": props,
-        "required": ["input", "layers"],
+        "required": ["layers"],
+        "oneOf": [{"required": ["input"]}, {"required": ["inputs"]}],
         "additionalProperties": False,
         "$defs": {
             "layer": {"oneOf": [{"$ref": f"#/$defs/{kind}"} for kind in TYPES]},
