@@ -109,7 +109,7 @@ def main() -> int:
     settings = TimingSettings(budget_s=args.budget, threads=args.threads)
     print(
         f"machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.system()}, Python "
-        f"{platform.python_version()}; load {load_average()} at start; batch 1, "
+        f"{platform.python_version()}; load {load_average() or 0:.2f} at start; batch 1, "
         f"{args.threads} thread(s), {args.budget} s per layer"
     )
     for name in args.models.split(","):
