@@ -214,3 +214,40 @@ def test_an_insertion_and_a_changed_kernel_are_two_rows(tmp_path: Path) -> None:
         ("matched", ["conv_2"]),
     ]
     assert rows[1]["macs"]["delta"] == 16 * 16 * 8 * 8 * (25 - 9)
+
+
+def test_rows_written_in_another_order_pair_as_moved() -> None:
+    """A DAG's two heads written in the other order (p, q against q', p'): rows of one
+    signature pair across the model, each with its own (step 5), none added or removed."""
+    p = row("head.p", "conv", 900, 30, (4, 8))
+    q = row("head.q", "conv", 500, 20, (4, 6))
+    p2 = row("renamed.p", "conv", 900, 30, (4, 8))
+    q2 = row("renamed.q", "conv", 500, 20, (4, 6))
+    pairs = align([p, q], [q2, p2])
+    assert sorted((pr.base, pr.new) for pr in pairs) == [((0,), (1,)), ((1,), (0,))]
+
+
+def test_a_row_paired_by_kind_with_other_counts_is_re_paired_by_signature() -> None:
+    """Step 4 may pair two convs of other counts (a → b') leaving b and a' alone: when b
+    has the signature of b' and a' of a, the pairs become a → a' and b → b'."""
+    a = row("x.1", "conv", 125, 16, (4, 8))
+    b = row("x.2", "conv", 31, 65, (4, 8))
+    a2 = row("y.1", "conv", 125, 16, (4, 8))
+    b2 = row("y.2", "conv", 31, 65, (4, 8))
+    pairs = align([a, b], [b2, a2])
+    matched = {(pr.base, pr.new) for pr in pairs if pr.base and pr.new}
+    assert matched == {((0,), (1,)), ((1,), (0,))}
+
+
+def test_costless_rows_one_side_has_are_counted_not_listed(tmp_path: Path) -> None:
+    """Elementwise rows of no MACs or params that only one model has (a file's written-out
+    hard-swish) are one line under the table, listed with --all."""
+    pytest.importorskip("onnx")
+    base = spec(tmp_path, "base.yaml", [CONV, "  - {type: elementwise, operation: add}\n", CONV])
+    new = spec(tmp_path, "new.yaml", [CONV, CONV])
+    done = runner.invoke(app(), ["compare", base, new, "-q"])
+    assert done.exit_code == 0, done.output
+    assert "1 removed and 0 added rows of 0 MACs and 0 Params not listed" in done.stdout
+    assert "removed" not in done.stdout.split("Total")[0]
+    listed = runner.invoke(app(), ["compare", base, new, "-q", "--all"])
+    assert "removed" in listed.stdout.split("Total")[0]

@@ -31,8 +31,13 @@ three copies written out on the other):
    ends of a replaced run.
 4. **Kind.** What remains of a replaced run pairs rows of the same type, as many as
    possible, preferring equal input and output shapes (a weighted longest common
-   subsequence): a changed kernel is one changed row. What has no partner is added or
-   removed.
+   subsequence): a changed kernel is one changed row.
+5. **Moved.** A row left removed and a row left added with the same signature (type, input
+   and output shape, MACs, params), anywhere in the model, are one row written in another
+   place (a DAG's branches in another topological order, a head written before another):
+   they pair, in model order, at the removed row's place; a row that step 4 paired with a
+   row of other counts is re-paired so, when that gives both rows a partner of their own
+   signature. What has no partner is added or removed.
 """
 
 from __future__ import annotations
@@ -91,7 +96,54 @@ def align(base: Sequence[Costed], new: Sequence[Costed]) -> list[Pairing]:
         if a < len(base):
             out.append(Pairing((a,), (b,)))
         i, j = a + 1, b + 1
-    return out
+    return _moved(base, new, out)
+
+
+def _moved(base: Sequence[Costed], new: Sequence[Costed], out: list[Pairing]) -> list[Pairing]:
+    """Step 5: a removed and an added row of one signature pair, the k-th removed of a
+    signature with the k-th added, at the removed row's place."""
+    removed: dict[Hashable, list[int]] = {}  # signature → positions in out, in order
+    for k, pairing in enumerate(out):
+        if len(pairing.base) == 1 and not pairing.new:
+            removed.setdefault(_signature(base[pairing.base[0]]), []).append(k)
+    paired: dict[int, Pairing] = {}  # position of the removed row → its pairing
+    dropped: set[int] = set()  # positions of added rows now paired
+    for k, pairing in enumerate(out):
+        if len(pairing.new) == 1 and not pairing.base:
+            waiting = removed.get(_signature(new[pairing.new[0]]))
+            if waiting:
+                at = waiting.pop(0)
+                paired[at] = Pairing(out[at].base, pairing.new)
+                dropped.add(k)
+    out = [paired.get(k, p) for k, p in enumerate(out) if k not in dropped]
+    return _swapped(base, new, out)
+
+
+def _swapped(base: Sequence[Costed], new: Sequence[Costed], out: list[Pairing]) -> list[Pairing]:
+    """Step 5's second half: a pair of two rows of other signatures, B→N, with a removed
+    row B' of N's signature and an added row N' of B's, becomes B→N' and B'→N."""
+    # per side, signature → the positions in out of its rows without a partner
+    alone: dict[str, dict[Hashable, list[int]]] = {"base": {}, "new": {}}
+    for k, pairing in enumerate(out):
+        if len(pairing.base) == 1 and not pairing.new:
+            alone["base"].setdefault(_signature(base[pairing.base[0]]), []).append(k)
+        elif len(pairing.new) == 1 and not pairing.base:
+            alone["new"].setdefault(_signature(new[pairing.new[0]]), []).append(k)
+    changed: dict[int, Pairing] = {}
+    dropped: set[int] = set()
+    for k, pairing in enumerate(out):
+        if len(pairing.base) != 1 or len(pairing.new) != 1:
+            continue
+        b, n = _signature(base[pairing.base[0]]), _signature(new[pairing.new[0]])
+        if b == n:
+            continue
+        partner_new, partner_base = alone["new"].get(b), alone["base"].get(n)
+        if partner_new and partner_base:
+            at_new, at_base = partner_new.pop(0), partner_base.pop(0)
+            changed[k] = Pairing(pairing.base, out[at_new].new)
+            changed[at_base] = Pairing(out[at_base].base, pairing.new)
+            dropped.add(at_new)
+    return [changed.get(k, p) for k, p in enumerate(out) if k not in dropped]
 
 
 def is_positional(name: str) -> bool:

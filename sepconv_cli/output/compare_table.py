@@ -45,8 +45,10 @@ class CompareTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         result, metrics = self.result, self.result.metrics
-        changed = _changed(result)
-        after = _after(result, len(result.changes) - len(changed))
+        changed = _changed(result, self.show_all)
+        after = _after(result, len(result.changes) - len(_changed(result, True)), _free(result))
+        if self.show_all:
+            after = _after(result, len(result.changes) - len(changed), [])
         shown, note = changed, None
         if not self.show_all and is_terminal(console):
             # title, the table's frame and totals (6), the width note (2), the prompt and
@@ -63,18 +65,34 @@ class CompareTable:
         yield after
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        changed = _changed(self.result)
-        unchanged = len(self.result.changes) - len(changed)
-        whole = Group(_table(self.result, changed), _after(self.result, unchanged))
+        changed = _changed(self.result, self.show_all)
+        unchanged = len(self.result.changes) - len(_changed(self.result, True))
+        free = [] if self.show_all else _free(self.result)
+        whole = Group(_table(self.result, changed), _after(self.result, unchanged, free))
         return Measurement.get(console, options, whole)
 
 
-def _changed(result: Comparison) -> list[LayerChange]:
-    """The layers listed: added, removed, or with some metric changed."""
+def _costless(change: LayerChange, metrics: Sequence[str]) -> bool:
+    """A row only one model has whose every metric is 0 on both sides: an elementwise or
+    shape node a model file writes out where a spec folds it into a layer's activation."""
+    return change.status in ("added", "removed") and not any(
+        change.delta(m).base or change.delta(m).new for m in metrics
+    )
+
+
+def _free(result: Comparison) -> list[LayerChange]:
+    return [c for c in result.changes if _costless(c, result.metrics)]
+
+
+def _changed(result: Comparison, every: bool = False) -> list[LayerChange]:
+    """The layers listed: added, removed, or with some metric changed; an added or removed
+    row that costs nothing in any metric only with ``every`` (``--all``): the line under
+    the table counts them."""
     return [
         c
         for c in result.changes
-        if c.status != "matched" or any(c.delta(m).absolute for m in result.metrics)
+        if (c.status != "matched" or any(c.delta(m).absolute for m in result.metrics))
+        and (every or not _costless(c, result.metrics))
     ]
 
 
@@ -99,13 +117,22 @@ def _subset_note(subset: Subset[LayerChange], total: int, metrics: Sequence[str]
     return Text(text, style="yellow")
 
 
-def _after(result: Comparison, unchanged: int) -> Group:
-    """The lines under the table: the unchanged count and the verdict."""
+def _after(result: Comparison, unchanged: int, free: Sequence[LayerChange]) -> Group:
+    """The lines under the table: the unchanged count, the rows of no cost only one model
+    has (not listed), and the verdict."""
     note = Text(
         f"{unchanged} unchanged layer{'s' if unchanged != 1 else ''} not listed. "
         "Values are the models as specified.",
         style="dim",
     )
+    if free:
+        added = sum(c.status == "added" for c in free)
+        note.append(
+            f"\n{len(free) - added} removed and {added} added rows of 0 "
+            f"{' and 0 '.join(LABELS[m] for m in result.metrics)} not listed (elementwise "
+            "and shape nodes one model writes out and the other folds into a layer; --all "
+            "lists them)."
+        )
     verdict = (
         Text("\n".join(f"✗ {shown(f)}" for f in result.failures), style="bold red")
         if result.failures
