@@ -251,3 +251,20 @@ def test_costless_rows_one_side_has_are_counted_not_listed(tmp_path: Path) -> No
     assert "removed" not in done.stdout.split("Total")[0]
     listed = runner.invoke(app(), ["compare", base, new, "-q", "--all"])
     assert "removed" in listed.stdout.split("Total")[0]
+
+
+def test_one_operation_said_two_ways_pairs_by_cost() -> None:
+    """A file's MatMul on windows stacked in the batch and a spec's pointwise on tokens:
+    other types and shapes, the same MACs and params (step 6): one row, unchanged. Rows
+    of no cost never pair so."""
+    matmul = LayerValues("attn.qkv.matmul", "matmul", 4096, 192, None, 1, (4, 16, 8), (4, 16, 24))
+    pointwise = LayerValues("attn.qkv", "pointwise", 4096, 192, None, 1, (8, 8, 8), (8, 8, 24))
+    free_a = LayerValues("a.add", "elementwise", 0, 0, None, 1, (8,), (8,))
+    free_b = LayerValues("b.mul", "elementwise", 0, 0, None, 1, (6,), (6,))
+    pairs = align([matmul, free_a], [free_b, pointwise])
+    matched = [(pr.base, pr.new) for pr in pairs if pr.base and pr.new]
+    assert matched == [((0,), (1,))]
+    assert sorted((pr.base, pr.new) for pr in pairs if not (pr.base and pr.new)) == [
+        ((), (0,)),
+        ((1,), ()),
+    ]

@@ -37,7 +37,11 @@ three copies written out on the other):
    place (a DAG's branches in another topological order, a head written before another):
    they pair, in model order, at the removed row's place; a row that step 4 paired with a
    row of other counts is re-paired so, when that gives both rows a partner of their own
-   signature. What has no partner is added or removed.
+   signature.
+6. **Cost.** Then a removed and an added row of the same MACs and params, not both 0, pair
+   the same way whatever their types and shapes: one operation a file and a spec say
+   differently (a file's MatMul on windows stacked in the batch, a spec's pointwise on
+   tokens). What has no partner is added or removed.
 """
 
 from __future__ import annotations
@@ -100,23 +104,39 @@ def align(base: Sequence[Costed], new: Sequence[Costed]) -> list[Pairing]:
 
 
 def _moved(base: Sequence[Costed], new: Sequence[Costed], out: list[Pairing]) -> list[Pairing]:
-    """Step 5: a removed and an added row of one signature pair, the k-th removed of a
-    signature with the k-th added, at the removed row's place."""
-    removed: dict[Hashable, list[int]] = {}  # signature → positions in out, in order
+    """Steps 5 and 6 (see the module)."""
+    out = _swapped(base, new, _pair_alone(base, new, out, _signature))
+    return _pair_alone(base, new, out, _costly)
+
+
+def _costly(row: Costed) -> Hashable:
+    """Step 6's key: the row's (MACs, params), or the row itself when both are 0 (such rows
+    pair with nothing by cost)."""
+    return _cost(row) if _cost(row) != (0, 0) else id(row)
+
+
+def _pair_alone(
+    base: Sequence[Costed],
+    new: Sequence[Costed],
+    out: list[Pairing],
+    key: Callable[[Costed], Hashable],
+) -> list[Pairing]:
+    """A removed and an added row of one ``key`` pair, the k-th removed of a key with the
+    k-th added, at the removed row's place."""
+    removed: dict[Hashable, list[int]] = {}  # key → positions in out, in order
     for k, pairing in enumerate(out):
         if len(pairing.base) == 1 and not pairing.new:
-            removed.setdefault(_signature(base[pairing.base[0]]), []).append(k)
+            removed.setdefault(key(base[pairing.base[0]]), []).append(k)
     paired: dict[int, Pairing] = {}  # position of the removed row → its pairing
     dropped: set[int] = set()  # positions of added rows now paired
     for k, pairing in enumerate(out):
         if len(pairing.new) == 1 and not pairing.base:
-            waiting = removed.get(_signature(new[pairing.new[0]]))
+            waiting = removed.get(key(new[pairing.new[0]]))
             if waiting:
                 at = waiting.pop(0)
                 paired[at] = Pairing(out[at].base, pairing.new)
                 dropped.add(k)
-    out = [paired.get(k, p) for k, p in enumerate(out) if k not in dropped]
-    return _swapped(base, new, out)
+    return [paired.get(k, p) for k, p in enumerate(out) if k not in dropped]
 
 
 def _swapped(base: Sequence[Costed], new: Sequence[Costed], out: list[Pairing]) -> list[Pairing]:
