@@ -19,7 +19,12 @@ from sepconv_cli.spec.presets import resolve_model
 
 def test_every_layer_type_has_its_fields_listed() -> None:
     assert tuple(TYPES) == get_args(LayerType)
-    assert is_layer_type("conv") and not is_layer_type("add") and not is_layer_type(3)
+    assert (
+        is_layer_type("conv")
+        and is_layer_type("add")
+        and not is_layer_type("sum")
+        and not is_layer_type(3)
+    )
 
 
 def test_batch_norm_modes_are_the_three_placements() -> None:

@@ -260,7 +260,7 @@ def test_one_operation_said_two_ways_pairs_by_cost() -> None:
     matmul = LayerValues("attn.qkv.matmul", "matmul", 4096, 192, None, 1, (4, 16, 8), (4, 16, 24))
     pointwise = LayerValues("attn.qkv", "pointwise", 4096, 192, None, 1, (8, 8, 8), (8, 8, 24))
     free_a = LayerValues("a.add", "elementwise", 0, 0, None, 1, (8,), (8,))
-    free_b = LayerValues("b.mul", "elementwise", 0, 0, None, 1, (6,), (6,))
+    free_b = LayerValues("b.view", "reshape", 0, 0, None, 1, (6,), (6,))
     pairs = align([matmul, free_a], [free_b, pointwise])
     matched = [(pr.base, pr.new) for pr in pairs if pr.base and pr.new]
     assert matched == [((0,), (1,))]

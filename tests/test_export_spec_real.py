@@ -94,47 +94,44 @@ FILES = [
     "timm-efficientvit_b0-torchscript.onnx",  # a layer norm on the head's features
     "ddddocr-common_det.onnx",  # a Slice of the input's channels first
     "ddddocr-common.onnx",  # a CRNN: LSTMs on a sequence of tokens, a Linear on each step
+    # learned tables added (type: learned): attention biases, a transposed conv's bias
+    "timm-efficientformerv2_s0-dynamo.onnx",
+    "timm-efficientvit_m0-dynamo.onnx",
+    "rapidocr-PP-OCRv6_det_small.onnx",
+    "rapidocr-onnxruntime-ch_PP-OCRv4_det_infer.onnx",
+    # detectors that concatenate their heads' tokens: a concat with an axis
+    "mediapipe-face_detection_short_range.tflite",
+    "mediapipe-palm_detection_lite.tflite",
+    "mediapipe-pose_detection.tflite",
 ]
 
 REFUSED = {
-    # the STFT's magnitude squares its parts: the spec has no power
+    # the STFT's magnitude (Pow, Sqrt: elementwise operations) is read; the decoder's
+    # Gather of one step, or its LSTM on computed tensors, is not
     **{
-        f"silero-vad-silero_vad{variant}.onnx": f"'{node}' (Pow)"
+        f"silero-vad-silero_vad{variant}.onnx": f"'{node})"
         for variant, node in (
-            ("", "If_0_then_branch__Inline_0__/stft/Pow"),
-            ("_16k_op15", "/model/stft/Pow"),
-            ("_16k_sequence", "/stft/Pow"),
-            ("_half", "/stft/Pow"),
-            ("_op18_ifless", "node_pow_1"),
-            ("_openvino_16k", "F0::If_0_then_branch__Inline_0__/stft/Pow"),
+            ("", "If_0_then_branch__Inline_0__/decoder/Gather_2' (Gather"),
+            ("_16k_op15", "/model/decoder/Gather_2' (Gather"),
+            ("_16k_sequence", "/recurrent/LSTM' (LSTM"),
+            ("_half", "/decoder/Gather_2' (Gather"),
+            ("_op18_ifless", "node_select' (Gather"),
+            ("_openvino_16k", "F2::If_0_then_branch__Inline_0__/decoder/Gather_2' (Gather"),
         )
     },
-    "faster-whisper-silero_vad_v6.onnx": "'/encoder/feature_extractor/Pow' (Pow)",
-    # an attention-bias table the dynamo exporter folds into a learned initializer: the
-    # reader counts it as parameters, which no spec layer adds
-    "timm-efficientformerv2_s0-dynamo.onnx": "'node_add_8' (Add): the spec has no layer for "
-    "a Add of a learned 8×49×49 tensor (19,208 parameters)",
-    "timm-efficientvit_m0-dynamo.onnx": "'node_add_46' (Add): the spec has no layer for a "
-    "Add of a learned 16×16 tensor (256 parameters)",
+    "faster-whisper-silero_vad_v6.onnx": "'/decoder/rnn/LSTM' (LSTM)",
     # YOLOv8's anchors: shape inference leaves the tensor they make without a shape
     "nudenet-320n.onnx": "'/model.22/Sub' (Sub): shape inference left its tensor "
     "'/model.22/Unsqueeze_12_output_0' without a shape",
-    # detectors that concatenate their heads' tokens: a Concat along other than channels
-    "mediapipe-face_detection_short_range.tflite": "'classificators' (Concat)",
-    "mediapipe-palm_detection_lite.tflite": "'Identity_1' (Concat)",
-    "mediapipe-pose_detection.tflite": "'Identity_1' (Concat)",
     "mediapipe-face_landmark_with_attention.tflite": "'landmarks_to_transform_matrix_v2' "
     "(Landmarks2TransformMatrix)",
-    # a bias added to a transposed convolution's output, learned per channel
-    "rapidocr-PP-OCRv6_det_small.onnx": "'Add.218' (Add): the spec has no layer for a Add "
-    "of a learned 1×24×1×1 tensor (24 parameters)",
-    "rapidocr-onnxruntime-ch_PP-OCRv4_det_infer.onnx": "'p2o.Add.278' (Add)",
-    # layer norms written out: they square values
-    "rapidocr-PP-OCRv6_rec_small.onnx": "'Pow.0' (Pow)",
-    "rapidocr-onnxruntime-ch_PP-OCRv4_rec_infer.onnx": "'p2o.Pow.0' (Pow)",
-    "timm-edgenext_xx_small-dynamo.onnx": "'node_expand' (Expand)",
-    "timm-edgenext_xx_small-torchscript.onnx": "'/stages/stages.1/blocks/blocks.1/xca/Expand' "
-    "(Expand)",
+    # layer norms written out (Pow, Sqrt: elementwise operations) are read; the attention's
+    # MatMul is not
+    "rapidocr-PP-OCRv6_rec_small.onnx": "'MatMul.0' (MatMul)",
+    "rapidocr-onnxruntime-ch_PP-OCRv4_rec_infer.onnx": "'p2o.MatMul.0' (MatMul)",
+    # a positional encoding: a conv of a grid the graph computes, added to the tokens
+    "timm-edgenext_xx_small-dynamo.onnx": "'node_add_5' (Add)",
+    "timm-edgenext_xx_small-torchscript.onnx": "'/stages/stages.1/blocks/blocks.1/Add_1' (Add)",
     "timm-mobilevitv2_050-torchscript.onnx": "'/stages/stages.2/stages.2.1/transformer/"
     "transformer.0/norm1/InstanceNormalization' (InstanceNormalization)",
     "ddddocr-common_old.onnx": "'input1_QuantizeLinear' (DynamicQuantizeLinear)",
@@ -223,8 +220,8 @@ def test_a_file_onnx_strict_inference_refuses_names_the_node_it_cannot_express()
     """PP-OCRv4's recognizer: onnx's strict shape inference stops on one of its Transposes;
     export-spec reads the lenient pass's shapes and names the first node the spec cannot
     express, exit 2, instead of "shape inference failed": its attention's tokens are
-    reshapes (issue 21), and its written-out layer norm squares values (a Pow), which the
-    spec has no layer for."""
+    reshapes (issue 21), its written-out layer norm's Pow and learned scale are read, and a
+    MatMul that changes its tokens' shape the spec has no layer for."""
     import os
 
     from typer.testing import CliRunner
@@ -239,5 +236,5 @@ def test_a_file_onnx_strict_inference_refuses_names_the_node_it_cannot_express()
         app, ["export-spec", str(path), "--input-shape", "x=1x3x48x320", "-o", os.devnull]
     )
     assert done.exit_code == 2
-    assert "cannot express 'p2o.Pow.0' (Pow): the spec has no layer for a Pow" in done.stderr
+    assert "cannot express 'p2o.MatMul.0' (MatMul): the spec has no layer for a" in done.stderr
     assert "shape inference failed" not in done.stderr

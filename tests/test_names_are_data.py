@@ -173,7 +173,7 @@ def test_csv_quotes_a_carriage_return() -> None:
 
 def hostile_model(path: Path, names: list[str], *, erf: bool = False) -> Path:
     """x 1×3×8×8 → Conv 3×3 (4 filters, names[0]) → Relu (names[1]) → Conv 1×1 (5 filters,
-    names[2]) [→ Erf (names[3]), which the spec has no layer for]. The graph is named
+    names[2]) [→ Hardmax (names[3]), which the spec has no layer for]. The graph is named
     ``names[0]`` too. Skips the test where onnx is not installed."""
     onnx = pytest.importorskip("onnx")
     from onnx_graphs import node, weight  # tests/onnx_graphs.py
@@ -185,7 +185,7 @@ def hostile_model(path: Path, names: list[str], *, erf: bool = False) -> Path:
         node("Conv", ["u", "w2"], ["y"], names[2]),
     ]
     if erf:
-        nodes.append(node("Erf", ["y"], ["z"], names[3]))
+        nodes.append(node("Hardmax", ["y"], ["z"], names[3]))
     graph = helper.make_graph(
         nodes,
         names[0],
@@ -221,7 +221,7 @@ def test_export_spec_writes_exactly_the_models_layers(
     ]
     assert [layer["name"] for layer in spec["layers"]] == [names[0], names[2]]
     assert spec["layers"][0]["activation"] == "relu"
-    if partial:  # the Erf is one comment line, named, and stderr's warning one line
+    if partial:  # the Hardmax is one comment line, named, and stderr's warning one line
         comments = [line for line in text.split("\n") if "# NOT EXPRESSED:" in line]
         assert len(comments) == 1 and comments[0].lstrip().startswith("# NOT EXPRESSED")
         assert shown(names[3]) in comments[0]

@@ -132,7 +132,7 @@ def test_onnx_file_that_is_no_spec_times_as_specified_only(tmp_path: Path) -> No
     graph = helper.make_graph(
         [
             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
-            helper.make_node("Sin", ["c"], ["y"]),  # nothing a spec can write
+            helper.make_node("Hardmax", ["c"], ["y"]),  # nothing a spec can write
         ],
         "g",
         [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],

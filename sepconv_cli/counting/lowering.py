@@ -34,6 +34,7 @@ from functools import lru_cache
 from math import prod
 from typing import Literal
 
+from sepconv_cli.counting.elementwise_layers import ELEMENTWISE_LAYERS
 from sepconv_cli.counting.more_layers import MORE_LAYERS
 from sepconv_cli.counting.ops import (
     Add,
@@ -51,6 +52,7 @@ from sepconv_cli.counting.ops import (
 )
 from sepconv_cli.counting.sequence_layers import SEQUENCE_LAYERS
 from sepconv_cli.counting.shapes import ShapeError, resolve_padding
+from sepconv_cli.counting.tables import lower_learned
 from sepconv_cli.counting.tensor_layers import TENSOR_LAYERS
 from sepconv_cli.counting.tensor_ops import Elementwise
 from sepconv_cli.counting.widths import Width, expanded_width, scaled_groups, squeeze_width
@@ -465,3 +467,21 @@ def _lower_more(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
 
 
 _LOWERERS |= dict.fromkeys(MORE_LAYERS, _lower_more)
+
+
+def _lower_elementwise_more(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """Expand: one form (counting/elementwise_layers.py)."""
+    ops = ELEMENTWISE_LAYERS[spec.type](spec, shape, width)
+    return Forms("none", ops, ops, ops)
+
+
+_LOWERERS |= dict.fromkeys(ELEMENTWISE_LAYERS, _lower_elementwise_more)
+
+
+def _lower_learned(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
+    """A learned table added or multiplied: one form (counting/tables.py)."""
+    ops = lower_learned(spec, shape, width)
+    return Forms("none", ops, ops, ops)
+
+
+_LOWERERS["learned"] = _lower_learned

@@ -33,6 +33,7 @@ from math import prod
 from sepconv_cli.counting.lowering import Forms, lower
 from sepconv_cli.counting.ops import Add, Concat
 from sepconv_cli.counting.shapes import ShapeError
+from sepconv_cli.counting.tables import axis_concat, concat_axis
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.spec.layers import LayerSpec, ModelSpec, SpecError
 from sepconv_cli.spec.sources import JOIN_TYPES, RECURRENT_TYPES
@@ -152,6 +153,8 @@ class Sources:
                 raise SpecError(f"{layer.locate('from')}: add needs equal shapes, got {listed}")
             adds = tuple(Add(shapes[0]) for _ in shapes[1:])
             forms = Forms("none", adds, adds, adds)
+        elif layer.axis:  # along a dim it names, the channels or another (tables.py)
+            forms = self.axis_join(layer, shapes)
         else:
             if any(len(s) < 2 for s in shapes):
                 raise SpecError(
@@ -165,6 +168,16 @@ class Sources:
             forms = Forms("none", concat, concat, concat)
         self.emit(name, layer, shapes[0], forms, layer.type, tuple(t for t, _ in found))
         return forms.out_shape
+
+    def axis_join(self, layer: LayerSpec, shapes: list[tuple[int, ...]]) -> Forms:
+        """A concat with an ``axis``: along the channels the usual one, along another dim
+        data movement (counting/tables.py)."""
+        try:
+            axis = concat_axis(layer, shapes)
+            op = Concat(tuple(shapes)) if axis is None else axis_concat(shapes, axis)
+        except ShapeError as exc:
+            raise SpecError(f"{layer.locate(exc.field)}: {exc}") from None
+        return Forms("none", (op,), (op,), (op,))
 
     def lowered(self, layer: LayerSpec, shape: tuple[int, ...]) -> Forms:
         try:

@@ -37,8 +37,10 @@ from sepconv_cli.interchange.onnx_build import (
     GraphBuilder,
     nchw,
 )
+from sepconv_cli.interchange.onnx_elementwise_emit import ELEMENTWISE_ROWS, emit_elementwise_row
 from sepconv_cli.interchange.onnx_more_emit import MERGE_ROWS, MORE_ROWS, emit_more_row
 from sepconv_cli.interchange.onnx_rows import emit_row, weight_elements
+from sepconv_cli.interchange.onnx_tables_emit import TABLE_ROWS, emit_table_row
 from sepconv_cli.interchange.onnx_tensor_emit import TENSOR_ROWS, emit_tensor_row
 from sepconv_cli.spec.layers import LayerSpec, ModelSpec
 from sepconv_cli.spec.sources import JOIN_TYPES
@@ -106,6 +108,10 @@ class _Walker:
         """A row of a tensor layer (or a matmul merge), which needs its layer's fields."""
         more = row.type in MORE_ROWS or row.type in MERGE_ROWS  # onnx_more_emit.py
         emit = emit_more_row if more else emit_tensor_row
+        if row.type in ELEMENTWISE_ROWS:  # elementwise, expand: onnx_elementwise_emit.py
+            emit = emit_elementwise_row
+        if row.type in TABLE_ROWS or layer.type == "concat":  # onnx_tables_emit.py
+            emit = emit_table_row
         out = emit(self.g, row, layer, inputs, self.node_name(row), shapes)
         self.outputs.setdefault(row.index, []).append(out)
         return out
@@ -166,9 +172,14 @@ class _Walker:
             return self.branches(layer, x, name)
         if len(layer.sources) > 1 or layer.type in JOIN_TYPES:  # reads several by name
             row = self.next_row()
-            return self.emit(row, [self.lookup(ref)[0] for ref in layer.sources]), row.output_shape
+            inputs = [self.lookup(ref)[0] for ref in layer.sources]
+            if layer.type == "concat" and layer.axis:  # along the dim it names
+                return self.tensor_row(row, layer, inputs), row.output_shape
+            return self.emit(row, inputs), row.output_shape
         row = self.next_row()
-        if row.type in TENSOR_ROWS or row.type in MORE_ROWS:  # reshape, ..., reduce, ...
+        if row.type in TABLE_ROWS:  # a learned table (onnx_tables_emit.py)
+            return self.tensor_row(row, layer, [x[0]]), row.output_shape
+        if row.type in TENSOR_ROWS or row.type in MORE_ROWS or row.type in ELEMENTWISE_ROWS:
             return self.tensor_row(row, layer, [x[0]]), row.output_shape
         return self.emit(row, [x[0]]), row.output_shape
 

@@ -53,6 +53,7 @@ from sepconv_cli.interchange.spec_items import (
     covered_nodes,
     node_label,
 )
+from sepconv_cli.interchange.spec_tables import concat_axis
 from sepconv_cli.interchange.spec_walk import Walker, no_shape
 
 JOINS = {"Add": "add", "Sum": "add", "Concat": "concat"}
@@ -92,13 +93,27 @@ def keep_apart(items: list[Item], apart: set[int], graph: Graph) -> list[Item]:
             first.fields.get("type") in ("depthwise", "conv")
             and then.fields.get("type") in ("pointwise", "conv")
             and "from" not in then.fields
-            and (id(first) in apart or _between(graph, first, then, items))
+            and (
+                id(first) in apart
+                or _between(graph, first, then, items)
+                or _read_apart(graph, first)
+            )
         ):
             then.fields = _with_from(then.fields, first.fields["name"])
     for layer in layers:
         for nested in (layer.layers, layer.shortcut, *(layer.branches or [])):
             keep_apart(nested or [], apart, graph)
     return items
+
+
+def _read_apart(graph: Graph, layer: Layer) -> bool:
+    """Whether a depthwise's bias is an ``Add`` node of its own whose output an
+    ``Identity`` reads (PaddlePaddle's exports): the reader pairs that depthwise with no
+    1×1 (the Identity's output has no row of its own to come from)."""
+    if layer.fields.get("type") != "depthwise":
+        return False
+    made = {str(n.output[0]) for n in layer.nodes if n.op_type == "Add"}
+    return any(n.op_type == "Identity" and n.input[0] in made for n in graph.nodes)
 
 
 def _between(graph: Graph, first: Layer, then: Layer, items: list[Item]) -> bool:
@@ -267,10 +282,10 @@ class DagWalker(Walker):
     def _join(self, node: Any, inputs: list[str], items: list[Item]) -> str:
         g = self.graph
         merge = JOINS.get(node.op_type)
-        rank = len(g.shape(node.output[0]))
-        channels = rank - 1 if g.tensor(inputs[0]) in self.last else 1
-        if merge == "concat" and P.attrs(node).get("axis", 1) % rank != channels:
-            merge = None
+        axis = None
+        if merge == "concat":  # along the channels, or the dim `axis` names (spec_tables.py)
+            axis = concat_axis(g, node, inputs, [self.layout(t) for t in inputs])
+            merge = None if axis is None else merge
         if merge == "add" and len({g.shape(t) for t in inputs}) != 1:
             merge = None
         if merge is None and node.op_type in ("Mul", "Sub", "MatMul") and len(inputs) == 2:
@@ -290,6 +305,8 @@ class DagWalker(Walker):
         if merge in ("add", "concat") and len(set(tensors)) == len(tensors) and len(layouts) == 1:
             name = P.layer_name(node, self.index[id(node)])
             layer = Layer({"type": merge, "name": name}, [node])
+            if axis is not None and axis >= 0:
+                layer.fields["axis"] = axis
             new: list[Item] = [layer]
             out = self._activation(new, str(node.output[0]))
             return self._keep(items, new, list(inputs), out, every=True)

@@ -196,5 +196,9 @@ def computed_arithmetic(graph: Graph, node: Any, tensor: str) -> str | None:
         return None
     if other[0] in graph.weights:  # a learned or written value (folded tables are not)
         return None
+    from sepconv_cli.interchange.spec_elementwise import made_by_products
+
+    if made_by_products(graph, other[0]):  # a conv of a computed grid: counted apart
+        return None
     out = str(node.output[0])
     return op if graph.shapes.get(out) == graph.shape(tensor) else None

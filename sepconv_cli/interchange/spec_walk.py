@@ -50,6 +50,7 @@ from sepconv_cli.interchange import spec_nodes as N
 from sepconv_cli.interchange import spec_patterns as P
 from sepconv_cli.interchange import spec_sequence as Q
 from sepconv_cli.interchange import spec_tensors as T
+from sepconv_cli.interchange.spec_elementwise import elementwise_step
 from sepconv_cli.interchange.spec_forks import Forks
 from sepconv_cli.interchange.spec_graph import Graph, NoShape
 from sepconv_cli.interchange.spec_items import (
@@ -62,6 +63,7 @@ from sepconv_cli.interchange.spec_items import (
     node_label,
 )
 from sepconv_cli.interchange.spec_more import more_step
+from sepconv_cli.interchange.spec_tables import learned_step
 from sepconv_cli.interchange.spec_tensor_walk import TensorSteps
 
 __all__ = ["Item", "Layer", "Note", "Walker", "covered_nodes"]
@@ -269,6 +271,12 @@ class Walker(Forks, TensorSteps):
         if op == "PRelu" and B.per_channel(g, node, tensor) is not None:
             items.append(Layer({"type": "prelu", "name": name}, [node]))
             return self._activation(items, str(node.output[0]))
+        more = elementwise_step(self, node, tensor, name, items)  # pow, sqrt, expand, ...
+        if more is not None:  # (spec_elementwise.py), after the activations written out
+            return more
+        learned = learned_step(self, node, tensor, name, items)  # a table (spec_tables.py)
+        if learned is not None:
+            return learned
         operation = N.arithmetic(g, node, tensor)
         if operation is not None:
             items.append(

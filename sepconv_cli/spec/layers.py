@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
 from sepconv_cli.errors import UsageError
+from sepconv_cli.spec import elementwise_more as E
 from sepconv_cli.spec import fields as F
 from sepconv_cli.spec import more_fields as M
 from sepconv_cli.spec import sources as S
+from sepconv_cli.spec import table_fields as TB
 from sepconv_cli.spec.tensor_fields import FIELDS as TENSOR_FIELDS
 
 PerDim = tuple[int, ...]
@@ -64,6 +66,8 @@ LayerType = Literal[
     "reduce",
     "conv_transpose",
     "depth_to_space",
+    "expand",  # spec/elementwise_more.py
+    "learned",  # a learned table added or multiplied (spec/table_fields.py)
 ]
 """A layer's ``type`` key; :data:`TYPES` lists each one's fields, in this order."""
 
@@ -114,7 +118,7 @@ class LayerSpec:
     mode: str | None = None
     residual: bool = True
     width_floor: float = 0.0
-    operation: str | None = None  # elementwise: add, sub, mul or div by a constant
+    operation: str | None = None  # elementwise: add, ..., pow by a constant, sqrt, ...
     # tensor layers (issue 21, spec/tensor_fields.py): a reshape's target shape, a
     # transpose's order, a slice's axes and bounds, a softmax's axis; per sample
     shape: tuple[int, ...] | None = None
@@ -273,8 +277,9 @@ FIELDS |= {
     "activation": F.choice(F.ACTIVATIONS),
 }
 FIELDS |= {"merge": F.choice(MERGES), "split": channel_split}
-OPERATIONS = ("add", "sub", "mul", "div")
-"""An ``elementwise`` layer's arithmetic with a constant."""
+OPERATIONS = E.OPERATIONS
+"""An ``elementwise`` layer's arithmetic with a constant, or a function of one value
+(spec/elementwise_more.py)."""
 FIELDS |= {"operation": F.choice(OPERATIONS)}
 FIELDS |= TENSOR_FIELDS  # reshape, transpose, slice, softmax (issue 21)
 # several inputs, recurrent layers and resizes (issue 21): spec/sources.py
@@ -322,7 +327,7 @@ TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, opti
     # a leaky ReLU with a learned slope per channel (MTCNN's, keras2onnx's PRelu)
     "prelu": (set(), set()),
     # joins of the tensors `from` names; recurrent layers; an upsampling (spec/sources.py)
-    "concat": (set(), set()),
+    "concat": TB.TYPES["concat"],  # axis: along another dim (spec/table_fields.py)
     "add": (set(), set()),
     "lstm": ({"hidden"}, {"bias", "direction"}),
     "gru": ({"hidden"}, {"bias", "direction"}),
@@ -337,6 +342,8 @@ TYPES: dict[LayerType, tuple[set[str], set[str]]] = {  # type -> (required, opti
     "reduce": M.TYPES["reduce"],
     "conv_transpose": M.TYPES["conv_transpose"],
     "depth_to_space": M.TYPES["depth_to_space"],
+    "expand": E.TYPES["expand"],  # a broadcast (spec/elementwise_more.py)
+    "learned": TB.TYPES["learned"],  # a learned table (spec/table_fields.py)
 }
 COMMON_KEYS = {"type", "name", "repeat", "activation", "from"}
 SINGLE_LAYER_KEYS = {"input", "batch", "dtype"}

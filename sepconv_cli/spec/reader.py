@@ -56,6 +56,7 @@ from sepconv_cli.spec.layers import (
 )
 from sepconv_cli.spec.more_fields import layer_problem as pad_problem
 from sepconv_cli.spec.sources import layer_problem, named_inputs
+from sepconv_cli.spec.table_fields import layer_problem as table_problem
 from sepconv_cli.spec.yaml_loader import (
     Document,
     PathKey,
@@ -189,6 +190,7 @@ class _Reader:
         if kind == "branches":
             self.check_branches(path, values)
         problem = pad_problem(kind, values)  # a pad's padding or channels (more_fields.py)
+        problem = problem or table_problem(kind, values)  # learned, concat (table_fields.py)
         if problem is not None:
             raise self.error((*path, problem[0]), problem[1])
         return kind, values

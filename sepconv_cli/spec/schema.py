@@ -17,11 +17,13 @@ from sepconv_cli.spec.layers import (
     EXCLUSIVE,
     MODEL_KEYS,
     ONE_OF,
+    OPERATIONS,
     SE_RATIO_OF,
     TYPES,
     LayerType,
 )
 from sepconv_cli.spec.more_fields import SCHEMAS as MORE_SCHEMAS
+from sepconv_cli.spec.table_fields import schemas as table_schemas
 from sepconv_cli.spec.tensor_fields import SCHEMAS as TENSOR_SCHEMAS
 
 SCHEMA_ID = "https://sepconv.invalid/schema/model-spec-v1.json"
@@ -134,11 +136,14 @@ FIELD_SCHEMAS |= TENSOR_SCHEMAS  # reshape, transpose, slice, softmax (spec/tens
 FIELD_SCHEMAS |= MORE_SCHEMAS  # reduce, conv_transpose, depth_to_space, pad channels
 FIELD_SCHEMAS |= {
     "operation": {
-        "enum": ["add", "sub", "mul", "div"],
-        "description": "Elementwise: add, subtract, multiply or divide by a constant (no "
-        "parameters; absent: the layer is only its activation).",
+        "enum": list(OPERATIONS),
+        "description": "Elementwise: add, subtract, multiply, divide by or raise to (pow) a "
+        "constant, or a function of each value (sqrt, reciprocal, exp, log, abs, neg, erf, "
+        "sin, cos, floor, ceil, round, sign); no parameters; absent: the layer is only its "
+        "activation.",
     },
 }
+FIELD_SCHEMAS |= table_schemas(FIELD_SCHEMAS)  # learned, a concat's axis (table_fields.py)
 # pooling to a fixed size, torch's ceil_mode, activations
 FIELD_SCHEMAS |= {
     "output_size": {
