@@ -111,12 +111,12 @@ REFUSED = {
     **{
         f"silero-vad-silero_vad{variant}.onnx": f"'{node})"
         for variant, node in (
-            ("", "If_0_then_branch__Inline_0__/decoder/Gather_2' (Gather"),
-            ("_16k_op15", "/model/decoder/Gather_2' (Gather"),
+            ("", "If_0_then_branch__Inline_0__/decoder/rnn/LSTM' (LSTM"),
+            ("_16k_op15", "/model/decoder/rnn/LSTM' (LSTM"),
             ("_16k_sequence", "/recurrent/LSTM' (LSTM"),
-            ("_half", "/decoder/Gather_2' (Gather"),
-            ("_op18_ifless", "node_select' (Gather"),
-            ("_openvino_16k", "F2::If_0_then_branch__Inline_0__/decoder/Gather_2' (Gather"),
+            ("_half", "/decoder/rnn/LSTM' (LSTM"),
+            ("_op18_ifless", "node_mean' (ReduceMean"),
+            ("_openvino_16k", "F2::If_0_then_branch__Inline_0__/decoder/rnn/LSTM' (LSTM"),
         )
     },
     "faster-whisper-silero_vad_v6.onnx": "'/decoder/rnn/LSTM' (LSTM)",

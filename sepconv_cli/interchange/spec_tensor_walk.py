@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.interchange import spec_patterns as P
+from sepconv_cli.interchange import spec_select as S
 from sepconv_cli.interchange import spec_sequence as Q
 from sepconv_cli.interchange import spec_tensors as T
 from sepconv_cli.interchange.spec_graph import Graph
@@ -85,6 +86,18 @@ class TensorSteps:
             fields = T.move(g, node, tensor, before, after)
         elif node.op_type == "Slice":
             fields = T.crop(g, node, tensor, before)
+        elif node.op_type == "Gather":  # one index: a slice and a reshape (spec_select)
+            after = "image" if T.reads_as_image(g, out) else "full"
+            parts = S.select(g, node, tensor, before, after)
+            if parts is None:
+                return None
+            for i, part in enumerate(parts):
+                fields = {"type": part.pop("type"), "name": f"{name}.{i}" if i else name}
+                items.append(Layer({**fields, **part}, [node] if i == 0 else []))
+            if not parts:
+                items.append(Layer({}, [node]))
+            self.hold(out, after)
+            return self._activation(items, out) if parts else out
         elif (operation := T.computed_arithmetic(g, node, tensor)) is not None:
             fields = {"type": "elementwise", "operation": operation}
         else:
