@@ -129,3 +129,21 @@ def test_no_report_is_made_of_a_negative_count() -> None:
     with pytest.raises(UsageError) as raised:
         layer_report(row, 1, "float32")
     assert str(raised.value).startswith("m.onnx: node fc: counts -32 macs: ")
+
+
+def test_a_constant_nodes_bytes_that_do_not_fit_its_dims_are_one_line(tmp_path: Path) -> None:
+    """A Constant node's tensor (where paddle2onnx keeps weights) of dims 4×3×3×3 holding
+    4 bytes, not 4·3·3·3·4 = 432: refused as the same fault of an initializer is, naming the
+    node (onnx's checker, which sees every Constant as a typed input, no longer reads it)."""
+    value = dims_tensor("w", 4, 3, 3, 3)
+    value.raw_data = np.zeros(1, np.float32).tobytes()
+    constant = helper.make_node("Constant", [], ["w"], name="weights", value=value)
+    path = save(
+        tmp_path / "m.onnx",
+        [constant, node("Conv", ["x", "w"], ["y"], "conv")],
+        {"x": (1, 3, 8, 8)},
+        ["y"],
+    )
+    code, err = profile(path)
+    assert code == 2, err
+    assert "Constant node 'weights' holds 4 bytes where its dims (4x3x3x3) need 432" in err

@@ -86,13 +86,17 @@ folded on constants is evaluated only when its every output holds at most this m
 (:mod:`onnx_fold_size`): the bound is on what folding makes, not only on what it reads."""
 
 
-def weightless_copy(model: Any, keep_up_to: int | None = FOLD_LIMIT) -> Any:
+def weightless_copy(
+    model: Any, keep_up_to: int | None = FOLD_LIMIT, constants_up_to: int = FOLD_LIMIT
+) -> Any:
     """A copy of ``model`` that leaves the weights out, for shape inference and onnx's
     checker: each initializer of more than ``keep_up_to`` elements (every one, with None),
-    and each large ``Constant`` node's value (paddle2onnx keeps weights there), becomes a
-    graph input of its type and dims, which is all either reads of it. Built field by
-    field, so neither the copy nor the bytes onnx serializes hold the weights (a 7 MB
-    model's inference took 33 MB more with them)."""
+    and each ``Constant`` node whose value has more than ``constants_up_to`` elements
+    (paddle2onnx keeps weights there; the checker's copy turns every one into an input),
+    becomes a graph input of its type and dims, which is all either reads of it. Built field
+    by field, so neither the copy nor the bytes onnx serializes hold the weights (a 7 MB
+    model's inference took 33 MB more with them; its check 2.7 MB more with the small
+    constants kept)."""
     onnx = require_onnx()
     make_input = onnx.helper.make_tensor_value_info
     copy = onnx.ModelProto()
@@ -113,7 +117,7 @@ def weightless_copy(model: Any, keep_up_to: int | None = FOLD_LIMIT) -> Any:
             target.input.append(make_input(tensor.name, tensor.data_type, tensor.dims))
     for node in graph.node:
         value = constant_tensor(node)
-        if value is not None and prod(value.dims) > FOLD_LIMIT:
+        if value is not None and prod(value.dims) > constants_up_to:
             target.input.append(make_input(node.output[0], value.data_type, value.dims))
         else:
             target.node.append(node)

@@ -183,12 +183,17 @@ def _in_cycle(nodes: Sequence[Any], writer: dict[str, int], start: int) -> bool:
 
 
 def _tensors(proto: Any, path: Path) -> None:
-    """Each initializer's dims, inline bytes and external data (a truncated download, a
-    patched file, data outside the model's folder)."""
+    """Each initializer's and ``Constant`` node's dims, inline bytes and external data (a
+    truncated download, a patched file, data outside the model's folder)."""
     folder = path.resolve().parent
-    for tensor in proto.graph.initializer:
+    held = [(f"initializer {t.name!r}", t) for t in proto.graph.initializer]
+    for node in proto.graph.node:
+        value = constant_tensor(node)
+        if value is not None:
+            held.append((f"Constant node {node.name or node.output[0]!r}", value))
+    for what, tensor in held:
         dims = tuple(int(d) for d in tensor.dims)
-        label = f"{path}: initializer {tensor.name!r}"
+        label = f"{path}: {what}"
         if any(d < 0 for d in dims):
             continue  # refused by the walk, naming the node that reads it
         size = ELEMENT_BYTES.get(tensor.data_type)
@@ -196,9 +201,11 @@ def _tensors(proto: Any, path: Path) -> None:
             _external(tensor, label, folder, None if size is None else prod(dims) * size)
         elif tensor.HasField("raw_data") and size is not None:
             need = prod(dims) * size
-            if len(tensor.raw_data) != need:
+            # len() reads a copy of the bytes: one tensor's at a time, freed at once
+            held_bytes = len(tensor.raw_data)
+            if held_bytes != need:
                 raise UsageError(
-                    f"{label} holds {len(tensor.raw_data):,} bytes where its dims "
+                    f"{label} holds {held_bytes:,} bytes where its dims "
                     f"({'x'.join(map(str, dims)) or 'scalar'}) need {need:,}: the file is "
                     "damaged (a truncated download?)"
                 )
@@ -315,7 +322,8 @@ def _checker(proto: Any, path: Path) -> None:
     an empty shape on an input or output that declares none (a rank-free tensor, which
     onnx's own exporters write but its checker wants spelled out)."""
     onnx = require_onnx()
-    copy = weightless_copy(proto, keep_up_to=None)  # sepconv checked the weights' bytes
+    # sepconv checked the weights' bytes (_tensors): the checker reads types and dims only
+    copy = weightless_copy(proto, keep_up_to=None, constants_up_to=0)
     for value in (*copy.graph.input, *copy.graph.output, *copy.graph.value_info):
         if value.type.HasField("tensor_type") and not value.type.tensor_type.HasField("shape"):
             value.type.tensor_type.shape.SetInParent()
