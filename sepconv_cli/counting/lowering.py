@@ -51,7 +51,7 @@ from sepconv_cli.counting.ops import (
     SqueezeExcite,
 )
 from sepconv_cli.counting.sequence_layers import SEQUENCE_LAYERS
-from sepconv_cli.counting.shapes import ShapeError, resolve_padding
+from sepconv_cli.counting.shapes import ShapeError, per_spatial_dim, resolve_padding
 from sepconv_cli.counting.tables import lower_learned
 from sepconv_cli.counting.tensor_layers import TENSOR_LAYERS
 from sepconv_cli.counting.tensor_ops import Elementwise
@@ -89,19 +89,6 @@ class Forms:
         return self.as_specified != self.standard and self.as_specified != self.separable
 
 
-def broadcast(values: tuple[int, ...], rank: int, field: str) -> tuple[int, ...]:
-    """One value for every dim, or exactly one per spatial dim."""
-    if len(values) == 1:
-        return values * rank
-    if len(values) != rank:
-        raise ShapeError(
-            f"{field} has {len(values)} values ({shape_text(values)}) but the input has "
-            f"{rank} spatial dim{'s' if rank > 1 else ''}",
-            field,
-        )
-    return values
-
-
 def _with_bn(ops: list[Op], mode: BatchNormMode, last: bool) -> list[Op]:
     if mode == "each" or (mode == "output" and last):
         ops.append(BatchNorm(ops[-1].out_shape))
@@ -121,9 +108,9 @@ def window_conv(
 ) -> Conv:
     """A k×k convolution with the spec's stride and dilation."""
     rank = len(shape) - 1
-    k = broadcast(kernel or spec.kernel or (1,), rank, "kernel")
-    s = broadcast(spec.stride or (1,), rank, "stride")
-    d = broadcast(spec.dilation, rank, "dilation")
+    k = per_spatial_dim(kernel or spec.kernel or (1,), rank, "kernel")
+    s = per_spatial_dim(spec.stride or (1,), rank, "stride")
+    d = per_spatial_dim(spec.dilation, rank, "dilation")
     pads = resolve_padding(padding, shape[:-1], k, s, d)
     if role == "conv" and groups == 1 and prod(k) == 1:
         role = "pointwise"  # a `conv, kernel: 1` is a pointwise conv: label it once, here
@@ -159,7 +146,7 @@ def _one_by_one(
     """A pointwise 1×1 convolution (no padding, no dilation)."""
     rank = len(shape) - 1
     ones = (1,) * rank
-    s = broadcast(stride, rank, "stride")
+    s = per_spatial_dim(stride, rank, "stride")
     return Conv(shape, out, ones, s, ones, ((0, 0),) * rank, bias=bias, role="pointwise")
 
 
@@ -340,12 +327,12 @@ def _lower_pool(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> Forms:
     rank = len(shape) - 1
     mode: PoolKind = "avg" if spec.mode == "avg" else "max"
     if spec.output_size is not None:  # adaptive: torch's windows, no kernel or stride
-        size = broadcast(spec.output_size, rank, "output_size")
+        size = per_spatial_dim(spec.output_size, rank, "output_size")
         ones = (1,) * rank
         pool = Pool(shape, mode, ones, ones, ((0, 0),) * rank, output_size=size)
         return Forms("none", (pool,), (pool,), (pool,))
-    kernel = broadcast(spec.kernel or (1,), rank, "kernel")
-    stride = broadcast(spec.stride or kernel, rank, "stride")
+    kernel = per_spatial_dim(spec.kernel or (1,), rank, "kernel")
+    stride = per_spatial_dim(spec.stride or kernel, rank, "stride")
     padding = spec.padding or "valid"
     pads = resolve_padding(padding, shape[:-1], kernel, stride, (1,) * rank)
     if not isinstance(padding, str) and any(

@@ -31,24 +31,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sepconv_cli.counting.ops import ConvTranspose, Op, Passthrough
-from sepconv_cli.counting.shapes import ShapeError, resolve_padding
+from sepconv_cli.counting.shapes import ShapeError, per_spatial_dim, resolve_padding
 from sepconv_cli.counting.tensor_ops import Reduce
 from sepconv_cli.counting.widths import Width
 from sepconv_cli.spec.layers import LayerSpec
 from sepconv_cli.units import shape_text
-
-
-def _per_dim(values: tuple[int, ...], rank: int, field: str) -> tuple[int, ...]:
-    """One value for every spatial dim, or exactly one per dim."""
-    if len(values) == 1:
-        return values * rank
-    if len(values) != rank:
-        raise ShapeError(
-            f"{field} has {len(values)} values ({shape_text(values)}) but the input has "
-            f"{rank} spatial dim{'s' if rank > 1 else ''}",
-            field,
-        )
-    return values
 
 
 def _spatial(spec: LayerSpec, shape: tuple[int, ...]) -> int:
@@ -94,10 +81,10 @@ def transposed_size(n: int, k: int, s: int, d: int, extra: int, pads: tuple[int,
 def lower_conv_transpose(spec: LayerSpec, shape: tuple[int, ...], width: Width) -> tuple[Op, ...]:
     """A transposed convolution: one :class:`ConvTranspose`."""
     rank = _spatial(spec, shape)
-    kernel = _per_dim(spec.kernel or (1,), rank, "kernel")
-    stride = _per_dim(spec.stride or (1,), rank, "stride")
-    dilation = _per_dim(spec.dilation or (1,), rank, "dilation")
-    extra = _per_dim(spec.output_padding or (0,), rank, "output_padding")
+    kernel = per_spatial_dim(spec.kernel or (1,), rank, "kernel")
+    stride = per_spatial_dim(spec.stride or (1,), rank, "stride")
+    dilation = per_spatial_dim(spec.dilation or (1,), rank, "dilation")
+    extra = per_spatial_dim(spec.output_padding or (0,), rank, "output_padding")
     cin, filters, groups = shape[-1], width.channels(spec.filters or 0), spec.groups
     for count, what in ((cin, "input channels"), (filters, "filters")):
         if count % groups:

@@ -27,6 +27,20 @@ class ShapeError(ValueError):
         self.field = field
 
 
+def per_spatial_dim(values: tuple[int, ...], rank: int, field: str) -> tuple[int, ...]:
+    """One value for every spatial dim, or exactly one per dim (else :class:`ShapeError`
+    naming ``field``)."""
+    if len(values) == 1:
+        return values * rank
+    if len(values) != rank:
+        raise ShapeError(
+            f"{field} has {len(values)} values ({shape_text(values)}) but the input has "
+            f"{rank} spatial dim{'s' if rank > 1 else ''}",
+            field,
+        )
+    return values
+
+
 def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
     """TensorFlow's ``same`` padding: ``out = ceil(in / stride)``, the odd pad after.
 
