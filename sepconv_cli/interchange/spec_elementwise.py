@@ -67,8 +67,6 @@ def elementwise_step(
 ) -> str | None:
     """``node`` as an ``elementwise`` (``pow``, ``sqrt``...) or an ``expand``: appended to
     ``items``; the tensor after it (its activation taken), or None when it is neither."""
-    from sepconv_cli.interchange.spec_items import Layer
-
     graph: Graph = walker.graph
     layout: T.Layout = walker.layout(tensor)
     if node.op_type == "Expand":
@@ -77,12 +75,9 @@ def elementwise_step(
         fields = operation_fields(graph, node, tensor)
     if fields is None:
         return None
-    out = str(node.output[0])
-    if T.spec_shape(graph, out, layout) is None:
+    if T.spec_shape(graph, str(node.output[0]), layout) is None:
         return None
-    items.append(Layer({"type": fields.pop("type"), "name": name, **fields}, [node]))
-    walker.hold(out, layout)
-    result: str = walker._activation(items, out)
+    result: str = walker.node_layer(items, node, name, fields, layout)
     return result
 
 

@@ -233,10 +233,7 @@ def more_step(walker: Any, node: Any, tensor: str, name: str, items: list[Any]) 
         fields = channel_pad_fields(graph, node, tensor, layout)
     if fields is None:
         return None
-    out = str(node.output[0])
-    if T.spec_shape(graph, out, layout) is None:
+    if T.spec_shape(graph, str(node.output[0]), layout) is None:
         return None
-    items.append(Layer({"type": fields.pop("type"), "name": name, **fields}, [node]))
-    walker.hold(out, layout)
-    result: str = walker._activation(items, out)
+    result: str = walker.node_layer(items, node, name, fields, layout)
     return result

@@ -88,10 +88,10 @@ def keeps_tensor(graph: Graph, node: Any, tensor: str) -> bool:
 ARITHMETIC = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div"}
 
 
-def arithmetic(graph: Graph, node: Any, tensor: str) -> str | None:
-    """``x + c``, ``x − c``, ``x · c`` or ``x / c`` by a one-value constant ``c`` (a
-    learned one included: the ONNX reader counts no parameter for a single value): the
-    ``operation`` of an ``elementwise`` layer, or None."""
+def arithmetic_operand(graph: Graph, node: Any, tensor: str) -> tuple[str, str] | None:
+    """``x + c``, ``x − c``, ``x · c`` or ``x / c`` with ``x`` the walked ``tensor`` (first,
+    for ``−`` and ``/``) and one other input ``c`` that is no data: the operation and
+    ``c``'s name, or None."""
     op = ARITHMETIC.get(node.op_type)
     if op is None or len(node.input) != 2 or len(graph.data_inputs(node)) != 1:
         return None
@@ -99,7 +99,18 @@ def arithmetic(graph: Graph, node: Any, tensor: str) -> str | None:
     if op in ("sub", "div") and graph.tensor(node.input[0]) != x:
         return None
     other = [t for t in node.input if graph.tensor(t) != x]
-    value = graph.constant(other[0]) if len(other) == 1 else None
+    return (op, other[0]) if len(other) == 1 else None
+
+
+def arithmetic(graph: Graph, node: Any, tensor: str) -> str | None:
+    """``x + c``, ``x − c``, ``x · c`` or ``x / c`` by a one-value constant ``c`` (a
+    learned one included: the ONNX reader counts no parameter for a single value): the
+    ``operation`` of an ``elementwise`` layer, or None."""
+    found = arithmetic_operand(graph, node, tensor)
+    if found is None:
+        return None
+    op, other = found
+    value = graph.constant(other)
     if value is None or value.size != 1:
         return None
     out = str(node.output[0])

@@ -77,17 +77,12 @@ def learned_fields(graph: Graph, node: Any, tensor: str, layout: T.Layout) -> Fi
 def learned_step(walker: Any, node: Any, tensor: str, name: str, items: list[Any]) -> str | None:
     """``node`` as a ``learned`` layer appended to ``items``: the tensor after it (its
     activation taken), or None when it is none."""
-    from sepconv_cli.interchange.spec_items import Layer
-
     graph: Graph = walker.graph
     layout: T.Layout = walker.layout(tensor)
     fields = learned_fields(graph, node, tensor, layout)
     if fields is None:
         return None
-    out = str(node.output[0])
-    items.append(Layer({"type": fields.pop("type"), "name": name, **fields}, [node]))
-    walker.hold(out, layout)
-    result: str = walker._activation(items, out)
+    result: str = walker.node_layer(items, node, name, fields, layout)
     return result
 
 

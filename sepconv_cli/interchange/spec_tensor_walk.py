@@ -74,6 +74,17 @@ class TensorSteps:
         if layout == "full":
             self.full.add(name)
 
+    def node_layer(
+        self, items: list[Item], node: Any, name: str, fields: dict[str, Any], layout: T.Layout
+    ) -> str:
+        """``fields`` (``type`` among them) as the layer ``name`` of ``node``, appended to
+        ``items``; its output held in ``layout``, the activation after it taken: the
+        tensor after it."""
+        items.append(Layer({"type": fields.pop("type"), "name": name, **fields}, [node]))
+        out = str(node.output[0])
+        self.hold(out, layout)
+        return self._activation(items, out)
+
     def tensor_step(self, node: Any, tensor: str, name: str, items: list[Item]) -> str | None:
         """A node that moves or crops values as its layer; None when it is neither (or has
         no spec shape: the walk then names it)."""

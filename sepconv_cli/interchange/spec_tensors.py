@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from sepconv_cli.interchange.spec_graph import Graph
+from sepconv_cli.interchange.spec_nodes import arithmetic_operand
 from sepconv_cli.interchange.spec_patterns import attrs
 
 Fields = dict[str, Any]
@@ -178,27 +179,19 @@ def crop(graph: Graph, node: Any, tensor: str, layout: Layout) -> Fields | None:
     return {"type": "slice", **{k: v[0] if len(v) == 1 else v for k, v in fields.items()}}
 
 
-_ARITHMETIC = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div"}
-
-
 def computed_arithmetic(graph: Graph, node: Any, tensor: str) -> str | None:
     """``x + c`` (``−``, ``·``, ``/``) by a constant computed in the graph, not learned
     (an attention-bias table read through a ``Gather``: the reader counts no parameter for
     it), that keeps ``x``'s shape: an ``elementwise`` layer's ``operation``, or None."""
-    op = _ARITHMETIC.get(node.op_type)
-    if op is None or len(node.input) != 2 or len(graph.data_inputs(node)) != 1:
+    found = arithmetic_operand(graph, node, tensor)
+    if found is None:
         return None
-    x = graph.tensor(tensor)
-    if op in ("sub", "div") and graph.tensor(node.input[0]) != x:
-        return None
-    other = [t for t in node.input if graph.tensor(t) != x]
-    if len(other) != 1:
-        return None
-    if other[0] in graph.weights:  # a learned or written value (folded tables are not)
+    op, other = found
+    if other in graph.weights:  # a learned or written value (folded tables are not)
         return None
     from sepconv_cli.interchange.spec_elementwise import made_by_products
 
-    if made_by_products(graph, other[0]):  # a conv of a computed grid: counted apart
+    if made_by_products(graph, other):  # a conv of a computed grid: counted apart
         return None
     out = str(node.output[0])
     return op if graph.shapes.get(out) == graph.shape(tensor) else None
