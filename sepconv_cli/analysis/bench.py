@@ -196,12 +196,12 @@ def bench(
         for name in runtimes
         for dtype in dtypes
     ]
+    ran = {(name, dtype) for name, dtype, loaded in plans if isinstance(loaded, RuntimeInfo)}
     # a runtime timed in int8 gives its float32 records too (the rule above)
     timed_plans = [
         (name, dtype, loaded)
         for name, dtype, loaded in plans
-        if isinstance(loaded, RuntimeInfo)
-        and not (dtype == "float32" and (name, INT8) in _ran(plans))
+        if isinstance(loaded, RuntimeInfo) and not (dtype == "float32" and (name, INT8) in ran)
     ]
     by_run: dict[tuple[str, str], RuntimeRun] = {}
     for k, (name, dtype, info) in enumerate(timed_plans):
@@ -217,20 +217,8 @@ def bench(
         rows = tuple(replace(layer, dtype=dtype) for layer in counted.layers)
         timed = tuple(time_layers(rows, chosen, step))
         by_run[name, dtype] = RuntimeRun(name, info, timed, dtype)
-        if dtype == INT8 and (name, "float32") in {(n, d) for n, d, _ in plans}:
-            baseline = [
-                replace(
-                    layer, dtype="float32", timing=layer.timing.float32 if layer.timing else None
-                )
-                for layer in timed
-            ]
-            # a row whose int8 form did not run has no float32 record either: timed now
-            missing = [i for i, layer in enumerate(baseline) if layer.timing is None]
-            again = [replace(counted.layers[i], dtype="float32") for i in missing]
-            for i, layer in zip(missing, time_layers(again, chosen), strict=True):
-                baseline[i] = layer
-            float_info = replace(info, dtype="float32", quantization=None)
-            by_run[name, "float32"] = RuntimeRun(name, float_info, tuple(baseline), "float32")
+        if dtype == INT8 and (name, "float32") in ran:
+            by_run[name, "float32"] = _float32_run(name, info, timed, counted, chosen)
     runs = [
         _not_run(name, dtype, why, settings, counted)
         if isinstance(why, str)
@@ -255,9 +243,28 @@ def bench(
     return BenchReport(counted.model.name, counted, tuple(runs), settings, whole)
 
 
-def _ran(plans: Sequence[tuple[str, str, RuntimeInfo | str]]) -> set[tuple[str, str]]:
-    """The (runtime, dtype) pairs that will be timed."""
-    return {(name, dtype) for name, dtype, info in plans if not isinstance(info, str)}
+def _float32_run(
+    name: str,
+    info: RuntimeInfo,
+    timed: Sequence[LayerReport],
+    counted: ProfileReport,
+    settings: TimingSettings,
+) -> RuntimeRun:
+    """A runtime's float32 run, read off its int8 run's records (each int8 timing holds the
+    float32 one of the same run); a row whose int8 form did not run has no float32 record
+    either, and is timed in float32 now."""
+    from sepconv_cli.execution.profiling import time_layers
+
+    rows = [
+        replace(layer, dtype="float32", timing=layer.timing.float32 if layer.timing else None)
+        for layer in timed
+    ]
+    missing = [i for i, layer in enumerate(rows) if layer.timing is None]
+    again = [replace(counted.layers[i], dtype="float32") for i in missing]
+    for i, layer in zip(missing, time_layers(again, settings), strict=True):
+        rows[i] = layer
+    float_info = replace(info, dtype="float32", quantization=None)
+    return RuntimeRun(name, float_info, tuple(rows), "float32")
 
 
 def _load(
