@@ -240,7 +240,7 @@ def export_tflite(
     m = FlatModel()
     writer = OpWriter(m, model.batch)
     walker = _TfliteWalker(model, form, writer, seed)
-    named = list(getattr(spec, "inputs", ()))
+    named = list(spec.inputs)
     if len(named) > 1:
         raise ExportError(
             f"{where or 'the model'}: {len(named)} named inputs: a TFLite file is written with "
