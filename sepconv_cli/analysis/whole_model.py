@@ -17,10 +17,9 @@ from typing import Any
 
 from sepconv_cli.counting.network import Model
 from sepconv_cli.errors import UsageError
+from sepconv_cli.execution.runtimes.base import INT8
 from sepconv_cli.execution.runtimes.whole_graph import WholeGraph
 from sepconv_cli.execution.timing import TimingSettings
-
-INT8 = "int8"
 
 
 def whole_model(
