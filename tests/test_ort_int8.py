@@ -224,7 +224,11 @@ def test_export_writes_an_int8_onnx_file_that_counts_as_its_spec(tmp_path: Path)
     """``export --dtype int8 -o m.onnx``: ORT's quantizer's QDQ file, read back by sepconv's
     quantized-ONNX reader with the spec's MACs (a hand count: the depthwise 3×3 on 8×8×8 is
     8·8·8·9 = 4,608 MACs, the pointwise 8 → 16 is 8·8·8·16 = 8,192; 12,800 in all) and run
-    by ONNX Runtime close to the float32 file of the same seed."""
+    by ONNX Runtime close to the float32 file of the same seed. The int8 file runs without
+    graph optimizations, so as written: each DequantizeLinear, then the float operation,
+    then each QuantizeLinear (the QDQ arithmetic exactly); fused into ORT's int8 kernels it
+    would depend on the machine (on an x86 CPU without VNNI they saturate with 8-bit
+    weights: ORT's documented limit, docs/runtimes.md)."""
     import onnxruntime as ort
 
     spec = tmp_path / "m.yaml"
@@ -246,8 +250,11 @@ def test_export_writes_an_int8_onnx_file_that_counts_as_its_spec(tmp_path: Path)
     # the calibration input (docs/export.md: a standard normal from seed + 1): within its
     # ranges, nothing is clipped
     x = np.random.default_rng(1).standard_normal((1, 8, 8, 8)).astype(np.float32)
+    as_written = ort.SessionOptions()
+    as_written.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     sessions = [
-        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]) for path in (q, f)
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for path, options in ((q, as_written), (f, None))
     ]
     outs = [session.run(None, {"input": x})[0] for session in sessions]
     scale = float(np.max(np.abs(outs[1])))
@@ -283,3 +290,39 @@ def test_a_row_int8_cannot_run_keeps_its_float32_time_in_bench(
     for layer in json.loads(out)["layers"]:
         assert "a test's refusal" in layer["runtimes"]["onnxruntime:int8"]["note"]
         assert layer["runtimes"]["onnxruntime"]["standard_s"] > 0
+
+
+@pytest.mark.parametrize(
+    ("machine", "flags", "saturates"),
+    [
+        ("x86_64", {"sse4_2", "avx2", "fma"}, True),  # AVX2 only: VPMADDUBSW
+        ("x86_64", {"avx2", "avx512f", "avx512bw"}, True),  # AVX-512 without VNNI
+        ("x86_64", {"avx2", "avx512f", "avx512_vnni"}, False),  # VPDPBUSD: 32-bit sums
+        ("AMD64", {"avx2", "avx_vnni"}, False),  # AVX-VNNI (Alder Lake and later)
+        ("x86_64", None, True),  # no /proc/cpuinfo: the safe side
+        ("aarch64", None, False),  # ARM's kernels accumulate in 32 bits
+        ("arm64", {"asimd"}, False),
+    ],
+)
+def test_seven_bit_weights_where_u8s8_saturates(
+    machine: str, flags: set[str] | None, saturates: bool
+) -> None:
+    """ORT's x86 U8S8 kernels without VNNI add two uint8·int8 products in 16 bits: with
+    8-bit weights 2·255·127 = 64,770 > 32,767 can saturate, with 7-bit weights
+    2·255·63 = 32,130 cannot (onnxruntime's quantization documentation, reduce_range)."""
+    from sepconv_cli.interchange.onnx_int8 import u8s8_saturates
+
+    assert 2 * 255 * 127 > 2**15 - 1 >= 2 * 255 * 63
+    assert u8s8_saturates(machine, flags) is saturates
+
+
+def test_an_int8_record_says_when_weights_are_seven_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The quantization recorded with every int8 time names 7-bit weights exactly when the
+    forms were quantized with them."""
+    from sepconv_cli.execution.runtimes import ort_int8 as module
+
+    for saturating in (True, False):
+        monkeypatch.setattr(module, "saturating_u8s8", lambda s=saturating: s)
+        assert ("7-bit weights" in module.scheme()) is saturating

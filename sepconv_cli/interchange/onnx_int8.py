@@ -10,6 +10,10 @@ Rules
   activations per tensor (int8 for a file, ORT's portable default; uint8 where a graph is
   timed on x86, the pairing ORT's x86 kernels run), calibrated (MinMax) on the given
   feeds: the calibration data.
+* Weights of 7 bits where a graph is timed on an x86 CPU without VNNI
+  (:func:`saturating_u8s8`): there ORT's U8S8 kernels add two uint8 × int8 products in 16
+  bits, which 8-bit weights overflow (ORT's documented remedy, ``reduce_range``). A file
+  written for use elsewhere keeps 8-bit weights.
 * A form of data movement only (a shuffle's reshapes) is quantized too: by default the
   quantizer leaves a Transpose or Reshape whose input is not quantized already in float.
 * The quantizer's files (the pre-processed model, its calibration model) live in a
@@ -22,9 +26,11 @@ Rules
 from __future__ import annotations
 
 import logging
+import platform
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -65,12 +71,50 @@ class _Feeds:
         pass
 
 
+X86 = frozenset({"x86_64", "amd64", "i386", "i686", "x86"})
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+@cache
+def saturating_u8s8() -> bool:
+    """Whether ONNX Runtime's U8S8 kernels on this CPU saturate with 8-bit weights: on x86
+    without VNNI (AVX2, AVX-512F) they multiply with VPMADDUBSW, which adds two uint8 × int8
+    products in a 16-bit sum: up to 2 · 255 · 127 = 64,770, clipped at 32,767 (measured
+    here: outputs off by 5–10 quantization steps). With 7-bit weights the sum fits
+    (2 · 255 · 63 = 32,130): ``reduce_range``, ORT's remedy for these CPUs. True on x86
+    unless ``/proc/cpuinfo`` names a VNNI flag (no ``/proc``: True, the safe side); False
+    elsewhere (ARM's kernels accumulate in 32 bits)."""
+    flags: set[str] | None = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    return u8s8_saturates(platform.machine(), flags)
+
+
+def u8s8_saturates(machine: str, flags: set[str] | None) -> bool:
+    """:func:`saturating_u8s8`'s rule for a CPU of ``machine`` (``platform.machine()``)
+    with the feature ``flags`` of ``/proc/cpuinfo`` (None: unknown)."""
+    if machine.lower() not in X86:
+        return False
+    return flags is None or not VNNI_FLAGS & flags
+
+
 def quantize_qdq(
-    model: Any, feeds: Mapping[str, Array], context: str, activations: str = "int8"
+    model: Any,
+    feeds: Mapping[str, Array],
+    context: str,
+    activations: str = "int8",
+    reduce_range: bool = False,
 ) -> Any:
     """``model`` (a float32 ``ModelProto``) quantized as the rules say, calibrated on
     ``feeds`` (input name → array, the graph's layout); ``activations`` ``int8`` or
-    ``uint8``. Returns the quantized ``ModelProto`` (float32 in and out)."""
+    ``uint8``; ``reduce_range``: 7-bit weights (:func:`saturating_u8s8`). Returns the
+    quantized ``ModelProto`` (float32 in and out)."""
     onnx = require("onnx", context)
     require("onnxruntime", context)
     q = import_module("onnxruntime.quantization")
@@ -91,6 +135,7 @@ def quantize_qdq(
             per_channel=True,
             activation_type=kind,
             weight_type=q.QuantType.QInt8,
+            reduce_range=reduce_range,
             extra_options={"ForceQuantizeNoInputCheck": True},
         )
         return onnx.load(str(out))

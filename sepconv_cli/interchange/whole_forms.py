@@ -13,7 +13,8 @@ Rules
   model.
 * int8 (``--dtype int8``): each graph quantized by ONNX Runtime's quantizer
   (:func:`~sepconv_cli.interchange.onnx_int8.quantize_qdq`: QDQ, U8S8 as the per-layer
-  int8 timing, calibrated on one seeded input), float32 in and out as a deployed int8
+  int8 timing, 7-bit weights where its CPU needs them, calibrated on one seeded input),
+  float32 in and out as a deployed int8
   model; an ONNX file already quantized (it holds QuantizeLinear, QLinear… or …Integer
   nodes) runs as it is. A spec's ``.tflite`` files are written full-integer int8
   (:func:`~sepconv_cli.interchange.tflite_export.export_tflite`).
@@ -49,10 +50,11 @@ INT8 = "int8"
 def _quantized(model: Any, seed: int) -> Any:
     """``model`` (a float32 ``ModelProto``) as the int8 timing quantizes it (the rule
     above)."""
-    from sepconv_cli.interchange.onnx_int8 import quantize_qdq, seeded_feeds
+    from sepconv_cli.interchange.onnx_int8 import quantize_qdq, saturating_u8s8, seeded_feeds
 
     feeds = seeded_feeds(model, seed)
-    return quantize_qdq(model, feeds, "--whole-model --dtype int8", activations="uint8")
+    context = "--whole-model --dtype int8"
+    return quantize_qdq(model, feeds, context, "uint8", reduce_range=saturating_u8s8())
 
 
 def is_quantized(model: Any) -> bool:

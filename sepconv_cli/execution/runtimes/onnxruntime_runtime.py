@@ -64,11 +64,11 @@ from sepconv_cli.execution.runtimes.base import (
 )
 from sepconv_cli.execution.runtimes.ort_binding import bind_once
 from sepconv_cli.execution.runtimes.ort_int8 import (
-    SCHEME,
     QuantizedForm,
     channels_last,
     float_operations,
     quantize_form,
+    scheme,
 )
 from sepconv_cli.interchange.onnx_build import (
     GraphBuilder,
@@ -305,7 +305,7 @@ class OrtRuntime:
             threads=threads,
             optimization=optimization or "all",
             dtype=dtype,
-            quantization=SCHEME if dtype == INT8 else None,
+            quantization=scheme() if dtype == INT8 else None,
         )
 
     def session_options(self) -> Any:

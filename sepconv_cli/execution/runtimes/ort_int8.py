@@ -8,7 +8,9 @@ Rules
   tensor (U8S8: the pairing ORT's x86 kernels run; ORT turns an S8S8 graph into it itself
   when a quantize-dequantize pair lets it, and an int8 graph input does not, so S8S8 would
   leave every convolution in float), calibrated on the form's one seeded input: the very
-  input NumPy's reference runs on, so each scale is the range that input gives.
+  input NumPy's reference runs on, so each scale is the range that input gives. Weights
+  of 7 bits on an x86 CPU without VNNI, whose U8S8 kernels saturate with 8 (:func:`~sepconv_cli.
+  interchange.onnx_int8.saturating_u8s8`); the record says so.
 * The form takes and gives int8: the ``QuantizeLinear`` of each graph input and the
   ``DequantizeLinear`` of the output are taken out, so a timed call is the layer as it runs
   inside an int8 network (its input already int8, its output left int8), not a float
@@ -42,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from sepconv_cli.execution.buffers import Array
-from sepconv_cli.interchange.onnx_int8 import quantize_qdq
+from sepconv_cli.interchange.onnx_int8 import quantize_qdq, saturating_u8s8
 from sepconv_cli.interchange.optional import require
 
 CONTEXT = "--runtime onnxruntime --dtype int8"
@@ -73,6 +75,13 @@ DATA_MOVEMENT = frozenset(
 
 # how the forms are quantized, recorded with every int8 time (RuntimeInfo.quantization)
 SCHEME = "QDQ U8S8, per-channel weights, MinMax on the seeded input"
+SEVEN_BITS = "7-bit weights (reduce_range: this x86 CPU has no VNNI)"
+
+
+def scheme() -> str:
+    """:data:`SCHEME`, and the 7-bit weights where this CPU needs them
+    (:func:`~sepconv_cli.interchange.onnx_int8.saturating_u8s8`)."""
+    return f"{SCHEME}, {SEVEN_BITS}" if saturating_u8s8() else SCHEME
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,9 @@ def quantize_form(model: Any, feeds: Mapping[str, Array]) -> QuantizedForm:
     layout, one output) quantized as the rules say, its float I/O turned int8."""
     # uint8 activations: the pairing ORT's x86 int8 kernels run (S8S8 with an int8 graph
     # input would leave every convolution in float32: the rule above)
-    quantized = quantize_qdq(_without_output_identity(model), feeds, CONTEXT, "uint8")
+    quantized = quantize_qdq(
+        _without_output_identity(model), feeds, CONTEXT, "uint8", saturating_u8s8()
+    )
     return _int8_io(quantized)
 
 
