@@ -32,7 +32,7 @@ def load_graph(path: Path) -> Any:
     if not path.is_file():
         raise UsageError(f"MODEL: no such file: {path}")
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = _slim_load(onnx, path) or onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(
@@ -41,6 +41,26 @@ def load_graph(path: Path) -> Any:
         ) from None
     if not model.graph.node:
         raise UsageError(f"{path}: not a readable ONNX model (the graph has no nodes)")
+    return model
+
+
+def _slim_load(onnx: Any, path: Path) -> Any | None:
+    """The model of a protobuf file without its large weights' bytes (:mod:`onnx_wire`: each
+    such tensor reads as external data in the file itself); None where the file is of
+    another format (by its suffix, as onnx.load decides) or cannot be read so."""
+    from sepconv_cli.interchange.onnx_wire import slim_model_bytes
+
+    suffix_format = onnx.serialization.registry.get_format_from_file_extension(path.suffix)
+    if suffix_format not in (None, "protobuf"):
+        return None
+    data = slim_model_bytes(path)
+    if data is None:
+        return None
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception:  # DecodeError: onnx.load reads the file and says what is wrong
+        return None
     return model
 
 

@@ -197,22 +197,26 @@ def _tensors(proto: Any, path: Path) -> None:
         if any(d < 0 for d in dims):
             continue  # refused by the walk, naming the node that reads it
         size = ELEMENT_BYTES.get(tensor.data_type)
+        need = None if size is None else prod(dims) * size
         if tensor.data_location == 1:  # EXTERNAL
-            _external(tensor, label, folder, None if size is None else prod(dims) * size)
-        elif tensor.HasField("raw_data") and size is not None:
-            need = prod(dims) * size
+            held_bytes = _external(tensor, label, folder, need)
+        elif tensor.HasField("raw_data"):
             # len() reads a copy of the bytes: one tensor's at a time, freed at once
             held_bytes = len(tensor.raw_data)
-            if held_bytes != need:
-                raise UsageError(
-                    f"{label} holds {held_bytes:,} bytes where its dims "
-                    f"({'x'.join(map(str, dims)) or 'scalar'}) need {need:,}: the file is "
-                    "damaged (a truncated download?)"
-                )
+        else:
+            continue
+        if need is not None and held_bytes is not None and held_bytes != need:
+            raise UsageError(
+                f"{label} holds {held_bytes:,} bytes where its dims "
+                f"({'x'.join(map(str, dims)) or 'scalar'}) need {need:,}: the file is "
+                "damaged (a truncated download?)"
+            )
 
 
-def _external(tensor: Any, label: str, folder: Path, need: int | None) -> None:
-    """External data: a relative path inside the model's folder to a file long enough."""
+def _external(tensor: Any, label: str, folder: Path, need: int | None) -> int | None:
+    """External data: a relative path inside the model's folder to a file long enough; the
+    bytes it says it holds (None: as many as the dims need). A large weight the model file
+    holds itself reads so too (:mod:`onnx_wire`)."""
     info = {entry.key: entry.value for entry in tensor.external_data}
     location = info.get("location", "")
     if not location:
@@ -239,6 +243,7 @@ def _external(tensor: Any, label: str, folder: Path, need: int | None) -> None:
             f"{label}: its external data ends at byte {offset + length:,} of {location!r}, "
             f"which holds {target.stat().st_size:,}: the file is damaged or truncated"
         )
+    return int(info["length"]) if "length" in info else None
 
 
 def _ints(a: dict[str, Any], key: str) -> list[int] | None:

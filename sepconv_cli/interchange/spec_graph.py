@@ -182,7 +182,7 @@ def load_graph(
             input_name=inputs[0].name,
             input_names=[i.name for i in inputs],
             shapes=_shapes(inferred.graph),
-            constants=_constants(inferred.graph, path.parent, onnx.numpy_helper),
+            constants=_constants(inferred.graph, path.parent),
             static={t.name for t in inferred.graph.initializer},
             dtype=DTYPES.get(elem, "float32"),
             notes=notes,
@@ -250,13 +250,13 @@ def _shapes(graph: Any) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _constants(graph: Any, base_dir: Path, numpy_helper: Any) -> dict[str, Any]:
+def _constants(graph: Any, base_dir: Path) -> dict[str, Any]:
     values = {t.name: tensor_array(t, base_dir) for t in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant":
             for attr in node.attribute:
                 if attr.name == "value":
-                    values[node.output[0]] = numpy_helper.to_array(attr.t)
+                    values[node.output[0]] = tensor_array(attr.t, base_dir)
     return values
 
 
