@@ -187,7 +187,10 @@ def test_export_spec_cannot_gain_a_layer_through_a_name(cli: BoundedCli, tmp_pat
         assert not problems(done, path, json_report=False)
         return
     text = spec.read_text()
-    assert "99999" not in str(yaml.safe_load(text)), f"the name wrote a layer:\n{text}"
+    # the name may be quoted as data (the `partial:` string), never be a layer or a key
+    loaded = yaml.safe_load(text)
+    assert "99999" not in str(loaded["layers"]), f"the name wrote a layer:\n{text}"
+    assert set(loaded) <= {"name", "source", "partial", "input", "inputs", "layers"}, text
     counted = cli.run(["profile", str(spec), "--format", "json", "-q"])
     assert counted.exit_code == 0, counted.summary()
     original = cli.profile(path)

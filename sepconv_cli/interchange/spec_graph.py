@@ -3,8 +3,8 @@ and who produces and who reads each data tensor.
 
 Rules:
 
-- The file is read as ``profile`` reads it (the graph without its external data, which is
-  read only for the constants), then checked with ``onnx.checker``.
+- The file is read and checked as ``profile`` reads and checks it (the graph without its
+  weights' bytes, which are read only for the constants; onnx's checker on the graph).
 - Shapes come only from ``onnx.shape_inference.infer_shapes(strict_mode=True,
   data_prop=True)`` (its lenient pass where the strict one stops), run after the graph
   input's symbolic dims are pinned as ``profile`` pins them: by ``--input-shape
@@ -157,13 +157,7 @@ def load_graph(
     :func:`~sepconv_cli.interchange.onnx_control.fold_control_flow`): the same messages, the
     same defaults."""
     onnx = require_onnx(str(path))
-    model = read_model(path)
-    # weights in a file beside the model: the checker finds it from the model's path
-    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
-    try:
-        onnx.checker.check_model(str(path) if external else model)
-    except Exception as exc:  # ValidationError: one line
-        raise UsageError(f"{path}: not a valid ONNX model: {_first_line(exc)}") from None
+    model = read_model(path)  # validated as profile validates it, onnx's checker included
     values = input_values or {}
     inputs = check_input_names(model, path, input_shapes, values)
     inputs = [i for i in inputs if i.name not in values]
@@ -294,8 +288,3 @@ def _learned(graph: Any) -> set[str]:
         ):
             learned.update(o for o in node.output if o)
     return learned
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.splitlines()[0].split())
