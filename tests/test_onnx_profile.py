@@ -509,6 +509,9 @@ def test_not_timed_by_default_with_a_note(tmp_path: Path) -> None:
     assert done.exit_code == 0
     assert "a model file's layers are counted, not timed, unless --time" in done.stderr
     assert "Measured" not in done.stdout
+    # asked for with --no-time, it is not news
+    asked = run(str(tmp_path / "c.onnx"), "--no-time")
+    assert asked.exit_code == 0 and "not timed" not in asked.stderr
 
 
 def test_gates_formats_and_compare(tmp_path: Path) -> None:

@@ -166,6 +166,7 @@ def profile(
     gates = budgets(max_macs, max_params, max_latency, max_peak_memory, max_weights)
     value_type = parse_flag(dtype, "--dtype", choice(DTYPES))
     onnx_model = is_onnx(model)
+    time_defaulted = time is None  # a file's untimed default is noted; --no-time is not
     time = not onnx_model if time is None else time
     if max_latency is not None and not time:
         raise UsageError("--max-latency: needs a measured time; drop --no-time")
@@ -222,7 +223,7 @@ def profile(
         built = replace(built, dtype=value_type, weight_dtype="")  # --dtype: every value
     for note in notes:
         Messages.note(note)
-    if onnx_model and not time:
+    if onnx_model and time_defaulted:
         timed = "; --whole-model times its whole graph" if whole_model else ""
         Messages.note(
             f"sepconv: note: {model}: a model file's layers are counted, not timed, unless "
