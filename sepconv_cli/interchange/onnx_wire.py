@@ -2,7 +2,7 @@
 
 Counting reads a weight's dims and type, never its values, yet ``onnx.load`` holds every
 weight's bytes twice while it parses (the file's bytes, then the message's) and once after.
-So the file is mapped, not read, and its protobuf wire format walked just far enough to
+So the file is not read whole: its protobuf wire format is walked just far enough to
 find the tensors that hold weights inline: the graph's initializers (``ModelProto.graph`` →
 ``GraphProto.initializer``) and its nodes' tensor attributes (``NodeProto.attribute`` →
 ``AttributeProto.t``: a ``Constant`` node's value, where paddle2onnx keeps its weights).
@@ -12,8 +12,8 @@ as a tensor whose data lives *externally, in the model file itself*, at the
 offset where its bytes are: ONNX's own external-data fields (``location``, ``offset``,
 ``length``), which every reader in sepconv already follows
 (:func:`~sepconv_cli.interchange.onnx_load.tensor_array` reads the value on demand; the
-validation checks the length against the dims). The pages of those bytes are never touched,
-so a 7 MB model costs its graph, not its weights.
+validation checks the length against the dims). Those bytes are never read, so a 100 MB
+model costs its graph, not its weights.
 
 Everything else is copied byte for byte (subgraphs, other fields, fields this module does
 not know), so the message parsed is the file's but for those bytes. Any surprise in the
@@ -23,9 +23,10 @@ wrong with it in its own words.
 
 from __future__ import annotations
 
-import mmap
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import overload
 
 from sepconv_cli.interchange.onnx_load import FOLD_LIMIT
 
@@ -49,9 +50,6 @@ class _Malformed(Exception):
     """The bytes are not the wire format this walk expects: onnx.load reads them instead."""
 
 
-Rewrite = Callable[[memoryview, int, int, bytearray], None]
-
-
 def slim_model_bytes(path: Path) -> bytes | None:
     """The ModelProto bytes of ``path`` with every large inline weight moved, by reference,
     to the file itself (module docstring); None when the file cannot be walked so (empty,
@@ -59,21 +57,56 @@ def slim_model_bytes(path: Path) -> bytes | None:
     if path.is_symlink() or not path.is_file():
         return None  # external data is read relative to the link's folder, not the file's
     try:
-        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            if hasattr(mmap, "MADV_RANDOM"):  # no read-ahead: a skipped value stays unread
-                m.madvise(mmap.MADV_RANDOM)
-            view = memoryview(m)
-            try:
-                out = bytearray()
-                _Walker(path.name).model(view, 0, len(view), out)
-                return bytes(out)
-            finally:
-                view.release()
-    except (OSError, ValueError, _Malformed):  # an empty file cannot be mapped: ValueError
+        with open(path, "rb", buffering=0) as handle:
+            data = _File(handle.fileno(), os.fstat(handle.fileno()).st_size)
+            out = bytearray()
+            _Walker(path.name).model(data, 0, data.size, out)
+            return bytes(out)
+    except (OSError, _Malformed):
         return None
 
 
-def _varint(data: memoryview, at: int, end: int) -> tuple[int, int]:
+class _File:
+    """A file's bytes by position, read as asked (``file[i]``, ``file[a:b]``) through one
+    cached block: the walk reads the messages' structure and copies what it keeps, and the
+    bytes it skips are never read (a mapped file's pages would count as the process's
+    memory once touched, and the kernel maps its neighbours with each)."""
+
+    BLOCK = 64 << 10
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.size = fd, size
+        self.block_at, self.block = 0, b""
+
+    def _read(self, at: int, count: int) -> bytes:
+        data = os.pread(self.fd, count, at)
+        if len(data) != count:  # the file changed under the walk
+            raise _Malformed
+        return data
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> bytes: ...
+    def __getitem__(self, index: int | slice) -> int | bytes:
+        if isinstance(index, slice):
+            start, stop = index.start, index.stop
+            offset = start - self.block_at
+            if offset >= 0 and stop - self.block_at <= len(self.block):
+                return self.block[offset : stop - self.block_at]
+            return self._read(start, stop - start)
+        offset = index - self.block_at
+        if not 0 <= offset < len(self.block):
+            self.block_at = index
+            self.block = self._read(index, min(self.BLOCK, self.size - index))
+            offset = 0
+        return self.block[offset]
+
+
+Rewrite = Callable[[_File, int, int, bytearray], None]
+
+
+def _varint(data: _File, at: int, end: int) -> tuple[int, int]:
     """The varint at ``at`` and the position after it."""
     value = shift = 0
     while True:
@@ -87,7 +120,7 @@ def _varint(data: memoryview, at: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(data: memoryview, start: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:
+def _fields(data: _File, start: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:
     """Each field in ``data[start:end]``: its number, wire type, where its tag starts, where
     its value (after a length, for a length-delimited one) starts, and where it ends."""
     at = start
@@ -112,7 +145,7 @@ def _fields(data: memoryview, start: int, end: int) -> Iterator[tuple[int, int, 
         at = stop
 
 
-def _elements(data: memoryview, fields: list[tuple[int, int, int, int, int]]) -> int:
+def _elements(data: _File, fields: list[tuple[int, int, int, int, int]]) -> int:
     """The number of elements a TensorProto's ``dims`` (field 1, packed or not) make."""
     count = 1
     for number, wire, _, at, stop in fields:
@@ -150,7 +183,7 @@ class _Walker:
         self.location = location.encode()
 
     def _copy(
-        self, data: memoryview, start: int, end: int, out: bytearray, into: dict[int, Rewrite]
+        self, data: _File, start: int, end: int, out: bytearray, into: dict[int, Rewrite]
     ) -> None:
         """Each field copied as it is, but a length-delimited one named in ``into`` and long
         enough to hold a large tensor, which its rewrite copies."""
@@ -165,24 +198,24 @@ class _Walker:
             _write_varint(out, len(inner))
             out += inner
 
-    def model(self, data: memoryview, start: int, end: int, out: bytearray) -> None:
+    def model(self, data: _File, start: int, end: int, out: bytearray) -> None:
         self._copy(data, start, end, out, {_MODEL_GRAPH: self.graph})
 
-    def graph(self, data: memoryview, start: int, end: int, out: bytearray) -> None:
+    def graph(self, data: _File, start: int, end: int, out: bytearray) -> None:
         into: dict[int, Rewrite] = {_GRAPH_NODE: self.node, _GRAPH_INITIALIZER: self.tensor}
         self._copy(data, start, end, out, into)
 
-    def node(self, data: memoryview, start: int, end: int, out: bytearray) -> None:
+    def node(self, data: _File, start: int, end: int, out: bytearray) -> None:
         self._copy(data, start, end, out, {_NODE_ATTRIBUTE: self.attribute})
 
-    def attribute(self, data: memoryview, start: int, end: int, out: bytearray) -> None:
+    def attribute(self, data: _File, start: int, end: int, out: bytearray) -> None:
         tensors = sum(1 for field in _fields(data, start, end) if field[0] == _ATTRIBUTE_TENSOR)
         if tensors > 1:  # parts of one tensor, which protobuf merges: kept as written
             out += data[start:end]
             return
         self._copy(data, start, end, out, {_ATTRIBUTE_TENSOR: self.tensor})
 
-    def tensor(self, data: memoryview, start: int, end: int, out: bytearray) -> None:
+    def tensor(self, data: _File, start: int, end: int, out: bytearray) -> None:
         """The tensor without its ``raw_data``, which becomes external data at its offset in
         the model file; as it is when it holds its bytes otherwise or already lives
         elsewhere (the validation judges such a tensor from the file as written)."""
