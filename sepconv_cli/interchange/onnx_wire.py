@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import overload
+from typing import BinaryIO, overload
 
 from sepconv_cli.interchange.onnx_load import FOLD_LIMIT
 
@@ -57,8 +57,8 @@ def slim_model_bytes(path: Path) -> bytes | None:
     if path.is_symlink() or not path.is_file():
         return None  # external data is read relative to the link's folder, not the file's
     try:
-        with open(path, "rb", buffering=0) as handle:
-            data = _File(handle.fileno(), os.fstat(handle.fileno()).st_size)
+        with open(path, "rb") as handle:
+            data = _File(handle, os.fstat(handle.fileno()).st_size)
             out = bytearray()
             _Walker(path.name).model(data, 0, data.size, out)
             return bytes(out)
@@ -74,12 +74,13 @@ class _File:
 
     BLOCK = 64 << 10
 
-    def __init__(self, fd: int, size: int) -> None:
-        self.fd, self.size = fd, size
+    def __init__(self, handle: BinaryIO, size: int) -> None:
+        self.handle, self.size = handle, size
         self.block_at, self.block = 0, b""
 
     def _read(self, at: int, count: int) -> bytes:
-        data = os.pread(self.fd, count, at)
+        self.handle.seek(at)  # seek and read, not os.pread: Windows has no pread
+        data = self.handle.read(count)
         if len(data) != count:  # the file changed under the walk
             raise _Malformed
         return data
