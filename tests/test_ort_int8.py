@@ -116,6 +116,45 @@ def test_the_tolerance_is_steps_of_the_output_scale() -> None:
     assert math.isclose(int8_tolerance(0.01, 1), 0.04)
     assert math.isclose(int8_tolerance(0.01, 4), 0.08)
     assert math.isclose(int8_tolerance(0.01, 0), 0.04)  # at least one operation
+    # 7-bit weights (a CPU without VNNI): their step is twice an 8-bit one's → 8 steps
+    assert math.isclose(int8_tolerance(0.01, 1, weight_bits=7), 0.08)
+    assert math.isclose(int8_tolerance(0.01, 4, weight_bits=8), 0.08)
+
+
+def test_a_form_quantized_with_seven_bit_weights_gets_their_tolerance(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A form quantized for a CPU without VNNI records 7-bit weights, and its runner's
+    tolerance is twice the 8-bit one for the same scale and operations; the quantized
+    graph's weights are at most 64 in magnitude (ORT's 7-bit range, -64 to 64), where
+    8-bit ones reach 127. (Only the 7-bit form is run: 8-bit weights saturate on such a
+    CPU, which this machine may be.)"""
+    import onnx
+    from onnx import numpy_helper
+
+    from sepconv_cli.interchange.onnx_int8 import seeded_feeds
+
+    spec = tmp_path / "m.yaml"
+    spec.write_text("name: m\ninput: [6, 6, 4]\nlayers:\n  - {type: conv, kernel: 3, filters: 4}\n")
+    path = tmp_path / "m.onnx"
+    assert run("export", str(spec), "-o", str(path))[0] == 0
+    model = onnx.load(str(path))
+    for reduced, bits, top in ((True, 7, 64), (False, 8, 127)):
+        monkeypatch.setattr(ort_int8, "saturating_u8s8", lambda r=reduced: r)
+        form = ort_int8.quantize_form(model, seeded_feeds(model, 0))
+        assert form.weight_bits == bits
+        weights = [
+            numpy_helper.to_array(t)
+            for t in onnx.load_from_string(form.model).graph.initializer
+            if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 4
+        ]
+        assert weights and max(int(abs(w.astype(int)).max()) for w in weights) == top
+    monkeypatch.setattr(ort_int8, "saturating_u8s8", lambda: True)
+    layer = single_layer_report(layer_from_flags({"input": "6x6x4", "kernel": "3", "filters": "4"}))
+    runner_ = _agrees(layer.row.forms.standard, "standard")
+    quantized = runner_.quantized
+    assert quantized.weight_bits == 7
+    assert runner_.tolerance == int8_tolerance(quantized.output.scale, quantized.quantized_ops, 7)
 
 
 def test_a_wrong_zero_point_fails_the_int8_agreement(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -309,10 +348,10 @@ def test_seven_bit_weights_where_u8s8_saturates(
 ) -> None:
     """ORT's x86 U8S8 kernels without VNNI add two uint8·int8 products in 16 bits: with
     8-bit weights 2·255·127 = 64,770 > 32,767 can saturate, with 7-bit weights
-    2·255·63 = 32,130 cannot (onnxruntime's quantization documentation, reduce_range)."""
+    2·255·64 = 32,640 cannot (onnxruntime's quantization documentation, reduce_range)."""
     from sepconv_cli.interchange.onnx_int8 import u8s8_saturates
 
-    assert 2 * 255 * 127 > 2**15 - 1 >= 2 * 255 * 63
+    assert 2 * 255 * 127 > 2**15 - 1 >= 2 * 255 * 64
     assert u8s8_saturates(machine, flags) is saturates
 
 

@@ -80,8 +80,8 @@ def saturating_u8s8() -> bool:
     """Whether ONNX Runtime's U8S8 kernels on this CPU saturate with 8-bit weights: on x86
     without VNNI (AVX2, AVX-512F) they multiply with VPMADDUBSW, which adds two uint8 × int8
     products in a 16-bit sum: up to 2 · 255 · 127 = 64,770, clipped at 32,767 (measured
-    here: outputs off by 5–10 quantization steps). With 7-bit weights the sum fits
-    (2 · 255 · 63 = 32,130): ``reduce_range``, ORT's remedy for these CPUs. True on x86
+    here: int8 outputs up to 15 times the agreement tolerance off). With 7-bit weights the sum fits
+    (weights in [-64, 64]: 2 · 255 · 64 = 32,640): ``reduce_range``, ORT's remedy. True on x86
     unless ``/proc/cpuinfo`` names a VNNI flag (no ``/proc``: True, the safe side); False
     elsewhere (ARM's kernels accumulate in 32 bits)."""
     flags: set[str] | None = None

@@ -226,7 +226,9 @@ class OrtRunner:
         else:
             session, float_ops = _int8_session(runtime, model, options)
             self.float_ops = tuple(_by_role(name, ops) for name in float_ops)
-            self.tolerance = int8_tolerance(quantized.output.scale, quantized.quantized_ops)
+            self.tolerance = int8_tolerance(
+                quantized.output.scale, quantized.quantized_ops, quantized.weight_bits
+            )
             output = (quantized.output_name, out_shape, quantized.output.dtype)
         self.bound = bind_once(ort, session, runtime.device, inputs, [output])
 

@@ -38,7 +38,7 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -111,6 +111,7 @@ class QuantizedForm:
     output: Quantization
     output_name: str
     quantized_ops: int
+    weight_bits: int = 8  # 7 where this CPU needs them (saturating_u8s8)
 
 
 def quantize_form(model: Any, feeds: Mapping[str, Array]) -> QuantizedForm:
@@ -118,10 +119,9 @@ def quantize_form(model: Any, feeds: Mapping[str, Array]) -> QuantizedForm:
     layout, one output) quantized as the rules say, its float I/O turned int8."""
     # uint8 activations: the pairing ORT's x86 int8 kernels run (S8S8 with an int8 graph
     # input would leave every convolution in float32: the rule above)
-    quantized = quantize_qdq(
-        _without_output_identity(model), feeds, CONTEXT, "uint8", saturating_u8s8()
-    )
-    return _int8_io(quantized)
+    reduced = saturating_u8s8()
+    quantized = quantize_qdq(_without_output_identity(model), feeds, CONTEXT, "uint8", reduced)
+    return replace(_int8_io(quantized), weight_bits=7 if reduced else 8)
 
 
 def _without_output_identity(model: Any) -> Any:
@@ -255,9 +255,7 @@ def channels_last(form: QuantizedForm) -> QuantizedForm:
     nodes = [*heads, *graph.node, *tail]
     del graph.node[:]
     graph.node.extend(nodes)
-    return QuantizedForm(
-        model.SerializeToString(), form.inputs, form.output, form.output_name, form.quantized_ops
-    )
+    return replace(form, model=model.SerializeToString())
 
 
 def float_operations(optimized: Any) -> tuple[str, ...]:
