@@ -79,9 +79,11 @@ class _File:
         self.block_at, self.block = 0, b""
 
     def _read(self, at: int, count: int) -> bytes:
+        if count <= 0 or at < 0:  # read(-1) would read the rest of the file
+            raise _Malformed
         self.handle.seek(at)  # seek and read, not os.pread: Windows has no pread
         data = self.handle.read(count)
-        if len(data) != count:  # the file changed under the walk
+        if len(data) != count:  # past the end: the file changed under the walk
             raise _Malformed
         return data
 
