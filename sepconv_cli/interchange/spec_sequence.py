@@ -88,10 +88,12 @@ def _states(node: Any) -> list[str]:
     return [str(node.input[i]) for i in positions if i < len(node.input) and node.input[i]]
 
 
-def recurrent(graph: Graph, node: Any) -> tuple[Fields, list[Any], list[str], str] | None:
-    """A recurrent node as a layer (module rules): (its fields, the nodes it stands for,
-    the tensors it reads in the spec's order: the sequence then the states, the tensor
-    after it), or None."""
+def recurrent_fields(graph: Graph, node: Any) -> Fields | None:
+    """A recurrent node's layer fields (``type``, ``hidden``, ``direction`` when not
+    forward, ``bias: false`` without a ``B``) when the node itself is one the spec writes:
+    ONNX's default ``layout`` 0, no sequence length, no peepholes, and ``W``, ``R`` and ``B``
+    learned as the ONNX reader sees them (computed ones count no parameter); else None.
+    Where its sequence comes from and goes is the caller's rule."""
     kind = RECURRENT_OPS.get(node.op_type)
     if kind is None:
         return None
@@ -99,10 +101,26 @@ def recurrent(graph: Graph, node: Any) -> tuple[Fields, list[Any], list[str], st
     inputs = list(node.input) + [""] * 8
     if int(a.get("layout", 0)) != 0 or inputs[4] or (kind == "lstm" and inputs[7]):
         return None
-    # W, R and B learned as the ONNX reader sees them (computed ones count no parameter)
     if not inputs[2] or any(inputs[i] not in graph.weights for i in (1, 2, 3) if inputs[i]):
         return None
-    entry = _transposed(graph, inputs[0], _IN_PERM)
+    fields: Fields = {"type": kind, "hidden": int(a["hidden_size"])}
+    direction = a.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else str(direction)
+    if direction != "forward":
+        fields["direction"] = direction
+    if not inputs[3]:
+        fields["bias"] = False
+    return fields
+
+
+def recurrent(graph: Graph, node: Any) -> tuple[Fields, list[Any], list[str], str] | None:
+    """A recurrent node as a layer (module rules): (its fields, the nodes it stands for,
+    the tensors it reads in the spec's order: the sequence then the states, the tensor
+    after it), or None."""
+    fields = recurrent_fields(graph, node)
+    if fields is None:
+        return None
+    entry = _transposed(graph, node.input[0], _IN_PERM)
     states = [_transposed(graph, s, _IN_PERM) for s in _states(node)]
     if entry is None or any(s is None for s in states):
         return None
@@ -118,18 +136,10 @@ def recurrent(graph: Graph, node: Any) -> tuple[Fields, list[Any], list[str], st
     if len(shape) != 1 or shape[0].op_type != "Reshape":
         return None
     reshape = shape[0]
-    t, n, _ = graph.shape(inputs[0])
+    t, n, _ = graph.shape(node.input[0])
     dirs = graph.shape(node.output[0])[1]
-    hidden = int(a["hidden_size"])
-    if graph.shapes.get(str(reshape.output[0])) != (n, dirs * hidden, t):
+    if graph.shapes.get(str(reshape.output[0])) != (n, dirs * fields["hidden"], t):
         return None
-    fields: Fields = {"type": kind, "hidden": hidden}
-    direction = a.get("direction", b"forward")
-    direction = direction.decode() if isinstance(direction, bytes) else str(direction)
-    if direction != "forward":
-        fields["direction"] = direction
-    if not inputs[3]:
-        fields["bias"] = False
     reads = [str(entry.input[0])] + [str(s.input[0]) for s in states if s is not None]
     nodes = [node, turn, reshape]
     return fields, nodes, reads, str(reshape.output[0])

@@ -129,34 +129,21 @@ class TensorSteps:
         the reader counts them), no sequence length or peepholes, initial states constants
         (no data), ``Y_h`` and ``Y_c`` unread; else None."""
         g = self.graph
-        kind = Q.RECURRENT_OPS.get(node.op_type)
-        if kind is None or len(g.data_inputs(node)) != 1:
-            return None
-        a = P.attrs(node)
-        inputs = [*node.input, *[""] * 8]
-        if int(a.get("layout", 0)) != 0 or inputs[4] or (kind == "lstm" and inputs[7]):
-            return None
-        if not inputs[2] or any(inputs[i] not in g.weights for i in (1, 2, 3) if inputs[i]):
+        fields = Q.recurrent_fields(g, node)
+        if fields is None or len(g.data_inputs(node)) != 1:
             return None
         y = str(node.output[0])
         sequence = T.spec_shape(g, tensor, self.layout(tensor))
         after = T.spec_shape(g, y, "full")
         if any(o and g.readers(o) for o in node.output[1:]) or sequence is None or not after:
             return None
-        steps, batch, features = g.shape(inputs[0])
+        steps, batch, features = g.shape(node.input[0])
         if batch != 1:
             return None
         if sequence != (steps, features):
             shape = [steps, features]
             items.append(Layer({"type": "reshape", "name": f"{name}.sequence", "shape": shape}))
-        fields: dict[str, Any] = {"type": kind, "name": name, "hidden": int(a["hidden_size"])}
-        direction = a.get("direction", b"forward")
-        direction = direction.decode() if isinstance(direction, bytes) else str(direction)
-        if direction != "forward":
-            fields["direction"] = direction
-        if not inputs[3]:
-            fields["bias"] = False
-        items.append(Layer(fields, [node]))
+        items.append(Layer({"type": fields.pop("type"), "name": name, **fields}, [node]))
         items.append(Layer({"type": "reshape", "name": f"{name}.output", "shape": list(after)}))
         self.hold(y, "full")
         return y
