@@ -93,22 +93,25 @@ def _first_unmatched(
 ) -> str:
     """The first spec row whose (MACs, params) in ``form`` no file row has (each file row
     matches once), else the first such file row; rows counting nothing are passed over."""
-    left = Counter(_counts(r, form) for r in file_rows)
-    for layer in spec_rows:
+    return (
+        _first_alone(spec_rows, file_rows, form, "spec")
+        or _first_alone(file_rows, spec_rows, form, "file")
+        or "none alone: the rows differ only in sum"
+    )
+
+
+def _first_alone(
+    rows: tuple[LayerReport, ...], others: tuple[LayerReport, ...], form: int, side: str
+) -> str | None:
+    """The first of ``rows`` whose counts in ``form`` none of ``others`` has (each of them
+    matching once), as ``side row 'name': …``; None when every one is matched."""
+    left = Counter(_counts(r, form) for r in others)
+    for layer in rows:
         key = _counts(layer, form)
         if key == (0, 0):
             continue
         if left[key]:
             left[key] -= 1
             continue
-        return f"spec row {layer.row.name!r}: {key[0]:,} MACs, {key[1]:,} params"
-    right = Counter(_counts(r, form) for r in spec_rows)
-    for layer in file_rows:
-        key = _counts(layer, form)
-        if key == (0, 0):
-            continue
-        if right[key]:
-            right[key] -= 1
-            continue
-        return f"file row {layer.row.name!r}: {key[0]:,} MACs, {key[1]:,} params"
-    return "none alone: the rows differ only in sum"
+        return f"{side} row {layer.row.name!r}: {key[0]:,} MACs, {key[1]:,} params"
+    return None
