@@ -12,21 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from spec_layer_checks import (  # tests/spec_layer_checks.py
+    NOT_EXECUTED,
+    error_line,
+    runner,
+    timing_notes,
+    totals,
+)
 
 from sepconv_cli.cli.app import app
-
-runner = CliRunner()
-FORMS = ("as_specified", "standard", "separable")
-
-
-def totals(*args: str) -> dict[str, tuple[int, int, int]]:
-    """(MACs, params, FLOPs) of each form."""
-    done = runner.invoke(app, ["profile", *args, "--no-time", "--format", "json"])
-    assert done.exit_code == 0, done.stderr
-    doc: dict[str, Any] = json.loads(done.stdout)["totals"]
-    return {f: (doc[f]["macs"], doc[f]["params"], doc[f]["flops"]) for f in FORMS}
-
 
 SPEC = """\
 name: powers
@@ -176,24 +170,17 @@ def test_what_the_spec_cannot_hold_is_named(
 def test_bad_values_are_one_line(tmp_path: Path, layer: str, message: str) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text(f"input: [6, 6, 4]\nlayers:\n  - {layer}\n")
-    done = runner.invoke(app, ["profile", str(spec), "--no-time"])
-    assert done.exit_code == 2, done.output
-    (line,) = done.stderr.splitlines()
+    line = error_line(spec)
     assert line.startswith(f"sepconv: error: {spec}:3:") and message in line, line
 
 
 def test_timing_refuses_each_by_name(tmp_path: Path) -> None:
     spec = tmp_path / "m.yaml"
     spec.write_text(SPEC)
-    done = runner.invoke(
-        app, ["profile", str(spec), "--time", "--time-budget", "0.05s", "--format", "json"]
-    )
-    assert done.exit_code == 0, done.output
-    notes = {row["name"]: row.get("note", "") for row in json.loads(done.stdout)["layers"]}
-    why = "operation is counted, not executed (no kernel here runs it)"
+    notes = timing_notes(spec)
     for name in ("square", "root", "inverse"):
-        assert notes[name] == f"not timed: a elementwise {why}"
-    assert notes["wide"] == f"not timed: a shape {why}"
+        assert notes[name] == f"not timed: a elementwise {NOT_EXECUTED}"
+    assert notes["wide"] == f"not timed: a shape {NOT_EXECUTED}"
 
 
 def test_the_schema_has_the_new_layer_and_operations() -> None:

@@ -12,21 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from spec_layer_checks import (  # tests/spec_layer_checks.py
+    NOT_EXECUTED,
+    error_line,
+    runner,
+    timing_notes,
+    totals,
+)
 
 from sepconv_cli.cli.app import app
-
-runner = CliRunner()
-FORMS = ("as_specified", "standard", "separable")
-
-
-def totals(*args: str) -> dict[str, tuple[int, int, int]]:
-    """(MACs, params, FLOPs) of each form."""
-    done = runner.invoke(app, ["profile", *args, "--no-time", "--format", "json"])
-    assert done.exit_code == 0, done.stderr
-    doc: dict[str, Any] = json.loads(done.stdout)["totals"]
-    return {f: (doc[f]["macs"], doc[f]["params"], doc[f]["flops"]) for f in FORMS}
-
 
 SPEC = """\
 name: more
@@ -196,26 +190,19 @@ def test_a_reduction_over_the_batch_is_refused_by_name(tmp_path: Path) -> None:
 def test_bad_values_are_one_line(tmp_path: Path, layer: str, message: str) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text(f"input: [6, 6, 4]\nlayers:\n  - {layer}\n")
-    done = runner.invoke(app, ["profile", str(spec), "--no-time"])
-    assert done.exit_code == 2, done.output
-    (line,) = done.stderr.splitlines()
+    line = error_line(spec)
     assert line.startswith(f"sepconv: error: {spec}:3:") and message in line, line
 
 
 def test_timing_refuses_each_by_name(tmp_path: Path) -> None:
     spec = tmp_path / "m.yaml"
     spec.write_text(SPEC)
-    done = runner.invoke(
-        app, ["profile", str(spec), "--time", "--time-budget", "0.05s", "--format", "json"]
-    )
-    assert done.exit_code == 0, done.output
-    notes = {row["name"]: row.get("note", "") for row in json.loads(done.stdout)["layers"]}
-    why = "operation is counted, not executed (no kernel here runs it)"
+    notes = timing_notes(spec)
     assert notes == {
-        "up": f"not timed: a conv_transpose {why}",
-        "widen": f"not timed: a shape {why}",
-        "d2s": f"not timed: a shape {why}",
-        "norm": f"not timed: a reduce {why}",
+        "up": f"not timed: a conv_transpose {NOT_EXECUTED}",
+        "widen": f"not timed: a shape {NOT_EXECUTED}",
+        "d2s": f"not timed: a shape {NOT_EXECUTED}",
+        "norm": f"not timed: a reduce {NOT_EXECUTED}",
     }
 
 

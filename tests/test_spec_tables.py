@@ -7,27 +7,21 @@ Expected values are hand arithmetic.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from spec_layer_checks import (  # tests/spec_layer_checks.py
+    NOT_EXECUTED,
+    error_line,
+    runner,
+    timing_notes,
+    totals,
+)
 
 from sepconv_cli.cli.app import app
 
 onnx = pytest.importorskip("onnx")
-
-runner = CliRunner()
-FORMS = ("as_specified", "standard", "separable")
-
-
-def totals(*args: str) -> dict[str, tuple[int, int, int]]:
-    """(MACs, params, FLOPs) of each form."""
-    done = runner.invoke(app, ["profile", *args, "--no-time", "--format", "json"])
-    assert done.exit_code == 0, done.stderr
-    doc: dict[str, Any] = json.loads(done.stdout)["totals"]
-    return {f: (doc[f]["macs"], doc[f]["params"], doc[f]["flops"]) for f in FORMS}
 
 
 SPEC = """\
@@ -158,14 +152,9 @@ def test_a_table_along_the_batch_is_refused_by_name(tmp_path: Path) -> None:
 def test_timing_refuses_each_by_name(tmp_path: Path) -> None:
     spec = tmp_path / "t.yaml"
     spec.write_text(SPEC)
-    done = runner.invoke(
-        app, ["profile", str(spec), "--time", "--time-budget", "0.05s", "--format", "json"]
-    )
-    assert done.exit_code == 0, done.output
-    notes = {row["name"]: row.get("note", "") for row in json.loads(done.stdout)["layers"]}
-    why = "operation is counted, not executed (no kernel here runs it)"
-    assert notes["bias"] == notes["gain"] == f"not timed: a elementwise {why}"
-    assert notes["rows"] == f"not timed: a shape {why}"
+    notes = timing_notes(spec)
+    assert notes["bias"] == notes["gain"] == f"not timed: a elementwise {NOT_EXECUTED}"
+    assert notes["rows"] == f"not timed: a shape {NOT_EXECUTED}"
 
 
 @pytest.mark.parametrize(
@@ -184,8 +173,6 @@ def test_timing_refuses_each_by_name(tmp_path: Path) -> None:
 def test_bad_values_are_one_line(tmp_path: Path, layer: str, message: str) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text(f"inputs: {{input: [6, 6, 4], b: [3, 5, 4]}}\nlayers:\n  - {layer}\n")
-    done = runner.invoke(app, ["profile", str(spec), "--no-time"])
-    assert done.exit_code == 2, done.output
-    (line,) = done.stderr.strip().splitlines()
+    line = error_line(spec)
     assert f"{spec}:3:" in line, line
     assert message in line, line
