@@ -37,17 +37,19 @@ def save(
     path: Path,
     nodes: Sequence[Any],
     inputs: dict[str, Dims],
-    outputs: Sequence[str],
+    outputs: Sequence[str] | dict[str, Dims],
     inits: Sequence[Any] = (),
     opset: int = 17,
     external: bool = False,
 ) -> Path:
-    """Write a model of ``nodes`` (float inputs of the given dims) to ``path``."""
+    """Write a model of ``nodes`` (float inputs of the given dims) to ``path``; its outputs
+    of no declared shape, or of the dims ``outputs`` maps each to."""
+    declared = outputs if isinstance(outputs, dict) else dict.fromkeys(outputs)
     graph = helper.make_graph(
         list(nodes),
         path.stem,
         [helper.make_tensor_value_info(n, TP.FLOAT, d) for n, d in inputs.items()],
-        [helper.make_tensor_value_info(n, TP.FLOAT, None) for n in outputs],
+        [helper.make_tensor_value_info(n, TP.FLOAT, d) for n, d in declared.items()],
         list(inits),
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])

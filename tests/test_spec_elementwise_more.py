@@ -22,6 +22,8 @@ from spec_layer_checks import (  # tests/spec_layer_checks.py
 
 from sepconv_cli.cli.app import app
 
+X = [1, 4, 5, 5]  # the hand-made graphs' input
+
 SPEC = """\
 name: powers
 input: [8, 8, 4]
@@ -85,24 +87,10 @@ def test_export_profile_and_back(tmp_path: Path) -> None:
     assert set(totals(str(back)).values()) == {EXPECTED}
 
 
-def _save(path: Path, nodes: list[Any], inits: list[Any], y: list[int]) -> Path:
-    from onnx_graphs import TP, helper, onnx
-
-    graph = helper.make_graph(
-        nodes,
-        path.stem,
-        [helper.make_tensor_value_info("x", TP.FLOAT, [1, 4, 5, 5])],
-        [helper.make_tensor_value_info(nodes[-1].output[0], TP.FLOAT, y)],
-        inits,
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
-
-
 def test_a_normalization_by_a_broadcast_norm_round_trips(tmp_path: Path) -> None:
     """Conv → Pow by 2 → Sqrt → ReduceL2 over the spatial dims → Expand back → Div of the
     conv's output by it (F.normalize as EdgeNeXt's exporter writes it)."""
-    from onnx_graphs import ints, node, onnx, weight
+    from onnx_graphs import ints, node, onnx, save, weight
 
     two = onnx.numpy_helper.from_array(onnx_graphs_array(2.0), "two")
     nodes = [
@@ -114,7 +102,7 @@ def test_a_normalization_by_a_broadcast_norm_round_trips(tmp_path: Path) -> None
         node("Div", ["c", "wide"], ["y"], "unit"),
     ]
     inits = [weight("w", 4, 4, 1, 1), two, ints("shape", 1, 4, 5, 5)]
-    model = _save(tmp_path / "g.onnx", nodes, inits, [1, 4, 5, 5])
+    model = save(tmp_path / "g.onnx", nodes, {"x": X}, {nodes[-1].output[0]: [1, 4, 5, 5]}, inits)
     spec = tmp_path / "g.yaml"
     done = runner.invoke(app, ["export-spec", str(model), "-o", str(spec)])
     assert done.exit_code == 0, done.stderr
@@ -145,11 +133,17 @@ def onnx_graphs_array(value: float) -> Any:
 def test_what_the_spec_cannot_hold_is_named(
     tmp_path: Path, nodes: list[tuple[str, list[str], str]], named: str
 ) -> None:
-    from onnx_graphs import ints, node
+    from onnx_graphs import ints, node, save
 
     made = [node(op, inputs, [name], name) for op, inputs, name in nodes]
     y = [2, 1, 4, 5, 5] if nodes[0][0] == "Expand" else [1, 4, 5, 5]
-    model = _save(tmp_path / "r.onnx", made, [ints("shape5", 2, 1, 4, 5, 5)], y)
+    model = save(
+        tmp_path / "r.onnx",
+        made,
+        {"x": X},
+        {made[-1].output[0]: y},
+        [ints("shape5", 2, 1, 4, 5, 5)],
+    )
     done = runner.invoke(app, ["export-spec", str(model), "-o", str(tmp_path / "r.yaml")])
     assert done.exit_code == 2, done.output
     (line,) = done.stderr.splitlines()

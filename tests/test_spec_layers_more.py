@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from spec_layer_checks import (  # tests/spec_layer_checks.py
@@ -99,24 +98,10 @@ def test_export_profile_and_back(
     assert set(totals(str(back)).values()) == {expected}
 
 
-def _save(path: Path, nodes: list[Any], x: list[int], inits: list[Any], y: list[int]) -> Path:
-    onnx = pytest.importorskip("onnx")
-    helper, floats = onnx.helper, onnx.TensorProto.FLOAT
-    graph = helper.make_graph(
-        nodes,
-        path.stem,
-        [helper.make_tensor_value_info("x", floats, x)],
-        [helper.make_tensor_value_info(nodes[-1].output[0], floats, y)],
-        inits,
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
-
-
 def test_a_hand_made_graph_round_trips(tmp_path: Path) -> None:
     """ConvTranspose → channel Pad → DepthToSpace (CRD) → ReduceL2 (axes as an input,
     keepdims 0 is refused on an image, so 1) → Div of the two: every node a layer."""
-    from onnx_graphs import ints, node, weight
+    from onnx_graphs import ints, node, save, weight
 
     nodes = [
         node(
@@ -134,7 +119,13 @@ def test_a_hand_made_graph_round_trips(tmp_path: Path) -> None:
         node("Div", ["d2s", "norm"], ["y"], "unit"),
     ]
     inits = [weight("w", 4, 6, 3, 3), ints("pads", 0, 0, 0, 0, 0, 2, 0, 0)]
-    model = _save(tmp_path / "g.onnx", nodes, [1, 4, 5, 5], inits, [1, 2, 20, 20])
+    model = save(
+        tmp_path / "g.onnx",
+        nodes,
+        {"x": [1, 4, 5, 5]},
+        {nodes[-1].output[0]: [1, 2, 20, 20]},
+        inits,
+    )
     spec = tmp_path / "g.yaml"
     done = runner.invoke(app, ["export-spec", str(model), "-o", str(spec)])
     assert done.exit_code == 0, done.stderr
@@ -155,10 +146,10 @@ def test_a_hand_made_graph_round_trips(tmp_path: Path) -> None:
 
 
 def test_a_reduction_over_the_batch_is_refused_by_name(tmp_path: Path) -> None:
-    from onnx_graphs import node
+    from onnx_graphs import node, save
 
     nodes = [node("ReduceSum", ["x"], ["y"], "total", keepdims=0)]  # no axes: every dim
-    model = _save(tmp_path / "r.onnx", nodes, [1, 4, 5, 5], [], [])
+    model = save(tmp_path / "r.onnx", nodes, {"x": [1, 4, 5, 5]}, {nodes[-1].output[0]: []}, [])
     done = runner.invoke(app, ["export-spec", str(model), "-o", str(tmp_path / "r.yaml")])
     assert done.exit_code == 2
     (line,) = done.stderr.splitlines()

@@ -8,7 +8,6 @@ Expected values are hand arithmetic.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from spec_layer_checks import (  # tests/spec_layer_checks.py
@@ -79,22 +78,9 @@ def test_export_profile_and_back(tmp_path: Path) -> None:
     assert set(totals(str(back)).values()) == {EXPECTED}
 
 
-def _save(path: Path, nodes: list[Any], x: list[int], inits: list[Any], y: list[int]) -> Path:
-    helper, floats = onnx.helper, onnx.TensorProto.FLOAT
-    graph = helper.make_graph(
-        nodes,
-        path.stem,
-        [helper.make_tensor_value_info("x", floats, x)],
-        [helper.make_tensor_value_info(nodes[-1].output[0], floats, y)],
-        inits,
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
-
-
 def test_a_hand_made_table_graph_round_trips(tmp_path: Path) -> None:
     """Conv 1×1 → Add of a learned 4×5×5 table → Mul by a learned 5×5 one."""
-    from onnx_graphs import node, weight
+    from onnx_graphs import node, save, weight
 
     nodes = [
         node("Conv", ["x", "w"], ["c"], "conv"),
@@ -102,7 +88,9 @@ def test_a_hand_made_table_graph_round_trips(tmp_path: Path) -> None:
         node("Mul", ["grid", "p"], ["y"], "grid"),
     ]
     inits = [weight("w", 4, 4, 1, 1), weight("pos", 4, 5, 5), weight("grid", 5, 5)]
-    model = _save(tmp_path / "g.onnx", nodes, [1, 4, 5, 5], inits, [1, 4, 5, 5])
+    model = save(
+        tmp_path / "g.onnx", nodes, {"x": [1, 4, 5, 5]}, {nodes[-1].output[0]: [1, 4, 5, 5]}, inits
+    )
     spec = tmp_path / "g.yaml"
     done = runner.invoke(app, ["export-spec", str(model), "-o", str(spec)])
     assert done.exit_code == 0, done.stderr
@@ -118,7 +106,7 @@ def test_a_hand_made_table_graph_round_trips(tmp_path: Path) -> None:
 
 def test_a_hand_made_concat_along_rows_round_trips(tmp_path: Path) -> None:
     """Two 1×1 convs of one input concatenated along H (ONNX axis 2), then a 1×1 conv."""
-    from onnx_graphs import node, weight
+    from onnx_graphs import node, save, weight
 
     nodes = [
         node("Conv", ["x", "wa"], ["a"], "a"),
@@ -127,7 +115,9 @@ def test_a_hand_made_concat_along_rows_round_trips(tmp_path: Path) -> None:
         node("Conv", ["rows", "wc"], ["y"], "c"),
     ]
     inits = [weight("wa", 4, 4, 1, 1), weight("wb", 4, 4, 1, 1), weight("wc", 2, 4, 1, 1)]
-    model = _save(tmp_path / "r.onnx", nodes, [1, 4, 5, 5], inits, [1, 2, 10, 5])
+    model = save(
+        tmp_path / "r.onnx", nodes, {"x": [1, 4, 5, 5]}, {nodes[-1].output[0]: [1, 2, 10, 5]}, inits
+    )
     spec = tmp_path / "r.yaml"
     done = runner.invoke(app, ["export-spec", str(model), "-o", str(spec)])
     assert done.exit_code == 0, done.stderr
@@ -140,10 +130,16 @@ def test_a_hand_made_concat_along_rows_round_trips(tmp_path: Path) -> None:
 
 
 def test_a_table_along_the_batch_is_refused_by_name(tmp_path: Path) -> None:
-    from onnx_graphs import node, weight
+    from onnx_graphs import node, save, weight
 
     nodes = [node("Add", ["x", "t"], ["y"], "per_item")]
-    model = _save(tmp_path / "b.onnx", nodes, [2, 4, 5, 5], [weight("t", 2, 4, 1, 1)], [2, 4, 5, 5])
+    model = save(
+        tmp_path / "b.onnx",
+        nodes,
+        {"x": [2, 4, 5, 5]},
+        {nodes[-1].output[0]: [2, 4, 5, 5]},
+        [weight("t", 2, 4, 1, 1)],
+    )
     done = runner.invoke(app, ["export-spec", str(model), "-o", str(tmp_path / "b.yaml")])
     assert done.exit_code == 2
     assert "cannot express 'per_item' (Add)" in done.stderr
