@@ -243,7 +243,7 @@ def _external(tensor: Any, label: str, folder: Path, need: int | None) -> int | 
             f"{label}: its external data ends at byte {offset + length:,} of {location!r}, "
             f"which holds {target.stat().st_size:,}: the file is damaged or truncated"
         )
-    return int(info["length"]) if "length" in info else None
+    return length if "length" in info else None
 
 
 def _ints(a: dict[str, Any], key: str) -> list[int] | None:

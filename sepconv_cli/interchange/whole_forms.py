@@ -14,10 +14,10 @@ Rules
 * int8 (``--dtype int8``): each graph quantized by ONNX Runtime's quantizer
   (:func:`~sepconv_cli.interchange.onnx_int8.quantize_qdq`: QDQ, U8S8 as the per-layer
   int8 timing, 7-bit weights where its CPU needs them, calibrated on one seeded input),
-  float32 in and out as a deployed int8
-  model; an ONNX file already quantized (it holds QuantizeLinear, QLinear… or …Integer
-  nodes) runs as it is. A spec's ``.tflite`` files are written full-integer int8
-  (:func:`~sepconv_cli.interchange.tflite_export.export_tflite`).
+  float32 in and out as a deployed int8 model; an ONNX file already quantized (it holds
+  QuantizeLinear, QLinear… or …Integer nodes) runs as it is. A spec's ``.tflite`` files
+  are written full-integer int8 (:func:`~sepconv_cli.interchange.tflite_export.
+  export_tflite`).
 """
 
 from __future__ import annotations
